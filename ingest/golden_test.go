@@ -120,7 +120,8 @@ func TestGolden(t *testing.T) {
 				if err == nil {
 					norm.Normalize(&ev)
 				}
-				got = append(got, goldenView(n, &ev, err))
+				c := ev.Clone() // ev's strings die with the next line
+				got = append(got, goldenView(n, &c, err))
 			}
 			out, err := json.MarshalIndent(got, "", "  ")
 			if err != nil {

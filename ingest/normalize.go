@@ -51,6 +51,7 @@ type NormalizerOptions struct {
 // enough to make one per goroutine from shared options.
 type Normalizer struct {
 	opts      NormalizerOptions
+	key       []byte
 	mac       hash.Hash
 	sensitive map[string]struct{}
 	sum       [sha256.Size]byte
@@ -74,7 +75,7 @@ func NewNormalizer(opts NormalizerOptions) (*Normalizer, error) {
 	for _, p := range params {
 		sensitive[foldParam(p)] = struct{}{}
 	}
-	return &Normalizer{opts: opts, mac: hmac.New(sha256.New, key), sensitive: sensitive}, nil
+	return &Normalizer{opts: opts, key: key, mac: hmac.New(sha256.New, key), sensitive: sensitive}, nil
 }
 
 func foldParam(p string) string {
@@ -110,6 +111,13 @@ func (n *Normalizer) Normalize(ev *Event) {
 	}
 	if ev.Raw.RawQuery != "" {
 		ev.Query = n.redactQuery(ev, ev.Raw.RawQuery)
+	}
+	if i := strings.IndexByte(ev.Referer, '?'); i >= 0 && n.hasSensitive(ev.Referer[i+1:]) {
+		// A referer is another page's URL: its tokens are as secret as ours.
+		start := len(ev.scratch)
+		ev.scratch = append(ev.scratch, ev.Referer[:i+1]...)
+		q := n.redactQuery(ev, ev.Referer[i+1:])
+		ev.Referer = bytesString(ev.scratch[start : start+i+1+len(q)])
 	}
 	ev.Route = RouteTemplate(ev, ev.Path)
 	if ev.APIVersion == "" {
@@ -379,6 +387,10 @@ func (n *Normalizer) hmacKey(ev *Event, prefix, secret string) string {
 	ev.scratch = hex.AppendEncode(ev.scratch, sum[:8])
 	return bytesString(ev.scratch[start:])
 }
+
+// Key returns the HMAC key in use (generated when none was configured),
+// so a caller can persist it and keep client keys stable.
+func (n *Normalizer) Key() []byte { return append([]byte(nil), n.key...) }
 
 // HashSecret returns the keyed hash this Normalizer uses for secrets, for
 // callers that must compare a configured token with logged ones.

@@ -107,9 +107,10 @@ func isIDSegment(s string) bool {
 		return true
 	case other == 0 && n >= 8 && digits > 0: // deadbeef01, 5f3a9c...
 		return true
-	case n >= 16 && digits > 0 && digits+lower+upper >= n*3/4:
-		// Long opaque tokens (ord_8Fk2Jz9QwXyT3, base64url ids). A digit is
-		// required so long words like "authentication-settings" survive.
+	case n >= 16 && digits >= 2 && digits+lower+upper >= n*3/4 && !strings.Contains(s, "."):
+		// Long opaque tokens (ord_8Fk2Jz9QwXyT3, base64url ids). Digits are
+		// required so long words like "authentication-settings" survive, and
+		// dots are not allowed so gRPC services (orders.v1.OrderService) do.
 		return true
 	case n >= 2 && digits >= n-1 && digits > 0 && (s[0] == 'v' || s[0] == 'V'):
 		return false // API versions stay in the route

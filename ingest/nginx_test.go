@@ -1,0 +1,340 @@
+package ingest
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// textView is what the text-format parser tests compare: the fields a
+// parser fills, before normalisation (so Raw is visible).
+type textView struct {
+	Time                                      string
+	Method, Host, Target, Path, Query, Scheme string
+	Status                                    int
+	BytesIn, BytesOut                         int64
+	Latency                                   time.Duration
+	UA, Referer, RequestID, TLS               string
+	Remote, XFF                               string
+	APIKey, Authz, Version, JWTSub, MTLS      string
+}
+
+func viewOf(ev *Event) textView {
+	v := textView{
+		Method: ev.Method, Host: ev.Host, Target: ev.Raw.Target, Path: ev.Path, Query: ev.Raw.RawQuery,
+		Scheme: ev.Scheme, Status: ev.Status, BytesIn: ev.BytesIn, BytesOut: ev.BytesOut,
+		Latency: ev.Latency, UA: ev.UserAgent, Referer: ev.Referer, RequestID: ev.RequestID,
+		TLS: ev.TLSVersion, Remote: ev.Raw.RemoteAddr, XFF: ev.Raw.XForwardedFor,
+		APIKey: ev.Raw.APIKey, Authz: ev.Raw.Authorization, Version: ev.Raw.Version,
+		JWTSub: ev.Raw.JWTSub, MTLS: ev.Raw.MTLSSubject,
+	}
+	if !ev.Time.IsZero() {
+		v.Time = ev.Time.UTC().Format(time.RFC3339Nano)
+	}
+	return v
+}
+
+// parseCase is one line and what a parser must make of it: wantErr for a
+// *ParseError, else the exact view.
+type parseCase struct {
+	name    string
+	line    string
+	want    textView
+	wantErr bool
+}
+
+func runParseCases(t *testing.T, format string, opts ParserOptions, cases []parseCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := NewParser(format, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev Event
+			err = p.Parse([]byte(tc.line), &ev)
+			if tc.wantErr {
+				if _, ok := err.(*ParseError); !ok {
+					t.Fatalf("Parse(%q) = %v, %+v; want a *ParseError", tc.line, err, viewOf(&ev))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse(%q): %v", tc.line, err)
+			}
+			if got := viewOf(&ev); got != tc.want {
+				t.Errorf("Parse(%q)\n got %+v\nwant %+v", tc.line, got, tc.want)
+			}
+			if ev.Format != p.Format() {
+				t.Errorf("ev.Format = %q, want %q", ev.Format, p.Format())
+			}
+		})
+	}
+}
+
+func TestNginxCombinedLines(t *testing.T) {
+	t.Parallel()
+	const ts = "2024-03-12T14:02:11Z"
+	runParseCases(t, "nginx_combined", ParserOptions{}, []parseCase{
+		{
+			name: "plain",
+			line: `203.0.113.7 - - [12/Mar/2024:14:02:11 +0000] "GET /a/1?x=y HTTP/1.1" 200 512 "https://r.example/" "UA/1.0"`,
+			want: textView{Time: ts, Method: "GET", Target: "/a/1?x=y", Status: 200, BytesOut: 512, Referer: "https://r.example/", UA: "UA/1.0", Remote: "203.0.113.7"},
+		},
+		{
+			name: "crlf and user with a space",
+			line: "2001:db8::1 - john smith [12/Mar/2024:15:02:11 +0100] \"POST /b HTTP/2.0\" 201 0 \"-\" \"-\"\r\n",
+			want: textView{Time: ts, Method: "POST", Target: "/b", Status: 201, Remote: "2001:db8::1"},
+		},
+		{
+			name: "nginx hex escapes",
+			line: `1.2.3.4 - - [12/Mar/2024:14:02:11 +0000] "GET /q?a=\x22b\x22 HTTP/1.1" 200 1 "-" "say \x22hi\x22 \x5C"`,
+			want: textView{Time: ts, Method: "GET", Target: `/q?a="b"`, Status: 200, BytesOut: 1, UA: `say "hi" \`, Remote: "1.2.3.4"},
+		},
+		{
+			name: "apache backslash escapes",
+			line: `1.2.3.4 - - [12/Mar/2024:14:02:11 +0000] "GET / HTTP/1.1" 200 1 "a \"b\" c" "d \\ \"e\""`,
+			want: textView{Time: ts, Method: "GET", Target: "/", Status: 200, BytesOut: 1, Referer: `a "b" c`, UA: `d \ "e"`, Remote: "1.2.3.4"},
+		},
+		{
+			name: "xff and request time appended",
+			line: `10.0.0.5 - - [12/Mar/2024:14:02:11 +0000] "GET / HTTP/1.1" 200 1 "-" "ua" "198.51.100.7, 10.0.0.2" 0.250 0.248`,
+			want: textView{Time: ts, Method: "GET", Target: "/", Status: 200, BytesOut: 1, UA: "ua", Remote: "10.0.0.5", XFF: "198.51.100.7, 10.0.0.2", Latency: 250 * time.Millisecond},
+		},
+		{
+			name: "request time before a quoted non-address",
+			line: `10.0.0.5 - - [12/Mar/2024:14:02:11 +0000] "GET / HTTP/1.1" 200 1 "-" "ua" 1.5 "api.example.com" "-"`,
+			want: textView{Time: ts, Method: "GET", Target: "/", Status: 200, BytesOut: 1, UA: "ua", Remote: "10.0.0.5", Latency: 1500 * time.Millisecond},
+		},
+		{
+			name: "tls handshake bytes keep the status",
+			line: `45.1.2.3 - - [12/Mar/2024:14:02:11 +0000] "\x16\x03\x01\x00\xF1\x01" 400 157 "-" "-"`,
+			want: textView{Time: ts, Status: 400, BytesOut: 157, Remote: "45.1.2.3"},
+		},
+		{
+			name: "dash request",
+			line: `45.1.2.3 - - [12/Mar/2024:14:02:11 +0000] "-" 400 0 "-" "-"`,
+			want: textView{Time: ts, Status: 400, Remote: "45.1.2.3"},
+		},
+		{
+			name: "empty request",
+			line: `45.1.2.3 - - [12/Mar/2024:14:02:11 +0000] "" 400 0 "-" "-"`,
+			want: textView{Time: ts, Status: 400, Remote: "45.1.2.3"},
+		},
+		{
+			name: "http/0.9 request",
+			line: `45.1.2.3 - - [12/Mar/2024:14:02:11 +0000] "GET /" 400 0 "-" "-"`,
+			want: textView{Time: ts, Method: "GET", Target: "/", Status: 400, Remote: "45.1.2.3"},
+		},
+		{
+			name: "absolute-form target",
+			line: `45.1.2.3 - - [12/Mar/2024:14:02:11 +0000] "GET https://Example.org:443/x?y=1 HTTP/1.1" 404 0 "-" "-"`,
+			want: textView{Time: ts, Method: "GET", Host: "Example.org", Scheme: "https", Target: "/x?y=1", Status: 404, Remote: "45.1.2.3"},
+		},
+		{
+			name: "absolute-form target with only a query",
+			line: `45.1.2.3 - - [12/Mar/2024:14:02:11 +0000] "GET http://h:8080?y=1 HTTP/1.1" 404 0 "-" "-"`,
+			want: textView{Time: ts, Method: "GET", Host: "h:8080", Scheme: "http", Path: "/", Query: "y=1", Status: 404, Remote: "45.1.2.3"},
+		},
+		{
+			name: "absolute-form target with credentials",
+			line: `45.1.2.3 - - [12/Mar/2024:14:02:11 +0000] "GET http://admin:s3cret@h.example/ HTTP/1.1" 404 0 "-" "-"`,
+			want: textView{Time: ts, Method: "GET", Host: "h.example", Scheme: "http", Target: "/", Status: 404, Remote: "45.1.2.3"},
+		},
+		{
+			name: "connect",
+			line: `45.1.2.3 - - [12/Mar/2024:14:02:11 +0000] "CONNECT example.org:443 HTTP/1.1" 400 0 "-" "-"`,
+			want: textView{Time: ts, Method: "CONNECT", Host: "example.org:443", Status: 400, Remote: "45.1.2.3"},
+		},
+		{
+			name: "method with junk is not a method",
+			line: `45.1.2.3 - - [12/Mar/2024:14:02:11 +0000] "G\xC3T / HTTP/1.1" 400 0 "-" "-"`,
+			want: textView{Time: ts, Status: 400, Remote: "45.1.2.3"},
+		},
+		{name: "missing user agent", line: `1.2.3.4 - - [12/Mar/2024:14:02:11 +0000] "GET / HTTP/1.1" 200 1 "-"`, wantErr: true},
+		{name: "unquoted user agent", line: `1.2.3.4 - - [12/Mar/2024:14:02:11 +0000] "GET / HTTP/1.1" 200 1 "-" ua`, wantErr: true},
+		{name: "bad month", line: `1.2.3.4 - - [12/Mar/2024:14:02:11 +0000`, wantErr: true},
+		{name: "bad zone", line: `1.2.3.4 - - [12/Mar/2024:14:02:11 0000] "GET / HTTP/1.1" 200 1 "-" "-"`, wantErr: true},
+		{name: "status not a number", line: `1.2.3.4 - - [12/Mar/2024:14:02:11 +0000] "GET / HTTP/1.1" OK 1 "-" "-"`, wantErr: true},
+		{name: "bytes not a number", line: `1.2.3.4 - - [12/Mar/2024:14:02:11 +0000] "GET / HTTP/1.1" 200 1k "-" "-"`, wantErr: true},
+		{name: "unterminated request", line: `1.2.3.4 - - [12/Mar/2024:14:02:11 +0000] "GET / HTTP/1.1`, wantErr: true},
+		{name: "json line", line: `{"remote_addr":"1.2.3.4","status":200}`, wantErr: true},
+		{name: "one word", line: `garbage`, wantErr: true},
+	})
+}
+
+func TestNginxCombinedEmptyLine(t *testing.T) {
+	t.Parallel()
+	p, err := NewParser("nginx_combined", ParserOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"", "\n", "\r\n", "   "} {
+		var ev Event
+		if err := p.Parse([]byte(line), &ev); err != ErrEmptyLine {
+			t.Errorf("Parse(%q) = %v, want ErrEmptyLine", line, err)
+		}
+	}
+}
+
+// The "nginx" format given nginx's predefined combined format must read a
+// log exactly as nginx_combined does.
+func TestLogFormatCombinedIsNginxCombined(t *testing.T) {
+	t.Parallel()
+	for _, spec := range []string{"combined", combinedLogFormat, "log_format combined;", "'" + combinedLogFormat + "'"} {
+		a, err := NewParser("nginx_combined", ParserOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := NewParser("nginx", ParserOptions{LogFormat: spec})
+		if err != nil {
+			t.Fatalf("%q: %v", spec, err)
+		}
+		f, err := os.Open(filepath.Join("testdata", "golden", "nginx_combined.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		n := 0
+		for sc.Scan() {
+			n++
+			var ea, eb Event
+			erra, errb := a.Parse(sc.Bytes(), &ea), b.Parse(sc.Bytes(), &eb)
+			if (erra == nil) != (errb == nil) {
+				t.Errorf("%q line %d: nginx_combined err %v, nginx err %v", spec, n, erra, errb)
+				continue
+			}
+			if va, vb := viewOf(&ea), viewOf(&eb); va != vb {
+				t.Errorf("%q line %d:\nnginx_combined %+v\nnginx          %+v", spec, n, va, vb)
+			}
+		}
+		f.Close()
+		if n < 10 {
+			t.Fatalf("read only %d lines", n)
+		}
+	}
+}
+
+func TestSplitRequestLine(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in             string
+		method, target string
+		ok             bool
+	}{
+		{"GET / HTTP/1.1", "GET", "/", true},
+		{"GET /a?b=c HTTP/2.0", "GET", "/a?b=c", true},
+		{"GET /a b HTTP/1.1", "GET", "/a b", true},
+		{"GET /x", "GET", "/x", true},
+		{"M-SEARCH * HTTP/1.1", "M-SEARCH", "*", true},
+		{"PROPFIND /dav/ HTTP/1.1", "PROPFIND", "/dav/", true},
+		{"-", "", "", false},
+		{"", "", "", false},
+		{"GET", "", "", false},
+		{"GET  HTTP/1.1", "", "", false},
+		{"- - -", "", "", false},
+		{"1GET / HTTP/1.1", "", "", false},
+		{"\x16\x03\x01 x", "", "", false},
+		{"<BADREQ>", "", "", false},
+	}
+	for _, tt := range tests {
+		m, tg, ok := splitRequestLine(tt.in)
+		if m != tt.method || tg != tt.target || ok != tt.ok {
+			t.Errorf("splitRequestLine(%q) = %q, %q, %v; want %q, %q, %v", tt.in, m, tg, ok, tt.method, tt.target, tt.ok)
+		}
+	}
+}
+
+func TestParseSeconds(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"0.000", 0, true},
+		{"0.042", 42 * time.Millisecond, true},
+		{"3", 3 * time.Second, true},
+		{"12.5", 12500 * time.Millisecond, true},
+		{"0.0000000019", 1, true},
+		{"-1", 0, false},
+		{"1.", 0, false},
+		{".5", 0, false},
+		{"1.2.3", 0, false},
+		{"1e3", 0, false},
+		{"", 0, false},
+		{"9999999999", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := parseSeconds([]byte(tt.in))
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("parseSeconds(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestClosingQuote(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		line string
+		from int
+		want int
+	}{
+		{`"abc" x`, 1, 4},
+		{`"abc"`, 1, 4},
+		{`"a\"b" x`, 1, 5},
+		{`"a\\" x`, 1, 4},
+		{`"a"b" x`, 1, 4},
+		{`"abc`, 1, -1},
+		{`"a\"`, 1, -1},
+	}
+	for _, tt := range tests {
+		if got := closingQuote([]byte(tt.line), tt.from); got != tt.want {
+			t.Errorf("closingQuote(%q, %d) = %d, want %d", tt.line, tt.from, got, tt.want)
+		}
+	}
+}
+
+// The hot path must not allocate once the event's scratch arena has grown.
+func TestTextParsersDoNotAllocate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts")
+	}
+	for _, tc := range benchTextCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := NewParser(tc.format, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			norm, err := NewNormalizer(NormalizerOptions{HMACKey: []byte("k")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev Event
+			i := 0
+			run := func() {
+				ev.Reset()
+				if err := p.Parse(tc.lines[i%len(tc.lines)], &ev); err != nil {
+					t.Fatal(err)
+				}
+				norm.Normalize(&ev)
+				i++
+			}
+			for range tc.lines {
+				run() // grow the scratch arena
+			}
+			if n := testing.AllocsPerRun(len(tc.lines)*2, run); n != 0 {
+				t.Errorf("Parse+Normalize allocates %.2f times per line", n)
+			}
+		})
+	}
+}
+
+func FuzzNginxCombined(f *testing.F) {
+	fuzzFormat(f, "nginx_combined", ParserOptions{},
+		`1.2.3.4 - - [12/Mar/2024:14:02:11 +0000] "GET / HTTP/1.1" 200 1 "-" "-" "1.2.3.4" 0.1`,
+		`1.2.3.4 - - [12/Mar/2024:14:02:11 +0000] "\x16\x03" 400 1 "a\"" "\\"`)
+}
