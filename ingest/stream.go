@@ -67,6 +67,9 @@ func ParseStream(ctx context.Context, r io.Reader, opts StreamOptions, fn func(*
 	}
 	br := &chunkReader{r: r, size: opts.ChunkSize, line: opts.FirstLine}
 	format := opts.Format
+	if (format == "" || format == "auto") && opts.ParserOptions.LogFormat != "" {
+		format = "nginx" // a log_format string says what the lines are
+	}
 	if format == "" || format == "auto" {
 		head, err := br.peekLines(64)
 		if err != nil {
