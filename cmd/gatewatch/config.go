@@ -1,0 +1,284 @@
+package main
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/ingest"
+)
+
+// exampleConfig is printed by "gatewatch config"; a test checks that it
+// parses and matches defaultConfig, so the documentation cannot drift.
+//
+//go:embed gatewatch.example.yaml
+var exampleConfig []byte
+
+// Config is the gatewatch configuration file. Every field has a default
+// (defaultConfig); the file, then environment variables, then flags
+// override it.
+type Config struct {
+	DataDir  string       `yaml:"data_dir"`
+	LogLevel string       `yaml:"log_level"`
+	Ingest   IngestConfig `yaml:"ingest"`
+	Detect   DetectConfig `yaml:"detect"`
+	Output   OutputConfig `yaml:"output"`
+	HTTP     HTTPConfig   `yaml:"http"`
+}
+
+// IngestConfig says where logs come from and how events are normalised.
+type IngestConfig struct {
+	HMACKeyFile     string         `yaml:"hmac_key_file"`
+	TrustedProxies  []string       `yaml:"trusted_proxies"`
+	SensitiveParams []string       `yaml:"sensitive_params"`
+	Workers         int            `yaml:"workers"`
+	Sources         []SourceConfig `yaml:"sources"`
+}
+
+// SourceConfig is one log input of "gatewatch run".
+type SourceConfig struct {
+	Name      string `yaml:"name"`
+	Path      string `yaml:"path"`
+	Format    string `yaml:"format"`
+	LogFormat string `yaml:"log_format"`
+	FromStart bool   `yaml:"from_start"`
+}
+
+// DetectConfig tunes the detectors.
+type DetectConfig struct {
+	Window          time.Duration `yaml:"window"`
+	AllowedLateness time.Duration `yaml:"allowed_lateness"`
+	MinHistory      int           `yaml:"min_history"`
+	HalfLife        int           `yaml:"half_life"`
+	PValue          float64       `yaml:"p_value"`
+	MinRequests     int           `yaml:"min_requests"`
+	MinErrors       int           `yaml:"min_errors"`
+	MinAuthFailures int           `yaml:"min_auth_failures"`
+	MinRatio        float64       `yaml:"min_ratio"`
+	ResolveAfter    int           `yaml:"resolve_after"`
+	IdleAfter       time.Duration `yaml:"idle_after"`
+	MaxClients      int           `yaml:"max_clients"`
+	Volume          Switch        `yaml:"volume"`
+	ErrorRatio      Switch        `yaml:"error_ratio"`
+	AuthFailures    Switch        `yaml:"auth_failures"`
+}
+
+// Switch turns one detector on or off.
+type Switch struct {
+	Enabled bool `yaml:"enabled"`
+}
+
+// OutputConfig says where findings go.
+type OutputConfig struct {
+	Format string `yaml:"format"` // json or text, on standard output
+	Stdout bool   `yaml:"stdout"`
+	Dir    string `yaml:"dir"` // daily JSON-lines files; default DATA_DIR/findings
+}
+
+// HTTPConfig is the operational endpoint of "gatewatch run".
+type HTTPConfig struct {
+	Listen string `yaml:"listen"` // serves /metrics and /healthz; empty disables
+}
+
+func defaultConfig() Config {
+	return Config{
+		DataDir:  "gatewatch-data",
+		LogLevel: "info",
+		Ingest: IngestConfig{
+			TrustedProxies:  []string{},
+			SensitiveParams: append([]string(nil), ingest.DefaultSensitiveParams...),
+		},
+		Detect: DetectConfig{
+			Window:          detect.DefaultWindow,
+			AllowedLateness: detect.DefaultAllowedLateness,
+			MinHistory:      detect.DefaultMinHistory,
+			HalfLife:        detect.DefaultHalfLife,
+			PValue:          detect.DefaultPValue,
+			MinRequests:     detect.DefaultMinRequests,
+			MinErrors:       detect.DefaultMinErrors,
+			MinAuthFailures: detect.DefaultMinAuthFailures,
+			MinRatio:        detect.DefaultMinRatio,
+			ResolveAfter:    detect.DefaultResolveAfter,
+			IdleAfter:       detect.DefaultIdleAfter,
+			MaxClients:      detect.DefaultMaxClients,
+			Volume:          Switch{Enabled: true},
+			ErrorRatio:      Switch{Enabled: true},
+			AuthFailures:    Switch{Enabled: true},
+		},
+		Output: OutputConfig{Format: "json", Stdout: true},
+		HTTP:   HTTPConfig{Listen: "127.0.0.1:9107"},
+	}
+}
+
+// loadConfig reads the config file named by path, or by $GATEWATCH_CONFIG
+// when path is empty, over the defaults, then applies environment
+// overrides. No file at all is fine: the defaults run.
+func (c *cli) loadConfig(path string) (Config, error) {
+	cfg := defaultConfig()
+	if path == "" {
+		path = c.getenv("GATEWATCH_CONFIG")
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		if err := decodeConfig(b, &cfg); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if v := c.getenv("GATEWATCH_DATA_DIR"); v != "" {
+		cfg.DataDir = v
+	}
+	if v := c.getenv("GATEWATCH_HTTP_LISTEN"); v != "" {
+		cfg.HTTP.Listen = v
+	}
+	if v := c.getenv("GATEWATCH_LOG_LEVEL"); v != "" {
+		cfg.LogLevel = v
+	}
+	return cfg, cfg.validate()
+}
+
+func decodeConfig(b []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true) // a typo in a setting is an error, not a silent default
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+func (cfg *Config) validate() error {
+	var errs []error
+	if cfg.Detect.Window < time.Second {
+		errs = append(errs, fmt.Errorf("detect.window %v: must be at least 1s", cfg.Detect.Window))
+	}
+	if cfg.Detect.AllowedLateness < 0 {
+		errs = append(errs, fmt.Errorf("detect.allowed_lateness %v: must not be negative", cfg.Detect.AllowedLateness))
+	}
+	if p := cfg.Detect.PValue; p <= 0 || p >= 1 {
+		errs = append(errs, fmt.Errorf("detect.p_value %g: must be in (0,1)", p))
+	}
+	if _, err := cfg.trustedProxies(); err != nil {
+		errs = append(errs, err)
+	}
+	switch cfg.Output.Format {
+	case "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("output.format %q: want json or text", cfg.Output.Format))
+	}
+	for i, s := range cfg.Ingest.Sources {
+		if s.Path == "" {
+			errs = append(errs, fmt.Errorf("ingest.sources[%d]: path is required (a file, or - for stdin)", i))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (cfg *Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range cfg.Ingest.TrustedProxies {
+		if !strings.Contains(s, "/") {
+			ip, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("ingest.trusted_proxies: %q is neither an address nor a CIDR prefix", s)
+			}
+			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("ingest.trusted_proxies: %q: %v", s, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// hmacKey returns the key for hashing API keys and tokens: from
+// $GATEWATCH_HMAC_KEY (hex or text), else the key file, else (persist) a
+// key generated once and kept in the data dir so client keys stay stable
+// across restarts, else nil (a random key per process).
+func (c *cli) hmacKey(cfg Config, persist bool) ([]byte, error) {
+	if v := c.getenv("GATEWATCH_HMAC_KEY"); v != "" {
+		if b, err := hex.DecodeString(v); err == nil && len(b) >= 16 {
+			return b, nil
+		}
+		return []byte(v), nil
+	}
+	path := cfg.Ingest.HMACKeyFile
+	if path == "" && persist {
+		path = filepath.Join(cfg.DataDir, "hmac.key")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+				return nil, fmt.Errorf("data dir: %w", err)
+			}
+			n, err := ingest.NewNormalizer(ingest.NormalizerOptions{})
+			if err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(path, []byte(hex.EncodeToString(n.Key())+"\n"), 0o600); err != nil {
+				return nil, fmt.Errorf("hmac key: %w", err)
+			}
+		}
+	}
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("hmac key: %w", err)
+	}
+	s := strings.TrimSpace(string(b))
+	if k, err := hex.DecodeString(s); err == nil && len(k) >= 16 {
+		return k, nil
+	}
+	if len(s) < 16 {
+		return nil, fmt.Errorf("hmac key in %s is too short: use at least 16 bytes", path)
+	}
+	return []byte(s), nil
+}
+
+func (cfg *Config) normalizerOptions(key []byte) (ingest.NormalizerOptions, error) {
+	proxies, err := cfg.trustedProxies()
+	if err != nil {
+		return ingest.NormalizerOptions{}, err
+	}
+	return ingest.NormalizerOptions{
+		HMACKey:         key,
+		TrustedProxies:  proxies,
+		SensitiveParams: cfg.Ingest.SensitiveParams,
+	}, nil
+}
+
+func (cfg *Config) detectOptions() detect.Options {
+	d := cfg.Detect
+	var o detect.Options
+	o.Window = d.Window
+	o.AllowedLateness = d.AllowedLateness
+	o.MinHistory = d.MinHistory
+	o.HalfLife = d.HalfLife
+	o.PValue = d.PValue
+	o.MinRequests = d.MinRequests
+	o.MinErrors = d.MinErrors
+	o.MinAuthFailures = d.MinAuthFailures
+	o.MinRatio = d.MinRatio
+	o.ResolveAfter = d.ResolveAfter
+	o.IdleAfter = d.IdleAfter
+	o.MaxClients = d.MaxClients
+	o.Volume.Disabled = !d.Volume.Enabled
+	o.ErrorRatio.Disabled = !d.ErrorRatio.Enabled
+	o.AuthFailures.Disabled = !d.AuthFailures.Enabled
+	return o
+}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatewatch/gatewatch/ingest/simulate"
+)
+
+// testCLI runs the command line with in-memory stdio and a fixed
+// environment.
+func testCLI(t *testing.T, stdin string, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	c := &cli{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut, getenv: func(k string) string { return env[k] }}
+	code = c.main(context.Background(), args)
+	return code, out.String(), errOut.String()
+}
+
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args     []string
+		code     int
+		want     string
+		inStdout bool
+	}{
+		{[]string{"help"}, 0, "gatewatch demo", true},
+		{[]string{"--help"}, 0, "Commands:", true},
+		{nil, 2, "Usage:", false},
+		{[]string{"nope"}, 2, `unknown command "nope"`, false},
+		{[]string{"analyze", "--help"}, 0, "gatewatch analyze /var/log/nginx/access.log", false},
+		{[]string{"help", "run"}, 0, "tail -F", false},
+		{[]string{"demo", "--help"}, 0, "scorecard", false},
+		{[]string{"analyze"}, 2, "no input", false},
+		{[]string{"analyze", "--no-such-flag", "x.log"}, 2, "flag provided but not defined", false},
+		{[]string{"version"}, 0, "gatewatch dev", true},
+		{[]string{"formats"}, 0, "nginx_combined", true},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			t.Parallel()
+			code, stdout, stderr := testCLI(t, "", nil, tc.args...)
+			got := stderr
+			if tc.inStdout {
+				got = stdout
+			}
+			if code != tc.code || !strings.Contains(got, tc.want) {
+				t.Fatalf("exit %d (want %d); output does not contain %q:\nstdout: %s\nstderr: %s", code, tc.code, tc.want, stdout, stderr)
+			}
+		})
+	}
+}
+
+// TestExampleConfigIsTheDefault keeps gatewatch.example.yaml (what
+// "gatewatch config" prints) identical to the built-in defaults.
+func TestExampleConfigIsTheDefault(t *testing.T) {
+	t.Parallel()
+	var got Config
+	if err := decodeConfig(exampleConfig, &got); err != nil {
+		t.Fatal(err)
+	}
+	if want := defaultConfig(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("example config differs from defaults:\n got %+v\nwant %+v", got, want)
+	}
+	code, stdout, _ := testCLI(t, "", nil, "config")
+	if code != 0 || stdout != string(exampleConfig) {
+		t.Fatalf("gatewatch config: exit %d, printed %d bytes", code, len(stdout))
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"typo", "detect:\n  windw: 1m\n", "field windw not found"},
+		{"p value", "detect:\n  p_value: 2\n", "detect.p_value"},
+		{"window", "detect:\n  window: 10ms\n", "detect.window"},
+		{"proxy", "ingest:\n  trusted_proxies: [not-an-ip]\n", "trusted_proxies"},
+		{"output", "output:\n  format: xml\n", "output.format"},
+		{"source", "ingest:\n  sources: [{name: x}]\n", "path is required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(dir, tc.name+".yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, _, stderr := testCLI(t, "", nil, "analyze", "--config", path, "x.log")
+			if code != 1 || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q, want %q", code, stderr, tc.want)
+			}
+		})
+	}
+}
+
+// writeScenarioLog renders a small labelled scenario as an nginx log.
+func writeScenarioLog(t *testing.T, cfg simulate.Config) (string, []simulate.Label) {
+	t.Helper()
+	scen, err := simulate.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "access.log")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := scen.WriteNginx(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path, scen.Labels()
+}
+
+func smallScenario() simulate.Config {
+	return simulate.Config{Seed: 11, Clients: 400, Duration: 2 * time.Hour, AttackAt: 90 * time.Minute, AttackFor: 10 * time.Minute}
+}
+
+// TestAnalyzeFindsAttacksInNginxLog runs the whole analyze command on a
+// rendered nginx log: detection through the real parser, and the
+// documented output schema.
+func TestAnalyzeFindsAttacksInNginxLog(t *testing.T) {
+	t.Parallel()
+	path, labels := writeScenarioLog(t, smallScenario())
+	// A garbage line must be counted and kept, not stop the run.
+	appendLine(t, path, "\x16\x03\x01 not http at all")
+	dead := filepath.Join(t.TempDir(), "dead.jsonl")
+	code, stdout, stderr := testCLI(t, "", nil, "analyze", "--dead-letter", dead, path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "1 parse errors") {
+		t.Errorf("summary does not count the bad line: %s", stderr)
+	}
+	if b, err := os.ReadFile(dead); err != nil || !strings.Contains(string(b), "line_base64") {
+		t.Errorf("dead letter file: %q, %v", b, err)
+	}
+	found := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(stdout))
+	for sc.Scan() {
+		var f map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &f); err != nil {
+			t.Fatalf("output line is not JSON: %q", sc.Text())
+		}
+		for _, k := range []string{"client", "detector", "window_start", "window_end", "observed", "expected", "score", "severity", "summary"} {
+			if _, ok := f[k]; !ok {
+				t.Fatalf("finding lacks %q: %s", k, sc.Text())
+			}
+		}
+		for _, k := range []string{"window_start", "window_end"} {
+			if _, err := time.Parse(time.RFC3339, f[k].(string)); err != nil {
+				t.Fatalf("%s is not RFC 3339: %v", k, err)
+			}
+		}
+		if f["status"] != "resolved" {
+			t.Fatalf("analyze prints final incidents, got status %v", f["status"])
+		}
+		found[f["client"].(string)] = true
+	}
+	for _, l := range labels {
+		if len(l.Detectors) > 0 && !found[l.Client] {
+			t.Errorf("attack %s by %s not found; stdout:\n%s", l.Kind, l.Client, stdout)
+		}
+		if len(l.Detectors) == 0 && found[l.Client] {
+			t.Errorf("trap %s (%s) alerted", l.Kind, l.Client)
+		}
+	}
+}
+
+func appendLine(t *testing.T, path, line string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(line + "\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunStdinWritesFindings runs the embedded pipeline on standard input:
+// findings reach stdout and the findings directory, and a bad line reaches
+// the dead-letter file.
+func TestRunStdinWritesFindings(t *testing.T) {
+	t.Parallel()
+	path, labels := writeScenarioLog(t, smallScenario())
+	appendLine(t, path, "garbage line")
+	in, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	code, stdout, stderr := testCLI(t, string(in), map[string]string{"GATEWATCH_DATA_DIR": data},
+		"run", "--listen", "", "--format", "nginx_combined", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	files, _ := filepath.Glob(filepath.Join(data, "findings", "findings-*.jsonl"))
+	if len(files) == 0 {
+		t.Fatalf("no findings files in %s; stderr: %s", data, stderr)
+	}
+	var stored bytes.Buffer
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		stored.Write(b)
+	}
+	if stored.String() != stdout {
+		t.Errorf("stdout and the findings files differ")
+	}
+	for _, l := range labels {
+		if len(l.Detectors) > 0 && !strings.Contains(stdout, `"client":"`+l.Client+`"`) {
+			t.Errorf("attack %s by %s not in run output", l.Kind, l.Client)
+		}
+	}
+	dl, err := os.ReadFile(filepath.Join(data, "deadletter", "stdin.jsonl"))
+	if err != nil || !strings.Contains(string(dl), "garbage line") {
+		t.Errorf("dead letter: %q %v", dl, err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "hmac.key")); err != nil {
+		t.Errorf("run did not persist an HMAC key: %v", err)
+	}
+}

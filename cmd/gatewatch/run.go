@@ -1,0 +1,406 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gatewatch/gatewatch/alert"
+	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/ingest"
+)
+
+const runHelp = `
+Run the embedded pipeline on live inputs: follow log files (rotation and
+truncation handled, like tail -F) and standard input, detect in-process, and
+write findings to standard output and to daily JSON-lines files in
+DATA_DIR/findings. Lines that cannot be parsed go to DATA_DIR/deadletter.
+/metrics (Prometheus) and /healthz are served on http.listen.
+
+Inputs come from the config file's ingest.sources, or from the command line
+as FILE arguments (- for standard input) with --format. SIGINT or SIGTERM
+stops the inputs, drains what was read, closes the open windows and flushes
+every file before exiting.
+
+Examples:
+  gatewatch run --config gatewatch.yaml
+  gatewatch run --format nginx_combined /var/log/nginx/access.log
+  tail -F /var/log/nginx/access.log | gatewatch run -
+  gatewatch run --from-start --output text access.log`
+
+// runMetrics are the Prometheus series of the embedded pipeline. Each run
+// has its own registry: nothing global.
+type runMetrics struct {
+	reg       *prometheus.Registry
+	lines     *prometheus.CounterVec
+	rejects   *prometheus.CounterVec
+	findings  *prometheus.CounterVec
+	late      prometheus.Counter
+	clients   prometheus.Gauge
+	queue     prometheus.Gauge
+	watermark prometheus.Gauge
+}
+
+func newRunMetrics() *runMetrics {
+	m := &runMetrics{
+		reg: prometheus.NewRegistry(),
+		lines: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatewatch_ingest_lines_total", Help: "Log lines read, by source.",
+		}, []string{"source"}),
+		rejects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatewatch_ingest_parse_errors_total", Help: "Lines that could not be parsed (kept in the dead-letter file), by source.",
+		}, []string{"source"}),
+		findings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatewatch_detect_findings_total", Help: "Findings emitted, by detector, severity and status.",
+		}, []string{"detector", "severity", "status"}),
+		late: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatewatch_detect_late_events_total", Help: "Events older than the watermark allows (counted, not scored).",
+		}),
+		clients: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gatewatch_detect_clients", Help: "Clients with state in the detectors.",
+		}),
+		queue: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gatewatch_pipeline_queue_events", Help: "Events waiting between the inputs and the detectors.",
+		}),
+		watermark: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gatewatch_detect_watermark_seconds", Help: "Event-time watermark of the detectors (Unix seconds).",
+		}),
+	}
+	m.reg.MustRegister(m.lines, m.rejects, m.findings, m.late, m.clients, m.queue, m.watermark,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+func (c *cli) run(ctx context.Context, args []string) error {
+	fs := c.newFlags("run", "[flags] [FILE...]", runHelp)
+	configPath := fs.String("config", "", "config file (default $GATEWATCH_CONFIG)")
+	format := fs.String("format", "auto", "log format of FILE arguments (see \"gatewatch formats\")")
+	logFormat := fs.String("log-format", "", "nginx log_format string, with --format nginx")
+	fromStart := fs.Bool("from-start", false, "read FILE arguments from the beginning, not only new lines")
+	output := fs.String("output", "", "findings on stdout as json or text (default from config)")
+	listen := fs.String("listen", "", "address for /metrics and /healthz (default from config: 127.0.0.1:9107)")
+	files, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	cfg, err := c.loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	if *output != "" {
+		cfg.Output.Format = *output
+	}
+	if flagSet(fs, "listen") {
+		cfg.HTTP.Listen = *listen
+	}
+	for _, f := range files {
+		cfg.Ingest.Sources = append(cfg.Ingest.Sources, SourceConfig{
+			Name: sourceName(f), Path: f, Format: *format, LogFormat: *logFormat, FromStart: *fromStart,
+		})
+	}
+	if len(cfg.Ingest.Sources) == 0 {
+		fmt.Fprintln(c.stderr, "gatewatch run: no inputs: name files (or -) or configure ingest.sources")
+		fs.Usage()
+		return errUsage
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	log := c.logger(cfg.LogLevel)
+	key, err := c.hmacKey(cfg, true)
+	if err != nil {
+		return err
+	}
+	normOpts, err := cfg.normalizerOptions(key)
+	if err != nil {
+		return err
+	}
+	p, err := newPipeline(cfg, log, c)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	return p.run(ctx, normOpts)
+}
+
+func sourceName(path string) string {
+	if path == "-" {
+		return "stdin"
+	}
+	return filepath.Base(path)
+}
+
+func (c *cli) logger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// pipeline is the embedded, in-process form of gatewatch: sources feed a
+// bounded channel (the in-process transport that Kafka replaces in a
+// deployment), one goroutine runs the detectors, sinks write findings.
+type pipeline struct {
+	cfg     Config
+	log     *slog.Logger
+	cli     *cli
+	metrics *runMetrics
+	events  chan ingest.Event
+	out     *alert.Writer
+	dir     *alert.Dir
+	dlFiles []*os.File
+	healthy sync.Map // source name -> error string ("" when fine)
+}
+
+func newPipeline(cfg Config, log *slog.Logger, c *cli) (*pipeline, error) {
+	p := &pipeline{cfg: cfg, log: log, cli: c, metrics: newRunMetrics(), events: make(chan ingest.Event, 64<<10)}
+	if cfg.Output.Stdout {
+		w, err := alert.NewWriter(c.stdout, cfg.Output.Format)
+		if err != nil {
+			return nil, err
+		}
+		p.out = w
+	}
+	dir := cfg.Output.Dir
+	if dir == "" {
+		dir = filepath.Join(cfg.DataDir, "findings")
+	}
+	d, err := alert.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	p.dir = d
+	return p, nil
+}
+
+func (p *pipeline) close() {
+	if err := p.dir.Close(); err != nil {
+		p.log.Error("closing findings", "err", err)
+	}
+	for _, f := range p.dlFiles {
+		f.Close()
+	}
+}
+
+func (p *pipeline) run(ctx context.Context, norm ingest.NormalizerOptions) error {
+	srv, err := p.serveHTTP()
+	if err != nil {
+		return err
+	}
+	srcCtx, stopSources := context.WithCancel(ctx)
+	defer stopSources()
+
+	var sources sync.WaitGroup
+	var srcErrs []error
+	var errMu sync.Mutex
+	for _, s := range p.cfg.Ingest.Sources {
+		dlPath := filepath.Join(p.cfg.DataDir, "deadletter", s.Name+".jsonl")
+		if err := os.MkdirAll(filepath.Dir(dlPath), 0o750); err != nil {
+			return fmt.Errorf("dead letter dir: %w", err)
+		}
+		f, err := os.OpenFile(dlPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err != nil {
+			return fmt.Errorf("dead letter: %w", err)
+		}
+		p.dlFiles = append(p.dlFiles, f)
+		dl := ingest.NewDeadLetterWriter(f)
+		p.healthy.Store(s.Name, "")
+		sources.Add(1)
+		go func() {
+			defer sources.Done()
+			defer dl.Flush()
+			err := p.runSource(srcCtx, s, norm, dl)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				p.log.Error("source stopped", "source", s.Name, "err", err)
+				p.healthy.Store(s.Name, err.Error())
+				errMu.Lock()
+				srcErrs = append(srcErrs, fmt.Errorf("source %s: %w", s.Name, err))
+				errMu.Unlock()
+			}
+		}()
+	}
+	// Close the transport once every source has stopped, so the detector
+	// drains what was read and then ends.
+	go func() { sources.Wait(); close(p.events) }()
+
+	p.log.Info("gatewatch running", "sources", len(p.cfg.Ingest.Sources), "listen", p.cfg.HTTP.Listen, "data_dir", p.cfg.DataDir)
+	detErr := p.detectLoop(ctx)
+
+	stopSources()
+	sources.Wait()
+	if srv != nil {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutCtx)
+	}
+	if err := p.dir.Sync(); err != nil && detErr == nil {
+		detErr = err
+	}
+	p.log.Info("gatewatch stopped")
+	if detErr != nil {
+		return detErr
+	}
+	return errors.Join(srcErrs...)
+}
+
+// detectLoop is the single goroutine that owns the detectors. It ends when
+// the transport is closed (all sources done) after draining it.
+func (p *pipeline) detectLoop(ctx context.Context) error {
+	var sinkErr error
+	opts := p.cfg.detectOptions()
+	opts.Emit = func(f detect.Finding) {
+		p.metrics.findings.WithLabelValues(f.Detector, string(f.Severity), string(f.Status)).Inc()
+		if err := p.dir.Write(f); err != nil && sinkErr == nil {
+			sinkErr = err
+		}
+		if p.out != nil {
+			if err := p.out.Write(f); err != nil && sinkErr == nil {
+				sinkErr = err
+			}
+		}
+	}
+	opts.OnLate = func(*ingest.Event) { p.metrics.late.Inc() }
+	engine := detect.New(opts)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var grace <-chan time.Time
+	done := ctx.Done()
+	for {
+		select {
+		case <-done:
+			// Shutting down: sources are stopping; give them a moment to
+			// hand over what they read (stdin may never return), then end.
+			done, grace = nil, time.After(5*time.Second)
+		case <-grace:
+			engine.Flush()
+			return sinkErr
+		case ev, ok := <-p.events:
+			if !ok {
+				engine.Flush()
+				return sinkErr
+			}
+			engine.Observe(&ev)
+		case now := <-tick.C:
+			// Idle inputs must not hold windows open forever: event time
+			// follows the wall clock, less the allowed lateness.
+			engine.AdvanceTo(now.Add(-p.cfg.Detect.AllowedLateness))
+			st := engine.Stats()
+			p.metrics.clients.Set(float64(st.ActiveClients))
+			p.metrics.queue.Set(float64(len(p.events)))
+			if wm := st.Watermark; !wm.IsZero() {
+				p.metrics.watermark.Set(float64(wm.Unix()))
+			}
+		}
+		if sinkErr != nil {
+			return sinkErr
+		}
+	}
+}
+
+// runSource reads one input until ctx ends (files) or EOF (stdin), parses
+// each line and hands owned copies of the events to the detector.
+func (p *pipeline) runSource(ctx context.Context, s SourceConfig, norm ingest.NormalizerOptions, dl *ingest.DeadLetterWriter) error {
+	norm.Source = s.Name
+	n, err := ingest.NewNormalizer(norm)
+	if err != nil {
+		return err
+	}
+	var parser ingest.Parser
+	if s.Format != "" && s.Format != "auto" {
+		if parser, err = ingest.NewParser(s.Format, ingest.ParserOptions{LogFormat: s.LogFormat}); err != nil {
+			return err
+		}
+	} else {
+		parser = ingest.NewAutoParser(ingest.ParserOptions{LogFormat: s.LogFormat})
+	}
+	lines := p.metrics.lines.WithLabelValues(s.Name)
+	rejects := p.metrics.rejects.WithLabelValues(s.Name)
+	var ev ingest.Event
+	var lineNo int64
+	handle := func(line []byte) error {
+		lineNo++
+		lines.Inc()
+		if len(strings.TrimSpace(string(line))) == 0 {
+			return nil
+		}
+		ev.Reset()
+		if err := parser.Parse(line, &ev); err != nil {
+			rejects.Inc()
+			return dl.Write(s.Name, ingest.Reject{Line: lineNo, Reason: err.Error(), Text: line})
+		}
+		n.Normalize(&ev)
+		select { // bounded: a slow detector slows the inputs, it never grows memory
+		case p.events <- ev.Clone():
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if s.Path == "-" {
+		sc := bufio.NewScanner(p.cli.stdin)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			if err := handle(sc.Bytes()); err != nil {
+				return err
+			}
+		}
+		return sc.Err()
+	}
+	return ingest.Tail(ctx, s.Path, ingest.TailOptions{FromStart: s.FromStart}, func(line []byte, _ ingest.TailPosition) error {
+		return handle(line)
+	})
+}
+
+func (p *pipeline) serveHTTP() (*http.Server, error) {
+	if p.cfg.HTTP.Listen == "" {
+		return nil, nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(p.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		var bad []string
+		p.healthy.Range(func(k, v any) bool {
+			if v.(string) != "" {
+				bad = append(bad, k.(string))
+			}
+			return true
+		})
+		if len(bad) > 0 {
+			http.Error(w, "unhealthy: "+strings.Join(bad, ", "), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	ln, err := net.Listen("tcp", p.cfg.HTTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			p.log.Error("http server", "err", err)
+		}
+	}()
+	return srv, nil
+}
+
+func createFile(path string) (*os.File, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}

