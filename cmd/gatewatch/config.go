@@ -97,6 +97,7 @@ func defaultConfig() Config {
 		LogLevel: "info",
 		Ingest: IngestConfig{
 			TrustedProxies:  []string{},
+			Sources:         []SourceConfig{},
 			SensitiveParams: append([]string(nil), ingest.DefaultSensitiveParams...),
 		},
 		Detect: DetectConfig{

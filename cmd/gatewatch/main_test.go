@@ -5,10 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -133,7 +137,7 @@ func TestAnalyzeFindsAttacksInNginxLog(t *testing.T) {
 	t.Parallel()
 	path, labels := writeScenarioLog(t, smallScenario())
 	// A garbage line must be counted and kept, not stop the run.
-	appendLine(t, path, "\x16\x03\x01 not http at all")
+	appendLine(t, path, "\x16\x03\x01\xff\xfe not http at all")
 	dead := filepath.Join(t.TempDir(), "dead.jsonl")
 	code, stdout, stderr := testCLI(t, "", nil, "analyze", "--dead-letter", dead, path)
 	if code != 0 {
@@ -230,4 +234,87 @@ func TestRunStdinWritesFindings(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(data, "hmac.key")); err != nil {
 		t.Errorf("run did not persist an HMAC key: %v", err)
 	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestRunTailsFileServesMetricsAndShutsDown follows a log file, serves
+// /metrics and /healthz while running, and exits cleanly on cancellation
+// with findings flushed.
+func TestRunTailsFileServesMetricsAndShutsDown(t *testing.T) {
+	t.Parallel()
+	path, labels := writeScenarioLog(t, smallScenario())
+	data := t.TempDir()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut,
+		getenv: func(k string) string { return map[string]string{"GATEWATCH_DATA_DIR": data}[k] }}
+	done := make(chan int, 1)
+	go func() { done <- c.main(ctx, []string{"run", "--listen", addr, "--from-start", path}) }()
+
+	var attacker string
+	for _, l := range labels {
+		if l.Kind == simulate.Flood {
+			attacker = l.Client
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(out.String(), `"client":"`+attacker+`"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no finding for the flood client %s; stderr: %s", attacker, errOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "gatewatch_ingest_lines_total"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Fatalf("GET %s: %d %q", path, resp.StatusCode, body)
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("run exited %d after shutdown: %s", code, errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not shut down")
+	}
+	files, _ := filepath.Glob(filepath.Join(data, "findings", "*.jsonl"))
+	if len(files) == 0 {
+		t.Fatal("no findings file after shutdown")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while another goroutine writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -278,6 +278,7 @@ func (p *pipeline) detectLoop(ctx context.Context) error {
 	defer tick.Stop()
 	var grace <-chan time.Time
 	done := ctx.Done()
+	var newest, lastArrival time.Time
 	for {
 		select {
 		case <-done:
@@ -293,10 +294,18 @@ func (p *pipeline) detectLoop(ctx context.Context) error {
 				return sinkErr
 			}
 			engine.Observe(&ev)
+			if ev.Time.After(newest) {
+				newest = ev.Time
+			}
+			lastArrival = time.Now()
 		case now := <-tick.C:
-			// Idle inputs must not hold windows open forever: event time
-			// follows the wall clock, less the allowed lateness.
-			engine.AdvanceTo(now.Add(-p.cfg.Detect.AllowedLateness))
+			// Idle inputs must not hold windows open forever. Event time
+			// is not wall time (a replayed or delayed log), so while the
+			// input is idle, event time is advanced by the wall time that
+			// passed since the last event arrived.
+			if idle := now.Sub(lastArrival); !newest.IsZero() && idle >= time.Second {
+				engine.AdvanceTo(newest.Add(idle))
+			}
 			st := engine.Stats()
 			p.metrics.clients.Set(float64(st.ActiveClients))
 			p.metrics.queue.Set(float64(len(p.events)))
