@@ -1,0 +1,70 @@
+// Package detect finds API clients that behave unlike themselves: the
+// second stage of gatewatch's one-way pipeline,
+//
+//	ingest -> detect -> storage, alert
+//
+// An Engine consumes normalised ingest.Events in event-time order and
+// emits Findings. It keeps, per client (ingest.Event.ClientKey), a few
+// hundred bytes of state, and runs three detectors on every window the
+// client is active in:
+//
+//   - volume: requests per window;
+//   - error_ratio: the share of requests answered with a 5xx;
+//   - auth_failures: the share answered 401/403 (ingest.AuthOutcome.Failure),
+//     reported as failures per window.
+//
+// # Windows and lateness
+//
+// Events are counted in event-time tumbling windows (Options.Window,
+// aligned to the epoch). The watermark trails the newest event time by
+// Options.AllowedLateness; a window closes when the watermark passes its
+// end, and only then is it judged. An event for a closed window is late: it
+// is counted (Stats.LateEvents) and handed to Options.OnLate, never silently
+// dropped. AdvanceTo moves the watermark when input is idle; Flush closes
+// everything at the end of input.
+//
+// # Baselines
+//
+// Each client is compared with its own past: exponentially weighted means
+// and variances over its active windows (half-life Options.HalfLife),
+// updated with winsorised values so an attack cannot quickly poison its
+// own baseline (baseline.go). A client without Options.MinHistory windows
+// of its own is compared with the population of clients instead
+// (population.go), so a brand-new address hammering /login is found in its
+// first window; clients present from the start of the stream are not
+// "new" for the volume detector, since nothing could be known about them.
+//
+// # Tests
+//
+// Each window yields a tail probability under a model that respects the
+// data: negative binomial counts for volume (Poisson for steady low counts,
+// the client's own overdispersion for noisy heavy ones), cross-checked by a
+// Student-t tail on the log scale that bursty traffic and young baselines
+// cannot fool, and binomial ratios on an effective sample size that
+// accounts for overdispersion (score.go, detectors.go). Extreme tails are kept in log space. A window is anomalous
+// when the probability is below Options.PValue and it clears the absolute
+// floors and the minimum relative change, which keep tiny and very precise
+// clients alike from raising noise (detectors.go). Before judging, the
+// expectations of all clients are raised by the fleet's common mode
+// (fleet.go): a token refresh that makes every client fail a few calls in
+// the same minute is not an incident of every client.
+//
+// # Incidents
+//
+// Anomalous windows of one client and detector are merged into an incident
+// with a stable id: "open" on the first window, "update" when it gets worse
+// or every Options.UpdateEvery windows, "resolved" after
+// Options.ResolveAfter quiet windows, at eviction or at Flush
+// (incident.go).
+//
+// # Memory and speed
+//
+// Clients are found through a map from a 64-bit maphash of the key to a
+// slot in one slice; the key is copied once, when the client is first
+// seen. Window counters live in a flat ring indexed by slot, and each
+// window keeps the list of clients active in it, so Observe allocates
+// nothing and closing a window touches only the clients active in it.
+// Idle clients are evicted after Options.IdleAfter of event time, and the
+// least recently seen beyond Options.MaxClients. See the benchmarks in
+// engine_bench_test.go for measured figures.
+package detect

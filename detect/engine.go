@@ -1,0 +1,296 @@
+package detect
+
+import (
+	"math"
+	"time"
+
+	"github.com/gatewatch/gatewatch/ingest"
+)
+
+// Engine runs the per-client detectors over a stream of events in
+// event-time order. It is not safe for concurrent use: one goroutine
+// calls Observe, AdvanceTo, Flush and Stats, and Options.Emit runs on it
+// and must not call back into the Engine.
+type Engine struct {
+	opts       Options
+	a          float64 // EWMA weight of a window, from HalfLife
+	ra         float64 // EWMA weight of a window in ratio baselines
+	logPValue  float64 // ln(PValue)
+	logSuspect float64 // ln(sqrt(PValue)): windows below it do not widen baselines
+	per        string  // window unit for findings: "min", "5m", ...
+
+	clock clock
+	ring  windowRing
+	tab   clientTable
+	pop   population
+	inc   incidents
+
+	warmUntil int64 // clients first seen in a window before this are founding clients
+	nextSweep int64 // watermark at which to look for idle clients next
+
+	// Scratch reused by every window close and eviction.
+	work                          []windowItem
+	fleetVol, fleetErr, fleetAuth []float64
+	seen                          []float64
+
+	stats Stats
+}
+
+// windowItem is one client's tallies for the window being closed.
+type windowItem struct {
+	idx             int32
+	req, errs, auth float64
+}
+
+// Stats are an Engine's counters.
+type Stats struct {
+	Events        uint64    // events passed to Observe
+	LateEvents    uint64    // events whose window had already closed
+	Untimed       uint64    // events without a usable time (zero, or outside 1700..2200)
+	WindowsClosed uint64    // windows the watermark has passed, with or without events
+	ActiveClients int       // clients held now
+	Evicted       uint64    // clients dropped for being idle or over MaxClients
+	Findings      uint64    // incidents opened
+	Updates       uint64    // update findings emitted
+	Resolved      uint64    // incidents resolved
+	OpenIncidents int       // incidents open now
+	Watermark     time.Time // events before the window holding it are late; zero before any
+}
+
+// New returns an Engine configured by opts; the zero Options work.
+func New(opts Options) *Engine {
+	opts = opts.withDefaults()
+	e := &Engine{
+		opts:       opts,
+		a:          alpha(opts.HalfLife),
+		ra:         alpha(ratioHalfLives * opts.HalfLife),
+		logPValue:  math.Log(opts.PValue),
+		logSuspect: math.Log(opts.PValue) / 2,
+		per:        perWindow(opts.Window),
+		clock:      newClock(opts.Window, opts.AllowedLateness),
+		tab:        newClientTable(),
+		pop:        newPopulation(),
+	}
+	e.ring = newWindowRing(e.clock.slots())
+	return e
+}
+
+// unit is the Finding.Unit of detector d.
+func (e *Engine) unit(d detector) string {
+	switch d {
+	case detErrors:
+		return "5xx ratio"
+	case detAuth:
+		return "auth failures/" + e.per
+	}
+	return "req/" + e.per
+}
+
+// Observe counts one event. Events should arrive in roughly increasing
+// event time: one for a window that has already closed is late, counted in
+// Stats.LateEvents and passed to Options.OnLate, as is one without a usable
+// time (Stats.Untimed). ev is not retained.
+func (e *Engine) Observe(ev *ingest.Event) {
+	if ev == nil {
+		return
+	}
+	e.stats.Events++
+	t, ok := unixNanos(ev.Time)
+	if !ok {
+		e.stats.Untimed++
+		if e.opts.OnLate != nil {
+			e.opts.OnLate(ev)
+		}
+		return
+	}
+	if t > e.clock.newest || !e.clock.started {
+		e.advance(t)
+	}
+	w := e.clock.index(t)
+	if e.clock.isLate(w) {
+		e.stats.LateEvents++
+		if e.opts.OnLate != nil {
+			e.opts.OnLate(ev)
+		}
+		return
+	}
+	idx, hash, found := e.tab.find(ev.ClientKey)
+	if !found {
+		idx = e.addClient(ev, hash, w)
+	}
+	c := &e.tab.list[idx]
+	if t > c.lastSeen {
+		c.lastSeen = t
+	}
+	e.ring.add(clientRef{idx: idx, gen: c.gen}, e.ring.slot(w),
+		ev.Status >= 500 && ev.Status <= 599, ev.Auth.Failure())
+}
+
+// addClient starts tracking the client of ev, first seen in window w.
+func (e *Engine) addClient(ev *ingest.Event, hash uint64, w int64) int32 {
+	if e.tab.live >= e.opts.MaxClients {
+		e.evictOldest()
+	}
+	idx := e.tab.add(ev.ClientKey, hash, ev.ClientKind)
+	e.ring.grow(len(e.tab.list))
+	c := &e.tab.list[idx]
+	c.founding = w < e.warmUntil
+	c.lastSeen = math.MinInt64
+	return idx
+}
+
+// AdvanceTo tells the engine that no event older than t minus the allowed
+// lateness will arrive, as an event at t would: windows the watermark
+// passes are closed and their findings emitted. A streaming caller calls
+// it with the wall clock when input is idle, so findings are not held back
+// until the next event.
+func (e *Engine) AdvanceTo(t time.Time) {
+	ns, ok := unixNanos(t)
+	if !ok || (e.clock.started && ns <= e.clock.newest) {
+		return
+	}
+	e.advance(ns)
+}
+
+// advance moves the clock to t and closes the windows the watermark
+// passed.
+func (e *Engine) advance(t int64) {
+	first := !e.clock.started
+	e.clock.observe(t)
+	if first {
+		e.warmUntil = e.clock.index(t) + int64(e.opts.MinHistory)
+		e.nextSweep = e.clock.watermark() + e.sweepEvery()
+		return
+	}
+	e.closeUntil(e.clock.closeBefore())
+}
+
+// Flush ends the input: every open window is closed and every open
+// incident resolved. Events for those windows are late afterwards.
+func (e *Engine) Flush() {
+	if e.clock.started {
+		e.closeUntil(e.clock.index(e.clock.newest) + 1)
+	}
+	e.resolveAll()
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	s := e.stats
+	s.ActiveClients = e.tab.live
+	s.OpenIncidents = len(e.inc.open)
+	if e.clock.started {
+		s.Watermark = time.Unix(0, e.clock.watermark()).UTC()
+	}
+	return s
+}
+
+// closeUntil closes every window before end. Only the ring's windows can
+// hold counts, so a long gap costs at most one pass over the ring.
+func (e *Engine) closeUntil(end int64) {
+	if end <= e.clock.next {
+		return
+	}
+	last := min(end, e.clock.next+int64(e.ring.slots))
+	for w := e.clock.next; w < last; w++ {
+		e.closeWindow(w)
+		e.resolveQuiet(w)
+	}
+	e.stats.WindowsClosed += uint64(end - e.clock.next)
+	e.clock.next = end
+	if last < end {
+		e.resolveQuiet(end - 1)
+	}
+	if wm := e.clock.watermark(); wm >= e.nextSweep {
+		e.evictIdle(wm)
+		e.nextSweep = wm + e.sweepEvery()
+	}
+}
+
+// closeWindow judges every client active in window w and folds the window
+// into their baselines and the population model.
+func (e *Engine) closeWindow(w int64) {
+	s := e.ring.slot(w)
+	refs := e.ring.active[s]
+	e.work = e.work[:0]
+	e.pop.reset()
+	for _, r := range refs {
+		if e.tab.list[r.idx].gen != r.gen {
+			continue // evicted since; its counts were cleared
+		}
+		n := e.ring.take(r.idx, s)
+		if n.req == 0 {
+			continue
+		}
+		it := windowItem{idx: r.idx, req: float64(n.req), errs: float64(n.err), auth: float64(n.auth)}
+		e.work = append(e.work, it)
+	}
+	e.ring.active[s] = refs[:0]
+	if len(e.work) == 0 {
+		return
+	}
+	f := e.measureFleet()
+	for i := range e.work {
+		e.judge(w, &e.work[i], &f)
+	}
+	e.pop.update()
+}
+
+// judge runs the enabled detectors on one client window, then absorbs the
+// window into the client's baselines.
+func (e *Engine) judge(w int64, it *windowItem, f *fleet) {
+	o := &e.opts
+	if !o.Volume.Disabled {
+		c := &e.tab.list[it.idx]
+		v := e.judgeVolume(c, it.req, f)
+		e.record(it.idx, detVolume, w, &v)
+		e.absorbVolume(&e.tab.list[it.idx], it.req, &v)
+		if !v.anomalous {
+			e.pop.addVolume(it.req)
+		}
+	}
+	if !o.ErrorRatio.Disabled {
+		c := &e.tab.list[it.idx]
+		j := ratioJudge{det: detErrors, minHits: o.MinErrors, model: e.pop.errs, excess: f.errs}
+		v := e.judgeRatio(&c.errs, it.errs, it.req, j)
+		e.record(it.idx, detErrors, w, &v)
+		c = &e.tab.list[it.idx]
+		e.absorbRatio(&c.errs, it.errs, it.req, j.model, &v)
+		if !v.anomalous {
+			e.pop.addErrors(it.req, it.errs)
+		}
+	}
+	if !o.AuthFailures.Disabled {
+		c := &e.tab.list[it.idx]
+		j := ratioJudge{det: detAuth, minHits: o.MinAuthFailures, model: e.pop.auth, excess: f.auth}
+		v := e.judgeRatio(&c.auth, it.auth, it.req, j)
+		e.record(it.idx, detAuth, w, &v)
+		c = &e.tab.list[it.idx]
+		e.absorbRatio(&c.auth, it.auth, it.req, j.model, &v)
+		if !v.anomalous {
+			e.pop.addAuth(it.req, it.auth)
+		}
+	}
+}
+
+// pValue converts a log tail probability for a Finding.
+func pValue(logP float64) float64 {
+	if !(logP < 0) {
+		return 1
+	}
+	return math.Exp(logP)
+}
+
+// finite replaces a NaN or infinity, which JSON cannot carry, by 0 or the
+// largest float64.
+func finite(x float64) float64 {
+	switch {
+	case math.IsNaN(x):
+		return 0
+	case math.IsInf(x, 1):
+		return math.MaxFloat64
+	case math.IsInf(x, -1):
+		return -math.MaxFloat64
+	}
+	return x
+}

@@ -1,0 +1,229 @@
+package detect
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Detector names, as they appear in Finding.Detector.
+const (
+	DetectorVolume       = "volume"
+	DetectorErrorRatio   = "error_ratio"
+	DetectorAuthFailures = "auth_failures"
+)
+
+// detector indexes the three detectors in per-client arrays.
+type detector uint8
+
+const (
+	detVolume detector = iota
+	detErrors
+	detAuth
+	numDetectors
+)
+
+var detectorNames = [numDetectors]string{DetectorVolume, DetectorErrorRatio, DetectorAuthFailures}
+
+func (d detector) String() string { return detectorNames[d] }
+
+// Status is where a finding stands in its incident's life.
+type Status string
+
+// Incident statuses.
+const (
+	StatusOpen     Status = "open"     // the first anomalous window of an incident
+	StatusUpdate   Status = "update"   // the incident got worse, or is still going on
+	StatusResolved Status = "resolved" // ResolveAfter quiet windows passed, or the input ended
+)
+
+// Severity grades a finding; see severityFor for the rule.
+type Severity string
+
+// Severities, least severe first.
+const (
+	SeverityLow      Severity = "low"
+	SeverityMedium   Severity = "medium"
+	SeverityHigh     Severity = "high"
+	SeverityCritical Severity = "critical"
+)
+
+// rank orders severities; unknown ones rank lowest.
+func (s Severity) rank() int {
+	switch s {
+	case SeverityMedium:
+		return 1
+	case SeverityHigh:
+		return 2
+	case SeverityCritical:
+		return 3
+	}
+	return 0
+}
+
+// Baseline kinds, as they appear in Finding.Baseline.
+const (
+	BaselineOwn        = "own"        // the client's own history
+	BaselinePopulation = "population" // the other clients, for a client without enough history
+)
+
+// Finding is one emission of an incident: a client behaving unlike its
+// baseline for one detector, over one or more windows. All emissions of
+// an incident share its IncidentID; Observed, Expected and the figures
+// after them describe the incident's worst window so far.
+//
+// Its JSON form is the output schema of `gatewatch analyze`.
+type Finding struct {
+	IncidentID  string    `json:"incident_id"`
+	Status      Status    `json:"status"`       // "open" | "update" | "resolved"
+	Client      string    `json:"client"`       // the client key as text; an IP-keyed client is the IP itself
+	ClientKind  string    `json:"client_kind"`  // how the key was derived: "ip", "api_key", "jwt_sub", ...
+	Detector    string    `json:"detector"`     // "volume" | "error_ratio" | "auth_failures"
+	WindowStart time.Time `json:"window_start"` // start of the incident's first anomalous window
+	WindowEnd   time.Time `json:"window_end"`   // end of its last anomalous window so far
+	Windows     int       `json:"windows"`      // anomalous windows in the incident
+	Observed    float64   `json:"observed"`     // in the incident's worst window
+	Expected    float64   `json:"expected"`     // what the baseline expected for that window
+	Spread      float64   `json:"spread"`       // ± around Expected (standard deviation)
+	Unit        string    `json:"unit"`         // "req/min", "5xx ratio", "auth failures/min", ...
+	Score       float64   `json:"score"`        // in [0,1): -log10(p) / (-log10(p) - log10(PValue option))
+	PValue      float64   `json:"p_value"`      // the worst window's tail probability (0 when below float64 range)
+	Severity    Severity  `json:"severity"`     // "low" | "medium" | "high" | "critical"
+	Baseline    string    `json:"baseline"`     // "own" | "population"
+	History     int       `json:"history"`      // windows of the client's own history; below MinHistory Expected is the population's
+	Summary     string    `json:"summary"`      // one line for a human
+}
+
+// verdict is one detector's judgement of one client window.
+type verdict struct {
+	anomalous  bool
+	suspect    bool    // p below the square root of PValue: kept out of the baseline's spread
+	observed   float64 // in the finding's unit
+	expected   float64
+	spread     float64
+	logP       float64 // ln of the tail probability
+	effect     float64 // observed/expected, on the scale the floors use
+	population bool    // judged against the population
+	history    int     // own windows behind expected
+	requests   float64 // requests in the window, for ratio summaries
+	hits       float64 // errors or auth failures in the window
+	refHigh    float64 // population volume: the fleet's 99th percentile
+}
+
+// perWindow names the window length in a unit: "min" for one minute,
+// otherwise the duration in Go's short form ("5m", "30s", "1h").
+func perWindow(w time.Duration) string {
+	switch w {
+	case time.Minute:
+		return "min"
+	case time.Second:
+		return "s"
+	case time.Hour:
+		return "h"
+	}
+	s := w.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// summary is the one-line description of a finding.
+func summary(d detector, status Status, client string, v *verdict, per string, windows int) string {
+	var b strings.Builder
+	b.WriteString("client ")
+	b.WriteString(client)
+	switch d {
+	case detVolume:
+		b.WriteString(" sent ")
+		b.WriteString(formatCount(v.observed))
+		b.WriteString(" req/" + per)
+	case detErrors:
+		b.WriteString(" got 5xx on ")
+		b.WriteString(formatPercent(v.observed))
+		b.WriteString(" of ")
+		b.WriteString(formatCount(v.requests))
+		b.WriteString(" requests")
+	case detAuth:
+		b.WriteString(" had ")
+		b.WriteString(formatCount(v.observed))
+		b.WriteString(" auth failures/" + per + " (")
+		b.WriteString(formatPercent(v.hits / math.Max(v.requests, 1)))
+		b.WriteString(" of ")
+		b.WriteString(formatCount(v.requests))
+		b.WriteString(" requests)")
+	}
+	if v.population {
+		b.WriteString(", new client; population baseline ")
+	} else {
+		b.WriteString(", baseline ")
+	}
+	if d == detErrors {
+		b.WriteString(formatPercent(v.expected))
+		b.WriteString("±")
+		b.WriteString(formatPercent(v.spread))
+	} else {
+		b.WriteString(formatCount(v.expected))
+		b.WriteString("±")
+		b.WriteString(formatCount(v.spread))
+	}
+	if v.population && d == detVolume {
+		b.WriteString(" (p99 ")
+		b.WriteString(formatCount(v.refHigh))
+		b.WriteString(")")
+	}
+	switch status {
+	case StatusUpdate:
+		b.WriteString("; ongoing for ")
+		b.WriteString(strconv.Itoa(windows))
+		b.WriteString(" windows")
+	case StatusResolved:
+		b.WriteString("; resolved after ")
+		b.WriteString(strconv.Itoa(windows))
+		b.WriteString(" anomalous windows")
+	}
+	return b.String()
+}
+
+// formatCount renders a count for people: thousands separated, small
+// non-integers with one decimal ("1,240", "48", "2.5").
+func formatCount(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	if x < 10 && x != math.Trunc(x) {
+		return strconv.FormatFloat(x, 'f', 1, 64)
+	}
+	s := strconv.FormatFloat(math.Round(x), 'f', 0, 64)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// formatPercent renders a ratio as a percentage with sensible precision.
+func formatPercent(r float64) string {
+	p := 100 * r
+	switch {
+	case p >= 10:
+		return strconv.FormatFloat(p, 'f', 0, 64) + "%"
+	case p >= 1:
+		return strconv.FormatFloat(p, 'f', 1, 64) + "%"
+	}
+	return strconv.FormatFloat(p, 'f', 2, 64) + "%"
+}

@@ -1,0 +1,192 @@
+package detect
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"hash/fnv"
+	"time"
+)
+
+// Incidents.
+//
+// Consecutive anomalous windows of one client and detector are one
+// incident. Its first window emits "open"; later anomalous windows emit
+// "update" only when the incident got worse (higher severity, or an
+// effect at least worseBy times the worst so far) or UpdateEvery windows
+// after the last emission, so a long attack is a handful of lines, not one
+// per minute; ResolveAfter windows without an anomaly (whether or not the
+// client was active) emit "resolved". Every emission reports the worst
+// window so far.
+
+// worseBy is how much larger an effect must be than the incident's worst
+// to count as getting worse.
+const worseBy = 1.25
+
+// incident is one open incident.
+type incident struct {
+	id      string
+	client  int32 // slot of the client
+	det     detector
+	first   int64 // first anomalous window
+	last    int64 // latest anomalous window
+	windows int   // anomalous windows so far
+	emitted int   // windows at the last emission
+	worst   verdict
+	sev     Severity // of the worst window
+	pos     int      // index in incidents.open
+}
+
+// incidents holds the open incidents in reusable slots.
+type incidents struct {
+	list []incident
+	free []int32
+	open []int32 // slots of open incidents, for the resolution sweep
+}
+
+func (s *incidents) add(in incident) int32 {
+	var i int32
+	if n := len(s.free); n > 0 {
+		i = s.free[n-1]
+		s.free = s.free[:n-1]
+	} else {
+		i = int32(len(s.list))
+		s.list = append(s.list, incident{})
+	}
+	in.pos = len(s.open)
+	s.list[i] = in
+	s.open = append(s.open, i)
+	return i
+}
+
+func (s *incidents) remove(i int32) {
+	pos := s.list[i].pos
+	last := s.open[len(s.open)-1]
+	s.open[pos] = last
+	s.list[last].pos = pos
+	s.open = s.open[:len(s.open)-1]
+	s.list[i] = incident{}
+	s.free = append(s.free, i)
+}
+
+// incidentID derives a stable id from the client, the detector and the
+// start of the incident, so the same input always yields the same ids and
+// downstream stores can deduplicate.
+func incidentID(key string, d detector, start time.Time) string {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	h.Write([]byte{0, byte(d)})
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(start.UnixNano()))
+	h.Write(b[:])
+	return "inc-" + hex.EncodeToString(h.Sum(b[:0]))
+}
+
+// record handles a detector's verdict on client idx's window w: opens or
+// extends its incident when the verdict is anomalous.
+func (e *Engine) record(idx int32, d detector, w int64, v *verdict) {
+	if !v.anomalous {
+		return
+	}
+	c := &e.tab.list[idx]
+	sev := severityFor(v.effect, v.logP, e.opts.PValue)
+	if c.inc[d] == 0 {
+		in := incident{
+			id:     incidentID(c.key, d, e.clock.start(w)),
+			client: idx, det: d, first: w, last: w, windows: 1, emitted: 1,
+			worst: *v, sev: sev,
+		}
+		i := e.inc.add(in)
+		c.inc[d] = i + 1
+		e.stats.Findings++
+		e.emit(&e.inc.list[i], StatusOpen)
+		return
+	}
+	in := &e.inc.list[c.inc[d]-1]
+	in.last = w
+	in.windows++
+	worse := sev.rank() > in.sev.rank() || v.effect >= worseBy*in.worst.effect
+	if sev.rank() > in.sev.rank() {
+		in.sev = sev
+	}
+	if v.effect > in.worst.effect {
+		in.worst = *v
+	}
+	if worse || in.windows-in.emitted >= e.opts.UpdateEvery {
+		in.emitted = in.windows
+		e.stats.Updates++
+		e.emit(in, StatusUpdate)
+	}
+}
+
+// resolveQuiet resolves the incidents whose latest anomalous window is
+// ResolveAfter or more windows before window w, which just closed.
+func (e *Engine) resolveQuiet(w int64) {
+	for j := 0; j < len(e.inc.open); {
+		i := e.inc.open[j]
+		if w-e.inc.list[i].last >= int64(e.opts.ResolveAfter) {
+			e.resolve(i) // moves another incident into position j
+			continue
+		}
+		j++
+	}
+}
+
+// resolveClient resolves every open incident of client idx.
+func (e *Engine) resolveClient(idx int32) {
+	for _, i := range e.tab.list[idx].inc {
+		if i != 0 {
+			e.resolve(i - 1)
+		}
+	}
+}
+
+// resolveAll resolves every open incident.
+func (e *Engine) resolveAll() {
+	for len(e.inc.open) > 0 {
+		e.resolve(e.inc.open[len(e.inc.open)-1])
+	}
+}
+
+func (e *Engine) resolve(i int32) {
+	in := &e.inc.list[i]
+	e.tab.list[in.client].inc[in.det] = 0
+	e.stats.Resolved++
+	e.emit(in, StatusResolved)
+	e.inc.remove(i)
+}
+
+// emit hands the finding for incident in to Options.Emit.
+func (e *Engine) emit(in *incident, status Status) {
+	if e.opts.Emit == nil {
+		return
+	}
+	c := &e.tab.list[in.client]
+	v := &in.worst
+	e.opts.Emit(Finding{
+		IncidentID:  in.id,
+		Status:      status,
+		Client:      c.key,
+		ClientKind:  c.kind.String(),
+		Detector:    in.det.String(),
+		WindowStart: e.clock.start(in.first),
+		WindowEnd:   e.clock.start(in.last + 1),
+		Windows:     in.windows,
+		Observed:    finite(v.observed),
+		Expected:    finite(v.expected),
+		Spread:      finite(v.spread),
+		Unit:        e.unit(in.det),
+		Score:       score(v.logP, e.opts.PValue),
+		PValue:      pValue(v.logP),
+		Severity:    in.sev,
+		Baseline:    baselineName(v.population),
+		History:     v.history,
+		Summary:     summary(in.det, status, c.key, v, e.per, in.windows),
+	})
+}
+
+func baselineName(population bool) string {
+	if population {
+		return BaselinePopulation
+	}
+	return BaselineOwn
+}

@@ -1,0 +1,181 @@
+package detect
+
+import (
+	"math"
+	"time"
+
+	"github.com/gatewatch/gatewatch/ingest"
+)
+
+// Default option values. They are tuned on the labelled scenarios of
+// ingest/simulate (see quality_test.go) and documented on Options.
+const (
+	DefaultWindow          = time.Minute
+	DefaultAllowedLateness = 30 * time.Second
+	DefaultMinHistory      = 10
+	DefaultHalfLife        = 30
+	DefaultPValue          = 1e-6
+	DefaultMinRequests     = 20
+	DefaultMinErrors       = 5
+	DefaultMinAuthFailures = 5
+	DefaultMinRatio        = 3
+	DefaultMinRatioDelta   = 0.02
+	DefaultResolveAfter    = 3
+	DefaultUpdateEvery     = 10
+	DefaultIdleAfter       = 25 * time.Hour
+	DefaultMaxClients      = 1_000_000
+)
+
+// DetectorSwitch turns one detector off. The zero value leaves it on, so a
+// zero Options runs every detector.
+type DetectorSwitch struct {
+	Disabled bool
+}
+
+// Options configure an Engine. The zero value is a sensible configuration:
+// every zero field takes the default documented beside it.
+type Options struct {
+	// Window is the width of the event-time tumbling windows clients are
+	// counted in (default 1m). Windows are aligned to the Unix epoch, so
+	// one-minute windows start on the minute. At most 7 days.
+	Window time.Duration
+
+	// AllowedLateness is how far behind the newest event time an event may
+	// be and still be counted (default 30s; negative means none; at most
+	// 60 windows). A window
+	// [s, s+Window) closes once an event (or AdvanceTo) newer than
+	// s+Window+AllowedLateness has been seen; an event for a closed window
+	// is late: counted in Stats.LateEvents and handed to OnLate.
+	AllowedLateness time.Duration
+
+	// MinHistory is how many active windows a client's own baseline needs
+	// before it is trusted (default 10). Until then the client is judged
+	// against the population of clients instead.
+	MinHistory int
+
+	// HalfLife is the half-life of the exponentially weighted baselines, in
+	// active windows (default 30). Shorter follows organic growth more
+	// closely, longer gives steadier variance estimates. The effective
+	// number of windows behind a baseline is about 2.9*HalfLife. Error and
+	// auth-failure ratios rest on rarer events and use four times it.
+	HalfLife int
+
+	// PValue is the significance threshold of each test (default 1e-6).
+	// It is strict on purpose: with 100,000 clients, three detectors and
+	// 1,440 windows a day an engine runs about 4e8 tests a day, and the
+	// floors below, not this threshold alone, keep the alert stream quiet.
+	PValue float64
+
+	// MinRequests is the fewest requests in a window a volume finding
+	// needs (default 20).
+	MinRequests int
+	// MinErrors is the fewest 5xx responses in a window an error_ratio
+	// finding needs (default 5).
+	MinErrors int
+	// MinAuthFailures is the fewest 401/403 responses in a window an
+	// auth_failures finding needs (default 5).
+	MinAuthFailures int
+	// MinRatio is the smallest observed/expected ratio that can be a
+	// finding, whatever the p-value (default 3): heavy clients are
+	// measured so precisely that a 20% wobble is "significant".
+	MinRatio float64
+	// MinRatioDelta is the smallest increase of the error or auth-failure
+	// ratio over its expectation that can be a finding (default 0.02, two
+	// percentage points).
+	MinRatioDelta float64
+
+	// ResolveAfter is how many windows without an anomaly close an
+	// incident (default 3).
+	ResolveAfter int
+	// UpdateEvery bounds how long an open incident stays silent: an update
+	// is emitted when an anomalous window is worse than any before it, or
+	// when UpdateEvery anomalous windows passed since the last emission
+	// (default 10).
+	UpdateEvery int
+
+	// IdleAfter evicts a client whose newest event is this much older, in
+	// event time, than the watermark (default 25h, so daily clients keep
+	// their baseline).
+	IdleAfter time.Duration
+	// MaxClients caps the clients held (default 1,000,000); beyond it the
+	// least recently seen clients are evicted.
+	MaxClients int
+
+	// Volume, ErrorRatio and AuthFailures switch the detectors off.
+	Volume, ErrorRatio, AuthFailures DetectorSwitch
+
+	// Emit is called synchronously, from the goroutine calling Observe,
+	// AdvanceTo or Flush, for every opened, updated and resolved finding.
+	Emit func(Finding)
+	// OnLate, when set, is called with every event the engine could not
+	// count: late ones (Stats.LateEvents) and ones without a usable time
+	// (Stats.Untimed). ev is valid only during the call.
+	OnLate func(ev *ingest.Event)
+}
+
+// maxLatenessWindows caps AllowedLateness, in windows: every window that
+// may still receive events costs 12 bytes per client.
+const maxLatenessWindows = 60
+
+// maxWindow caps Window, keeping the window arithmetic far from overflow.
+const maxWindow = 7 * 24 * time.Hour
+
+// withDefaults returns o with every unset or invalid field replaced by its
+// default.
+func (o Options) withDefaults() Options {
+	if o.Window <= 0 {
+		o.Window = DefaultWindow
+	}
+	if o.Window > maxWindow {
+		o.Window = maxWindow
+	}
+	switch {
+	case o.AllowedLateness == 0:
+		o.AllowedLateness = DefaultAllowedLateness
+	case o.AllowedLateness < 0:
+		o.AllowedLateness = 0
+	}
+	if o.AllowedLateness > maxLatenessWindows*o.Window {
+		o.AllowedLateness = maxLatenessWindows * o.Window
+	}
+	if o.MinHistory <= 0 {
+		o.MinHistory = DefaultMinHistory
+	}
+	if o.HalfLife <= 0 {
+		o.HalfLife = DefaultHalfLife
+	}
+	if !(o.PValue > 0 && o.PValue < 1) {
+		o.PValue = DefaultPValue
+	}
+	if o.MinRequests <= 0 {
+		o.MinRequests = DefaultMinRequests
+	}
+	if o.MinErrors <= 0 {
+		o.MinErrors = DefaultMinErrors
+	}
+	if o.MinAuthFailures <= 0 {
+		o.MinAuthFailures = DefaultMinAuthFailures
+	}
+	if !(o.MinRatio >= 1) || math.IsInf(o.MinRatio, 0) {
+		o.MinRatio = DefaultMinRatio
+	}
+	if !(o.MinRatioDelta > 0 && o.MinRatioDelta < 1) {
+		o.MinRatioDelta = DefaultMinRatioDelta
+	}
+	if o.ResolveAfter <= 0 {
+		o.ResolveAfter = DefaultResolveAfter
+	}
+	if o.UpdateEvery <= 0 {
+		o.UpdateEvery = DefaultUpdateEvery
+	}
+	if o.IdleAfter <= 0 {
+		o.IdleAfter = DefaultIdleAfter
+	}
+	if o.MaxClients <= 0 {
+		o.MaxClients = DefaultMaxClients
+	}
+	return o
+}
+
+// alpha is the EWMA weight of a new window for a half-life of h windows.
+func alpha(h int) float64 { return 1 - math.Exp2(-1/float64(h)) }

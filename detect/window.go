@@ -1,0 +1,193 @@
+package detect
+
+import (
+	"math"
+	"time"
+)
+
+// Event-time windows.
+//
+// Time is handled as Unix nanoseconds and windows as their index
+// floor(t/width), so a window is [index*width, (index+1)*width). The clock
+// tracks the newest event time; the watermark trails it by the allowed
+// lateness, and every window ending at or before the watermark is closed.
+// At most slots() windows are open at once (two with the defaults), which
+// is what lets per-client counters live in a small fixed ring instead of a
+// map of windows.
+
+// Representable event times: time.Time.UnixNano is undefined outside about
+// 1678..2262, so events outside 1700..2200 are refused as untimed rather
+// than wrapped around into some other window.
+var (
+	minEventTime = time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	maxEventTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+)
+
+// unixNanos converts t for the window arithmetic; ok is false for a zero
+// or unrepresentable time.
+func unixNanos(t time.Time) (ns int64, ok bool) {
+	sec := t.Unix()
+	if sec < minEventTime/1e9 || sec > maxEventTime/1e9 {
+		return 0, false
+	}
+	return sec*1e9 + int64(t.Nanosecond()), true
+}
+
+// floorDiv is a/b rounded towards minus infinity, for b > 0.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+// floorMod is a mod b in [0, b), for b > 0.
+func floorMod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		m += b
+	}
+	return m
+}
+
+// clock is the event-time state of an Engine: the newest time seen and the
+// first window not yet closed.
+type clock struct {
+	width    int64 // window width, ns
+	lateness int64 // allowed lateness, ns
+	started  bool  // an event or AdvanceTo has set newest
+	newest   int64 // newest event time seen, ns
+	next     int64 // index of the first window that is not closed
+}
+
+func newClock(window, lateness time.Duration) clock {
+	return clock{width: int64(window), lateness: int64(lateness)}
+}
+
+// slots is how many windows can be open at once: the newest event's
+// window and the ceil(lateness/width) before it that the watermark has
+// not passed yet.
+func (c *clock) slots() int {
+	return int((c.lateness+c.width-1)/c.width) + 1
+}
+
+// index is the window holding time t.
+func (c *clock) index(t int64) int64 { return floorDiv(t, c.width) }
+
+// start is the start time of window w.
+func (c *clock) start(w int64) time.Time {
+	return time.Unix(0, w*c.width).UTC()
+}
+
+// watermark is the time up to which all events are assumed to have been
+// seen.
+func (c *clock) watermark() int64 {
+	if !c.started {
+		return math.MinInt64
+	}
+	return c.newest - c.lateness
+}
+
+// closeBefore is the index of the first window the watermark does not yet
+// close: every window below it has ended at or before the watermark.
+func (c *clock) closeBefore() int64 {
+	return floorDiv(c.watermark(), c.width)
+}
+
+// observe moves the clock to time t if t is newer and reports whether it
+// did. The first call also fixes the first open window, so events before
+// the watermark of the very first event are late, as they would be for
+// any other event.
+func (c *clock) observe(t int64) bool {
+	if c.started && t <= c.newest {
+		return false
+	}
+	if !c.started {
+		c.started = true
+		c.newest = t
+		c.next = c.closeBefore()
+		return true
+	}
+	c.newest = t
+	return true
+}
+
+// isLate reports whether an event at window w arrives after w closed.
+func (c *clock) isLate(w int64) bool { return w < c.next }
+
+// winCount holds one client's tallies for one open window.
+type winCount struct {
+	req  uint32 // requests
+	err  uint32 // 5xx responses
+	auth uint32 // 401 and 403 responses
+}
+
+// clientRef names a client slot as it was when a window first counted it;
+// gen tells a reused slot from the evicted client that held it.
+type clientRef struct {
+	idx int32
+	gen uint32
+}
+
+// windowRing holds the per-client counters of the open windows, in one
+// flat array (client index * slots + window slot), and for each slot the
+// clients that have counts in it, so closing a window touches only the
+// clients active in it.
+type windowRing struct {
+	slots  int
+	counts []winCount
+	active [][]clientRef
+}
+
+func newWindowRing(slots int) windowRing {
+	return windowRing{slots: slots, active: make([][]clientRef, slots)}
+}
+
+// slot is the ring position of window w.
+func (r *windowRing) slot(w int64) int { return int(floorMod(w, int64(r.slots))) }
+
+// grow makes room for clients [0, n).
+func (r *windowRing) grow(n int) {
+	need := n * r.slots
+	if need <= len(r.counts) {
+		return
+	}
+	if need <= cap(r.counts) {
+		r.counts = r.counts[:need]
+		return
+	}
+	c := make([]winCount, need, max(need, 2*cap(r.counts)))
+	copy(c, r.counts)
+	r.counts = c
+}
+
+// add counts one request of client ref in window slot s.
+func (r *windowRing) add(ref clientRef, s int, err, auth bool) {
+	c := &r.counts[int(ref.idx)*r.slots+s]
+	if c.req == 0 {
+		r.active[s] = append(r.active[s], ref)
+	}
+	c.req++
+	if err {
+		c.err++
+	}
+	if auth {
+		c.auth++
+	}
+}
+
+// take returns and zeroes client idx's counts in slot s.
+func (r *windowRing) take(idx int32, s int) winCount {
+	c := &r.counts[int(idx)*r.slots+s]
+	v := *c
+	*c = winCount{}
+	return v
+}
+
+// clear zeroes every slot of client idx, when it is evicted; its stale
+// entries in the active lists are skipped by generation.
+func (r *windowRing) clear(idx int32) {
+	base := int(idx) * r.slots
+	clear(r.counts[base : base+r.slots])
+}
