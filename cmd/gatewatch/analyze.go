@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,7 +124,7 @@ func (c *cli) analyze(ctx context.Context, args []string) error {
 		return emitErr
 	}
 	if !*quiet {
-		c.summary(&st, engine, time.Since(start))
+		c.summary(&st, engine, time.Since(start), progress.formatList())
 	}
 	return nil
 }
@@ -184,13 +185,16 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (c *cli) summary(st *analyzeStats, engine *detect.Engine, elapsed time.Duration) {
+func (c *cli) summary(st *analyzeStats, engine *detect.Engine, elapsed time.Duration, formats string) {
 	es := engine.Stats()
 	lines := st.lines.Load()
 	rate := float64(lines) / max(elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(c.stderr, "analyze: %s lines in %s (%s lines/s): %s events, %s parse errors, %s late, %s clients, %s incidents\n",
 		human(float64(lines)), elapsed.Round(time.Millisecond), human(rate), human(float64(st.events.Load())),
 		human(float64(st.rejects.Load())), human(float64(es.LateEvents)), human(float64(es.ActiveClients)), human(float64(st.incidents.Load())))
+	if formats != "" {
+		fmt.Fprintf(c.stderr, "analyze: format %s\n", formats)
+	}
 }
 
 // human formats a count for people: 1234 -> 1,234; 12345678 -> 12.35M.
@@ -215,6 +219,7 @@ type progress struct {
 	file    string
 	size    int64
 	base    int64 // bytes read before this file
+	names   []string
 	formats []string
 	st      *analyzeStats
 	stopped chan struct{}
@@ -269,7 +274,30 @@ func (p *progress) setFile(name string, size int64) {
 func (p *progress) setFormat(name, format string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.formats = append(p.formats, name+": "+format)
+	p.names = append(p.names, name)
+	p.formats = append(p.formats, format)
+}
+
+// formatList names the format each input was read as: one name when they
+// all agree, else "file: format" pairs.
+func (p *progress) formatList() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.names) == 0 {
+		return ""
+	}
+	same := true
+	for _, f := range p.formats {
+		same = same && f == p.formats[0]
+	}
+	if same {
+		return p.formats[0]
+	}
+	parts := make([]string, len(p.formats))
+	for i := range p.formats {
+		parts[i] = p.names[i] + ": " + p.formats[i]
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (p *progress) stop() {
