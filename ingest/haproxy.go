@@ -194,20 +194,12 @@ func parseHAProxyDate(b []byte) (time.Time, bool) {
 	if len(b) != 20 && (len(b) != 24 || b[20] != '.') {
 		return time.Time{}, false
 	}
-	if b[2] != '/' || b[6] != '/' || b[11] != ':' || b[14] != ':' || b[17] != ':' {
-		return time.Time{}, false
-	}
-	day, ok1 := atoiN(b[0:2])
-	mon, ok2 := month3(b[3:6])
-	year, ok3 := atoiN(b[7:11])
-	hh, ok4 := atoiN(b[12:14])
-	mm, ok5 := atoiN(b[15:17])
-	ss, ok6 := atoiN(b[18:20])
-	ms, ok7 := 0, true
+	year, mon, day, hh, mm, ss, ok := clfDateTime(b[:20])
+	ms, okms := 0, true
 	if len(b) == 24 {
-		ms, ok7 = atoiN(b[21:24])
+		ms, okms = atoiN(b[21:24])
 	}
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 {
+	if !ok || !okms {
 		return time.Time{}, false
 	}
 	return time.Date(year, mon, day, hh, mm, ss, ms*int(time.Millisecond), time.UTC), true

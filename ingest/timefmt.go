@@ -60,10 +60,11 @@ func (z *zoneCache) get(off int) *time.Location {
 	return loc
 }
 
-// parseCLFTime parses the Common Log Format time "02/Jan/2006:15:04:05 -0700".
-func parseCLFTime(b []byte, z *zoneCache) (time.Time, bool) {
-	if len(b) != 26 || b[2] != '/' || b[6] != '/' || b[11] != ':' || b[14] != ':' || b[17] != ':' || b[20] != ' ' {
-		return time.Time{}, false
+// clfDateTime parses the date and time of the Common Log Format,
+// "02/Jan/2006:15:04:05" (20 bytes), shared by CLF and HAProxy stamps.
+func clfDateTime(b []byte) (year int, mon time.Month, day, hh, mm, ss int, ok bool) {
+	if len(b) != 20 || b[2] != '/' || b[6] != '/' || b[11] != ':' || b[14] != ':' || b[17] != ':' {
+		return 0, 0, 0, 0, 0, 0, false
 	}
 	day, ok1 := atoiN(b[0:2])
 	mon, ok2 := month3(b[3:6])
@@ -71,12 +72,19 @@ func parseCLFTime(b []byte, z *zoneCache) (time.Time, bool) {
 	hh, ok4 := atoiN(b[12:14])
 	mm, ok5 := atoiN(b[15:17])
 	ss, ok6 := atoiN(b[18:20])
-	oh, ok7 := atoiN(b[22:24])
-	om, ok8 := atoiN(b[24:26])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8) || (b[21] != '+' && b[21] != '-') {
+	ok = ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && day >= 1 && day <= 31 && hh <= 23 && mm <= 59 && ss <= 60
+	return year, mon, day, hh, mm, ss, ok
+}
+
+// parseCLFTime parses the Common Log Format time "02/Jan/2006:15:04:05 -0700".
+func parseCLFTime(b []byte, z *zoneCache) (time.Time, bool) {
+	if len(b) != 26 || b[20] != ' ' || (b[21] != '+' && b[21] != '-') {
 		return time.Time{}, false
 	}
-	if day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || oh > 23 || om > 59 {
+	year, mon, day, hh, mm, ss, ok := clfDateTime(b[:20])
+	oh, ok7 := atoiN(b[22:24])
+	om, ok8 := atoiN(b[24:26])
+	if !ok || !ok7 || !ok8 || oh > 23 || om > 59 {
 		return time.Time{}, false
 	}
 	off := oh*3600 + om*60
