@@ -1,11 +1,15 @@
 package ingest
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/buger/jsonparser"
+)
 
 // benchJSONLines are realistic lines for each JSON format with the fields
 // gateways usually log: 450-870 bytes, except Kong, whose serializer always
 // adds nested route/service/latency objects (about 1 KB here, trimmed; real
-// Kong lines often run to 2 KB).
+// Kong lines often run to 2 KB, see benchKongFullLine).
 var benchJSONLines = map[string][]string{
 	"nginx_json": {
 		`{"time_iso8601":"2026-11-23T10:00:00+00:00","remote_addr":"203.0.113.7","request_method":"GET","request_uri":"/api/v2/orders/1234567/items?page=2&api_key=sk_live_51Hx9","status":"200","body_bytes_sent":"5120","request_length":"734","request_time":"0.042","upstream_response_time":"0.040","http_referer":"https://app.example.com/orders","http_user_agent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36","http_x_forwarded_for":"198.51.100.20, 10.0.0.5","host":"api.example.com","scheme":"https","ssl_protocol":"TLSv1.3","request_id":"7f3a9c2e1b4d5a6f8e9d0c1b2a3f4e5d","http_x_api_key":"ak_live_77c1d0"}`,
@@ -30,14 +34,22 @@ var benchJSONLines = map[string][]string{
 	},
 }
 
+// benchKongFullLine is an untrimmed 2.4 KB Kong line: every request and
+// response header, the route and service objects and tries as Kong 3
+// serializes them.
+const benchKongFullLine = `{"request":{"method":"POST","uri":"/v1/orders/1001/items?expand=items&limit=50","url":"https://api.example.com:8443/v1/orders/1001/items?expand=items&limit=50","size":"1486","querystring":{"expand":"items","limit":"50"},"headers":{"host":"api.example.com:8443","user-agent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15","apikey":"k-7781","x-request-id":"b7e1c2d3-4f5a-4b6c-8d7e-9f0a1b2c3d4e","accept":"application/json","accept-encoding":"gzip, deflate, br","accept-language":"en-GB,en;q=0.9","content-type":"application/json","content-length":"1200","x-forwarded-for":"198.51.100.20, 10.0.0.5","x-forwarded-proto":"https","cookie":"session=abcdefabcdefabcdefabcdef; theme=dark; _ga=GA1.2.1234567890.1234567890","traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},"tls":{"version":"TLSv1.3","cipher":"TLS_AES_128_GCM_SHA256","client_verify":"NONE"}},"upstream_uri":"/orders/1001/items?expand=items&limit=50","response":{"status":201,"size":"2301","headers":{"content-type":"application/json","content-length":"2012","x-kong-upstream-latency":"20","x-kong-proxy-latency":"3","via":"kong/3.4.2","date":"Mon, 23 Nov 2026 10:00:00 GMT","connection":"keep-alive","x-ratelimit-remaining-minute":"57","x-ratelimit-limit-minute":"60"}},"tries":[{"balancer_start":1795428000125,"ip":"10.0.3.17","port":8080,"balancer_latency":0}],"authenticated_entity":{"id":"4a1c2e3f-5b6d-4e7f-8a9b-0c1d2e3f4a5b"},"route":{"id":"e1f2a3b4-c5d6-4e7f-8091-a2b3c4d5e6f7","paths":["/v1/orders"],"methods":["GET","POST"],"protocols":["http","https"],"strip_path":true,"preserve_host":false,"regex_priority":0,"created_at":1700000000,"updated_at":1700000000,"service":{"id":"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"},"https_redirect_status_code":426,"ws_id":"f0e1d2c3-b4a5-4968-8776-5a4b3c2d1e0f"},"service":{"host":"orders.internal","name":"orders","port":8080,"protocol":"http","path":"/","retries":5,"connect_timeout":60000,"read_timeout":60000,"write_timeout":60000,"created_at":1700000000,"updated_at":1700000000,"ws_id":"f0e1d2c3-b4a5-4968-8776-5a4b3c2d1e0f","enabled":true},"consumer":{"id":"9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a","username":"mobile-app","created_at":1700000000},"latencies":{"proxy":20,"kong":3,"request":25,"receive":0},"workspace":"f0e1d2c3-b4a5-4968-8776-5a4b3c2d1e0f","workspace_name":"default","client_ip":"203.0.113.5","started_at":1795428000123,"source":"upstream"}`
+
 func benchJSONParse(b *testing.B, name string, normalize bool) {
-	lines := benchJSONLines[name]
-	if len(lines) == 0 {
-		b.Fatalf("no bench lines for %q", name)
-	}
 	format := name
 	if name == "nginx_json_escaped" {
 		format = "nginx_json"
+	}
+	benchJSONParseLines(b, format, benchJSONLines[name], normalize)
+}
+
+func benchJSONParseLines(b *testing.B, format string, lines []string, normalize bool) {
+	if len(lines) == 0 {
+		b.Fatalf("no bench lines for %q", format)
 	}
 	p, err := NewParser(format, ParserOptions{})
 	if err != nil {
@@ -82,6 +94,11 @@ func BenchmarkParseKong(b *testing.B)               { benchJSONParse(b, "kong", 
 func BenchmarkParseTraefikJSON(b *testing.B)        { benchJSONParse(b, "traefik_json", false) }
 func BenchmarkParseAWSAPIGateway(b *testing.B)      { benchJSONParse(b, "aws_apigw", false) }
 
+// BenchmarkParseKongFull measures Kong at its usual size.
+func BenchmarkParseKongFull(b *testing.B) {
+	benchJSONParseLines(b, "kong", []string{benchKongFullLine}, false)
+}
+
 // BenchmarkDetect measures a one-shot detection over 64 lines, what
 // --format auto costs once per input.
 func BenchmarkDetect(b *testing.B) {
@@ -98,4 +115,41 @@ func BenchmarkDetect(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(sample))/b.Elapsed().Seconds(), "lines/s")
+}
+
+// descendVisitor walks into every object and reports no value: the bare
+// cost of a walk.
+type descendVisitor struct{ keys int }
+
+func (v *descendVisitor) visitKey([]byte, int) jsonAction               { v.keys++; return actDescend }
+func (v *descendVisitor) visitValue([]byte, jsonparser.ValueType) error { return nil }
+
+// BenchmarkJSONWalk compares the bare walk of each format's lines, into
+// every nested object, by jsonWalker and by the ObjectEach walk it
+// replaced.
+func BenchmarkJSONWalk(b *testing.B) {
+	for _, name := range []string{"nginx_json", "envoy_json", "kong", "traefik_json", "aws_apigw"} {
+		var lines [][]byte
+		for _, l := range benchJSONLines[name] {
+			lines = append(lines, []byte(l))
+		}
+		var w jsonWalker
+		walkers := []struct {
+			name string
+			walk func([]byte, jsonVisitor) (int, error)
+		}{{"single-pass", w.walk}, {"objecteach", objectEachWalk}}
+		for _, wk := range walkers {
+			b.Run(name+"/"+wk.name, func(b *testing.B) {
+				var v descendVisitor
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					l := lines[i%len(lines)]
+					if end, err := wk.walk(l, &v); err != nil || end != len(l) {
+						b.Fatal(end, err)
+					}
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+			})
+		}
+	}
 }

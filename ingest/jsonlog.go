@@ -2,8 +2,10 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -15,23 +17,42 @@ import (
 // Gateway) differ only in which keys carry which value, so they share one
 // decoder driven by a per-format table: key path -> field kind.
 //
-// The walker is github.com/buger/jsonparser's ObjectEach. It was chosen over
-// valyala/fastjson after benchmarking both on a 700-byte nginx JSON line
-// (18 keys, map lookup per key; Xeon, Go 1.26): ObjectEach 600 ns/op,
-// fastjson Parse+Visit 676 ns/op, both 0 allocs/op. More important than the
-// 10%: fastjson copies the input into its own buffer, so its strings would
-// alias the parser rather than the line and every value would need copying
-// into the event's arena; ObjectEach hands out sub-slices of the line itself,
-// which is what the zero-copy Event contract wants. It also does not build a
-// tree for the many keys a format ignores, and it is already a dependency.
+// The walk is a small single-pass walker of our own (jsonWalker, below),
+// chosen by measuring the options on the benchmark lines (Xeon, 2 shared
+// cores, Go 1.26; bench_json_test.go). The bare walk of the 984-byte Kong
+// line, into every nested object, costs:
 //
-// The walk dominates the cost. ObjectEach finds the end of a nested object
-// before handing it over, and descending then scans it again, so nested
-// formats pay per level: a 984-byte Kong line takes about 2.9µs, of which
-// the bare ObjectEach walk is 1.9µs, while flat 600-800 byte lines (nginx,
-// Envoy, Traefik, API Gateway) take 1-2µs. A table lookup per key was
-// measured against a hand-rolled open-addressing table: no gain, so it is a
-// plain map.
+//	jsonparser.ObjectEach, descending by walking each value again  1.98µs
+//	ObjectEach over the top level only, every nested object skipped 0.85µs
+//	valyala/fastjson Parse (0.80µs) plus a Visit of the tree        1.30µs
+//	jsonWalker                                                      0.71µs
+//
+// ObjectEach, the walker this decoder first had, delimits every value
+// before its callback sees it, so a nested object we need is scanned once
+// to find its end and again to descend (request.headers three times).
+// Skipping the subtrees a table has no key under cannot fix that: ObjectEach
+// already skips them with one bracket-counting scan, and even skipping every
+// nested object (the second row, an unreachable floor since we need
+// request.*) costs more than a whole single-pass walk. Nor can a walk with
+// jsonparser descend without the second scan: all of its entry points
+// (ObjectEach, Get, EachKey) find a value's end first, and EachKey, its one
+// single-pass multi-key walk, matches keys by exact case, cannot count the
+// known keys detection needs, and stops as soon as it has all paths
+// without checking the rest of the line. fastjson validates and builds a
+// tree of the whole line, the header maps we ignore included, copies the
+// input (so every string would be copied into the event's arena), and
+// would be one more dependency; it parses no faster than jsonWalker walks.
+//
+// jsonWalker still uses jsonparser's value types and Unescape, follows its
+// rules for what a value is, and is fuzzed against it (FuzzJSONWalk): it
+// accepts no line ObjectEach rejected, and reports the same keys and values
+// on every line it accepts. Full parse, before and
+// after (ns/line, best of 5): Kong 2775 -> 1531, nginx 1209 -> 989, Envoy
+// 1379 -> 1143, Traefik 1898 -> 1545, API Gateway 1002 -> 779; 0 allocs.
+//
+// The per-key table lookup is now the largest cost (a third of a Kong
+// line); a hand-rolled open-addressing table was measured against the map
+// with no gain, so it stays a plain map.
 
 // fieldKind says how a JSON value is decoded and where it lands.
 type fieldKind uint8
@@ -121,10 +142,14 @@ type jsonKey struct {
 	rank keyRank
 }
 
+// jsonField is a compiled table row, or a path the table has keys under,
+// or both.
 type jsonField struct {
-	kind fieldKind
-	weak bool
-	slot jsonSlot // the one slot the kind fills, or slotNone
+	kind      fieldKind
+	weak      bool
+	slot      jsonSlot // the one slot the kind fills, or slotNone
+	known     bool     // a key of the table
+	container bool     // an object the table has keys under
 }
 
 // kindSlot is the slot each single-slot kind fills; kinds that fill
@@ -160,8 +185,7 @@ type jsonSchemaSpec struct {
 // changed, so parsers share it.
 type jsonSchema struct {
 	jsonSchemaSpec
-	fields     map[string]jsonField
-	containers map[string]struct{} // paths of objects worth descending into
+	fields map[string]jsonField // folded key path -> row; containers too, so one lookup per key
 }
 
 // maxJSONDepth bounds descent into nested objects; access logs are shallow
@@ -172,17 +196,20 @@ func compileJSONSchema(spec jsonSchemaSpec) *jsonSchema {
 	s := &jsonSchema{
 		jsonSchemaSpec: spec,
 		fields:         make(map[string]jsonField, len(spec.Keys)),
-		containers:     map[string]struct{}{},
 	}
 	for _, k := range spec.Keys {
 		name := string(appendFoldedKey(nil, []byte(k.name)))
-		if _, dup := s.fields[name]; dup {
+		f := s.fields[name]
+		if f.known {
 			panic("ingest: " + spec.Format + ": JSON key listed twice: " + k.name)
 		}
-		s.fields[name] = jsonField{kind: k.kind, weak: bool(k.rank), slot: kindSlot[k.kind]}
+		f.kind, f.weak, f.slot, f.known = k.kind, bool(k.rank), kindSlot[k.kind], true
+		s.fields[name] = f
 		for i := 0; i < len(name); i++ {
 			if name[i] == '.' {
-				s.containers[name[:i]] = struct{}{}
+				c := s.fields[name[:i]]
+				c.container = true
+				s.fields[name[:i]] = c
 			}
 		}
 	}
@@ -195,11 +222,318 @@ func (s *jsonSchema) newParser(ParserOptions) (Parser, error) {
 	p := &jsonParser{}
 	p.dec.schema = s
 	p.dec.key = make([]byte, 0, 128)
-	p.dec.onKey = p.dec.visit
 	p.dec.onElem = p.dec.visitElem
 	p.dec.onParam = p.dec.visitParam
 	p.dec.onParamElem = p.dec.visitParamElem
 	return p, nil
+}
+
+// jsonAction tells jsonWalker what to do with the value of a key.
+type jsonAction uint8
+
+const (
+	actSkip    jsonAction = iota // find the value's end without reporting it
+	actValue                     // report the value to the visitor
+	actDescend                   // walk into the value if it is an object, else skip it
+)
+
+// jsonVisitor receives the keys and values jsonWalker finds.
+type jsonVisitor interface {
+	// visitKey is called for each key of an object walked at the given
+	// depth (0 for the line itself), unescaped; k is valid only during the
+	// call.
+	visitKey(k []byte, depth int) jsonAction
+	// visitValue is called with the value of a key visitKey answered
+	// actValue to: a string's contents without the quotes (escapes left
+	// in), or the whole text of any other value. A non-nil error stops the
+	// walk.
+	visitValue(v []byte, t jsonparser.ValueType) error
+}
+
+// maxJSONNesting bounds the nesting of the values the walker skips over;
+// skipping is recursive, and the bound keeps hostile input from growing
+// the stack. Access logs nest a handful of levels.
+const maxJSONNesting = 64
+
+// errMalformedJSON is the walker's one syntax error: the decoder reports
+// every syntax problem with the same fixed reason.
+var errMalformedJSON = errors.New("malformed JSON")
+
+// jsonWalker walks a JSON object in a single pass, descending into the
+// nested objects its visitor asks for as it meets them and skipping the
+// rest. jsonparser.ObjectEach delimits every value before its callback
+// sees it, so descending into a nested object there scans it twice (and a
+// grandchild three times); here each byte of the line is looked at once.
+//
+// It accepts what ObjectEach accepts in the values it reports (numbers are
+// any token starting with a digit or '-', and string escapes are checked
+// only when the decoder unescapes a value), and it checks the structure of
+// the values it skips, which ObjectEach did by bracket counting only, so it
+// never accepts a line ObjectEach rejected; FuzzJSONWalk holds it to that.
+type jsonWalker struct {
+	keyBuf []byte // unescaped key
+}
+
+// walk walks the object at data[0] and returns the offset just past its
+// closing brace.
+func (w *jsonWalker) walk(data []byte, v jsonVisitor) (int, error) {
+	if len(data) == 0 || data[0] != '{' {
+		return 0, errMalformedJSON
+	}
+	return w.object(data, 0, 0, v)
+}
+
+// object walks the object that starts at data[i], at the given depth.
+func (w *jsonWalker) object(data []byte, i, depth int, v jsonVisitor) (int, error) {
+	i = skipJSONSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(data) || data[i] != '"' {
+			return 0, errMalformedJSON
+		}
+		end, escaped := jsonStringEnd(data, i+1)
+		if end < 0 {
+			return 0, errMalformedJSON
+		}
+		key := data[i+1 : end]
+		if escaped {
+			if cap(w.keyBuf) < len(key) {
+				w.keyBuf = make([]byte, len(key))
+			}
+			u, err := jsonparser.Unescape(key, w.keyBuf[:len(key)])
+			if err != nil {
+				return 0, errMalformedJSON
+			}
+			key = u
+		}
+		i = skipJSONSpace(data, end+1)
+		if i >= len(data) || data[i] != ':' {
+			return 0, errMalformedJSON
+		}
+		i = skipJSONSpace(data, i+1)
+		if i >= len(data) {
+			return 0, errMalformedJSON
+		}
+		var err error
+		switch act := v.visitKey(key, depth); {
+		case act == actValue:
+			var val []byte
+			var t jsonparser.ValueType
+			if val, t, i, err = jsonValueAt(data, i); err == nil {
+				err = v.visitValue(val, t)
+			}
+		case act == actDescend && data[i] == '{' && depth < maxJSONDepth:
+			i, err = w.object(data, i, depth+1, v)
+		default:
+			i, err = skipJSONValue(data, i, 0)
+		}
+		if err != nil {
+			return 0, err
+		}
+		i = skipJSONSpace(data, i)
+		if i >= len(data) {
+			return 0, errMalformedJSON
+		}
+		switch data[i] {
+		case '}':
+			return i + 1, nil
+		case ',':
+			i = skipJSONSpace(data, i+1)
+		default:
+			return 0, errMalformedJSON
+		}
+	}
+}
+
+// jsonValueAt delimits the value that starts at data[i] and returns it the
+// way jsonparser.Get does, with the offset just past it.
+func jsonValueAt(data []byte, i int) ([]byte, jsonparser.ValueType, int, error) {
+	switch data[i] {
+	case '"':
+		end, _ := jsonStringEnd(data, i+1)
+		if end < 0 {
+			return nil, jsonparser.String, 0, errMalformedJSON
+		}
+		return data[i+1 : end], jsonparser.String, end + 1, nil
+	case '{', '[':
+		t := jsonparser.Object
+		if data[i] == '[' {
+			t = jsonparser.Array
+		}
+		end, err := skipJSONValue(data, i, 0)
+		if err != nil {
+			return nil, t, 0, err
+		}
+		return data[i:end], t, end, nil
+	}
+	end := jsonTokenEnd(data, i)
+	t := jsonLiteralType(data[i:end])
+	if t == jsonparser.Unknown {
+		return nil, t, 0, errMalformedJSON
+	}
+	return data[i:end], t, end, nil
+}
+
+// skipJSONValue returns the offset just past the value that starts at
+// data[i], checking its structure; nest is how deep the value is inside
+// skipped containers.
+func skipJSONValue(data []byte, i, nest int) (int, error) {
+	switch data[i] {
+	case '"':
+		end, _ := jsonStringEnd(data, i+1)
+		if end < 0 {
+			return 0, errMalformedJSON
+		}
+		return end + 1, nil
+	case '{':
+		return skipJSONContainer(data, i, '}', nest)
+	case '[':
+		return skipJSONContainer(data, i, ']', nest)
+	}
+	end := jsonTokenEnd(data, i)
+	if jsonLiteralType(data[i:end]) == jsonparser.Unknown {
+		return 0, errMalformedJSON
+	}
+	return end, nil
+}
+
+// skipJSONContainer skips the object or array at data[i], which closes
+// with closer.
+func skipJSONContainer(data []byte, i int, closer byte, nest int) (int, error) {
+	if nest >= maxJSONNesting {
+		return 0, errMalformedJSON
+	}
+	i = skipJSONSpace(data, i+1)
+	if i < len(data) && data[i] == closer {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(data) {
+			return 0, errMalformedJSON
+		}
+		if closer == '}' {
+			if data[i] != '"' {
+				return 0, errMalformedJSON
+			}
+			end, _ := jsonStringEnd(data, i+1)
+			if end < 0 {
+				return 0, errMalformedJSON
+			}
+			i = skipJSONSpace(data, end+1)
+			if i >= len(data) || data[i] != ':' {
+				return 0, errMalformedJSON
+			}
+			i = skipJSONSpace(data, i+1)
+			if i >= len(data) {
+				return 0, errMalformedJSON
+			}
+		}
+		var err error
+		if i, err = skipJSONValue(data, i, nest+1); err != nil {
+			return 0, err
+		}
+		i = skipJSONSpace(data, i)
+		if i >= len(data) {
+			return 0, errMalformedJSON
+		}
+		switch data[i] {
+		case closer:
+			return i + 1, nil
+		case ',':
+			i = skipJSONSpace(data, i+1)
+		default:
+			return 0, errMalformedJSON
+		}
+	}
+}
+
+func skipJSONSpace(data []byte, i int) int {
+	for i < len(data) && isJSONSpace(data[i]) {
+		i++
+	}
+	return i
+}
+
+// jsonTokenEnd returns the end of the number or literal at data[i]: like
+// jsonparser, the first whitespace, ',', '}' or ']'.
+func jsonTokenEnd(data []byte, i int) int {
+	for ; i < len(data); i++ {
+		switch data[i] {
+		case ' ', '\t', '\r', '\n', ',', '}', ']':
+			return i
+		}
+	}
+	return i
+}
+
+// jsonLiteralType classifies a number or literal the way jsonparser does:
+// true, false and null exactly, and a token starting with a digit or '-'
+// as a number, so that "status":2OO is a bad status rather than bad JSON
+// (the decoder checks the numbers it uses). A token holding a quote or an
+// opening bracket is rejected: ObjectEach's bracket counting would take it
+// for the start of a string or container, and the walker must not accept
+// what ObjectEach would have rejected.
+func jsonLiteralType(tok []byte) jsonparser.ValueType {
+	if len(tok) == 0 {
+		return jsonparser.Unknown
+	}
+	switch c := tok[0]; {
+	case c >= '0' && c <= '9' || c == '-':
+		for _, c := range tok[1:] {
+			if c == '"' || c == '{' || c == '[' {
+				return jsonparser.Unknown
+			}
+		}
+		return jsonparser.Number
+	case string(tok) == "true" || string(tok) == "false":
+		return jsonparser.Boolean
+	case string(tok) == "null":
+		return jsonparser.Null
+	}
+	return jsonparser.Unknown
+}
+
+// jsonStringEnd returns the offset of the quote that closes the string
+// whose contents start at data[i], or -1, and whether the string has
+// escapes. It looks at eight bytes at a time for a quote or a backslash:
+// strings are most of an access log line.
+func jsonStringEnd(data []byte, i int) (int, bool) {
+	const (
+		lsb       = 0x0101010101010101
+		msb       = 0x8080808080808080
+		quote     = '"' * lsb
+		backslash = '\\' * lsb
+	)
+	escaped := false
+	for {
+		for i+8 <= len(data) {
+			w := binary.LittleEndian.Uint64(data[i:])
+			q, b := w^quote, w^backslash
+			// A zero byte in q or b is a quote or backslash in w; the lowest
+			// set bit of the mask is exactly the first one.
+			m := ((q-lsb)&^q | (b-lsb)&^b) & msb
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		for ; i < len(data); i++ {
+			if c := data[i]; c == '"' || c == '\\' {
+				break
+			}
+		}
+		if i >= len(data) {
+			return -1, escaped
+		}
+		if data[i] == '"' {
+			return i, escaped
+		}
+		escaped = true
+		i += 2 // a backslash escapes the next byte, a quote included
+	}
 }
 
 // appendFoldedKey appends key lower-cased, with '-' as '_', so that
@@ -236,6 +570,18 @@ func (p *jsonParser) Parse(line []byte, ev *Event) error {
 }
 
 func (p *jsonParser) parse(line []byte, ev *Event) error {
+	d := &p.dec
+	obj, err := d.begin(line, ev)
+	if err != nil {
+		return err
+	}
+	end, err := d.walker.walk(obj, d)
+	return d.complete(obj, end, err)
+}
+
+// begin resets the decoder for a line and returns the line's object, with
+// the surrounding whitespace trimmed.
+func (d *jsonDecoder) begin(line []byte, ev *Event) ([]byte, error) {
 	i, j := 0, len(line)
 	for i < j && isJSONSpace(line[i]) {
 		i++
@@ -244,40 +590,33 @@ func (p *jsonParser) parse(line []byte, ev *Event) error {
 		j--
 	}
 	if i == j {
-		return ErrEmptyLine
+		return nil, ErrEmptyLine
 	}
-	d := &p.dec
 	d.reset(ev)
 	if line[i] != '{' {
-		return d.fail("not a JSON object")
+		return nil, d.fail("not a JSON object")
 	}
 	if line[j-1] != '}' {
-		return d.fail("malformed JSON")
+		return nil, d.fail("malformed JSON")
 	}
-	obj := line[i:j]
-	err := jsonparser.ObjectEach(obj, d.onKey)
+	return line[i:j], nil
+}
+
+// complete judges the walk of obj, which stopped at end with err, and
+// completes the event.
+func (d *jsonDecoder) complete(obj []byte, end int, err error) error {
 	if d.reason != "" {
 		return d.fail(d.reason)
 	}
-	if err != nil || !closesObject(obj[d.end:]) {
+	if err != nil || end != len(obj) { // trailing garbage such as a second '}'
 		return d.fail("malformed JSON")
 	}
 	return d.finish()
 }
 
-// closesObject reports whether what follows the last value of an object
-// is only its closing brace: ObjectEach stops there and would not notice
-// trailing garbage such as a second '}'.
-func closesObject(rest []byte) bool {
-	for len(rest) > 0 && isJSONSpace(rest[0]) {
-		rest = rest[1:]
-	}
-	return len(rest) == 1 && rest[0] == '}'
-}
-
 func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
-// errStopWalk aborts ObjectEach once a line is known to be bad; the reason
+// errStopWalk aborts the walk once a line is known to be bad; the reason
 // is in jsonDecoder.reason.
 var errStopWalk = errors.New("stop")
 
@@ -286,9 +625,10 @@ var errStopWalk = errors.New("stop")
 type jsonDecoder struct {
 	schema *jsonSchema
 	ev     *Event
-	key    []byte // folded path of the key being visited
-	depth  int
-	end    int // offset just past the last top-level value
+	walker jsonWalker
+	key    []byte                // folded path of the key being visited
+	prefix [maxJSONDepth + 1]int // len(key) of the object path at each depth
+	field  jsonField             // table row of the key being visited
 
 	strong, weak uint32 // slots filled by primary / fallback keys
 	matched      int    // known keys seen, for detection
@@ -308,7 +648,6 @@ type jsonDecoder struct {
 
 	// Method values bound once, so passing them to jsonparser costs no
 	// allocation per line.
-	onKey       func(key, value []byte, t jsonparser.ValueType, off int) error
 	onElem      func(value []byte, t jsonparser.ValueType, off int, err error)
 	onParam     func(key, value []byte, t jsonparser.ValueType, off int) error
 	onParamElem func(value []byte, t jsonparser.ValueType, off int, err error)
@@ -317,7 +656,6 @@ type jsonDecoder struct {
 func (d *jsonDecoder) reset(ev *Event) {
 	d.ev = ev
 	d.key = d.key[:0]
-	d.depth, d.end = 0, 1
 	d.strong, d.weak, d.matched, d.reason = 0, 0, 0, ""
 	d.target, d.path, d.query, d.queryObj, d.awsError = "", "", "", nil, ""
 	d.verifyFailed, d.badTime, d.badStatus = false, false, false
@@ -334,48 +672,43 @@ func (d *jsonDecoder) fail(reason string) error {
 	return &ParseError{Format: d.schema.Format, Reason: reason}
 }
 
-// visit is the ObjectEach callback for every key of the line and of the
-// nested objects the schema descends into.
-func (d *jsonDecoder) visit(key, value []byte, t jsonparser.ValueType, end int) error {
-	if d.depth == 0 {
-		d.end = end
-	}
-	base := len(d.key)
-	if d.depth > 0 {
+// visitKey implements jsonVisitor: it looks the key's folded path up in the
+// table and says whether to decode its value, descend into it or skip it.
+func (d *jsonDecoder) visitKey(k []byte, depth int) jsonAction {
+	d.key = d.key[:d.prefix[depth]]
+	if depth > 0 {
 		d.key = append(d.key, '.')
 	}
-	d.key = appendFoldedKey(d.key, key)
-	f, ok := d.schema.fields[string(d.key)]
-	if !ok && d.schema.LeafFallback {
+	d.key = appendFoldedKey(d.key, k)
+	f := d.schema.fields[string(d.key)]
+	if !f.known && d.schema.LeafFallback {
 		if i := bytes.LastIndexByte(d.key, '.'); i >= 0 {
-			f, ok = d.schema.fields[string(d.key[i+1:])]
+			if leaf := d.schema.fields[string(d.key[i+1:])]; leaf.known {
+				f = leaf
+			}
 		}
 	}
-	var err error
 	switch {
-	case ok:
+	case f.known:
 		d.matched++
-		d.set(f, value, t)
-	case t == jsonparser.Object && d.depth < maxJSONDepth && d.descend():
-		d.depth++
-		if e := jsonparser.ObjectEach(value, d.onKey); e != nil && d.reason == "" {
-			d.reason = "malformed JSON"
+		d.field = f
+		return actValue
+	case f.container || d.schema.LeafFallback:
+		if depth < maxJSONDepth {
+			d.prefix[depth+1] = len(d.key)
 		}
-		d.depth--
+		return actDescend
 	}
-	if d.reason != "" {
-		err = errStopWalk
-	}
-	d.key = d.key[:base]
-	return err
+	return actSkip
 }
 
-func (d *jsonDecoder) descend() bool {
-	if d.schema.LeafFallback {
-		return true
+// visitValue implements jsonVisitor.
+func (d *jsonDecoder) visitValue(v []byte, t jsonparser.ValueType) error {
+	d.set(d.field, v, t)
+	if d.reason != "" {
+		return errStopWalk
 	}
-	_, ok := d.schema.containers[string(d.key)]
-	return ok
+	return nil
 }
 
 // claim reports whether a value for slot s from a key of the given rank

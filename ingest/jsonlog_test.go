@@ -1,10 +1,19 @@
 package ingest
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/buger/jsonparser"
 )
 
 // parseJSONLine parses one line with a fresh parser of format.
@@ -242,7 +251,11 @@ func TestJSONStringsAliasLineOrArena(t *testing.T) {
 // TestJSONZeroAllocs pins the hot path: a line without escapes costs no
 // allocation in any JSON format.
 func TestJSONZeroAllocs(t *testing.T) {
+	all := map[string][]string{"kong": {benchKongFullLine}}
 	for name, lines := range benchJSONLines {
+		all[name] = append(all[name], lines...)
+	}
+	for name, lines := range all {
 		if name == "nginx_json_escaped" {
 			continue
 		}
@@ -297,13 +310,16 @@ func TestCompileJSONSchema(t *testing.T) {
 		{"a.b.c", fHost, rankPrimary},
 		{"Request-Id", fRequestID, rankPrimary},
 	}})
-	if _, ok := s.fields["request_id"]; !ok {
+	if f := s.fields["request_id"]; !f.known || f.kind != fRequestID {
 		t.Error("key not folded")
 	}
 	for _, c := range []string{"a", "a.b"} {
-		if _, ok := s.containers[c]; !ok {
-			t.Errorf("container %q missing", c)
+		if f := s.fields[c]; !f.container || f.known {
+			t.Errorf("container %q: %+v", c, f)
 		}
+	}
+	if f := s.fields["a.b.c"]; !f.known || f.container {
+		t.Errorf("leaf a.b.c: %+v", f)
 	}
 	defer func() {
 		if recover() == nil {
@@ -311,4 +327,282 @@ func TestCompileJSONSchema(t *testing.T) {
 		}
 	}()
 	compileJSONSchema(jsonSchemaSpec{Format: "t", Keys: []jsonKey{{"x-y", fHost, rankPrimary}, {"X_Y", fHost, rankPrimary}}})
+}
+
+// objectEachWalk is how the decoder walked a line before jsonWalker: with
+// jsonparser.ObjectEach, which delimits each value before its callback sees
+// it, descending by walking a delimited object again. It is the reference
+// jsonWalker is held to.
+func objectEachWalk(obj []byte, v jsonVisitor) (int, error) {
+	end := 1
+	var walk func(data []byte, depth int) error
+	walk = func(data []byte, depth int) error {
+		return jsonparser.ObjectEach(data, func(key, value []byte, t jsonparser.ValueType, off int) error {
+			if depth == 0 {
+				end = off
+			}
+			switch act := v.visitKey(key, depth); {
+			case act == actValue:
+				return v.visitValue(value, t)
+			case act == actDescend && t == jsonparser.Object && depth < maxJSONDepth:
+				if err := walk(value, depth+1); err != nil && err != errStopWalk {
+					return errMalformedJSON
+				} else if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := walk(obj, 0); err != nil {
+		return 0, err
+	}
+	// ObjectEach stops at the first '}' after a value and would not notice
+	// trailing garbage.
+	if string(bytes.TrimLeft(obj[end:], " \t\r\n")) != "}" {
+		return 0, errMalformedJSON
+	}
+	return len(obj), nil
+}
+
+// traceVisitor records what a walker reports. Its answer to a key depends
+// only on the key, its depth and the seed, so two walkers given the same
+// seed make the same decisions.
+type traceVisitor struct {
+	seed  byte
+	trace []byte
+}
+
+func (v *traceVisitor) visitKey(k []byte, depth int) jsonAction {
+	v.trace = fmt.Appendf(v.trace, "%d%q", depth, k)
+	h := v.seed + byte(depth)
+	for _, c := range k {
+		h = h*31 + c
+	}
+	return jsonAction(h % 3)
+}
+
+func (v *traceVisitor) visitValue(val []byte, t jsonparser.ValueType) error {
+	v.trace = fmt.Appendf(v.trace, "=%v%q;", t, val)
+	return nil
+}
+
+// jsonNesting returns how deeply valid JSON nests.
+func jsonNesting(b []byte) int {
+	depth, maxDepth, inString := 0, 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			depth++
+			maxDepth = max(maxDepth, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return maxDepth
+}
+
+// walkableJSON reports whether the walker must accept obj: it is valid
+// JSON, an object, and within the walker's nesting bound.
+func walkableJSON(obj []byte) bool {
+	return json.Valid(obj) && len(obj) > 0 && obj[0] == '{' && jsonNesting(obj) <= maxJSONNesting
+}
+
+// checkWalkerMatchesObjectEach holds jsonWalker to the reference walk on
+// obj (a trimmed line starting with '{' and ending with '}'): whatever it
+// accepts, ObjectEach accepted with the same keys and values; and it
+// accepts all valid JSON within its nesting bound.
+func checkWalkerMatchesObjectEach(t *testing.T, obj []byte) {
+	t.Helper()
+	for seed := byte(0); seed < 3; seed++ {
+		var w jsonWalker
+		got, want := &traceVisitor{seed: seed}, &traceVisitor{seed: seed}
+		end, err := w.walk(obj, got)
+		ok := err == nil && end == len(obj)
+		_, refErr := objectEachWalk(obj, want)
+		if ok && refErr != nil {
+			t.Fatalf("seed %d: walker accepted %q, ObjectEach did not (%v); walker trace %s", seed, obj, refErr, got.trace)
+		}
+		if ok && !bytes.Equal(got.trace, want.trace) {
+			t.Fatalf("seed %d: %q: walker trace\n%s\nObjectEach trace\n%s", seed, obj, got.trace, want.trace)
+		}
+		if !ok && walkableJSON(obj) {
+			t.Fatalf("seed %d: walker rejected valid JSON %q: end %d of %d, %v", seed, obj, end, len(obj), err)
+		}
+	}
+}
+
+// parseWithObjectEach parses line the way jsonParser.Parse does, walking
+// it with objectEachWalk.
+func parseWithObjectEach(p *jsonParser, line []byte, ev *Event) error {
+	d := &p.dec
+	obj, err := d.begin(line, ev)
+	if err == nil {
+		end, werr := objectEachWalk(obj, d)
+		err = d.complete(obj, end, werr)
+	}
+	d.release()
+	return err
+}
+
+var jsonFormats = []string{"nginx_json", "envoy_json", "kong", "traefik_json", "aws_apigw"}
+
+// checkParseMatchesObjectEach holds every JSON format's parser to the same
+// parser walking with ObjectEach: equal events for the lines it accepts,
+// and equal errors on valid JSON.
+func checkParseMatchesObjectEach(t *testing.T, line []byte) {
+	t.Helper()
+	for _, format := range jsonFormats {
+		np, err := NewParser(format, ParserOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		op, _ := NewParser(format, ParserOptions{})
+		var got, want Event
+		gotErr := np.Parse(line, &got)
+		wantErr := parseWithObjectEach(op.(*jsonParser), line, &want)
+		valid := walkableJSON(bytes.TrimSpace(line))
+		switch {
+		case gotErr == nil && wantErr != nil:
+			t.Fatalf("%s: %q: walker parsed, ObjectEach said %v", format, line, wantErr)
+		case gotErr == nil:
+			got.scratch, want.scratch = nil, nil
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: %q:\nwalker     %+v\nObjectEach %+v", format, line, got, want)
+			}
+		case valid && fmt.Sprint(gotErr) != fmt.Sprint(wantErr):
+			t.Fatalf("%s: valid JSON %q: walker said %v, ObjectEach %v", format, line, gotErr, wantErr)
+		}
+	}
+}
+
+func TestJSONWalker(t *testing.T) {
+	t.Parallel()
+	deep := func(n int) string { return `{"a":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}` }
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{`{}`, true},
+		{"{ \t\r\n}", true},
+		{`{"a":1,"b":-2.5e3,"c":true,"d":false,"e":null,"f":"s","g":[],"h":{}}`, true},
+		{`{"a":[1,{"b":"}"}],"c":"\"}","d":{"e":{"f":{"g":{"h":{"i":[{"j":1}]}}}}}}`, true},
+		{`{"\u0061\"":1, "b" : [ "x" , { } ] }`, true},
+		{`{"a":"\x"}`, true}, // escapes are checked only in values the decoder unescapes
+		{`{"a":2OO}`, true},  // a number to jsonparser: the decoder calls it a bad status
+		{deep(maxJSONNesting - 1), true},
+		{deep(maxJSONNesting + 1), false},
+		{`{"a":1,}`, false},
+		{`{"a":[1,]}`, false},
+		{`{"a":{"b":1,}}`, false},
+		{`{"a":[1 2]}`, false},
+		{`{"a":{"b":[}]}}`, false},
+		{`{"a":[{]}}`, false},
+		{`{"a":tru}`, false},
+		{`{"a":{"b":nul}}`, false},
+		{`{"a":1"}`, false},
+		{`{"a":1{}`, false},
+		{`{"a" 1}`, false},
+		{`{"a":1 "b":2}`, false},
+		{`{a:1}`, false},
+		{`{"a":}`, false},
+		{`{"a":"x}`, false},
+		{`{"\u00zz":1}`, false},
+		{`{"a":1}}`, false}, // the walker stops at the first object's end
+		{`{"a":1} `, false},
+		{`{`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			var w jsonWalker
+			end, err := w.walk([]byte(tt.in), &traceVisitor{})
+			if ok := err == nil && end == len(tt.in); ok != tt.ok {
+				t.Errorf("walk: end %d of %d, err %v; want ok=%v", end, len(tt.in), err, tt.ok)
+			}
+			if strings.TrimSpace(tt.in) == tt.in { // as Parse hands it over
+				checkWalkerMatchesObjectEach(t, []byte(tt.in))
+			}
+		})
+	}
+}
+
+func TestJSONStringEnd(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      string
+		end     int
+		escaped bool
+	}{
+		{`"`, 0, false},
+		{`abc"`, 3, false},
+		{`0123456789abcdef0123"x"`, 20, false},
+		{`a\"b"`, 4, true},
+		{`a\\"b"`, 3, true},
+		{`0123456\\\"89abcdef\\"`, 21, true},
+		{`01234567\"`, -1, true},
+		{`0123456789abcdef`, -1, false},
+		{`é"`, 2, false},
+		{`\`, -1, true},
+		{``, -1, false},
+	}
+	for _, tt := range tests {
+		end, escaped := jsonStringEnd([]byte(tt.in), 0)
+		if end != tt.end || escaped != tt.escaped {
+			t.Errorf("jsonStringEnd(%q) = %d, %v; want %d, %v", tt.in, end, escaped, tt.end, tt.escaped)
+		}
+	}
+}
+
+func TestJSONParseMatchesObjectEach(t *testing.T) {
+	t.Parallel()
+	for _, line := range jsonSeedLines(t) {
+		checkParseMatchesObjectEach(t, line)
+		if obj := bytes.TrimSpace(line); len(obj) > 1 && obj[0] == '{' && obj[len(obj)-1] == '}' {
+			checkWalkerMatchesObjectEach(t, obj)
+		}
+	}
+}
+
+// jsonSeedLines returns the JSON golden inputs and benchmark lines.
+func jsonSeedLines(t testing.TB) [][]byte {
+	lines := [][]byte{[]byte(benchKongFullLine)}
+	for _, ls := range benchJSONLines {
+		for _, l := range ls {
+			lines = append(lines, []byte(l))
+		}
+	}
+	for _, format := range append(jsonFormats, "nginx_json.nested") {
+		b, err := os.ReadFile(filepath.Join("testdata", "golden", format+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, bytes.Split(bytes.TrimSpace(b), []byte("\n"))...)
+	}
+	return lines
+}
+
+// FuzzJSONWalk holds the single-pass walker, and every JSON parser built
+// on it, to jsonparser.ObjectEach.
+func FuzzJSONWalk(f *testing.F) {
+	for _, l := range jsonSeedLines(f) {
+		f.Add(l)
+	}
+	for _, s := range []string{
+		`{"a":{"b":[}]}}`, `{"a":[{]},"b":"}"}`, `{"r":{"a":1"},"x":"}"}`, `{"a":1,}`, `{"request":{"headers":{"host":1,}}}`,
+		`{"a":"\"\\","b":{"c":{"d":{"e":{"f":{"g":1}}}}}}`, `{"\u0072equest":{"uri":"/x"},"started_at":1,"response":{"status":200}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		checkParseMatchesObjectEach(t, line)
+		if obj := bytes.TrimSpace(line); len(obj) > 1 && obj[0] == '{' && obj[len(obj)-1] == '}' {
+			checkWalkerMatchesObjectEach(t, obj)
+		}
+	})
 }
