@@ -42,7 +42,12 @@ Examples:
 type analyzeStats struct {
 	lines, events, rejects, bytes atomic.Int64
 	findings, incidents           atomic.Int64
+	future                        atomic.Int64
 }
+
+// maxClockSkew is how far in the future an event's time may be before it is
+// taken as garbled rather than as a gateway with a fast clock.
+const maxClockSkew = time.Hour
 
 func (c *cli) analyze(ctx context.Context, args []string) error {
 	fs := c.newFlags("analyze", "[flags] FILE...", analyzeHelp)
@@ -150,7 +155,15 @@ func (c *cli) analyzeFile(ctx context.Context, name, format, logFormat string, c
 		Normalizer:    norm,
 		Workers:       cfg.Ingest.Workers,
 	}, func(b *ingest.Batch) error {
+		horizon := time.Now().Add(maxClockSkew)
 		for i := range b.Events {
+			if b.Events[i].Time.After(horizon) {
+				// One garbled year would drag the watermark past every
+				// real event and make them all late: logs are never from
+				// the future, so such events are counted and skipped.
+				st.future.Add(1)
+				continue
+			}
 			engine.Observe(&b.Events[i])
 		}
 		for _, rej := range b.Rejects {
@@ -194,6 +207,9 @@ func (c *cli) summary(st *analyzeStats, engine *detect.Engine, elapsed time.Dura
 		human(float64(st.rejects.Load())), human(float64(es.LateEvents)), human(float64(es.ActiveClients)), human(float64(st.incidents.Load())))
 	if formats != "" {
 		fmt.Fprintf(c.stderr, "analyze: format %s\n", formats)
+	}
+	if n := st.future.Load(); n > 0 {
+		fmt.Fprintf(c.stderr, "analyze: %s events skipped: their time is more than %v in the future\n", human(float64(n)), maxClockSkew)
 	}
 }
 

@@ -138,6 +138,8 @@ func TestAnalyzeFindsAttacksInNginxLog(t *testing.T) {
 	path, labels := writeScenarioLog(t, smallScenario())
 	// A garbage line must be counted and kept, not stop the run.
 	appendLine(t, path, "\x16\x03\x01\xff\xfe not http at all")
+	// A garbled year must not drag the watermark past every real event.
+	appendLine(t, path, `198.51.100.77 - - [02/Nov/2099:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "x"`)
 	dead := filepath.Join(t.TempDir(), "dead.jsonl")
 	code, stdout, stderr := testCLI(t, "", nil, "analyze", "--dead-letter", dead, path)
 	if code != 0 {
@@ -145,6 +147,9 @@ func TestAnalyzeFindsAttacksInNginxLog(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "1 parse errors") {
 		t.Errorf("summary does not count the bad line: %s", stderr)
+	}
+	if !strings.Contains(stderr, "1 events skipped: their time is more than 1h0m0s in the future") {
+		t.Errorf("summary does not count the future event: %s", stderr)
 	}
 	if b, err := os.ReadFile(dead); err != nil || !strings.Contains(string(b), "line_base64") {
 		t.Errorf("dead letter file: %q, %v", b, err)

@@ -351,6 +351,12 @@ func (p *pipeline) runSource(ctx context.Context, s SourceConfig, norm ingest.No
 			return dl.Write(s.Name, ingest.Reject{Line: lineNo, Reason: err.Error(), Text: line})
 		}
 		n.Normalize(&ev)
+		if ev.Time.After(time.Now().Add(maxClockSkew)) {
+			// A garbled year would drag the watermark past every real
+			// event: keep the line, do not score it.
+			rejects.Inc()
+			return dl.Write(s.Name, ingest.Reject{Line: lineNo, Reason: "timestamp in the future", Text: line})
+		}
 		select { // bounded: a slow detector slows the inputs, it never grows memory
 		case p.events <- ev.Clone():
 			return nil
