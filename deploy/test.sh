@@ -40,7 +40,7 @@ for pkg in $(go list ./...); do
 		echo "-- $pkg $target"
 		ok=0
 		for attempt in 1 2; do
-			if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" >"$LOG.fuzz" 2>&1; then
+			if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 2s "$pkg" >"$LOG.fuzz" 2>&1; then
 				ok=1; break
 			fi
 			# A crash the fuzzer found is written to testdata/fuzz and fails

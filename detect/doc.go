@@ -57,6 +57,17 @@
 // Options.ResolveAfter quiet windows, at eviction or at Flush
 // (incident.go).
 //
+// # Checkpoints
+//
+// Engine.MarshalBinary (or AppendBinary) captures everything that decides
+// future output — clock, open windows, clients, baselines, population,
+// open incidents, counters — in a versioned, checksummed binary form of
+// about 130 bytes per client, and Restore rebuilds an engine from it under
+// the configured Options. A restored engine emits exactly what an
+// uninterrupted one would (snapshot_test.go), so a consumer that stores
+// findings together with the snapshot and the input offset it covers
+// neither loses nor repeats a finding (snapshot.go).
+//
 // # Memory and speed
 //
 // Clients are found through a map from a 64-bit maphash of the key to a

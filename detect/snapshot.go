@@ -1,0 +1,604 @@
+package detect
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"time"
+
+	"github.com/gatewatch/gatewatch/ingest"
+)
+
+// Snapshots.
+//
+// A detector replica in a consumer group checkpoints its Engine together
+// with the input offset the checkpoint covers, and a replica that takes
+// the partition over (after a rebalance or a restart) restores it and
+// resumes from that offset. The snapshot therefore holds everything that
+// determines future output: the clock and the counts of the open windows
+// (including those still inside the allowed lateness), every client with
+// its baselines, the population model, the open incidents with what was
+// already emitted for them, and the counters. A restored engine fed the
+// rest of the input emits exactly what the uninterrupted one would have:
+// the same incident ids, "update" and "resolved" for incidents opened
+// before the snapshot, never a second "open".
+//
+// What a snapshot leaves out is rebuilt: the maphash seed and the hash
+// index (a seed must not outlive its process, and the new engine has its
+// own), slot generations, and scratch space.
+//
+// Options are not part of the snapshot; they come from the configuration
+// of the restoring process. Window must be the one the snapshot was taken
+// with, since every window index and incident id depends on it.
+// AllowedLateness may change as long as the windows the snapshot holds
+// open fit the new one (a shorter lateness closes them at the next event
+// or AdvanceTo). Everything else may change freely and takes effect from
+// the next window close: thresholds, HalfLife, MinHistory (counted in the
+// client's windows, which are kept), disabled detectors (an incident of a
+// detector switched off resolves after ResolveAfter windows), IdleAfter,
+// and MaxClients (when below the clients restored, each new client evicts
+// a batch of the least recently seen, as a full engine always does).
+//
+// Layout, version 1 (varints are encoding/binary's, floats IEEE 754
+// little-endian bit patterns, so restored baselines are bit-identical):
+//
+//	magic "GWDS", version byte
+//	window, allowed lateness (ns)
+//	clock: started; newest time, first open window
+//	warm-up end, next idle sweep, counters
+//	population model
+//	client slots: count, free list, then each live slot's client
+//	open incidents, in resolution-sweep order
+//	open windows, oldest first: the active clients' counts, in order
+//	CRC-32C of all the above
+//
+// Order is kept wherever it decides the order of findings or which
+// clients are evicted first: client slots, the free list, the incidents'
+// sweep order, each window's active clients.
+
+// Snapshot framing.
+const (
+	snapshotMagic   = "GWDS"
+	snapshotVersion = 1
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrSnapshot is wrapped by every error Restore returns for data that is
+// not a well-formed snapshot: truncated, corrupted, of an unknown version.
+var ErrSnapshot = errors.New("detect: invalid snapshot")
+
+// MarshalBinary encodes the engine's state as a snapshot for Restore. It
+// does not change the engine. See AppendBinary.
+//
+// The snapshot covers every call made so far, and every finding already
+// passed to Options.Emit counts as delivered: a consumer stores the
+// snapshot with the offset of the next input, after (or atomically with)
+// the findings emitted up to it, so that neither is replayed.
+func (e *Engine) MarshalBinary() ([]byte, error) {
+	return e.AppendBinary(nil)
+}
+
+// AppendBinary appends the engine's snapshot to b, so a checkpointing loop
+// can reuse one buffer. The format is versioned: a later version of this
+// package restores snapshots of earlier versions, or says it cannot.
+func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
+	start := len(b)
+	b = append(b, snapshotMagic...)
+	b = append(b, snapshotVersion)
+	b = binary.AppendUvarint(b, uint64(e.clock.width))
+	b = binary.AppendUvarint(b, uint64(e.clock.lateness))
+
+	b = appendBool(b, e.clock.started)
+	if e.clock.started {
+		b = binary.AppendVarint(b, e.clock.newest)
+		b = binary.AppendVarint(b, e.clock.next)
+	}
+	b = binary.AppendVarint(b, e.warmUntil)
+	b = binary.AppendVarint(b, e.nextSweep)
+	st := &e.stats
+	for _, n := range [...]uint64{st.Events, st.LateEvents, st.Untimed, st.WindowsClosed,
+		st.Evicted, st.Findings, st.Updates, st.Resolved} {
+		b = binary.AppendUvarint(b, n)
+	}
+
+	p := &e.pop
+	b = append(b, boolBits(p.volReady, p.dispReady))
+	for _, x := range [...]float64{p.volMid, p.volSD, p.volHigh, p.errs.p, p.errs.rho,
+		p.auth.p, p.auth.rho, p.disp.kappa, p.disp.excess} {
+		b = appendFloat(b, x)
+	}
+	b = binary.AppendUvarint(b, uint64(p.ratioWindows))
+
+	t := &e.tab
+	b = binary.AppendUvarint(b, uint64(len(t.list)))
+	b = binary.AppendUvarint(b, uint64(len(t.free)))
+	for _, i := range t.free {
+		b = binary.AppendUvarint(b, uint64(i))
+	}
+	for i := range t.list {
+		c := &t.list[i]
+		if !c.live {
+			continue
+		}
+		b = appendString(b, c.key)
+		b = append(b, byte(c.kind), boolBits(c.founding))
+		// Relative to the newest time: a few bytes instead of nine. The
+		// subtraction may wrap; the addition in Restore wraps back.
+		b = binary.AppendVarint(b, e.clock.newest-c.lastSeen)
+		b = binary.AppendUvarint(b, uint64(c.vol.n))
+		b = appendFloat(b, c.vol.mean)
+		b = appendFloat(b, c.vol.vari)
+		b = appendFloat(b, c.vol.lm)
+		b = appendFloat(b, c.vol.lv)
+		b = appendRatioBaseline(b, &c.errs)
+		b = appendRatioBaseline(b, &c.auth)
+	}
+
+	b = binary.AppendUvarint(b, uint64(len(e.inc.open)))
+	for _, i := range e.inc.open {
+		in := &e.inc.list[i]
+		b = appendString(b, in.id)
+		b = binary.AppendUvarint(b, uint64(in.client))
+		b = append(b, byte(in.det), byte(in.sev.rank()))
+		b = binary.AppendVarint(b, in.first)
+		b = binary.AppendUvarint(b, uint64(in.last-in.first))
+		b = binary.AppendUvarint(b, uint64(in.windows))
+		b = binary.AppendUvarint(b, uint64(in.emitted))
+		b = appendVerdict(b, &in.worst)
+	}
+
+	if e.clock.started {
+		for w := e.clock.next; w <= e.clock.index(e.clock.newest); w++ {
+			b = e.appendWindow(b, w)
+		}
+	}
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], crcTable)), nil
+}
+
+// appendWindow appends the counts of open window w: its live active
+// clients in the order they were first counted.
+func (e *Engine) appendWindow(b []byte, w int64) []byte {
+	s := e.ring.slot(w)
+	live := 0
+	for _, r := range e.ring.active[s] {
+		if e.refCounts(r, s).req > 0 {
+			live++
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(live))
+	for _, r := range e.ring.active[s] {
+		n := e.refCounts(r, s)
+		if n.req == 0 {
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(r.idx))
+		b = binary.AppendUvarint(b, uint64(n.req))
+		b = binary.AppendUvarint(b, uint64(n.err))
+		b = binary.AppendUvarint(b, uint64(n.auth))
+	}
+	return b
+}
+
+// refCounts returns the counts of r in slot s, or none when r names an
+// evicted client.
+func (e *Engine) refCounts(r clientRef, s int) winCount {
+	if c := &e.tab.list[r.idx]; !c.live || c.gen != r.gen {
+		return winCount{}
+	}
+	return e.ring.counts[int(r.idx)*e.ring.slots+s]
+}
+
+func appendRatioBaseline(b []byte, r *ratioBaseline) []byte {
+	b = binary.AppendUvarint(b, uint64(r.n))
+	b = appendFloat(b, r.hits)
+	b = appendFloat(b, r.reqs)
+	b = appendFloat(b, r.dev)
+	return appendFloat(b, r.bin)
+}
+
+func appendVerdict(b []byte, v *verdict) []byte {
+	b = append(b, boolBits(v.anomalous, v.suspect, v.population))
+	for _, x := range [...]float64{v.observed, v.expected, v.spread, v.logP, v.effect,
+		v.requests, v.hits, v.refHigh} {
+		b = appendFloat(b, x)
+	}
+	return binary.AppendUvarint(b, uint64(v.history))
+}
+
+func appendFloat(b []byte, x float64) []byte {
+	return binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendBool(b []byte, v bool) []byte { return append(b, boolBits(v)) }
+
+// boolBits packs flags into a byte, the first in the lowest bit.
+func boolBits(flags ...bool) byte {
+	var x byte
+	for i, f := range flags {
+		if f {
+			x |= 1 << i
+		}
+	}
+	return x
+}
+
+// Restore returns an Engine configured by opts holding the state of a
+// snapshot taken by MarshalBinary, ready to continue with the input after
+// the point the snapshot covers. It fails, with an error wrapping
+// ErrSnapshot, on data that is not a complete, intact snapshot of a known
+// version, and with a plain error when opts.Window differs from the
+// snapshot's or opts.AllowedLateness is too short to hold the windows the
+// snapshot has open. It never panics, whatever data holds.
+func Restore(opts Options, data []byte) (*Engine, error) {
+	const head = len(snapshotMagic) + 1
+	if len(data) < head+4 {
+		return nil, fmt.Errorf("%w: %d bytes", ErrSnapshot, len(data))
+	}
+	if string(data[:len(snapshotMagic)]) != snapshotMagic {
+		return nil, fmt.Errorf("%w: not a detector snapshot", ErrSnapshot)
+	}
+	if v := data[len(snapshotMagic)]; v != snapshotVersion {
+		return nil, fmt.Errorf("%w: version %d, this build reads %d", ErrSnapshot, v, snapshotVersion)
+	}
+	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
+	if crc32.Checksum(body, crcTable) != sum {
+		return nil, fmt.Errorf("%w: checksum mismatch (truncated or corrupted)", ErrSnapshot)
+	}
+	e := New(opts)
+	d := decoder{b: body[head:]}
+	if err := e.restore(&d); err != nil {
+		return nil, err
+	}
+	if len(d.b) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrSnapshot, len(d.b))
+	}
+	return e, nil
+}
+
+// restore fills the fresh engine e from the snapshot body in d.
+func (e *Engine) restore(d *decoder) error {
+	width, lateness := d.uvarint(), d.uvarint()
+	if d.err != nil {
+		return d.err
+	}
+	if width != uint64(e.clock.width) {
+		return fmt.Errorf("detect: snapshot has %v windows, options %v: window indexes and incident ids would not carry over",
+			time.Duration(width), e.opts.Window)
+	}
+
+	if started := d.flags(1); started != 0 {
+		e.clock.started = true
+		e.clock.newest, e.clock.next = d.varint(), d.varint()
+		if d.err != nil {
+			return d.err
+		}
+		if e.clock.newest < minEventTime || e.clock.newest > maxEventTime {
+			return d.fail("newest event time out of range")
+		}
+		last := e.clock.index(e.clock.newest)
+		if e.clock.next > last+1 {
+			return d.fail("first open window after the newest event")
+		}
+		if open := last + 1 - e.clock.next; open > int64(e.ring.slots) {
+			return fmt.Errorf("detect: snapshot (AllowedLateness %v) holds %d windows open, options' AllowedLateness %v at most %d",
+				time.Duration(lateness), open, e.opts.AllowedLateness, e.ring.slots)
+		}
+	}
+	e.warmUntil, e.nextSweep = d.varint(), d.varint()
+	st := &e.stats
+	for _, n := range [...]*uint64{&st.Events, &st.LateEvents, &st.Untimed, &st.WindowsClosed,
+		&st.Evicted, &st.Findings, &st.Updates, &st.Resolved} {
+		*n = d.uvarint()
+	}
+
+	p := &e.pop
+	f := d.flags(2)
+	p.volReady, p.dispReady = f&1 != 0, f&2 != 0
+	for _, x := range [...]*float64{&p.volMid, &p.volSD, &p.volHigh, &p.errs.p, &p.errs.rho,
+		&p.auth.p, &p.auth.rho, &p.disp.kappa, &p.disp.excess} {
+		*x = d.finite()
+	}
+	p.ratioWindows = d.int(math.MaxInt32)
+
+	if err := e.restoreClients(d); err != nil {
+		return err
+	}
+	if err := e.restoreIncidents(d); err != nil {
+		return err
+	}
+	if e.clock.started {
+		for w := e.clock.next; w <= e.clock.index(e.clock.newest); w++ {
+			if err := e.restoreWindow(d, w); err != nil {
+				return err
+			}
+		}
+	}
+	return d.err
+}
+
+// restoreClients rebuilds the client table: the same slots and free list,
+// hashed under the new engine's seed.
+func (e *Engine) restoreClients(d *decoder) error {
+	t := &e.tab
+	// Every slot costs at least a byte, which bounds the allocation below
+	// by the size of the input.
+	n := d.int(len(d.b))
+	nfree := d.int(n)
+	if d.err != nil {
+		return d.err
+	}
+	t.list = make([]client, n)
+	t.free = make([]int32, nfree)
+	free := make([]bool, n)
+	for j := range t.free {
+		i := d.int(n - 1)
+		if d.err != nil {
+			return d.err
+		}
+		if free[i] {
+			return d.fail("slot freed twice")
+		}
+		free[i] = true
+		t.free[j] = int32(i)
+		t.list[i].next = -1
+	}
+	t.index = make(map[uint64]int32, n-nfree)
+	for i := range t.list {
+		if free[i] {
+			continue
+		}
+		key := d.string()
+		c := &t.list[i]
+		c.kind = ingest.ClientKind(d.byte()) // unknown kinds print as "unknown", as before
+		c.founding = d.flags(1) != 0
+		c.lastSeen = e.clock.newest - d.varint()
+		c.vol.n = d.uint32()
+		c.vol.mean, c.vol.vari, c.vol.lm, c.vol.lv = d.finite(), d.finite(), d.finite(), d.finite()
+		d.ratioBaseline(&c.errs)
+		d.ratioBaseline(&c.auth)
+		if d.err != nil {
+			return d.err
+		}
+		_, hash, found := t.find(key)
+		if found {
+			return d.fail("client key held twice")
+		}
+		// Assigned after find, which would otherwise see the key in the
+		// half-built slot.
+		c.key, c.hash, c.live, c.next = key, hash, true, -1
+		if head, ok := t.index[hash]; ok {
+			c.next = head
+		}
+		t.index[hash] = int32(i)
+		t.live++
+	}
+	e.ring.grow(n)
+	return nil
+}
+
+// restoreIncidents rebuilds the open incidents in their sweep order and
+// links them to their clients.
+func (e *Engine) restoreIncidents(d *decoder) error {
+	k := d.int(len(d.b))
+	if d.err != nil {
+		return d.err
+	}
+	s := &e.inc
+	s.list = make([]incident, k)
+	s.open = make([]int32, k)
+	for i := range s.list {
+		in := &s.list[i]
+		in.id = d.string()
+		in.client = int32(d.int(len(e.tab.list) - 1))
+		in.det = detector(d.byte())
+		in.sev = severityOfRank(d.byte())
+		in.first = d.varint()
+		in.last = in.first + int64(d.int(math.MaxInt32))
+		in.windows = d.int(math.MaxInt32)
+		in.emitted = d.int(in.windows)
+		d.verdict(&in.worst)
+		if d.err != nil {
+			return d.err
+		}
+		c := &e.tab.list[in.client]
+		switch {
+		case in.det >= numDetectors:
+			return d.fail("unknown detector")
+		case in.sev == "":
+			return d.fail("unknown severity")
+		case !c.live:
+			return d.fail("incident of a freed client slot")
+		case c.inc[in.det] != 0:
+			return d.fail("two open incidents of one client and detector")
+		case in.windows == 0 || in.emitted == 0:
+			return d.fail("incident without windows")
+		}
+		c.inc[in.det] = int32(i) + 1
+		in.pos = i
+		s.open[i] = int32(i)
+	}
+	return nil
+}
+
+// restoreWindow refills the counts of open window w.
+func (e *Engine) restoreWindow(d *decoder, w int64) error {
+	s := e.ring.slot(w)
+	m := d.int(len(d.b))
+	if d.err != nil {
+		return d.err
+	}
+	refs := make([]clientRef, 0, m)
+	for range m {
+		idx := d.int(len(e.tab.list) - 1)
+		n := winCount{req: d.uint32(), err: d.uint32(), auth: d.uint32()}
+		if d.err != nil {
+			return d.err
+		}
+		switch {
+		case !e.tab.list[idx].live:
+			return d.fail("counts of a freed client slot")
+		case n.req == 0 || n.err > n.req || n.auth > n.req:
+			return d.fail("inconsistent window counts")
+		}
+		c := &e.ring.counts[idx*e.ring.slots+s]
+		if c.req != 0 {
+			return d.fail("client counted twice in a window")
+		}
+		*c = n
+		refs = append(refs, clientRef{idx: int32(idx)})
+	}
+	e.ring.active[s] = refs
+	return nil
+}
+
+// severityOfRank inverts Severity.rank; "" for an unknown rank.
+func severityOfRank(r byte) Severity {
+	switch r {
+	case 0:
+		return SeverityLow
+	case 1:
+		return SeverityMedium
+	case 2:
+		return SeverityHigh
+	case 3:
+		return SeverityCritical
+	}
+	return ""
+}
+
+// decoder reads a snapshot body. The first error sticks: later reads
+// return zero values, so a decoding step checks d.err once at its end.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) error {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s", ErrSnapshot, what)
+	}
+	return d.err
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	x, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("truncated or overlong varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return x
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	x, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("truncated or overlong varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return x
+}
+
+// int reads an unsigned varint of at most limit; a negative limit fails.
+func (d *decoder) int(limit int) int {
+	x := d.uvarint()
+	if d.err == nil && (limit < 0 || x > uint64(limit)) {
+		d.fail(fmt.Sprintf("value %d out of range [0, %d]", x, limit))
+		return 0
+	}
+	return int(x)
+}
+
+func (d *decoder) uint32() uint32 { return uint32(d.int(math.MaxUint32)) }
+
+func (d *decoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) == 0 {
+		d.fail("truncated")
+		return 0
+	}
+	x := d.b[0]
+	d.b = d.b[1:]
+	return x
+}
+
+// flags reads a byte of n flags and fails on any other bit set.
+func (d *decoder) flags(n int) byte {
+	x := d.byte()
+	if x>>n != 0 {
+		d.fail("unknown flags")
+		return 0
+	}
+	return x
+}
+
+func (d *decoder) float() float64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 8 {
+		d.fail("truncated")
+		return 0
+	}
+	x := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+	d.b = d.b[8:]
+	return x
+}
+
+// finite reads a float that must be finite: baselines and the population
+// model never hold NaN or infinities, and the statistics assume so.
+func (d *decoder) finite() float64 {
+	x := d.float()
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		d.fail("non-finite baseline value")
+		return 0
+	}
+	return x
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b)) {
+		d.fail("truncated string")
+	}
+	if d.err != nil {
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) ratioBaseline(r *ratioBaseline) {
+	r.n = d.uint32()
+	r.hits, r.reqs, r.dev, r.bin = d.finite(), d.finite(), d.finite(), d.finite()
+}
+
+// verdict reads an incident's worst window. Its floats may be infinite (a
+// tail probability of 0 is a logP of -Inf); emission copes with that.
+func (d *decoder) verdict(v *verdict) {
+	f := d.flags(3)
+	v.anomalous, v.suspect, v.population = f&1 != 0, f&2 != 0, f&4 != 0
+	for _, x := range [...]*float64{&v.observed, &v.expected, &v.spread, &v.logP, &v.effect,
+		&v.requests, &v.hits, &v.refHigh} {
+		*x = d.float()
+	}
+	v.history = d.int(math.MaxUint32)
+}

@@ -1,0 +1,100 @@
+package detect
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/gatewatch/gatewatch/ingest"
+)
+
+// binaryAppendCRC appends the snapshot checksum of b.
+func binaryAppendCRC(b []byte) []byte {
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+}
+
+// FuzzRestore feeds Restore arbitrary bytes, and the same bytes with a
+// valid checksum so the fuzzer gets past it into the decoder. Restore must
+// not panic; what it accepts must re-encode to the same bytes and work as
+// an engine.
+//
+// The seeds are real snapshots of several kilobytes, which the fuzzer's
+// default minimisation of every new input (up to a minute each) stalls
+// on; run it with a short -fuzzminimizetime:
+//
+//	go test ./detect -run '^$' -fuzz '^FuzzRestore$' -fuzztime 30s -fuzzminimizetime 2s
+func FuzzRestore(f *testing.F) {
+	stream := churnStream(rand.New(rand.NewPCG(5, 6)))
+	var mid int // inside the flood, with incidents open
+	for i, o := range stream {
+		if !o.at.IsZero() && o.at.Sub(t0) > 42*time.Minute {
+			mid = i
+			break
+		}
+	}
+	for _, n := range []int{0, 1, 60, 700, mid} {
+		f.Add(churnSnapshot(f, n))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		restoreFuzzed(t, data)
+		restoreFuzzed(t, reseal(data))
+	})
+}
+
+func restoreFuzzed(t *testing.T, data []byte) {
+	e, err := Restore(Options{}, data)
+	if err != nil {
+		if e != nil {
+			t.Fatal("an engine with an error")
+		}
+		return
+	}
+	again, err := e.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restore(Options{}, again); err != nil {
+		t.Fatalf("re-encoded snapshot refused: %v", err)
+	}
+	// Whatever was accepted must survive use: a few events, a late one, an
+	// idle jump, the end of input.
+	e.opts.Emit = func(Finding) {}
+	ev := ingest.Event{ClientKey: "192.0.2.1", Status: 503, Auth: ingest.AuthFailed}
+	base := t0
+	if e.clock.started {
+		base = time.Unix(0, e.clock.newest).UTC()
+	}
+	for _, d := range []time.Duration{0, time.Second, -time.Hour, 2 * time.Minute, 48 * time.Hour} {
+		ev.Time = base.Add(d)
+		e.Observe(&ev)
+	}
+	e.AdvanceTo(base.Add(72 * time.Hour))
+	e.Flush()
+	if st := e.Stats(); st.OpenIncidents != 0 {
+		t.Fatalf("%d incidents open after Flush", st.OpenIncidents)
+	}
+}
+
+// TestRestoreFuzzedSeeds runs the fuzz body over byte-level mutations of
+// a real snapshot with valid checksums, so the decoder's checks run in
+// every ordinary test run, not only under -fuzz.
+func TestRestoreFuzzedSeeds(t *testing.T) {
+	t.Parallel()
+	data := churnSnapshot(t, 700)
+	r := rand.New(rand.NewPCG(9, 9))
+	refused := 0
+	for range 300 {
+		b := append([]byte(nil), data[:len(data)-4]...)
+		for range 1 + r.IntN(3) {
+			b[len(snapshotMagic)+1+r.IntN(len(b)-len(snapshotMagic)-1)] = byte(r.Uint32())
+		}
+		b = binaryAppendCRC(b)
+		if _, err := Restore(Options{}, b); err != nil {
+			refused++
+		}
+		restoreFuzzed(t, b)
+	}
+	t.Logf("%d of 300 mutated snapshots refused", refused)
+}
