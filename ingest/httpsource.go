@@ -1,0 +1,506 @@
+package ingest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"mime"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// HTTPToken is one bearer token HTTPSource accepts. The token itself is
+// never kept: only its HMAC-SHA256 under HTTPSourceOptions.TokenKey.
+type HTTPToken struct {
+	// Name identifies the sender in HTTPBatch.Identity and in logs, in place
+	// of the token.
+	Name string
+	// Hash is HashToken(TokenKey, token), hex; give Hash or File.
+	Hash string
+	// File holds the token (surrounding white space ignored), e.g. a
+	// mounted secret.
+	File string
+}
+
+// HashToken returns the hex HMAC-SHA256 of token under key: what
+// HTTPToken.Hash holds, so configuration never carries a usable token.
+func HashToken(key []byte, token string) string {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(token))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// HTTPSourceOptions configure an HTTPSource.
+type HTTPSourceOptions struct {
+	// Tokens are the bearer tokens accepted. With none, RequireClientCert
+	// must be set: an open ingest endpoint is not offered.
+	Tokens []HTTPToken
+	// TokenKey is the HMAC key token hashes were made with; required with
+	// hashes, and generated per process when only token files are used.
+	TokenKey []byte
+	// RequireClientCert admits only requests over TLS with a verified client
+	// certificate (the server's tls.Config must ask for one); its subject is
+	// then the identity. Tokens, if any, are required as well.
+	RequireClientCert bool
+	// MaxBodyBytes bounds a request body, after decompression (default 10
+	// MiB); larger requests get 413.
+	MaxBodyBytes int64
+	// Rate is the requests per second each identity may send (0: no
+	// limit), with bursts of Burst (default: one second's worth, at least 1).
+	Rate  float64
+	Burst int
+	// RetryAfter is what 503 answers ask a sender to wait (default 1s).
+	RetryAfter time.Duration
+	// Logger gets rejected requests and callback failures; default discard.
+	Logger *slog.Logger
+}
+
+// HTTPBatch is what one request carried. Lines and Events alias buffers
+// reused after the callback returns.
+type HTTPBatch struct {
+	Identity string // token name or client certificate subject
+	Source   string // X-Gatewatch-Source, or ""
+	Format   string // X-Gatewatch-Format or ?format=, or "" (for Lines)
+	Lines    [][]byte
+	Events   []Event
+}
+
+// HTTPSourceStats are an HTTPSource's counters.
+type HTTPSourceStats struct {
+	Requests       int64 // requests accepted (callback returned nil)
+	Lines          int64 // lines accepted
+	Events         int64 // events accepted
+	Unauthorized   int64 // 401s
+	RateLimited    int64 // 429s
+	TooLarge       int64 // 413s
+	BadRequests    int64 // 400s, 405s, 415s
+	CallbackErrors int64 // 503s
+}
+
+// HTTPSource receives access-log lines and wire-encoded events over HTTP:
+//
+//	POST /v1/lines   text/plain, one raw log line per line
+//	POST /v1/events  application/x-ndjson, one DecodeWire event per line
+//
+// The Content-Type is required (415 otherwise: a form post is a mistake,
+// not log lines); application/ndjson and application/jsonl also do for
+// events. The format of lines is named by X-Gatewatch-Format or ?format=
+// (400 for one Formats does not list), the sender's name for them by
+// X-Gatewatch-Source. Bodies may be gzip-compressed (Content-Encoding: gzip). Each accepted
+// request is handed whole to the callback; when it fails the request gets
+// 503 and Retry-After, so the sender keeps the data and retries. Answers
+// are terse on purpose: a client learns what to fix, never internals.
+type HTTPSource struct {
+	opts    HTTPSourceOptions
+	fn      func(ctx context.Context, batch HTTPBatch) error
+	formats []string
+	hashes  [][]byte // decoded HMACs, index-aligned with names
+	names   []string
+	log     *slog.Logger
+
+	limMu    sync.Mutex
+	limiters map[string]*rate.Limiter
+
+	bufs sync.Pool // *httpBuf
+
+	requests, lines, events, unauthorized, rateLimited atomic.Int64
+	tooLarge, badRequests, callbackErrors              atomic.Int64
+}
+
+// maxLimiters bounds the per-identity limiter map; certificate subjects
+// are verified, so only a misconfigured CA could come near it.
+const maxLimiters = 10000
+
+// httpBuf holds one request's decoded body and its parsed form.
+type httpBuf struct {
+	body   bytes.Buffer
+	lines  [][]byte
+	events []Event
+	gz     *gzip.Reader
+}
+
+// NewHTTPSource returns an HTTPSource calling fn once per accepted request,
+// possibly from several goroutines at once.
+func NewHTTPSource(opts HTTPSourceOptions, fn func(ctx context.Context, batch HTTPBatch) error) (*HTTPSource, error) {
+	if fn == nil {
+		return nil, errors.New("http source: nil callback")
+	}
+	if len(opts.Tokens) == 0 && !opts.RequireClientCert {
+		return nil, errors.New("http source: no tokens and no client certificates required")
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 10 << 20
+	}
+	if opts.RetryAfter <= 0 {
+		opts.RetryAfter = time.Second
+	}
+	if opts.Rate > 0 && opts.Burst <= 0 {
+		opts.Burst = max(1, int(math.Ceil(opts.Rate)))
+	}
+	h := &HTTPSource{opts: opts, fn: fn, formats: Formats(), log: opts.Logger, limiters: map[string]*rate.Limiter{}}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	h.bufs.New = func() any { return new(httpBuf) }
+	if len(h.opts.TokenKey) == 0 {
+		for _, t := range opts.Tokens {
+			if t.Hash != "" {
+				return nil, fmt.Errorf("http source: token %q: a hash needs the TokenKey it was made with", t.Name)
+			}
+		}
+		h.opts.TokenKey = make([]byte, 32)
+		rand.Read(h.opts.TokenKey) // never fails: crypto/rand panics rather than return weak bytes
+	}
+	for i, t := range opts.Tokens {
+		name := t.Name
+		if name == "" {
+			name = "token" + strconv.Itoa(i+1)
+		}
+		var sum []byte
+		switch {
+		case t.Hash != "" && t.File != "":
+			return nil, fmt.Errorf("http source: token %q: give a hash or a file, not both", name)
+		case t.Hash != "":
+			var err error
+			if sum, err = hex.DecodeString(t.Hash); err != nil || len(sum) != sha256.Size {
+				return nil, fmt.Errorf("http source: token %q: hash is not a hex HMAC-SHA256", name)
+			}
+		case t.File != "":
+			data, err := os.ReadFile(t.File)
+			if err != nil {
+				return nil, fmt.Errorf("http source: token %q: %w", name, err)
+			}
+			tok := strings.TrimSpace(string(data))
+			if tok == "" {
+				return nil, fmt.Errorf("http source: token %q: %s is empty", name, t.File)
+			}
+			sum, _ = hex.DecodeString(HashToken(h.opts.TokenKey, tok))
+		default:
+			return nil, fmt.Errorf("http source: token %q: no hash or file", name)
+		}
+		h.hashes = append(h.hashes, sum)
+		h.names = append(h.names, name)
+	}
+	return h, nil
+}
+
+// Stats returns the counters.
+func (h *HTTPSource) Stats() HTTPSourceStats {
+	return HTTPSourceStats{
+		Requests:       h.requests.Load(),
+		Lines:          h.lines.Load(),
+		Events:         h.events.Load(),
+		Unauthorized:   h.unauthorized.Load(),
+		RateLimited:    h.rateLimited.Load(),
+		TooLarge:       h.tooLarge.Load(),
+		BadRequests:    h.badRequests.Load(),
+		CallbackErrors: h.callbackErrors.Load(),
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (h *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var events bool
+	switch r.URL.Path {
+	case "/v1/lines":
+	case "/v1/events":
+		events = true
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		h.badRequests.Add(1)
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	id, ok := h.authenticate(r)
+	if !ok {
+		h.unauthorized.Add(1)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gatewatch"`)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	if wait, ok := h.allow(id); !ok {
+		h.rateLimited.Add(1)
+		w.Header().Set("Retry-After", retryAfter(wait))
+		http.Error(w, "rate limit exceeded", http.StatusTooManyRequests)
+		return
+	}
+	batch := HTTPBatch{Identity: id}
+	if !h.checkContentType(r, events) {
+		h.badRequests.Add(1)
+		http.Error(w, "unsupported content type", http.StatusUnsupportedMediaType)
+		return
+	}
+	if !events {
+		batch.Format = r.Header.Get("X-Gatewatch-Format")
+		if batch.Format == "" {
+			batch.Format = r.URL.Query().Get("format")
+		}
+		if batch.Format != "" && batch.Format != "auto" {
+			if _, found := slices.BinarySearch(h.formats, batch.Format); !found {
+				h.badRequests.Add(1)
+				http.Error(w, "unknown format", http.StatusBadRequest)
+				return
+			}
+		}
+	}
+	batch.Source = r.Header.Get("X-Gatewatch-Source")
+	if len(batch.Source) > 128 || strings.ContainsFunc(batch.Source, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
+		h.badRequests.Add(1)
+		http.Error(w, "bad X-Gatewatch-Source", http.StatusBadRequest)
+		return
+	}
+
+	buf := h.bufs.Get().(*httpBuf)
+	defer h.putBuf(buf)
+	if status, msg := h.readBody(w, r, buf); status != 0 {
+		if status == http.StatusRequestEntityTooLarge {
+			h.tooLarge.Add(1)
+		} else {
+			h.badRequests.Add(1)
+		}
+		http.Error(w, msg, status)
+		return
+	}
+	n := 0
+	if events {
+		line, err := buf.decodeEvents()
+		if err != nil {
+			h.badRequests.Add(1)
+			h.log.Info("http source: bad event", "identity", id, "line", line, "err", err)
+			http.Error(w, "line "+strconv.Itoa(line)+": invalid event", http.StatusBadRequest)
+			return
+		}
+		batch.Events, n = buf.events, len(buf.events)
+	} else {
+		buf.splitLines()
+		batch.Lines, n = buf.lines, len(buf.lines)
+	}
+	if err := h.fn(r.Context(), batch); err != nil {
+		h.callbackErrors.Add(1)
+		h.log.Warn("http source: batch not taken", "identity", id, "err", err)
+		w.Header().Set("Retry-After", retryAfter(h.opts.RetryAfter))
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	h.requests.Add(1)
+	if events {
+		h.events.Add(int64(n))
+	} else {
+		h.lines.Add(int64(n))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, "{\"accepted\":%d}\n", n)
+}
+
+// authenticate returns the request's identity. Every configured token is
+// compared, in constant time, so timing tells nothing about which
+// matched or how closely.
+func (h *HTTPSource) authenticate(r *http.Request) (string, bool) {
+	id := ""
+	if h.opts.RequireClientCert {
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.PeerCertificates) == 0 {
+			return "", false
+		}
+		id = r.TLS.PeerCertificates[0].Subject.String()
+	}
+	if len(h.hashes) == 0 {
+		return id, true
+	}
+	authz := r.Header.Get("Authorization")
+	const bearer = "bearer "
+	if len(authz) <= len(bearer) || !strings.EqualFold(authz[:len(bearer)], bearer) {
+		return "", false
+	}
+	mac := hmac.New(sha256.New, h.opts.TokenKey)
+	mac.Write([]byte(strings.TrimSpace(authz[len(bearer):])))
+	var sum [sha256.Size]byte
+	got := mac.Sum(sum[:0])
+	match := -1
+	for i, want := range h.hashes {
+		if subtle.ConstantTimeCompare(got, want) == 1 {
+			match = i
+		}
+	}
+	if match < 0 {
+		return "", false
+	}
+	if id == "" {
+		id = h.names[match]
+	}
+	return id, true
+}
+
+// allow takes one request from id's token bucket, or says how long to
+// wait for one.
+func (h *HTTPSource) allow(id string) (time.Duration, bool) {
+	if h.opts.Rate <= 0 {
+		return 0, true
+	}
+	h.limMu.Lock()
+	lim := h.limiters[id]
+	if lim == nil {
+		if len(h.limiters) >= maxLimiters {
+			clear(h.limiters)
+		}
+		lim = rate.NewLimiter(rate.Limit(h.opts.Rate), h.opts.Burst)
+		h.limiters[id] = lim
+	}
+	h.limMu.Unlock()
+	now := time.Now()
+	res := lim.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return d, false
+	}
+	return 0, true
+}
+
+// retryAfter renders d as whole seconds, rounded up, at least 1.
+func retryAfter(d time.Duration) string {
+	return strconv.FormatInt(max(1, int64(math.Ceil(d.Seconds()))), 10)
+}
+
+func (h *HTTPSource) checkContentType(r *http.Request, events bool) bool {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	if events {
+		switch mt {
+		case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/json":
+			return true
+		}
+		return false
+	}
+	return mt == "text/plain"
+}
+
+// readBody reads the (possibly gzipped) body into buf, bounded by
+// MaxBodyBytes on the wire and once decompressed. It returns a status
+// and message when the request must be refused.
+func (h *HTTPSource) readBody(w http.ResponseWriter, r *http.Request, buf *httpBuf) (int, string) {
+	limit := h.opts.MaxBodyBytes
+	if r.ContentLength > limit {
+		return http.StatusRequestEntityTooLarge, "request body too large"
+	}
+	var body io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	gzipped := false
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		var err error
+		if buf.gz == nil {
+			buf.gz, err = gzip.NewReader(body)
+		} else {
+			err = buf.gz.Reset(body)
+		}
+		if err != nil {
+			if isTooLarge(err) {
+				return http.StatusRequestEntityTooLarge, "request body too large"
+			}
+			return http.StatusBadRequest, "bad gzip body"
+		}
+		body, gzipped = buf.gz, true
+	default:
+		return http.StatusUnsupportedMediaType, "unsupported content encoding"
+	}
+	// One byte over the limit tells a body at the limit from a larger one,
+	// which matters for a gzip body that the wire limit does not bound.
+	n, err := buf.body.ReadFrom(io.LimitReader(body, limit+1))
+	switch {
+	case isTooLarge(err) || n > limit:
+		return http.StatusRequestEntityTooLarge, "request body too large"
+	case err != nil && gzipped:
+		return http.StatusBadRequest, "bad gzip body"
+	case err != nil:
+		return http.StatusBadRequest, "could not read body"
+	}
+	return 0, ""
+}
+
+func isTooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
+// splitLines cuts the body into lines, dropping CRs and blank lines.
+func (b *httpBuf) splitLines() {
+	data := b.body.Bytes()
+	b.lines = b.lines[:0]
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) > 0 {
+			b.lines = append(b.lines, line)
+		}
+	}
+}
+
+// decodeEvents decodes the body as NDJSON wire events; on failure it
+// returns the 1-based line number of the bad line.
+func (b *httpBuf) decodeEvents() (int, error) {
+	data := b.body.Bytes()
+	b.events = b.events[:0]
+	for lineNo := 1; len(data) > 0; lineNo++ {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		b.events = slices.Grow(b.events, 1)
+		b.events = b.events[:len(b.events)+1]
+		ev := &b.events[len(b.events)-1]
+		ev.Reset()
+		if err := DecodeWire(line, ev); err != nil {
+			return lineNo, err
+		}
+	}
+	return 0, nil
+}
+
+// putBuf returns buf to the pool unless it grew unusually large, so one
+// huge request does not pin its memory.
+func (h *HTTPSource) putBuf(buf *httpBuf) {
+	if buf.body.Cap() > 4<<20 || cap(buf.events) > 64<<10 {
+		return
+	}
+	buf.body.Reset()
+	clear(buf.lines)
+	buf.lines = buf.lines[:0]
+	buf.events = buf.events[:0]
+	h.bufs.Put(buf)
+}
