@@ -14,7 +14,12 @@ cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 FUZZTIME="${FUZZTIME:-4s}"
 LOG="$(mktemp -t gatewatch-test.XXXXXX)"
-trap 'rm -f "$LOG"' EXIT
+KAFKA_DIR="$(mktemp -d -t gatewatch-kafka.XXXXXX)"
+cleanup() {
+	bash deploy/kafka/kafka.sh stop "$KAFKA_DIR" >/dev/null 2>&1 || true
+	rm -rf "$KAFKA_DIR" "$LOG" "$LOG.fuzz"
+}
+trap cleanup EXIT
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -28,6 +33,19 @@ step "gofmt"
 unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"
 if [ -n "$unformatted" ]; then
 	echo "not gofmt-ed:"; echo "$unformatted"; exit 1
+fi
+
+step "services: Apache Kafka (KRaft, PLAINTEXT and SASL_SSL) from Maven Central"
+# Integration tests talk to the real broker through GATEWATCH_TEST_KAFKA*.
+# Outside CI a broker that will not start only skips those tests; in CI
+# (CI=true) the tests themselves fail without it.
+if bash deploy/kafka/kafka.sh start "$KAFKA_DIR"; then
+	eval "$(bash deploy/kafka/kafka.sh env "$KAFKA_DIR")"
+	export GATEWATCH_TEST_KAFKA GATEWATCH_TEST_KAFKA_SASL GATEWATCH_TEST_KAFKA_CA GATEWATCH_TEST_KAFKA_USER GATEWATCH_TEST_KAFKA_PASSWORD
+	echo "kafka ready: $GATEWATCH_TEST_KAFKA (plaintext), $GATEWATCH_TEST_KAFKA_SASL (SASL_SSL)"
+else
+	echo "kafka failed to start"
+	if [ "${CI:-}" = "true" ]; then exit 1; fi
 fi
 
 step "tests (go test -race -v)"

@@ -1,0 +1,642 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/segmentio/kafka-go"
+)
+
+// DefaultTopic is the topic events are published to when none is set.
+const DefaultTopic = "gatewatch.events"
+
+// Producer defaults, used for zero ProducerOptions fields.
+const (
+	DefaultBatchSize        = 10_000
+	DefaultBatchBytes       = 8 << 20
+	DefaultMaxMessageBytes  = 1 << 20 // the broker's default message.max.bytes
+	DefaultBatchTimeout     = 50 * time.Millisecond
+	DefaultMaxAttempts      = 3
+	DefaultWriteBackoffMin  = 100 * time.Millisecond
+	DefaultWriteBackoffMax  = 5 * time.Second
+	DefaultMaxBuffered      = 100_000
+	DefaultMaxBufferedBytes = 64 << 20
+	DefaultWriteTimeout     = 10 * time.Second
+)
+
+// ProducerOptions tune a Producer. The zero value works.
+type ProducerOptions struct {
+	// Topic to publish to; DefaultTopic when empty.
+	Topic string
+	// BatchSize and BatchBytes cap one write: the messages handed to
+	// kafka-go at once, which it splits per partition and sends in
+	// parallel. BatchTimeout is how long the first message of a write
+	// waits for more.
+	BatchSize    int
+	BatchBytes   int64
+	BatchTimeout time.Duration
+	// MaxMessageBytes caps one partition's record batch (uncompressed) and
+	// so one message; keep it at or below the broker's message.max.bytes.
+	// Publish refuses a larger message with ErrMessageTooLarge.
+	MaxMessageBytes int64
+	// Compression is "zstd" (default), "lz4", "snappy", "gzip" or "none".
+	Compression string
+	// MaxAttempts is how many times kafka-go tries a batch before handing
+	// the failure back, with a backoff between WriteBackoffMin and
+	// WriteBackoffMax. The Producer then keeps the failed messages and
+	// tries again (same backoff) for as long as it runs: a broker outage
+	// blocks Publish once the buffer is full but loses nothing.
+	MaxAttempts     int
+	WriteBackoffMin time.Duration
+	WriteBackoffMax time.Duration
+	// MaxBuffered and MaxBufferedBytes bound what the Producer holds,
+	// queued or in flight; Publish blocks beyond them.
+	MaxBuffered      int
+	MaxBufferedBytes int64
+	// WriteTimeout bounds one produce request.
+	WriteTimeout time.Duration
+	// AllowAutoTopicCreation lets a missing topic be created by the broker
+	// (when the broker allows it) instead of failing until it exists.
+	AllowAutoTopicCreation bool
+	// OnReject, when set, receives messages the brokers refused for good
+	// (too large, invalid record) before they are released; key and value
+	// are only valid during the call. Such messages are counted in
+	// Stats.Rejected and the first such error is returned by Close.
+	OnReject func(key, value []byte, err error)
+	// Logger receives kafka-go's messages (Debug) and errors (Warn);
+	// nothing is logged when nil.
+	Logger *slog.Logger
+}
+
+func (o *ProducerOptions) setDefaults() {
+	if o.Topic == "" {
+		o.Topic = DefaultTopic
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = DefaultBatchBytes
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if o.BatchBytes < o.MaxMessageBytes {
+		o.BatchBytes = o.MaxMessageBytes
+	}
+	if o.BatchTimeout <= 0 {
+		o.BatchTimeout = DefaultBatchTimeout
+	}
+	if o.Compression == "" {
+		o.Compression = "zstd"
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.WriteBackoffMin <= 0 {
+		o.WriteBackoffMin = DefaultWriteBackoffMin
+	}
+	if o.WriteBackoffMax <= 0 {
+		o.WriteBackoffMax = DefaultWriteBackoffMax
+	}
+	if o.WriteBackoffMax < o.WriteBackoffMin {
+		o.WriteBackoffMax = o.WriteBackoffMin
+	}
+	if o.MaxBuffered <= 0 {
+		o.MaxBuffered = DefaultMaxBuffered
+	}
+	if o.MaxBufferedBytes <= 0 {
+		o.MaxBufferedBytes = DefaultMaxBufferedBytes
+	}
+	if o.MaxBufferedBytes < o.BatchBytes {
+		// One full batch must fit, or a maximal message could never be
+		// accepted.
+		o.MaxBufferedBytes = o.BatchBytes
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+}
+
+func compressionCodec(name string) (kafka.Compression, error) {
+	switch strings.ToLower(name) {
+	case "zstd":
+		return kafka.Zstd, nil
+	case "lz4":
+		return kafka.Lz4, nil
+	case "snappy":
+		return kafka.Snappy, nil
+	case "gzip":
+		return kafka.Gzip, nil
+	case "none":
+		return 0, nil
+	}
+	return 0, fmt.Errorf("unknown compression %q (want zstd, lz4, snappy, gzip or none)", name)
+}
+
+// messageWriter is the part of *kafka.Writer the Producer uses; tests
+// substitute a fake.
+type messageWriter interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+	Close() error
+}
+
+// Errors returned by Publish.
+var (
+	ErrClosed          = errors.New("kafka producer: closed")
+	ErrMessageTooLarge = errors.New("kafka producer: message larger than MaxMessageBytes")
+)
+
+// Stats are a Producer's counters since it started.
+type Stats struct {
+	Published      int64 // messages accepted by Publish/PublishRaw
+	Delivered      int64 // messages acknowledged by the brokers
+	Rejected       int64 // messages the brokers refused for good (see OnReject)
+	FailedAttempts int64 // write attempts that failed (each after kafka-go's own MaxAttempts)
+	Buffered       int64 // messages held now: queued or in flight
+	BufferedBytes  int64 // their size
+	LastError      error // the most recent write error, nil if none yet
+}
+
+// Producer publishes events to one Kafka topic. Publish and PublishRaw are
+// safe for concurrent use; the writes happen on a goroutine the Producer
+// owns, started by NewProducer and stopped by Close.
+//
+// Partitioning: messages are keyed by client and partitioned with kafka-go's
+// Murmur2Balancer, which computes the same partition as the Java client's
+// default partitioner (and librdkafka's "murmur2_random") for keyed
+// messages, so any producer of the topic agrees on where a client lives.
+// kafka-go's Hash balancer would not: it is FNV-1a (Sarama's default).
+// Events without a client key get a nil key and a random partition.
+//
+// Delivery is at least once. A write that times out may have landed and is
+// written again, and kafka-go has no idempotent producer, so a retried batch
+// can also be reordered behind a later batch of the same partition that
+// succeeded first. Both happen only around broker failures; consumers
+// that care (baselines do not) dedupe on the event's request id.
+type Producer struct {
+	opts   ProducerOptions
+	w      messageWriter
+	bufMax int // buffers grown past this are not pooled
+
+	pool sync.Pool // *[]byte holding key then value
+
+	mu       sync.Mutex
+	queue    []pending // accepted, not yet being written
+	queueB   int64     // bytes in queue
+	count    int       // messages held: queue plus in flight
+	bytes    int64     // their size
+	firstAt  time.Time // when the oldest queued message arrived
+	closed   bool
+	space    chan struct{} // closed (and replaced) when room frees up
+	wake     chan struct{} // cap 1: new data for the sender
+	closing  chan struct{} // closed by Close: flush everything, then stop
+	done     chan struct{} // closed when the sender has stopped
+	abort    context.CancelFunc
+	writeCtx context.Context
+	firstErr error // first error that cost messages (rejected)
+	lastErr  error
+
+	published, delivered, rejected, failedAttempts atomic.Int64
+}
+
+type pending struct {
+	buf  *[]byte
+	key  int // len of the key prefix in *buf; -1 for a nil key
+	size int64
+}
+
+func (p pending) message() kafka.Message {
+	b := *p.buf
+	m := kafka.Message{Value: b[max(p.key, 0):]}
+	if p.key >= 0 {
+		m.Key = b[:p.key]
+	}
+	return m
+}
+
+// messageOverhead approximates a record's framing, so that BatchBytes
+// limits line up with kafka-go's own batch accounting (Message.totalSize).
+const messageOverhead = 48
+
+// NewProducer returns a Producer publishing to opts.Topic on the cluster cfg
+// describes. It does not contact the brokers: connection and authentication
+// errors surface as write errors (Stats.LastError, Close).
+func NewProducer(cfg Config, opts ProducerOptions) (*Producer, error) {
+	opts.setDefaults()
+	codec, err := compressionCodec(opts.Compression)
+	if err != nil {
+		return nil, fmt.Errorf("kafka producer: %w", err)
+	}
+	tr, err := cfg.Transport()
+	if err != nil {
+		return nil, err
+	}
+	w := &kafka.Writer{
+		Addr:     cfg.Addr(),
+		Topic:    opts.Topic,
+		Balancer: &kafka.Murmur2Balancer{},
+		// The Producer batches by size and time itself and hands kafka-go
+		// one batch per call; kafka-go then only splits it per partition.
+		// Its own timer would otherwise hold every partial per-partition
+		// batch for a further BatchTimeout (a sync WriteMessages waits for
+		// it), so make it next to nothing.
+		BatchSize:              partitionBatchSize(opts),
+		BatchBytes:             opts.MaxMessageBytes + messageOverhead,
+		BatchTimeout:           time.Millisecond,
+		MaxAttempts:            opts.MaxAttempts,
+		WriteBackoffMin:        opts.WriteBackoffMin,
+		WriteBackoffMax:        opts.WriteBackoffMax,
+		WriteTimeout:           opts.WriteTimeout,
+		RequiredAcks:           kafka.RequireAll,
+		Compression:            codec,
+		Transport:              tr,
+		AllowAutoTopicCreation: opts.AllowAutoTopicCreation,
+	}
+	if l := opts.Logger; l != nil {
+		w.Logger = kafka.LoggerFunc(func(msg string, args ...any) {
+			l.Debug(fmt.Sprintf(msg, args...), "component", "kafka-go", "topic", opts.Topic)
+		})
+		w.ErrorLogger = kafka.LoggerFunc(func(msg string, args ...any) {
+			l.Warn(fmt.Sprintf(msg, args...), "component", "kafka-go", "topic", opts.Topic)
+		})
+	}
+	return newProducer(opts, w), nil
+}
+
+// partitionBatchSize is kafka-go's per-partition BatchSize. kafka-go
+// preallocates that many Message slots (~150 bytes each) for every
+// partition batch, so passing the whole write's BatchSize would allocate
+// several times the write per call. A partition batch is bounded by
+// MaxMessageBytes anyway: size it for 512-byte events (an nginx event is
+// ~550 bytes on the wire); smaller events just take more produce requests.
+// Measured on the loopback broker: 2048 instead of 10000 halved B/op and
+// did not lower throughput.
+func partitionBatchSize(o ProducerOptions) int {
+	return min(o.BatchSize, max(int(o.MaxMessageBytes/512), 100))
+}
+
+// newProducer starts a Producer on w; opts must have its defaults set.
+func newProducer(opts ProducerOptions, w messageWriter) *Producer {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Producer{
+		opts:     opts,
+		w:        w,
+		bufMax:   64 << 10,
+		space:    make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		closing:  make(chan struct{}),
+		done:     make(chan struct{}),
+		abort:    cancel,
+		writeCtx: ctx,
+	}
+	go p.run()
+	return p
+}
+
+// Publish encodes ev (ingest.AppendWire) keyed by its client and queues it.
+// It blocks while the buffer is full, until there is room, ctx is done or
+// the Producer is closed. ev is not retained.
+func (p *Producer) Publish(ctx context.Context, ev *ingest.Event) error {
+	if ev == nil {
+		return errors.New("kafka producer: nil event")
+	}
+	bp := p.getBuf()
+	b := append((*bp)[:0], ev.ClientKey...)
+	key := len(b)
+	if key == 0 {
+		key = -1
+	}
+	b = ingest.AppendWire(b, ev)
+	*bp = b
+	return p.enqueue(ctx, pending{buf: bp, key: key})
+}
+
+// PublishRaw queues one message with the given key (nil for none) and
+// value, both copied. It is for topics that carry something other than
+// events, such as raw lines or dead letters: give each its own Producer.
+func (p *Producer) PublishRaw(ctx context.Context, key, value []byte) error {
+	bp := p.getBuf()
+	b := append((*bp)[:0], key...)
+	k := len(b)
+	if key == nil {
+		k = -1
+	}
+	*bp = append(b, value...)
+	return p.enqueue(ctx, pending{buf: bp, key: k})
+}
+
+func (p *Producer) getBuf() *[]byte {
+	if bp, ok := p.pool.Get().(*[]byte); ok {
+		return bp
+	}
+	b := make([]byte, 0, 1024)
+	return &b
+}
+
+func (p *Producer) putBuf(bp *[]byte) {
+	if cap(*bp) > p.bufMax {
+		return
+	}
+	*bp = (*bp)[:0]
+	p.pool.Put(bp)
+}
+
+func (p *Producer) enqueue(ctx context.Context, m pending) error {
+	m.size = int64(len(*m.buf)) + messageOverhead
+	if m.size > p.opts.MaxMessageBytes+messageOverhead {
+		p.putBuf(m.buf)
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, m.size-messageOverhead, p.opts.MaxMessageBytes)
+	}
+	p.mu.Lock()
+	for {
+		if p.closed {
+			p.mu.Unlock()
+			p.putBuf(m.buf)
+			return ErrClosed
+		}
+		if p.count < p.opts.MaxBuffered && p.bytes+m.size <= p.opts.MaxBufferedBytes {
+			break
+		}
+		space := p.space
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			p.putBuf(m.buf)
+			return fmt.Errorf("kafka producer: waiting for buffer space: %w", context.Cause(ctx))
+		case <-space:
+		}
+		p.mu.Lock()
+	}
+	if len(p.queue) == 0 {
+		p.firstAt = time.Now()
+	}
+	p.queue = append(p.queue, m)
+	p.queueB += m.size
+	p.count++
+	p.bytes += m.size
+	p.mu.Unlock()
+	p.published.Add(1)
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Stats returns the Producer's counters.
+func (p *Producer) Stats() Stats {
+	p.mu.Lock()
+	s := Stats{Buffered: int64(p.count), BufferedBytes: p.bytes, LastError: p.lastErr}
+	p.mu.Unlock()
+	s.Published = p.published.Load()
+	s.Delivered = p.delivered.Load()
+	s.Rejected = p.rejected.Load()
+	s.FailedAttempts = p.failedAttempts.Load()
+	return s
+}
+
+// Close stops accepting messages, delivers everything buffered and stops
+// the Producer. If ctx ends first, undelivered messages are abandoned and
+// Close says how many, with the last write error. It returns nil only when
+// every accepted message was delivered; otherwise the first error that cost
+// messages. Close is safe to call more than once.
+func (p *Producer) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.closing)
+		close(p.space) // wake blocked Publish calls: they return ErrClosed
+	}
+	p.mu.Unlock()
+
+	var errs []error
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		p.abort()
+		<-p.done // WriteMessages returns promptly once its ctx is cancelled
+		p.mu.Lock()
+		n, last := p.count, p.lastErr
+		p.mu.Unlock()
+		err := fmt.Errorf("kafka producer: close: %d messages undelivered: %w", n, context.Cause(ctx))
+		if last != nil {
+			err = fmt.Errorf("%w (last write error: %w)", err, last)
+		}
+		errs = append(errs, err)
+	}
+	p.abort()
+	p.mu.Lock()
+	if p.firstErr != nil {
+		errs = append(errs, p.firstErr)
+	}
+	p.mu.Unlock()
+	if len(errs) > 0 && ctx.Err() != nil {
+		// kafka-go's Close waits for batches still in its own retry loop
+		// (up to MaxAttempts write timeouts); the caller's deadline has
+		// passed, so let that finish in the background.
+		go p.w.Close() //nolint:errcheck // nobody is left to tell
+		return errors.Join(errs...)
+	}
+	if err := p.w.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("kafka producer: close writer: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// run is the sender: it takes batches off the queue and writes them until
+// Close has been called and the queue is empty, or Close gives up.
+func (p *Producer) run() {
+	defer close(p.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var batch []pending
+	var msgs []kafka.Message
+	backoff := time.Duration(0)
+	for {
+		batch = p.nextBatch(batch[:0], timer)
+		if batch == nil {
+			return
+		}
+		msgs = msgs[:0]
+		for _, m := range batch {
+			msgs = append(msgs, m.message())
+		}
+		err := p.w.WriteMessages(p.writeCtx, msgs...)
+		if p.writeCtx.Err() != nil {
+			// Close gave up; kafka-go may still read the buffers of
+			// this batch, so leave them to the garbage collector.
+			return
+		}
+		if p.settle(batch, err) {
+			backoff = 0
+			continue
+		}
+		backoff = min(max(2*backoff, p.opts.WriteBackoffMin), p.opts.WriteBackoffMax)
+		timer.Reset(backoff)
+		select {
+		case <-timer.C:
+		case <-p.writeCtx.Done():
+			timer.Stop()
+			return
+		}
+	}
+}
+
+// nextBatch waits until a batch is due (full, timed out, or closing) and
+// takes it off the queue. It returns nil when the Producer should stop.
+func (p *Producer) nextBatch(batch []pending, timer *time.Timer) []pending {
+	for {
+		p.mu.Lock()
+		n := len(p.queue)
+		closing := p.closed
+		due := n >= p.opts.BatchSize || p.queueB >= p.opts.BatchBytes ||
+			(n > 0 && (closing || time.Since(p.firstAt) >= p.opts.BatchTimeout))
+		if due {
+			var bytes int64
+			i := 0
+			for ; i < n && i < p.opts.BatchSize; i++ {
+				s := p.queue[i].size
+				if i > 0 && bytes+s > p.opts.BatchBytes {
+					break
+				}
+				bytes += s
+			}
+			batch = append(batch, p.queue[:i]...)
+			// Slide the rest down rather than reslicing, so the queue's
+			// backing array is reused instead of regrown for every batch.
+			rest := copy(p.queue, p.queue[i:])
+			clear(p.queue[rest:])
+			p.queue = p.queue[:rest]
+			p.queueB -= bytes
+			p.firstAt = time.Now()
+			p.mu.Unlock()
+			return batch
+		}
+		wait := time.Duration(-1)
+		if n > 0 {
+			wait = p.opts.BatchTimeout - time.Since(p.firstAt)
+		}
+		p.mu.Unlock()
+		if n == 0 && closing {
+			return nil
+		}
+		if wait >= 0 {
+			timer.Reset(wait)
+		}
+		select {
+		case <-p.wake:
+		case <-timer.C:
+		case <-p.closing:
+		case <-p.writeCtx.Done():
+			timer.Stop()
+			return nil
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		if wait < 0 {
+			// Wait for data without the timer; closing is noticed above.
+			continue
+		}
+	}
+}
+
+// settle accounts for a written batch: delivered and rejected messages are
+// released, retriable failures go back to the head of the queue in their
+// original order. It reports whether the whole batch was delivered.
+func (p *Producer) settle(batch []pending, err error) bool {
+	var werrs kafka.WriteErrors
+	perMessage := errors.As(err, &werrs) && len(werrs) == len(batch)
+	var retry []pending
+	var freed, delivered, rejected int64
+	var firstReject error
+	for i, m := range batch {
+		var merr error
+		if perMessage {
+			merr = werrs[i]
+		} else {
+			merr = err
+		}
+		switch {
+		case merr == nil:
+			delivered++
+		case perMessage && permanent(merr):
+			// Only a per-message verdict rejects: an error for the whole
+			// call (metadata, connection) says nothing about the messages.
+			// kafka-go's whole-call MessageTooLargeError cannot happen:
+			// enqueue's limit (messageOverhead) is stricter than its own.
+			rejected++
+			if firstReject == nil {
+				firstReject = merr
+			}
+			if p.opts.OnReject != nil {
+				msg := m.message()
+				p.opts.OnReject(msg.Key, msg.Value, merr)
+			}
+		default:
+			retry = append(retry, m)
+			continue
+		}
+		freed += m.size
+		p.putBuf(m.buf)
+	}
+	p.delivered.Add(delivered)
+	p.rejected.Add(rejected)
+	if err != nil {
+		p.failedAttempts.Add(1)
+	}
+
+	p.mu.Lock()
+	p.count -= int(delivered + rejected)
+	p.bytes -= freed
+	if err != nil {
+		p.lastErr = fmt.Errorf("kafka producer: write to %s: %w", p.opts.Topic, err)
+	}
+	if firstReject != nil && p.firstErr == nil {
+		p.firstErr = fmt.Errorf("kafka producer: %d messages rejected by %s: %w", rejected, p.opts.Topic, firstReject)
+	}
+	if len(retry) > 0 {
+		var rb int64
+		for _, m := range retry {
+			rb += m.size
+		}
+		q := make([]pending, 0, len(retry)+len(p.queue))
+		p.queue = append(append(q, retry...), p.queue...)
+		p.queueB += rb
+		p.firstAt = time.Time{} // due at once after the backoff
+	}
+	if delivered+rejected > 0 && !p.closed {
+		close(p.space)
+		p.space = make(chan struct{})
+	}
+	p.mu.Unlock()
+	return len(retry) == 0
+}
+
+// permanent reports whether retrying a message cannot help: the broker
+// refused the message itself rather than failing to take it.
+func permanent(err error) bool {
+	var tooLarge kafka.MessageTooLargeError
+	if errors.As(err, &tooLarge) {
+		return true
+	}
+	var kerr kafka.Error
+	if errors.As(err, &kerr) {
+		switch kerr {
+		case kafka.MessageSizeTooLarge, kafka.InvalidRecord, kafka.RecordListTooLarge, kafka.InvalidMessageSize:
+			return true
+		}
+	}
+	return false
+}
