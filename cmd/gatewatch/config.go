@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/ingest/transport"
 )
 
 // exampleConfig is printed by "gatewatch config"; a test checks that it
@@ -29,12 +30,54 @@ var exampleConfig []byte
 // (defaultConfig); the file, then environment variables, then flags
 // override it.
 type Config struct {
-	DataDir  string       `yaml:"data_dir"`
-	LogLevel string       `yaml:"log_level"`
-	Ingest   IngestConfig `yaml:"ingest"`
-	Detect   DetectConfig `yaml:"detect"`
-	Output   OutputConfig `yaml:"output"`
-	HTTP     HTTPConfig   `yaml:"http"`
+	DataDir  string        `yaml:"data_dir"`
+	LogLevel string        `yaml:"log_level"`
+	Ingest   IngestConfig  `yaml:"ingest"`
+	Detect   DetectConfig  `yaml:"detect"`
+	Output   OutputConfig  `yaml:"output"`
+	HTTP     HTTPConfig    `yaml:"http"`
+	Kafka    KafkaConfig   `yaml:"kafka"`
+	Collect  CollectConfig `yaml:"collect"`
+}
+
+// KafkaConfig says how collectors and detectors reach Kafka.
+type KafkaConfig struct {
+	Brokers     []string        `yaml:"brokers"`
+	ClientID    string          `yaml:"client_id"`
+	TLS         KafkaTLSConfig  `yaml:"tls"`
+	SASL        KafkaSASLConfig `yaml:"sasl"`
+	Compression string          `yaml:"compression"`
+	Topics      KafkaTopics     `yaml:"topics"`
+}
+
+// KafkaTLSConfig is TLS to the brokers.
+type KafkaTLSConfig struct {
+	Enabled    bool   `yaml:"enabled"`
+	CAFile     string `yaml:"ca_file"`
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	ServerName string `yaml:"server_name"`
+}
+
+// KafkaSASLConfig is SASL authentication; the password comes from a file
+// or $GATEWATCH_KAFKA_PASSWORD, never from the config file itself.
+type KafkaSASLConfig struct {
+	Mechanism    string `yaml:"mechanism"`
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// KafkaTopics names the topics gatewatch uses.
+type KafkaTopics struct {
+	Events     string `yaml:"events"`
+	DeadLetter string `yaml:"dead_letter"`
+}
+
+// CollectConfig is what "gatewatch collect" listens on besides files.
+type CollectConfig struct {
+	SyslogUDP    string `yaml:"syslog_udp"`
+	SyslogTCP    string `yaml:"syslog_tcp"`
+	SyslogFormat string `yaml:"syslog_format"`
 }
 
 // IngestConfig says where logs come from and how events are normalised.
@@ -119,6 +162,13 @@ func defaultConfig() Config {
 		},
 		Output: OutputConfig{Format: "json", Stdout: true},
 		HTTP:   HTTPConfig{Listen: "127.0.0.1:9107"},
+		Kafka: KafkaConfig{
+			Brokers:     []string{"localhost:9092"},
+			ClientID:    "gatewatch",
+			Compression: "zstd",
+			Topics:      KafkaTopics{Events: "gatewatch.events", DeadLetter: "gatewatch.deadletter"},
+		},
+		Collect: CollectConfig{SyslogFormat: "auto"},
 	}
 }
 
@@ -147,6 +197,9 @@ func (c *cli) loadConfig(path string) (Config, error) {
 	}
 	if v := c.getenv("GATEWATCH_LOG_LEVEL"); v != "" {
 		cfg.LogLevel = v
+	}
+	if v := c.getenv("GATEWATCH_KAFKA_BROKERS"); v != "" {
+		cfg.Kafka.Brokers = strings.Split(v, ",")
 	}
 	return cfg, cfg.validate()
 }
@@ -282,4 +335,27 @@ func (cfg *Config) detectOptions() detect.Options {
 	o.ErrorRatio.Disabled = !d.ErrorRatio.Enabled
 	o.AuthFailures.Disabled = !d.AuthFailures.Enabled
 	return o
+}
+
+// kafkaConfig turns the config file's kafka section into a transport
+// config; the SASL password comes from $GATEWATCH_KAFKA_PASSWORD or the
+// password file.
+func (c *cli) kafkaConfig(cfg Config) (transport.Config, error) {
+	k := cfg.Kafka
+	tc := transport.Config{
+		Brokers:  k.Brokers,
+		ClientID: k.ClientID,
+		TLS: transport.TLSConfig{
+			Enabled: k.TLS.Enabled, CAFile: k.TLS.CAFile, CertFile: k.TLS.CertFile,
+			KeyFile: k.TLS.KeyFile, ServerName: k.TLS.ServerName,
+		},
+		SASL: transport.SASLConfig{Mechanism: k.SASL.Mechanism, Username: k.SASL.Username, PasswordFile: k.SASL.PasswordFile},
+	}
+	if v := c.getenv("GATEWATCH_KAFKA_PASSWORD"); v != "" {
+		tc.SASL.Password, tc.SASL.PasswordFile = transport.Secret(v), ""
+	}
+	if err := tc.Validate(); err != nil {
+		return tc, fmt.Errorf("kafka: %w", err)
+	}
+	return tc, nil
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -322,6 +324,31 @@ func (p *pipeline) detectLoop(ctx context.Context) error {
 // runSource reads one input until ctx ends (files) or EOF (stdin), parses
 // each line and hands owned copies of the events to the detector.
 func (p *pipeline) runSource(ctx context.Context, s SourceConfig, norm ingest.NormalizerOptions, dl *ingest.DeadLetterWriter) error {
+	return readSource(ctx, s, norm, p.cli.stdin, sourceHooks{
+		lines:   p.metrics.lines.WithLabelValues(s.Name),
+		rejects: p.metrics.rejects.WithLabelValues(s.Name),
+		reject:  func(r ingest.Reject) error { return dl.Write(s.Name, r) },
+		event: func(ev *ingest.Event) error {
+			select { // bounded: a slow detector slows the inputs, it never grows memory
+			case p.events <- ev.Clone():
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		},
+	})
+}
+
+// sourceHooks say where a source's events and rejected lines go.
+type sourceHooks struct {
+	lines, rejects prometheus.Counter
+	event          func(*ingest.Event) error // ev is valid only during the call
+	reject         func(ingest.Reject) error
+}
+
+// readSource follows one configured input — a file like tail -F, or stdin
+// until EOF — and parses and normalises each line.
+func readSource(ctx context.Context, s SourceConfig, norm ingest.NormalizerOptions, stdin io.Reader, h sourceHooks) error {
 	norm.Source = s.Name
 	n, err := ingest.NewNormalizer(norm)
 	if err != nil {
@@ -335,37 +362,30 @@ func (p *pipeline) runSource(ctx context.Context, s SourceConfig, norm ingest.No
 	} else {
 		parser = ingest.NewAutoParser(ingest.ParserOptions{LogFormat: s.LogFormat})
 	}
-	lines := p.metrics.lines.WithLabelValues(s.Name)
-	rejects := p.metrics.rejects.WithLabelValues(s.Name)
 	var ev ingest.Event
 	var lineNo int64
 	handle := func(line []byte) error {
 		lineNo++
-		lines.Inc()
-		if len(strings.TrimSpace(string(line))) == 0 {
+		h.lines.Inc()
+		if len(bytes.TrimSpace(line)) == 0 {
 			return nil
 		}
 		ev.Reset()
 		if err := parser.Parse(line, &ev); err != nil {
-			rejects.Inc()
-			return dl.Write(s.Name, ingest.Reject{Line: lineNo, Reason: err.Error(), Text: line})
+			h.rejects.Inc()
+			return h.reject(ingest.Reject{Line: lineNo, Reason: err.Error(), Text: line})
 		}
 		n.Normalize(&ev)
 		if ev.Time.After(time.Now().Add(maxClockSkew)) {
 			// A garbled year would drag the watermark past every real
 			// event: keep the line, do not score it.
-			rejects.Inc()
-			return dl.Write(s.Name, ingest.Reject{Line: lineNo, Reason: "timestamp in the future", Text: line})
+			h.rejects.Inc()
+			return h.reject(ingest.Reject{Line: lineNo, Reason: "timestamp in the future", Text: line})
 		}
-		select { // bounded: a slow detector slows the inputs, it never grows memory
-		case p.events <- ev.Clone():
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return h.event(&ev)
 	}
 	if s.Path == "-" {
-		sc := bufio.NewScanner(p.cli.stdin)
+		sc := bufio.NewScanner(stdin)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			if err := handle(sc.Bytes()); err != nil {
@@ -380,12 +400,7 @@ func (p *pipeline) runSource(ctx context.Context, s SourceConfig, norm ingest.No
 }
 
 func (p *pipeline) serveHTTP() (*http.Server, error) {
-	if p.cfg.HTTP.Listen == "" {
-		return nil, nil
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(p.metrics.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	return serveOps(p.cfg.HTTP.Listen, p.metrics.reg, func() error {
 		var bad []string
 		p.healthy.Range(func(k, v any) bool {
 			if v.(string) != "" {
@@ -394,19 +409,35 @@ func (p *pipeline) serveHTTP() (*http.Server, error) {
 			return true
 		})
 		if len(bad) > 0 {
-			http.Error(w, "unhealthy: "+strings.Join(bad, ", "), http.StatusServiceUnavailable)
+			return errors.New("unhealthy: " + strings.Join(bad, ", "))
+		}
+		return nil
+	}, p.log)
+}
+
+// serveOps serves /metrics from reg and /healthz from health on listen
+// ("" serves nothing). The server's goroutine ends at Shutdown.
+func serveOps(listen string, reg *prometheus.Registry, health func() error, log *slog.Logger) (*http.Server, error) {
+	if listen == "" {
+		return nil, nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := health(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	ln, err := net.Listen("tcp", p.cfg.HTTP.Listen)
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			p.log.Error("http server", "err", err)
+			log.Error("http server", "err", err)
 		}
 	}()
 	return srv, nil

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/ingest/transport"
+)
+
+const collectHelp = `
+Collect access logs and ship them to Kafka as normalised events (one JSON
+object per message, docs/wire-format.md), keyed by client so all of a
+client's events land on one partition in order. Lines that do not parse go to
+the dead-letter topic with the reason.
+
+Inputs: files (followed like tail -F) and standard input from the command line
+or ingest.sources, and a syslog receiver (collect.syslog_udp/syslog_tcp).
+Kafka: the kafka section of the config (brokers, TLS, SASL); the SASL password
+comes from $GATEWATCH_KAFKA_PASSWORD or kafka.sasl.password_file. When Kafka is
+slow or down, collect buffers a bounded amount and then slows its inputs: it
+never drops events. SIGTERM stops the inputs and flushes what was read.
+
+Examples:
+  gatewatch collect --config gatewatch.yaml
+  GATEWATCH_KAFKA_BROKERS=kafka-1:9092 gatewatch collect --format nginx_combined /var/log/nginx/access.log
+  gatewatch collect --from-start old-access.log`
+
+// collectMetrics are the Prometheus series of a collector.
+type collectMetrics struct {
+	reg            *prometheus.Registry
+	lines, rejects *prometheus.CounterVec
+	published      prometheus.CounterFunc
+	buffered       prometheus.GaugeFunc
+}
+
+func (c *cli) collect(ctx context.Context, args []string) error {
+	fs := c.newFlags("collect", "[flags] [FILE...]", collectHelp)
+	configPath := fs.String("config", "", "config file (default $GATEWATCH_CONFIG)")
+	format := fs.String("format", "auto", "log format of FILE arguments (see \"gatewatch formats\")")
+	logFormat := fs.String("log-format", "", "nginx log_format string, with --format nginx")
+	fromStart := fs.Bool("from-start", false, "read FILE arguments from the beginning, not only new lines")
+	listen := fs.String("listen", "", "address for /metrics and /healthz (default from config)")
+	files, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	cfg, err := c.loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	if flagSet(fs, "listen") {
+		cfg.HTTP.Listen = *listen
+	}
+	for _, f := range files {
+		cfg.Ingest.Sources = append(cfg.Ingest.Sources, SourceConfig{
+			Name: sourceName(f), Path: f, Format: *format, LogFormat: *logFormat, FromStart: *fromStart,
+		})
+	}
+	if len(cfg.Ingest.Sources) == 0 && cfg.Collect.SyslogUDP == "" && cfg.Collect.SyslogTCP == "" {
+		fmt.Fprintln(c.stderr, "gatewatch collect: no inputs: name files (or -), configure ingest.sources, or a syslog listener")
+		fs.Usage()
+		return errUsage
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	log := c.logger(cfg.LogLevel)
+	kc, err := c.kafkaConfig(cfg)
+	if err != nil {
+		return err
+	}
+	key, err := c.hmacKey(cfg, true)
+	if err != nil {
+		return err
+	}
+	norm, err := cfg.normalizerOptions(key)
+	if err != nil {
+		return err
+	}
+	events, err := transport.NewProducer(kc, transport.ProducerOptions{
+		Topic: cfg.Kafka.Topics.Events, Compression: cfg.Kafka.Compression, AllowAutoTopicCreation: true,
+	})
+	if err != nil {
+		return err
+	}
+	dead, err := transport.NewProducer(kc, transport.ProducerOptions{
+		Topic: cfg.Kafka.Topics.DeadLetter, Compression: cfg.Kafka.Compression, AllowAutoTopicCreation: true,
+	})
+	if err != nil {
+		events.Close(context.Background())
+		return err
+	}
+	m := &collectMetrics{
+		reg: prometheus.NewRegistry(),
+		lines: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatewatch_ingest_lines_total", Help: "Log lines read, by source.",
+		}, []string{"source"}),
+		rejects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatewatch_ingest_parse_errors_total", Help: "Lines that could not be parsed (sent to the dead-letter topic), by source.",
+		}, []string{"source"}),
+		published: prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gatewatch_collect_delivered_events_total", Help: "Events acknowledged by Kafka.",
+		}, func() float64 { return float64(events.Stats().Delivered) }),
+		buffered: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatewatch_collect_buffered_events", Help: "Events waiting for Kafka (bounded; inputs slow down when full).",
+		}, func() float64 { return float64(events.Stats().Buffered) }),
+	}
+	m.reg.MustRegister(m.lines, m.rejects, m.published, m.buffered, prometheus.NewGoCollector())
+	srv, err := serveOps(cfg.HTTP.Listen, m.reg, func() error {
+		// Unhealthy while undelivered events wait behind a failing Kafka.
+		if st := events.Stats(); st.LastError != nil && st.Buffered > 0 {
+			return errors.New("kafka unavailable, events buffered")
+		}
+		return nil
+	}, log)
+	if err != nil {
+		return err
+	}
+
+	col := &collector{cli: c, cfg: cfg, log: log, norm: norm, events: events, dead: dead, metrics: m}
+	runErr := col.run(ctx)
+
+	// Flush what was read, bounded so a dead Kafka cannot hang shutdown
+	// forever; what is still buffered then is reported, not hidden.
+	flushCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	errs := []error{runErr}
+	if err := events.Close(flushCtx); err != nil {
+		errs = append(errs, fmt.Errorf("flush events: %w", err))
+	}
+	if err := dead.Close(flushCtx); err != nil {
+		errs = append(errs, fmt.Errorf("flush dead letters: %w", err))
+	}
+	if srv != nil {
+		srv.Shutdown(flushCtx)
+	}
+	st := events.Stats()
+	log.Info("collect stopped", "published", st.Published, "delivered", st.Delivered)
+	return errors.Join(errs...)
+}
+
+// collector runs the inputs of "gatewatch collect" into Kafka.
+type collector struct {
+	cli          *cli
+	cfg          Config
+	log          *slog.Logger
+	norm         ingest.NormalizerOptions
+	events, dead *transport.Producer
+	metrics      *collectMetrics
+	dlMu         sync.Mutex
+	dlBuf        bytes.Buffer
+}
+
+// run reads every input until ctx ends (or stdin ends, when it is the
+// only input) and returns the first input error.
+func (col *collector) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, len(col.cfg.Ingest.Sources)+1)
+	for _, s := range col.cfg.Ingest.Sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := readSource(ctx, s, col.norm, col.cli.stdin, sourceHooks{
+				lines:   col.metrics.lines.WithLabelValues(s.Name),
+				rejects: col.metrics.rejects.WithLabelValues(s.Name),
+				event:   func(ev *ingest.Event) error { return col.events.Publish(ctx, ev) },
+				reject:  func(r ingest.Reject) error { return col.deadLetter(ctx, s.Name, r) },
+			})
+			if err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("source %s: %w", s.Name, err)
+				cancel()
+			}
+		}()
+	}
+	if col.cfg.Collect.SyslogUDP != "" || col.cfg.Collect.SyslogTCP != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := col.syslog(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("syslog: %w", err)
+				cancel()
+			}
+		}()
+	}
+	col.log.Info("collecting", "sources", len(col.cfg.Ingest.Sources), "syslog_udp", col.cfg.Collect.SyslogUDP,
+		"syslog_tcp", col.cfg.Collect.SyslogTCP, "kafka", col.cfg.Kafka.Brokers, "topic", col.cfg.Kafka.Topics.Events)
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+// deadLetter sends a rejected line to the dead-letter topic, keyed by
+// source, as the same JSON record the embedded pipeline writes to disk.
+func (col *collector) deadLetter(ctx context.Context, source string, r ingest.Reject) error {
+	col.dlMu.Lock()
+	defer col.dlMu.Unlock()
+	col.dlBuf.Reset()
+	w := ingest.NewDeadLetterWriter(&col.dlBuf)
+	if err := w.Write(source, r); err != nil {
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return col.dead.PublishRaw(ctx, []byte(source), bytes.TrimSuffix(col.dlBuf.Bytes(), []byte{'\n'}))
+}
+
+// syslog receives access-log lines as syslog message bodies.
+func (col *collector) syslog(ctx context.Context) error {
+	format := col.cfg.Collect.SyslogFormat
+	var parser ingest.Parser
+	var err error
+	if format == "" || format == "auto" {
+		parser = ingest.NewAutoParser(ingest.ParserOptions{})
+	} else if parser, err = ingest.NewParser(format, ingest.ParserOptions{}); err != nil {
+		return err
+	}
+	norm := col.norm
+	norm.Source = "syslog"
+	n, err := ingest.NewNormalizer(norm)
+	if err != nil {
+		return err
+	}
+	lines := col.metrics.lines.WithLabelValues("syslog")
+	rejects := col.metrics.rejects.WithLabelValues("syslog")
+	srv := &ingest.SyslogServer{
+		UDPAddr: col.cfg.Collect.SyslogUDP,
+		TCPAddr: col.cfg.Collect.SyslogTCP,
+		Logger:  col.log,
+		OnMalformed: func(raw []byte, reason string) {
+			rejects.Inc()
+			if err := col.deadLetter(ctx, "syslog", ingest.Reject{Reason: "syslog: " + reason, Text: raw}); err != nil {
+				col.log.Warn("dead letter", "err", err)
+			}
+		},
+	}
+	var mu sync.Mutex // the server calls back from one goroutine per connection
+	var ev ingest.Event
+	return srv.Serve(ctx, func(src ingest.SyslogSource, m ingest.SyslogMessage) error {
+		mu.Lock()
+		defer mu.Unlock()
+		lines.Inc()
+		ev.Reset()
+		if err := parser.Parse(m.Message, &ev); err != nil {
+			rejects.Inc()
+			return col.deadLetter(ctx, "syslog", ingest.Reject{Reason: err.Error(), Text: m.Message})
+		}
+		n.Normalize(&ev)
+		return col.events.Publish(ctx, &ev)
+	})
+}

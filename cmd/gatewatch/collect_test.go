@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/gatewatch/gatewatch/ingest"
+)
+
+// testKafka returns the real test broker started by deploy/test.sh, or
+// skips — except in CI, where a broker that is not there is a failure.
+func testKafka(t *testing.T) string {
+	t.Helper()
+	addr := os.Getenv("GATEWATCH_TEST_KAFKA")
+	if addr == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("GATEWATCH_TEST_KAFKA is not set: the Kafka broker did not start (deploy/test.sh starts it)")
+		}
+		t.Skip("no Kafka broker: run deploy/test.sh, or start one with deploy/kafka/kafka.sh")
+	}
+	return addr
+}
+
+// readTopic reads every message of topic until want have arrived or the
+// deadline passes.
+func readTopic(t *testing.T, broker, topic string, want int, deadline time.Duration) []kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	conn, err := kafka.DialContext(ctx, "tcp", broker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var msgs []kafka.Message
+	for len(msgs) < want && ctx.Err() == nil {
+		parts, err := conn.ReadPartitions(topic)
+		if err != nil || len(parts) == 0 {
+			time.Sleep(100 * time.Millisecond) // the topic is created by the first write
+			continue
+		}
+		msgs = msgs[:0]
+		for _, p := range parts {
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: p.ID, MaxWait: 100 * time.Millisecond})
+			for {
+				rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+				m, err := r.ReadMessage(rctx)
+				rcancel()
+				if err != nil {
+					break
+				}
+				msgs = append(msgs, m)
+			}
+			r.Close()
+		}
+	}
+	if len(msgs) < want {
+		t.Fatalf("topic %s: %d messages, want %d", topic, len(msgs), want)
+	}
+	return msgs
+}
+
+// TestCollectShipsToRealKafka runs "gatewatch collect" on a file and a
+// syslog listener against the real broker: every line arrives once as a
+// decodable event keyed by its client, and a bad line reaches the
+// dead-letter topic.
+func TestCollectShipsToRealKafka(t *testing.T) {
+	t.Parallel()
+	broker := testKafka(t)
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	var lines []string
+	for i := 0; i < 3000; i++ {
+		lines = append(lines, fmt.Sprintf(`198.51.100.%d - - [02/Nov/2026:00:%02d:%02d +0000] "GET /api/v1/orders/%d HTTP/1.1" 200 %d "-" "curl/8"`, i%40, (i/60)%60, i%60, i, 100+i))
+	}
+	lines = append(lines, "not an access log line")
+	if err := os.WriteFile(logPath, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	events, dead := "test.collect.events."+suffix, "test.collect.dead."+suffix
+	udp := freeUDPAddr(t)
+	cfgPath := filepath.Join(dir, "gatewatch.yaml")
+	cfg := fmt.Sprintf("data_dir: %s\nkafka:\n  brokers: [%s]\n  topics: {events: %s, dead_letter: %s}\ncollect:\n  syslog_udp: %s\n  syslog_format: nginx_combined\n",
+		filepath.Join(dir, "data"), broker, events, dead, udp)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
+	done := make(chan int, 1)
+	go func() {
+		done <- c.main(ctx, []string{"collect", "--config", cfgPath, "--listen", "", "--from-start", "--format", "nginx_combined", logPath})
+	}()
+
+	// Syslog: nginx's own syslog output, over UDP (retried: the listener
+	// may not be up yet, and UDP says nothing).
+	msg := `<190>Nov  2 00:59:59 edge nginx: 203.0.113.99 - - [02/Nov/2026:00:59:59 +0000] "POST /login HTTP/1.1" 401 12 "-" "bot"`
+	got := map[string]int{}
+	deadline := time.Now().Add(60 * time.Second)
+	for got["203.0.113.99"] == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("syslog event never arrived; stderr: %s", errOut.String())
+		}
+		conn, err := net.Dial("udp", udp)
+		if err == nil {
+			conn.Write([]byte(msg))
+			conn.Close()
+		}
+		msgs := readTopic(t, broker, events, len(lines)-1, 60*time.Second)
+		got = map[string]int{}
+		for _, m := range msgs {
+			var ev ingest.Event
+			if err := ingest.DecodeWire(m.Value, &ev); err != nil {
+				t.Fatalf("undecodable event %q: %v", m.Value, err)
+			}
+			if string(m.Key) != ev.ClientKey {
+				t.Fatalf("message key %q, client %q", m.Key, ev.ClientKey)
+			}
+			got[ev.ClientKey]++
+		}
+	}
+	total := 0
+	for k, n := range got {
+		if k != "203.0.113.99" {
+			total += n
+		}
+	}
+	if total != len(lines)-1 {
+		t.Fatalf("%d file events in Kafka, want %d (exactly once)", total, len(lines)-1)
+	}
+	dl := readTopic(t, broker, dead, 1, 30*time.Second)
+	if !strings.Contains(string(dl[0].Value), "not an access log line") {
+		t.Fatalf("dead letter %q", dl[0].Value)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("collect exited %d: %s", code, errOut.String())
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("collect did not stop")
+	}
+	sc := bufio.NewScanner(strings.NewReader(errOut.String()))
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "password") {
+			t.Fatalf("a log line mentions a password: %s", sc.Text())
+		}
+	}
+}
+
+func freeUDPAddr(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().String()
+}
