@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -64,7 +67,7 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 			Name: sourceName(f), Path: f, Format: *format, LogFormat: *logFormat, FromStart: *fromStart,
 		})
 	}
-	if len(cfg.Ingest.Sources) == 0 && cfg.Collect.SyslogUDP == "" && cfg.Collect.SyslogTCP == "" {
+	if len(cfg.Ingest.Sources) == 0 && cfg.Collect.SyslogUDP == "" && cfg.Collect.SyslogTCP == "" && cfg.Collect.HTTP.Listen == "" {
 		fmt.Fprintln(c.stderr, "gatewatch collect: no inputs: name files (or -), configure ingest.sources, or a syslog listener")
 		fs.Usage()
 		return errUsage
@@ -182,6 +185,16 @@ func (col *collector) run(ctx context.Context) error {
 			}
 		}()
 	}
+	if col.cfg.Collect.HTTP.Listen != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := col.serveHTTPIngest(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("http ingest: %w", err)
+				cancel()
+			}
+		}()
+	}
 	if col.cfg.Collect.SyslogUDP != "" || col.cfg.Collect.SyslogTCP != "" {
 		wg.Add(1)
 		go func() {
@@ -258,4 +271,100 @@ func (col *collector) syslog(ctx context.Context) error {
 		n.Normalize(&ev)
 		return col.events.Publish(ctx, &ev)
 	})
+}
+
+// serveHTTPIngest runs the authenticated HTTP ingest endpoint until ctx
+// ends. Lines are parsed here (format from the request, else auto);
+// events arrive already normalised by the sender.
+func (col *collector) serveHTTPIngest(ctx context.Context) error {
+	hc := col.cfg.Collect.HTTP
+	opts := ingest.HTTPSourceOptions{Rate: hc.Rate, MaxBodyBytes: hc.MaxBodyBytes, Logger: col.log}
+	for _, t := range hc.Tokens {
+		opts.Tokens = append(opts.Tokens, ingest.HTTPToken{Name: t.Name, File: t.File, Hash: t.Hash})
+	}
+	if hc.TokenKeyFile != "" {
+		k, err := os.ReadFile(hc.TokenKeyFile)
+		if err != nil {
+			return fmt.Errorf("token key: %w", err)
+		}
+		opts.TokenKey = bytes.TrimSpace(k)
+	}
+	norm := col.norm
+	norm.Source = "http"
+	n, err := ingest.NewNormalizer(norm)
+	if err != nil {
+		return err
+	}
+	lines := col.metrics.lines.WithLabelValues("http")
+	rejects := col.metrics.rejects.WithLabelValues("http")
+	var mu sync.Mutex // parsers and the normalizer are not for concurrent use
+	parsers := map[string]ingest.Parser{}
+	src, err := ingest.NewHTTPSource(opts, func(ctx context.Context, b ingest.HTTPBatch) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for i := range b.Events {
+			if err := col.events.Publish(ctx, &b.Events[i]); err != nil {
+				return err
+			}
+		}
+		if len(b.Lines) == 0 {
+			return nil
+		}
+		p, ok := parsers[b.Format]
+		if !ok {
+			if b.Format == "" || b.Format == "auto" {
+				p = ingest.NewAutoParser(ingest.ParserOptions{})
+			} else if p, err = ingest.NewParser(b.Format, ingest.ParserOptions{}); err != nil {
+				return err
+			}
+			parsers[b.Format] = p
+		}
+		var ev ingest.Event
+		for i, line := range b.Lines {
+			lines.Inc()
+			ev.Reset()
+			if err := p.Parse(line, &ev); err != nil {
+				rejects.Inc()
+				if err := col.deadLetter(ctx, "http:"+b.Identity, ingest.Reject{Line: int64(i + 1), Reason: err.Error(), Text: line}); err != nil {
+					return err
+				}
+				continue
+			}
+			if b.Source != "" {
+				ev.Source = b.Source
+			}
+			n.Normalize(&ev)
+			if err := col.events.Publish(ctx, &ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", hc.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: src, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	col.log.Info("http ingest", "listen", ln.Addr().String(), "tls", hc.TLSCertFile != "")
+	errc := make(chan error, 1)
+	go func() {
+		if hc.TLSCertFile != "" {
+			errc <- srv.ServeTLS(ln, hc.TLSCertFile, hc.TLSKeyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(shut) // lets requests in flight finish and publish
+		<-errc
+		return ctx.Err()
+	}
 }

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,9 +91,15 @@ func TestCollectShipsToRealKafka(t *testing.T) {
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	events, dead := "test.collect.events."+suffix, "test.collect.dead."+suffix
 	udp := freeUDPAddr(t)
+	httpAddr := freeAddr(t)
+	tokenFile := filepath.Join(dir, "edge.token")
+	if err := os.WriteFile(tokenFile, []byte("s3cret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfgPath := filepath.Join(dir, "gatewatch.yaml")
-	cfg := fmt.Sprintf("data_dir: %s\nkafka:\n  brokers: [%s]\n  topics: {events: %s, dead_letter: %s}\ncollect:\n  syslog_udp: %s\n  syslog_format: nginx_combined\n",
-		filepath.Join(dir, "data"), broker, events, dead, udp)
+	cfg := fmt.Sprintf("data_dir: %s\nkafka:\n  brokers: [%s]\n  topics: {events: %s, dead_letter: %s}\n"+
+		"collect:\n  syslog_udp: %s\n  syslog_format: nginx_combined\n  http:\n    listen: %s\n    tokens: [{name: edge, file: %s}]\n",
+		filepath.Join(dir, "data"), broker, events, dead, udp, httpAddr, tokenFile)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -131,9 +139,43 @@ func TestCollectShipsToRealKafka(t *testing.T) {
 			got[ev.ClientKey]++
 		}
 	}
+	// HTTP ingest: a wrong token is refused tersely, the right one accepted.
+	post := func(token string) *http.Response {
+		req, _ := http.NewRequest("POST", "http://"+httpAddr+"/v1/lines",
+			strings.NewReader(`203.0.113.98 - - [02/Nov/2026:00:59:59 +0000] "GET /x HTTP/1.1" 200 1 "-" "y"`+"\n"))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "text/plain")
+		req.Header.Set("X-Gatewatch-Format", "nginx_combined")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post("wrong"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong token: %d", resp.StatusCode)
+	}
+	if resp := post("s3cret-token"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("right token: %d", resp.StatusCode)
+	}
+	for got["203.0.113.98"] == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("http event never arrived; stderr: %s", errOut.String())
+		}
+		got = map[string]int{}
+		for _, m := range readTopic(t, broker, events, len(lines), 60*time.Second) {
+			var ev ingest.Event
+			if err := ingest.DecodeWire(m.Value, &ev); err != nil {
+				t.Fatal(err)
+			}
+			got[ev.ClientKey]++
+		}
+	}
 	total := 0
 	for k, n := range got {
-		if k != "203.0.113.99" {
+		if k != "203.0.113.99" && k != "203.0.113.98" {
 			total += n
 		}
 	}
@@ -155,7 +197,7 @@ func TestCollectShipsToRealKafka(t *testing.T) {
 	}
 	sc := bufio.NewScanner(strings.NewReader(errOut.String()))
 	for sc.Scan() {
-		if strings.Contains(sc.Text(), "password") {
+		if strings.Contains(sc.Text(), "password") || strings.Contains(sc.Text(), "s3cret-token") {
 			t.Fatalf("a log line mentions a password: %s", sc.Text())
 		}
 	}

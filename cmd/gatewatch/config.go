@@ -75,9 +75,29 @@ type KafkaTopics struct {
 
 // CollectConfig is what "gatewatch collect" listens on besides files.
 type CollectConfig struct {
-	SyslogUDP    string `yaml:"syslog_udp"`
-	SyslogTCP    string `yaml:"syslog_tcp"`
-	SyslogFormat string `yaml:"syslog_format"`
+	SyslogUDP    string            `yaml:"syslog_udp"`
+	SyslogTCP    string            `yaml:"syslog_tcp"`
+	SyslogFormat string            `yaml:"syslog_format"`
+	HTTP         CollectHTTPConfig `yaml:"http"`
+}
+
+// CollectHTTPConfig is the authenticated HTTP ingest endpoint.
+type CollectHTTPConfig struct {
+	Listen       string             `yaml:"listen"`
+	TLSCertFile  string             `yaml:"tls_cert_file"`
+	TLSKeyFile   string             `yaml:"tls_key_file"`
+	Tokens       []CollectHTTPToken `yaml:"tokens"`
+	TokenKeyFile string             `yaml:"token_key_file"`
+	Rate         float64            `yaml:"rate"`
+	MaxBodyBytes int64              `yaml:"max_body_bytes"`
+}
+
+// CollectHTTPToken is one accepted bearer token: a file holding it, or its
+// HMAC (gatewatch never needs the token itself in its config).
+type CollectHTTPToken struct {
+	Name string `yaml:"name"`
+	File string `yaml:"file"`
+	Hash string `yaml:"hash"`
 }
 
 // IngestConfig says where logs come from and how events are normalised.
@@ -168,7 +188,9 @@ func defaultConfig() Config {
 			Compression: "zstd",
 			Topics:      KafkaTopics{Events: "gatewatch.events", DeadLetter: "gatewatch.deadletter"},
 		},
-		Collect: CollectConfig{SyslogFormat: "auto"},
+		Collect: CollectConfig{SyslogFormat: "auto", HTTP: CollectHTTPConfig{
+			Tokens: []CollectHTTPToken{}, Rate: 50, MaxBodyBytes: 10 << 20,
+		}},
 	}
 }
 
