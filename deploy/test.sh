@@ -35,6 +35,16 @@ if [ -n "$unformatted" ]; then
 	echo "not gofmt-ed:"; echo "$unformatted"; exit 1
 fi
 
+step "tools: kcat (a non-Go Kafka client, to prove the wire format)"
+if ! command -v kcat >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ]; then
+		(apt-get update -qq && apt-get install -y -qq kcat) >/dev/null 2>&1 || echo "could not install kcat"
+	else
+		echo "kcat missing and not root: its test will skip (or fail under CI=true)"
+	fi
+fi
+command -v kcat && kcat -V 2>&1 | head -n 1 || true
+
 step "services: Apache Kafka (KRaft, PLAINTEXT and SASL_SSL) from Maven Central"
 # Integration tests talk to the real broker through GATEWATCH_TEST_KAFKA*.
 # Outside CI a broker that will not start only skips those tests; in CI
