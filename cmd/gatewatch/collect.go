@@ -46,26 +46,11 @@ type collectMetrics struct {
 
 func (c *cli) collect(ctx context.Context, args []string) error {
 	fs := c.newFlags("collect", "[flags] [FILE...]", collectHelp)
-	configPath := fs.String("config", "", "config file (default $GATEWATCH_CONFIG)")
-	format := fs.String("format", "auto", "log format of FILE arguments (see \"gatewatch formats\")")
-	logFormat := fs.String("log-format", "", "nginx log_format string, with --format nginx")
-	fromStart := fs.Bool("from-start", false, "read FILE arguments from the beginning, not only new lines")
-	listen := fs.String("listen", "", "address for /metrics and /healthz (default from config)")
-	files, err := parseArgs(fs, args)
+	var sf sourceFlags
+	sf.register(fs)
+	cfg, err := c.parseSourceArgs(fs, &sf, args)
 	if err != nil {
 		return err
-	}
-	cfg, err := c.loadConfig(*configPath)
-	if err != nil {
-		return err
-	}
-	if flagSet(fs, "listen") {
-		cfg.HTTP.Listen = *listen
-	}
-	for _, f := range files {
-		cfg.Ingest.Sources = append(cfg.Ingest.Sources, SourceConfig{
-			Name: sourceName(f), Path: f, Format: *format, LogFormat: *logFormat, FromStart: *fromStart,
-		})
 	}
 	if len(cfg.Ingest.Sources) == 0 && cfg.Collect.SyslogUDP == "" && cfg.Collect.SyslogTCP == "" && cfg.Collect.HTTP.Listen == "" {
 		fmt.Fprintln(c.stderr, "gatewatch collect: no inputs: name files (or -), configure ingest.sources, or a syslog listener")

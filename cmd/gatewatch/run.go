@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -87,30 +88,15 @@ func newRunMetrics() *runMetrics {
 
 func (c *cli) run(ctx context.Context, args []string) error {
 	fs := c.newFlags("run", "[flags] [FILE...]", runHelp)
-	configPath := fs.String("config", "", "config file (default $GATEWATCH_CONFIG)")
-	format := fs.String("format", "auto", "log format of FILE arguments (see \"gatewatch formats\")")
-	logFormat := fs.String("log-format", "", "nginx log_format string, with --format nginx")
-	fromStart := fs.Bool("from-start", false, "read FILE arguments from the beginning, not only new lines")
+	var sf sourceFlags
+	sf.register(fs)
 	output := fs.String("output", "", "findings on stdout as json or text (default from config)")
-	listen := fs.String("listen", "", "address for /metrics and /healthz (default from config: 127.0.0.1:9107)")
-	files, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	cfg, err := c.loadConfig(*configPath)
+	cfg, err := c.parseSourceArgs(fs, &sf, args)
 	if err != nil {
 		return err
 	}
 	if *output != "" {
 		cfg.Output.Format = *output
-	}
-	if flagSet(fs, "listen") {
-		cfg.HTTP.Listen = *listen
-	}
-	for _, f := range files {
-		cfg.Ingest.Sources = append(cfg.Ingest.Sources, SourceConfig{
-			Name: sourceName(f), Path: f, Format: *format, LogFormat: *logFormat, FromStart: *fromStart,
-		})
 	}
 	if len(cfg.Ingest.Sources) == 0 {
 		fmt.Fprintln(c.stderr, "gatewatch run: no inputs: name files (or -) or configure ingest.sources")
@@ -135,6 +121,42 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	}
 	defer p.close()
 	return p.run(ctx, normOpts)
+}
+
+// sourceFlags are the input flags "run" and "collect" share.
+type sourceFlags struct {
+	configPath, format, logFormat, listen string
+	fromStart                             bool
+}
+
+func (sf *sourceFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&sf.configPath, "config", "", "config file (default $GATEWATCH_CONFIG)")
+	fs.StringVar(&sf.format, "format", "auto", "log format of FILE arguments (see \"gatewatch formats\")")
+	fs.StringVar(&sf.logFormat, "log-format", "", "nginx log_format string, with --format nginx")
+	fs.BoolVar(&sf.fromStart, "from-start", false, "read FILE arguments from the beginning, not only new lines")
+	fs.StringVar(&sf.listen, "listen", "", "address for /metrics and /healthz (default from config: 127.0.0.1:9107)")
+}
+
+// parseSourceArgs parses the command line, loads the config and adds the
+// FILE arguments to its sources.
+func (c *cli) parseSourceArgs(fs *flag.FlagSet, sf *sourceFlags, args []string) (Config, error) {
+	files, err := parseArgs(fs, args)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg, err := c.loadConfig(sf.configPath)
+	if err != nil {
+		return cfg, err
+	}
+	if flagSet(fs, "listen") {
+		cfg.HTTP.Listen = sf.listen
+	}
+	for _, f := range files {
+		cfg.Ingest.Sources = append(cfg.Ingest.Sources, SourceConfig{
+			Name: sourceName(f), Path: f, Format: sf.format, LogFormat: sf.logFormat, FromStart: sf.fromStart,
+		})
+	}
+	return cfg, nil
 }
 
 func sourceName(path string) string {
