@@ -25,7 +25,9 @@ client's events land on one partition in order. Lines that do not parse go to
 the dead-letter topic with the reason.
 
 Inputs: files (followed like tail -F) and standard input from the command line
-or ingest.sources, and a syslog receiver (collect.syslog_udp/syslog_tcp).
+or ingest.sources, a syslog receiver (collect.syslog_udp/syslog_tcp), and an
+HTTP endpoint with bearer tokens and per-token rate limits (collect.http:
+POST /v1/lines with raw lines, POST /v1/events with NDJSON wire events).
 Kafka: the kafka section of the config (brokers, TLS, SASL); the SASL password
 comes from $GATEWATCH_KAFKA_PASSWORD or kafka.sasl.password_file. When Kafka is
 slow or down, collect buffers a bounded amount and then slows its inputs: it

@@ -51,7 +51,7 @@ func commands() []command {
 		{"demo", "run the pipeline on built-in simulated gateway traffic with injected attacks", (*cli).demo},
 		{"analyze", "replay access-log files through the detectors and print findings", (*cli).analyze},
 		{"run", "run the embedded pipeline on live inputs (tail files, stdin)", (*cli).run},
-		{"collect", "ship access logs (files, stdin, syslog) to Kafka as normalised events", (*cli).collect},
+		{"collect", "ship access logs (files, stdin, syslog, HTTP) to Kafka as normalised events", (*cli).collect},
 		{"formats", "list the log formats gatewatch reads", (*cli).formats},
 		{"config", "print an example config file with every setting and its default", (*cli).config},
 		{"version", "print the version", (*cli).version},
