@@ -1,0 +1,267 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatewatch/gatewatch/ingest/transport"
+	"github.com/segmentio/kafka-go"
+)
+
+// Runner runs detect.Engines as one member of a Kafka consumer group: one
+// engine per assigned partition of the events topic. Create it with New
+// and call Run once.
+type Runner struct {
+	opts      Options
+	dialer    *kafka.Dialer
+	transport *kafka.Transport
+	client    *kafka.Client
+	findings  *kafka.Writer
+	state     *kafka.Writer
+
+	events, malformed, produced, checkpoints, restores, idleAdvances, failures atomic.Int64
+
+	mu    sync.Mutex
+	lag   map[int]int64 // owned partition -> messages behind its high watermark
+	fatal error
+}
+
+// Stats are a Runner's counters since it was created.
+type Stats struct {
+	Events       int64 // events folded into engines (replays after a restore included)
+	Malformed    int64 // messages that did not decode as events, skipped
+	Findings     int64 // findings produced and acknowledged
+	Checkpoints  int64 // state records written
+	Restores     int64 // partitions resumed from a state record
+	IdleAdvances int64 // engine clocks advanced by wall time on idle partitions
+	Failures     int64 // failed checkpoint steps and consumer group errors (retried)
+	Partitions   int   // partitions owned now
+	Lag          int64 // owned partitions' messages not yet read, as of their last fetch
+}
+
+// New returns a Runner configured by opts. It checks the Kafka
+// configuration but does not contact the brokers.
+func New(opts Options) (*Runner, error) {
+	opts.setDefaults()
+	dialer, err := opts.Kafka.Dialer()
+	if err != nil {
+		return nil, fmt.Errorf("detect group: %w", err)
+	}
+	tr, err := opts.Kafka.Transport()
+	if err != nil {
+		return nil, fmt.Errorf("detect group: %w", err)
+	}
+	r := &Runner{
+		opts:      opts,
+		dialer:    dialer,
+		transport: tr,
+		client:    &kafka.Client{Addr: opts.Kafka.Addr(), Transport: tr},
+		lag:       make(map[int]int64),
+	}
+	// Synchronous writers: WriteMessages returns once every replica in
+	// sync has the records, which is what a checkpoint waits for. Batches
+	// are whole checkpoints, so kafka-go's own batch timer (which a
+	// synchronous write would sit out) is next to nothing.
+	r.findings = &kafka.Writer{
+		Addr:         opts.Kafka.Addr(),
+		Topic:        opts.FindingsTopic,
+		Balancer:     &kafka.Murmur2Balancer{},
+		Transport:    tr,
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: time.Millisecond,
+		BatchSize:    10_000,
+		WriteTimeout: opts.WriteTimeout,
+		Compression:  kafka.Zstd,
+	}
+	r.state = &kafka.Writer{
+		Addr:         opts.Kafka.Addr(),
+		Topic:        opts.StateTopic,
+		Balancer:     &kafka.Murmur2Balancer{},
+		Transport:    tr,
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: time.Millisecond,
+		BatchBytes:   int64(opts.StateMaxBytes),
+		WriteTimeout: opts.WriteTimeout,
+		Compression:  kafka.Zstd,
+	}
+	return r, nil
+}
+
+// Stats returns the Runner's counters. It is safe to call at any time.
+func (r *Runner) Stats() Stats {
+	s := Stats{
+		Events:       r.events.Load(),
+		Malformed:    r.malformed.Load(),
+		Findings:     r.produced.Load(),
+		Checkpoints:  r.checkpoints.Load(),
+		Restores:     r.restores.Load(),
+		IdleAdvances: r.idleAdvances.Load(),
+		Failures:     r.failures.Load(),
+	}
+	r.mu.Lock()
+	s.Partitions = len(r.lag)
+	for _, l := range r.lag {
+		s.Lag += l
+	}
+	r.mu.Unlock()
+	return s
+}
+
+// Run joins the consumer group and detects on the partitions it is
+// assigned until ctx is cancelled or a partition fails for good (a state
+// record that does not restore). Every owned partition is checkpointed
+// before Run returns or hands it over in a rebalance, so cancelling ctx is
+// a graceful shutdown. Run returns nil after a cancellation.
+func (r *Runner) Run(ctx context.Context) error {
+	defer r.transport.CloseIdleConnections()
+	defer r.findings.Close()
+	defer r.state.Close()
+	if err := r.ensureTopics(ctx); err != nil {
+		return err
+	}
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:               r.opts.GroupID,
+		Brokers:          r.brokers(),
+		Dialer:           r.dialer,
+		Topics:           []string{r.opts.EventsTopic},
+		StartOffset:      r.opts.StartOffset,
+		SessionTimeout:   r.opts.SessionTimeout,
+		RebalanceTimeout: r.opts.RebalanceTimeout,
+		Logger:           kafka.LoggerFunc(r.debugf),
+		ErrorLogger:      kafka.LoggerFunc(r.warnf),
+	})
+	if err != nil {
+		return fmt.Errorf("detect group: %w", err)
+	}
+
+	// Close ends the current generation and waits for its goroutines, so
+	// every partition's final checkpoint is written before the member
+	// leaves the group and another replica can be assigned the partition.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(runCtx, func() { group.Close() })
+	defer stop()
+
+	for {
+		gen, err := group.Next(runCtx)
+		if err != nil {
+			if runCtx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+				break
+			}
+			r.failures.Add(1)
+			r.opts.Logger.Warn("detect group: consumer group", "group", r.opts.GroupID, "err", err)
+			continue
+		}
+		assigned := gen.Assignments[r.opts.EventsTopic]
+		r.opts.Logger.Info("detect group: generation", "group", r.opts.GroupID,
+			"generation", gen.ID, "member", gen.MemberID, "partitions", len(assigned))
+		for _, a := range assigned {
+			w := &worker{r: r, gen: gen, part: a.ID, start: a.Offset}
+			gen.Start(func(gctx context.Context) {
+				if err := w.run(gctx); err != nil {
+					r.fail(err)
+					cancel()
+				}
+			})
+		}
+	}
+	group.Close()
+	r.mu.Lock()
+	err = r.fatal
+	r.mu.Unlock()
+	return err
+}
+
+// fail records the first error that must stop Run.
+func (r *Runner) fail(err error) {
+	r.mu.Lock()
+	if r.fatal == nil {
+		r.fatal = err
+	}
+	r.mu.Unlock()
+}
+
+func (r *Runner) setLag(part int, lag int64) {
+	r.mu.Lock()
+	r.lag[part] = lag
+	r.mu.Unlock()
+}
+
+func (r *Runner) dropLag(part int) {
+	r.mu.Lock()
+	delete(r.lag, part)
+	r.mu.Unlock()
+}
+
+// brokers are the bootstrap brokers, spelt out for kafka-go's group and
+// readers.
+func (r *Runner) brokers() []string {
+	if b := r.opts.Kafka.Brokers; len(b) > 0 {
+		return b
+	}
+	return []string{transport.DefaultBroker}
+}
+
+func (r *Runner) debugf(msg string, args ...any) {
+	r.opts.Logger.Debug(fmt.Sprintf(msg, args...), "component", "kafka-go")
+}
+
+func (r *Runner) warnf(msg string, args ...any) {
+	r.opts.Logger.Warn(fmt.Sprintf(msg, args...), "component", "kafka-go")
+}
+
+// ensureTopics creates the findings and state topics when missing, with
+// the events topic's partition count.
+func (r *Runner) ensureTopics(ctx context.Context) error {
+	md, err := r.client.Metadata(ctx, &kafka.MetadataRequest{
+		Topics: []string{r.opts.EventsTopic, r.opts.FindingsTopic, r.opts.StateTopic},
+	})
+	if err != nil {
+		return fmt.Errorf("detect group: metadata: %w", err)
+	}
+	parts := map[string]int{}
+	for _, t := range md.Topics {
+		if t.Error == nil {
+			parts[t.Name] = len(t.Partitions)
+		}
+	}
+	n := parts[r.opts.EventsTopic]
+	if n == 0 {
+		return fmt.Errorf("detect group: events topic %q not found", r.opts.EventsTopic)
+	}
+	rf := r.opts.ReplicationFactor
+	if rf <= 0 {
+		rf = -1
+	}
+	var topics []kafka.TopicConfig
+	if parts[r.opts.FindingsTopic] == 0 {
+		topics = append(topics, kafka.TopicConfig{Topic: r.opts.FindingsTopic, NumPartitions: n, ReplicationFactor: rf})
+	}
+	if parts[r.opts.StateTopic] == 0 {
+		topics = append(topics, kafka.TopicConfig{
+			Topic: r.opts.StateTopic, NumPartitions: n, ReplicationFactor: rf,
+			ConfigEntries: []kafka.ConfigEntry{
+				{ConfigName: "cleanup.policy", ConfigValue: "compact"},
+				{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(r.opts.StateMaxBytes)},
+			},
+		})
+	}
+	if len(topics) == 0 {
+		return nil
+	}
+	res, err := r.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
+	if err != nil {
+		return fmt.Errorf("detect group: create topics: %w", err)
+	}
+	for name, err := range res.Errors {
+		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("detect group: create topic %s: %w", name, err)
+		}
+	}
+	return nil
+}

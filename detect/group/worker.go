@@ -1,0 +1,411 @@
+package group
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/segmentio/kafka-go"
+)
+
+// SeqHeader names the header of a finding record that identifies it for
+// deduplication: "<partition>/<offset>/<index>", see the package doc.
+const SeqHeader = "gatewatch-seq"
+
+// retryBackoff is how long a partition waits after a failed restore or
+// fetch, and how soon it retries a failed checkpoint.
+const retryBackoff = time.Second
+
+// errFatal marks errors a retry cannot fix (a state record that does not
+// restore): they stop Run.
+var errFatal = errors.New("detect group")
+
+// worker runs one partition's engine for one generation.
+type worker struct {
+	r     *Runner
+	gen   *kafka.Generation
+	part  int
+	start int64 // the group's committed offset, or a kafka.FirstOffset-like constant
+	key   []byte
+
+	eng     *detect.Engine
+	pending []kafka.Message // findings emitted, not yet produced
+	ev      ingest.Event
+	buf     []byte // state record scratch
+
+	restored bool  // the engine came from a state record
+	last     int64 // offset of the last message folded in; -1 for none
+	dirty    bool  // folded or advanced since the last state record
+	findings uint64
+	newest   int64 // engine's newest event time, Unix ns; 0 before any
+	seqOff   int64 // offset findings are attributed to now
+	seqIdx   uint64
+	sinceCP  int
+	lag      int64
+	activity time.Time // wall time of the last event or idle advance
+}
+
+func (w *worker) run(gctx context.Context) error {
+	r := w.r
+	w.key = []byte(r.opts.EventsTopic + "/" + strconv.Itoa(w.part))
+	log := r.opts.Logger.With("topic", r.opts.EventsTopic, "partition", w.part)
+	r.setLag(w.part, 0)
+	defer r.dropLag(w.part)
+
+	start, err := w.restore(gctx)
+	if err != nil {
+		if errors.Is(err, errFatal) {
+			return err
+		}
+		return nil // the generation ended
+	}
+	log.Info("detect group: partition assigned", "offset", start, "restored", w.restored)
+
+	reader := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   r.brokers(),
+		Topic:     r.opts.EventsTopic,
+		Partition: w.part,
+		Dialer:    r.dialer,
+		MinBytes:  1,
+		MaxBytes:  10 << 20,
+		MaxWait:   250 * time.Millisecond,
+		// Lag comes from the fetched messages' high watermarks.
+		ReadLagInterval: -1,
+		ErrorLogger:     kafka.LoggerFunc(r.warnf),
+	})
+	defer reader.Close()
+	if err := reader.SetOffset(start); err != nil {
+		return fmt.Errorf("%w: partition %d: set offset %d: %v", errFatal, w.part, start, err)
+	}
+
+	w.activity = time.Now()
+	nextCP := w.activity.Add(r.opts.CheckpointEvery)
+	for {
+		deadline := nextCP
+		if idle := r.opts.IdleAfter; idle > 0 && w.newest != 0 {
+			if t := w.activity.Add(idle); t.Before(deadline) {
+				deadline = t
+			}
+		}
+		fctx, cancel := context.WithDeadline(gctx, deadline)
+		err := w.fetch(fctx, reader)
+		cancel()
+		r.setLag(w.part, w.lag)
+		if gctx.Err() != nil {
+			w.finalCheckpoint(log)
+			return nil
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			r.failures.Add(1)
+			log.Warn("detect group: fetch", "err", err)
+			if !sleep(gctx, retryBackoff) {
+				w.finalCheckpoint(log)
+				return nil
+			}
+		}
+		now := time.Now()
+		force := w.idleAdvance(gctx, reader, now)
+		if force || !now.Before(nextCP) || w.sinceCP >= r.opts.CheckpointEvents {
+			if err := w.checkpointNow(gctx); err != nil {
+				r.failures.Add(1)
+				log.Warn("detect group: checkpoint", "err", err)
+				nextCP = now.Add(min(retryBackoff, r.opts.CheckpointEvery))
+				continue
+			}
+			nextCP = time.Now().Add(r.opts.CheckpointEvery)
+		}
+	}
+}
+
+// fetch folds messages into the engine until ctx is done or a checkpoint
+// is due by count.
+func (w *worker) fetch(ctx context.Context, reader *kafka.Reader) error {
+	for w.sinceCP < w.r.opts.CheckpointEvents {
+		m, err := reader.FetchMessage(ctx)
+		if err != nil {
+			return err
+		}
+		w.fold(&m)
+	}
+	return nil
+}
+
+// fold feeds one message to the engine.
+func (w *worker) fold(m *kafka.Message) {
+	w.last, w.dirty = m.Offset, true
+	w.sinceCP++
+	w.lag = max(m.HighWaterMark-m.Offset-1, 0)
+	w.activity = time.Now()
+	w.ev.Reset()
+	if err := ingest.DecodeWire(m.Value, &w.ev); err != nil {
+		w.r.malformed.Add(1)
+		w.r.opts.Logger.Debug("detect group: malformed event", "partition", w.part, "offset", m.Offset, "err", err)
+		return
+	}
+	w.r.events.Add(1)
+	w.seqOff, w.seqIdx = m.Offset, 0
+	w.eng.Observe(&w.ev)
+	// The engine ignores times outside its range (Stats.Untimed); so does
+	// the idle clock.
+	if t := w.ev.Time; t.Year() >= 1700 && t.Year() < 2200 && t.UnixNano() > w.newest {
+		w.newest = t.UnixNano()
+	}
+}
+
+// idleAdvance moves the engine's clock by the wall time since the last
+// event when the partition is caught up and has been silent for
+// IdleAfter. It reports whether findings are waiting, which calls for a
+// checkpoint now (see the package doc).
+func (w *worker) idleAdvance(ctx context.Context, reader *kafka.Reader, now time.Time) bool {
+	idle := w.r.opts.IdleAfter
+	if idle <= 0 || w.newest == 0 || now.Sub(w.activity) < idle {
+		return false
+	}
+	lag, err := reader.ReadLag(ctx)
+	if err != nil || lag > 0 {
+		return false
+	}
+	w.newest += int64(now.Sub(w.activity))
+	w.activity = now
+	w.dirty = true
+	w.r.idleAdvances.Add(1)
+	w.eng.AdvanceTo(time.Unix(0, w.newest))
+	return len(w.pending) > 0
+}
+
+// emit is the engine's Options.Emit: findings wait for the next checkpoint.
+func (w *worker) emit(f detect.Finding) {
+	v, err := json.Marshal(f)
+	if err != nil {
+		// Finding holds finite numbers and strings; this cannot happen,
+		// but must not pass silently.
+		w.r.failures.Add(1)
+		w.r.opts.Logger.Error("detect group: encode finding", "partition", w.part, "incident", f.IncidentID, "err", err)
+		return
+	}
+	seq := strconv.AppendInt(nil, int64(w.part), 10)
+	seq = append(seq, '/')
+	seq = strconv.AppendInt(seq, w.seqOff, 10)
+	seq = append(seq, '/')
+	seq = strconv.AppendUint(seq, w.seqIdx, 10)
+	w.seqIdx++
+	w.pending = append(w.pending, kafka.Message{
+		Key:     []byte(f.Client),
+		Value:   v,
+		Headers: []kafka.Header{{Key: SeqHeader, Value: seq}},
+	})
+}
+
+// checkpoint produces the pending findings, then the state record, then
+// commits the offset; see the package doc for why in that order.
+func (w *worker) checkpoint(ctx context.Context) error {
+	r := w.r
+	w.sinceCP = 0
+	if n := len(w.pending); n > 0 {
+		if err := r.findings.WriteMessages(ctx, w.pending...); err != nil {
+			return fmt.Errorf("partition %d: produce %d findings: %w", w.part, n, err)
+		}
+		clear(w.pending)
+		w.pending = w.pending[:0]
+		w.findings += uint64(n)
+		r.produced.Add(int64(n))
+	}
+	if !w.dirty {
+		return nil
+	}
+	w.buf = appendState(w.buf[:0], stateHeader{
+		Offset: w.last, Findings: w.findings, Newest: w.newest, NextIndex: w.nextIndex(),
+	})
+	var err error
+	if w.buf, err = w.eng.AppendBinary(w.buf); err != nil {
+		return fmt.Errorf("partition %d: snapshot: %w", w.part, err)
+	}
+	if len(w.buf) > r.opts.StateMaxBytes {
+		return fmt.Errorf("partition %d: state record of %d bytes exceeds StateMaxBytes %d", w.part, len(w.buf), r.opts.StateMaxBytes)
+	}
+	if err := r.state.WriteMessages(ctx, kafka.Message{Key: w.key, Value: w.buf}); err != nil {
+		// A write given up on (timeout, cancellation) may still be
+		// encoding the record: the buffer is not ours to reuse.
+		w.buf = nil
+		return fmt.Errorf("partition %d: produce state: %w", w.part, err)
+	}
+	w.dirty = false
+	r.checkpoints.Add(1)
+	// The state record is what a new owner resumes from; the committed
+	// offset only shows lag and serves when the state is gone, so a failed
+	// commit (one racing a rebalance, say) is not worth a retry.
+	if err := w.gen.CommitOffsets(map[string]map[int]int64{r.opts.EventsTopic: {w.part: w.last + 1}}); err != nil {
+		r.opts.Logger.Info("detect group: commit offset", "partition", w.part, "offset", w.last+1, "err", err)
+	}
+	return nil
+}
+
+// nextIndex is the seq index the next finding attributed to w.last would
+// get: findings of an idle advance after the last event continue its
+// numbering.
+func (w *worker) nextIndex() uint64 {
+	if w.seqOff == w.last {
+		return w.seqIdx
+	}
+	return 0
+}
+
+// checkpointNow checkpoints within WriteTimeout. The generation ending
+// does not interrupt it: an abandoned write of findings would be written
+// again by the final checkpoint, and whatever of it had landed would be
+// produced twice.
+func (w *worker) checkpointNow(gctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), w.r.opts.WriteTimeout)
+	defer cancel()
+	return w.checkpoint(ctx)
+}
+
+// finalCheckpoint checkpoints a partition being given up.
+func (w *worker) finalCheckpoint(log interface {
+	Warn(string, ...any)
+}) {
+	if err := w.checkpointNow(context.Background()); err != nil {
+		w.r.failures.Add(1)
+		// The next owner resumes from the previous state record and
+		// re-emits what was not saved: nothing is lost.
+		log.Warn("detect group: final checkpoint", "err", err)
+	}
+}
+
+// restore sets up the engine from the partition's newest state record, or
+// a fresh one, and returns the offset to resume at. It retries until the
+// generation ends, except on a state record that cannot be restored.
+func (w *worker) restore(gctx context.Context) (int64, error) {
+	r := w.r
+	opts := r.opts.Detect
+	opts.Emit = w.emit
+	// Right after Run creates the state topic its partitions may not have
+	// a leader yet: retry soon, then back off.
+	backoff := retryBackoff / 8
+	for {
+		rec, err := w.readState(gctx)
+		if err == nil {
+			if rec == nil {
+				w.eng = detect.New(opts)
+				w.last = -1
+				if w.start >= 0 {
+					w.last = w.start - 1
+				}
+				return w.start, nil
+			}
+			h, snap, err := decodeState(rec)
+			if err != nil {
+				return 0, fmt.Errorf("%w: partition %d: %v", errFatal, w.part, err)
+			}
+			eng, err := detect.Restore(opts, snap)
+			if err != nil {
+				return 0, fmt.Errorf("%w: partition %d: restore: %v", errFatal, w.part, err)
+			}
+			w.eng, w.restored = eng, true
+			w.last, w.findings, w.newest = h.Offset, h.Findings, h.Newest
+			w.seqOff, w.seqIdx = h.Offset, h.NextIndex
+			r.restores.Add(1)
+			return h.Offset + 1, nil
+		}
+		r.failures.Add(1)
+		r.opts.Logger.Warn("detect group: read state", "partition", w.part, "err", err)
+		if !sleep(gctx, backoff) {
+			return 0, gctx.Err()
+		}
+		backoff = min(2*backoff, retryBackoff)
+	}
+}
+
+// readState returns the newest state record of the partition, nil when
+// there is none, by reading the state topic partition that holds its key
+// to its end.
+func (w *worker) readState(ctx context.Context) ([]byte, error) {
+	r := w.r
+	topic := r.opts.StateTopic
+	md, err := r.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	n := 0
+	for _, t := range md.Topics {
+		if t.Name == topic {
+			if t.Error != nil {
+				return nil, fmt.Errorf("metadata %s: %w", topic, t.Error)
+			}
+			n = len(t.Partitions)
+		}
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("state topic %s has no partitions", topic)
+	}
+	// The writer balances over partitions 0..n-1 with murmur2.
+	ids := make([]int, n)
+	for i := range ids {
+		ids[i] = i
+	}
+	sp := (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: w.key}, ids...)
+	lo, err := r.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
+		topic: {kafka.FirstOffsetOf(sp), kafka.LastOffsetOf(sp)},
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("list offsets: %w", err)
+	}
+	var first, end int64
+	for _, po := range lo.Topics[topic] {
+		if po.Partition == sp {
+			if po.Error != nil {
+				return nil, fmt.Errorf("list offsets %s/%d: %w", topic, sp, po.Error)
+			}
+			first, end = po.FirstOffset, po.LastOffset
+		}
+	}
+	if first >= end {
+		return nil, nil
+	}
+	reader := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   r.brokers(),
+		Topic:     topic,
+		Partition: sp,
+		Dialer:    r.dialer,
+		MinBytes:  1,
+		MaxBytes:  r.opts.StateMaxBytes + 1<<20,
+		MaxWait:   250 * time.Millisecond,
+		// Lag comes from the fetched messages' high watermarks.
+		ReadLagInterval: -1,
+		ErrorLogger:     kafka.LoggerFunc(r.warnf),
+	})
+	defer reader.Close()
+	if err := reader.SetOffset(first); err != nil {
+		return nil, err
+	}
+	var rec []byte
+	for {
+		m, err := reader.ReadMessage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read %s/%d: %w", topic, sp, err)
+		}
+		if string(m.Key) == string(w.key) {
+			rec = m.Value // nil for a tombstone: start afresh
+		}
+		if m.Offset+1 >= end {
+			return rec, nil
+		}
+	}
+}
+
+// sleep waits for d or ctx, reporting whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
