@@ -48,6 +48,7 @@ type KafkaConfig struct {
 	SASL        KafkaSASLConfig `yaml:"sasl"`
 	Compression string          `yaml:"compression"`
 	Topics      KafkaTopics     `yaml:"topics"`
+	DetectGroup string          `yaml:"detect_group"`
 }
 
 // KafkaTLSConfig is TLS to the brokers.
@@ -69,8 +70,10 @@ type KafkaSASLConfig struct {
 
 // KafkaTopics names the topics gatewatch uses.
 type KafkaTopics struct {
-	Events     string `yaml:"events"`
-	DeadLetter string `yaml:"dead_letter"`
+	Events      string `yaml:"events"`
+	DeadLetter  string `yaml:"dead_letter"`
+	Findings    string `yaml:"findings"`
+	DetectState string `yaml:"detect_state"`
 }
 
 // CollectConfig is what "gatewatch collect" listens on besides files.
@@ -186,7 +189,9 @@ func defaultConfig() Config {
 			Brokers:     []string{"localhost:9092"},
 			ClientID:    "gatewatch",
 			Compression: "zstd",
-			Topics:      KafkaTopics{Events: "gatewatch.events", DeadLetter: "gatewatch.deadletter"},
+			Topics: KafkaTopics{Events: "gatewatch.events", DeadLetter: "gatewatch.deadletter",
+				Findings: "gatewatch.findings", DetectState: "gatewatch.detect-state"},
+			DetectGroup: "gatewatch-detect",
 		},
 		Collect: CollectConfig{SyslogFormat: "auto", HTTP: CollectHTTPConfig{
 			Tokens: []CollectHTTPToken{}, Rate: 50, MaxBodyBytes: 10 << 20,

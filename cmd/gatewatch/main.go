@@ -52,6 +52,7 @@ func commands() []command {
 		{"analyze", "replay access-log files through the detectors and print findings", (*cli).analyze},
 		{"run", "run the embedded pipeline on live inputs (tail files, stdin)", (*cli).run},
 		{"collect", "ship access logs (files, stdin, syslog, HTTP) to Kafka as normalised events", (*cli).collect},
+		{"detect", "run the detectors as a Kafka consumer group (events topic -> findings topic)", (*cli).detect},
 		{"formats", "list the log formats gatewatch reads", (*cli).formats},
 		{"config", "print an example config file with every setting and its default", (*cli).config},
 		{"version", "print the version", (*cli).version},

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/ingest/simulate"
+	"github.com/gatewatch/gatewatch/ingest/transport"
+)
+
+// TestDetectConsumesKafka runs "gatewatch detect" as a consumer group on
+// the real broker: simulated events go into the events topic, and every
+// injected attack comes out of the findings topic, no trap does.
+func TestDetectConsumesKafka(t *testing.T) {
+	t.Parallel()
+	broker := testKafka(t)
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	events, findings := "test.detect.events."+suffix, "test.detect.findings."+suffix
+	scen, err := simulate.New(simulate.Config{Seed: 5, Clients: 300, Duration: 100 * time.Minute, AttackAt: 70 * time.Minute,
+		Attacks: []simulate.Kind{simulate.QuietSpike, simulate.CredentialStuffing, simulate.Flood, simulate.ErrorRatioJump, simulate.TrapOrganicGrowth}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := transport.NewProducer(transport.Config{Brokers: []string{broker}}, transport.ProducerOptions{Topic: events, AllowAutoTopicCreation: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := scen.Run(ctx, func(ev *ingest.Event) error { return p.Publish(ctx, ev) }); err != nil {
+		t.Fatal(err)
+	}
+	closeCtx, closeCancel := context.WithTimeout(ctx, time.Minute)
+	defer closeCancel()
+	if err := p.Close(closeCtx); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "gatewatch.yaml")
+	cfg := fmt.Sprintf("kafka:\n  brokers: [%s]\n  detect_group: test-detect-%s\n  topics: {events: %s, findings: %s, detect_state: %s}\n",
+		broker, suffix, events, findings, "test.detect.state."+suffix)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut syncBuffer
+	c := &cli{stdout: &out, stderr: &errOut, stdin: strings.NewReader(""), getenv: func(string) string { return "" }}
+	done := make(chan int, 1)
+	go func() {
+		done <- c.main(ctx, []string{"detect", "--config", cfgPath, "--replay", "--checkpoint", "500ms"})
+	}()
+
+	want := map[string]simulate.Label{}
+	for _, l := range scen.Labels() {
+		want[l.Client] = l
+	}
+	found := map[string]bool{}
+	deadline := time.Now().Add(90 * time.Second)
+	for attacksFound := 0; attacksFound < 4; {
+		if time.Now().After(deadline) {
+			t.Fatalf("found %v; stderr: %s", found, errOut.String())
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("detect exited early (%d): %s", code, errOut.String())
+		default:
+		}
+		attacksFound = 0
+		found = map[string]bool{}
+		for _, m := range readTopic(t, broker, findings, 1, 90*time.Second) {
+			var f detect.Finding
+			if err := json.Unmarshal(m.Value, &f); err != nil {
+				t.Fatalf("finding is not JSON: %q", m.Value)
+			}
+			found[f.Client] = true
+		}
+		for client, l := range want {
+			if len(l.Detectors) == 0 && found[client] {
+				t.Fatalf("trap %s (%s) alerted", l.Kind, client)
+			}
+			if len(l.Detectors) > 0 && found[client] {
+				attacksFound++
+			}
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("detect exited %d: %s", code, errOut.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("detect did not stop")
+	}
+}
