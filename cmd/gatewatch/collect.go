@@ -155,7 +155,7 @@ func (col *collector) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, len(col.cfg.Ingest.Sources)+1)
+	errc := make(chan error, len(col.cfg.Ingest.Sources)+2) // every input may fail once: sources, http, syslog
 	for _, s := range col.cfg.Ingest.Sources {
 		wg.Add(1)
 		go func() {
