@@ -88,14 +88,13 @@ func ParseStream(ctx context.Context, r io.Reader, opts StreamOptions, fn func(*
 	if _, err := NewParser(format, opts.ParserOptions); err != nil {
 		return "", err
 	}
-	if _, err := NewNormalizer(opts.Normalizer); err != nil {
+	n, err := NewNormalizer(opts.Normalizer)
+	if err != nil {
 		return "", err
 	}
-	if len(opts.Normalizer.HMACKey) == 0 {
-		// Workers must agree on client keys: one random key for all of them.
-		n, _ := NewNormalizer(opts.Normalizer)
-		opts.Normalizer.HMACKey = n.key
-	}
+	// Workers must agree on client keys: without a configured key, the one
+	// generated here serves all of them.
+	opts.Normalizer.HMACKey = n.key
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

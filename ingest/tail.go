@@ -75,16 +75,15 @@ func Tail(ctx context.Context, path string, opts TailOptions, fn func(line []byt
 }
 
 type tailer struct {
-	path    string
-	opts    TailOptions
-	fn      func([]byte, TailPosition) error
-	f       *os.File
-	ino     uint64
-	off     int64 // offset of the first byte not yet read into buf
-	buf     []byte
-	partial int64 // offset where buf's partial line starts
-	skip    bool  // discarding the rest of an over-long line
-	rd      [64 << 10]byte
+	path string
+	opts TailOptions
+	fn   func([]byte, TailPosition) error
+	f    *os.File
+	ino  uint64
+	off  int64 // offset of the first byte not yet read into buf
+	buf  []byte
+	skip bool // discarding the rest of an over-long line
+	rd   [64 << 10]byte
 }
 
 func (t *tailer) open(first bool) error {
@@ -107,7 +106,6 @@ func (t *tailer) open(first bool) error {
 			t.off = st.Size()
 		}
 	}
-	t.partial = t.off
 	if _, err := f.Seek(t.off, io.SeekStart); err != nil {
 		return fmt.Errorf("tail %s: %w", t.path, err)
 	}
@@ -174,7 +172,6 @@ func (t *tailer) feed(data []byte) error {
 			}
 		}
 		t.buf = t.buf[:0]
-		t.partial = end
 		data, base = data[i+1:], end
 	}
 	return nil
@@ -212,7 +209,7 @@ func (t *tailer) checkRotation() error {
 	if st.Size() < t.off {
 		// Truncated in place (copytruncate): start over.
 		t.buf, t.skip = t.buf[:0], false
-		t.off, t.partial = 0, 0
+		t.off = 0
 		if _, err := t.f.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("tail %s: %w", t.path, err)
 		}

@@ -41,7 +41,7 @@ Examples:
 // analyzeStats are the counters behind progress and the closing summary.
 type analyzeStats struct {
 	lines, events, rejects, bytes atomic.Int64
-	findings, incidents           atomic.Int64
+	incidents                     atomic.Int64
 	future                        atomic.Int64
 }
 
@@ -107,7 +107,6 @@ func (c *cli) analyze(ctx context.Context, args []string) error {
 		if !*stream && f.Status != detect.StatusResolved {
 			return
 		}
-		st.findings.Add(1)
 		if err := out.Write(f); err != nil && emitErr == nil {
 			emitErr = err
 		}

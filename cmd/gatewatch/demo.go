@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -143,7 +144,7 @@ func (c *cli) demo(ctx context.Context, args []string) error {
 }
 
 func writeDemoLog(ctx context.Context, scen *simulate.Scenario, path string) error {
-	f, err := createFile(path)
+	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}

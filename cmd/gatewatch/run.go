@@ -464,11 +464,3 @@ func serveOps(listen string, reg *prometheus.Registry, health func() error, log 
 	}()
 	return srv, nil
 }
-
-func createFile(path string) (*os.File, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
-}

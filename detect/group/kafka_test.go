@@ -344,15 +344,22 @@ func (s *syncBuffer) String() string {
 
 func startRunner(t *testing.T, cfg transport.Config, tp topics) *runner {
 	t.Helper()
-	logs := &syncBuffer{}
-	r, err := New(Options{
+	return runOptions(t, Options{
 		Kafka: cfg, GroupID: tp.group,
 		EventsTopic: tp.events, FindingsTopic: tp.findings, StateTopic: tp.state,
 		CheckpointEvery: 500 * time.Millisecond,
 		IdleAfter:       -1, // replayed history: wall time means nothing
 		SessionTimeout:  10 * time.Second,
-		Logger:          slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
+}
+
+// runOptions starts a Runner with opts (warnings logged to a buffer),
+// stopped at the end of the test.
+func runOptions(t *testing.T, opts Options) *runner {
+	t.Helper()
+	logs := &syncBuffer{}
+	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	r, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,21 +526,13 @@ func TestRunnerIdleAdvance(t *testing.T) {
 	}
 	publish(t, cfg, tp.events, evs)
 
-	logs := &syncBuffer{}
-	r, err := New(Options{
+	rr := runOptions(t, Options{
 		Kafka: cfg, GroupID: tp.group,
 		EventsTopic: tp.events, FindingsTopic: tp.findings, StateTopic: tp.state,
 		CheckpointEvery: 200 * time.Millisecond,
 		IdleAfter:       300 * time.Millisecond,
-		Logger:          slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	rr := &runner{Runner: r, cancel: cancel, done: make(chan error, 1), log: logs}
-	go func() { rr.done <- r.Run(ctx) }()
-	t.Cleanup(func() { rr.stop(t) })
+	r := rr.Runner
 	waitFor(t, time.Minute, "two idle advances", func() bool { return r.Stats().IdleAdvances >= 2 })
 	rr.stop(t)
 
