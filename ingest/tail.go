@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -20,6 +21,12 @@ type TailOptions struct {
 	// saved from an earlier Tail's callback); it wins over FromStart as
 	// long as the file is at least that long.
 	Offset int64
+	// Inode, when set with Offset, is the inode of the file Offset belongs
+	// to. If path names another file now (it was rotated while nobody was
+	// reading), Tail first finishes the old file from Offset when it is
+	// still in the same directory under another name (access.log.1), then
+	// reads the new file from its start: nothing is skipped or read twice.
+	Inode uint64
 	// Poll is how often to look for new data, rotation and truncation
 	// (default 250ms). Polling works on every file system, including the
 	// network and container overlays where inotify does not.
@@ -31,8 +38,9 @@ type TailOptions struct {
 
 // TailPosition says where a line came from, so a caller can persist it.
 type TailPosition struct {
-	Offset    int64 // byte offset just past the line in the current file
-	Truncated bool  // the line was longer than MaxLine and was cut
+	Offset    int64  // byte offset just past the line in the current file
+	Inode     uint64 // the current file's inode (0 where the OS has none)
+	Truncated bool   // the line was longer than MaxLine and was cut
 }
 
 // Tail follows the file at path like "tail -F": it reads lines as they
@@ -51,6 +59,14 @@ func Tail(ctx context.Context, path string, opts TailOptions, fn func(line []byt
 	t := &tailer{path: path, opts: opts, fn: fn, buf: make([]byte, 0, 64<<10)}
 	defer t.close()
 	first := true
+	if opts.Offset > 0 && opts.Inode != 0 {
+		switch resumed, err := t.resumeRotated(); {
+		case err != nil:
+			return err
+		case resumed:
+			first = false // the saved position was in the old file
+		}
+	}
 	for {
 		if t.f == nil {
 			if err := t.open(first); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -102,6 +118,9 @@ func (t *tailer) open(first bool) error {
 		switch {
 		case t.opts.Offset > 0 && t.opts.Offset <= st.Size():
 			t.off = t.opts.Offset
+		case t.opts.Offset > 0:
+			// Shorter than the saved position: truncated while nobody was
+			// reading, so all of it is new.
 		case !t.opts.FromStart:
 			t.off = st.Size()
 		}
@@ -178,7 +197,68 @@ func (t *tailer) feed(data []byte) error {
 }
 
 func (t *tailer) emit(line []byte, end int64, truncated bool) error {
-	return t.fn(line, TailPosition{Offset: end, Truncated: truncated})
+	return t.fn(line, TailPosition{Offset: end, Inode: t.ino, Truncated: truncated})
+}
+
+// resumeRotated handles a saved position whose file is no longer at path:
+// it reads the rest of that file if a sibling still holds it, and reports
+// whether the position belonged to another file than path's (so path's
+// file, when it appears, is read from its start).
+func (t *tailer) resumeRotated() (bool, error) {
+	st, err := os.Stat(t.path)
+	if err == nil && inode(st) == t.opts.Inode {
+		return false, nil // same file: open resumes at Offset
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, fmt.Errorf("tail %s: %w", t.path, err)
+	}
+	old := findInode(filepath.Dir(t.path), t.opts.Inode)
+	if old == "" {
+		return true, nil // gone (compressed or deleted): start on the new file
+	}
+	f, err := os.Open(old)
+	if err != nil {
+		return true, nil // rotated away between the scan and the open
+	}
+	ofi, err := f.Stat()
+	if err != nil || inode(ofi) != t.opts.Inode || ofi.Size() < t.opts.Offset {
+		f.Close()
+		return true, nil
+	}
+	if _, err := f.Seek(t.opts.Offset, io.SeekStart); err != nil {
+		f.Close()
+		return true, nil
+	}
+	t.f, t.ino, t.off = f, t.opts.Inode, t.opts.Offset
+	if err := t.drain(); err != nil {
+		return true, err
+	}
+	if len(t.buf) > 0 && !t.skip {
+		if err := t.emit(t.buf, t.off, false); err != nil {
+			return true, err
+		}
+	}
+	t.close()
+	return true, nil
+}
+
+// findInode returns the path of the regular file in dir with inode ino, or
+// "" if there is none.
+func findInode(dir string, ino uint64) string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return ""
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err == nil && inode(fi) == ino {
+			return filepath.Join(dir, e.Name())
+		}
+	}
+	return ""
 }
 
 // checkRotation reopens the path when it now names another file (rotated)

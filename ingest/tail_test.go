@@ -177,3 +177,76 @@ func TestTailLongLine(t *testing.T) {
 		t.Fatalf("got %q truncated %v", got, truncated)
 	}
 }
+
+// TestTailResumeAcrossRestarts: a collector saved (offset, inode) after
+// line "b", then stopped; what happened to the file meanwhile decides what
+// the next Tail must read — never a line twice, never one skipped that is
+// still on disk.
+func TestTailResumeAcrossRestarts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		while func(t *testing.T, path string) // what happens while stopped
+		want  []string
+	}{
+		{"appended", func(t *testing.T, path string) {
+			appendFile(t, path, "c\n")
+		}, []string{"c", "new"}},
+		{"rotated, old file kept", func(t *testing.T, path string) {
+			appendFile(t, path, "c\n")
+			if err := os.Rename(path, path+".1"); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, path+".1", "d\n")
+			appendFile(t, path, "e\n")
+		}, []string{"c", "d", "e", "new"}},
+		{"rotated, old file gone", func(t *testing.T, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, path, "e\n")
+		}, []string{"e", "new"}},
+		{"rotated, new file not there yet", func(t *testing.T, path string) {
+			if err := os.Rename(path, path+".1"); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, path+".1", "c\n")
+		}, []string{"c", "new"}},
+		{"truncated", func(t *testing.T, path string) {
+			if err := os.Truncate(path, 0); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, path, "x\n")
+		}, []string{"x", "new"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "access.log")
+			appendFile(t, path, "a\nb\n")
+			var saved TailPosition
+			err := Tail(context.Background(), path, TailOptions{FromStart: true, Poll: time.Millisecond}, func(line []byte, pos TailPosition) error {
+				saved = pos
+				if string(line) == "b" {
+					return errStopTail
+				}
+				return nil
+			})
+			if !errors.Is(err, errStopTail) || saved.Inode == 0 {
+				t.Fatalf("first run: %v, position %+v", err, saved)
+			}
+			tt.while(t, path)
+			c := startTail(t, path, TailOptions{Offset: saved.Offset, Inode: saved.Inode})
+			c.waitFor(t, len(tt.want)-1)
+			appendFile(t, path, "new\n")
+			got := c.waitFor(t, len(tt.want))
+			time.Sleep(20 * time.Millisecond) // anything extra would show now
+			c.mu.Lock()
+			got = append(got[:0], c.lines...)
+			c.mu.Unlock()
+			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

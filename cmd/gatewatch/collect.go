@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -115,8 +117,18 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 		return err
 	}
 
-	col := &collector{cli: c, cfg: cfg, log: log, norm: norm, events: events, dead: dead, metrics: m}
+	posFile := cfg.Collect.PositionsFile
+	if posFile == "" {
+		posFile = filepath.Join(cfg.DataDir, "collect-positions.json")
+	}
+	positions, err := ingest.LoadPositions(posFile)
+	if err != nil {
+		return err
+	}
+	col := &collector{cli: c, cfg: cfg, log: log, norm: norm, events: events, dead: dead, metrics: m, positions: positions}
 	runErr := col.run(ctx)
+	// Every input has stopped: what was read is final.
+	finalPositions := positions.Snapshot()
 
 	// Flush what was read, bounded so a dead Kafka cannot hang shutdown
 	// forever; what is still buffered then is reported, not hidden.
@@ -128,6 +140,11 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 	}
 	if err := dead.Close(flushCtx); err != nil {
 		errs = append(errs, fmt.Errorf("flush dead letters: %w", err))
+	}
+	if len(errs) == 1 { // everything read was delivered
+		if err := positions.Save(finalPositions); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if srv != nil {
 		srv.Shutdown(flushCtx)
@@ -145,6 +162,7 @@ type collector struct {
 	norm         ingest.NormalizerOptions
 	events, dead *transport.Producer
 	metrics      *collectMetrics
+	positions    *ingest.Positions
 	dlMu         sync.Mutex
 	dlBuf        bytes.Buffer
 }
@@ -157,15 +175,27 @@ func (col *collector) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, len(col.cfg.Ingest.Sources)+2) // every input may fail once: sources, http, syslog
 	for _, s := range col.cfg.Ingest.Sources {
+		h := sourceHooks{
+			lines:   col.metrics.lines.WithLabelValues(s.Name),
+			rejects: col.metrics.rejects.WithLabelValues(s.Name),
+			event:   func(ev *ingest.Event) error { return col.events.Publish(ctx, ev) },
+			reject:  func(r ingest.Reject) error { return col.deadLetter(ctx, s.Name, r) },
+		}
+		if s.Path != "-" && col.positions != nil {
+			key := s.Path
+			if abs, err := filepath.Abs(s.Path); err == nil {
+				key = abs
+			}
+			if pos, ok := col.positions.Get(key); ok {
+				h.resume = pos
+				col.log.Info("resuming", "source", s.Name, "path", s.Path, "offset", pos.Offset)
+			}
+			h.position = func(pos ingest.TailPosition) { col.positions.Set(key, pos) }
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := readSource(ctx, s, col.norm, col.cli.stdin, sourceHooks{
-				lines:   col.metrics.lines.WithLabelValues(s.Name),
-				rejects: col.metrics.rejects.WithLabelValues(s.Name),
-				event:   func(ev *ingest.Event) error { return col.events.Publish(ctx, ev) },
-				reject:  func(r ingest.Reject) error { return col.deadLetter(ctx, s.Name, r) },
-			})
+			err := readSource(ctx, s, col.norm, col.cli.stdin, h)
 			if err != nil && !errors.Is(err, context.Canceled) {
 				errc <- fmt.Errorf("source %s: %w", s.Name, err)
 				cancel()
@@ -192,11 +222,53 @@ func (col *collector) run(ctx context.Context) error {
 			}
 		}()
 	}
+	if col.positions != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			col.savePositions(ctx)
+		}()
+	}
 	col.log.Info("collecting", "sources", len(col.cfg.Ingest.Sources), "syslog_udp", col.cfg.Collect.SyslogUDP,
 		"syslog_tcp", col.cfg.Collect.SyslogTCP, "kafka", col.cfg.Kafka.Brokers, "topic", col.cfg.Kafka.Topics.Events)
 	wg.Wait()
 	close(errc)
 	return <-errc
+}
+
+// positionsEvery is how often collect saves its read positions. A crash
+// re-sends at most this long's worth of lines (at least once), never skips.
+const positionsEvery = time.Second
+
+// savePositions saves the read positions of files every positionsEvery
+// until ctx ends, each time only after everything read before the snapshot
+// (events and dead letters) has been acknowledged by Kafka.
+func (col *collector) savePositions(ctx context.Context) {
+	t := time.NewTicker(positionsEvery)
+	defer t.Stop()
+	var last map[string]ingest.TailPosition
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		snap := col.positions.Snapshot()
+		if maps.Equal(snap, last) {
+			continue
+		}
+		if err := col.events.Flush(ctx); err != nil {
+			continue // Kafka down or shutting down: try again, or the final save does it
+		}
+		if err := col.dead.Flush(ctx); err != nil {
+			continue
+		}
+		if err := col.positions.Save(snap); err != nil {
+			col.log.Warn("saving read positions", "err", err)
+			continue
+		}
+		last = snap
+	}
 }
 
 // deadLetter sends a rejected line to the dead-letter topic, keyed by

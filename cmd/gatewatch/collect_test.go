@@ -212,3 +212,85 @@ func freeUDPAddr(t *testing.T) string {
 	defer c.Close()
 	return c.LocalAddr().String()
 }
+
+// TestCollectResumesAfterRestart stops a collector, rotates its log while
+// it is down and starts it again: every line reaches Kafka exactly once —
+// the rest of the old file (now access.log.1) and all of the new one.
+func TestCollectResumesAfterRestart(t *testing.T) {
+	t.Parallel()
+	broker := testKafka(t)
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	next := 0
+	write := func(path string, n int) {
+		t.Helper()
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			fmt.Fprintf(f, "198.51.100.%d - - [02/Nov/2026:00:%02d:%02d +0000] \"GET /api/v1/orders/%d HTTP/1.1\" 200 10 \"-\" \"curl/8\"\n",
+				next%50, (next/60)%60, next%60, next)
+			next++
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events := fmt.Sprintf("test.collect.resume.%d", time.Now().UnixNano())
+	cfgPath := filepath.Join(dir, "gatewatch.yaml")
+	cfg := fmt.Sprintf("data_dir: %s\nkafka:\n  brokers: [%s]\n  topics: {events: %s, dead_letter: %s.dead}\n",
+		filepath.Join(dir, "data"), broker, events, events)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// collect runs until want lines are in Kafka, then is stopped.
+	collect := func(want int) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var out, errOut syncBuffer
+		c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
+		done := make(chan int, 1)
+		go func() {
+			done <- c.main(ctx, []string{"collect", "--config", cfgPath, "--listen", "", "--from-start", "--format", "nginx_combined", logPath})
+		}()
+		readTopic(t, broker, events, want, 60*time.Second)
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Fatalf("collect exited %d: %s", code, errOut.String())
+			}
+		case <-time.After(40 * time.Second):
+			t.Fatal("collect did not stop")
+		}
+	}
+
+	write(logPath, 500)
+	collect(500)
+	write(logPath, 200) // written while collect is down...
+	if err := os.Rename(logPath, logPath+".1"); err != nil {
+		t.Fatal(err)
+	}
+	write(logPath+".1", 100) // ...still going to the rotated file...
+	write(logPath, 50)       // ...and a new file under the old name
+	collect(next)
+
+	seen := map[string]int{}
+	for _, m := range readTopic(t, broker, events, next, 30*time.Second) {
+		var ev ingest.Event
+		if err := ingest.DecodeWire(m.Value, &ev); err != nil {
+			t.Fatal(err)
+		}
+		seen[ev.Path]++
+	}
+	for i := range next {
+		if n := seen[fmt.Sprintf("/api/v1/orders/%d", i)]; n != 1 {
+			t.Errorf("line %d arrived %d times, want once", i, n)
+		}
+	}
+	if len(seen) != next {
+		t.Errorf("%d distinct lines in Kafka, want %d", len(seen), next)
+	}
+}

@@ -74,14 +74,36 @@ type KafkaTopics struct {
 	DeadLetter  string `yaml:"dead_letter"`
 	Findings    string `yaml:"findings"`
 	DetectState string `yaml:"detect_state"`
+	Raw         string `yaml:"raw"`
 }
 
 // CollectConfig is what "gatewatch collect" listens on besides files.
 type CollectConfig struct {
-	SyslogUDP    string            `yaml:"syslog_udp"`
-	SyslogTCP    string            `yaml:"syslog_tcp"`
-	SyslogFormat string            `yaml:"syslog_format"`
-	HTTP         CollectHTTPConfig `yaml:"http"`
+	SyslogUDP     string            `yaml:"syslog_udp"`
+	SyslogTCP     string            `yaml:"syslog_tcp"`
+	SyslogTLS     CollectSyslogTLS  `yaml:"syslog_tls"`
+	SyslogFormat  string            `yaml:"syslog_format"`
+	HTTP          CollectHTTPConfig `yaml:"http"`
+	Raw           CollectRawConfig  `yaml:"raw"`
+	PositionsFile string            `yaml:"positions_file"`
+}
+
+// CollectSyslogTLS is the syslog-over-TLS listener (RFC 5425 framing).
+type CollectSyslogTLS struct {
+	Listen       string `yaml:"listen"`
+	CertFile     string `yaml:"cert_file"`
+	KeyFile      string `yaml:"key_file"`
+	ClientCAFile string `yaml:"client_ca_file"` // when set, senders need a certificate it signed
+}
+
+// CollectRawConfig turns on the raw-lines topic: plain access-log lines that
+// third-party shippers (rsyslog omkafka, Vector, Fluent Bit) write to
+// kafka.topics.raw are parsed and normalised like the collector's own
+// inputs, then published to the events topic.
+type CollectRawConfig struct {
+	Enabled bool   `yaml:"enabled"`
+	Format  string `yaml:"format"` // of the lines, unless a message's gatewatch-format header names one
+	Group   string `yaml:"group"`  // consumer group of the collectors reading the raw topic
 }
 
 // CollectHTTPConfig is the authenticated HTTP ingest endpoint.
@@ -190,12 +212,12 @@ func defaultConfig() Config {
 			ClientID:    "gatewatch",
 			Compression: "zstd",
 			Topics: KafkaTopics{Events: "gatewatch.events", DeadLetter: "gatewatch.deadletter",
-				Findings: "gatewatch.findings", DetectState: "gatewatch.detect-state"},
+				Findings: "gatewatch.findings", DetectState: "gatewatch.detect-state", Raw: "gatewatch.raw"},
 			DetectGroup: "gatewatch-detect",
 		},
 		Collect: CollectConfig{SyslogFormat: "auto", HTTP: CollectHTTPConfig{
 			Tokens: []CollectHTTPToken{}, Rate: 50, MaxBodyBytes: 10 << 20,
-		}},
+		}, Raw: CollectRawConfig{Format: "auto", Group: "gatewatch-collect-raw"}},
 	}
 }
 

@@ -366,6 +366,11 @@ type sourceHooks struct {
 	lines, rejects prometheus.Counter
 	event          func(*ingest.Event) error // ev is valid only during the call
 	reject         func(ingest.Reject) error
+	// resume is where to continue a file from (a saved position); zero
+	// follows s.FromStart. position, when set, hears the position after
+	// each line of a file once event or reject has taken it.
+	resume   ingest.TailPosition
+	position func(ingest.TailPosition)
 }
 
 // readSource follows one configured input — a file like tail -F, or stdin
@@ -416,8 +421,15 @@ func readSource(ctx context.Context, s SourceConfig, norm ingest.NormalizerOptio
 		}
 		return sc.Err()
 	}
-	return ingest.Tail(ctx, s.Path, ingest.TailOptions{FromStart: s.FromStart}, func(line []byte, _ ingest.TailPosition) error {
-		return handle(line)
+	opts := ingest.TailOptions{FromStart: s.FromStart, Offset: h.resume.Offset, Inode: h.resume.Inode}
+	return ingest.Tail(ctx, s.Path, opts, func(line []byte, pos ingest.TailPosition) error {
+		if err := handle(line); err != nil {
+			return err
+		}
+		if h.position != nil {
+			h.position(pos)
+		}
+		return nil
 	})
 }
 

@@ -204,6 +204,15 @@ type Producer struct {
 	firstErr error // first error that cost messages (rejected)
 	lastErr  error
 
+	// Sequence numbers let Flush wait for exactly the messages accepted
+	// before it was called. The queue is in sequence order (retries go
+	// back to its head, and they are older than anything queued), so the
+	// oldest unsettled message is the head of the batch in flight, else of
+	// the queue.
+	nextSeq  uint64        // sequence number of the next accepted message
+	inFlight uint64        // lowest sequence number in the batch being written; 0 when none
+	settled  chan struct{} // closed (and replaced) whenever messages settle
+
 	published, delivered, rejected, failedAttempts atomic.Int64
 }
 
@@ -211,6 +220,7 @@ type pending struct {
 	buf  *[]byte
 	key  int // len of the key prefix in *buf; -1 for a nil key
 	size int64
+	seq  uint64
 }
 
 func (p pending) message() kafka.Message {
@@ -291,6 +301,8 @@ func newProducer(opts ProducerOptions, w messageWriter) *Producer {
 		w:        w,
 		bufMax:   64 << 10,
 		space:    make(chan struct{}),
+		settled:  make(chan struct{}),
+		nextSeq:  1,
 		wake:     make(chan struct{}, 1),
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
@@ -378,6 +390,8 @@ func (p *Producer) enqueue(ctx context.Context, m pending) error {
 	if len(p.queue) == 0 {
 		p.firstAt = time.Now()
 	}
+	m.seq = p.nextSeq
+	p.nextSeq++
 	p.queue = append(p.queue, m)
 	p.queueB += m.size
 	p.count++
@@ -389,6 +403,52 @@ func (p *Producer) enqueue(ctx context.Context, m pending) error {
 	default:
 	}
 	return nil
+}
+
+// Flush waits until every message accepted before the call has been
+// settled: acknowledged by the brokers, or rejected for good (and handed to
+// OnReject). Messages accepted meanwhile are not waited for, so a caller can
+// flush periodically while its inputs keep publishing — for instance to
+// persist a read position only once everything read before it is durable.
+// It returns ctx's error if ctx ends first, and ErrClosed if the Producer
+// stopped with the messages still unsettled.
+func (p *Producer) Flush(ctx context.Context) error {
+	p.mu.Lock()
+	target := p.nextSeq
+	for {
+		if p.oldestUnsettled() >= target {
+			p.mu.Unlock()
+			return nil
+		}
+		settled := p.settled
+		p.mu.Unlock()
+		select {
+		case <-settled:
+		case <-p.done:
+			p.mu.Lock()
+			if p.oldestUnsettled() >= target {
+				p.mu.Unlock()
+				return nil
+			}
+			p.mu.Unlock()
+			return ErrClosed
+		case <-ctx.Done():
+			return fmt.Errorf("kafka producer: flush: %w", context.Cause(ctx))
+		}
+		p.mu.Lock()
+	}
+}
+
+// oldestUnsettled is the sequence number of the oldest message not yet
+// settled (nextSeq when there is none). p.mu must be held.
+func (p *Producer) oldestUnsettled() uint64 {
+	if p.inFlight != 0 {
+		return p.inFlight
+	}
+	if len(p.queue) > 0 {
+		return p.queue[0].seq
+	}
+	return p.nextSeq
 }
 
 // Stats returns the Producer's counters.
@@ -510,6 +570,7 @@ func (p *Producer) nextBatch(batch []pending, timer *time.Timer) []pending {
 				bytes += s
 			}
 			batch = append(batch, p.queue[:i]...)
+			p.inFlight = batch[0].seq
 			// Slide the rest down rather than reslicing, so the queue's
 			// backing array is reused instead of regrown for every batch.
 			rest := copy(p.queue, p.queue[i:])
@@ -616,10 +677,13 @@ func (p *Producer) settle(batch []pending, err error) bool {
 		p.queueB += rb
 		p.firstAt = time.Time{} // due at once after the backoff
 	}
+	p.inFlight = 0
 	if delivered+rejected > 0 && !p.closed {
 		close(p.space)
 		p.space = make(chan struct{})
 	}
+	close(p.settled)
+	p.settled = make(chan struct{})
 	p.mu.Unlock()
 	return len(retry) == 0
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -522,5 +523,82 @@ func TestProducerBrokerUnreachable(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "10 messages undelivered") || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("Close = %v, want 10 undelivered and the connection error", err)
+	}
+}
+
+// TestFlushWaitsForEveryEarlierMessage: Flush must not return while an
+// older message is still being retried, even when newer ones were
+// delivered first — a collector persists its read position after Flush.
+func TestFlushWaitsForEveryEarlierMessage(t *testing.T) {
+	t.Parallel()
+	var failing atomic.Bool
+	failing.Store(true)
+	w := &fakeWriter{fail: func(call int, msgs []kafka.Message) error {
+		if !failing.Load() {
+			return nil
+		}
+		// Message c-0 fails until the test lets it through; others land.
+		werrs := make(kafka.WriteErrors, len(msgs))
+		for i, m := range msgs {
+			var ev ingest.Event
+			if err := ingest.DecodeWire(m.Value, &ev); err == nil && ev.RequestID == "c-0" {
+				werrs[i] = kafka.NotLeaderForPartition
+			}
+		}
+		return werrs
+	}}
+	p := testProducer(t, ProducerOptions{BatchSize: 4, BatchTimeout: time.Millisecond}, w)
+	ctx := context.Background()
+	for i := range 8 {
+		if err := p.Publish(ctx, testEvent("c", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Wait until everything but c-0 has been delivered at least once.
+	deadline := time.Now().Add(10 * time.Second)
+	for p.Stats().Delivered < 7 {
+		if time.Now().After(deadline) {
+			t.Fatalf("Stats = %+v, want 7 delivered", p.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := p.Flush(short); err == nil {
+		t.Fatal("Flush returned while c-0 was still being retried")
+	}
+	failing.Store(false)
+	if err := p.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if st := p.Stats(); st.Delivered != 8 || st.Buffered != 0 {
+		t.Errorf("after Flush: %+v, want all 8 delivered", st)
+	}
+	// Nothing pending: Flush returns at once, also after Close.
+	if err := p.Flush(ctx); err != nil {
+		t.Errorf("Flush with nothing pending: %v", err)
+	}
+	closeOK(t, p)
+	if err := p.Flush(ctx); err != nil {
+		t.Errorf("Flush after a clean Close: %v", err)
+	}
+}
+
+// TestFlushAfterGivingUp: a Producer that stopped with messages undelivered
+// makes Flush fail instead of waiting forever.
+func TestFlushAfterGivingUp(t *testing.T) {
+	t.Parallel()
+	w := &fakeWriter{fail: func(int, []kafka.Message) error { return errors.New("connection refused") }}
+	p := testProducer(t, ProducerOptions{BatchTimeout: time.Millisecond}, w)
+	if err := p.Publish(context.Background(), testEvent("c", 0)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := p.Close(ctx); err == nil {
+		t.Fatal("Close succeeded with the broker down")
+	}
+	if err := p.Flush(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Flush = %v, want ErrClosed", err)
 	}
 }
