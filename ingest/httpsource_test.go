@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatewatch/gatewatch/internal/testpki"
 )
 
 var testTokenKey = []byte("test-hmac-key")
@@ -365,12 +367,12 @@ func TestHTTPSourceCallbackError(t *testing.T) {
 
 func TestHTTPSourceClientCert(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 	h, c := newTestHTTPSource(t, HTTPSourceOptions{RequireClientCert: true})
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = &tls.Config{
-		Certificates: []tls.Certificate{pki.server},
-		ClientCAs:    pki.pool,
+		Certificates: []tls.Certificate{pki.Server},
+		ClientCAs:    pki.Pool,
 		// Let requests without a certificate reach the handler, which
 		// must refuse them itself.
 		ClientAuth: tls.VerifyClientCertIfGiven,
@@ -378,7 +380,7 @@ func TestHTTPSourceClientCert(t *testing.T) {
 	srv.StartTLS()
 	defer srv.Close()
 	post := func(certs []tls.Certificate) int {
-		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.pool, Certificates: certs}}
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.Pool, Certificates: certs}}
 		defer tr.CloseIdleConnections()
 		cl := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 		resp, err := cl.Post(srv.URL+"/v1/lines", "text/plain", strings.NewReader("via mtls\n"))
@@ -388,7 +390,7 @@ func TestHTTPSourceClientCert(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if code := post([]tls.Certificate{pki.client}); code != 200 {
+	if code := post([]tls.Certificate{pki.Client}); code != 200 {
 		t.Fatalf("with client cert: status %d", code)
 	}
 	if code := post(nil); code != http.StatusUnauthorized {

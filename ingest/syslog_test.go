@@ -4,16 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/netip"
 	"os"
@@ -21,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatewatch/gatewatch/internal/testpki"
 )
 
 func TestParseSyslog(t *testing.T) {
@@ -226,59 +222,6 @@ func BenchmarkParseSyslog(b *testing.B) {
 	}
 }
 
-// testPKI is a throwaway CA with a server certificate for 127.0.0.1 and a
-// client certificate, for the TLS tests of this package.
-type testPKI struct {
-	pool   *x509.CertPool
-	server tls.Certificate
-	client tls.Certificate
-}
-
-func newTestPKI(t testing.TB) *testPKI {
-	t.Helper()
-	key := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	caKey := key()
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "gatewatch test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf := func(serial int64, cn string, usage x509.ExtKeyUsage) tls.Certificate {
-		k := key()
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn, Organization: []string{"gatewatch"}},
-			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k}
-	}
-	p := &testPKI{pool: x509.NewCertPool()}
-	p.pool.AddCert(ca)
-	p.server = leaf(2, "server", x509.ExtKeyUsageServerAuth)
-	p.client = leaf(3, "edge-1", x509.ExtKeyUsageClientAuth)
-	return p
-}
-
 // received is one message as fn saw it, copied.
 type received struct {
 	src SyslogSource
@@ -462,17 +405,17 @@ func TestSyslogServerBadFramingClosesConn(t *testing.T) {
 
 func TestSyslogServerTLS(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 	srv := &SyslogServer{TLSAddr: "127.0.0.1:0", TLSConfig: &tls.Config{
-		Certificates: []tls.Certificate{pki.server},
-		ClientCAs:    pki.pool,
+		Certificates: []tls.Certificate{pki.Server},
+		ClientCAs:    pki.Pool,
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 	}}
 	ch, _ := startSyslog(t, srv)
 	addr := srv.Addrs().TLS.String()
 
 	t.Run("client cert", func(t *testing.T) {
-		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.pool, Certificates: []tls.Certificate{pki.client}})
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.Pool, Certificates: []tls.Certificate{pki.Client}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -484,7 +427,7 @@ func TestSyslogServerTLS(t *testing.T) {
 		}
 	})
 	t.Run("no client cert", func(t *testing.T) {
-		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.pool})
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.Pool})
 		if err == nil {
 			// With TLS 1.3 the client finishes first; the server's
 			// rejection arrives on the next read.

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -56,8 +58,8 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(cfg.Ingest.Sources) == 0 && cfg.Collect.SyslogUDP == "" && cfg.Collect.SyslogTCP == "" && cfg.Collect.HTTP.Listen == "" {
-		fmt.Fprintln(c.stderr, "gatewatch collect: no inputs: name files (or -), configure ingest.sources, or a syslog listener")
+	if len(cfg.Ingest.Sources) == 0 && !cfg.Collect.syslog() && cfg.Collect.HTTP.Listen == "" && !cfg.Collect.Raw.Enabled {
+		fmt.Fprintln(c.stderr, "gatewatch collect: no inputs: name files (or -), configure ingest.sources, a syslog or HTTP listener, or collect.raw")
 		fs.Usage()
 		return errUsage
 	}
@@ -173,7 +175,7 @@ func (col *collector) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, len(col.cfg.Ingest.Sources)+2) // every input may fail once: sources, http, syslog
+	errc := make(chan error, len(col.cfg.Ingest.Sources)+3) // every input may fail once: sources, http, syslog, raw
 	for _, s := range col.cfg.Ingest.Sources {
 		h := sourceHooks{
 			lines:   col.metrics.lines.WithLabelValues(s.Name),
@@ -212,7 +214,7 @@ func (col *collector) run(ctx context.Context) error {
 			}
 		}()
 	}
-	if col.cfg.Collect.SyslogUDP != "" || col.cfg.Collect.SyslogTCP != "" {
+	if col.cfg.Collect.syslog() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -230,7 +232,7 @@ func (col *collector) run(ctx context.Context) error {
 		}()
 	}
 	col.log.Info("collecting", "sources", len(col.cfg.Ingest.Sources), "syslog_udp", col.cfg.Collect.SyslogUDP,
-		"syslog_tcp", col.cfg.Collect.SyslogTCP, "kafka", col.cfg.Kafka.Brokers, "topic", col.cfg.Kafka.Topics.Events)
+		"syslog_tcp", col.cfg.Collect.SyslogTCP, "syslog_tls", col.cfg.Collect.SyslogTLS.Listen, "kafka", col.cfg.Kafka.Brokers, "topic", col.cfg.Kafka.Topics.Events)
 	wg.Wait()
 	close(errc)
 	return <-errc
@@ -305,9 +307,15 @@ func (col *collector) syslog(ctx context.Context) error {
 	}
 	lines := col.metrics.lines.WithLabelValues("syslog")
 	rejects := col.metrics.rejects.WithLabelValues("syslog")
+	tlsCfg, err := col.cfg.Collect.SyslogTLS.serverTLS()
+	if err != nil {
+		return err
+	}
 	srv := &ingest.SyslogServer{
-		UDPAddr: col.cfg.Collect.SyslogUDP,
-		TCPAddr: col.cfg.Collect.SyslogTCP,
+		UDPAddr:   col.cfg.Collect.SyslogUDP,
+		TCPAddr:   col.cfg.Collect.SyslogTCP,
+		TLSAddr:   col.cfg.Collect.SyslogTLS.Listen,
+		TLSConfig: tlsCfg,
 		Logger:  col.log,
 		OnMalformed: func(raw []byte, reason string) {
 			rejects.Inc()
@@ -426,4 +434,37 @@ func (col *collector) serveHTTPIngest(ctx context.Context) error {
 		<-errc
 		return ctx.Err()
 	}
+}
+
+// syslog reports whether any syslog listener is configured.
+func (c CollectConfig) syslog() bool {
+	return c.SyslogUDP != "" || c.SyslogTCP != "" || c.SyslogTLS.Listen != ""
+}
+
+// serverTLS loads the syslog TLS listener's certificate and, when a client
+// CA is named, requires senders to present a certificate it signed.
+func (c CollectSyslogTLS) serverTLS() (*tls.Config, error) {
+	if c.Listen == "" {
+		return nil, nil
+	}
+	if c.CertFile == "" || c.KeyFile == "" {
+		return nil, errors.New("collect.syslog_tls: listen needs cert_file and key_file")
+	}
+	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("collect.syslog_tls: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if c.ClientCAFile != "" {
+		pem, err := os.ReadFile(c.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("collect.syslog_tls: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("collect.syslog_tls: no certificate in %s", c.ClientCAFile)
+		}
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
 }

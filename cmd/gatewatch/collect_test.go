@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/internal/testpki"
 )
 
 // testKafka returns the real test broker started by deploy/test.sh, or
@@ -292,5 +294,75 @@ func TestCollectResumesAfterRestart(t *testing.T) {
 	}
 	if len(seen) != next {
 		t.Errorf("%d distinct lines in Kafka, want %d", len(seen), next)
+	}
+}
+
+// TestCollectSyslogTLS: syslog over TLS with client certificates. A sender
+// with a certificate the configured CA signed gets its lines to Kafka; one
+// without is refused at the handshake.
+func TestCollectSyslogTLS(t *testing.T) {
+	t.Parallel()
+	broker := testKafka(t)
+	dir := t.TempDir()
+	pki := testpki.New(t)
+	files := pki.WriteFiles(t, dir)
+	addr := freeAddr(t)
+	events := fmt.Sprintf("test.collect.tls.%d", time.Now().UnixNano())
+	cfgPath := filepath.Join(dir, "gatewatch.yaml")
+	cfg := fmt.Sprintf("data_dir: %s\nkafka:\n  brokers: [%s]\n  topics: {events: %s, dead_letter: %s.dead}\n"+
+		"collect:\n  syslog_format: nginx_combined\n  syslog_tls: {listen: %q, cert_file: %s, key_file: %s, client_ca_file: %s}\n",
+		filepath.Join(dir, "data"), broker, events, events, addr, files.ServerCert, files.ServerKey, files.CA)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
+	done := make(chan int, 1)
+	go func() { done <- c.main(ctx, []string{"collect", "--config", cfgPath, "--listen", ""}) }()
+
+	send := func(certs []tls.Certificate) error {
+		var conn *tls.Conn
+		var err error
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			conn, err = tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.Pool, Certificates: certs})
+			if err == nil || !strings.Contains(err.Error(), "connection refused") {
+				break
+			}
+		}
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		msg := `<190>1 2026-11-02T00:59:59Z edge nginx - - - 203.0.113.7 - - [02/Nov/2026:00:59:59 +0000] "GET /tls HTTP/1.1" 200 5 "-" "x"`
+		if _, err := fmt.Fprintf(conn, "%d %s", len(msg), msg); err != nil {
+			return err
+		}
+		// TLS 1.3 reports a refused client certificate on the first read.
+		conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		_, err = conn.Read(make([]byte, 1))
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			return nil
+		}
+		return err
+	}
+	if err := send(nil); err == nil {
+		t.Error("a sender without a client certificate was accepted")
+	}
+	if err := send([]tls.Certificate{pki.Client}); err != nil {
+		t.Fatalf("sender with a certificate: %v", err)
+	}
+	msgs := readTopic(t, broker, events, 1, 60*time.Second)
+	var ev ingest.Event
+	if err := ingest.DecodeWire(msgs[0].Value, &ev); err != nil || ev.Path != "/tls" {
+		t.Fatalf("event %q: %v", msgs[0].Value, err)
+	}
+	if len(msgs) != 1 {
+		t.Errorf("%d events, want 1 (the certificate-less sender's line must not arrive)", len(msgs))
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("collect exited %d: %s", code, errOut.String())
 	}
 }
