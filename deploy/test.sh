@@ -35,15 +35,32 @@ if [ -n "$unformatted" ]; then
 	echo "not gofmt-ed:"; echo "$unformatted"; exit 1
 fi
 
-step "tools: kcat (a non-Go Kafka client, to prove the wire format)"
-if ! command -v kcat >/dev/null 2>&1; then
+step "tools: kcat, rsyslog + omkafka, nginx (real third-party parts of the tests)"
+# kcat proves the wire format from a non-Go client; rsyslog's omkafka and a
+# real nginx are the third-party shipping path (cmd/gatewatch/rsyslog_test.go).
+missing=()
+command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+[ -x /usr/sbin/rsyslogd ] || missing+=(rsyslog)
+[ -e /usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so ] || missing+=(rsyslog-kafka)
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+if [ "${#missing[@]}" -gt 0 ]; then
 	if [ "$(id -u)" = 0 ]; then
-		(apt-get update -qq && apt-get install -y -qq kcat) >/dev/null 2>&1 || echo "could not install kcat"
+		echo "installing ${missing[*]}"
+		# The package scripts must not start system daemons here.
+		own_policy=
+		if [ ! -e /usr/sbin/policy-rc.d ]; then
+			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+		fi
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null 2>&1 ||
+			echo "could not install ${missing[*]}"
+		[ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
 	else
-		echo "kcat missing and not root: its test will skip (or fail under CI=true)"
+		echo "${missing[*]} missing and not root: their tests will skip (or fail under CI=true)"
 	fi
 fi
 command -v kcat && kcat -V 2>&1 | head -n 1 || true
+/usr/sbin/rsyslogd -v 2>/dev/null | head -n 1 || true
+/usr/sbin/nginx -v 2>&1 || true
 
 step "services: Apache Kafka (KRaft, PLAINTEXT and SASL_SSL) from Maven Central"
 # Integration tests talk to the real broker through GATEWATCH_TEST_KAFKA*.

@@ -127,7 +127,7 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	col := &collector{cli: c, cfg: cfg, log: log, norm: norm, events: events, dead: dead, metrics: m, positions: positions}
+	col := &collector{cli: c, cfg: cfg, kafka: kc, log: log, norm: norm, events: events, dead: dead, metrics: m, positions: positions}
 	runErr := col.run(ctx)
 	// Every input has stopped: what was read is final.
 	finalPositions := positions.Snapshot()
@@ -160,6 +160,7 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 type collector struct {
 	cli          *cli
 	cfg          Config
+	kafka        transport.Config
 	log          *slog.Logger
 	norm         ingest.NormalizerOptions
 	events, dead *transport.Producer
@@ -220,6 +221,16 @@ func (col *collector) run(ctx context.Context) error {
 			defer wg.Done()
 			if err := col.syslog(ctx); err != nil && !errors.Is(err, context.Canceled) {
 				errc <- fmt.Errorf("syslog: %w", err)
+				cancel()
+			}
+		}()
+	}
+	if col.cfg.Collect.Raw.Enabled {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := col.raw(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("raw lines: %w", err)
 				cancel()
 			}
 		}()
@@ -289,6 +300,69 @@ func (col *collector) deadLetter(ctx context.Context, source string, r ingest.Re
 	return col.dead.PublishRaw(ctx, []byte(source), bytes.TrimSuffix(col.dlBuf.Bytes(), []byte{'\n'}))
 }
 
+// raw parses the lines other shippers write to the raw topic and publishes
+// their events; offsets are committed once the events are in Kafka.
+func (col *collector) raw(ctx context.Context) error {
+	rc := col.cfg.Collect.Raw
+	topic := col.cfg.Kafka.Topics.Raw
+	norm := col.norm
+	norm.Source = "kafka:" + topic
+	n, err := ingest.NewNormalizer(norm)
+	if err != nil {
+		return err
+	}
+	parsers := map[string]ingest.Parser{}
+	lines := col.metrics.lines.WithLabelValues("raw")
+	rejects := col.metrics.rejects.WithLabelValues("raw")
+	var ev ingest.Event
+	handle := func(l transport.RawLine) error {
+		lines.Inc()
+		format := l.Format
+		if format == "" {
+			format = rc.Format
+		}
+		p, err := cachedParser(parsers, format)
+		if err != nil {
+			rejects.Inc()
+			return col.deadLetter(ctx, "raw", ingest.Reject{Line: l.Offset, Reason: err.Error(), Text: l.Line})
+		}
+		ev.Reset()
+		if err := p.Parse(l.Line, &ev); err != nil {
+			rejects.Inc()
+			return col.deadLetter(ctx, "raw", ingest.Reject{Line: l.Offset, Reason: err.Error(), Text: l.Line})
+		}
+		if l.Source != "" {
+			ev.Source = l.Source
+		}
+		n.Normalize(&ev)
+		return col.events.Publish(ctx, &ev)
+	}
+	durable := func(ctx context.Context) error {
+		return errors.Join(col.events.Flush(ctx), col.dead.Flush(ctx))
+	}
+	col.log.Info("reading raw lines", "topic", topic, "group", rc.Group, "format", rc.Format)
+	return transport.ReadRaw(ctx, col.kafka, transport.RawOptions{Topic: topic, Group: rc.Group, Logger: col.log}, handle, durable)
+}
+
+// cachedParser returns the parser for format ("" or "auto" detects it),
+// made once per format.
+func cachedParser(parsers map[string]ingest.Parser, format string) (ingest.Parser, error) {
+	if p, ok := parsers[format]; ok {
+		return p, nil
+	}
+	var p ingest.Parser
+	if format == "" || format == "auto" {
+		p = ingest.NewAutoParser(ingest.ParserOptions{})
+	} else {
+		var err error
+		if p, err = ingest.NewParser(format, ingest.ParserOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	parsers[format] = p
+	return p, nil
+}
+
 // syslog receives access-log lines as syslog message bodies.
 func (col *collector) syslog(ctx context.Context) error {
 	format := col.cfg.Collect.SyslogFormat
@@ -316,7 +390,7 @@ func (col *collector) syslog(ctx context.Context) error {
 		TCPAddr:   col.cfg.Collect.SyslogTCP,
 		TLSAddr:   col.cfg.Collect.SyslogTLS.Listen,
 		TLSConfig: tlsCfg,
-		Logger:  col.log,
+		Logger:    col.log,
 		OnMalformed: func(raw []byte, reason string) {
 			rejects.Inc()
 			if err := col.deadLetter(ctx, "syslog", ingest.Reject{Reason: "syslog: " + reason, Text: raw}); err != nil {
@@ -377,14 +451,9 @@ func (col *collector) serveHTTPIngest(ctx context.Context) error {
 		if len(b.Lines) == 0 {
 			return nil
 		}
-		p, ok := parsers[b.Format]
-		if !ok {
-			if b.Format == "" || b.Format == "auto" {
-				p = ingest.NewAutoParser(ingest.ParserOptions{})
-			} else if p, err = ingest.NewParser(b.Format, ingest.ParserOptions{}); err != nil {
-				return err
-			}
-			parsers[b.Format] = p
+		p, err := cachedParser(parsers, b.Format)
+		if err != nil {
+			return err
 		}
 		var ev ingest.Event
 		for i, line := range b.Lines {

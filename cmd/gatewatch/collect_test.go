@@ -40,37 +40,45 @@ func readTopic(t *testing.T, broker, topic string, want int, deadline time.Durat
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
-	conn, err := kafka.DialContext(ctx, "tcp", broker)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	var msgs []kafka.Message
 	for len(msgs) < want && ctx.Err() == nil {
-		parts, err := conn.ReadPartitions(topic)
-		if err != nil || len(parts) == 0 {
+		var ok bool
+		if msgs, ok = readTopicOnce(ctx, broker, topic); !ok {
 			time.Sleep(100 * time.Millisecond) // the topic is created by the first write
-			continue
-		}
-		msgs = msgs[:0]
-		for _, p := range parts {
-			r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: p.ID, MaxWait: 100 * time.Millisecond})
-			for {
-				rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)
-				m, err := r.ReadMessage(rctx)
-				rcancel()
-				if err != nil {
-					break
-				}
-				msgs = append(msgs, m)
-			}
-			r.Close()
 		}
 	}
 	if len(msgs) < want {
 		t.Fatalf("topic %s: %d messages, want %d", topic, len(msgs), want)
 	}
 	return msgs
+}
+
+// readTopicOnce reads what every partition of topic holds now; ok is false
+// when the topic does not exist (yet).
+func readTopicOnce(ctx context.Context, broker, topic string) (msgs []kafka.Message, ok bool) {
+	conn, err := kafka.DialContext(ctx, "tcp", broker)
+	if err != nil {
+		return nil, false
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil || len(parts) == 0 {
+		return nil, false
+	}
+	for _, p := range parts {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: p.ID, MaxWait: 100 * time.Millisecond})
+		for {
+			rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			m, err := r.ReadMessage(rctx)
+			rcancel()
+			if err != nil {
+				break
+			}
+			msgs = append(msgs, m)
+		}
+		r.Close()
+	}
+	return msgs, true
 }
 
 // TestCollectShipsToRealKafka runs "gatewatch collect" on a file and a

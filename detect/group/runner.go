@@ -121,7 +121,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer r.transport.CloseIdleConnections()
 	defer r.findings.Close()
 	defer r.state.Close()
-	if err := r.ensureTopics(ctx); err != nil {
+	if err := r.awaitTopics(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
@@ -215,6 +218,30 @@ func (r *Runner) warnf(msg string, args ...any) {
 	r.opts.Logger.Warn(fmt.Sprintf(msg, args...), "component", "kafka-go")
 }
 
+// errNoEventsTopic: the events topic does not exist yet.
+var errNoEventsTopic = errors.New("events topic not found")
+
+// awaitTopics waits for the events topic (detectors are often started
+// before the first collector has written anything), then ensures the
+// others.
+func (r *Runner) awaitTopics(ctx context.Context) error {
+	for logged := false; ; {
+		err := r.ensureTopics(ctx)
+		if !errors.Is(err, errNoEventsTopic) {
+			return err
+		}
+		if !logged {
+			r.opts.Logger.Info("waiting for the events topic to be created (by a collector or an admin)", "topic", r.opts.EventsTopic)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // ensureTopics creates the findings and state topics when missing, with
 // the events topic's partition count.
 func (r *Runner) ensureTopics(ctx context.Context) error {
@@ -232,7 +259,7 @@ func (r *Runner) ensureTopics(ctx context.Context) error {
 	}
 	n := parts[r.opts.EventsTopic]
 	if n == 0 {
-		return fmt.Errorf("detect group: events topic %q not found", r.opts.EventsTopic)
+		return fmt.Errorf("detect group: %w: %q", errNoEventsTopic, r.opts.EventsTopic)
 	}
 	rf := r.opts.ReplicationFactor
 	if rf <= 0 {
