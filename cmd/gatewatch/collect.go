@@ -235,16 +235,21 @@ func (col *collector) run(ctx context.Context) error {
 			}
 		}()
 	}
-	if col.positions != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			col.savePositions(ctx)
-		}()
-	}
+	// The saver runs while the inputs do: it ends when they have all
+	// ended (stdin at EOF), not only on cancellation.
+	saverCtx, stopSaver := context.WithCancel(ctx)
+	saverDone := make(chan struct{})
+	go func() {
+		defer close(saverDone)
+		if col.positions != nil {
+			col.savePositions(saverCtx)
+		}
+	}()
 	col.log.Info("collecting", "sources", len(col.cfg.Ingest.Sources), "syslog_udp", col.cfg.Collect.SyslogUDP,
 		"syslog_tcp", col.cfg.Collect.SyslogTCP, "syslog_tls", col.cfg.Collect.SyslogTLS.Listen, "kafka", col.cfg.Kafka.Brokers, "topic", col.cfg.Kafka.Topics.Events)
 	wg.Wait()
+	stopSaver()
+	<-saverDone
 	close(errc)
 	return <-errc
 }

@@ -21,9 +21,10 @@
 // # Checkpoints
 //
 // An engine's findings are held in memory until the partition's next
-// checkpoint, which runs every Options.CheckpointEvery, every
-// Options.CheckpointEvents events, when the generation ends (rebalance) and
-// when Run's context is cancelled:
+// checkpoint, which runs as soon as findings are waiting (so they are
+// produced within moments of their window closing), every
+// Options.CheckpointEvery, every Options.CheckpointEvents events, when the
+// generation ends (rebalance) and when Run's context is cancelled:
 //
 //  1. the pending findings are produced to the findings topic and
 //     acknowledged by all in-sync replicas;

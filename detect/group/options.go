@@ -17,7 +17,7 @@ const (
 	DefaultStateTopic       = "gatewatch.detect-state"
 	DefaultCheckpointEvery  = 10 * time.Second
 	DefaultCheckpointEvents = 100_000
-	DefaultIdleAfter        = time.Minute
+	DefaultIdleAfter        = 2 * time.Second
 	DefaultStateMaxBytes    = 32 << 20
 	DefaultWriteTimeout     = 30 * time.Second
 )
@@ -51,8 +51,11 @@ type Options struct {
 	CheckpointEvents int
 	// IdleAfter is how long a caught-up partition must be silent before
 	// its engine's clock is advanced by wall time so that its windows close
-	// (default 1m). Negative disables idle advances: use that when
-	// replaying history faster or slower than it happened.
+	// (default 2s: it bounds how late a quiet partition's findings are).
+	// Keep it below the engine's AllowedLateness, so an advance does not
+	// make a briefly delayed collector's events late. Negative disables
+	// idle advances: use that when replaying history faster or slower than
+	// it happened.
 	IdleAfter time.Duration
 	// StartOffset is where a partition without state or committed offset
 	// starts: kafka.FirstOffset (default) or kafka.LastOffset.

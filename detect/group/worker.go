@@ -110,11 +110,17 @@ func (w *worker) run(gctx context.Context) error {
 		}
 		now := time.Now()
 		force := w.idleAdvance(gctx, reader, now)
-		if force || !now.Before(nextCP) || w.sinceCP >= r.opts.CheckpointEvents {
+		if force || len(w.pending) > 0 || !now.Before(nextCP) || w.sinceCP >= r.opts.CheckpointEvents {
 			if err := w.checkpointNow(gctx); err != nil {
 				r.failures.Add(1)
 				log.Warn("detect group: checkpoint", "err", err)
-				nextCP = now.Add(min(retryBackoff, r.opts.CheckpointEvery))
+				// Back off before trying again: with findings pending,
+				// fetch returns at once.
+				if !sleep(gctx, min(retryBackoff, r.opts.CheckpointEvery)) {
+					w.finalCheckpoint(log)
+					return nil
+				}
+				nextCP = time.Now()
 				continue
 			}
 			nextCP = time.Now().Add(r.opts.CheckpointEvery)
@@ -123,9 +129,10 @@ func (w *worker) run(gctx context.Context) error {
 }
 
 // fetch folds messages into the engine until ctx is done or a checkpoint
-// is due by count.
+// is due: by count, or because findings are waiting — a finding is news,
+// so it does not wait for the next periodic checkpoint.
 func (w *worker) fetch(ctx context.Context, reader *kafka.Reader) error {
-	for w.sinceCP < w.r.opts.CheckpointEvents {
+	for w.sinceCP < w.r.opts.CheckpointEvents && len(w.pending) == 0 {
 		m, err := reader.FetchMessage(ctx)
 		if err != nil {
 			return err

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gatewatch/gatewatch/ingest/simulate"
+)
+
+// BenchmarkCollectRealBroker measures "gatewatch collect" end to end on
+// the real broker: read nginx combined lines from standard input, parse,
+// normalise, encode and produce them (zstd, acks=all), until Kafka has
+// acknowledged every one. Target: >= 300k lines/s on the 2-core test box
+// with the broker on the same box. Each iteration writes to a new topic.
+func BenchmarkCollectRealBroker(b *testing.B) {
+	broker := benchKafka(b)
+	dur := 2 * time.Hour
+	if b.N == 1 {
+		dur = 10 * time.Minute // the CI's smoke run: a few seconds
+	}
+	scen, err := simulate.New(simulate.Config{Seed: 3, Clients: 1000, Duration: dur})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var log bytes.Buffer
+	if err := scen.WriteNginx(context.Background(), &log); err != nil {
+		b.Fatal(err)
+	}
+	lines := bytes.Count(log.Bytes(), []byte{'\n'})
+	dir := b.TempDir()
+	b.SetBytes(int64(log.Len()))
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		cfgPath := filepath.Join(dir, fmt.Sprintf("gatewatch-%d.yaml", i))
+		topic := fmt.Sprintf("bench.collect.%d.%d", time.Now().UnixNano(), i)
+		cfg := fmt.Sprintf("data_dir: %s\nkafka:\n  brokers: [%s]\n  topics: {events: %s, dead_letter: %s.dead}\n", dir, broker, topic, topic)
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		var errOut syncBuffer
+		c := &cli{stdin: bytes.NewReader(log.Bytes()), stdout: io.Discard, stderr: &errOut, getenv: func(string) string { return "" }}
+		b.StartTimer()
+		if code := c.main(context.Background(), []string{"collect", "--config", cfgPath, "--listen", "", "--format", "nginx_combined", "-"}); code != 0 {
+			b.Fatalf("collect exited %d: %s", code, errOut.String())
+		}
+	}
+	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// benchKafka is testKafka for benchmarks.
+func benchKafka(b *testing.B) string {
+	b.Helper()
+	addr := os.Getenv("GATEWATCH_TEST_KAFKA")
+	if addr == "" {
+		if os.Getenv("CI") == "true" {
+			b.Fatal("GATEWATCH_TEST_KAFKA is not set: the Kafka broker did not start")
+		}
+		b.Skip("no Kafka broker: run deploy/test.sh, or start one with deploy/kafka/kafka.sh")
+	}
+	return addr
+}

@@ -1,0 +1,337 @@
+package series
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Evaluation on labelled benchmarks.
+//
+// The Numenta Anomaly Benchmark (NAB, github.com/numenta/NAB) is the
+// common public yardstick for streaming anomaly detectors: 58 labelled
+// series, each a CSV "timestamp,value" under data/, with anomaly windows
+// in labels/combined_windows.json. ReadNABSeries and ReadNABWindows read
+// those files (nothing here downloads them), Score runs a Scorer over a
+// series, and Evaluate measures detections at a threshold against the
+// windows both plainly (windows found, detections outside any window) and
+// with NAB's standard-profile score, so the statistics of this package can
+// be compared with published detectors.
+
+// Point is one observation of a series.
+type Point struct {
+	Time  time.Time
+	Value float64
+}
+
+// nabLayouts are the timestamp forms NAB's data and label files use.
+var nabLayouts = []string{"2006-01-02 15:04:05", "2006-01-02 15:04:05.000000", time.RFC3339Nano}
+
+func parseNABTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	var err error
+	for _, layout := range nabLayouts {
+		var t time.Time
+		if t, err = time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, err
+}
+
+// ReadNABSeries reads a NAB data file: CSV with a header row whose first
+// two columns are timestamp and value, timestamps as "2006-01-02
+// 15:04:05" (taken as UTC, as NAB does). Rows must be in time order.
+func ReadNABSeries(r io.Reader) ([]Point, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	head, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("series: NAB csv header: %w", err)
+	}
+	if len(head) < 2 || !strings.EqualFold(strings.TrimSpace(head[0]), "timestamp") ||
+		!strings.EqualFold(strings.TrimSpace(head[1]), "value") {
+		return nil, fmt.Errorf("series: NAB csv header %q, want timestamp,value", head)
+	}
+	var out []Point
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("series: NAB csv: %w", err)
+		}
+		if len(rec) < 2 {
+			return nil, fmt.Errorf("series: NAB csv line %d: %d fields, want 2", line, len(rec))
+		}
+		t, err := parseNABTime(rec[0])
+		if err != nil {
+			return nil, fmt.Errorf("series: NAB csv line %d: %w", line, err)
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rec[1]), 64)
+		if err != nil {
+			return nil, fmt.Errorf("series: NAB csv line %d: %w", line, err)
+		}
+		if n := len(out); n > 0 && t.Before(out[n-1].Time) {
+			return nil, fmt.Errorf("series: NAB csv line %d: %s is before the previous row", line, rec[0])
+		}
+		out = append(out, Point{Time: t, Value: v})
+	}
+}
+
+// Window is a labelled anomaly window; both ends are inclusive.
+type Window struct {
+	Start, End time.Time
+}
+
+// ReadNABWindows reads a NAB label file of windows
+// (labels/combined_windows.json): an object from data file path (such as
+// "realKnownCause/nyc_taxi.csv") to a list of [start, end] timestamp
+// pairs.
+func ReadNABWindows(r io.Reader) (map[string][]Window, error) {
+	var raw map[string][][]string
+	if err := json.NewDecoder(r).Decode(&raw); err != nil {
+		return nil, fmt.Errorf("series: NAB windows: %w", err)
+	}
+	out := make(map[string][]Window, len(raw))
+	for name, pairs := range raw {
+		ws := make([]Window, 0, len(pairs))
+		for i, p := range pairs {
+			if len(p) != 2 {
+				return nil, fmt.Errorf("series: NAB windows %s[%d]: %d timestamps, want 2", name, i, len(p))
+			}
+			start, err := parseNABTime(p[0])
+			if err != nil {
+				return nil, fmt.Errorf("series: NAB windows %s[%d]: %w", name, i, err)
+			}
+			end, err := parseNABTime(p[1])
+			if err != nil {
+				return nil, fmt.Errorf("series: NAB windows %s[%d]: %w", name, i, err)
+			}
+			if end.Before(start) {
+				return nil, fmt.Errorf("series: NAB windows %s[%d]: ends before it starts", name, i)
+			}
+			ws = append(ws, Window{Start: start, End: end})
+		}
+		out[name] = ws
+	}
+	return out, nil
+}
+
+// ScoreAll runs a fresh Scorer with opt over points and returns the
+// scores.
+func ScoreAll(opt Options, points []Point) []Score {
+	s := New(opt)
+	out := make([]Score, len(points))
+	for i, p := range points {
+		out[i] = s.Observe(p.Time, p.Value)
+	}
+	return out
+}
+
+// EvalOptions configure Evaluate. The zero value is NAB's standard
+// profile at threshold 0.5.
+type EvalOptions struct {
+	// Threshold: an observation scoring at least this is a detection.
+	// Default 0.5 (Options.PValue).
+	Threshold float64
+	// Probation is the leading share of the series in which detections
+	// are ignored, as NAB lets detectors learn. Zero means NAB's 0.15;
+	// negative means none.
+	Probation float64
+	// Weights of a true positive, a false positive and a missed window.
+	// All zero means NAB's standard profile: 1, 0.11, 1.
+	TP, FP, FN float64
+}
+
+// Evaluation is how detections compare with labelled windows.
+type Evaluation struct {
+	Windows        int // labelled windows
+	Detected       int // windows with a detection inside
+	FalsePositives int // detections outside every window
+	// Raw, Null and Perfect are NAB's score of the detections, of a
+	// detector that never fires and of one that fires at the start of
+	// every window. NAB normalises over a whole corpus, so sum these over
+	// its series before calling NAB on the totals.
+	Raw, Null, Perfect float64
+}
+
+// Recall is the share of windows detected.
+func (e Evaluation) Recall() float64 { return ratio(e.Detected, e.Windows) }
+
+// Precision is the share of detection events that were right, counting
+// each detected window once.
+func (e Evaluation) Precision() float64 {
+	return ratio(e.Detected, e.Detected+e.FalsePositives)
+}
+
+// NAB is the normalised NAB score: 100 for a perfect detector, 0 for one
+// that never fires, negative for one whose false positives cost more.
+func (e Evaluation) NAB() float64 {
+	if e.Perfect == e.Null {
+		return 0
+	}
+	return 100 * (e.Raw - e.Null) / (e.Perfect - e.Null)
+}
+
+// Add sums two evaluations, for a corpus.
+func (e Evaluation) Add(o Evaluation) Evaluation {
+	return Evaluation{
+		Windows: e.Windows + o.Windows, Detected: e.Detected + o.Detected,
+		FalsePositives: e.FalsePositives + o.FalsePositives,
+		Raw:            e.Raw + o.Raw, Null: e.Null + o.Null, Perfect: e.Perfect + o.Perfect,
+	}
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// Evaluate scores detections (scores[i] >= Threshold at points[i]) against
+// windows the way NAB does: the first detection in a window earns
+// TP·σ(position), position running from -1 at the window's start to 0 at
+// its end, so earlier is better; a detection outside every window costs
+// FP, less when it falls shortly after a window (it may be the same
+// incident's tail); a window without detection costs FN. σ is NAB's
+// scaled sigmoid 2/(1+e^(5x)) - 1. Window lengths are measured in
+// observations. points and scores must have the same length.
+func Evaluate(points []Point, scores []Score, windows []Window, opt EvalOptions) (Evaluation, error) {
+	if len(points) != len(scores) {
+		return Evaluation{}, fmt.Errorf("series: evaluate: %d points, %d scores", len(points), len(scores))
+	}
+	if opt.Threshold == 0 {
+		opt.Threshold = 0.5
+	}
+	switch {
+	case opt.Probation == 0:
+		opt.Probation = 0.15
+	case opt.Probation < 0:
+		opt.Probation = 0
+	}
+	if opt.TP == 0 && opt.FP == 0 && opt.FN == 0 {
+		opt.TP, opt.FP, opt.FN = 1, 0.11, 1
+	}
+	// Each observation's window, by index; windows as index ranges.
+	type span struct{ lo, hi int }
+	spans := make([]span, 0, len(windows))
+	for _, w := range windows {
+		lo, hi := -1, -1
+		for i, p := range points {
+			if !p.Time.Before(w.Start) && !p.Time.After(w.End) {
+				if lo < 0 {
+					lo = i
+				}
+				hi = i
+			}
+		}
+		if lo >= 0 {
+			spans = append(spans, span{lo, hi})
+		}
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.lo - b.lo })
+	e := Evaluation{Windows: len(spans)}
+	e.Null = -opt.FN * float64(len(spans))
+	e.Perfect = opt.TP * scaledSigmoid(-1) * float64(len(spans))
+	probation := int(math.Ceil(opt.Probation * float64(len(points))))
+	found := make([]bool, len(spans))
+	cur, prev := 0, -1 // next window not yet passed; last window passed
+	for i := range points {
+		for cur < len(spans) && spans[cur].hi < i {
+			prev = cur
+			cur++
+		}
+		if i < probation || !(scores[i].Score >= opt.Threshold) {
+			continue
+		}
+		if cur < len(spans) && i >= spans[cur].lo {
+			if !found[cur] {
+				found[cur] = true
+				length := float64(spans[cur].hi - spans[cur].lo + 1)
+				e.Raw += opt.TP * scaledSigmoid(-float64(spans[cur].hi-i+1)/length)
+			}
+			continue
+		}
+		e.FalsePositives++
+		pos := -1.0
+		if prev >= 0 {
+			length := float64(spans[prev].hi - spans[prev].lo + 1)
+			pos = scaledSigmoid(float64(i-spans[prev].hi) / length)
+		}
+		e.Raw += opt.FP * pos
+	}
+	for _, f := range found {
+		if f {
+			e.Detected++
+		} else {
+			e.Raw -= opt.FN
+		}
+	}
+	return e, nil
+}
+
+// scaledSigmoid is NAB's weighting of a detection's relative position.
+func scaledSigmoid(x float64) float64 {
+	if x > 3 {
+		return -1
+	}
+	return 2/(1+math.Exp(5*x)) - 1
+}
+
+// NABLabels is where a NAB checkout keeps its windows.
+const NABLabels = "labels/combined_windows.json"
+
+// EvaluateNAB scores every series that a NAB checkout's label file names
+// (fsys rooted at the checkout, such as os.DirFS("NAB")), each with a
+// fresh Scorer under opt, and returns each file's evaluation, keyed as in
+// the label file, and their sum, on which to call NAB. A series without
+// windows still counts: its detections are all false positives.
+func EvaluateNAB(fsys fs.FS, opt Options, eopt EvalOptions) (map[string]Evaluation, Evaluation, error) {
+	lf, err := fsys.Open(NABLabels)
+	if err != nil {
+		return nil, Evaluation{}, fmt.Errorf("series: NAB labels: %w", err)
+	}
+	windows, err := ReadNABWindows(lf)
+	lf.Close()
+	if err != nil {
+		return nil, Evaluation{}, err
+	}
+	names := make([]string, 0, len(windows))
+	for name := range windows {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	out := make(map[string]Evaluation, len(names))
+	var total Evaluation
+	for _, name := range names {
+		f, err := fsys.Open(path.Join("data", name))
+		if err != nil {
+			return nil, Evaluation{}, fmt.Errorf("series: NAB series: %w", err)
+		}
+		points, err := ReadNABSeries(f)
+		f.Close()
+		if err != nil {
+			return nil, Evaluation{}, fmt.Errorf("%s: %w", name, err)
+		}
+		e, err := Evaluate(points, ScoreAll(opt, points), windows[name], eopt)
+		if err != nil {
+			return nil, Evaluation{}, fmt.Errorf("%s: %w", name, err)
+		}
+		out[name] = e
+		total = total.Add(e)
+	}
+	return out, total, nil
+}

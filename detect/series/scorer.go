@@ -1,0 +1,575 @@
+package series
+
+import (
+	"math"
+	"time"
+)
+
+// Score is the verdict on one observation.
+type Score struct {
+	// Score is in [0,1]: 0 while warming up, 0.5 at Options.PValue,
+	// approaching 1 as the evidence grows. It is monotone in the p-value,
+	// so thresholds and rankings can be set on either.
+	Score float64
+	// LogP is the natural log of the tail probability of the value under
+	// the prediction (two-sided for Both); 0 when not scored.
+	LogP float64
+	// Expected is the predicted value on the series' own scale (for
+	// Counts, the back-transformed typical count).
+	Expected float64
+	// Spread is the predictive standard deviation on the series' scale.
+	Spread float64
+	// Seasonal reports that the hour-of-day/day-of-week profile, rather
+	// than recent history, made the prediction.
+	Seasonal bool
+	// Scored is false during warm-up and for skipped observations.
+	Scored bool
+	// Skipped means the value was not absorbed: NaN, ±Inf, beyond ±1e100,
+	// or a negative count.
+	Skipped bool
+}
+
+// PValue returns the tail probability, exp(LogP).
+func (s Score) PValue() float64 { return math.Exp(s.LogP) }
+
+// Scorer scores one series' observations against its own past. The zero
+// value is a Scorer with default Options; New sets others. A Scorer is not
+// safe for concurrent use; it allocates nothing per observation.
+type Scorer struct {
+	opt   Options
+	ready bool // opt normalised
+
+	n     uint64  // observations absorbed
+	last  float64 // newest observation time, Unix seconds
+	lgap  float64 // running mean of ln(gap seconds): the typical interval
+	ngaps uint32
+
+	flat  recent  // recent history, working scale
+	resid moments // seasonal model: recent departure from the profile
+
+	hour [24]bucket
+	day  [7]bucket
+
+	// One-step squared errors of the flat and seasonal predictions on the
+	// observations where both exist, and the (decayed) count behind them:
+	// the test of whether seasonality is present at all.
+	cmpFlat, cmpSeas, cmpW float64
+	cmpLast                float64
+
+	run int32 // consecutive flagged observations, signed by direction
+
+	shift shiftChart // with Options.Shifts
+}
+
+// moments is a time-decayed weighted mean and variance. Every
+// observation enters with weight 1 and all weights decay by
+// 2^(-dt/halflife), so a young summary is a plain mean and an old one an
+// EWMA whose memory is measured in time, not in observations.
+type moments struct {
+	w, w2      float64 // sum of weights and of squared weights
+	mean, vari float64
+}
+
+// add absorbs y after decaying the old weights by d; keepSpread leaves
+// the variance alone.
+func (m *moments) add(y, d float64, keepSpread bool) {
+	m.w = d*m.w + 1
+	m.w2 = d*d*m.w2 + 1
+	a := 1 / m.w
+	delta := y - m.mean
+	m.mean += a * delta
+	if !keepSpread {
+		m.vari = (1 - a) * (m.vari + a*delta*delta)
+	}
+}
+
+// predict returns the predictive mean and variance of the next value,
+// d being the decay since the last observation, and the effective number
+// of observations behind them. That number is Kish's (sum w)²/sum w²,
+// limited to twice the decayed weight: after a gap of many half-lives the
+// old history no longer vouches for the present, and the Student-t tails
+// widen accordingly; below one observation's worth nothing is predicted
+// and the value is not scored.
+func (m *moments) predict(d float64) (mean, variance, neff float64) {
+	neff = math.Min(m.w*m.w/m.w2, 2*d*m.w)
+	if !(neff >= 1) {
+		return m.mean, 0, 0 // less than one observation's worth: no prediction
+	}
+	kish := m.w * m.w / m.w2
+	v := m.vari
+	if kish > 1 {
+		v *= kish / (kish - 1)
+	}
+	return m.mean, v * (1 + 1/neff), neff
+}
+
+// bucket is one hour-of-day or day-of-week slot of the seasonal profile:
+// a time-decayed mean of the partial residual that falls in it, the
+// time-decayed mean squared one-step error of the seasonal prediction in
+// it (from its second day on, when the mean was estimated from another
+// day), and how many distinct days (weeks) it has seen.
+type bucket struct {
+	w, mean float64
+	ew, err float64
+	last    float64
+	visits  uint32
+}
+
+const (
+	day           = 24 * 3600.0
+	hourHalfLife  = 3 * day           // memory of an hour-of-day bucket
+	dayHalfLife   = 28 * day          // memory of a day-of-week bucket
+	seasonPrior   = 10                // weight, in observations, of the pooled seasonal error in each bucket's
+	cmpHalfLife   = 7 * day           // memory of the flat-vs-seasonal comparison
+	seasonBetter  = 0.8               // seasonal MSE must be below this share of flat's
+	cmpClip       = 10                // spreads at which errors are clipped for that comparison
+	flaggedClip   = 1                 // spreads a flagged value may move a baseline
+	suspectClip   = 2                 // and a suspect one
+	maxValue      = 1e100             // larger magnitudes are skipped: their squares overflow
+	maxGapClipLog = 2.302585092994046 // ln 10: a gap counts as at most 10x the typical one
+)
+
+// New returns a Scorer with the given options.
+func New(opt Options) *Scorer {
+	return &Scorer{opt: opt.normalized(), ready: true}
+}
+
+// Options returns the options in effect, defaults filled in.
+func (s *Scorer) Options() Options {
+	s.setup()
+	return s.opt
+}
+
+// Len returns how many observations have been absorbed.
+func (s *Scorer) Len() uint64 { return s.n }
+
+func (s *Scorer) setup() {
+	if !s.ready {
+		s.opt = s.opt.normalized()
+		s.ready = true
+	}
+}
+
+// Observe scores v observed at t against the series so far and then
+// absorbs it. Observations should come in time order; one older than the
+// newest is scored and absorbed without ageing anything.
+func (s *Scorer) Observe(t time.Time, v float64) Score {
+	s.setup()
+	y, ok := s.transform(v)
+	if !ok {
+		return Score{Skipped: true}
+	}
+	now := unixSeconds(t)
+	dt := 0.0
+	if s.n > 0 && now > s.last {
+		dt = now - s.last
+		s.learnGap(dt)
+	}
+	hl := s.halfLife()
+	d := decay(dt, hl)
+
+	lt := t.In(s.opt.Location)
+	hb, db := &s.hour[lt.Hour()], &s.day[lt.Weekday()]
+
+	// Predictions: recent history, and the seasonal profile once its
+	// bucket has been visited. The profile's spread pools the bucket's
+	// own errors with those of all buckets (with the flat spread before
+	// any exist), so that a bucket can be judged, and learn its errors,
+	// from its second day.
+	fm, fv, fn := s.flat.predict(dt, d, hl)
+	fsd, fdof := s.spread(fm, fv, fn)
+	seasonal := s.opt.Seasonality != SeasonOff
+	var sm, ssd, sdof, sn float64
+	haveSeason, seasonExists := false, false
+	if seasonal && s.n > 0 && hb.visits > 0 {
+		seasonExists = true
+		sm = hb.mean + s.weekday(db) + s.resid.mean
+		pool := fv
+		if s.cmpW > 0 {
+			pool = s.cmpSeas
+		}
+		sn = hb.ew + seasonPrior
+		sv := (hb.ew*hb.err + seasonPrior*pool) / sn
+		ssd, sdof = s.spread(sm, sv, sn)
+		haveSeason = hb.ew > 0 && hb.visits >= uint32(s.opt.SeasonDays)
+	}
+	useSeason := haveSeason && (s.opt.Seasonality == SeasonOn ||
+		s.cmpW >= float64(s.opt.MinHistory) && s.cmpSeas < seasonBetter*s.cmpFlat)
+	m, sd, dof, neff := fm, fsd, fdof, fn
+	if useSeason {
+		m, sd, dof, neff = sm, ssd, sdof, sn
+	}
+
+	out := Score{Seasonal: useSeason}
+	out.Expected, out.Spread = s.backTransform(m, sd)
+	var zt, sa float64
+	if s.n >= uint64(s.opt.MinHistory) && neff >= 1 {
+		out.Scored = true
+		out.LogP = s.logP(v, y, m, sd, dof, neff)
+		if s.opt.Shifts {
+			// Two tests of one observation: Bonferroni.
+			sa = 1 - decay(dt, hl/shiftHalfLives)
+			if hl == 0 {
+				sa = 1
+			}
+			var lp float64
+			zt, lp = s.shift.test(clip((y-m)/sd, 0, s.opt.Clip), sa, float64(3*s.opt.MinHistory), s.opt.Direction)
+			if lp < 0 {
+				out.LogP = math.Min(0, math.Ln2+math.Min(out.LogP, lp))
+			}
+		}
+		out.Score = scoreOf(out.LogP, s.opt.PValue)
+	}
+
+	// Winsorise: an ordinary value is clipped at Clip spreads from each
+	// model's prediction before that model absorbs it. A flagged one
+	// moves the baselines by at most a spread, unless the deviation has
+	// persisted for MinHistory observations in a row, when it is a new
+	// regime, not an incident. A suspect one (p below the square root of
+	// PValue) is clipped at two spreads and teaches no variance:
+	// otherwise each near miss would widen the spread, or drag the
+	// baseline, so that the next, larger anomaly is missed too.
+	flagged := out.Scored && out.LogP < math.Log(s.opt.PValue)
+	s.track(flagged, y > m)
+	fHold, fKeep := s.verdict(out.Scored, out.LogP)
+	yf := y
+	if out.Scored {
+		yf = clip(y, fm, s.clipAt(fHold, fKeep)*fsd)
+	}
+	s.flat.add(yf, yf-fm, dt, d, fKeep)
+	if s.opt.Shifts && out.Scored {
+		s.shift.update(zt, decay(dt, shiftVarMemory*hl), fKeep)
+	}
+	if seasonal {
+		// The seasonal model is winsorised by its own verdict while
+		// recent history is in use: were it bound by the flat model's, a
+		// daily peak that the flat model flags would never enter the
+		// profile that is to explain it.
+		ys, sKeep := y, fKeep
+		if seasonExists && out.Scored {
+			sHold := fHold
+			if !useSeason {
+				// |z| < 1 has p > 0.3 under any Student-t: not worth a
+				// tail computation when that is above sqrt(PValue).
+				lp := -0.3
+				if math.Abs(y-sm) >= ssd || s.opt.PValue > 0.09 {
+					lp = s.logP(v, y, sm, ssd, sdof, sn)
+				}
+				sHold, sKeep = s.verdict(true, lp)
+			}
+			ys = clip(y, sm, s.clipAt(sHold, sKeep)*ssd)
+		}
+		var ef, es float64
+		if haveSeason {
+			ef = clip(y, fm, cmpClip*fsd) - fm
+			es = clip(y, sm, cmpClip*ssd) - sm
+		}
+		s.learnSeason(now, d, ys, ef, es, sm, hb, db, haveSeason, sKeep)
+	}
+	if now > s.last || s.n == 0 {
+		s.last = now
+	}
+	if s.n < math.MaxUint64 {
+		s.n++
+	}
+	return out
+}
+
+// learnSeason updates the seasonal model with the (winsorised) value ys.
+//
+// The model predicts an hour's value as what that hour of the day has
+// been (a time-decayed mean per hour bucket, memory hourHalfLife), plus
+// the weekday's effect once established, plus the recent departure of the
+// series from that profile (a time-decayed mean of residuals with the
+// recent-history half-life). The profile therefore holds the shape and
+// the residual term follows level shifts and trends within hours, while
+// the profile catches up over days. Unlike a level-plus-offsets
+// (Holt-Winters) decomposition, a strictly periodic series is predicted
+// right from its second day: nothing has to converge first.
+//
+// ef and es are the flat and seasonal one-step errors, each winsorised
+// around its own prediction, for the test of whether seasonality is
+// present: a comparison that clipped both around the model in use would
+// always favour it. They are clipped far out (cmpClip spreads): the
+// flat model of a finely sampled series fails only at a few abrupt daily
+// steps, and a tight clip would hide exactly those failures.
+func (s *Scorer) learnSeason(now, d, ys, ef, es, sm float64, hb, db *bucket, haveSeason, keep bool) {
+	// Once the bucket's mean came from other days, ys-sm is an honest
+	// one-step error, and what the hour profile leaves is the weekday's.
+	honest := hb.visits >= 2 || hb.visits == 1 && now-hb.last > day/2
+	if s.n > 0 && !keep {
+		if honest {
+			e := ys - sm
+			bd := bucketDecay(hb, now, hourHalfLife)
+			hb.ew = bd*hb.ew + 1
+			hb.err += (e*e - hb.err) / hb.ew
+		}
+	}
+	if haveSeason {
+		cd := decay(math.Max(0, now-s.cmpLast), cmpHalfLife)
+		s.cmpW = cd*s.cmpW + 1
+		s.cmpFlat += (ef*ef - s.cmpFlat) / s.cmpW
+		s.cmpSeas += (es*es - s.cmpSeas) / s.cmpW
+		s.cmpLast = math.Max(s.cmpLast, now)
+	}
+	q := s.weekday(db)
+	if hb.visits > 0 {
+		s.resid.add(ys-hb.mean-q, d, true)
+	}
+	hb.add(ys-q, now, hourHalfLife, day/2)
+	if honest {
+		db.add(ys-hb.mean, now, dayHalfLife, 7*day/2)
+	}
+}
+
+// weekday returns the day-of-week effect once its bucket holds a whole
+// earlier day (from the second visit on), else 0. A day's offset rests on
+// many observations, so one earlier week is enough to know that Saturday
+// is quieter; before that the daily profile is fitted without it. Weekday
+// buckets learn from an hour bucket's second day on: on its first, the
+// hour profile is that very day.
+func (s *Scorer) weekday(db *bucket) float64 {
+	if db.visits < 2 {
+		return 0
+	}
+	return db.mean
+}
+
+func bucketDecay(b *bucket, now, hl float64) float64 {
+	if b.visits == 0 || !(now > b.last) {
+		return 1
+	}
+	return decay(now-b.last, hl)
+}
+
+// add absorbs a partial residual r with half-life hl; a value more than
+// newVisit seconds after the bucket's last starts a new visit (a day for
+// an hour bucket, a week for a weekday bucket).
+func (b *bucket) add(r, now, hl, newVisit float64) {
+	d := bucketDecay(b, now, hl)
+	if b.visits == 0 || now-b.last > newVisit {
+		if b.visits < math.MaxUint32 {
+			b.visits++
+		}
+	}
+	b.w = d*b.w + 1
+	b.mean += (r - b.mean) / b.w
+	if now > b.last || b.w == 1 {
+		b.last = now
+	}
+}
+
+// verdict says how a model absorbs a value it found to have log tail
+// probability logP: hold (move the mean by at most a spread) when it
+// is flagged and the run of flagged values is still short, keep (learn no
+// variance) when it is held or merely suspect.
+func (s *Scorer) verdict(scored bool, logP float64) (hold, keep bool) {
+	if !scored {
+		return false, false
+	}
+	lnP := math.Log(s.opt.PValue)
+	hold = logP < lnP && int(abs32(s.run)) < s.opt.MinHistory
+	return hold, hold || logP < lnP/2
+}
+
+// clipAt is how many spreads a value may lie from a prediction when it
+// is absorbed.
+func (s *Scorer) clipAt(hold, keep bool) float64 {
+	switch {
+	case hold:
+		return flaggedClip
+	case keep:
+		return math.Min(suspectClip, s.opt.Clip)
+	}
+	return s.opt.Clip
+}
+
+func (s *Scorer) track(flagged, up bool) {
+	switch {
+	case !flagged:
+		s.run = 0
+	case up && s.run >= 0:
+		if s.run < math.MaxInt32 {
+			s.run++
+		}
+	case !up && s.run <= 0:
+		if s.run > math.MinInt32+1 {
+			s.run--
+		}
+	case up:
+		s.run = 1
+	default:
+		s.run = -1
+	}
+}
+
+func abs32(x int32) int32 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// transform maps a value to the working scale: log(1+x) for counts.
+func (s *Scorer) transform(v float64) (float64, bool) {
+	if math.IsNaN(v) || math.Abs(v) > maxValue {
+		return 0, false
+	}
+	if s.opt.Kind == Counts {
+		if v < 0 {
+			return 0, false
+		}
+		return math.Log1p(v), true
+	}
+	return v, true
+}
+
+// spread returns the predictive standard deviation on the working scale
+// and its degrees of freedom. For counts the variance is never below
+// what Poisson noise alone gives at the expected count: that part is
+// known rather than estimated, so, by Welch–Satterthwaite, the degrees of
+// freedom grow without bound as it dominates.
+func (s *Scorer) spread(m, v, neff float64) (sd, dof float64) {
+	dof = neff - 1
+	if s.opt.Kind == Counts {
+		mc := math.Max(math.Expm1(m), 0)
+		floor := logPoissonVar(mc)
+		if v <= floor {
+			return math.Max(math.Sqrt(floor), minLogSD), math.Inf(1)
+		}
+		excess := v - floor
+		dof *= (v / excess) * (v / excess)
+		return math.Max(math.Sqrt(v), minLogSD), dof
+	}
+	min := s.opt.MinSpread
+	if min == 0 {
+		min = math.Max(1e-9*math.Abs(m), 1e-12)
+	}
+	return math.Max(math.Sqrt(v), min), dof
+}
+
+// minLogSD floors the log-scale spread of counts, as detect does.
+const minLogSD = 0.05
+
+// logPoissonVar is the variance of log1p(X) for X ~ Poisson(m), by the
+// delta method.
+func logPoissonVar(m float64) float64 { return m / ((1 + m) * (1 + m)) }
+
+// backTransform returns the expectation and spread on the series' scale.
+func (s *Scorer) backTransform(m, sd float64) (float64, float64) {
+	if s.opt.Kind != Counts {
+		return m, sd
+	}
+	mc := math.Max(math.Expm1(m), 0)
+	return mc, (1 + mc) * sd
+}
+
+// logP is the log tail probability of the value in the configured
+// direction.
+//
+// For counts two models speak. A negative binomial with the
+// back-transformed mean and variance respects the discreteness of small
+// counts and the Poisson core of any count, but its tail is too light for
+// traffic whose variance is mostly the series' own burstiness; a
+// Student-t on the log scale is robust to that and to young baselines,
+// but far too lenient for Poisson-like series, whose upper tail the log
+// compresses. The evidence is interpolated between them (geometrically, in
+// log p) by the share of the predictive variance that is overdispersion,
+// exc: Poisson-like series are judged by the negative binomial, bursty
+// ones by the log-t. The negative binomial's mean is floored at half an
+// event per effective observation, so a series of zeros is not infinitely
+// surprised by its first event.
+func (s *Scorer) logP(v, y, m, sd, dof, neff float64) float64 {
+	z := (y - m) / sd
+	// Only one tail is needed: the one the value lies in for Both (the
+	// other is at least a half), the configured one otherwise.
+	up := z >= 0
+	switch s.opt.Direction {
+	case Up:
+		up = true
+	case Down:
+		up = false
+	}
+	var lp float64
+	if up {
+		lp = logStudentTail(z, dof)
+	} else {
+		lp = logStudentTail(-z, dof)
+	}
+	if s.opt.Kind == Counts {
+		mc := math.Max(math.Expm1(m), 0)
+		exc := 0.0
+		if f := logPoissonVar(mc); sd*sd > f {
+			exc = 1 - f/(sd*sd)
+		}
+		if neff > 0 {
+			mc = math.Max(mc, 0.5/neff)
+		} else {
+			mc = math.Max(mc, 0.5)
+		}
+		vc := math.Max(mc, (1+mc)*(1+mc)*sd*sd)
+		if up {
+			lp = blend(lp, logNegBinTail(v, mc, vc), exc)
+		} else {
+			lp = blend(lp, logNegBinLower(v, mc, vc), exc)
+		}
+	}
+	if s.opt.Direction == Both {
+		return math.Min(0, math.Ln2+lp)
+	}
+	return lp
+}
+
+// blend interpolates log p-values; an infinite one only wins outright.
+func blend(logT, logNB, exc float64) float64 {
+	switch {
+	case exc <= 0:
+		return logNB
+	case exc >= 1:
+		return logT
+	case math.IsInf(logT, -1) || math.IsInf(logNB, -1):
+		return math.Max(logT, logNB)
+	}
+	return exc*logT + (1-exc)*logNB
+}
+
+// halfLife returns the recent-history half-life in seconds.
+func (s *Scorer) halfLife() float64 {
+	if s.opt.HalfLife > 0 {
+		return s.opt.HalfLife.Seconds()
+	}
+	if s.ngaps == 0 {
+		return 0
+	}
+	return defaultHalfLifeIntervals * math.Exp(s.lgap)
+}
+
+// learnGap updates the typical sampling interval: a running mean of log
+// gaps, each clipped to a factor of ten around the current estimate so an
+// outage does not stretch the memory of the baseline.
+func (s *Scorer) learnGap(dt float64) {
+	l := math.Log(dt)
+	if s.ngaps > 0 {
+		l = math.Min(math.Max(l, s.lgap-maxGapClipLog), s.lgap+maxGapClipLog)
+	}
+	w := math.Max(1/float64(s.ngaps+1), 0.02)
+	s.lgap += w * (l - s.lgap)
+	if s.ngaps < math.MaxUint32 {
+		s.ngaps++
+	}
+}
+
+// decay is the weight left after dt seconds with half-life hl.
+func decay(dt, hl float64) float64 {
+	if !(dt > 0) || !(hl > 0) {
+		return 1
+	}
+	return math.Exp(-math.Ln2 * dt / hl)
+}
+
+func unixSeconds(t time.Time) float64 {
+	return float64(t.Unix()) + float64(t.Nanosecond())*1e-9
+}
+
+// clip limits y to m±r.
+func clip(y, m, r float64) float64 { return math.Min(math.Max(y, m-r), m+r) }
