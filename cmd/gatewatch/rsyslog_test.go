@@ -209,7 +209,7 @@ detect:
 		}
 	}
 	attacker := "203.0.113.7" // one of the ordinary clients, until it floods
-	total := 1 // the readiness probe
+	total := 1                // the readiness probe
 	var found *detect.Finding
 	deadline := time.Now().Add(90 * time.Second)
 	for tick := 0; found == nil; tick++ {
