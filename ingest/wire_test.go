@@ -256,3 +256,17 @@ func BenchmarkWireDecodeStdlib(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+func TestWireKeyMatchesKeys(t *testing.T) {
+	t.Parallel()
+	for i, k := range wireKeys {
+		if got := wireKey([]byte(k)); got != i {
+			t.Errorf("wireKey(%q) = %d, want %d", k, got, i)
+		}
+	}
+	for _, k := range []string{"", "V", "clients", "x"} {
+		if got := wireKey([]byte(k)); got != -1 {
+			t.Errorf("wireKey(%q) = %d, want -1", k, got)
+		}
+	}
+}
