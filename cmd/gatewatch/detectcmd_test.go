@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,8 +56,9 @@ func TestDetectConsumesKafka(t *testing.T) {
 	var out, errOut syncBuffer
 	c := &cli{stdout: &out, stderr: &errOut, stdin: strings.NewReader(""), getenv: func(string) string { return "" }}
 	done := make(chan int, 1)
+	ops := freeAddr(t)
 	go func() {
-		done <- c.main(ctx, []string{"detect", "--config", cfgPath, "--replay", "--checkpoint", "500ms"})
+		done <- c.main(ctx, []string{"detect", "--config", cfgPath, "--replay", "--checkpoint", "500ms", "--listen", ops})
 	}()
 
 	want := map[string]simulate.Label{}
@@ -89,6 +92,17 @@ func TestDetectConsumesKafka(t *testing.T) {
 			if len(l.Detectors) > 0 && found[client] {
 				attacksFound++
 			}
+		}
+	}
+	resp, err := http.Get("http://" + ops + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"gatewatch_detect_events_total", "gatewatch_detect_findings_total", "gatewatch_detect_lag_events"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 	cancel()

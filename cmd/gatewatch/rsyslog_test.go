@@ -168,7 +168,7 @@ detect:
 		log  *syncBuffer
 	}{
 		{[]string{"collect", "--config", cfgPath, "--listen", ""}, &collectErr},
-		{[]string{"detect", "--config", cfgPath, "--checkpoint", "1s"}, &detectErr},
+		{[]string{"detect", "--config", cfgPath, "--listen", "", "--checkpoint", "1s"}, &detectErr},
 	} {
 		c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: run.log, getenv: func(string) string { return "" }}
 		wg.Add(1)
