@@ -19,12 +19,15 @@ type client struct {
 	kind     ingest.ClientKind
 	live     bool
 	founding bool // first seen while the engine was warming up
+	// quiet has bit m set while the baseline of metric m (Engine.more) is
+	// exactly zero and established: a zero window then only counts, in
+	// moreN, and the baseline's row need not be read.
+	quiet uint8
+	moreN [numMetrics]uint32 // windows behind each metric baseline; authoritative over its n
 
 	vol  volumeBaseline
 	errs ratioBaseline
 	auth ratioBaseline
-
-	inc [numDetectors]int32 // open incident index + 1 per detector; 0 is none
 }
 
 // clientTable finds clients by key. Keys are hashed with maphash under a

@@ -4,14 +4,25 @@
 //	ingest -> detect -> storage, alert
 //
 // An Engine consumes normalised ingest.Events in event-time order and
-// emits Findings. It keeps, per client (ingest.Event.ClientKey), a few
-// hundred bytes of state, and runs three detectors on every window the
+// emits Findings. It keeps, per client (ingest.Event.ClientKey), well
+// under 2 KB of state, and runs these detectors on every window the
 // client is active in:
 //
 //   - volume: requests per window;
 //   - error_ratio: the share of requests answered with a 5xx;
 //   - auth_failures: the share answered 401/403 (ingest.AuthOutcome.Failure),
-//     reported as failures per window.
+//     reported as failures per window;
+//   - scanning: distinct paths answered 404/403;
+//   - enumeration: distinct object ids under routes with ids;
+//   - exfiltration: response bytes per request;
+//   - credential_sharing: distinct networks a client key was used from;
+//   - injection: SQLi/XSS (libinjection), traversal and command-injection
+//     probes in decoded query values and path segments, a count over a
+//     floor rather than a baseline test (probe.go);
+//
+// and two on the fleet as a whole, fleet_volume and fleet_auth_failures,
+// whose findings have client FleetClient (fleetdet.go). Distinct counts
+// are small linear-counting sketches (sketch.go).
 //
 // # Windows and lateness
 //
@@ -49,6 +60,14 @@
 // (fleet.go): a token refresh that makes every client fail a few calls in
 // the same minute is not an incident of every client.
 //
+// # From verdicts to findings
+//
+// Each window's candidate findings, across all clients and detectors, are
+// filtered together by Benjamini–Hochberg at Options.FDR, then by the
+// allowlists and maintenance windows, and carry an explanation: why (the
+// baseline, its history, the p-value), the routes involved and redacted
+// samples (decide.go, samples.go).
+//
 // # Incidents
 //
 // Anomalous windows of one client and detector are merged into an incident
@@ -62,7 +81,7 @@
 // Engine.MarshalBinary (or AppendBinary) captures everything that decides
 // future output — clock, open windows, clients, baselines, population,
 // open incidents, counters — in a versioned, checksummed binary form of
-// about 130 bytes per client, and Restore rebuilds an engine from it under
+// a few hundred bytes per client, and Restore rebuilds an engine from it under
 // the configured Options. A restored engine emits exactly what an
 // uninterrupted one would (snapshot_test.go), so a consumer that stores
 // findings together with the snapshot and the input offset it covers
@@ -74,7 +93,12 @@
 // slot in one slice; the key is copied once, when the client is first
 // seen. Window counters live in a flat ring indexed by slot, and each
 // window keeps the list of clients active in it, so Observe allocates
-// nothing and closing a window touches only the clients active in it.
+// nothing and closing a window touches only the clients active in it, in
+// slot order so the per-client arrays are read front to back. What only
+// window closes read (the newer detectors' baselines, samples, incident
+// links) lives in parallel slices, and the per-window counters are split
+// into a 24-byte part every event touches and a part only events with a
+// path or a key touch, so the structures Observe looks up stay small.
 // Idle clients are evicted after Options.IdleAfter of event time, and the
 // least recently seen beyond Options.MaxClients. See the benchmarks in
 // engine_bench_test.go for measured figures.

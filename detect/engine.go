@@ -1,7 +1,10 @@
 package detect
 
 import (
+	"cmp"
 	"math"
+	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/gatewatch/gatewatch/ingest"
@@ -19,11 +22,27 @@ type Engine struct {
 	logSuspect float64 // ln(sqrt(PValue)): windows below it do not widen baselines
 	per        string  // window unit for findings: "min", "5m", ...
 
-	clock clock
-	ring  windowRing
-	tab   clientTable
-	pop   population
-	inc   incidents
+	clock    clock
+	ring     windowRing
+	tab      clientTable
+	pop      population
+	mpop     [numMetrics]metricPop
+	fleet    fleetState
+	fleetInc [numDetectors - numClientDetectors]int32 // open fleet incidents, index + 1
+	inc      incidents
+	extra    []clientExtra // samples, by client slot
+	more     []clientMore  // the newer detectors' baselines, by client slot
+	incs     []clientIncs  // open incidents, by client slot
+
+	on   detectorsOn
+	pm   probeMatch // the probe classify found in the current event
+	pred prediction // judgeOwn's prediction, for absorbOwn
+
+	// Allowlists, compiled from Options.
+	routesListed            bool // AllowRoutes is not empty
+	allowClient, allowRoute map[string]struct{}
+	allowNets               []netip.Prefix
+	allowPrefix             []string
 
 	warmUntil int64 // clients first seen in a window before this are founding clients
 	nextSweep int64 // watermark at which to look for idle clients next
@@ -32,14 +51,21 @@ type Engine struct {
 	work                          []windowItem
 	fleetVol, fleetErr, fleetAuth []float64
 	seen                          []float64
+	cands                         []candidate
+	logPs                         []float64
+	tests                         int   // tests run in the window being closed, for FDR control
+	curItem                       int32 // e.work index of the client being judged
 
 	stats Stats
 }
 
 // windowItem is one client's tallies for the window being closed.
 type windowItem struct {
-	idx             int32
-	req, errs, auth float64
+	idx                     int32
+	req, errs, auth         float64
+	n                       winTally
+	volFlagged, authFlagged bool    // the client's own detector flagged the window
+	volExpected             float64 // what the volume detector expected
 }
 
 // Stats are an Engine's counters.
@@ -72,6 +98,10 @@ func New(opts Options) *Engine {
 		pop:        newPopulation(),
 	}
 	e.ring = newWindowRing(e.clock.slots())
+	e.compileAllowLists()
+	e.on = detectorsOn{scan: !opts.Scanning.Disabled, enum: !opts.Enumeration.Disabled, probe: !opts.Injection.Disabled,
+		exfil: !opts.Exfiltration.Disabled, share: !opts.CredentialSharing.Disabled}
+	e.routesListed = len(opts.AllowRoutes) > 0
 	return e
 }
 
@@ -82,6 +112,18 @@ func (e *Engine) unit(d detector) string {
 		return "5xx ratio"
 	case detAuth:
 		return "auth failures/" + e.per
+	case detScan:
+		return "distinct 404/403 paths/" + e.per
+	case detEnum:
+		return "distinct object ids/" + e.per
+	case detProbe:
+		return "probes/" + e.per
+	case detExfil:
+		return "bytes/request"
+	case detShare:
+		return "networks/" + e.per
+	case detFleetAuth:
+		return "fleet auth failures/" + e.per
 	}
 	return "req/" + e.per
 }
@@ -122,8 +164,19 @@ func (e *Engine) Observe(ev *ingest.Event) {
 	if t > c.lastSeen {
 		c.lastSeen = t
 	}
-	e.ring.add(clientRef{idx: idx, gen: c.gen}, e.ring.slot(w),
-		ev.Status >= 500 && ev.Status <= 599, ev.Auth.Failure())
+	var h hit
+	h.err = ev.Status >= 500 && ev.Status <= 599
+	h.auth = ev.Auth.Failure()
+	if ev.BytesOut > 0 {
+		h.bytes = uint64(ev.BytesOut)
+	}
+	if len(ev.Path) != 0 || ev.ClientKind != ingest.ClientIP {
+		e.classify(ev, &h)
+	}
+	biggest := e.ring.add(clientRef{idx: idx, gen: c.gen}, e.ring.slot(w), &h)
+	if e.needSample(&h, biggest) {
+		e.sample(ev, idx, w, &h, biggest)
+	}
 }
 
 // addClient starts tracking the client of ev, first seen in window w.
@@ -133,6 +186,10 @@ func (e *Engine) addClient(ev *ingest.Event, hash uint64, w int64) int32 {
 	}
 	idx := e.tab.add(ev.ClientKey, hash, ev.ClientKind)
 	e.ring.grow(len(e.tab.list))
+	e.growExtra(len(e.tab.list))
+	e.extra[idx] = newClientExtra()
+	e.more[idx] = clientMore{}
+	e.incs[idx] = clientIncs{}
 	c := &e.tab.list[idx]
 	c.founding = w < e.warmUntil
 	c.lastSeen = math.MinInt64
@@ -212,6 +269,10 @@ func (e *Engine) closeUntil(end int64) {
 func (e *Engine) closeWindow(w int64) {
 	s := e.ring.slot(w)
 	refs := e.ring.active[s]
+	// Judging touches several per-client arrays; in slot order their
+	// rows are read front to back instead of at random, which at a
+	// hundred thousand clients costs less than the sort.
+	slices.SortFunc(refs, func(a, b clientRef) int { return cmp.Compare(a.idx, b.idx) })
 	e.work = e.work[:0]
 	e.pop.reset()
 	for _, r := range refs {
@@ -222,7 +283,7 @@ func (e *Engine) closeWindow(w int64) {
 		if n.req == 0 {
 			continue
 		}
-		it := windowItem{idx: r.idx, req: float64(n.req), errs: float64(n.err), auth: float64(n.auth)}
+		it := windowItem{idx: r.idx, req: float64(n.req), errs: float64(n.err), auth: float64(n.auth), n: n}
 		e.work = append(e.work, it)
 	}
 	e.ring.active[s] = refs[:0]
@@ -231,9 +292,16 @@ func (e *Engine) closeWindow(w int64) {
 	}
 	f := e.measureFleet()
 	for i := range e.work {
+		e.curItem = int32(i)
 		e.judge(w, &e.work[i], &f)
+		e.judgeMore(w, &e.work[i])
 	}
+	e.judgeFleet(w)
 	e.pop.update()
+	for m := range e.mpop {
+		e.mpop[m].update(&e.pop.tmp)
+	}
+	e.decide(w)
 }
 
 // judge runs the enabled detectors on one client window, then absorbs the
@@ -243,7 +311,9 @@ func (e *Engine) judge(w int64, it *windowItem, f *fleet) {
 	if !o.Volume.Disabled {
 		c := &e.tab.list[it.idx]
 		v := e.judgeVolume(c, it.req, f)
-		e.record(it.idx, detVolume, w, &v)
+		e.tests++
+		it.volFlagged, it.volExpected = v.anomalous, v.expected
+		e.candidate(it.idx, detVolume, &v)
 		e.absorbVolume(&e.tab.list[it.idx], it.req, &v)
 		if !v.anomalous {
 			e.pop.addVolume(it.req)
@@ -253,7 +323,8 @@ func (e *Engine) judge(w int64, it *windowItem, f *fleet) {
 		c := &e.tab.list[it.idx]
 		j := ratioJudge{det: detErrors, minHits: o.MinErrors, model: e.pop.errs, excess: f.errs}
 		v := e.judgeRatio(&c.errs, it.errs, it.req, j)
-		e.record(it.idx, detErrors, w, &v)
+		e.tests++
+		e.candidate(it.idx, detErrors, &v)
 		c = &e.tab.list[it.idx]
 		e.absorbRatio(&c.errs, it.errs, it.req, j.model, &v)
 		if !v.anomalous {
@@ -264,7 +335,9 @@ func (e *Engine) judge(w int64, it *windowItem, f *fleet) {
 		c := &e.tab.list[it.idx]
 		j := ratioJudge{det: detAuth, minHits: o.MinAuthFailures, model: e.pop.auth, excess: f.auth}
 		v := e.judgeRatio(&c.auth, it.auth, it.req, j)
-		e.record(it.idx, detAuth, w, &v)
+		e.tests++
+		it.authFlagged = v.anomalous
+		e.candidate(it.idx, detAuth, &v)
 		c = &e.tab.list[it.idx]
 		e.absorbRatio(&c.auth, it.auth, it.req, j.model, &v)
 		if !v.anomalous {
@@ -293,4 +366,42 @@ func finite(x float64) float64 {
 		return -math.MaxFloat64
 	}
 	return x
+}
+
+// clientMore is a client's baselines of the newer detectors: scanning,
+// enumeration, exfiltration, sharing. Apart from client, so the records
+// Observe looks up per event stay small, and apart from the samples, so a
+// window close reads them densely.
+type clientMore [numMetrics]volumeBaseline
+
+// clientIncs links a client's open incidents: index + 1 per detector,
+// 0 for none. Apart from client, since incidents are rare.
+type clientIncs [numClientDetectors]int32
+
+// growExtra makes room for the samples, metric baselines and incident
+// links of clients [0, n).
+func (e *Engine) growExtra(n int) {
+	if n <= len(e.extra) {
+		return
+	}
+	if n <= cap(e.extra) {
+		e.extra = e.extra[:n]
+		e.more = e.more[:n]
+		e.incs = e.incs[:n]
+		return
+	}
+	in := make([]clientIncs, n, max(n, 2*cap(e.extra)))
+	copy(in, e.incs)
+	e.incs = in
+	x := make([]clientExtra, n, max(n, 2*cap(e.extra)))
+	copy(x, e.extra)
+	e.extra = x
+	m := make([]clientMore, n, cap(x))
+	copy(m, e.more)
+	e.more = m
+}
+
+// newClientExtra returns empty samples that belong to no window.
+func newClientExtra() clientExtra {
+	return clientExtra{win: [2]winExtra{{w: math.MinInt64}, {w: math.MinInt64}}}
 }

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -104,7 +105,8 @@ func stateBytesPerClient(n int) float64 {
 
 // BenchmarkStatePerClient reports the engine's heap per active client,
 // everything included: client records, copied keys, the hash index,
-// window counters and the scratch space of a window close.
+// window counters (hot and cold), the newer detectors' baselines, the
+// per-client sample buffers and the scratch space of a window close.
 func BenchmarkStatePerClient(b *testing.B) {
 	var bytes float64
 	for range b.N {
@@ -120,5 +122,111 @@ func TestStatePerClientBudget(t *testing.T) {
 	t.Logf("%.0f bytes per active client", bytes)
 	if bytes > 2048 || bytes <= 0 {
 		t.Errorf("%.0f bytes per client, budget 2048", bytes)
+	}
+}
+
+// realisticEvents returns n events of the given clients in shuffled
+// rounds over span, shaped like API traffic for every detector to work
+// on: a fifth of the clients present an API key from one of two
+// addresses, two in five requests go to a route with an object id, one in
+// five carries a query string, responses have sizes, and 1% are 404.
+// Paths and routes are pre-built, as a parser would leave them aliased in
+// its line buffer.
+func realisticEvents(clients, n int, span time.Duration) []ingest.Event {
+	keys := clientKeys(clients)
+	r := rand.New(rand.NewPCG(3, 4))
+	ids := make([]string, 4096)
+	for i := range ids {
+		ids[i] = "/api/v1/orders/" + strconv.Itoa(1_000_000+r.IntN(9_000_000))
+	}
+	queries := []string{"q=running+shoes", "status=open&page=2&limit=50", "since=1762048800&limit=20", "include=reviews,stock"}
+	plain := []string{"/api/v1/me", "/api/v2/search", "/api/v1/orders", "/api/v2/catalog/categories"}
+	evs := make([]ingest.Event, n)
+	perm := r.Perm(clients)
+	for i := range evs {
+		if i%clients == 0 {
+			r.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+		}
+		c := perm[i%clients]
+		ev := &evs[i]
+		ev.Time = t0.Add(time.Duration(i) * (span / time.Duration(n)))
+		ev.ClientKey, ev.ClientKind = keys[c], ingest.ClientIP
+		ev.RemoteIP = netip.AddrFrom4([4]byte{10, byte(c >> 16), byte(c >> 8), byte(c)})
+		if c%5 == 0 {
+			ev.ClientKey, ev.ClientKind = "key:"+keys[c], ingest.ClientAPIKey
+			ev.RemoteIP = netip.AddrFrom4([4]byte{198, 18, byte(c >> 8), byte(r.IntN(2))})
+		}
+		ev.Status, ev.Auth, ev.BytesOut = 200, ingest.AuthOK, int64(200+r.IntN(20_000))
+		switch u := r.IntN(100); {
+		case u < 40:
+			ev.Path, ev.Route = ids[r.IntN(len(ids))], "/api/v1/orders/{id}"
+		default:
+			ev.Path = plain[r.IntN(len(plain))]
+			ev.Route = ev.Path
+			if u < 60 {
+				ev.Query = queries[r.IntN(len(queries))]
+			}
+		}
+		switch u := r.IntN(100); {
+		case u == 0:
+			ev.Status = 503
+		case u == 1:
+			ev.Status, ev.Auth = 401, ingest.AuthFailed
+		case u == 2:
+			ev.Status = 404
+		}
+	}
+	return evs
+}
+
+// BenchmarkObserveAllDetectors100kClients is BenchmarkObserve100kClients
+// with traffic every detector has work in (see realisticEvents): paths
+// hashed into the scanning and enumeration sketches, addresses of
+// key-bearing clients into the sharing sketches, queries through the
+// injection prefilter, response sizes into the exfiltration sums, and
+// every window close running all detectors, the fleet detectors and FDR
+// control. It also reports the heap held per active client.
+func BenchmarkObserveAllDetectors100kClients(b *testing.B) {
+	const (
+		clients = 100_000
+		n       = 1 << 20
+		span    = 4 * time.Minute
+	)
+	evs := realisticEvents(clients, n, span)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	e := New(Options{})
+	shift := func() {
+		for i := range evs {
+			evs[i].Time = evs[i].Time.Add(span)
+		}
+	}
+	for range 3 {
+		for i := range evs {
+			e.Observe(&evs[i])
+		}
+		shift()
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	held := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / clients
+	b.ReportAllocs()
+	runtime.GC() // the events' strings are not the engine's garbage to collect
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		j := i & (n - 1)
+		if j == 0 && i > 0 {
+			b.StopTimer()
+			shift()
+			b.StartTimer()
+		}
+		e.Observe(&evs[j])
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(held, "B/client")
+	if st := e.Stats(); st.ActiveClients != clients {
+		b.Fatalf("%d active clients, want %d", st.ActiveClients, clients)
 	}
 }

@@ -12,19 +12,43 @@ const (
 	DetectorVolume       = "volume"
 	DetectorErrorRatio   = "error_ratio"
 	DetectorAuthFailures = "auth_failures"
+	DetectorScanning     = "scanning"
+	DetectorEnumeration  = "enumeration"
+	DetectorInjection    = "injection"
+	DetectorExfiltration = "exfiltration"
+	DetectorSharing      = "credential_sharing"
+	DetectorFleetVolume  = "fleet_volume"
+	DetectorFleetAuth    = "fleet_auth_failures"
 )
 
-// detector indexes the three detectors in per-client arrays.
+// FleetClient is the Client of the fleet-wide findings (fleet_volume,
+// fleet_auth_failures); their TopClients name the clients behind them.
+const FleetClient = "*fleet*"
+
+// detector indexes the detectors; the per-client ones come first.
 type detector uint8
 
 const (
 	detVolume detector = iota
 	detErrors
 	detAuth
+	detScan
+	detEnum
+	detProbe
+	detExfil
+	detShare
+	detFleetVolume
+	detFleetAuth
 	numDetectors
+
+	// numClientDetectors counts the per-client detectors, which come
+	// before the fleet-wide ones.
+	numClientDetectors = detFleetVolume
 )
 
-var detectorNames = [numDetectors]string{DetectorVolume, DetectorErrorRatio, DetectorAuthFailures}
+var detectorNames = [numDetectors]string{DetectorVolume, DetectorErrorRatio, DetectorAuthFailures,
+	DetectorScanning, DetectorEnumeration, DetectorInjection, DetectorExfiltration, DetectorSharing,
+	DetectorFleetVolume, DetectorFleetAuth}
 
 func (d detector) String() string { return detectorNames[d] }
 
@@ -66,6 +90,7 @@ func (s Severity) rank() int {
 const (
 	BaselineOwn        = "own"        // the client's own history
 	BaselinePopulation = "population" // the other clients, for a client without enough history
+	BaselineNone       = "none"       // injection: a count over a floor, no baseline
 )
 
 // Finding is one emission of an incident: a client behaving unlike its
@@ -90,9 +115,16 @@ type Finding struct {
 	Score       float64   `json:"score"`        // in [0,1): -log10(p) / (-log10(p) - log10(PValue option))
 	PValue      float64   `json:"p_value"`      // the worst window's tail probability (0 when below float64 range)
 	Severity    Severity  `json:"severity"`     // "low" | "medium" | "high" | "critical"
-	Baseline    string    `json:"baseline"`     // "own" | "population"
+	Baseline    string    `json:"baseline"`     // "own" | "population" | "none"
 	History     int       `json:"history"`      // windows of the client's own history; below MinHistory Expected is the population's
 	Summary     string    `json:"summary"`      // one line for a human
+
+	// Explanation (added in schema 2; empty fields are left out).
+	Why        string   `json:"why,omitempty"`         // how expected was derived and why observed is anomalous
+	Requests   float64  `json:"requests,omitempty"`    // requests in the worst window
+	Routes     []string `json:"routes,omitempty"`      // route templates involved
+	Samples    []string `json:"samples,omitempty"`     // a few redacted sample requests
+	TopClients []string `json:"top_clients,omitempty"` // fleet findings: the clients contributing most
 }
 
 // verdict is one detector's judgement of one client window.
@@ -109,6 +141,15 @@ type verdict struct {
 	requests   float64 // requests in the window, for ratio summaries
 	hits       float64 // errors or auth failures in the window
 	refHigh    float64 // population volume: the fleet's 99th percentile
+	seasonal   bool    // expected includes an hour-of-day factor
+	ex         *explain
+}
+
+// explain is the evidence a verdict that becomes a finding carries:
+// routes, samples and, for fleet findings, the top clients. Built only
+// for anomalous windows, so judging allocates nothing.
+type explain struct {
+	routes, samples, top []string
 }
 
 // perWindow names the window length in a unit: "min" for one minute,
@@ -135,9 +176,45 @@ func perWindow(w time.Duration) string {
 // summary is the one-line description of a finding.
 func summary(d detector, status Status, client string, v *verdict, per string, windows int) string {
 	var b strings.Builder
-	b.WriteString("client ")
-	b.WriteString(client)
+	if d >= numClientDetectors {
+		b.WriteString("the fleet")
+	} else {
+		b.WriteString("client ")
+		b.WriteString(client)
+	}
 	switch d {
+	case detScan:
+		b.WriteString(" got 404/403 on ~")
+		b.WriteString(formatCount(math.Round(v.observed)))
+		b.WriteString(" distinct paths/" + per)
+	case detEnum:
+		b.WriteString(" requested ~")
+		b.WriteString(formatCount(math.Round(v.observed)))
+		b.WriteString(" distinct object ids/" + per)
+	case detProbe:
+		b.WriteString(" sent ")
+		b.WriteString(formatCount(v.observed))
+		b.WriteString(" injection probes/" + per)
+	case detExfil:
+		b.WriteString(" received ")
+		b.WriteString(formatCount(v.observed * v.requests))
+		b.WriteString(" bytes in ")
+		b.WriteString(formatCount(v.requests))
+		b.WriteString(" requests (")
+		b.WriteString(formatCount(v.observed))
+		b.WriteString(" bytes/request)")
+	case detShare:
+		b.WriteString(" was used from ~")
+		b.WriteString(formatCount(math.Round(v.observed)))
+		b.WriteString(" networks/" + per)
+	case detFleetVolume:
+		b.WriteString(" sent ")
+		b.WriteString(formatCount(v.observed))
+		b.WriteString(" req/" + per)
+	case detFleetAuth:
+		b.WriteString(" had ")
+		b.WriteString(formatCount(v.observed))
+		b.WriteString(" auth failures/" + per + " from failure-dominated clients")
 	case detVolume:
 		b.WriteString(" sent ")
 		b.WriteString(formatCount(v.observed))
@@ -157,16 +234,21 @@ func summary(d detector, status Status, client string, v *verdict, per string, w
 		b.WriteString(formatCount(v.requests))
 		b.WriteString(" requests)")
 	}
-	if v.population {
+	switch {
+	case d == detProbe:
+		b.WriteString(", floor-based")
+	case v.population:
 		b.WriteString(", new client; population baseline ")
-	} else {
+	default:
 		b.WriteString(", baseline ")
 	}
-	if d == detErrors {
+	switch {
+	case d == detProbe:
+	case d == detErrors:
 		b.WriteString(formatPercent(v.expected))
 		b.WriteString("±")
 		b.WriteString(formatPercent(v.spread))
-	} else {
+	default:
 		b.WriteString(formatCount(v.expected))
 		b.WriteString("±")
 		b.WriteString(formatCount(v.spread))

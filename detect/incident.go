@@ -25,7 +25,7 @@ const worseBy = 1.25
 // incident is one open incident.
 type incident struct {
 	id      string
-	client  int32 // slot of the client
+	client  int32 // slot of the client; -1 for the fleet
 	det     detector
 	first   int64 // first anomalous window
 	last    int64 // latest anomalous window
@@ -87,21 +87,21 @@ func (e *Engine) record(idx int32, d detector, w int64, v *verdict) {
 	if !v.anomalous {
 		return
 	}
-	c := &e.tab.list[idx]
+	slot := e.incSlot(idx, d)
 	sev := severityFor(v.effect, v.logP, e.opts.PValue)
-	if c.inc[d] == 0 {
+	if *slot == 0 {
 		in := incident{
-			id:     incidentID(c.key, d, e.clock.start(w)),
+			id:     incidentID(e.clientKey(idx), d, e.clock.start(w)),
 			client: idx, det: d, first: w, last: w, windows: 1, emitted: 1,
 			worst: *v, sev: sev,
 		}
 		i := e.inc.add(in)
-		c.inc[d] = i + 1
+		*e.incSlot(idx, d) = i + 1
 		e.stats.Findings++
 		e.emit(&e.inc.list[i], StatusOpen)
 		return
 	}
-	in := &e.inc.list[c.inc[d]-1]
+	in := &e.inc.list[*slot-1]
 	in.last = w
 	in.windows++
 	worse := sev.rank() > in.sev.rank() || v.effect >= worseBy*in.worst.effect
@@ -133,7 +133,7 @@ func (e *Engine) resolveQuiet(w int64) {
 
 // resolveClient resolves every open incident of client idx.
 func (e *Engine) resolveClient(idx int32) {
-	for _, i := range e.tab.list[idx].inc {
+	for _, i := range e.incs[idx] {
 		if i != 0 {
 			e.resolve(i - 1)
 		}
@@ -149,7 +149,7 @@ func (e *Engine) resolveAll() {
 
 func (e *Engine) resolve(i int32) {
 	in := &e.inc.list[i]
-	e.tab.list[in.client].inc[in.det] = 0
+	*e.incSlot(in.client, in.det) = 0
 	e.stats.Resolved++
 	e.emit(in, StatusResolved)
 	e.inc.remove(i)
@@ -160,13 +160,17 @@ func (e *Engine) emit(in *incident, status Status) {
 	if e.opts.Emit == nil {
 		return
 	}
-	c := &e.tab.list[in.client]
+	key, kind := FleetClient, "fleet"
+	if in.client >= 0 {
+		c := &e.tab.list[in.client]
+		key, kind = c.key, c.kind.String()
+	}
 	v := &in.worst
-	e.opts.Emit(Finding{
+	f := Finding{
 		IncidentID:  in.id,
 		Status:      status,
-		Client:      c.key,
-		ClientKind:  c.kind.String(),
+		Client:      key,
+		ClientKind:  kind,
 		Detector:    in.det.String(),
 		WindowStart: e.clock.start(in.first),
 		WindowEnd:   e.clock.start(in.last + 1),
@@ -180,8 +184,34 @@ func (e *Engine) emit(in *incident, status Status) {
 		Severity:    in.sev,
 		Baseline:    baselineName(v.population),
 		History:     v.history,
-		Summary:     summary(in.det, status, c.key, v, e.per, in.windows),
-	})
+		Summary:     summary(in.det, status, key, v, e.per, in.windows),
+		Why:         e.why(in.det, v),
+		Requests:    finite(v.requests),
+	}
+	if in.det == detProbe {
+		f.PValue, f.Baseline = 0, BaselineNone // a count over a floor, not a test
+	}
+	if v.ex != nil {
+		f.Routes, f.Samples, f.TopClients = v.ex.routes, v.ex.samples, v.ex.top
+	}
+	e.opts.Emit(f)
+}
+
+// incSlot returns where the open incident of client idx (-1: the fleet)
+// and detector d is linked.
+func (e *Engine) incSlot(idx int32, d detector) *int32 {
+	if idx < 0 {
+		return &e.fleetInc[d-numClientDetectors]
+	}
+	return &e.incs[idx][d]
+}
+
+// clientKey is the key of client idx, FleetClient for -1.
+func (e *Engine) clientKey(idx int32) string {
+	if idx < 0 {
+		return FleetClient
+	}
+	return e.tab.list[idx].key
 }
 
 func baselineName(population bool) string {

@@ -24,12 +24,59 @@ const (
 	DefaultUpdateEvery     = 10
 	DefaultIdleAfter       = 25 * time.Hour
 	DefaultMaxClients      = 1_000_000
+
+	DefaultScanFloor         = 20      // distinct paths answered 404/403 per window
+	DefaultScanMinRatio      = 3       // times the client's own expectation
+	DefaultEnumFloor         = 50      // distinct object paths under id routes per window
+	DefaultEnumMinRatio      = 4       // times the client's own expectation
+	DefaultProbeFloor        = 3       // injection probes per window
+	DefaultExfilFloor        = 8 << 20 // response bytes per window
+	DefaultExfilMinRatio     = 5       // times the client's own bytes per request
+	DefaultShareFloor        = 5       // distinct /24 (IPv6 /48) networks per window
+	DefaultShareMinRatio     = 3       // times the client's own expectation
+	DefaultFleetMinRatio     = 2       // fleet volume over its expectation
+	DefaultFleetFloor        = 1000    // fleet requests per window
+	DefaultFleetAuthMinRatio = 3       // fleet auth failures over their expectation
+	DefaultFleetAuthFloor    = 50      // auth failures of failure-dominated clients per window
+	DefaultFDR               = 0.05    // Benjamini–Hochberg false-discovery rate per window
 )
 
 // DetectorSwitch turns one detector off. The zero value leaves it on, so a
 // zero Options runs every detector.
 type DetectorSwitch struct {
 	Disabled bool
+}
+
+// Tuning switches off and tunes one of the newer detectors. The zero
+// value runs it with its defaults (the Default* constants beside the
+// detector).
+type Tuning struct {
+	Disabled bool
+	// Floor is the least a window must show to be a finding, in the
+	// detector's unit: distinct 404/403 paths (scanning), distinct object
+	// paths (enumeration), probe requests (injection), response bytes
+	// (exfiltration), distinct networks (credential sharing), requests
+	// (fleet volume), auth failures of failure-dominated clients (fleet
+	// auth failures).
+	Floor float64
+	// MinRatio is the least observed/expected ratio that can be a
+	// finding. Unused by injection, which has no baseline.
+	MinRatio float64
+}
+
+func (t Tuning) withDefaults(floor, ratio float64) Tuning {
+	if !(t.Floor > 0) || math.IsInf(t.Floor, 0) {
+		t.Floor = floor
+	}
+	if !(t.MinRatio >= 1) || math.IsInf(t.MinRatio, 0) {
+		t.MinRatio = ratio
+	}
+	return t
+}
+
+// TimeRange is a half-open span of time [Start, End).
+type TimeRange struct {
+	Start, End time.Time
 }
 
 // Options configure an Engine. The zero value is a sensible configuration:
@@ -104,6 +151,45 @@ type Options struct {
 	// Volume, ErrorRatio and AuthFailures switch the detectors off.
 	Volume, ErrorRatio, AuthFailures DetectorSwitch
 
+	// Scanning finds a client getting 404/403 on many distinct paths.
+	Scanning Tuning
+	// Enumeration finds a client walking many distinct object ids under
+	// routes with ids (/orders/{id}).
+	Enumeration Tuning
+	// Injection finds SQL injection, XSS, path traversal and command
+	// injection probes in query values and path segments. Not relative to
+	// a baseline: Floor probes in a window are a finding.
+	Injection Tuning
+	// Exfiltration finds response bytes per request far above the
+	// client's own, at whatever request rate.
+	Exfiltration Tuning
+	// CredentialSharing finds a client key (not an IP-keyed client) used
+	// from many more networks than usual.
+	CredentialSharing Tuning
+	// FleetVolume and FleetAuth judge the whole fleet: total requests,
+	// and auth failures beyond every client's expectation and the fleet's
+	// common mode (distributed brute force). Their findings have client
+	// FleetClient.
+	FleetVolume, FleetAuth Tuning
+
+	// FDR is the false-discovery rate each window's findings are
+	// controlled at, across all clients and detectors, by the
+	// Benjamini–Hochberg procedure (default 0.05; negative turns it off).
+	FDR float64
+
+	// AllowClients lists clients that never get a finding: client keys,
+	// or CIDR prefixes ("10.0.0.0/8") matching IP-keyed clients. They are
+	// still tracked, so leaving the list restores their baselines.
+	AllowClients []string
+	// AllowRoutes lists route templates ("/api/v1/search") whose requests
+	// do not count towards scanning, enumeration and injection findings;
+	// a trailing "*" matches a prefix ("/static/*").
+	AllowRoutes []string
+	// Maintenance lists spans of event time in which no finding is
+	// raised. Windows overlapping one are still absorbed into baselines,
+	// clipped as any other window.
+	Maintenance []TimeRange
+
 	// Emit is called synchronously, from the goroutine calling Observe,
 	// AdvanceTo or Flush, for every opened, updated and resolved finding.
 	Emit func(Finding)
@@ -114,7 +200,7 @@ type Options struct {
 }
 
 // maxLatenessWindows caps AllowedLateness, in windows: every window that
-// may still receive events costs 12 bytes per client.
+// may still receive events costs 64 bytes per client.
 const maxLatenessWindows = 60
 
 // maxWindow caps Window, keeping the window arithmetic far from overflow.
@@ -173,6 +259,19 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxClients <= 0 {
 		o.MaxClients = DefaultMaxClients
+	}
+	o.Scanning = o.Scanning.withDefaults(DefaultScanFloor, DefaultScanMinRatio)
+	o.Enumeration = o.Enumeration.withDefaults(DefaultEnumFloor, DefaultEnumMinRatio)
+	o.Injection = o.Injection.withDefaults(DefaultProbeFloor, 1)
+	o.Exfiltration = o.Exfiltration.withDefaults(DefaultExfilFloor, DefaultExfilMinRatio)
+	o.CredentialSharing = o.CredentialSharing.withDefaults(DefaultShareFloor, DefaultShareMinRatio)
+	o.FleetVolume = o.FleetVolume.withDefaults(DefaultFleetFloor, DefaultFleetMinRatio)
+	o.FleetAuth = o.FleetAuth.withDefaults(DefaultFleetAuthFloor, DefaultFleetAuthMinRatio)
+	switch {
+	case o.FDR == 0 || math.IsNaN(o.FDR):
+		o.FDR = DefaultFDR
+	case o.FDR >= 1:
+		o.FDR = 1
 	}
 	return o
 }

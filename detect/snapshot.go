@@ -41,14 +41,19 @@ import (
 // and MaxClients (when below the clients restored, each new client evicts
 // a batch of the least recently seen, as a full engine always does).
 //
-// Layout, version 1 (varints are encoding/binary's, floats IEEE 754
+// Version 2 added the scanning, enumeration, injection, exfiltration,
+// credential-sharing and fleet detectors' state and the samples of open
+// windows; a version 1 snapshot is refused with an error saying so (its
+// baselines lack the new detectors' history).
+//
+// Layout, version 2 (varints are encoding/binary's, floats IEEE 754
 // little-endian bit patterns, so restored baselines are bit-identical):
 //
 //	magic "GWDS", version byte
 //	window, allowed lateness (ns)
 //	clock: started; newest time, first open window
 //	warm-up end, next idle sweep, counters
-//	population model
+//	population model, the metric population models, the fleet detectors
 //	client slots: count, free list, then each live slot's client
 //	open incidents, in resolution-sweep order
 //	open windows, oldest first: the active clients' counts, in order
@@ -61,7 +66,7 @@ import (
 // Snapshot framing.
 const (
 	snapshotMagic   = "GWDS"
-	snapshotVersion = 1
+	snapshotVersion = 2
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -111,6 +116,19 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 		b = appendFloat(b, x)
 	}
 	b = binary.AppendUvarint(b, uint64(p.ratioWindows))
+	for m := range e.mpop {
+		mp := &e.mpop[m]
+		b = appendBool(b, mp.ready)
+		b = appendFloat(b, mp.mid)
+		b = appendFloat(b, mp.sd)
+		b = appendFloat(b, mp.high)
+	}
+	b = appendVolumeBaseline(b, &e.fleet.vol)
+	b = appendVolumeBaseline(b, &e.fleet.auth)
+	for h := range e.fleet.season {
+		b = appendFloat(b, e.fleet.season[h])
+		b = binary.AppendUvarint(b, uint64(e.fleet.seasonN[h]))
+	}
 
 	t := &e.tab
 	b = binary.AppendUvarint(b, uint64(len(t.list)))
@@ -128,20 +146,21 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 		// Relative to the newest time: a few bytes instead of nine. The
 		// subtraction may wrap; the addition in Restore wraps back.
 		b = binary.AppendVarint(b, e.clock.newest-c.lastSeen)
-		b = binary.AppendUvarint(b, uint64(c.vol.n))
-		b = appendFloat(b, c.vol.mean)
-		b = appendFloat(b, c.vol.vari)
-		b = appendFloat(b, c.vol.lm)
-		b = appendFloat(b, c.vol.lv)
+		b = appendVolumeBaseline(b, &c.vol)
 		b = appendRatioBaseline(b, &c.errs)
 		b = appendRatioBaseline(b, &c.auth)
+		for m := range e.more[i] {
+			mb := e.more[i][m]
+			mb.n = c.moreN[m]
+			b = appendVolumeBaseline(b, &mb)
+		}
 	}
 
 	b = binary.AppendUvarint(b, uint64(len(e.inc.open)))
 	for _, i := range e.inc.open {
 		in := &e.inc.list[i]
 		b = appendString(b, in.id)
-		b = binary.AppendUvarint(b, uint64(in.client))
+		b = binary.AppendVarint(b, int64(in.client))
 		b = append(b, byte(in.det), byte(in.sev.rank()))
 		b = binary.AppendVarint(b, in.first)
 		b = binary.AppendUvarint(b, uint64(in.last-in.first))
@@ -178,17 +197,49 @@ func (e *Engine) appendWindow(b []byte, w int64) []byte {
 		b = binary.AppendUvarint(b, uint64(n.req))
 		b = binary.AppendUvarint(b, uint64(n.err))
 		b = binary.AppendUvarint(b, uint64(n.auth))
+		for _, x := range [...]uint64{uint64(n.probes), uint64(n.maxKiB), n.bytes,
+			uint64(n.scan), uint64(n.ids), uint64(n.ips), uint64(n.nets)} {
+			b = binary.AppendUvarint(b, x)
+		}
+		x := e.extra[r.idx].take(w)
+		b = appendBool(b, x != nil)
+		if x != nil {
+			b = appendWinExtra(b, x)
+		}
 	}
 	return b
 }
 
+func appendWinExtra(b []byte, x *winExtra) []byte {
+	b = append(b, x.nScan, x.nProbe)
+	for _, s := range [...]*sample{&x.scan[0], &x.scan[1], &x.probe[0], &x.probe[1], &x.idRoute, &x.big} {
+		b = append(b, s.n)
+		b = append(b, s.b[:s.n]...)
+	}
+	b = binary.AppendVarint(b, int64(x.idVotes))
+	return binary.AppendVarint(b, x.bigBytes)
+}
+
+func appendVolumeBaseline(b []byte, v *volumeBaseline) []byte {
+	b = binary.AppendUvarint(b, uint64(v.n))
+	b = appendFloat(b, v.mean)
+	b = appendFloat(b, v.vari)
+	b = appendFloat(b, v.lm)
+	return appendFloat(b, v.lv)
+}
+
 // refCounts returns the counts of r in slot s, or none when r names an
 // evicted client.
-func (e *Engine) refCounts(r clientRef, s int) winCount {
+func (e *Engine) refCounts(r clientRef, s int) winTally {
 	if c := &e.tab.list[r.idx]; !c.live || c.gen != r.gen {
-		return winCount{}
+		return winTally{}
 	}
-	return e.ring.counts[int(r.idx)*e.ring.slots+s]
+	i := int(r.idx)*e.ring.slots + s
+	n := winTally{winCount: e.ring.counts[i]}
+	if n.cold {
+		n.winCold = e.ring.cold[i]
+	}
+	return n
 }
 
 func appendRatioBaseline(b []byte, r *ratioBaseline) []byte {
@@ -200,12 +251,21 @@ func appendRatioBaseline(b []byte, r *ratioBaseline) []byte {
 }
 
 func appendVerdict(b []byte, v *verdict) []byte {
-	b = append(b, boolBits(v.anomalous, v.suspect, v.population))
+	b = append(b, boolBits(v.anomalous, v.suspect, v.population, v.seasonal, v.ex != nil))
 	for _, x := range [...]float64{v.observed, v.expected, v.spread, v.logP, v.effect,
 		v.requests, v.hits, v.refHigh} {
 		b = appendFloat(b, x)
 	}
-	return binary.AppendUvarint(b, uint64(v.history))
+	b = binary.AppendUvarint(b, uint64(v.history))
+	if v.ex != nil {
+		for _, list := range [...][]string{v.ex.routes, v.ex.samples, v.ex.top} {
+			b = binary.AppendUvarint(b, uint64(len(list)))
+			for _, s := range list {
+				b = appendString(b, s)
+			}
+		}
+	}
+	return b
 }
 
 func appendFloat(b []byte, x float64) []byte {
@@ -245,7 +305,9 @@ func Restore(opts Options, data []byte) (*Engine, error) {
 	if string(data[:len(snapshotMagic)]) != snapshotMagic {
 		return nil, fmt.Errorf("%w: not a detector snapshot", ErrSnapshot)
 	}
-	if v := data[len(snapshotMagic)]; v != snapshotVersion {
+	if v := data[len(snapshotMagic)]; v == 1 {
+		return nil, fmt.Errorf("%w: version 1 predates the scanning, enumeration, injection, exfiltration, sharing and fleet detectors; start this build without a checkpoint", ErrSnapshot)
+	} else if v != snapshotVersion {
 		return nil, fmt.Errorf("%w: version %d, this build reads %d", ErrSnapshot, v, snapshotVersion)
 	}
 	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
@@ -307,6 +369,17 @@ func (e *Engine) restore(d *decoder) error {
 		*x = d.finite()
 	}
 	p.ratioWindows = d.int(math.MaxInt32)
+	for m := range e.mpop {
+		mp := &e.mpop[m]
+		mp.ready = d.flags(1) != 0
+		mp.mid, mp.sd, mp.high = d.finite(), d.finite(), d.finite()
+	}
+	d.volumeBaseline(&e.fleet.vol)
+	d.volumeBaseline(&e.fleet.auth)
+	for h := range e.fleet.season {
+		e.fleet.season[h] = d.finite()
+		e.fleet.seasonN[h] = d.uint32()
+	}
 
 	if err := e.restoreClients(d); err != nil {
 		return err
@@ -351,6 +424,12 @@ func (e *Engine) restoreClients(d *decoder) error {
 		t.list[i].next = -1
 	}
 	t.index = make(map[uint64]int32, n-nfree)
+	e.growExtra(n)
+	for i := range e.extra {
+		e.extra[i] = newClientExtra()
+		e.more[i] = clientMore{}
+		e.incs[i] = clientIncs{}
+	}
 	for i := range t.list {
 		if free[i] {
 			continue
@@ -360,10 +439,15 @@ func (e *Engine) restoreClients(d *decoder) error {
 		c.kind = ingest.ClientKind(d.byte()) // unknown kinds print as "unknown", as before
 		c.founding = d.flags(1) != 0
 		c.lastSeen = e.clock.newest - d.varint()
-		c.vol.n = d.uint32()
-		c.vol.mean, c.vol.vari, c.vol.lm, c.vol.lv = d.finite(), d.finite(), d.finite(), d.finite()
+		d.volumeBaseline(&c.vol)
 		d.ratioBaseline(&c.errs)
 		d.ratioBaseline(&c.auth)
+		for m := range e.more[i] {
+			mb := &e.more[i][m]
+			d.volumeBaseline(mb)
+			c.moreN[m] = mb.n
+			c.quiet = setQuiet(c.quiet, 1<<m, mb, e.opts.MinHistory)
+		}
 		if d.err != nil {
 			return d.err
 		}
@@ -397,7 +481,7 @@ func (e *Engine) restoreIncidents(d *decoder) error {
 	for i := range s.list {
 		in := &s.list[i]
 		in.id = d.string()
-		in.client = int32(d.int(len(e.tab.list) - 1))
+		in.client = int32(d.varint())
 		in.det = detector(d.byte())
 		in.sev = severityOfRank(d.byte())
 		in.first = d.varint()
@@ -408,20 +492,24 @@ func (e *Engine) restoreIncidents(d *decoder) error {
 		if d.err != nil {
 			return d.err
 		}
-		c := &e.tab.list[in.client]
+		fleet := in.det >= numClientDetectors
 		switch {
 		case in.det >= numDetectors:
 			return d.fail("unknown detector")
+		case fleet != (in.client == -1):
+			return d.fail("fleet incident of a client, or client incident of the fleet")
+		case in.client < -1 || int(in.client) >= len(e.tab.list):
+			return d.fail("incident client out of range")
 		case in.sev == "":
 			return d.fail("unknown severity")
-		case !c.live:
+		case !fleet && !e.tab.list[in.client].live:
 			return d.fail("incident of a freed client slot")
-		case c.inc[in.det] != 0:
+		case *e.incSlot(in.client, in.det) != 0:
 			return d.fail("two open incidents of one client and detector")
 		case in.windows == 0 || in.emitted == 0:
 			return d.fail("incident without windows")
 		}
-		c.inc[in.det] = int32(i) + 1
+		*e.incSlot(in.client, in.det) = int32(i) + 1
 		in.pos = i
 		s.open[i] = int32(i)
 	}
@@ -438,9 +526,23 @@ func (e *Engine) restoreWindow(d *decoder, w int64) error {
 	refs := make([]clientRef, 0, m)
 	for range m {
 		idx := d.int(len(e.tab.list) - 1)
-		n := winCount{req: d.uint32(), err: d.uint32(), auth: d.uint32()}
+		var n winTally
+		n.req, n.err, n.auth = d.uint32(), d.uint32(), d.uint32()
+		n.probes = d.uint32()
+		n.maxKiB = uint16(d.int(math.MaxUint16))
+		n.bytes = d.uvarint()
+		n.scan, n.ids = bitmap64(d.uvarint()), bitmap64(d.uvarint())
+		n.ips, n.nets = bitmap64(d.uvarint()), bitmap64(d.uvarint())
+		var x winExtra
+		held := d.flags(1) != 0
+		if held {
+			d.winExtra(&x, w)
+		}
 		if d.err != nil {
 			return d.err
+		}
+		if held {
+			e.extra[idx].win[w&1] = x
 		}
 		switch {
 		case !e.tab.list[idx].live:
@@ -452,7 +554,8 @@ func (e *Engine) restoreWindow(d *decoder, w int64) error {
 		if c.req != 0 {
 			return d.fail("client counted twice in a window")
 		}
-		*c = n
+		n.cold = n.winCold != winCold{}
+		*c, e.ring.cold[idx*e.ring.slots+s] = n.winCount, n.winCold
 		refs = append(refs, clientRef{idx: int32(idx)})
 	}
 	e.ring.active[s] = refs
@@ -586,6 +689,32 @@ func (d *decoder) string() string {
 	return s
 }
 
+func (d *decoder) volumeBaseline(v *volumeBaseline) {
+	v.n = d.uint32()
+	v.mean, v.vari, v.lm, v.lv = d.finite(), d.finite(), d.finite(), d.finite()
+}
+
+func (d *decoder) winExtra(x *winExtra, w int64) {
+	x.w = w
+	x.nScan, x.nProbe = d.byte(), d.byte()
+	if x.nScan > 2 || x.nProbe > 2 {
+		d.fail("too many samples")
+		return
+	}
+	for _, s := range [...]*sample{&x.scan[0], &x.scan[1], &x.probe[0], &x.probe[1], &x.idRoute, &x.big} {
+		n := d.byte()
+		if d.err != nil || int(n) > sampleLen || int(n) > len(d.b) {
+			d.fail("bad sample")
+			return
+		}
+		s.n = n
+		copy(s.b[:], d.b[:n])
+		d.b = d.b[n:]
+	}
+	x.idVotes = int32(d.varint())
+	x.bigBytes = d.varint()
+}
+
 func (d *decoder) ratioBaseline(r *ratioBaseline) {
 	r.n = d.uint32()
 	r.hits, r.reqs, r.dev, r.bin = d.finite(), d.finite(), d.finite(), d.finite()
@@ -594,11 +723,20 @@ func (d *decoder) ratioBaseline(r *ratioBaseline) {
 // verdict reads an incident's worst window. Its floats may be infinite (a
 // tail probability of 0 is a logP of -Inf); emission copes with that.
 func (d *decoder) verdict(v *verdict) {
-	f := d.flags(3)
-	v.anomalous, v.suspect, v.population = f&1 != 0, f&2 != 0, f&4 != 0
+	f := d.flags(5)
+	v.anomalous, v.suspect, v.population, v.seasonal = f&1 != 0, f&2 != 0, f&4 != 0, f&8 != 0
 	for _, x := range [...]*float64{&v.observed, &v.expected, &v.spread, &v.logP, &v.effect,
 		&v.requests, &v.hits, &v.refHigh} {
 		*x = d.float()
 	}
 	v.history = d.int(math.MaxUint32)
+	if f&16 != 0 {
+		v.ex = &explain{}
+		for _, list := range [...]*[]string{&v.ex.routes, &v.ex.samples, &v.ex.top} {
+			n := d.int(len(d.b))
+			for range n {
+				*list = append(*list, d.string())
+			}
+		}
+	}
 }

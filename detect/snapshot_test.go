@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -25,6 +26,11 @@ type obs struct {
 	status  int
 	auth    ingest.AuthOutcome
 	advance bool
+
+	// What the newer detectors read.
+	path, route, query string
+	ip                 netip.Addr
+	bytes              int64
 }
 
 // replayed is what a replay produced.
@@ -74,6 +80,7 @@ func replay(t *testing.T, opts Options, stream []obs, cut cutRule) replayed {
 		default:
 			ev.Reset()
 			ev.Time, ev.ClientKey, ev.ClientKind, ev.Status, ev.Auth = o.at, o.key, o.kind, o.status, o.auth
+			ev.Path, ev.Route, ev.Query, ev.RemoteIP, ev.BytesOut = o.path, o.route, o.query, o.ip, o.bytes
 			e.Observe(&ev)
 		}
 	}
@@ -138,15 +145,19 @@ func simulated(t *testing.T, cfg simulate.Config) ([]obs, *simulate.Scenario) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := map[string]string{} // interned: ev.ClientKey aliases a reused buffer
-	var stream []obs
-	err = sc.Run(context.Background(), func(ev *ingest.Event) error {
-		k, ok := keys[ev.ClientKey]
+	keys := map[string]string{} // interned: event strings alias a reused buffer
+	intern := func(s string) string {
+		k, ok := keys[s]
 		if !ok {
-			k = strings.Clone(ev.ClientKey)
+			k = strings.Clone(s)
 			keys[k] = k
 		}
-		stream = append(stream, obs{at: ev.Time, key: k, kind: ev.ClientKind, status: ev.Status, auth: ev.Auth})
+		return k
+	}
+	var stream []obs
+	err = sc.Run(context.Background(), func(ev *ingest.Event) error {
+		stream = append(stream, obs{at: ev.Time, key: intern(ev.ClientKey), kind: ev.ClientKind, status: ev.Status, auth: ev.Auth,
+			path: intern(ev.Path), route: intern(ev.Route), query: intern(ev.Query), ip: ev.RemoteIP, bytes: ev.BytesOut})
 		return nil
 	})
 	if err != nil {
@@ -162,7 +173,7 @@ func simulated(t *testing.T, cfg simulate.Config) ([]obs, *simulate.Scenario) {
 func TestSnapshotEquivalence(t *testing.T) {
 	t.Parallel()
 	const attackAt = 80 * time.Minute
-	cfg := simulate.Config{Seed: 3, Clients: 300, Duration: 2 * time.Hour, AttackAt: attackAt}
+	cfg := simulate.Config{Seed: 3, Clients: 300, Duration: 2 * time.Hour, AttackAt: attackAt, Attacks: qualityKinds()}
 	if testing.Short() {
 		cfg.Clients, cfg.Duration = 100, 100*time.Minute
 	}
@@ -227,6 +238,12 @@ func TestSnapshotEquivalence(t *testing.T) {
 	}
 	t.Logf("%d events, %d findings, cut %d times: %v", len(stream), len(want.findings), len(got.cuts), got.cuts)
 	sameOutput(t, got, want)
+	for _, det := range []string{DetectorScanning, DetectorEnumeration, DetectorInjection, DetectorExfiltration,
+		DetectorSharing, DetectorFleetVolume, DetectorFleetAuth} {
+		if !slices.ContainsFunc(want.findings, func(f string) bool { return strings.Contains(f, `"detector":"`+det+`"`) }) {
+			t.Errorf("no %s finding in the replay: the comparison does not cover it", det)
+		}
+	}
 
 	// The incidents open at the mid-attack cut were carried over: their
 	// later emissions are updates and resolutions.
@@ -442,6 +459,11 @@ func TestRestoreCorrupt(t *testing.T) {
 	b[len(snapshotMagic)] = snapshotVersion + 1
 	if _, err := Restore(Options{}, reseal(b)); err == nil || !strings.Contains(err.Error(), "version") {
 		t.Errorf("unknown version: %v", err)
+	}
+	// Version 1 predates the newer detectors: refused, saying so.
+	b[len(snapshotMagic)] = 1
+	if _, err := Restore(Options{}, reseal(b)); !errors.Is(err, ErrSnapshot) || !strings.Contains(err.Error(), "version 1") {
+		t.Errorf("version 1: %v", err)
 	}
 }
 

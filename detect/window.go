@@ -116,11 +116,45 @@ func (c *clock) observe(t int64) bool {
 // isLate reports whether an event at window w arrives after w closed.
 func (c *clock) isLate(w int64) bool { return w < c.next }
 
-// winCount holds one client's tallies for one open window.
+// winCount holds one client's tallies for one open window that every
+// event touches: 24 bytes, so the ring of a hundred thousand clients
+// stays small enough to be cached.
 type winCount struct {
-	req  uint32 // requests
-	err  uint32 // 5xx responses
-	auth uint32 // 401 and 403 responses
+	req    uint32 // requests
+	err    uint32 // 5xx responses
+	auth   uint32 // 401 and 403 responses
+	maxKiB uint16 // largest response in KiB, saturating: when to refresh the sample of it
+	cold   bool   // the winCold beside it holds something
+	bytes  uint64 // response bytes
+}
+
+// winCold holds the tallies only some events touch: 404/403s, requests
+// on routes with ids, probes, clients keyed by more than their address.
+type winCold struct {
+	probes uint32   // injection probes
+	scan   bitmap64 // distinct paths answered 404/403 on routes not allowlisted
+	ids    bitmap64 // distinct paths on routes with ids
+	ips    bitmap64 // distinct remote addresses (clients not keyed by IP)
+	nets   bitmap64 // distinct remote networks, /24 or /48
+}
+
+// winTally is all of a client's tallies for one window.
+type winTally struct {
+	winCount
+	winCold
+}
+
+// bigKiB is the smallest response whose route is kept as a sample: the
+// samples explain exfiltration, and visiting them for every small
+// response would cost a cache miss per event.
+const bigKiB = 64
+
+// hit is what one event adds to its client's window.
+type hit struct {
+	err, auth, miss, idReq, probe bool
+	addr                          bool // the remote address counts
+	bytes                         uint64
+	pathHash, addrHash, netHash   uint64
 }
 
 // clientRef names a client slot as it was when a window first counted it;
@@ -137,6 +171,7 @@ type clientRef struct {
 type windowRing struct {
 	slots  int
 	counts []winCount
+	cold   []winCold // beside counts, same indexing
 	active [][]clientRef
 }
 
@@ -155,33 +190,65 @@ func (r *windowRing) grow(n int) {
 	}
 	if need <= cap(r.counts) {
 		r.counts = r.counts[:need]
+		r.cold = r.cold[:need]
 		return
 	}
 	c := make([]winCount, need, max(need, 2*cap(r.counts)))
 	copy(c, r.counts)
 	r.counts = c
+	k := make([]winCold, need, cap(c))
+	copy(k, r.cold)
+	r.cold = k
 }
 
-// add counts one request of client ref in window slot s.
-func (r *windowRing) add(ref clientRef, s int, err, auth bool) {
+// add counts one request of client ref in window slot s, and reports
+// whether its response is the largest of the window so far and at least
+// bigKiB.
+func (r *windowRing) add(ref clientRef, s int, h *hit) (biggest bool) {
 	c := &r.counts[int(ref.idx)*r.slots+s]
 	if c.req == 0 {
 		r.active[s] = append(r.active[s], ref)
 	}
 	c.req++
-	if err {
+	if h.err {
 		c.err++
 	}
-	if auth {
+	if h.auth {
 		c.auth++
 	}
+	if h.miss || h.idReq || h.probe || h.addr {
+		c.cold = true
+		k := &r.cold[int(ref.idx)*r.slots+s]
+		if h.miss {
+			k.scan.add(h.pathHash)
+		}
+		if h.idReq {
+			k.ids.add(h.pathHash)
+		}
+		if h.probe {
+			k.probes++
+		}
+		if h.addr {
+			k.ips.add(h.addrHash)
+			k.nets.add(h.netHash)
+		}
+	}
+	c.bytes += h.bytes
+	if b := uint16(min(h.bytes>>10, math.MaxUint16)); b > c.maxKiB {
+		c.maxKiB = b
+		return b >= bigKiB
+	}
+	return false
 }
 
-// take returns and zeroes client idx's counts in slot s.
-func (r *windowRing) take(idx int32, s int) winCount {
-	c := &r.counts[int(idx)*r.slots+s]
-	v := *c
-	*c = winCount{}
+// take returns and zeroes client idx's tallies in slot s.
+func (r *windowRing) take(idx int32, s int) winTally {
+	i := int(idx)*r.slots + s
+	v := winTally{winCount: r.counts[i]}
+	r.counts[i] = winCount{}
+	if v.cold {
+		v.winCold, r.cold[i] = r.cold[i], winCold{}
+	}
 	return v
 }
 
@@ -190,4 +257,5 @@ func (r *windowRing) take(idx int32, s int) winCount {
 func (r *windowRing) clear(idx int32) {
 	base := int(idx) * r.slots
 	clear(r.counts[base : base+r.slots])
+	clear(r.cold[base : base+r.slots])
 }

@@ -52,6 +52,9 @@ type client struct {
 	loginPath               string  // CredentialStuffing target
 
 	tokens bool // a bearer-token client: takes part in the fleet-wide token refresh
+
+	apiKeyID string    // a gateway key id the client presents; "" for none (keyed by IP)
+	roam     [8]string // TrapRoamingKey: the addresses it roams over
 }
 
 // archetype is a family of clients that share an address space, user
@@ -278,7 +281,7 @@ func (b *fleetBuilder) labelledClient(k Kind) (client, error) {
 		c = b.base(b.archetype("service"), k)
 		c.rate, c.shape = 30+20*r.Float64(), 8
 		c.p5xx = 0.005
-		c.attack5xx = 0.2 + 0.2*r.Float64()
+		c.attack5xx = 0.3 + 0.2*r.Float64()
 	case Flood:
 		c = b.base(b.archetype("partner"), k)
 		c.rate, c.shape = 90+20*r.Float64(), 6

@@ -49,6 +49,8 @@ type generator struct {
 	status  [6]int64
 	auth    int64
 	perKind []int64
+
+	enumNext int64 // the next order id an Enumeration attack requests
 }
 
 func (s *Scenario) newGenerator() *generator {
@@ -63,7 +65,9 @@ func (s *Scenario) newGenerator() *generator {
 
 // Run emits every event in non-decreasing time order, each exactly as
 // parsing its WriteNginx line with the nginx_combined parser and
-// normalising it with a zero-option ingest.Normalizer would produce. ev is
+// normalising it with a zero-option ingest.Normalizer would produce
+// (except for the API key id of CredentialSharing and TrapRoamingKey
+// clients, which the combined format cannot carry). ev is
 // valid only during the call. Run stops at the first error emit returns,
 // or when ctx is done.
 func (s *Scenario) Run(ctx context.Context, emit func(ev *ingest.Event) error) error {
@@ -205,6 +209,9 @@ func (g *generator) plan(m int, mt time.Time) {
 // rate returns the client's expected requests this minute and the gamma
 // shape of its overdispersion.
 func (g *generator) rate(c *client, m int, day float64, attack bool) (float64, float64) {
+	if lam, shape, ok := g.extendedRate(c, m, day, attack); ok {
+		return lam, shape
+	}
 	switch c.kind {
 	case CredentialStuffing:
 		if attack {
@@ -249,12 +256,12 @@ func (g *generator) fill(c *client, rec record, mt time.Time, unix int64, attack
 	ev.Reset()
 	ev.Format = Format
 	ev.Time = mt.Add(time.Duration(rec.sec) * time.Second)
-	ev.Raw.RemoteAddr = c.addr
+	g.setRemote(c, attack)
 	ev.UserAgent = c.ua
 	ev.Referer = c.referer
 	var rt *route
 	switch {
-	case c.kind == CredentialStuffing:
+	case c.kind == CredentialStuffing || c.kind == DistributedBruteForce:
 		ev.UserAgent = browserAgents[r.IntN(len(browserAgents))]
 		ev.Method = "POST"
 		g.target = append(g.target[:0], c.loginPath...)
@@ -267,6 +274,8 @@ func (g *generator) fill(c *client, rec record, mt time.Time, unix int64, attack
 			ev.BytesOut = int64(900 + r.IntN(300))
 		}
 		ev.Raw.Target = ev.AppendString(g.target)
+		return
+	case g.fillExtended(c, attack):
 		return
 	case rec.tag == tagRefresh:
 		rt = &catalogue[routeOAuthToken]

@@ -19,7 +19,7 @@ const (
 	QuietSpike         Kind = "quiet_spike"         // a client at ~2 req/min jumps to ~40-60 req/min: well below any static threshold
 	CredentialStuffing Kind = "credential_stuffing" // a new client (new IP, no history) sends ~100-400 POST /login (or /oauth/token) per minute, >90% 401
 	AuthFailureJump    Kind = "auth_failure_jump"   // an existing client (own history, ~1% auth failures) jumps to 30-60% 401/403
-	ErrorRatioJump     Kind = "error_ratio_jump"    // an existing client's 5xx ratio goes from ~0.5% to 20-40% at its normal volume
+	ErrorRatioJump     Kind = "error_ratio_jump"    // an existing client's 5xx ratio goes from ~0.5% to 30-50% at its normal volume
 	Flood              Kind = "flood"               // an existing client goes from ~100 req/min to 50x-100x
 	TrapSteadyHeavy    Kind = "trap_steady_heavy"   // 2000-5000 req/min, overdispersed but steady: must NOT alert
 	TrapOrganicGrowth  Kind = "trap_organic_growth" // volume grows smoothly ~3-4x over the run: must NOT alert
@@ -37,7 +37,11 @@ func TrapKinds() []Kind { return []Kind{TrapSteadyHeavy, TrapOrganicGrowth, Trap
 
 // IsTrap reports whether k is legitimate traffic that must not alert.
 func (k Kind) IsTrap() bool {
-	return k == TrapSteadyHeavy || k == TrapOrganicGrowth || k == TrapTokenRefresh
+	switch k {
+	case TrapSteadyHeavy, TrapOrganicGrowth, TrapTokenRefresh, TrapNormal404, TrapBatchJob, TrapRoamingKey:
+		return true
+	}
+	return false
 }
 
 // Detector names used in Label.Detectors.
@@ -58,16 +62,20 @@ func expectedDetectors(k Kind) []string {
 	case ErrorRatioJump:
 		return []string{DetectorErrorRatio}
 	}
-	return nil
+	return extendedDetectors(k)
 }
 
 // Label says which client does what, and when (attacks); normal clients
 // have no label.
 type Label struct {
 	// Client is the client key exactly as ingest.Normalizer derives it: the
-	// IP address text. It is empty for the fleet-wide TrapTokenRefresh.
+	// IP address text, or "key:<id>" for a client presenting an API key
+	// (CredentialSharing, TrapRoamingKey). It is empty for the fleet-wide
+	// TrapTokenRefresh, and FleetClient for the fleet-wide attacks.
 	Client string
-	Kind   Kind
+	// Members are the client keys taking part in a fleet-wide attack.
+	Members []string
+	Kind    Kind
 	// Start and End bound the attack, End exclusive. For TrapSteadyHeavy and
 	// TrapOrganicGrowth they span the whole run; for TrapTokenRefresh they
 	// span the burst minute.
@@ -226,7 +234,31 @@ func New(cfg Config) (*Scenario, error) {
 		s.clients = append(s.clients, b.normalClient())
 	}
 	s.normal = len(s.clients)
+	var fleetAttacks []int // labels whose members are added once the fleet is complete
 	for _, k := range cfg.Attacks {
+		if isFleetAttack(k) {
+			fleetAttacks = append(fleetAttacks, len(s.labels))
+			s.labels = append(s.labels, Label{Client: FleetClient, Kind: k, Detectors: expectedDetectors(k),
+				Start: s.minuteTime(s.attackStart), End: s.minuteTime(s.attackEnd)})
+			continue
+		}
+		if extendedDetectors(k) != nil || k == TrapNormal404 || k == TrapBatchJob || k == TrapRoamingKey {
+			cs, err := b.extendedClients(k, s.normal, 0)
+			if err != nil {
+				return nil, err
+			}
+			l := Label{Client: cs[0].addr, Kind: k, Detectors: expectedDetectors(k),
+				Start: s.minuteTime(s.attackStart), End: s.minuteTime(s.attackEnd)}
+			if cs[0].apiKeyID != "" {
+				l.Client = "key:" + cs[0].apiKeyID
+			}
+			if k.IsTrap() {
+				l.Start, l.End = s.minuteTime(0), s.minuteTime(s.minutes)
+			}
+			s.clients = append(s.clients, cs...)
+			s.labels = append(s.labels, l)
+			continue
+		}
 		if k == TrapTokenRefresh {
 			start := s.minuteTime(s.refreshMin)
 			s.labels = append(s.labels, Label{Kind: k, Start: start, End: start.Add(time.Minute)})
@@ -244,6 +276,30 @@ func New(cfg Config) (*Scenario, error) {
 		}
 		s.clients = append(s.clients, c)
 		s.labels = append(s.labels, l)
+	}
+	// Fleet-wide attacks are sized against everything else's traffic.
+	var fleetRate float64
+	for i := range s.clients {
+		c := &s.clients[i]
+		switch {
+		case c.monitor > 0 || c.kind == CredentialStuffing || c.kind == Scanning || c.kind == InjectionProbe:
+		case c.intermittent:
+			fleetRate += c.rate * c.pActive
+		case c.kind == TrapBatchJob:
+			fleetRate += c.rate * 6 / 40
+		default:
+			fleetRate += c.rate
+		}
+	}
+	for _, i := range fleetAttacks {
+		cs, err := b.extendedClients(s.labels[i].Kind, s.normal, fleetRate)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			s.labels[i].Members = append(s.labels[i].Members, c.addr)
+		}
+		s.clients = append(s.clients, cs...)
 	}
 	s.kindIndex = b.kinds
 	return s, nil
@@ -267,6 +323,7 @@ func (s *Scenario) Labels() []Label {
 	out := make([]Label, len(s.labels))
 	for i, l := range s.labels {
 		l.Detectors = append([]string(nil), l.Detectors...)
+		l.Members = append([]string(nil), l.Members...)
 		out[i] = l
 	}
 	return out

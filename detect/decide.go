@@ -1,0 +1,244 @@
+package detect
+
+import (
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// From verdicts to findings.
+//
+// Every detector's anomalous verdicts of a window are candidates. Before
+// any is recorded, the window's candidates are filtered as a whole:
+//
+//  1. Benjamini–Hochberg at Options.FDR over all the window's tests (every
+//     client and detector judged, the fleet detectors included): with
+//     the candidates' tail probabilities sorted, p(1) <= ... <= p(k), the
+//     largest k with p(k) <= k·FDR/tests sets the cut, and candidates
+//     above it are dropped. PValue still applies to each test, so BH only
+//     ever removes findings: with 2,000 clients it rarely binds, with
+//     100,000 it keeps the expected share of chance findings at FDR.
+//     Injection findings are counts, not tests, and are exempt.
+//  2. Maintenance windows drop every candidate, allowlisted clients their
+//     own.
+//
+// What survives is recorded into incidents (incident.go) with its
+// explanation. Filtering never changes what baselines absorb: a window
+// that was anomalous is clipped whether or not it was reported.
+
+// candidate is an anomalous verdict waiting for the window's filters.
+type candidate struct {
+	idx  int32 // client slot; -1 for the fleet
+	item int32 // index in Engine.work; -1 for the fleet
+	det  detector
+	v    verdict
+}
+
+// candidate queues v when it is anomalous.
+func (e *Engine) candidate(idx int32, d detector, v *verdict) {
+	if v.anomalous {
+		e.cands = append(e.cands, candidate{idx: idx, item: e.curItem, det: d, v: *v})
+	}
+}
+
+// bhCut returns the log tail probability at or below which candidates
+// pass Benjamini–Hochberg, or +Inf when the filter is off.
+func (e *Engine) bhCut() float64 {
+	q := e.opts.FDR
+	if !(q > 0) || q >= 1 {
+		return math.Inf(1)
+	}
+	e.logPs = e.logPs[:0]
+	for i := range e.cands {
+		if e.cands[i].det != detProbe {
+			e.logPs = append(e.logPs, e.cands[i].v.logP)
+		}
+	}
+	slices.Sort(e.logPs)
+	m := float64(max(e.tests, len(e.logPs), 1))
+	for k := len(e.logPs); k >= 1; k-- {
+		if e.logPs[k-1] <= math.Log(float64(k)*q/m) {
+			return e.logPs[k-1]
+		}
+	}
+	return math.Inf(-1)
+}
+
+// decide filters the window's candidates and records the survivors.
+func (e *Engine) decide(w int64) {
+	defer func() { e.cands, e.tests = e.cands[:0], 0 }()
+	if len(e.cands) == 0 || e.inMaintenance(w) {
+		return
+	}
+	cut := e.bhCut()
+	for i := range e.cands {
+		c := &e.cands[i]
+		if c.det != detProbe && !(c.v.logP <= cut) {
+			continue
+		}
+		if c.idx >= 0 && e.clientAllowed(&e.tab.list[c.idx]) {
+			continue
+		}
+		c.v.ex = e.explainFor(c, w)
+		e.record(c.idx, c.det, w, &c.v)
+	}
+}
+
+// inMaintenance reports whether window w overlaps a maintenance window.
+func (e *Engine) inMaintenance(w int64) bool {
+	if len(e.opts.Maintenance) == 0 {
+		return false
+	}
+	start, end := e.clock.start(w), e.clock.start(w+1)
+	for _, r := range e.opts.Maintenance {
+		if r.Start.Before(end) && start.Before(r.End) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientAllowed reports whether c is on the AllowClients list.
+func (e *Engine) clientAllowed(c *client) bool {
+	if len(e.opts.AllowClients) == 0 {
+		return false
+	}
+	if _, ok := e.allowClient[c.key]; ok {
+		return true
+	}
+	if len(e.allowNets) == 0 {
+		return false
+	}
+	a, err := netip.ParseAddr(c.key)
+	if err != nil {
+		return false
+	}
+	for _, p := range e.allowNets {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// compileAllowLists splits the allowlists into exact entries and prefixes.
+func (e *Engine) compileAllowLists() {
+	for _, s := range e.opts.AllowClients {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			e.allowNets = append(e.allowNets, p.Masked())
+			continue
+		}
+		if e.allowClient == nil {
+			e.allowClient = make(map[string]struct{})
+		}
+		e.allowClient[s] = struct{}{}
+	}
+	for _, r := range e.opts.AllowRoutes {
+		if p, ok := strings.CutSuffix(r, "*"); ok {
+			e.allowPrefix = append(e.allowPrefix, p)
+			continue
+		}
+		if e.allowRoute == nil {
+			e.allowRoute = make(map[string]struct{})
+		}
+		e.allowRoute[r] = struct{}{}
+	}
+}
+
+// explainFor gathers the routes, samples and top clients of a candidate.
+func (e *Engine) explainFor(c *candidate, w int64) *explain {
+	ex := &explain{}
+	if c.idx < 0 {
+		ex.top = e.topClients(c.det)
+		return ex
+	}
+	x := e.extra[c.idx].take(w)
+	if x == nil {
+		x = &winExtra{} // no samples were kept for the window
+	}
+	addRoute := func(s *sample) {
+		if r := s.String(); r != "" && !slices.Contains(ex.routes, r) {
+			ex.routes = append(ex.routes, r)
+		}
+	}
+	switch c.det {
+	case detScan:
+		for i := range x.nScan {
+			addRoute(&x.scan[i])
+			ex.samples = append(ex.samples, "404/403 "+x.scan[i].String())
+		}
+	case detProbe:
+		for i := range x.nProbe {
+			ex.samples = append(ex.samples, x.probe[i].String())
+		}
+	case detEnum:
+		addRoute(&x.idRoute)
+	case detExfil:
+		addRoute(&x.big)
+		if x.bigBytes > 0 {
+			ex.samples = append(ex.samples, "largest response "+formatCount(float64(x.bigBytes))+" bytes on "+x.big.String())
+		}
+	case detShare:
+		if c.item >= 0 {
+			n := &e.work[c.item].n
+			ex.samples = append(ex.samples, "~"+formatCount(math.Round(n.ips.estimate()))+" addresses in ~"+
+				formatCount(math.Round(n.nets.estimate()))+" networks")
+		}
+	default:
+		addRoute(&x.idRoute)
+		addRoute(&x.big)
+	}
+	return ex
+}
+
+// why explains how a finding's expectation was formed and why the window
+// is anomalous.
+func (e *Engine) why(d detector, v *verdict) string {
+	var b strings.Builder
+	switch {
+	case d == detProbe:
+		b.WriteString(formatCount(v.observed))
+		b.WriteString(" injection probe requests in the window, floor ")
+		b.WriteString(formatCount(e.opts.Injection.Floor))
+		b.WriteString("; not relative to a baseline")
+		return b.String()
+	case v.population:
+		b.WriteString("no own baseline yet (")
+		b.WriteString(strconv.Itoa(v.history))
+		b.WriteString(" of ")
+		b.WriteString(strconv.Itoa(e.opts.MinHistory))
+		b.WriteString(" windows): compared with all clients")
+		if v.refHigh > 0 {
+			b.WriteString(", whose 99th percentile is ")
+			b.WriteString(formatCount(v.refHigh))
+		}
+	default:
+		b.WriteString("own baseline over ")
+		b.WriteString(strconv.Itoa(v.history))
+		b.WriteString(" active windows (EWMA, half-life ")
+		hl := e.opts.HalfLife
+		if d == detErrors || d == detAuth {
+			hl *= ratioHalfLives
+		}
+		b.WriteString(strconv.Itoa(hl))
+		b.WriteString(" windows")
+		if v.seasonal {
+			b.WriteString(", with an hour-of-day factor")
+		}
+		b.WriteString(")")
+	}
+	b.WriteString("; observed/expected ")
+	b.WriteString(strconv.FormatFloat(finite(v.effect), 'g', 3, 64))
+	b.WriteString(", p=")
+	b.WriteString(strconv.FormatFloat(pValue(v.logP), 'g', 2, 64))
+	b.WriteString(" below ")
+	b.WriteString(strconv.FormatFloat(e.opts.PValue, 'g', 2, 64))
+	if e.opts.FDR > 0 && e.opts.FDR < 1 {
+		b.WriteString(" and within FDR ")
+		b.WriteString(strconv.FormatFloat(e.opts.FDR, 'g', 2, 64))
+		b.WriteString(" across the window's tests")
+	}
+	return b.String()
+}

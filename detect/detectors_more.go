@@ -1,0 +1,400 @@
+package detect
+
+import (
+	"math"
+	"strings"
+
+	"github.com/gatewatch/gatewatch/ingest"
+)
+
+// The newer per-client detectors.
+//
+// scanning:           distinct paths answered 404/403 in the window;
+// enumeration:        distinct object paths under routes with ids;
+// exfiltration:       response bytes per request (so a flood, which the
+//                     volume detector owns, does not count twice);
+// credential_sharing: distinct /24 (IPv6 /48) networks a client key, not
+//                     an IP-keyed client, was used from.
+//
+// Each is a count (or, for exfiltration, a size) judged like volume:
+// against the client's own exponentially weighted baseline once it has
+// MinHistory windows (negative binomial and log-scale Student-t tails,
+// both of which must agree; exfiltration only the log scale, bytes not
+// being counts), against the population's log-scale distribution before
+// (only far beyond its 99th percentile), never for founding clients
+// before their own baseline exists. Floors and MinRatio come from the
+// detector's Tuning.
+//
+// injection is not baseline-relative: Floor probe requests in a window
+// are a finding, whatever the client did before.
+
+// metric indexes Engine.more.
+type metric uint8
+
+const (
+	mScan metric = iota
+	mEnum
+	mExfil
+	mShare
+	numMetrics
+)
+
+// metricDetector maps a metric to its detector.
+var metricDetector = [numMetrics]detector{detScan, detEnum, detExfil, detShare}
+
+// metricPop is the population model of one metric, like the volume one.
+type metricPop struct {
+	ready         bool
+	mid, sd, high float64 // median, robust spread and 99th percentile of log1p(x)
+	xs            []float64
+}
+
+func (m *metricPop) add(x float64) { m.xs = append(m.xs, math.Log1p(x)) }
+
+// popSample bounds how many values measure a metric's population: a
+// median, MAD and 99th percentile from 8,192 clients are as good as from
+// 100,000, at a twelfth of the selection work per window close.
+const popSample = 8192
+
+// update folds the window's values into the model.
+func (m *metricPop) update(tmp *[]float64) {
+	if n := len(m.xs); n > popSample {
+		// A deterministic stride: the values are in client slot order,
+		// which says nothing about them.
+		step := (n + popSample - 1) / popSample
+		j := 0
+		for i := 0; i < n; i += step {
+			m.xs[j] = m.xs[i]
+			j++
+		}
+		m.xs = m.xs[:j]
+	}
+	if len(m.xs) >= popMinClients {
+		mid, sd, high := logStats(m.xs, tmp)
+		if !m.ready {
+			m.mid, m.sd, m.high, m.ready = mid, sd, high, true
+		} else {
+			m.mid += popWeight * (mid - m.mid)
+			m.sd += popWeight * (sd - m.sd)
+			m.high += popWeight * (high - m.high)
+		}
+	}
+	m.xs = m.xs[:0]
+}
+
+// logStats is volumeStats for any log-scale sample.
+func logStats(xs []float64, tmp *[]float64) (mid, sd, high float64) {
+	mid = quantile(xs, 0.5)
+	high = quantile(xs, 0.99)
+	t := (*tmp)[:0]
+	for _, x := range xs {
+		t = append(t, math.Abs(x-mid))
+	}
+	*tmp = t
+	mad := quantile(t, 0.5)
+	sd = math.Max(1.4826*mad, (high-mid)/2.326)
+	return mid, math.Max(sd, minLogSpread), high
+}
+
+// routeAllowed reports whether route is on the AllowRoutes list.
+func (e *Engine) routeAllowed(route string) bool {
+	if len(e.opts.AllowRoutes) == 0 {
+		return false
+	}
+	if _, ok := e.allowRoute[route]; ok {
+		return true
+	}
+	for _, p := range e.allowPrefix {
+		if strings.HasPrefix(route, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// classify works out what ev's path, query and address add to its
+// client's window: Observe calls it only for events with a path or a
+// client not keyed by its address, and counts the rest itself. A probe
+// found is left in e.pm for sample.
+func (e *Engine) classify(ev *ingest.Event, h *hit) {
+	allowed := e.routesListed && e.routeAllowed(ev.Route)
+	if e.on.scan && (ev.Status == 404 || ev.Status == 403) && len(ev.Path) != 0 && !allowed {
+		h.miss = true
+	}
+	if e.on.enum && len(ev.Route) != 0 && ev.Route != ev.Path && !allowed {
+		h.idReq = true
+	}
+	if h.miss || h.idReq {
+		h.pathHash = hashString(ev.Path)
+	}
+	if e.on.share && ev.ClientKind != ingest.ClientIP && ev.RemoteIP.IsValid() {
+		h.addr = true
+		h.addrHash, h.netHash = hashAddr(ev.RemoteIP)
+	}
+	if e.on.probe && !allowed && (mayProbe(ev.Path) || mayProbe(ev.Query)) {
+		e.pm, h.probe = findProbe(ev.Path, ev.Query)
+	}
+}
+
+// detectorsOn caches which of the detectors Observe feeds are enabled.
+type detectorsOn struct {
+	scan, enum, probe, exfil, share bool
+}
+
+// idSampling is how sparsely requests on id routes feed the dominant-route
+// sample: one in idSampling (by path hash), which finds the same dominant
+// route while sparing most events a visit to the cold samples.
+const idSampling = 8
+
+// needSample reports whether an event counted with h (and biggest, its
+// response the window's largest so far) has something for sample.
+func (e *Engine) needSample(h *hit, biggest bool) bool {
+	return h.miss || h.probe || biggest && e.on.exfil || h.idReq && h.pathHash%idSampling == 0
+}
+
+// sample keeps samples of ev, already counted in window w of client idx,
+// for explanations. biggest says its response is the window's largest so
+// far.
+func (e *Engine) sample(ev *ingest.Event, idx int32, w int64, h *hit, biggest bool) {
+	big := biggest && e.on.exfil
+	ids := h.idReq && h.pathHash%idSampling == 0
+	x := e.extra[idx].forWindow(w)
+	if x == nil {
+		return
+	}
+	route := ev.Route
+	if route == "" {
+		route = "/"
+	}
+	if h.miss && x.nScan < 2 && !(x.nScan == 1 && x.scan[0].equal(route)) {
+		x.scan[x.nScan].set(route)
+		x.nScan++
+	}
+	if h.probe && x.nProbe < 2 {
+		probeSample(&x.probe[x.nProbe], route, e.pm)
+		x.nProbe++
+	}
+	if ids {
+		switch {
+		case x.idVotes == 0:
+			x.idRoute.set(route)
+			x.idVotes = 1
+		case x.idRoute.equal(route):
+			x.idVotes++
+		default:
+			x.idVotes--
+		}
+	}
+	if big && int64(h.bytes) >= x.bigBytes {
+		x.bigBytes = int64(h.bytes)
+		x.big.set(route)
+	}
+}
+
+// metricValue is the value of metric m in a client window, and whether
+// it clears the detector's absolute floor.
+func (e *Engine) metricValue(m metric, n *winTally) (x float64, floor bool) {
+	o := &e.opts
+	switch m {
+	case mScan:
+		x = n.scan.estimate()
+		return x, x >= o.Scanning.Floor
+	case mEnum:
+		x = n.ids.estimate()
+		return x, x >= o.Enumeration.Floor
+	case mExfil:
+		x = float64(n.bytes) / math.Max(float64(n.req), 1)
+		return x, float64(n.bytes) >= o.Exfiltration.Floor
+	}
+	x = n.nets.estimate()
+	return x, x >= o.CredentialSharing.Floor
+}
+
+// metricTuning returns the tuning of metric m.
+func (e *Engine) metricTuning(m metric) *Tuning {
+	switch m {
+	case mScan:
+		return &e.opts.Scanning
+	case mEnum:
+		return &e.opts.Enumeration
+	case mExfil:
+		return &e.opts.Exfiltration
+	}
+	return &e.opts.CredentialSharing
+}
+
+// judgeMetric judges value x of metric m for client c.
+func (e *Engine) judgeMetric(idx int32, c *client, m metric, x float64, floor bool, n *winTally) verdict {
+	t := e.metricTuning(m)
+	b := &e.more[idx][m]
+	if b.n >= uint32(e.opts.MinHistory) {
+		v := e.judgeOwn(b, x, floor, t.MinRatio, metricTails[m])
+		v.requests = float64(n.req)
+		return v
+	}
+	v := verdict{observed: x, requests: float64(n.req), history: int(b.n)}
+	p := &e.mpop[m]
+	if c.founding || !p.ready {
+		v.expected = b.mean
+		return v
+	}
+	v.population = true
+	v.expected = math.Expm1(p.mid)
+	v.spread = (math.Expm1(p.mid+p.sd) - math.Expm1(p.mid-p.sd)) / 2
+	high := math.Max(math.Expm1(p.high), b.mean)
+	v.refHigh = high
+	v.effect = x / math.Max(high, 1)
+	if floor && v.effect >= t.MinRatio {
+		v.logP = logNormalTail((math.Log1p(x) - p.mid) / p.sd)
+		v.anomalous = v.logP < e.logPValue
+	}
+	return v
+}
+
+// tails says which tail probabilities judge a value: both (the larger
+// counts), only the log-scale Student-t (values that are not counts), or
+// only the negative binomial (counts that do not burst multiplicatively,
+// such as distinct networks, where the Poisson noise floor of the log
+// scale would hide a key used from one network jumping to twenty).
+type tails uint8
+
+const (
+	tailsBoth tails = iota
+	tailsLog
+	tailsCount
+)
+
+// metricTails gives each metric's tails.
+var metricTails = [numMetrics]tails{mScan: tailsBoth, mEnum: tailsBoth, mExfil: tailsLog, mShare: tailsCount}
+
+// judgeOwn judges x against an established baseline b.
+func (e *Engine) judgeOwn(b *volumeBaseline, x float64, floor bool, minRatio float64, tl tails) verdict {
+	logOnly := tl == tailsLog
+	v := verdict{observed: x, history: int(b.n)}
+	mean, variance := b.predict(e.a, dispersionPrior{})
+	v.expected, v.spread = mean, math.Sqrt(variance)
+	v.effect = x / math.Max(mean, 1)
+	lm, lsd, dof := b.predictLog(e.a, dispersionPrior{})
+	// absorbOwn, which follows for the same baseline, reuses these.
+	e.pred = prediction{b: b, mean: mean, sd: v.spread, lm: lm, lsd: lsd}
+	if logOnly {
+		v.effect = x / math.Max(mean, minExpected)
+		v.spread = math.Expm1(lm+lsd) - math.Expm1(lm)
+	}
+	floors := floor && v.effect >= minRatio
+	if floors || x > mean+suspectZ*v.spread {
+		switch tl {
+		case tailsLog:
+			v.logP = logStudentTail((math.Log1p(x)-lm)/lsd, dof)
+		case tailsCount:
+			v.logP = logNegBinTail(x, mean, variance)
+		default:
+			v.logP = math.Max(logStudentTail((math.Log1p(x)-lm)/lsd, dof), logNegBinTail(x, mean, variance))
+		}
+		v.anomalous = floors && v.logP < e.logPValue
+		v.suspect = v.logP < e.logSuspect
+	}
+	return v
+}
+
+// absorbMetric folds x into c's baseline of metric m, winsorised like
+// volume.
+func (e *Engine) absorbMetric(idx int32, m metric, x float64, v *verdict) {
+	b := &e.more[idx][m]
+	if b.n < uint32(e.opts.MinHistory) && v.anomalous {
+		p := &e.mpop[m]
+		lhi := p.mid + clipNew*p.sd
+		b.update(x, math.Inf(-1), math.Expm1(lhi), math.Inf(-1), lhi, e.a, true)
+		return
+	}
+	e.absorbOwn(b, x, v)
+}
+
+// absorbOwn folds x into b, clipped around an established baseline.
+func (e *Engine) absorbOwn(b *volumeBaseline, x float64, v *verdict) {
+	lo, hi := math.Inf(-1), math.Inf(1)
+	llo, lhi := lo, hi
+	guarded := v.anomalous || v.suspect
+	if b.n >= uint32(e.opts.MinHistory) {
+		p := e.pred
+		if p.b != b {
+			mean, variance := b.predict(e.a, dispersionPrior{})
+			lm, lsd, _ := b.predictLog(e.a, dispersionPrior{})
+			p = prediction{mean: mean, sd: math.Sqrt(variance), lm: lm, lsd: lsd}
+		}
+		k := float64(clipNormal)
+		if guarded {
+			k = clipGuarded
+		}
+		lo, hi = p.mean-k*p.sd, p.mean+k*p.sd
+		llo, lhi = p.lm-k*p.lsd, p.lm+k*p.lsd
+	}
+	e.pred = prediction{}
+	b.update(x, lo, hi, llo, lhi, e.a, guarded)
+}
+
+// prediction is what judgeOwn computed of baseline b, for absorbOwn.
+type prediction struct {
+	b                 *volumeBaseline
+	mean, sd, lm, lsd float64
+}
+
+// judgeMore runs the newer per-client detectors on one client window.
+func (e *Engine) judgeMore(w int64, it *windowItem) {
+	o := &e.opts
+	for m := range numMetrics {
+		d := metricDetector[m]
+		if e.metricTuning(m).Disabled {
+			continue
+		}
+		if m == mShare && e.tab.list[it.idx].kind == ingest.ClientIP {
+			continue
+		}
+		x, floor := e.metricValue(m, &it.n)
+		c := &e.tab.list[it.idx]
+		bit := uint8(1) << m
+		e.tests++
+		if x == 0 && c.quiet&bit != 0 {
+			// Most clients never get a 404 nor use a key from anywhere
+			// else: a zero window against an all-zero baseline is never
+			// anomalous and leaves the baseline as it was, but for its
+			// window count.
+			if c.moreN[m] < maxWindows {
+				c.moreN[m]++
+			}
+			e.mpop[m].xs = append(e.mpop[m].xs, 0)
+			continue
+		}
+		b := &e.more[it.idx][m]
+		b.n = c.moreN[m]
+		v := e.judgeMetric(it.idx, c, m, x, floor, &it.n)
+		e.candidate(it.idx, d, &v)
+		e.absorbMetric(it.idx, m, x, &v)
+		if !v.anomalous {
+			e.mpop[m].add(x)
+		}
+		c = &e.tab.list[it.idx]
+		c.moreN[m] = b.n
+		c.quiet = setQuiet(c.quiet, bit, b, e.opts.MinHistory)
+	}
+	if !o.Injection.Disabled && it.n.probes > 0 {
+		k := float64(it.n.probes)
+		v := verdict{observed: k, requests: it.req, expected: 0, effect: k / o.Injection.Floor}
+		if k >= o.Injection.Floor {
+			// Not a tail probability: the score grows with the count,
+			// 0.5 at the floor, so severities rank probes sensibly.
+			v.logP = e.logPValue * k / o.Injection.Floor
+			v.anomalous = true
+		}
+		e.candidate(it.idx, detProbe, &v)
+	}
+}
+
+// setQuiet sets or clears bit in quiet as baseline b is all zero and
+// established.
+func setQuiet(quiet, bit uint8, b *volumeBaseline, minHistory int) uint8 {
+	if b.mean == 0 && b.vari == 0 && b.lm == 0 && b.lv == 0 && b.n >= uint32(minHistory) {
+		return quiet | bit
+	}
+	return quiet &^ bit
+}

@@ -1,0 +1,162 @@
+package detect
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/corazawaf/libinjection-go"
+)
+
+// Injection probes.
+//
+// A request is a probe when a URL-decoded query value or path segment is
+// SQL injection or XSS by libinjection, or carries a path-traversal or
+// command-injection pattern. libinjection costs microseconds and dozens of
+// allocations per call, while ordinary API traffic never holds the bytes
+// an injection needs, so a byte prefilter runs first: only a request whose
+// path or query holds one of ' " < > ; | ` $ ( ) \ % or ".." is decoded and
+// checked. Raw query strings are not checked as a whole: parameters must be
+// decoded one by one, or encoded payloads slip through.
+
+// Probe kinds, as they appear in samples.
+const (
+	probeSQLi      = "sqli"
+	probeXSS       = "xss"
+	probeTraversal = "traversal"
+	probeCommand   = "cmdi"
+)
+
+// suspicious marks the bytes the prefilter looks for.
+var suspicious = func() (t [256]bool) {
+	for _, c := range []byte("'\"<>;|`$()\\%") {
+		t[c] = true
+	}
+	return t
+}()
+
+// mayProbe is the prefilter: false means s cannot hold a probe.
+func mayProbe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if suspicious[c] || c == '.' && i+1 < len(s) && s[i+1] == '.' {
+			return true
+		}
+	}
+	return false
+}
+
+// probeMatch describes a probe: its kind, where it was found (a parameter
+// name or "path") and the value that matched.
+type probeMatch struct {
+	kind, where, value string
+}
+
+// findProbe checks a request's path and query; ok is false for an
+// ordinary request.
+func findProbe(path, query string) (m probeMatch, ok bool) {
+	if mayProbe(path) {
+		if m, ok = probePath(path); ok {
+			return m, true
+		}
+	}
+	if mayProbe(query) {
+		return probeQuery(query)
+	}
+	return probeMatch{}, false
+}
+
+func probePath(path string) (probeMatch, bool) {
+	p, err := url.PathUnescape(path)
+	if err != nil {
+		p = path
+	}
+	if kind := patternKind(p); kind != "" {
+		return probeMatch{kind: kind, where: "path", value: p}, true
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if kind := injectionKind(seg); kind != "" {
+			return probeMatch{kind: kind, where: "path", value: seg}, true
+		}
+	}
+	return probeMatch{}, false
+}
+
+func probeQuery(query string) (probeMatch, bool) {
+	for kv := range strings.SplitSeq(query, "&") {
+		k, v, _ := strings.Cut(kv, "=")
+		if !mayProbe(v) && !mayProbe(k) {
+			continue
+		}
+		if d, err := url.QueryUnescape(v); err == nil {
+			v = d
+		}
+		if d, err := url.QueryUnescape(k); err == nil {
+			k = d
+		}
+		kind := patternKind(v)
+		if kind == "" {
+			kind = injectionKind(v)
+		}
+		if kind != "" {
+			return probeMatch{kind: kind, where: k, value: v}, true
+		}
+	}
+	return probeMatch{}, false
+}
+
+// injectionKind runs libinjection on one decoded value.
+func injectionKind(v string) string {
+	if len(v) < 2 || !mayProbe(v) && !strings.ContainsAny(v, "-#/*=") {
+		return ""
+	}
+	if sqli, _ := libinjection.IsSQLi(v); sqli {
+		return probeSQLi
+	}
+	if libinjection.IsXSS(v) {
+		return probeXSS
+	}
+	return ""
+}
+
+// traversalMarks and commandMarks are substrings of decoded values that
+// no legitimate API parameter holds.
+var (
+	traversalMarks = []string{"../", "..\\", "/etc/passwd", "/etc/shadow", "win.ini", "/proc/self/"}
+	commandMarks   = []string{"$(", "`", "${ifs}", ";cat ", "; cat ", "|cat ", "| cat ", ";id", "; id", "|id", "| id",
+		"&&id", "&& id", ";ls", "; ls", "|ls", "| ls", "wget http", "curl http", ";sh ", "|sh ", "/bin/sh", "/bin/bash",
+		"; whoami", ";whoami", "|whoami", "| whoami", "nc -e", ";uname", "; uname", "|uname", "ping -c"}
+)
+
+// patternKind matches traversal and command-injection patterns.
+func patternKind(v string) string {
+	l := strings.ToLower(v)
+	for _, m := range traversalMarks {
+		if strings.Contains(l, m) {
+			return probeTraversal
+		}
+	}
+	for _, m := range commandMarks {
+		if strings.Contains(l, m) {
+			return probeCommand
+		}
+	}
+	return ""
+}
+
+// probeSample renders a probe for a finding: kind, route and where, and
+// the start of the matched value with anything unprintable escaped, so a
+// payload cannot forge log lines or carry much of anything.
+func probeSample(s *sample, route string, m probeMatch) {
+	s.reset()
+	s.write(m.kind)
+	s.write(" ")
+	s.write(route)
+	if m.where == "path" {
+		s.write(" path:")
+	} else {
+		s.write(" ?")
+		s.write(m.where)
+		s.write("=")
+	}
+	s.writeSafe(m.value)
+}

@@ -1,0 +1,58 @@
+package detect
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestFindProbe(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		path, query string
+		kind        string // "" for an ordinary request
+	}{
+		{"/api/v1/orders/123", "", ""},
+		{"/api/v2/search", "q=running+shoes&page=2", ""},
+		{"/api/v1/orders", "status=open&page=1&limit=50", ""},
+		{"/api/v1/notifications", "since=1762048800&limit=20", ""},
+		{"/api/v2/search", "q=caf%C3%A9+au+lait", ""},
+		{"/api/v2/search", "q=O%27Reilly+books", ""},
+		{"/api/v1/exports/1/download", "token=REDACTED", ""},
+		{"/api/v2/search", "q=1%27%20OR%20%271%27%3D%271", probeSQLi},
+		{"/api/v2/search", "q=1%20UNION%20SELECT%20username%2Cpassword%20FROM%20users--", probeSQLi},
+		{"/api/v1/products/1", "include=%3Cscript%3Ealert(1)%3C%2Fscript%3E", probeXSS},
+		{"/api/v1/products/1", "x=%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E", probeXSS},
+		{"/api/v1/files", "name=..%2F..%2F..%2Fetc%2Fpasswd", probeTraversal},
+		{"/static/..%2f..%2fetc/passwd", "", probeTraversal},
+		{"/api/v1/ping", "host=127.0.0.1%3Bcat%20%2Fetc%2Fpasswd", probeTraversal},
+		{"/api/v1/ping", "host=127.0.0.1%7Cwhoami", probeCommand},
+		{"/api/v1/ping", "host=%24(id)", probeCommand},
+	}
+	for _, tt := range tests {
+		m, ok := findProbe(tt.path, tt.query)
+		if ok != (tt.kind != "") || m.kind != tt.kind {
+			t.Errorf("findProbe(%q, %q) = %q, %v; want %q", tt.path, tt.query, m.kind, ok, tt.kind)
+		}
+	}
+}
+
+func TestProbeSampleIsBounded(t *testing.T) {
+	t.Parallel()
+	var s sample
+	probeSample(&s, "/api/v2/search", probeMatch{kind: probeSQLi, where: "q", value: "1' OR 1=1\n-- " + strings.Repeat("x", 200)})
+	got := s.String()
+	if len(got) > sampleLen || strings.ContainsAny(got, "\n\r") || !strings.HasPrefix(got, "sqli /api/v2/search ?q=1' OR 1=1?") {
+		t.Errorf("sample %q: want at most %d printable bytes starting with the kind and route", got, sampleLen)
+	}
+}
+
+// BenchmarkProbePrefilter measures the cost every ordinary request pays.
+func BenchmarkProbePrefilter(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := findProbe("/api/v1/orders/123456/items", "status=open&page=2&limit=50"); ok {
+			b.Fatal("ordinary request flagged")
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "requests/s")
+}

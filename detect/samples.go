@@ -1,0 +1,95 @@
+package detect
+
+// Samples.
+//
+// A finding names a few requests that show what happened: the routes a
+// scanner got 404/403 on, the matched probes, the route an enumeration
+// walked, the route of the largest response. They are copied into fixed
+// buffers per client and open window, so collecting them allocates
+// nothing. Only route templates (ids replaced by {id}, see
+// ingest.RouteTemplate) and, for probes, the truncated start of the
+// matched value are kept: never a query value of an ordinary request,
+// never a credential. Samples are kept for the two newest windows of a
+// client; with an AllowedLateness longer than a window, an event for an
+// older open window is counted but does not replace its samples.
+
+// sampleLen bounds the text of one sample.
+const sampleLen = 48
+
+// sample is one bounded, owned piece of text.
+type sample struct {
+	n uint8
+	b [sampleLen]byte
+}
+
+func (s *sample) reset() { s.n = 0 }
+
+// write appends as much of t as fits.
+func (s *sample) write(t string) {
+	s.n += uint8(copy(s.b[s.n:], t))
+}
+
+// writeSafe appends t with bytes outside printable ASCII replaced by '?'.
+func (s *sample) writeSafe(t string) {
+	for i := 0; i < len(t) && int(s.n) < sampleLen; i++ {
+		c := t[i]
+		if c < 0x20 || c > 0x7e {
+			c = '?'
+		}
+		s.b[s.n] = c
+		s.n++
+	}
+}
+
+func (s *sample) set(t string) {
+	s.n = 0
+	s.write(t)
+}
+
+func (s *sample) String() string { return string(s.b[:s.n]) }
+
+func (s *sample) equal(t string) bool { return string(s.b[:s.n]) == t[:min(len(t), sampleLen)] }
+
+// winExtra is what a client's window keeps besides its counts: samples
+// for the explanation of a finding.
+type winExtra struct {
+	w        int64     // the window the samples belong to
+	scan     [2]sample // routes answered 404/403
+	nScan    uint8
+	probe    [2]sample // matched injection probes
+	nProbe   uint8
+	idRoute  sample // the id route most requests went to (a one-counter Misra–Gries)
+	idHash   uint64
+	idVotes  int32
+	big      sample // route of the largest response
+	bigBytes int64
+}
+
+// clientExtra holds a client's samples of the two newest windows
+// (indexed by window parity). It lives apart from client, in a parallel
+// slice, so the records Observe looks up per event stay small.
+type clientExtra struct {
+	win [2]winExtra
+}
+
+// forWindow returns the samples of window w, reset when they belonged to
+// an older window; nil when they belong to a newer one.
+func (x *clientExtra) forWindow(w int64) *winExtra {
+	s := &x.win[w&1]
+	switch {
+	case s.w == w:
+		return s
+	case s.w > w:
+		return nil
+	}
+	*s = winExtra{w: w}
+	return s
+}
+
+// take returns the samples of window w if they are held.
+func (x *clientExtra) take(w int64) *winExtra {
+	if s := &x.win[w&1]; s.w == w {
+		return s
+	}
+	return nil
+}
