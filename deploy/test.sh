@@ -15,9 +15,11 @@ export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 FUZZTIME="${FUZZTIME:-4s}"
 LOG="$(mktemp -t gatewatch-test.XXXXXX)"
 KAFKA_DIR="$(mktemp -d -t gatewatch-kafka.XXXXXX)"
+CLICKHOUSE_DIR="$(mktemp -d -t gatewatch-clickhouse.XXXXXX)"
 cleanup() {
 	bash deploy/kafka/kafka.sh stop "$KAFKA_DIR" >/dev/null 2>&1 || true
-	rm -rf "$KAFKA_DIR" "$LOG" "$LOG.fuzz"
+	bash deploy/clickhouse/clickhouse.sh stop "$CLICKHOUSE_DIR" >/dev/null 2>&1 || true
+	rm -rf "$KAFKA_DIR" "$CLICKHOUSE_DIR" "$LOG" "$LOG.fuzz"
 }
 trap cleanup EXIT
 
@@ -72,6 +74,17 @@ if bash deploy/kafka/kafka.sh start "$KAFKA_DIR"; then
 	echo "kafka ready: $GATEWATCH_TEST_KAFKA (plaintext), $GATEWATCH_TEST_KAFKA_SASL (SASL_SSL)"
 else
 	echo "kafka failed to start"
+	if [ "${CI:-}" = "true" ]; then exit 1; fi
+fi
+
+step "services: ClickHouse (Debian clickhouse-server, native protocol, plain and TLS)"
+# The storage tests talk to it through GATEWATCH_TEST_CLICKHOUSE*; the
+# script installs the package with apt-get when the server is missing.
+if bash deploy/clickhouse/clickhouse.sh start "$CLICKHOUSE_DIR"; then
+	eval "$(bash deploy/clickhouse/clickhouse.sh env "$CLICKHOUSE_DIR")"
+	echo "clickhouse ready: $GATEWATCH_TEST_CLICKHOUSE (native), $GATEWATCH_TEST_CLICKHOUSE_TLS (TLS)"
+else
+	echo "clickhouse failed to start"
 	if [ "${CI:-}" = "true" ]; then exit 1; fi
 fi
 

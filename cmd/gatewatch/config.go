@@ -18,6 +18,7 @@ import (
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/ingest/transport"
+	"github.com/gatewatch/gatewatch/storage"
 )
 
 // exampleConfig is printed by "gatewatch config"; a test checks that it
@@ -38,6 +39,34 @@ type Config struct {
 	HTTP     HTTPConfig    `yaml:"http"`
 	Kafka    KafkaConfig   `yaml:"kafka"`
 	Collect  CollectConfig `yaml:"collect"`
+	Storage  StorageConfig `yaml:"clickhouse"`
+}
+
+// StorageConfig says where events, client windows and findings are stored
+// (ClickHouse, native protocol) and for how long.
+type StorageConfig struct {
+	// Addr is host:port of the native protocol (9000; 9440 with TLS).
+	// Empty turns storage off for "run"; "store", "migrate" and "query"
+	// need it.
+	Addr         string            `yaml:"addr"`
+	Database     string            `yaml:"database"`
+	Username     string            `yaml:"username"`
+	PasswordFile string            `yaml:"password_file"`
+	TLS          StorageTLSConfig  `yaml:"tls"`
+	Migrate      bool              `yaml:"migrate"` // apply migrations at startup
+	Retention    storage.Retention `yaml:"retention_days"`
+	BatchRows    int               `yaml:"batch_rows"`
+	FlushEvery   time.Duration     `yaml:"flush_interval"`
+	Group        string            `yaml:"group"` // consumer group of "gatewatch store"
+}
+
+// StorageTLSConfig is TLS to ClickHouse.
+type StorageTLSConfig struct {
+	Enabled    bool   `yaml:"enabled"`
+	CAFile     string `yaml:"ca_file"`
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	ServerName string `yaml:"server_name"`
 }
 
 // KafkaConfig says how collectors and detectors reach Kafka.
@@ -218,6 +247,11 @@ func defaultConfig() Config {
 		Collect: CollectConfig{SyslogFormat: "auto", HTTP: CollectHTTPConfig{
 			Tokens: []CollectHTTPToken{}, Rate: 50, MaxBodyBytes: 10 << 20,
 		}, Raw: CollectRawConfig{Format: "auto", Group: "gatewatch-collect-raw"}},
+		Storage: StorageConfig{
+			Database: "gatewatch", Username: "default", Migrate: true,
+			Retention: storage.Retention{Events: 30, Windows: 180, Findings: 730, Health: 30},
+			BatchRows: 100_000, FlushEvery: time.Second, Group: "gatewatch-store",
+		},
 	}
 }
 
@@ -249,6 +283,9 @@ func (c *cli) loadConfig(path string) (Config, error) {
 	}
 	if v := c.getenv("GATEWATCH_KAFKA_BROKERS"); v != "" {
 		cfg.Kafka.Brokers = strings.Split(v, ",")
+	}
+	if v := c.getenv("GATEWATCH_CLICKHOUSE_ADDR"); v != "" {
+		cfg.Storage.Addr = v
 	}
 	return cfg, cfg.validate()
 }

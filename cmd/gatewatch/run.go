@@ -23,6 +23,7 @@ import (
 	"github.com/gatewatch/gatewatch/alert"
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/storage"
 )
 
 const runHelp = `
@@ -120,6 +121,9 @@ func (c *cli) run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.close()
+	if err := p.openStore(ctx); err != nil {
+		return err
+	}
 	return p.run(ctx, normOpts)
 }
 
@@ -187,6 +191,10 @@ type pipeline struct {
 	dir     *alert.Dir
 	dlFiles []*os.File
 	healthy sync.Map // source name -> error string ("" when fine)
+
+	// store, when ClickHouse is configured, keeps every event and finding.
+	db    *storage.DB
+	store *storage.Writer
 }
 
 func newPipeline(cfg Config, log *slog.Logger, c *cli) (*pipeline, error) {
@@ -210,7 +218,31 @@ func newPipeline(cfg Config, log *slog.Logger, c *cli) (*pipeline, error) {
 	return p, nil
 }
 
+// openStore connects the embedded pipeline to ClickHouse when the config
+// names one: the same batching writer as "gatewatch store", without Kafka.
+func (p *pipeline) openStore(ctx context.Context) error {
+	if p.cfg.Storage.Addr == "" {
+		return nil
+	}
+	db, err := p.cli.openStorage(ctx, p.cfg, p.log, p.cfg.Storage.Migrate)
+	if err != nil {
+		return err
+	}
+	p.db = db
+	p.store = storage.NewWriter(db, storage.WriterOptions{BatchOptions: p.cfg.Storage.batchOptions(p.log)})
+	return nil
+}
+
 func (p *pipeline) close() {
+	if p.store != nil {
+		// Bounded: a ClickHouse that stays down cannot hold shutdown.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := p.store.Close(ctx); err != nil {
+			p.log.Error("storing the last rows in ClickHouse", "err", err)
+		}
+		cancel()
+		p.db.Close()
+	}
 	if err := p.dir.Close(); err != nil {
 		p.log.Error("closing findings", "err", err)
 	}
@@ -285,7 +317,32 @@ func (p *pipeline) run(ctx context.Context, norm ingest.NormalizerOptions) error
 func (p *pipeline) detectLoop(ctx context.Context) error {
 	var sinkErr error
 	opts := p.cfg.detectOptions()
+	// Rows for ClickHouse wait here and go in batches (the writer batches
+	// again into large INSERTs); storing blocks the detector when
+	// ClickHouse is down and the writer's bounded buffer is full.
+	var toStore []ingest.Event
+	var findingsToStore []detect.Finding
+	flushStore := func() {
+		if p.store == nil {
+			return
+		}
+		if len(toStore) > 0 {
+			if err := p.store.Write(ctx, toStore); err != nil && sinkErr == nil && ctx.Err() == nil {
+				sinkErr = err
+			}
+			toStore = toStore[:0]
+		}
+		if len(findingsToStore) > 0 {
+			if err := p.store.WriteFindings(ctx, findingsToStore); err != nil && sinkErr == nil && ctx.Err() == nil {
+				sinkErr = err
+			}
+			findingsToStore = findingsToStore[:0]
+		}
+	}
 	opts.Emit = func(f detect.Finding) {
+		if p.store != nil {
+			findingsToStore = append(findingsToStore, f)
+		}
 		p.metrics.findings.WithLabelValues(f.Detector, string(f.Severity), string(f.Status)).Inc()
 		if err := p.dir.Write(f); err != nil && sinkErr == nil {
 			sinkErr = err
@@ -311,18 +368,27 @@ func (p *pipeline) detectLoop(ctx context.Context) error {
 			done, grace = nil, time.After(5*time.Second)
 		case <-grace:
 			engine.Flush()
+			flushStore()
 			return sinkErr
 		case ev, ok := <-p.events:
 			if !ok {
 				engine.Flush()
+				flushStore()
 				return sinkErr
 			}
 			engine.Observe(&ev)
+			if p.store != nil {
+				toStore = append(toStore, ev)
+				if len(toStore) >= 4096 {
+					flushStore()
+				}
+			}
 			if ev.Time.After(newest) {
 				newest = ev.Time
 			}
 			lastArrival = time.Now()
 		case now := <-tick.C:
+			flushStore()
 			// Idle inputs must not hold windows open forever. Event time
 			// is not wall time (a replayed or delayed log), so while the
 			// input is idle, event time is advanced by the wall time that

@@ -1,0 +1,389 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/gatewatch/gatewatch/storage"
+)
+
+// openStorage connects to the ClickHouse the config names and, when
+// clickhouse.migrate is on (the default), brings its schema up to date.
+func (c *cli) openStorage(ctx context.Context, cfg Config, log *slog.Logger, migrate bool) (*storage.DB, error) {
+	sc := cfg.Storage
+	if sc.Addr == "" {
+		return nil, errors.New("clickhouse.addr is not set (config file or $GATEWATCH_CLICKHOUSE_ADDR)")
+	}
+	opts := storage.Options{Addr: sc.Addr, Database: sc.Database, Username: sc.Username, Retention: sc.Retention}
+	switch {
+	case c.getenv("GATEWATCH_CLICKHOUSE_PASSWORD") != "":
+		opts.Password = c.getenv("GATEWATCH_CLICKHOUSE_PASSWORD")
+	case sc.PasswordFile != "":
+		b, err := os.ReadFile(sc.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse password: %w", err)
+		}
+		opts.Password = strings.TrimSpace(string(b))
+	}
+	if sc.TLS.Enabled {
+		t, err := storage.TLSFiles{CAFile: sc.TLS.CAFile, CertFile: sc.TLS.CertFile, KeyFile: sc.TLS.KeyFile, ServerName: sc.TLS.ServerName}.Config()
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse tls: %w", err)
+		}
+		opts.TLS = t
+	}
+	db, err := storage.Open(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("clickhouse", "addr", sc.Addr, "database", db.Database(), "server", db.Version().String(), "tls", sc.TLS.Enabled)
+	if migrate {
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		for _, m := range applied {
+			log.Info("clickhouse migration applied", "version", m.Version, "name", m.Name)
+		}
+	}
+	return db, nil
+}
+
+func (cfg StorageConfig) batchOptions(log *slog.Logger) storage.BatchOptions {
+	return storage.BatchOptions{
+		BatchRows: cfg.BatchRows, FlushInterval: cfg.FlushEvery,
+		OnError: func(err error) { log.Warn("clickhouse insert failed; retrying", "err", err) },
+	}
+}
+
+const migrateHelp = `
+Create gatewatch's ClickHouse database and tables, or bring them up to date.
+Migrations are versioned and recorded in the schema_migrations table;
+applying them again does nothing. "store" and "run" apply them at startup
+unless clickhouse.migrate is false. The schema follows the server's version:
+LowCardinality, DateTime64 and TTL where the server has them, plain types and
+partition drops for retention on older servers such as 18.16.
+
+Examples:
+  gatewatch migrate --config gatewatch.yaml
+  GATEWATCH_CLICKHOUSE_ADDR=ch-1:9000 gatewatch migrate --status`
+
+func (c *cli) migrate(ctx context.Context, args []string) error {
+	fs := c.newFlags("migrate", "[flags]", migrateHelp)
+	configPath := fs.String("config", "", "config file (default $GATEWATCH_CONFIG)")
+	status := fs.Bool("status", false, "list the migrations and whether each is applied; change nothing")
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	log := c.logger(cfg.LogLevel)
+	db, err := c.openStorage(ctx, cfg, log, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if !*status {
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "applied %d migration(s) to %s on ClickHouse %s\n", len(applied), db.Database(), db.Version())
+	}
+	all, err := db.Migrations(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "VERSION\tNAME\tAPPLIED")
+	for _, m := range all {
+		fmt.Fprintf(w, "%d\t%s\t%v\n", m.Version, m.Name, m.Applied)
+	}
+	return w.Flush()
+}
+
+const storeHelp = `
+Store what flows through Kafka in ClickHouse: every event of the events topic
+(the audit trail) and every finding of the findings topic, in large batches.
+Offsets are committed only after ClickHouse acknowledged the batch holding
+them; while ClickHouse is down or slow, store stops reading (Kafka is the
+buffer) and retries with backoff, so nothing is lost and memory stays
+bounded. A replay after a crash is collapsed by the events' dedup key.
+Retention (clickhouse.retention_days) is enforced hourly. Run several
+replicas with the same clickhouse.group to share the partitions.
+
+Examples:
+  gatewatch store --config gatewatch.yaml
+  GATEWATCH_KAFKA_BROKERS=kafka-1:9092 GATEWATCH_CLICKHOUSE_ADDR=ch-1:9000 gatewatch store`
+
+func (c *cli) store(ctx context.Context, args []string) error {
+	fs := c.newFlags("store", "[flags]", storeHelp)
+	configPath := fs.String("config", "", "config file (default $GATEWATCH_CONFIG)")
+	listen := fs.String("listen", "", "address for /metrics and /healthz (default from config: 127.0.0.1:9107)")
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	if flagSet(fs, "listen") {
+		cfg.HTTP.Listen = *listen
+	}
+	log := c.logger(cfg.LogLevel)
+	kc, err := c.kafkaConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dialer, err := kc.Dialer()
+	if err != nil {
+		return err
+	}
+	db, err := c.openStorage(ctx, cfg, log, cfg.Storage.Migrate)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	reg := prometheus.NewRegistry()
+	stored := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatewatch_store_rows_total", Help: "Rows stored in ClickHouse and committed in Kafka, by table.",
+	}, []string{"table"})
+	bad := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatewatch_store_bad_messages_total", Help: "Messages that did not decode (skipped), by topic.",
+	}, []string{"topic"})
+	insertErrors := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "gatewatch_store_insert_errors_total", Help: "Failed INSERT attempts (retried).",
+	})
+	reg.MustRegister(stored, bad, insertErrors, prometheus.NewGoCollector())
+	var lastErr sync.Map // table -> time of the last failed insert
+	srv, err := serveOps(cfg.HTTP.Listen, reg, func() error {
+		var stale []string
+		lastErr.Range(func(k, v any) bool {
+			if time.Since(v.(time.Time)) < 30*time.Second {
+				stale = append(stale, k.(string))
+			}
+			return true
+		})
+		if len(stale) > 0 {
+			return fmt.Errorf("clickhouse inserts failing: %s", strings.Join(stale, ", "))
+		}
+		return nil
+	}, log)
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	for _, t := range []struct {
+		topic, table string
+		consume      func(context.Context, storage.MessageReader, storage.ConsumerOptions) error
+	}{
+		{cfg.Kafka.Topics.Events, "events", db.ConsumeEvents},
+		{cfg.Kafka.Topics.Findings, "findings", db.ConsumeFindings},
+	} {
+		r := kafka.NewReader(kafka.ReaderConfig{
+			Brokers: cfg.Kafka.Brokers, GroupID: cfg.Storage.Group, Topic: t.topic, Dialer: dialer,
+			MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 500 * time.Millisecond,
+			StartOffset: kafka.FirstOffset, CommitInterval: 0, WatchPartitionChanges: true,
+			ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+				log.Warn(fmt.Sprintf(msg, args...), "component", "kafka-go", "topic", t.topic)
+			}),
+		})
+		opts := storage.ConsumerOptions{
+			BatchOptions: cfg.Storage.batchOptions(log),
+			OnBadMessage: func(m kafka.Message, err error) {
+				bad.WithLabelValues(t.topic).Inc()
+				log.Warn("skipping a message that does not decode", "topic", t.topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+			},
+			OnBatch: func(rows int) { stored.WithLabelValues(t.table).Add(float64(rows)) },
+		}
+		inner := opts.OnError
+		opts.OnError = func(err error) {
+			insertErrors.Inc()
+			lastErr.Store(t.table, time.Now())
+			inner(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.Close()
+			if err := t.consume(ctx, r, opts); err != nil {
+				errc <- fmt.Errorf("store %s: %w", t.table, err)
+				cancel()
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		db.RetentionLoop(ctx, time.Hour, func(dropped []storage.Dropped, err error) {
+			if err != nil {
+				log.Warn("retention", "err", err)
+			}
+			for _, d := range dropped {
+				log.Info("retention: dropped a day", "table", d.Table, "partition", d.Partition)
+			}
+		})
+	}()
+	log.Info("storing", "events", cfg.Kafka.Topics.Events, "findings", cfg.Kafka.Topics.Findings, "group", cfg.Storage.Group, "clickhouse", cfg.Storage.Addr)
+	wg.Wait()
+	close(errc)
+	if srv != nil {
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		srv.Shutdown(shut)
+		cancel()
+	}
+	return <-errc
+}
+
+const queryHelp = `
+Ask the stored audit trail the common questions. Output is a table, or JSON
+with --output json. Times are RFC 3339 (2026-11-23T10:00:00Z) or durations
+back from now (--since 6h).
+
+Queries:
+  gatewatch query timeline CLIENT   a client's requests in time order
+  gatewatch query top               the busiest clients (--by requests|errors|auth_failures)
+  gatewatch query findings          incidents not yet resolved, most severe first
+
+Examples:
+  gatewatch query top --by auth_failures --since 24h
+  gatewatch query timeline 203.0.113.7 --since 1h --limit 50
+  gatewatch query findings --output json | jq .`
+
+func (c *cli) query(ctx context.Context, args []string) error {
+	fs := c.newFlags("query", "timeline CLIENT | top | findings [flags]", queryHelp)
+	configPath := fs.String("config", "", "config file (default $GATEWATCH_CONFIG)")
+	since := fs.String("since", "24h", "start of the range: a duration back from now, or an RFC 3339 time")
+	until := fs.String("until", "", "end of the range (default now)")
+	by := fs.String("by", "requests", "top: rank by requests, errors (5xx) or auth_failures")
+	limit := fs.Int("limit", 0, "most rows to return (default: 1000 timeline, 20 top, 100 findings)")
+	output := fs.String("output", "table", "table or json")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) == 0 {
+		fmt.Fprintln(c.stderr, "gatewatch query: name a query: timeline, top or findings")
+		fs.Usage()
+		return errUsage
+	}
+	now := time.Now()
+	from, err := parseWhen(*since, now)
+	if err != nil {
+		return fmt.Errorf("--since: %w", err)
+	}
+	to := now
+	if *until != "" {
+		if to, err = parseWhen(*until, now); err != nil {
+			return fmt.Errorf("--until: %w", err)
+		}
+	}
+	if *output != "table" && *output != "json" {
+		return fmt.Errorf("--output %q: want table or json", *output)
+	}
+	cfg, err := c.loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	log := c.logger(cfg.LogLevel)
+	db, err := c.openStorage(ctx, cfg, log, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	var rows any
+	var table func(io.Writer)
+	switch rest[0] {
+	case "timeline":
+		if len(rest) != 2 {
+			return fmt.Errorf("query timeline: name one client")
+		}
+		evs, err := db.ClientTimeline(ctx, storage.TimelineQuery{Client: rest[1], From: from, To: to, Limit: *limit})
+		if err != nil {
+			return err
+		}
+		rows, table = evs, func(w io.Writer) {
+			fmt.Fprintln(w, "TIME\tMETHOD\tPATH\tSTATUS\tBYTES_OUT\tAUTH\tIP")
+			for _, e := range evs {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339), e.Method, e.Path, e.Status, e.BytesOut, e.Auth, e.IP)
+			}
+		}
+	case "top":
+		rank := storage.RankBy(*by)
+		switch rank {
+		case storage.ByRequests, storage.ByErrors, storage.ByAuthFailures:
+		default:
+			return fmt.Errorf("--by %q: want requests, errors or auth_failures", *by)
+		}
+		stats, err := db.TopClients(ctx, storage.TopQuery{From: from, To: to, By: rank, Limit: *limit})
+		if err != nil {
+			return err
+		}
+		rows, table = stats, func(w io.Writer) {
+			fmt.Fprintln(w, "CLIENT\tKIND\tREQUESTS\tERRORS\tAUTH_FAILURES\tBYTES_OUT\tROUTES\tLAST")
+			for _, s := range stats {
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Client, s.ClientKind, s.Requests, s.Errors, s.AuthFailures, s.BytesOut, s.Routes, s.Last.UTC().Format(time.RFC3339))
+			}
+		}
+	case "findings":
+		fds, err := db.OpenFindings(ctx, storage.FindingsQuery{Since: from, Limit: *limit})
+		if err != nil {
+			return err
+		}
+		rows, table = fds, func(w io.Writer) {
+			fmt.Fprintln(w, "SEVERITY\tCLIENT\tDETECTOR\tSINCE\tSUMMARY")
+			for _, f := range fds {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Client, f.Detector, f.WindowStart.UTC().Format(time.RFC3339), f.Summary)
+			}
+		}
+	default:
+		return fmt.Errorf("query %q: want timeline, top or findings", rest[0])
+	}
+	if *output == "json" {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rows); err != nil {
+			return err
+		}
+		_, err := c.stdout.Write(b.Bytes())
+		return err
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	table(w)
+	return w.Flush()
+}
+
+// parseWhen reads an RFC 3339 time or a duration back from now.
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither a duration (6h) nor an RFC 3339 time", s)
+	}
+	return t, nil
+}

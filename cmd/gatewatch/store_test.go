@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/ingest/transport"
+	"github.com/gatewatch/gatewatch/storage"
+)
+
+// testClickHouse returns the address of the test ClickHouse server
+// (deploy/test.sh starts one) and the env the commands need to log in.
+func testClickHouse(t *testing.T) (addr string, env map[string]string) {
+	t.Helper()
+	addr = os.Getenv("GATEWATCH_TEST_CLICKHOUSE")
+	if addr == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("GATEWATCH_TEST_CLICKHOUSE is not set: the ClickHouse server did not start (deploy/test.sh starts it)")
+		}
+		t.Skip("no ClickHouse server: run deploy/test.sh, or start one with deploy/clickhouse/clickhouse.sh")
+	}
+	return addr, map[string]string{"GATEWATCH_CLICKHOUSE_PASSWORD": os.Getenv("GATEWATCH_TEST_CLICKHOUSE_PASSWORD")}
+}
+
+// TestStoreAndQuery runs the storage path of the split deployment on the
+// real broker and server: events and findings in Kafka, "gatewatch store"
+// puts them in ClickHouse (migrating first), "gatewatch query" answers
+// from there, and "gatewatch migrate --status" shows the schema applied.
+func TestStoreAndQuery(t *testing.T) {
+	t.Parallel()
+	broker := testKafka(t)
+	chAddr, env := testClickHouse(t)
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	events, findings := "test.store.events."+suffix, "test.store.findings."+suffix
+	db := "test_store_" + suffix
+
+	// 3 clients: 7.c sends the most, 8.c fails auth the most.
+	now := time.Now().UTC().Truncate(time.Second)
+	p, err := transport.NewProducer(transport.Config{Brokers: []string{broker}}, transport.ProducerOptions{Topic: events, AllowAutoTopicCreation: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	want := map[string]int{"198.51.100.7": 300, "198.51.100.8": 120, "198.51.100.9": 30}
+	total := 0
+	for client, n := range want {
+		for i := range n {
+			ev := &ingest.Event{Time: now.Add(-time.Duration(i) * time.Second), ClientKey: client, ClientKind: ingest.ClientIP,
+				Method: "GET", Path: fmt.Sprintf("/v1/orders/%d", i), Route: "/v1/orders/{id}", Status: 200, RequestID: fmt.Sprintf("%s-%d", client, i)}
+			if client == "198.51.100.8" {
+				ev.Status, ev.Auth = 401, ingest.AuthFailed
+			}
+			if err := p.Publish(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+			total++
+		}
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fp, err := transport.NewProducer(transport.Config{Brokers: []string{broker}}, transport.ProducerOptions{Topic: findings, AllowAutoTopicCreation: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := detect.Finding{IncidentID: "inc-1", Status: detect.StatusOpen, Client: "198.51.100.8", ClientKind: "ip", Detector: "auth_failures",
+		WindowStart: now.Add(-time.Minute), WindowEnd: now, Windows: 1, Observed: 120, Expected: 1, Unit: "auth failures/min",
+		Severity: detect.SeverityHigh, Baseline: "own", Summary: "198.51.100.8: 120 auth failures/min, expected 1"}
+	v, _ := json.Marshal(f)
+	if err := fp.PublishRaw(ctx, []byte(f.Client), v); err != nil {
+		t.Fatal(err)
+	}
+	if err := fp.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "gatewatch.yaml")
+	cfg := fmt.Sprintf("kafka:\n  brokers: [%s]\n  topics: {events: %s, findings: %s}\n"+
+		"clickhouse:\n  addr: %s\n  database: %s\n  group: test-store-%s\n  flush_interval: 200ms\n",
+		broker, events, findings, chAddr, db, suffix)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string { return env[k] }
+	var storeOut, storeErr syncBuffer
+	store := &cli{stdin: strings.NewReader(""), stdout: &storeOut, stderr: &storeErr, getenv: getenv}
+	done := make(chan int, 1)
+	go func() { done <- store.main(ctx, []string{"store", "--config", cfgPath, "--listen", ""}) }()
+
+	query := func(args ...string) string {
+		t.Helper()
+		var out, errOut syncBuffer
+		c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: getenv}
+		if code := c.main(context.Background(), append(append([]string{"query"}, args...), "--config", cfgPath)); code != 0 {
+			t.Fatalf("query %v exited %d: %s", args, code, errOut.String())
+		}
+		return out.String()
+	}
+	// Wait until every event is stored.
+	var top []storage.ClientStat
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		select {
+		case code := <-done:
+			t.Fatalf("store exited %d: %s", code, storeErr.String())
+		default:
+		}
+		top = nil
+		json.Unmarshal([]byte(runQuiet(getenv, cfgPath, "top", "--since", "2h", "--output", "json")), &top)
+		n := 0
+		for _, s := range top {
+			n += int(s.Requests)
+		}
+		if n == total {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events stored; store: %s", n, total, storeErr.String())
+		}
+	}
+	if top[0].Client != "198.51.100.7" || top[0].Requests != 300 {
+		t.Errorf("top by requests = %+v, want 198.51.100.7 with 300", top[0])
+	}
+	var byAuth []storage.ClientStat
+	json.Unmarshal([]byte(query("top", "--by", "auth_failures", "--since", "2h", "--output", "json")), &byAuth)
+	if len(byAuth) == 0 || byAuth[0].Client != "198.51.100.8" || byAuth[0].AuthFailures != 120 {
+		t.Errorf("top by auth failures = %+v", byAuth)
+	}
+	var timeline []storage.StoredEvent
+	json.Unmarshal([]byte(query("timeline", "198.51.100.9", "--since", "2h", "--output", "json")), &timeline)
+	if len(timeline) != 30 || !timeline[0].Time.Before(timeline[29].Time) {
+		t.Errorf("timeline: %d events (want 30, in time order)", len(timeline))
+	}
+	if table := query("top", "--since", "2h"); !strings.Contains(table, "CLIENT") || !strings.Contains(table, "198.51.100.7") {
+		t.Errorf("table output:\n%s", table)
+	}
+	var open []detect.Finding
+	for deadline := time.Now().Add(30 * time.Second); len(open) == 0 && time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		json.Unmarshal([]byte(query("findings", "--since", "2h", "--output", "json")), &open)
+	}
+	if len(open) != 1 || open[0].IncidentID != "inc-1" || open[0].Detector != "auth_failures" {
+		t.Errorf("open findings = %+v", open)
+	}
+	var mOut, mErr syncBuffer
+	m := &cli{stdin: strings.NewReader(""), stdout: &mOut, stderr: &mErr, getenv: getenv}
+	if code := m.main(ctx, []string{"migrate", "--status", "--config", cfgPath}); code != 0 || !strings.Contains(mOut.String(), "true") || strings.Contains(mOut.String(), "false") {
+		t.Errorf("migrate --status (%d):\n%s%s", code, mOut.String(), mErr.String())
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("store exited %d: %s", code, storeErr.String())
+	}
+	if pw := env["GATEWATCH_CLICKHOUSE_PASSWORD"]; pw != "" && strings.Contains(storeErr.String(), pw) {
+		t.Error("store logged the ClickHouse password")
+	}
+}
+
+// runQuiet runs a query and returns its output, "" on failure (the
+// tables may not exist yet while store starts).
+func runQuiet(getenv func(string) string, cfgPath string, args ...string) string {
+	var out, errOut syncBuffer
+	c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: getenv}
+	if c.main(context.Background(), append(append([]string{"query"}, args...), "--config", cfgPath)) != 0 {
+		return ""
+	}
+	return out.String()
+}
+
+// TestRunStoresInClickHouse: the embedded pipeline with clickhouse.addr
+// set stores every parsed event and every finding, without Kafka.
+func TestRunStoresInClickHouse(t *testing.T) {
+	t.Parallel()
+	chAddr, env := testClickHouse(t)
+	path, labels := writeScenarioLog(t, smallScenario())
+	in, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Count(string(in), "\n")
+	db := fmt.Sprintf("test_run_%d", time.Now().UnixNano())
+	env["GATEWATCH_DATA_DIR"] = t.TempDir()
+	env["GATEWATCH_CLICKHOUSE_ADDR"] = chAddr
+	cfgPath := filepath.Join(t.TempDir(), "gatewatch.yaml")
+	if err := os.WriteFile(cfgPath, []byte("clickhouse:\n  database: "+db+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := testCLI(t, string(in), env, "run", "--config", cfgPath, "--listen", "", "--format", "nginx_combined", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	opened := strings.Count(stdout, `"status":"open"`)
+	ctx := context.Background()
+	st, err := storage.Open(ctx, storage.Options{Addr: chAddr, Database: db, Password: env["GATEWATCH_CLICKHOUSE_PASSWORD"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	top, err := st.TopClients(ctx, storage.TopQuery{From: time.Unix(0, 0), To: time.Now().Add(24 * time.Hour), Limit: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, s := range top {
+		n += int(s.Requests)
+	}
+	if n != lines {
+		t.Errorf("%d events stored, want every one of the %d lines", n, lines)
+	}
+	open, err := st.OpenFindings(ctx, storage.FindingsQuery{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// run flushes at the end, resolving every incident: none stays open,
+	// and every emission printed is a row of the findings table.
+	if opened == 0 || len(open) != 0 {
+		t.Errorf("%d incidents opened on stdout, %d open in ClickHouse after the run resolved them all", opened, len(open))
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr},
+		Auth: clickhouse.Auth{Database: db, Username: "default", Password: env["GATEWATCH_CLICKHOUSE_PASSWORD"]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var rows uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM findings").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if printed := strings.Count(stdout, "\n"); int(rows) != printed {
+		t.Errorf("%d finding rows stored, %d findings printed", rows, printed)
+	}
+	for _, l := range labels {
+		if len(l.Detectors) == 0 {
+			continue
+		}
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM findings WHERE client = ?", l.Client).Scan(&n); err != nil || n == 0 {
+			t.Errorf("attack %s by %s: %d finding rows (%v)", l.Kind, l.Client, n, err)
+		}
+	}
+}

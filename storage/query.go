@@ -1,0 +1,242 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/gatewatch/gatewatch/detect"
+)
+
+// StoredEvent is an event as read back from the events table.
+type StoredEvent struct {
+	EventID    uint64     `json:"event_id"`
+	Time       time.Time  `json:"time"`
+	Source     string     `json:"source,omitempty"`
+	Format     string     `json:"format,omitempty"`
+	Client     string     `json:"client"`
+	ClientKind string     `json:"client_kind"`
+	IP         netip.Addr `json:"ip"`
+	Method     string     `json:"method,omitempty"`
+	Host       string     `json:"host,omitempty"`
+	Path       string     `json:"path,omitempty"`
+	Route      string     `json:"route,omitempty"`
+	Query      string     `json:"query,omitempty"`
+	Status     uint16     `json:"status"`
+	BytesIn    uint64     `json:"bytes_in"`
+	BytesOut   uint64     `json:"bytes_out"`
+	LatencyUS  uint64     `json:"latency_us"`
+	UserAgent  string     `json:"user_agent,omitempty"`
+	Referer    string     `json:"referer,omitempty"`
+	Auth       string     `json:"auth,omitempty"`
+	Scheme     string     `json:"scheme,omitempty"`
+	TLSVersion string     `json:"tls_version,omitempty"`
+	APIVersion string     `json:"api_version,omitempty"`
+	RequestID  string     `json:"request_id,omitempty"`
+}
+
+// TimelineQuery selects one client's events in [From, To).
+type TimelineQuery struct {
+	Client   string
+	From, To time.Time
+	Limit    int // default 1000
+}
+
+// ClientTimeline returns a client's events in time order. It reads with
+// FINAL, so an event stored twice (a crash replay not yet merged) shows
+// once; the client prefix of the sort key keeps that cheap.
+func (db *DB) ClientTimeline(ctx context.Context, q TimelineQuery) ([]StoredEvent, error) {
+	if q.Limit <= 0 {
+		q.Limit = 1000
+	}
+	sql := "SELECT event_id, time, time_us, source, format, client, client_kind, IPv6NumToString(ip), method, host, path, route, query," +
+		" status, bytes_in, bytes_out, latency_us, user_agent, referer, auth, scheme, tls_version, api_version, request_id" +
+		" FROM " + db.table(tableEvents) + " FINAL" +
+		" WHERE client = ? AND time >= ? AND time < ?" +
+		" ORDER BY time, time_us, event_id LIMIT ?"
+	rows, err := db.conn.Query(ctx, sql, q.Client, db.timeArg(q.From), db.timeArg(q.To), uint64(q.Limit))
+	if err != nil {
+		return nil, fmt.Errorf("storage: timeline of %q: %w", q.Client, err)
+	}
+	defer rows.Close()
+	var out []StoredEvent
+	for rows.Next() {
+		var (
+			e   StoredEvent
+			ip  string
+			tus uint32
+		)
+		if err := rows.Scan(&e.EventID, &e.Time, &tus, &e.Source, &e.Format, &e.Client, &e.ClientKind, &ip,
+			&e.Method, &e.Host, &e.Path, &e.Route, &e.Query, &e.Status, &e.BytesIn, &e.BytesOut,
+			&e.LatencyUS, &e.UserAgent, &e.Referer, &e.Auth, &e.Scheme, &e.TLSVersion, &e.APIVersion, &e.RequestID); err != nil {
+			return nil, fmt.Errorf("storage: timeline of %q: %w", q.Client, err)
+		}
+		e.IP = parseStoredIP(ip)
+		e.Time = e.Time.UTC().Truncate(time.Second).Add(time.Duration(tus) * time.Microsecond)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("storage: timeline of %q: %w", q.Client, err)
+	}
+	return out, nil
+}
+
+// parseStoredIP turns IPv6NumToString's text back into an address: IPv4
+// comes back as ::ffff:a.b.c.d and is unmapped; :: means unknown.
+func parseStoredIP(s string) netip.Addr {
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.IsUnspecified() {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+// timeArg binds a time for comparison with events.time. clickhouse-go
+// binds time.Time as a DateTime in the server's zone; UTC seconds are
+// what both column types compare with.
+func (db *DB) timeArg(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
+
+// RankBy is what TopClients ranks by.
+type RankBy string
+
+// Rankings.
+const (
+	ByRequests     RankBy = "requests"
+	ByErrors       RankBy = "errors"        // 5xx responses
+	ByAuthFailures RankBy = "auth_failures" // auth "failed" or "forbidden"
+)
+
+// TopQuery selects the busiest clients in [From, To).
+type TopQuery struct {
+	From, To time.Time
+	By       RankBy // default ByRequests
+	Limit    int    // default 20
+}
+
+// ClientStat is one client's totals over a time range.
+type ClientStat struct {
+	Client       string    `json:"client"`
+	ClientKind   string    `json:"client_kind"`
+	Requests     uint64    `json:"requests"`
+	Errors       uint64    `json:"errors"`
+	AuthFailures uint64    `json:"auth_failures"`
+	BytesOut     uint64    `json:"bytes_out"`
+	Routes       uint64    `json:"routes"` // distinct routes (approximate, uniq)
+	First        time.Time `json:"first"`
+	Last         time.Time `json:"last"`
+}
+
+// TopClients ranks clients by requests, 5xx errors or auth failures over
+// a time range, from the events table. It reads without FINAL: a replayed
+// batch not yet merged can over-count, which a ranking tolerates and
+// which FINAL would make many times slower on a large range.
+func (db *DB) TopClients(ctx context.Context, q TopQuery) ([]ClientStat, error) {
+	if q.Limit <= 0 {
+		q.Limit = 20
+	}
+	// The ORDER BY column is picked from a fixed set, never from input.
+	var order string
+	switch q.By {
+	case "", ByRequests:
+		order = "requests"
+	case ByErrors:
+		order = "errors"
+	case ByAuthFailures:
+		order = "auth_failures"
+	default:
+		return nil, fmt.Errorf("storage: top clients: unknown ranking %q (requests, errors, auth_failures)", q.By)
+	}
+	sql := "SELECT client, any(client_kind), count() AS requests," +
+		" countIf(status >= 500 AND status < 600) AS errors," +
+		" countIf(auth IN ('failed', 'forbidden')) AS auth_failures," +
+		" sum(bytes_out), uniq(route), min(time), max(time)" +
+		" FROM " + db.table(tableEvents) +
+		" WHERE time >= ? AND time < ?" +
+		" GROUP BY client ORDER BY " + order + " DESC, client LIMIT ?"
+	rows, err := db.conn.Query(ctx, sql, db.timeArg(q.From), db.timeArg(q.To), uint64(q.Limit))
+	if err != nil {
+		return nil, fmt.Errorf("storage: top clients: %w", err)
+	}
+	defer rows.Close()
+	var out []ClientStat
+	for rows.Next() {
+		var c ClientStat
+		if err := rows.Scan(&c.Client, &c.ClientKind, &c.Requests, &c.Errors, &c.AuthFailures,
+			&c.BytesOut, &c.Routes, &c.First, &c.Last); err != nil {
+			return nil, fmt.Errorf("storage: top clients: %w", err)
+		}
+		c.First, c.Last = c.First.UTC(), c.Last.UTC()
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("storage: top clients: %w", err)
+	}
+	return out, nil
+}
+
+// FindingsQuery selects incidents.
+type FindingsQuery struct {
+	// Since limits the scan to incidents with an emission ending at or
+	// after it; zero scans everything.
+	Since time.Time
+	Limit int // default 100
+}
+
+// OpenFindings returns the latest emission of every incident that has
+// not been resolved, most severe and most recent first.
+func (db *DB) OpenFindings(ctx context.Context, q FindingsQuery) ([]detect.Finding, error) {
+	if q.Limit <= 0 {
+		q.Limit = 100
+	}
+	// The latest emission of each incident is its row with the greatest
+	// (window_end, windows), a resolved one ranking last among equals so an
+	// incident resolved in the same window as its last update counts as
+	// resolved. LIMIT 1 BY keeps that row; it is several times faster here
+	// than argMax over every column. Every emission carries the incident's
+	// first window start, so the latest row has everything.
+	sql := "SELECT incident_id, status, client, client_kind, detector, window_start, window_end, windows," +
+		" observed, expected, spread, unit, score, p_value, severity, baseline, history, summary," +
+		" why, requests, routes, samples, top_clients" +
+		" FROM (SELECT * FROM " + db.table(tableFindings) + " WHERE window_end >= ?" +
+		" ORDER BY incident_id, window_end DESC, windows DESC, status = 'resolved' DESC LIMIT 1 BY incident_id)" +
+		" WHERE status != 'resolved'" +
+		" ORDER BY multiIf(severity = 'critical', 3, severity = 'high', 2, severity = 'medium', 1, 0) DESC, window_end DESC, incident_id" +
+		" LIMIT ?"
+	rows, err := db.conn.Query(ctx, sql, q.Since.UTC().Truncate(time.Second), uint64(q.Limit))
+	if err != nil {
+		return nil, fmt.Errorf("storage: open findings: %w", err)
+	}
+	defer rows.Close()
+	var out []detect.Finding
+	for rows.Next() {
+		var (
+			f                detect.Finding
+			status, severity string
+			windows, history uint32
+		)
+		if err := rows.Scan(&f.IncidentID, &status, &f.Client, &f.ClientKind, &f.Detector,
+			&f.WindowStart, &f.WindowEnd, &windows, &f.Observed, &f.Expected, &f.Spread, &f.Unit,
+			&f.Score, &f.PValue, &severity, &f.Baseline, &history, &f.Summary,
+			&f.Why, &f.Requests, &f.Routes, &f.Samples, &f.TopClients); err != nil {
+			return nil, fmt.Errorf("storage: open findings: %w", err)
+		}
+		f.Status, f.Severity = detect.Status(status), detect.Severity(severity)
+		f.Windows, f.History = int(windows), int(history)
+		f.WindowStart, f.WindowEnd = f.WindowStart.UTC(), f.WindowEnd.UTC()
+		f.Routes, f.Samples, f.TopClients = nilIfEmpty(f.Routes), nilIfEmpty(f.Samples), nilIfEmpty(f.TopClients)
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("storage: open findings: %w", err)
+	}
+	return out, nil
+}
+
+// nilIfEmpty matches detect's JSON: an absent list is nil, not empty.
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}

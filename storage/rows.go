@@ -1,0 +1,309 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"time"
+
+	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/ingest"
+)
+
+// ClientWindow is one client's aggregate over one detection window, with
+// what its baseline expected. The detect engine fills it; storage keeps it
+// in client_windows for the dashboards.
+type ClientWindow struct {
+	Client      string
+	ClientKind  string // "ip", "api_key", ...: ingest.ClientKind.String()
+	WindowStart time.Time
+	WindowEnd   time.Time
+
+	Requests     uint64
+	Errors       uint64 // 5xx responses
+	AuthFailures uint64
+	BytesOut     uint64
+	// Distinct routes and raw paths seen in the window; 0 when the
+	// producer does not count them.
+	DistinctRoutes uint32
+	DistinctPaths  uint32
+
+	// The baseline's expectations for this window; 0 when there is no
+	// baseline yet.
+	ExpectedRequests     float64
+	ExpectedErrorRatio   float64
+	ExpectedAuthFailures float64
+}
+
+// EventID is the deduplication key of an event read from Kafka: the same
+// message (topic, partition, offset) always gets the same id, so a batch
+// inserted again after a crash collapses onto the first copy.
+func EventID(topic string, partition int, offset int64) uint64 {
+	h := fnv.New64a()
+	var buf [64]byte
+	b := append(buf[:0], topic...)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, int64(partition), 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, offset, 10)
+	h.Write(b)
+	return h.Sum64()
+}
+
+// eventBatch holds events column by column, the layout the native protocol
+// sends, so an insert is one Append per column instead of one per value.
+// Strings are copied into the batch: events alias their parser's buffers.
+type eventBatch struct {
+	id                                             []uint64
+	time                                           []time.Time
+	timeUS                                         []uint32
+	source, format, client, kind                   []string
+	ip                                             [][]byte
+	method, host, path, route, query               []string
+	status                                         []uint16
+	bytesIn, bytesOut, latency                     []uint64
+	userAgent, referer, auth, scheme, tls, api, rq []string
+
+	ipBuf []byte // backing store of ip, 16 bytes per row
+	size  int    // approximate bytes held, for the byte bound
+}
+
+func (b *eventBatch) Len() int { return len(b.id) }
+
+// Bytes approximates the memory the batch holds.
+func (b *eventBatch) Bytes() int { return b.size }
+
+func (b *eventBatch) reset() {
+	*b = eventBatch{
+		id: b.id[:0], time: b.time[:0], timeUS: b.timeUS[:0], source: b.source[:0], format: b.format[:0],
+		client: b.client[:0], kind: b.kind[:0], ip: b.ip[:0], method: b.method[:0],
+		host: b.host[:0], path: b.path[:0], route: b.route[:0], query: b.query[:0],
+		status: b.status[:0], bytesIn: b.bytesIn[:0], bytesOut: b.bytesOut[:0],
+		latency: b.latency[:0], userAgent: b.userAgent[:0], referer: b.referer[:0],
+		auth: b.auth[:0], scheme: b.scheme[:0], tls: b.tls[:0], api: b.api[:0], rq: b.rq[:0],
+	}
+}
+
+// interner copies strings once per batch for the low-cardinality fields,
+// which repeat on almost every row.
+type interner map[string]string
+
+func (in interner) get(s string) string {
+	if s == "" {
+		return ""
+	}
+	if v, ok := in[s]; ok {
+		return v
+	}
+	v := string([]byte(s))
+	if len(in) < 1<<16 {
+		in[v] = v
+	}
+	return v
+}
+
+func own(s string) string {
+	if s == "" {
+		return ""
+	}
+	return string([]byte(s))
+}
+
+// add copies ev into the batch under the dedup key id.
+func (b *eventBatch) add(ev *ingest.Event, id uint64, in interner) {
+	b.id = append(b.id, id)
+	b.time = append(b.time, ev.Time.UTC())
+	b.timeUS = append(b.timeUS, uint32(ev.Time.Nanosecond()/1000))
+	b.source = append(b.source, in.get(ev.Source))
+	b.format = append(b.format, in.get(ev.Format))
+	b.client = append(b.client, own(ev.ClientKey))
+	b.kind = append(b.kind, ev.ClientKind.String())
+	// IPv4 is stored IPv4-mapped, as ClickHouse's IPv6 functions expect;
+	// an unknown address is all zeros (::).
+	var a16 [16]byte
+	if ev.RemoteIP.IsValid() {
+		a16 = ev.RemoteIP.As16()
+	}
+	if cap(b.ipBuf)-len(b.ipBuf) < 16 {
+		// A new backing array: earlier rows keep pointing at the old one.
+		b.ipBuf = make([]byte, 0, max(4096, 2*cap(b.ipBuf)))
+	}
+	start := len(b.ipBuf)
+	b.ipBuf = append(b.ipBuf, a16[:]...)
+	b.ip = append(b.ip, b.ipBuf[start:start+16:start+16])
+	b.method = append(b.method, in.get(ev.Method))
+	b.host = append(b.host, in.get(ev.Host))
+	b.path = append(b.path, own(ev.Path))
+	b.route = append(b.route, in.get(ev.Route))
+	b.query = append(b.query, own(ev.Query))
+	st := ev.Status
+	if st < 0 || st > 65535 {
+		st = 0
+	}
+	b.status = append(b.status, uint16(st))
+	b.bytesIn = append(b.bytesIn, nonNeg(ev.BytesIn))
+	b.bytesOut = append(b.bytesOut, nonNeg(ev.BytesOut))
+	b.latency = append(b.latency, nonNeg(ev.Latency.Microseconds()))
+	b.userAgent = append(b.userAgent, in.get(ev.UserAgent))
+	b.referer = append(b.referer, own(ev.Referer))
+	b.auth = append(b.auth, ev.Auth.String())
+	b.scheme = append(b.scheme, in.get(ev.Scheme))
+	b.tls = append(b.tls, in.get(ev.TLSVersion))
+	b.api = append(b.api, in.get(ev.APIVersion))
+	b.rq = append(b.rq, own(ev.RequestID))
+	b.size += 120 + len(ev.ClientKey) + len(ev.Path) + len(ev.Query) + len(ev.Referer) + len(ev.RequestID)
+}
+
+func nonNeg(v int64) uint64 {
+	if v < 0 {
+		return 0
+	}
+	return uint64(v)
+}
+
+// columns returns the batch's columns in eventColumns order.
+func (b *eventBatch) columns() []any {
+	return []any{
+		b.id, b.time, b.timeUS, b.source, b.format, b.client, b.kind, b.ip, b.method, b.host,
+		b.path, b.route, b.query, b.status, b.bytesIn, b.bytesOut, b.latency,
+		b.userAgent, b.referer, b.auth, b.scheme, b.tls, b.api, b.rq,
+	}
+}
+
+// insertEvents sends the batch as one INSERT. The same batch sent twice
+// produces the same block, which servers with insert deduplication drop.
+func (db *DB) insertEvents(ctx context.Context, b *eventBatch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	cols := db.ddl.eventColumns()
+	batch, err := db.conn.PrepareBatch(insertContext(ctx), "INSERT INTO "+db.table(tableEvents)+" "+columnList(cols))
+	if err != nil {
+		return fmt.Errorf("storage: insert events: %w", err)
+	}
+	defer batch.Close()
+	for i, c := range b.columns() {
+		if err := batch.Column(i).Append(c); err != nil {
+			return fmt.Errorf("storage: insert events, column %s: %w", cols[i].name, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("storage: insert %d events: %w", b.Len(), err)
+	}
+	return nil
+}
+
+// InsertWindows writes client windows in one INSERT, without batching or
+// retries (Writer adds both).
+func (db *DB) InsertWindows(ctx context.Context, ws []ClientWindow) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	batch, err := db.conn.PrepareBatch(insertContext(ctx), "INSERT INTO "+db.table(tableWindows)+" "+columnList(db.ddl.windowColumns()))
+	if err != nil {
+		return fmt.Errorf("storage: insert windows: %w", err)
+	}
+	defer batch.Close()
+	now := time.Now().UTC()
+	for i := range ws {
+		w := &ws[i]
+		if err := batch.Append(w.Client, w.ClientKind, w.WindowStart.UTC(), w.WindowEnd.UTC(),
+			w.Requests, w.Errors, w.AuthFailures, w.BytesOut, w.DistinctRoutes, w.DistinctPaths,
+			finite(w.ExpectedRequests), finite(w.ExpectedErrorRatio), finite(w.ExpectedAuthFailures), now); err != nil {
+			return fmt.Errorf("storage: insert windows: %w", err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("storage: insert %d windows: %w", len(ws), err)
+	}
+	return nil
+}
+
+// InsertFindings writes findings in one INSERT, without batching or
+// retries (Writer adds both). emitted_at is the time of the insert.
+func (db *DB) InsertFindings(ctx context.Context, fs []detect.Finding) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	batch, err := db.conn.PrepareBatch(insertContext(ctx), "INSERT INTO "+db.table(tableFindings)+" "+columnList(db.ddl.findingColumns()))
+	if err != nil {
+		return fmt.Errorf("storage: insert findings: %w", err)
+	}
+	defer batch.Close()
+	now := time.Now().UTC()
+	for i := range fs {
+		f := &fs[i]
+		if err := batch.Append(f.IncidentID, string(f.Status), f.Client, f.ClientKind, f.Detector,
+			f.WindowStart.UTC(), f.WindowEnd.UTC(), uint32(max(f.Windows, 0)),
+			finite(f.Observed), finite(f.Expected), finite(f.Spread), f.Unit, finite(f.Score), finite(f.PValue),
+			string(f.Severity), f.Baseline, uint32(max(f.History, 0)), f.Summary, now,
+			f.Why, finite(f.Requests), nonNil(f.Routes), nonNil(f.Samples), nonNil(f.TopClients)); err != nil {
+			return fmt.Errorf("storage: insert findings: %w", err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("storage: insert %d findings: %w", len(fs), err)
+	}
+	return nil
+}
+
+// HealthSample is one pipeline health measurement, e.g. a consumer's lag.
+type HealthSample struct {
+	Time      time.Time
+	Component string // "store", "detect", "collect"
+	Instance  string // host or pod name
+	Metric    string // "lag", "events_per_s", "insert_errors", ...
+	Value     float64
+}
+
+// InsertHealth writes pipeline health samples in one INSERT.
+func (db *DB) InsertHealth(ctx context.Context, hs []HealthSample) error {
+	if len(hs) == 0 {
+		return nil
+	}
+	batch, err := db.conn.PrepareBatch(insertContext(ctx), "INSERT INTO "+db.table(tableHealth)+" "+columnList(db.ddl.healthColumns()))
+	if err != nil {
+		return fmt.Errorf("storage: insert health: %w", err)
+	}
+	defer batch.Close()
+	for _, h := range hs {
+		if err := batch.Append(h.Time.UTC(), h.Component, h.Instance, h.Metric, finite(h.Value)); err != nil {
+			return fmt.Errorf("storage: insert health: %w", err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("storage: insert %d health samples: %w", len(hs), err)
+	}
+	return nil
+}
+
+// nonNil returns s, or an empty slice for nil: an Array column takes no
+// NULL.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// insertContext detaches an insert from ctx's cancellation. clickhouse-go
+// v2.50 watches a batch's context from a goroutine that closes the TCP
+// connection when the context ends; if that goroutine has not yet seen
+// Send's "done" signal when the caller cancels right after a successful
+// insert, it closes a connection already back in the pool, and the next
+// query on it fails with "use of closed network connection" (seen in
+// TestWindowsAndFindingsRoundTrip under -race). A detached context never
+// ends, so the watchdog never fires; an insert to a dead or hung server
+// still ends, through the dial and read timeouts (Options), and the
+// writers' retry loops still stop on ctx between attempts.
+func insertContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
+// finite maps NaN and infinities to 0: ClickHouse stores them, but
+// dashboards and JSON output choke on them.
+func finite(x float64) float64 {
+	if x != x || x > 1.7976931348623157e308 || x < -1.7976931348623157e308 {
+		return 0
+	}
+	return x
+}

@@ -1,0 +1,357 @@
+package storage
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Table names. They are constants, never taken from input, so the SQL
+// that names them is built by formatting without any injection risk; the
+// database name is validated by validIdent before use.
+const (
+	tableMigrations = "schema_migrations"
+	tableEvents     = "events"
+	tableWindows    = "client_windows"
+	tableFindings   = "findings"
+	tableHealth     = "pipeline_health"
+)
+
+// migration is one step of the schema. Every statement is idempotent, so
+// a migration that failed half way can be applied again.
+type migration struct {
+	Version    uint32
+	Name       string
+	Statements []statement
+}
+
+// statement is one DDL statement of a migration. CREATE ... IF NOT EXISTS
+// is idempotent by itself; 18.16 has no ADD COLUMN IF NOT EXISTS, so an
+// added column names itself in Table/Column and the migrator skips the
+// statement when system.columns already lists it.
+type statement struct {
+	SQL           string
+	Table, Column string // set for ADD COLUMN: skip when it exists
+}
+
+// ddl turns the server features into column types and table clauses, so
+// the 18.16 path and the newer path come out of the same table
+// definitions.
+type ddl struct {
+	f   Features
+	db  string
+	ret Retention
+}
+
+// str is the type of a low-cardinality string column: method, route,
+// source and the like, a few thousand distinct values at most.
+func (d ddl) str() string {
+	if d.f.LowCardinality {
+		return "LowCardinality(String)"
+	}
+	return "String"
+}
+
+// eventTime is the type of events.time.
+func (d ddl) eventTime() string {
+	if d.f.DateTime64 {
+		return "DateTime64(6, 'UTC')"
+	}
+	return "DateTime('UTC')"
+}
+
+func (d ddl) ip() string {
+	if d.f.IPv6Type {
+		return "IPv6"
+	}
+	return "FixedString(16)"
+}
+
+// zstd adds a stronger codec to long free-text columns when the server
+// has codecs; LZ4 (the default) elsewhere keeps inserts cheap.
+func (d ddl) zstd() string {
+	if d.f.Codecs {
+		return " CODEC(ZSTD(1))"
+	}
+	return ""
+}
+
+// ttl is the TTL clause for a table whose rows expire days after expr, or
+// "" when the server has no TTL (EnforceRetention does the work) or the
+// retention is unlimited.
+func (d ddl) ttl(expr string, days int) string {
+	if !d.f.TTL || days <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("\nTTL %s + INTERVAL %d DAY", expr, days)
+}
+
+// settings is the SETTINGS clause shared by the tables. With insert
+// deduplication a retried block that already landed is dropped.
+func (d ddl) settings() string {
+	s := "\nSETTINGS index_granularity = 8192"
+	if d.f.InsertDedup {
+		s += ", non_replicated_deduplication_window = 1000"
+	}
+	return s
+}
+
+func (d ddl) table(name string) string { return quoteIdent(d.db) + "." + name }
+
+type column struct{ name, typ string }
+
+func (d ddl) create(table string, cols []column, engine, partition, order, ttl string) string {
+	var b strings.Builder
+	b.WriteString("CREATE TABLE IF NOT EXISTS ")
+	b.WriteString(d.table(table))
+	b.WriteString("\n(\n")
+	for i, c := range cols {
+		b.WriteString("    ")
+		b.WriteString(c.name)
+		b.WriteByte(' ')
+		b.WriteString(c.typ)
+		if i < len(cols)-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString(")\nENGINE = ")
+	b.WriteString(engine)
+	if partition != "" {
+		b.WriteString("\nPARTITION BY ")
+		b.WriteString(partition)
+	}
+	b.WriteString("\nORDER BY ")
+	b.WriteString(order)
+	b.WriteString(ttl)
+	b.WriteString(d.settings())
+	return b.String()
+}
+
+// eventColumns lists events' columns in insert order. The writer's
+// columnar buffers (eventBatch) follow the same order.
+func (d ddl) eventColumns() []column {
+	s, z := d.str(), d.zstd()
+	return []column{
+		{"event_id", "UInt64"},
+		{"time", d.eventTime()},
+		// Microseconds past the second: on servers without DateTime64 it keeps
+		// the order of events within one second and the exact time; on newer
+		// ones it is redundant but costs almost nothing compressed, and keeps
+		// one column list (and one insert path) for every server.
+		{"time_us", "UInt32"},
+		{"source", s},
+		{"format", s},
+		{"client", "String"},
+		{"client_kind", s},
+		{"ip", d.ip()},
+		{"method", s},
+		{"host", s},
+		{"path", "String" + z},
+		{"route", s},
+		{"query", "String" + z},
+		{"status", "UInt16"},
+		{"bytes_in", "UInt64"},
+		{"bytes_out", "UInt64"},
+		{"latency_us", "UInt64"},
+		{"user_agent", s},
+		{"referer", "String" + z},
+		{"auth", s},
+		{"scheme", s},
+		{"tls_version", s},
+		{"api_version", s},
+		{"request_id", "String" + z},
+	}
+}
+
+func (d ddl) windowColumns() []column {
+	return []column{
+		{"client", "String"},
+		{"client_kind", d.str()},
+		{"window_start", "DateTime('UTC')"},
+		{"window_end", "DateTime('UTC')"},
+		{"requests", "UInt64"},
+		{"errors", "UInt64"},
+		{"auth_failures", "UInt64"},
+		{"bytes_out", "UInt64"},
+		{"distinct_routes", "UInt32"},
+		{"distinct_paths", "UInt32"},
+		{"expected_requests", "Float64"},
+		{"expected_error_ratio", "Float64"},
+		{"expected_auth_failures", "Float64"},
+		{"inserted_at", "DateTime('UTC')"},
+	}
+}
+
+// findingColumns are the findings table's columns in insert order: the
+// ones migration 1 created, then the explanation migration 3 added.
+func (d ddl) findingColumns() []column {
+	return append(d.findingColumnsV1(), d.findingExplanationColumns()...)
+}
+
+// findingExplanationColumns hold detect.Finding's explanation fields
+// (docs/findings.md, schema 2 of the findings JSON).
+func (d ddl) findingExplanationColumns() []column {
+	return []column{
+		{"why", "String"},
+		{"requests", "Float64"},
+		{"routes", "Array(String)"},
+		{"samples", "Array(String)"},
+		{"top_clients", "Array(String)"},
+	}
+}
+
+func (d ddl) findingColumnsV1() []column {
+	s := d.str()
+	return []column{
+		{"incident_id", "String"},
+		{"status", s},
+		{"client", "String"},
+		{"client_kind", s},
+		{"detector", s},
+		{"window_start", "DateTime('UTC')"},
+		{"window_end", "DateTime('UTC')"},
+		{"windows", "UInt32"},
+		{"observed", "Float64"},
+		{"expected", "Float64"},
+		{"spread", "Float64"},
+		{"unit", s},
+		{"score", "Float64"},
+		{"p_value", "Float64"},
+		{"severity", s},
+		{"baseline", s},
+		{"history", "UInt32"},
+		{"summary", "String"},
+		{"emitted_at", "DateTime('UTC')"},
+	}
+}
+
+func (d ddl) healthColumns() []column {
+	return []column{
+		{"time", "DateTime('UTC')"},
+		{"component", d.str()},
+		{"instance", "String"},
+		{"metric", d.str()},
+		{"value", "Float64"},
+	}
+}
+
+// timeTTL is the expression TTL compares with: TTL needs a Date or
+// DateTime, not a DateTime64.
+func (d ddl) timeTTL() string {
+	if d.f.DateTime64 {
+		return "toDateTime(time)"
+	}
+	return "time"
+}
+
+// migrations returns the schema's steps, oldest first. Never edit a step
+// that shipped: add a new one.
+func (d ddl) migrations() []migration {
+	return []migration{
+		{
+			Version: 1,
+			Name:    "events, client_windows, findings",
+			Statements: []statement{
+				// ReplacingMergeTree keyed by event_id: a batch inserted twice
+				// (a crash between the insert and the offset commit) collapses
+				// to one copy at merge time; reads that must be exact use FINAL.
+				// Sorted by client then time: a client's timeline reads one
+				// narrow range; time-range scans prune by day partition.
+				{SQL: d.create(tableEvents, d.eventColumns(), "ReplacingMergeTree()",
+					"toYYYYMMDD(time)", "(client, time, event_id)", d.ttl(d.timeTTL(), d.ret.Events))},
+				// One row per client per window; a window written again (a
+				// replay) replaces the older row, the newest inserted_at wins.
+				{SQL: d.create(tableWindows, d.windowColumns(), "ReplacingMergeTree(inserted_at)",
+					"toYYYYMMDD(window_start)", "(client, window_start)", d.ttl("window_start", d.ret.Windows))},
+				// Every emission of an incident is a row (open, update...,
+				// resolved): the lifecycle is the audit. The key makes a replayed
+				// emission collapse onto the first copy.
+				{SQL: d.create(tableFindings, d.findingColumnsV1(), "ReplacingMergeTree()",
+					"toYYYYMMDD(window_end)", "(client, incident_id, window_end, windows, status)", d.ttl("window_end", d.ret.Findings))},
+			},
+		},
+		{
+			Version: 2,
+			Name:    "pipeline_health",
+			Statements: []statement{
+				{SQL: d.create(tableHealth, d.healthColumns(), "MergeTree()",
+					"toYYYYMMDD(time)", "(component, metric, time)", d.ttl("time", d.ret.Health))},
+			},
+		},
+		{
+			Version:    3,
+			Name:       "findings explanation",
+			Statements: d.addColumns(tableFindings, "summary", d.findingExplanationColumns()),
+		},
+	}
+}
+
+// addColumns adds columns to a table, the first after the column named
+// after, each after the previous, so the table reads in insert order.
+func (d ddl) addColumns(table, after string, cols []column) []statement {
+	out := make([]statement, 0, len(cols))
+	for _, c := range cols {
+		ifNotExists := ""
+		if d.f.TTL { // 20.1+: the server checks itself too
+			ifNotExists = "IF NOT EXISTS "
+		}
+		out = append(out, statement{
+			SQL:    fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s%s %s AFTER %s", d.table(table), ifNotExists, c.name, c.typ, after),
+			Table:  table,
+			Column: c.name,
+		})
+		after = c.name
+	}
+	return out
+}
+
+// migrationsTable is created before any migration; it is the record of
+// which ones ran.
+func (d ddl) migrationsTable() string {
+	return "CREATE TABLE IF NOT EXISTS " + d.table(tableMigrations) + `
+(
+    version UInt32,
+    name String,
+    applied_at DateTime('UTC'),
+    server_version String
+)
+ENGINE = MergeTree()
+ORDER BY version`
+}
+
+// columnList is "(a, b, c)" for an INSERT: every INSERT names its columns
+// (18.16's native insert needs them, and it keeps old writers working when
+// a migration adds a column).
+func columnList(cols []column) string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c.name)
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// validIdent reports whether s can name a database: ASCII letters, digits
+// and underscores, not starting with a digit. Anything else is refused
+// rather than escaped.
+func validIdent(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func quoteIdent(s string) string { return "`" + s + "`" }

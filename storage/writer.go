@@ -1,0 +1,429 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/ingest"
+)
+
+// BatchOptions bound a batch in rows, bytes and time: a batch is inserted
+// when it reaches BatchRows or BatchBytes, or FlushInterval after its
+// first row, whichever comes first. ClickHouse wants few large inserts
+// (each insert makes a part that merges later); the time bound keeps the
+// dashboards at most about one interval behind.
+type BatchOptions struct {
+	BatchRows     int           // default 100,000
+	BatchBytes    int           // approximate; default 64 MiB
+	FlushInterval time.Duration // default 1s
+	Backoff       Backoff
+	// OnError is called for every failed insert attempt (the writer
+	// retries); for logs and metrics. It must not block.
+	OnError func(error)
+}
+
+func (o *BatchOptions) setDefaults() {
+	if o.BatchRows <= 0 {
+		o.BatchRows = 100_000
+	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 64 << 20
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = time.Second
+	}
+	o.Backoff.setDefaults()
+}
+
+// WriterOptions configure a Writer.
+type WriterOptions struct {
+	BatchOptions
+	// MaxPending is how many full batches may wait for an inserter beside
+	// the one being filled; Write blocks beyond it. Default 2.
+	MaxPending int
+	// Inserters is how many INSERTs run at once; default 2. 18.16 writes
+	// one INSERT's part on one thread, so two keep both the client's
+	// encoding and the server's writing busy (up to about 1.5 times the
+	// rows/s of one on this project's shared 2-core test box).
+	//
+	// Memory is bounded by about (Inserters + MaxPending + 1) * BatchBytes.
+	Inserters int
+}
+
+// WriterStats are a Writer's counters since it was made.
+type WriterStats struct {
+	Events   uint64 // events acknowledged by ClickHouse
+	Windows  uint64
+	Findings uint64
+	Inserts  uint64 // successful INSERTs
+	Retries  uint64 // failed attempts that were retried
+}
+
+// Writer stores events, windows and findings without Kafka (the embedded
+// mode of `gatewatch run`): callers hand it rows, it batches them and
+// inserts in the background with retries. While ClickHouse is down, Write
+// blocks once MaxPending batches wait, so memory stays bounded and the
+// caller's own input (a tailed file, an HTTP source) is the buffer.
+//
+// A Writer is safe for concurrent use. Close flushes it.
+type Writer struct {
+	db   *DB
+	opts WriterOptions
+
+	mu       sync.Mutex
+	cur      *eventBatch
+	in       interner
+	windows  []ClientWindow
+	findings []detect.Finding
+	first    time.Time // when cur got its first row
+	closed   bool
+	seed     uint64
+	seq      uint64
+
+	queue  chan *job
+	free   chan *eventBatch
+	stop   context.CancelFunc
+	runCtx context.Context
+	done   chan struct{}
+	ticker *time.Ticker
+
+	// inflight lists the jobs cut and not yet finished, for Flush. It has
+	// its own lock: inserters take it while a Write may hold mu blocked on
+	// a full queue.
+	imu      sync.Mutex
+	inflight []*job
+
+	stats struct{ events, windows, findings, inserts, retries atomic.Uint64 }
+	lost  atomic.Uint64 // rows abandoned when Close timed out
+}
+
+// job is one insert unit: a batch of events plus whatever windows and
+// findings were pending when it was cut. flushed is closed once the job
+// is stored (or abandoned, with err set).
+type job struct {
+	events   *eventBatch
+	windows  []ClientWindow
+	findings []detect.Finding
+	flushed  chan struct{}
+	err      error
+}
+
+// NewWriter starts a Writer on db.
+func NewWriter(db *DB, opts WriterOptions) *Writer {
+	opts.setDefaults()
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = 2
+	}
+	if opts.Inserters <= 0 {
+		opts.Inserters = 2
+	}
+	var seed [8]byte
+	_, _ = rand.Read(seed[:])
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Writer{
+		db:     db,
+		opts:   opts,
+		cur:    new(eventBatch),
+		in:     make(interner),
+		seed:   binary.LittleEndian.Uint64(seed[:]),
+		queue:  make(chan *job, opts.MaxPending),
+		free:   make(chan *eventBatch, opts.MaxPending+opts.Inserters),
+		stop:   cancel,
+		runCtx: ctx,
+		done:   make(chan struct{}),
+		ticker: time.NewTicker(max(opts.FlushInterval/4, 10*time.Millisecond)),
+	}
+	go w.run()
+	go w.tick()
+	return w
+}
+
+// Write queues events for storage. It copies what it keeps, so the caller
+// may reuse evs at once. When the batch being filled is full and
+// MaxPending batches already wait for ClickHouse, it blocks until one is
+// stored or ctx ends; an error means none of evs was accepted.
+func (w *Writer) Write(ctx context.Context, evs []ingest.Event) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	if w.full() {
+		if err := w.cutLocked(ctx); err != nil {
+			return err
+		}
+	}
+	for i := range evs {
+		if w.cur.Len() == 0 {
+			w.first = time.Now()
+		}
+		// Embedded events have no Kafka coordinates: a random per-writer
+		// seed and a sequence number make ids unique, which is all dedup
+		// needs here (nothing replays them).
+		w.seq++
+		w.cur.add(&evs[i], mix64(w.seed+w.seq), w.in)
+	}
+	// Hand a full batch over now if that does not block; otherwise the
+	// next Write (or the ticker) does. The batch may so exceed BatchRows by
+	// one Write's worth of events.
+	if w.full() && len(w.queue) < cap(w.queue) {
+		return w.cutLocked(ctx)
+	}
+	return nil
+}
+
+func (w *Writer) full() bool {
+	return w.cur.Len() >= w.opts.BatchRows || w.cur.Bytes() >= w.opts.BatchBytes
+}
+
+// WriteWindows queues client windows; they go out with the next batch.
+func (w *Writer) WriteWindows(ctx context.Context, ws []ClientWindow) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	if len(w.windows) == 0 && len(w.findings) == 0 && w.cur.Len() == 0 {
+		w.first = time.Now()
+	}
+	w.windows = append(w.windows, ws...)
+	if len(w.windows) >= w.opts.BatchRows {
+		return w.cutLocked(ctx)
+	}
+	return nil
+}
+
+// WriteFindings queues findings; they go out with the next batch.
+func (w *Writer) WriteFindings(ctx context.Context, fs []detect.Finding) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	if len(w.windows) == 0 && len(w.findings) == 0 && w.cur.Len() == 0 {
+		w.first = time.Now()
+	}
+	w.findings = append(w.findings, fs...)
+	if len(w.findings) >= w.opts.BatchRows {
+		return w.cutLocked(ctx)
+	}
+	return nil
+}
+
+// Flush inserts everything queued so far and waits until ClickHouse
+// acknowledged it, or ctx ends. It returns the first error of the jobs it
+// waited for.
+func (w *Writer) Flush(ctx context.Context) error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	_, err := w.cutJobLocked(ctx)
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	w.imu.Lock()
+	wait := append([]*job(nil), w.inflight...)
+	w.imu.Unlock()
+	var first error
+	for _, j := range wait {
+		select {
+		case <-j.flushed:
+			if j.err != nil && first == nil {
+				first = j.err
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("storage: flush: %w", ctx.Err())
+		}
+	}
+	return first
+}
+
+// Close flushes what is queued and stops the writer. If ctx ends first
+// (ClickHouse still down), the rows not yet stored are dropped and Close
+// says how many.
+func (w *Writer) Close(ctx context.Context) error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil
+	}
+	_, err := w.cutJobLocked(ctx)
+	if err != nil {
+		// The queue stayed full until ctx ended: what was being filled
+		// never made it into a job.
+		w.lost.Add(uint64(w.cur.Len() + len(w.windows) + len(w.findings)))
+	}
+	w.closed = true
+	close(w.queue)
+	w.mu.Unlock()
+	w.ticker.Stop()
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		w.stop()
+		<-w.done
+		lost := w.lost.Load()
+		return fmt.Errorf("storage: close: %d rows not stored: %w", lost, ctx.Err())
+	}
+	w.stop()
+	return err
+}
+
+// Stats returns the writer's counters.
+func (w *Writer) Stats() WriterStats {
+	return WriterStats{
+		Events:   w.stats.events.Load(),
+		Windows:  w.stats.windows.Load(),
+		Findings: w.stats.findings.Load(),
+		Inserts:  w.stats.inserts.Load(),
+		Retries:  w.stats.retries.Load(),
+	}
+}
+
+func (w *Writer) cutLocked(ctx context.Context) error {
+	_, err := w.cutJobLocked(ctx)
+	return err
+}
+
+// cutJobLocked hands the rows gathered so far to the inserters, blocking
+// while the queue is full; with nothing gathered it does nothing.
+func (w *Writer) cutJobLocked(ctx context.Context) (*job, error) {
+	if w.cur.Len() == 0 && len(w.windows) == 0 && len(w.findings) == 0 {
+		return nil, nil
+	}
+	j := &job{events: w.cur, windows: w.windows, findings: w.findings, flushed: make(chan struct{})}
+	w.imu.Lock()
+	w.inflight = append(w.inflight, j)
+	w.imu.Unlock()
+	select {
+	case w.queue <- j:
+	case <-ctx.Done():
+		w.finish(j)
+		return nil, fmt.Errorf("storage: write: ClickHouse is behind: %w", ctx.Err())
+	}
+	select {
+	case b := <-w.free:
+		w.cur = b
+	default:
+		w.cur = new(eventBatch)
+	}
+	if len(w.in) > 1<<15 {
+		w.in = make(interner)
+	}
+	w.windows, w.findings = nil, nil
+	return j, nil
+}
+
+// tick cuts a batch that has waited FlushInterval.
+func (w *Writer) tick() {
+	for {
+		select {
+		case <-w.runCtx.Done():
+			return
+		case <-w.ticker.C:
+		}
+		w.mu.Lock()
+		if !w.closed && time.Since(w.first) >= w.opts.FlushInterval {
+			// Never block the ticker on a full queue: the next Write will
+			// cut when the batch is full anyway.
+			if len(w.queue) < cap(w.queue) {
+				_ = w.cutLocked(w.runCtx)
+			}
+		}
+		w.mu.Unlock()
+	}
+}
+
+// run runs the inserters; each stores one job at a time, retrying it
+// until it succeeds or the writer is stopped.
+func (w *Writer) run() {
+	defer close(w.done)
+	var wg sync.WaitGroup
+	for range w.opts.Inserters {
+		wg.Go(func() {
+			for j := range w.queue {
+				j.err = w.store(j)
+				if j.err != nil {
+					w.lost.Add(uint64(j.events.Len() + len(j.windows) + len(j.findings)))
+				}
+				w.finish(j)
+				j.events.reset()
+				select {
+				case w.free <- j.events:
+				default:
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// finish marks j done for Flush.
+func (w *Writer) finish(j *job) {
+	w.imu.Lock()
+	for i, x := range w.inflight {
+		if x == j {
+			w.inflight = append(w.inflight[:i], w.inflight[i+1:]...)
+			break
+		}
+	}
+	w.imu.Unlock()
+	close(j.flushed)
+}
+
+func (w *Writer) store(j *job) error {
+	onErr := func(err error) {
+		w.stats.retries.Add(1)
+		if w.opts.OnError != nil {
+			w.opts.OnError(err)
+		}
+	}
+	if j.events.Len() > 0 {
+		if err := retry(w.runCtx, w.opts.Backoff, onErr, func(ctx context.Context) error {
+			return w.db.insertEvents(ctx, j.events)
+		}); err != nil {
+			return err
+		}
+		w.stats.events.Add(uint64(j.events.Len()))
+		w.stats.inserts.Add(1)
+	}
+	if len(j.windows) > 0 {
+		if err := retry(w.runCtx, w.opts.Backoff, onErr, func(ctx context.Context) error {
+			return w.db.InsertWindows(ctx, j.windows)
+		}); err != nil {
+			return err
+		}
+		w.stats.windows.Add(uint64(len(j.windows)))
+		w.stats.inserts.Add(1)
+	}
+	if len(j.findings) > 0 {
+		if err := retry(w.runCtx, w.opts.Backoff, onErr, func(ctx context.Context) error {
+			return w.db.InsertFindings(ctx, j.findings)
+		}); err != nil {
+			return err
+		}
+		w.stats.findings.Add(uint64(len(j.findings)))
+		w.stats.inserts.Add(1)
+	}
+	return nil
+}
+
+// mix64 is the splitmix64 finaliser: it spreads sequential ids over the
+// whole 64-bit range.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
