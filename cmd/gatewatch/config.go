@@ -189,11 +189,42 @@ type DetectConfig struct {
 	Volume          Switch        `yaml:"volume"`
 	ErrorRatio      Switch        `yaml:"error_ratio"`
 	AuthFailures    Switch        `yaml:"auth_failures"`
+
+	Scanning          Tuned `yaml:"scanning"`
+	Enumeration       Tuned `yaml:"enumeration"`
+	Injection         Tuned `yaml:"injection"`
+	Exfiltration      Tuned `yaml:"exfiltration"`
+	CredentialSharing Tuned `yaml:"credential_sharing"`
+	FleetVolume       Tuned `yaml:"fleet_volume"`
+	FleetAuthFailures Tuned `yaml:"fleet_auth_failures"`
+
+	FDR          float64       `yaml:"fdr"`
+	AllowClients []string      `yaml:"allow_clients"`
+	AllowRoutes  []string      `yaml:"allow_routes"`
+	Maintenance  []Maintenance `yaml:"maintenance"`
 }
 
 // Switch turns one detector on or off.
 type Switch struct {
 	Enabled bool `yaml:"enabled"`
+}
+
+// Tuned turns one of the wider detectors on or off and sets its floor and
+// minimum observed/expected ratio.
+type Tuned struct {
+	Enabled  bool    `yaml:"enabled"`
+	Floor    float64 `yaml:"floor"`
+	MinRatio float64 `yaml:"min_ratio"`
+}
+
+func (t Tuned) tuning() detect.Tuning {
+	return detect.Tuning{Disabled: !t.Enabled, Floor: t.Floor, MinRatio: t.MinRatio}
+}
+
+// Maintenance is a span of time without findings (RFC 3339 times).
+type Maintenance struct {
+	Start time.Time `yaml:"start"`
+	End   time.Time `yaml:"end"`
 }
 
 // OutputConfig says where findings go.
@@ -233,6 +264,18 @@ func defaultConfig() Config {
 			Volume:          Switch{Enabled: true},
 			ErrorRatio:      Switch{Enabled: true},
 			AuthFailures:    Switch{Enabled: true},
+
+			Scanning:          Tuned{Enabled: true, Floor: detect.DefaultScanFloor, MinRatio: detect.DefaultScanMinRatio},
+			Enumeration:       Tuned{Enabled: true, Floor: detect.DefaultEnumFloor, MinRatio: detect.DefaultEnumMinRatio},
+			Injection:         Tuned{Enabled: true, Floor: detect.DefaultProbeFloor},
+			Exfiltration:      Tuned{Enabled: true, Floor: detect.DefaultExfilFloor, MinRatio: detect.DefaultExfilMinRatio},
+			CredentialSharing: Tuned{Enabled: true, Floor: detect.DefaultShareFloor, MinRatio: detect.DefaultShareMinRatio},
+			FleetVolume:       Tuned{Enabled: true, Floor: detect.DefaultFleetFloor, MinRatio: detect.DefaultFleetMinRatio},
+			FleetAuthFailures: Tuned{Enabled: true, Floor: detect.DefaultFleetAuthFloor, MinRatio: detect.DefaultFleetAuthMinRatio},
+			FDR:               detect.DefaultFDR,
+			AllowClients:      []string{},
+			AllowRoutes:       []string{},
+			Maintenance:       []Maintenance{},
 		},
 		Output: OutputConfig{Format: "json", Stdout: true},
 		HTTP:   HTTPConfig{Listen: "127.0.0.1:9107"},
@@ -309,6 +352,21 @@ func (cfg *Config) validate() error {
 	}
 	if p := cfg.Detect.PValue; p <= 0 || p >= 1 {
 		errs = append(errs, fmt.Errorf("detect.p_value %g: must be in (0,1)", p))
+	}
+	if q := cfg.Detect.FDR; q < 0 || q >= 1 {
+		errs = append(errs, fmt.Errorf("detect.fdr %g: must be in [0,1) (0 turns false-discovery control off)", q))
+	}
+	for i, m := range cfg.Detect.Maintenance {
+		if !m.End.After(m.Start) {
+			errs = append(errs, fmt.Errorf("detect.maintenance[%d]: end %v is not after start %v", i, m.End, m.Start))
+		}
+	}
+	for _, c := range cfg.Detect.AllowClients {
+		if strings.Contains(c, "/") {
+			if _, err := netip.ParsePrefix(c); err != nil {
+				errs = append(errs, fmt.Errorf("detect.allow_clients %q: %w", c, err))
+			}
+		}
 	}
 	if _, err := cfg.trustedProxies(); err != nil {
 		errs = append(errs, err)
@@ -420,6 +478,22 @@ func (cfg *Config) detectOptions() detect.Options {
 	o.Volume.Disabled = !d.Volume.Enabled
 	o.ErrorRatio.Disabled = !d.ErrorRatio.Enabled
 	o.AuthFailures.Disabled = !d.AuthFailures.Enabled
+	o.Scanning = d.Scanning.tuning()
+	o.Enumeration = d.Enumeration.tuning()
+	o.Injection = d.Injection.tuning()
+	o.Exfiltration = d.Exfiltration.tuning()
+	o.CredentialSharing = d.CredentialSharing.tuning()
+	o.FleetVolume = d.FleetVolume.tuning()
+	o.FleetAuth = d.FleetAuthFailures.tuning()
+	o.FDR = d.FDR
+	if d.FDR == 0 {
+		o.FDR = -1 // 0 in the file means off; detect's zero means the default
+	}
+	o.AllowClients = d.AllowClients
+	o.AllowRoutes = d.AllowRoutes
+	for _, m := range d.Maintenance {
+		o.Maintenance = append(o.Maintenance, detect.TimeRange{Start: m.Start, End: m.End})
+	}
 	return o
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -51,5 +52,41 @@ func TestDeployConfigsLoad(t *testing.T) {
 		if err := cfg.validate(); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+func TestDetectConfigValidation(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, yaml, wantErr string
+	}{
+		{"fdr too high", "detect: {fdr: 1.5}", "detect.fdr"},
+		{"fdr negative", "detect: {fdr: -0.1}", "detect.fdr"},
+		{"maintenance backwards", "detect: {maintenance: [{start: 2026-12-01T04:00:00Z, end: 2026-12-01T02:00:00Z}]}", "detect.maintenance[0]"},
+		{"bad CIDR", "detect: {allow_clients: [10.0.0.0/99]}", "detect.allow_clients"},
+		{"unknown detector key", "detect: {scaning: {enabled: false}}", "scaning"},
+		{"fine", "detect: {fdr: 0, scanning: {enabled: false}, allow_clients: [10.0.0.0/8, k_abc], maintenance: [{start: 2026-12-01T02:00:00Z, end: 2026-12-01T04:00:00Z}]}", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := defaultConfig()
+			err := decodeConfig([]byte(tt.yaml), &cfg)
+			if err == nil {
+				err = cfg.validate()
+			}
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("err = %v, want one mentioning %q", err, tt.wantErr)
+			}
+			if tt.wantErr == "" {
+				o := cfg.detectOptions()
+				if !o.Scanning.Disabled || o.FDR >= 0 || len(o.Maintenance) != 1 || len(o.AllowClients) != 2 || o.Enumeration.Disabled {
+					t.Errorf("detectOptions = scanning %+v, fdr %g, maintenance %v, allow %v", o.Scanning, o.FDR, o.Maintenance, o.AllowClients)
+				}
+			}
+		})
 	}
 }
