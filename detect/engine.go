@@ -66,6 +66,8 @@ type windowItem struct {
 	n                       winTally
 	volFlagged, authFlagged bool    // the client's own detector flagged the window
 	volExpected             float64 // what the volume detector expected
+	errExpected             float64 // the expected 5xx ratio
+	authExpected            float64 // the expected auth failures
 }
 
 // Stats are an Engine's counters.
@@ -295,6 +297,9 @@ func (e *Engine) closeWindow(w int64) {
 		e.curItem = int32(i)
 		e.judge(w, &e.work[i], &f)
 		e.judgeMore(w, &e.work[i])
+		if e.opts.OnWindow != nil {
+			e.reportWindow(w, &e.work[i])
+		}
 	}
 	e.judgeFleet(w)
 	e.pop.update()
@@ -324,6 +329,7 @@ func (e *Engine) judge(w int64, it *windowItem, f *fleet) {
 		j := ratioJudge{det: detErrors, minHits: o.MinErrors, model: e.pop.errs, excess: f.errs}
 		v := e.judgeRatio(&c.errs, it.errs, it.req, j)
 		e.tests++
+		it.errExpected = v.expected
 		e.candidate(it.idx, detErrors, &v)
 		c = &e.tab.list[it.idx]
 		e.absorbRatio(&c.errs, it.errs, it.req, j.model, &v)
@@ -336,7 +342,7 @@ func (e *Engine) judge(w int64, it *windowItem, f *fleet) {
 		j := ratioJudge{det: detAuth, minHits: o.MinAuthFailures, model: e.pop.auth, excess: f.auth}
 		v := e.judgeRatio(&c.auth, it.auth, it.req, j)
 		e.tests++
-		it.authFlagged = v.anomalous
+		it.authFlagged, it.authExpected = v.anomalous, v.expected
 		e.candidate(it.idx, detAuth, &v)
 		c = &e.tab.list[it.idx]
 		e.absorbRatio(&c.auth, it.auth, it.req, j.model, &v)
@@ -404,4 +410,34 @@ func (e *Engine) growExtra(n int) {
 // newClientExtra returns empty samples that belong to no window.
 func newClientExtra() clientExtra {
 	return clientExtra{win: [2]winExtra{{w: math.MinInt64}, {w: math.MinInt64}}}
+}
+
+// WindowStats is one client's tallies for one closed window and what its
+// baselines expected: the per-client time series that storage keeps for
+// the dashboards (Options.OnWindow).
+type WindowStats struct {
+	Client       string
+	ClientKind   ingest.ClientKind
+	Start, End   time.Time
+	Requests     uint64
+	Errors       uint64 // 5xx responses
+	AuthFailures uint64 // 401 and 403 responses
+	BytesOut     uint64
+	// What the baselines expected for the window (the population's for a
+	// client without its own history yet); 0 with the detector off.
+	ExpectedRequests     float64
+	ExpectedErrorRatio   float64
+	ExpectedAuthFailures float64
+}
+
+// reportWindow hands one client window to Options.OnWindow.
+func (e *Engine) reportWindow(w int64, it *windowItem) {
+	c := &e.tab.list[it.idx]
+	start := e.clock.start(w)
+	e.opts.OnWindow(WindowStats{
+		Client: c.key, ClientKind: c.kind,
+		Start: start, End: start.Add(e.opts.Window),
+		Requests: uint64(it.n.req), Errors: uint64(it.n.err), AuthFailures: uint64(it.n.auth), BytesOut: it.n.bytes,
+		ExpectedRequests: finite(it.volExpected), ExpectedErrorRatio: finite(it.errExpected), ExpectedAuthFailures: finite(it.authExpected),
+	})
 }

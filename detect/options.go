@@ -177,6 +177,11 @@ type Options struct {
 	// Benjamini–Hochberg procedure (default 0.05; negative turns it off).
 	FDR float64
 
+	// OnWindow, when set, receives every client's tallies as each window
+	// closes (after the detectors judged it), for storage. It runs on the
+	// Engine's goroutine and must not call back into the Engine.
+	OnWindow func(WindowStats)
+
 	// AllowClients lists clients that never get a finding: client keys,
 	// or CIDR prefixes ("10.0.0.0/8") matching IP-keyed clients. They are
 	// still tracked, so leaving the list restores their baselines.

@@ -322,6 +322,7 @@ func (p *pipeline) detectLoop(ctx context.Context) error {
 	// ClickHouse is down and the writer's bounded buffer is full.
 	var toStore []ingest.Event
 	var findingsToStore []detect.Finding
+	var windowsToStore []storage.ClientWindow
 	flushStore := func() {
 		if p.store == nil {
 			return
@@ -337,6 +338,21 @@ func (p *pipeline) detectLoop(ctx context.Context) error {
 				sinkErr = err
 			}
 			findingsToStore = findingsToStore[:0]
+		}
+		if len(windowsToStore) > 0 {
+			if err := p.store.WriteWindows(ctx, windowsToStore); err != nil && sinkErr == nil && ctx.Err() == nil {
+				sinkErr = err
+			}
+			windowsToStore = windowsToStore[:0]
+		}
+	}
+	if p.store != nil {
+		opts.OnWindow = func(ws detect.WindowStats) {
+			windowsToStore = append(windowsToStore, storage.ClientWindow{
+				Client: ws.Client, ClientKind: ws.ClientKind.String(), WindowStart: ws.Start, WindowEnd: ws.End,
+				Requests: ws.Requests, Errors: ws.Errors, AuthFailures: ws.AuthFailures, BytesOut: ws.BytesOut,
+				ExpectedRequests: ws.ExpectedRequests, ExpectedErrorRatio: ws.ExpectedErrorRatio, ExpectedAuthFailures: ws.ExpectedAuthFailures,
+			})
 		}
 	}
 	opts.Emit = func(f detect.Finding) {

@@ -239,6 +239,14 @@ func TestRunStoresInClickHouse(t *testing.T) {
 	if printed := strings.Count(stdout, "\n"); int(rows) != printed {
 		t.Errorf("%d finding rows stored, %d findings printed", rows, printed)
 	}
+	// Every request is in exactly one stored client window.
+	var windowed uint64
+	if err := conn.QueryRow(ctx, "SELECT sum(requests) FROM client_windows").Scan(&windowed); err != nil {
+		t.Fatal(err)
+	}
+	if int(windowed) != lines {
+		t.Errorf("client windows hold %d requests, want %d", windowed, lines)
+	}
 	for _, l := range labels {
 		if len(l.Detectors) == 0 {
 			continue
