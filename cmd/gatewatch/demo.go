@@ -55,11 +55,14 @@ func (c *cli) demo(ctx context.Context, args []string) error {
 		return err
 	}
 	duration := time.Duration(*hours * float64(time.Hour))
+	kinds := append(append(simulate.AttackKinds(), simulate.ExtendedAttackKinds()...), simulate.TrapKinds()...)
+	kinds = append(kinds, simulate.ExtendedTrapKinds()...)
 	scen, err := simulate.New(simulate.Config{
 		Seed:     *seed,
 		Duration: duration,
 		Clients:  *clients,
 		AttackAt: duration - time.Hour,
+		Attacks:  kinds,
 	})
 	if err != nil {
 		return err
@@ -73,8 +76,12 @@ func (c *cli) demo(ctx context.Context, args []string) error {
 
 	labels := scen.Labels()
 	byClient := map[string]simulate.Label{}
+	members := map[string]bool{} // clients taking part in a fleet-wide attack
 	for _, l := range labels {
 		byClient[l.Client] = l
+		for _, m := range l.Members {
+			members[m] = true
+		}
 	}
 	first := map[string]detect.Finding{} // first finding per labelled client
 	normalFlagged := map[string]bool{}
@@ -86,7 +93,7 @@ func (c *cli) demo(ctx context.Context, args []string) error {
 			if _, seen := first[f.Client]; !seen {
 				first[f.Client] = f
 			}
-		} else {
+		} else if !members[f.Client] {
 			normalFlagged[f.Client] = true
 		}
 		for _, l := range labels {

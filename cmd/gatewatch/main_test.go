@@ -323,3 +323,22 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestDemoFindsEveryAttack runs the demo as a user would (smaller): the
+// scorecard must show every injected attack found, no trap alerting and no
+// normal client flagged. It reads the scorecard, so a regression in any
+// detector or in the demo's bookkeeping shows here.
+func TestDemoFindsEveryAttack(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := testCLI(t, "", nil, "demo", "--clients", "800", "--hours", "2", "--output", "text")
+	if code != 0 {
+		t.Fatalf("demo exited %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "12/12 attacks found; 0 of 800 normal clients flagged") ||
+		strings.Contains(stderr, "  MISS  ") || strings.Contains(stderr, "  FAIL  ") {
+		t.Errorf("scorecard:\n%s", stderr)
+	}
+	if !strings.Contains(stdout, "credential_sharing") || !strings.Contains(stdout, "fleet_auth_failures") {
+		t.Errorf("findings on stdout lack the wider detectors:\n%s", stdout[:min(len(stdout), 2000)])
+	}
+}
