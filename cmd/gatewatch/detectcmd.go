@@ -2,8 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+
 	"fmt"
 	"time"
+
+	"github.com/gatewatch/gatewatch/ingest"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -25,10 +30,19 @@ baselines and no finding is lost or repeated (a repeat after a crash carries
 the same gatewatch-seq header). SIGTERM checkpoints every partition and leaves
 the group.
 
+A new deployment need not spend its first hours learning: --backfill replays
+stored access logs into every partition's state (clients routed to partitions
+as the collectors route them, with the collectors' HMAC key), then exits; the
+replicas started next restore it and carry on at the live end of the topic.
+Run it while no replica of the group is running.
+
+/metrics and /healthz are served on http.listen.
+
 Examples:
   gatewatch detect --config gatewatch.yaml
   GATEWATCH_KAFKA_BROKERS=kafka-1:9092 gatewatch detect
-  gatewatch detect --replay   # re-detect history: no wall-clock idle advances`
+  gatewatch detect --replay   # re-detect history: no wall-clock idle advances
+  gatewatch detect --backfill --format nginx_combined /var/log/nginx/access.log.1 access.log.2.gz`
 
 func (c *cli) detect(ctx context.Context, args []string) error {
 	fs := c.newFlags("detect", "[flags]", detectHelp)
@@ -36,8 +50,17 @@ func (c *cli) detect(ctx context.Context, args []string) error {
 	replay := fs.Bool("replay", false, "the events are history replayed faster than real time: never advance idle partitions by the wall clock")
 	checkpoint := fs.Duration("checkpoint", 10*time.Second, "how often each partition's findings and state are made durable")
 	listen := fs.String("listen", "", "address for /metrics and /healthz (default from config: 127.0.0.1:9107)")
-	if _, err := parseArgs(fs, args); err != nil {
+	backfill := fs.Bool("backfill", false, "seed every partition's baselines from the access logs named as arguments, write the state, and exit")
+	format := fs.String("format", "auto", "with --backfill: log format of the files (see \"gatewatch formats\")")
+	logFormat := fs.String("log-format", "", "with --backfill: nginx log_format string, with --format nginx")
+	files, err := parseArgs(fs, args)
+	if err != nil {
 		return err
+	}
+	if *backfill != (len(files) > 0) {
+		fmt.Fprintln(c.stderr, "gatewatch detect: --backfill needs access-log files, and files need --backfill")
+		fs.Usage()
+		return errUsage
 	}
 	cfg, err := c.loadConfig(*configPath)
 	if err != nil {
@@ -63,6 +86,9 @@ func (c *cli) detect(ctx context.Context, args []string) error {
 	}
 	if *replay {
 		opts.IdleAfter = -1
+	}
+	if *backfill {
+		return c.backfill(ctx, cfg, opts, files, *format, *logFormat, log)
 	}
 	r, err := group.New(opts)
 	if err != nil {
@@ -109,4 +135,58 @@ func detectMetrics(r *group.Runner) *prometheus.Registry {
 	gauge("gatewatch_detect_lag_events", "Events not yet read on the owned partitions.", func(s group.Stats) int64 { return s.Lag })
 	reg.MustRegister(prometheus.NewGoCollector())
 	return reg
+}
+
+// backfill replays access logs into every partition's detector state.
+func (c *cli) backfill(ctx context.Context, cfg Config, opts group.Options, files []string, format, logFormat string, log *slog.Logger) error {
+	// Client keys must come out as the collectors make them: same HMAC
+	// key, same trusted proxies.
+	key, err := c.hmacKey(cfg, false)
+	if err != nil {
+		return err
+	}
+	if key == nil {
+		return errors.New("backfill: no HMAC key: set ingest.hmac_key_file or $GATEWATCH_HMAC_KEY to the collectors' key, or API-key clients would not match")
+	}
+	norm, err := cfg.normalizerOptions(key)
+	if err != nil {
+		return err
+	}
+	b, err := group.NewBackfill(ctx, opts)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	horizon := start.Add(maxClockSkew)
+	var lines, rejects int64
+	for _, name := range files {
+		r, _, err := ingest.OpenInput(name)
+		if err != nil {
+			return err
+		}
+		used, err := ingest.ParseStream(ctx, r, ingest.StreamOptions{
+			Format: format, ParserOptions: ingest.ParserOptions{LogFormat: logFormat}, Normalizer: norm, Workers: cfg.Ingest.Workers,
+		}, func(bt *ingest.Batch) error {
+			for i := range bt.Events {
+				if !bt.Events[i].Time.After(horizon) {
+					b.Observe(&bt.Events[i])
+				}
+			}
+			lines += int64(bt.Lines)
+			rejects += int64(len(bt.Rejects))
+			return nil
+		})
+		r.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		log.Info("backfill: read", "file", name, "format", used, "lines", lines, "unparsable", rejects)
+	}
+	st, err := b.Commit(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "backfill: %d lines (%d unparsable), %d events into %d partitions, %d clients with baselines, %d findings in the history (not produced), %.1fs\n",
+		lines, rejects, st.Events, st.Partitions, st.Clients, st.Findings, time.Since(start).Seconds())
+	return nil
 }

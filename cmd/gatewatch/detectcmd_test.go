@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/ingest/simulate"
@@ -113,5 +115,43 @@ func TestDetectConsumesKafka(t *testing.T) {
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("detect did not stop")
+	}
+}
+
+// TestDetectBackfill seeds state from an nginx log with the real broker;
+// the state records land on the state topic, one per partition.
+func TestDetectBackfill(t *testing.T) {
+	t.Parallel()
+	broker := testKafka(t)
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	events, state := "test.backfill.events."+suffix, "test.backfill.state."+suffix
+	conn, err := kafka.Dial("tcp", broker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.CreateTopics(kafka.TopicConfig{Topic: events, NumPartitions: 4, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	path, _ := writeScenarioLog(t, smallScenario())
+	cfgPath := filepath.Join(t.TempDir(), "gatewatch.yaml")
+	cfg := fmt.Sprintf("kafka:\n  brokers: [%s]\n  detect_group: test-backfill-%s\n  topics: {events: %s, findings: %s.findings, detect_state: %s}\n",
+		broker, suffix, events, events, state)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"GATEWATCH_HMAC_KEY": "0123456789abcdef0123456789abcdef"}
+	if code, _, stderr := testCLI(t, "", env, "detect", "--backfill", "--config", cfgPath); code != 2 || !strings.Contains(stderr, "--backfill needs") {
+		t.Errorf("--backfill without files: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := testCLI(t, "", nil, "detect", "--backfill", "--config", cfgPath, path); code == 0 || !strings.Contains(stderr, "HMAC key") {
+		t.Errorf("backfill without the collectors' key: exit %d: %s", code, stderr)
+	}
+	code, _, stderr := testCLI(t, "", env, "detect", "--backfill", "--config", cfgPath, "--format", "nginx_combined", path)
+	if code != 0 || !strings.Contains(stderr, "into 4 partitions") {
+		t.Fatalf("backfill: exit %d: %s", code, stderr)
+	}
+	if msgs := readTopic(t, broker, state, 4, 30*time.Second); len(msgs) != 4 {
+		t.Errorf("%d state records, want 4", len(msgs))
 	}
 }

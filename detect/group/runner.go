@@ -92,6 +92,13 @@ func New(opts Options) (*Runner, error) {
 	return r, nil
 }
 
+// close releases the Runner's writers and connections.
+func (r *Runner) close() {
+	r.state.Close()
+	r.findings.Close()
+	r.transport.CloseIdleConnections()
+}
+
 // Stats returns the Runner's counters. It is safe to call at any time.
 func (r *Runner) Stats() Stats {
 	s := Stats{
@@ -118,9 +125,7 @@ func (r *Runner) Stats() Stats {
 // before Run returns or hands it over in a rebalance, so cancelling ctx is
 // a graceful shutdown. Run returns nil after a cancellation.
 func (r *Runner) Run(ctx context.Context) error {
-	defer r.transport.CloseIdleConnections()
-	defer r.findings.Close()
-	defer r.state.Close()
+	defer r.close()
 	if err := r.awaitTopics(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // State record framing. The header is small and versioned on its own, so
@@ -32,6 +33,11 @@ type stateHeader struct {
 	NextIndex uint64
 }
 
+// stateKey is the state topic's key of an events topic partition.
+func stateKey(eventsTopic string, partition int) string {
+	return eventsTopic + "/" + strconv.Itoa(partition)
+}
+
 // appendState appends the header of a state record to b; the snapshot
 // follows it.
 func appendState(b []byte, h stateHeader) []byte {
@@ -55,7 +61,8 @@ func decodeState(data []byte) (stateHeader, []byte, error) {
 	}
 	b := data[len(stateMagic)+1:]
 	var n int
-	if h.Offset, n = binary.Varint(b); n <= 0 || h.Offset < 0 {
+	// -1: nothing folded yet (a backfill of an empty partition).
+	if h.Offset, n = binary.Varint(b); n <= 0 || h.Offset < -1 {
 		return h, nil, fmt.Errorf("%w: bad offset", errState)
 	}
 	b = b[n:]

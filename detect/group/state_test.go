@@ -37,7 +37,7 @@ func TestDecodeStateRejects(t *testing.T) {
 		{"magic only", []byte(stateMagic)},
 		{"wrong magic", append([]byte("GWDS"), good[4:]...)},
 		{"future version", append(append([]byte(stateMagic), stateVersion+1), good[5:]...)},
-		{"negative offset", appendState(nil, stateHeader{Offset: -1})},
+		{"offset below -1", appendState(nil, stateHeader{Offset: -2})},
 		{"truncated", good[:len(good)-1]},
 	}
 	for _, tc := range tests {

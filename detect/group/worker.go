@@ -52,7 +52,7 @@ type worker struct {
 
 func (w *worker) run(gctx context.Context) error {
 	r := w.r
-	w.key = []byte(r.opts.EventsTopic + "/" + strconv.Itoa(w.part))
+	w.key = []byte(stateKey(r.opts.EventsTopic, w.part))
 	log := r.opts.Logger.With("topic", r.opts.EventsTopic, "partition", w.part)
 	r.setLag(w.part, 0)
 	defer r.dropLag(w.part)
