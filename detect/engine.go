@@ -414,20 +414,22 @@ func newClientExtra() clientExtra {
 
 // WindowStats is one client's tallies for one closed window and what its
 // baselines expected: the per-client time series that storage keeps for
-// the dashboards (Options.OnWindow).
+// the dashboards (Options.OnWindow). Its JSON form is what "gatewatch
+// detect" produces to the windows topic.
 type WindowStats struct {
-	Client       string
-	ClientKind   ingest.ClientKind
-	Start, End   time.Time
-	Requests     uint64
-	Errors       uint64 // 5xx responses
-	AuthFailures uint64 // 401 and 403 responses
-	BytesOut     uint64
+	Client       string    `json:"client"`
+	ClientKind   string    `json:"client_kind"` // as in Finding
+	Start        time.Time `json:"window_start"`
+	End          time.Time `json:"window_end"`
+	Requests     uint64    `json:"requests"`
+	Errors       uint64    `json:"errors"`        // 5xx responses
+	AuthFailures uint64    `json:"auth_failures"` // 401 and 403 responses
+	BytesOut     uint64    `json:"bytes_out"`
 	// What the baselines expected for the window (the population's for a
 	// client without its own history yet); 0 with the detector off.
-	ExpectedRequests     float64
-	ExpectedErrorRatio   float64
-	ExpectedAuthFailures float64
+	ExpectedRequests     float64 `json:"expected_requests"`
+	ExpectedErrorRatio   float64 `json:"expected_error_ratio"`
+	ExpectedAuthFailures float64 `json:"expected_auth_failures"`
 }
 
 // reportWindow hands one client window to Options.OnWindow.
@@ -435,7 +437,7 @@ func (e *Engine) reportWindow(w int64, it *windowItem) {
 	c := &e.tab.list[it.idx]
 	start := e.clock.start(w)
 	e.opts.OnWindow(WindowStats{
-		Client: c.key, ClientKind: c.kind,
+		Client: c.key, ClientKind: c.kind.String(),
 		Start: start, End: start.Add(e.opts.Window),
 		Requests: uint64(it.n.req), Errors: uint64(it.n.err), AuthFailures: uint64(it.n.auth), BytesOut: it.n.bytes,
 		ExpectedRequests: finite(it.volExpected), ExpectedErrorRatio: finite(it.errExpected), ExpectedAuthFailures: finite(it.authExpected),

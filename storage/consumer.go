@@ -52,6 +52,14 @@ func (db *DB) ConsumeFindings(ctx context.Context, r MessageReader, opts Consume
 	return consume(ctx, r, opts, func() sink { return &findingSink{db: db} })
 }
 
+// ConsumeWindows reads per-client window records (detect.WindowStats as
+// JSON, produced by "gatewatch detect" to its windows topic) from r and
+// stores them in client_windows, like ConsumeEvents. A replayed window
+// (same client and window start) replaces the earlier row at merge time.
+func (db *DB) ConsumeWindows(ctx context.Context, r MessageReader, opts ConsumerOptions) error {
+	return consume(ctx, r, opts, func() sink { return &windowSink{db: db} })
+}
+
 // sink is what consume fills: one table's batch.
 type sink interface {
 	add(m *kafka.Message) error // decodes and buffers; an error marks the message bad
@@ -108,6 +116,29 @@ func (s *findingSink) len() int                         { return len(s.fs) }
 func (s *findingSink) bytes() int                       { return s.size }
 func (s *findingSink) insert(ctx context.Context) error { return s.db.InsertFindings(ctx, s.fs) }
 func (s *findingSink) reset()                           { s.fs, s.size = s.fs[:0], 0 }
+
+type windowSink struct {
+	db   *DB
+	ws   []ClientWindow
+	size int
+}
+
+func (s *windowSink) add(m *kafka.Message) error {
+	var w detect.WindowStats
+	if err := json.Unmarshal(m.Value, &w); err != nil {
+		return err
+	}
+	if w.Client == "" || w.Start.IsZero() {
+		return errors.New("window record without client or window_start")
+	}
+	s.ws = append(s.ws, ClientWindowOf(w))
+	s.size += len(m.Value)
+	return nil
+}
+func (s *windowSink) len() int                         { return len(s.ws) }
+func (s *windowSink) bytes() int                       { return s.size }
+func (s *windowSink) insert(ctx context.Context) error { return s.db.InsertWindows(ctx, s.ws) }
+func (s *windowSink) reset()                           { s.ws, s.size = s.ws[:0], 0 }
 
 // consume is the store loop. It fetches into a batch, hands the batch to
 // an inserter when it is full or FlushInterval old, and commits a batch's

@@ -36,6 +36,15 @@ type ClientWindow struct {
 	ExpectedAuthFailures float64
 }
 
+// ClientWindowOf is the row of a window the detect engine reported.
+func ClientWindowOf(w detect.WindowStats) ClientWindow {
+	return ClientWindow{
+		Client: w.Client, ClientKind: w.ClientKind, WindowStart: w.Start, WindowEnd: w.End,
+		Requests: w.Requests, Errors: w.Errors, AuthFailures: w.AuthFailures, BytesOut: w.BytesOut,
+		ExpectedRequests: w.ExpectedRequests, ExpectedErrorRatio: w.ExpectedErrorRatio, ExpectedAuthFailures: w.ExpectedAuthFailures,
+	}
+}
+
 // EventID is the deduplication key of an event read from Kafka: the same
 // message (topic, partition, offset) always gets the same id, so a batch
 // inserted again after a crash collapses onto the first copy.

@@ -104,6 +104,7 @@ type KafkaTopics struct {
 	Findings    string `yaml:"findings"`
 	DetectState string `yaml:"detect_state"`
 	Raw         string `yaml:"raw"`
+	Windows     string `yaml:"windows"`
 }
 
 // CollectConfig is what "gatewatch collect" listens on besides files.
@@ -284,7 +285,7 @@ func defaultConfig() Config {
 			ClientID:    "gatewatch",
 			Compression: "zstd",
 			Topics: KafkaTopics{Events: "gatewatch.events", DeadLetter: "gatewatch.deadletter",
-				Findings: "gatewatch.findings", DetectState: "gatewatch.detect-state", Raw: "gatewatch.raw"},
+				Findings: "gatewatch.findings", DetectState: "gatewatch.detect-state", Raw: "gatewatch.raw", Windows: "gatewatch.windows"},
 			DetectGroup: "gatewatch-detect",
 		},
 		Collect: CollectConfig{SyslogFormat: "auto", HTTP: CollectHTTPConfig{

@@ -80,6 +80,7 @@ func (c *cli) detect(ctx context.Context, args []string) error {
 		EventsTopic:     cfg.Kafka.Topics.Events,
 		FindingsTopic:   cfg.Kafka.Topics.Findings,
 		StateTopic:      cfg.Kafka.Topics.DetectState,
+		WindowsTopic:    cfg.Kafka.Topics.Windows,
 		Detect:          cfg.detectOptions(),
 		CheckpointEvery: *checkpoint,
 		Logger:          log,

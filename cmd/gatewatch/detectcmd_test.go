@@ -39,7 +39,8 @@ func TestDetectConsumesKafka(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := scen.Run(ctx, func(ev *ingest.Event) error { return p.Publish(ctx, ev) }); err != nil {
+	published := 0
+	if err := scen.Run(ctx, func(ev *ingest.Event) error { published++; return p.Publish(ctx, ev) }); err != nil {
 		t.Fatal(err)
 	}
 	closeCtx, closeCancel := context.WithTimeout(ctx, time.Minute)
@@ -50,8 +51,9 @@ func TestDetectConsumesKafka(t *testing.T) {
 
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "gatewatch.yaml")
-	cfg := fmt.Sprintf("kafka:\n  brokers: [%s]\n  detect_group: test-detect-%s\n  topics: {events: %s, findings: %s, detect_state: %s}\n",
-		broker, suffix, events, findings, "test.detect.state."+suffix)
+	windows := "test.detect.windows." + suffix
+	cfg := fmt.Sprintf("kafka:\n  brokers: [%s]\n  detect_group: test-detect-%s\n  topics: {events: %s, findings: %s, detect_state: %s, windows: %s}\n",
+		broker, suffix, events, findings, "test.detect.state."+suffix, windows)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +97,19 @@ func TestDetectConsumesKafka(t *testing.T) {
 				attacksFound++
 			}
 		}
+	}
+	// Window records: one per client and window, adding up to at most
+	// the events (the last windows are still open).
+	var inWindows uint64
+	for _, m := range readTopic(t, broker, windows, 1, 30*time.Second) {
+		var ws detect.WindowStats
+		if err := json.Unmarshal(m.Value, &ws); err != nil || ws.Client != string(m.Key) || ws.Requests == 0 || !ws.End.After(ws.Start) {
+			t.Fatalf("window record %q (key %q): %v", m.Value, m.Key, err)
+		}
+		inWindows += ws.Requests
+	}
+	if inWindows == 0 || inWindows > uint64(published) {
+		t.Errorf("window records count %d requests, %d events were published", inWindows, published)
 	}
 	resp, err := http.Get("http://" + ops + "/metrics")
 	if err != nil {

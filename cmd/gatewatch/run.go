@@ -348,11 +348,7 @@ func (p *pipeline) detectLoop(ctx context.Context) error {
 	}
 	if p.store != nil {
 		opts.OnWindow = func(ws detect.WindowStats) {
-			windowsToStore = append(windowsToStore, storage.ClientWindow{
-				Client: ws.Client, ClientKind: ws.ClientKind.String(), WindowStart: ws.Start, WindowEnd: ws.End,
-				Requests: ws.Requests, Errors: ws.Errors, AuthFailures: ws.AuthFailures, BytesOut: ws.BytesOut,
-				ExpectedRequests: ws.ExpectedRequests, ExpectedErrorRatio: ws.ExpectedErrorRatio, ExpectedAuthFailures: ws.ExpectedAuthFailures,
-			})
+			windowsToStore = append(windowsToStore, storage.ClientWindowOf(ws))
 		}
 	}
 	opts.Emit = func(f detect.Finding) {

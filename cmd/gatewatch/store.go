@@ -120,7 +120,8 @@ func (c *cli) migrate(ctx context.Context, args []string) error {
 
 const storeHelp = `
 Store what flows through Kafka in ClickHouse: every event of the events topic
-(the audit trail) and every finding of the findings topic, in large batches.
+(the audit trail), every finding of the findings topic and every per-client
+window of the windows topic (written by "gatewatch detect"), in large batches.
 Offsets are committed only after ClickHouse acknowledged the batch holding
 them; while ClickHouse is down or slow, store stops reading (Kafka is the
 buffer) and retries with backoff, so nothing is lost and memory stays
@@ -193,14 +194,19 @@ func (c *cli) store(ctx context.Context, args []string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
-	for _, t := range []struct {
+	type source struct {
 		topic, table string
 		consume      func(context.Context, storage.MessageReader, storage.ConsumerOptions) error
-	}{
+	}
+	sources := []source{
 		{cfg.Kafka.Topics.Events, "events", db.ConsumeEvents},
 		{cfg.Kafka.Topics.Findings, "findings", db.ConsumeFindings},
-	} {
+	}
+	if cfg.Kafka.Topics.Windows != "" {
+		sources = append(sources, source{cfg.Kafka.Topics.Windows, "client_windows", db.ConsumeWindows})
+	}
+	errc := make(chan error, len(sources))
+	for _, t := range sources {
 		r := kafka.NewReader(kafka.ReaderConfig{
 			Brokers: cfg.Kafka.Brokers, GroupID: cfg.Storage.Group, Topic: t.topic, Dialer: dialer,
 			MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 500 * time.Millisecond,

@@ -84,12 +84,29 @@ func TestStoreAndQuery(t *testing.T) {
 	if err := fp.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Two window records, one of them replayed (a crash between producing
+	// and checkpointing): storage keeps one row per client and window.
+	windows := "test.store.windows." + suffix
+	wp, err := transport.NewProducer(transport.Config{Brokers: []string{broker}}, transport.ProducerOptions{Topic: windows, AllowAutoTopicCreation: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, client := range []string{"198.51.100.7", "198.51.100.8", "198.51.100.7"} {
+		ws := detect.WindowStats{Client: client, ClientKind: "ip", Start: now.Add(-time.Minute), End: now, Requests: uint64(100 + i), ExpectedRequests: 50}
+		v, _ := json.Marshal(ws)
+		if err := wp.PublishRaw(ctx, []byte(client), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wp.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "gatewatch.yaml")
-	cfg := fmt.Sprintf("kafka:\n  brokers: [%s]\n  topics: {events: %s, findings: %s}\n"+
+	cfg := fmt.Sprintf("kafka:\n  brokers: [%s]\n  topics: {events: %s, findings: %s, windows: %s}\n"+
 		"clickhouse:\n  addr: %s\n  database: %s\n  group: test-store-%s\n  flush_interval: 200ms\n",
-		broker, events, findings, chAddr, db, suffix)
+		broker, events, findings, windows, chAddr, db, suffix)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -151,6 +168,19 @@ func TestStoreAndQuery(t *testing.T) {
 	}
 	if len(open) != 1 || open[0].IncidentID != "inc-1" || open[0].Detector != "auth_failures" {
 		t.Errorf("open findings = %+v", open)
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr},
+		Auth: clickhouse.Auth{Database: db, Username: "default", Password: env["GATEWATCH_CLICKHOUSE_PASSWORD"]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var windowRows uint64
+	for deadline := time.Now().Add(30 * time.Second); windowRows != 2 && time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		conn.QueryRow(ctx, "SELECT count() FROM (SELECT client FROM client_windows FINAL)").Scan(&windowRows)
+	}
+	if windowRows != 2 {
+		t.Errorf("%d client windows stored after FINAL, want 2 (one replayed)", windowRows)
 	}
 	var mOut, mErr syncBuffer
 	m := &cli{stdin: strings.NewReader(""), stdout: &mOut, stderr: &mErr, getenv: getenv}

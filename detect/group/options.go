@@ -35,6 +35,11 @@ type Options struct {
 	// creates the findings and state topics when missing, the state topic
 	// compacted, both with as many partitions as the events topic.
 	EventsTopic, FindingsTopic, StateTopic string
+	// WindowsTopic, when set, receives every client's tallies for every
+	// closed window (detect.WindowStats as JSON, keyed by client), for
+	// storage's client_windows; produced at each checkpoint, before the
+	// findings. Run creates it like the findings topic.
+	WindowsTopic string
 	// ReplicationFactor of the topics Run creates; the broker's
 	// default.replication.factor when zero.
 	ReplicationFactor int

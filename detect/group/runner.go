@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,7 @@ type Runner struct {
 	client    *kafka.Client
 	findings  *kafka.Writer
 	state     *kafka.Writer
+	windows   *kafka.Writer // nil without Options.WindowsTopic
 
 	events, malformed, produced, checkpoints, restores, idleAdvances, failures atomic.Int64
 
@@ -78,6 +80,19 @@ func New(opts Options) (*Runner, error) {
 		WriteTimeout: opts.WriteTimeout,
 		Compression:  kafka.Zstd,
 	}
+	if opts.WindowsTopic != "" {
+		r.windows = &kafka.Writer{
+			Addr:         opts.Kafka.Addr(),
+			Topic:        opts.WindowsTopic,
+			Balancer:     &kafka.Murmur2Balancer{},
+			Transport:    tr,
+			RequiredAcks: kafka.RequireAll,
+			BatchTimeout: time.Millisecond,
+			BatchSize:    10_000,
+			WriteTimeout: opts.WriteTimeout,
+			Compression:  kafka.Zstd,
+		}
+	}
 	r.state = &kafka.Writer{
 		Addr:         opts.Kafka.Addr(),
 		Topic:        opts.StateTopic,
@@ -94,6 +109,9 @@ func New(opts Options) (*Runner, error) {
 
 // close releases the Runner's writers and connections.
 func (r *Runner) close() {
+	if r.windows != nil {
+		r.windows.Close()
+	}
 	r.state.Close()
 	r.findings.Close()
 	r.transport.CloseIdleConnections()
@@ -251,7 +269,7 @@ func (r *Runner) awaitTopics(ctx context.Context) error {
 // the events topic's partition count.
 func (r *Runner) ensureTopics(ctx context.Context) error {
 	md, err := r.client.Metadata(ctx, &kafka.MetadataRequest{
-		Topics: []string{r.opts.EventsTopic, r.opts.FindingsTopic, r.opts.StateTopic},
+		Topics: slices.DeleteFunc([]string{r.opts.EventsTopic, r.opts.FindingsTopic, r.opts.StateTopic, r.opts.WindowsTopic}, func(s string) bool { return s == "" }),
 	})
 	if err != nil {
 		return fmt.Errorf("detect group: metadata: %w", err)
@@ -273,6 +291,9 @@ func (r *Runner) ensureTopics(ctx context.Context) error {
 	var topics []kafka.TopicConfig
 	if parts[r.opts.FindingsTopic] == 0 {
 		topics = append(topics, kafka.TopicConfig{Topic: r.opts.FindingsTopic, NumPartitions: n, ReplicationFactor: rf})
+	}
+	if w := r.opts.WindowsTopic; w != "" && parts[w] == 0 {
+		topics = append(topics, kafka.TopicConfig{Topic: w, NumPartitions: n, ReplicationFactor: rf})
 	}
 	if parts[r.opts.StateTopic] == 0 {
 		topics = append(topics, kafka.TopicConfig{

@@ -35,6 +35,7 @@ type worker struct {
 
 	eng     *detect.Engine
 	pending []kafka.Message // findings emitted, not yet produced
+	windows []kafka.Message // window records (Options.WindowsTopic), not yet produced
 	ev      ingest.Event
 	buf     []byte // state record scratch
 
@@ -189,6 +190,18 @@ func (w *worker) idleAdvance(ctx context.Context, reader *kafka.Reader, now time
 	return len(w.pending) > 0
 }
 
+// window is the engine's Options.OnWindow: records wait for the next
+// checkpoint, like findings, so a replay after a crash reproduces them
+// (storage keeps one row per client and window).
+func (w *worker) window(ws detect.WindowStats) {
+	v, err := json.Marshal(ws)
+	if err != nil {
+		w.r.failures.Add(1)
+		return
+	}
+	w.windows = append(w.windows, kafka.Message{Key: []byte(ws.Client), Value: v})
+}
+
 // emit is the engine's Options.Emit: findings wait for the next checkpoint.
 func (w *worker) emit(f detect.Finding) {
 	v, err := json.Marshal(f)
@@ -217,6 +230,13 @@ func (w *worker) emit(f detect.Finding) {
 func (w *worker) checkpoint(ctx context.Context) error {
 	r := w.r
 	w.sinceCP = 0
+	if n := len(w.windows); n > 0 {
+		if err := r.windows.WriteMessages(ctx, w.windows...); err != nil {
+			return fmt.Errorf("partition %d: produce %d window records: %w", w.part, n, err)
+		}
+		clear(w.windows)
+		w.windows = w.windows[:0]
+	}
 	if n := len(w.pending); n > 0 {
 		if err := r.findings.WriteMessages(ctx, w.pending...); err != nil {
 			return fmt.Errorf("partition %d: produce %d findings: %w", w.part, n, err)
@@ -295,6 +315,9 @@ func (w *worker) restore(gctx context.Context) (int64, error) {
 	r := w.r
 	opts := r.opts.Detect
 	opts.Emit = w.emit
+	if r.windows != nil {
+		opts.OnWindow = w.window
+	}
 	// Right after Run creates the state topic its partitions may not have
 	// a leader yet: retry soon, then back off.
 	backoff := retryBackoff / 8
