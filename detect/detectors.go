@@ -1,6 +1,10 @@
 package detect
 
-import "math"
+import (
+	"math"
+
+	"github.com/gatewatch/gatewatch/detect/internal/tail"
+)
 
 // The three detectors judge one client window each, against the client's
 // own baseline once it has MinHistory windows and against the population
@@ -63,8 +67,8 @@ func (e *Engine) judgeVolume(c *client, x float64, f *fleet) verdict {
 		if floors || x > mean+suspectZ*v.spread {
 			// Both tails must agree; the larger probability counts.
 			lm, lsd, dof := c.vol.predictLog(e.a, e.pop.disp)
-			logLog := logStudentTail((math.Log1p(x)-lm-math.Log(f.vol))/lsd, dof)
-			v.logP = math.Max(logNegBinTail(x, mean, variance), logLog)
+			logLog := tail.StudentUpper((math.Log1p(x)-lm-math.Log(f.vol))/lsd, dof)
+			v.logP = math.Max(tail.NegBinUpper(x, mean, variance), logLog)
 			v.anomalous = floors && v.logP < e.logPValue
 			v.suspect = v.logP < e.logSuspect
 		}
@@ -86,7 +90,7 @@ func (e *Engine) judgeVolume(c *client, x float64, f *fleet) verdict {
 	v.refHigh = high
 	v.effect = x / math.Max(high, minExpected)
 	if x >= float64(o.MinRequests) && x >= o.MinRatio*high {
-		v.logP = logNormalTail((math.Log1p(x) - mid) / sd)
+		v.logP = tail.NormalUpper((math.Log1p(x) - mid) / sd)
 		v.anomalous = v.logP < e.logPValue
 	}
 	return v

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 
+	"github.com/gatewatch/gatewatch/detect/internal/tail"
+
 	"github.com/gatewatch/gatewatch/ingest"
 )
 
@@ -245,7 +247,7 @@ func (e *Engine) judgeMetric(idx int32, c *client, m metric, x float64, floor bo
 	v.refHigh = high
 	v.effect = x / math.Max(high, 1)
 	if floor && v.effect >= t.MinRatio {
-		v.logP = logNormalTail((math.Log1p(x) - p.mid) / p.sd)
+		v.logP = tail.NormalUpper((math.Log1p(x) - p.mid) / p.sd)
 		v.anomalous = v.logP < e.logPValue
 	}
 	return v
@@ -285,11 +287,11 @@ func (e *Engine) judgeOwn(b *volumeBaseline, x float64, floor bool, minRatio flo
 	if floors || x > mean+suspectZ*v.spread {
 		switch tl {
 		case tailsLog:
-			v.logP = logStudentTail((math.Log1p(x)-lm)/lsd, dof)
+			v.logP = tail.StudentUpper((math.Log1p(x)-lm)/lsd, dof)
 		case tailsCount:
-			v.logP = logNegBinTail(x, mean, variance)
+			v.logP = tail.NegBinUpper(x, mean, variance)
 		default:
-			v.logP = math.Max(logStudentTail((math.Log1p(x)-lm)/lsd, dof), logNegBinTail(x, mean, variance))
+			v.logP = math.Max(tail.StudentUpper((math.Log1p(x)-lm)/lsd, dof), tail.NegBinUpper(x, mean, variance))
 		}
 		v.anomalous = floors && v.logP < e.logPValue
 		v.suspect = v.logP < e.logSuspect

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/gatewatch/gatewatch/detect/internal/tail"
+
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
@@ -36,7 +38,7 @@ func TestLogPoissonTail(t *testing.T) {
 		{1, 2}, {5, 2}, {50, 2}, {400, 2}, {3000, 3000}, {4000, 3000}, {1, 0.01}, {300, 0.5},
 	} {
 		want := logSumTail(tc.k, func(x int) float64 { return distuv.Poisson{Lambda: tc.lambda}.LogProb(float64(x)) })
-		got := logPoissonTail(float64(tc.k), tc.lambda)
+		got := tail.PoissonUpper(float64(tc.k), tc.lambda)
 		// Exact to rounding while representable; the geometric bound
 		// beyond is within a factor of 2.
 		if tol := tolerance(want); math.Abs(got-want) > tol {
@@ -44,7 +46,7 @@ func TestLogPoissonTail(t *testing.T) {
 		}
 	}
 	// distuv's Survival(k-1) agrees where it has precision.
-	if got, want := math.Exp(logPoissonTail(8, 2)), (distuv.Poisson{Lambda: 2}).Survival(7); math.Abs(got-want) > 1e-12 {
+	if got, want := math.Exp(tail.PoissonUpper(8, 2)), (distuv.Poisson{Lambda: 2}).Survival(7); math.Abs(got-want) > 1e-12 {
 		t.Errorf("P(X >= 8) = %v, distuv says %v", got, want)
 	}
 }
@@ -69,18 +71,18 @@ func TestLogNegBinTail(t *testing.T) {
 		{10, 3, 9}, {50, 2, 3}, {9000, 3000, 90000}, {4800, 3000, 90000}, {2000, 5, 50}, {100, 1, 1.5}, {30, 4, 40},
 	} {
 		want := logSumTail(tc.k, nbLogPmf(tc.mean, tc.variance))
-		got := logNegBinTail(float64(tc.k), tc.mean, tc.variance)
+		got := tail.NegBinUpper(float64(tc.k), tc.mean, tc.variance)
 		if tol := tolerance(want); math.Abs(got-want) > tol {
 			t.Errorf("ln P(NB(%v, %v) >= %d) = %v, want %v", tc.mean, tc.variance, tc.k, got, want)
 		}
 	}
 	// Overdispersion is what lets a noisy heavy client through: 4,800 is
 	// unremarkable (4σ) at 3000±300 but impossible for a Poisson client.
-	if nb, po := logNegBinTail(4200, 3000, 90000), logPoissonTail(4200, 3000); nb < math.Log(1e-6) || po > math.Log(1e-50) {
+	if nb, po := tail.NegBinUpper(4200, 3000, 90000), tail.PoissonUpper(4200, 3000); nb < math.Log(1e-6) || po > math.Log(1e-50) {
 		t.Errorf("NB tail %v, Poisson tail %v", nb, po)
 	}
 	// A variance at or below the mean is Poisson.
-	if got, want := logNegBinTail(10, 3, 2), logPoissonTail(10, 3); got != want {
+	if got, want := tail.NegBinUpper(10, 3, 2), tail.PoissonUpper(10, 3); got != want {
 		t.Errorf("underdispersed NB %v, Poisson %v", got, want)
 	}
 }
@@ -122,15 +124,15 @@ func TestLogNormalTail(t *testing.T) {
 		if z > 8 {
 			want = math.Log(0.5 * math.Erfc(z/math.Sqrt2))
 		}
-		if got := logNormalTail(z); math.Abs(got-want) > 1e-9*math.Max(1, -want) {
+		if got := tail.NormalUpper(z); math.Abs(got-want) > 1e-9*math.Max(1, -want) {
 			t.Errorf("ln P(Z >= %v) = %v, want %v", z, got, want)
 		}
 	}
 	// The asymptotic branch continues the exact one.
-	if a, b := logNormalTail(29.999), logNormalTail(30.001); math.Abs(a-b) > 0.1 || !(b < a) {
+	if a, b := tail.NormalUpper(29.999), tail.NormalUpper(30.001); math.Abs(a-b) > 0.1 || !(b < a) {
 		t.Errorf("discontinuity at 30: %v %v", a, b)
 	}
-	if got := logNormalTail(1e6); math.IsInf(got, 0) || math.IsNaN(got) {
+	if got := tail.NormalUpper(1e6); math.IsInf(got, 0) || math.IsNaN(got) {
 		t.Errorf("extreme z: %v", got)
 	}
 }
@@ -143,7 +145,7 @@ func TestTailsNeverPanic(t *testing.T) {
 	for _, a := range vals {
 		for _, b := range vals {
 			for _, c := range vals {
-				for _, got := range []float64{logPoissonTail(a, b), logNegBinTail(a, b, c), logBinomTail(a, b, c), logNormalTail(a)} {
+				for _, got := range []float64{tail.PoissonUpper(a, b), tail.NegBinUpper(a, b, c), logBinomTail(a, b, c), tail.NormalUpper(a)} {
 					if math.IsNaN(got) || got > 0 {
 						t.Errorf("tail(%v, %v, %v) = %v", a, b, c, got)
 					}
@@ -230,20 +232,20 @@ func TestLogStudentTail(t *testing.T) {
 		{-2, 3}, {0, 5}, {1.5, 2}, {4, 9}, {6, 30}, {5, 1000},
 	} {
 		want := math.Log(distuv.StudentsT{Mu: 0, Sigma: 1, Nu: tc.nu}.Survival(tc.t))
-		if got := logStudentTail(tc.t, tc.nu); math.Abs(got-want) > 1e-8*math.Max(1, -want) {
+		if got := tail.StudentUpper(tc.t, tc.nu); math.Abs(got-want) > 1e-8*math.Max(1, -want) {
 			t.Errorf("ln P(T_%v >= %v) = %v, want %v", tc.nu, tc.t, got, want)
 		}
 	}
 	// Beyond float64: the leading term keeps the ranking.
-	a, b := logStudentTail(1e80, 30), logStudentTail(1e90, 30)
+	a, b := tail.StudentUpper(1e80, 30), tail.StudentUpper(1e90, 30)
 	if math.IsInf(a, 0) || math.IsNaN(a) || !(b < a) {
 		t.Errorf("extreme tails %v, %v", a, b)
 	}
 	// Few windows, heavy tails: what is 1e-6 for a normal is not for t_9.
-	if logStudentTail(4.75, 9) < math.Log(1e-4) {
+	if tail.StudentUpper(4.75, 9) < math.Log(1e-4) {
 		t.Error("t with 9 degrees of freedom is not heavier-tailed than the normal")
 	}
-	if got, want := logStudentTail(3, math.Inf(1)), logNormalTail(3); got != want {
+	if got, want := tail.StudentUpper(3, math.Inf(1)), tail.NormalUpper(3); got != want {
 		t.Errorf("infinite degrees of freedom: %v, want the normal's %v", got, want)
 	}
 }

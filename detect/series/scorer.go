@@ -3,6 +3,8 @@ package series
 import (
 	"math"
 	"time"
+
+	"github.com/gatewatch/gatewatch/detect/internal/tail"
 )
 
 // Score is the verdict on one observation.
@@ -218,7 +220,7 @@ func (s *Scorer) Observe(t time.Time, v float64) Score {
 				out.LogP = math.Min(0, math.Ln2+math.Min(out.LogP, lp))
 			}
 		}
-		out.Score = scoreOf(out.LogP, s.opt.PValue)
+		out.Score = tail.Score(out.LogP, s.opt.PValue)
 	}
 
 	// Winsorise: an ordinary value is clipped at Clip spreads from each
@@ -492,9 +494,9 @@ func (s *Scorer) logP(v, y, m, sd, dof, neff float64) float64 {
 	}
 	var lp float64
 	if up {
-		lp = logStudentTail(z, dof)
+		lp = tail.StudentUpper(z, dof)
 	} else {
-		lp = logStudentTail(-z, dof)
+		lp = tail.StudentUpper(-z, dof)
 	}
 	if s.opt.Kind == Counts {
 		mc := math.Max(math.Expm1(m), 0)
@@ -509,9 +511,9 @@ func (s *Scorer) logP(v, y, m, sd, dof, neff float64) float64 {
 		}
 		vc := math.Max(mc, (1+mc)*(1+mc)*sd*sd)
 		if up {
-			lp = blend(lp, logNegBinTail(v, mc, vc), exc)
+			lp = blend(lp, tail.NegBinUpper(v, mc, vc), exc)
 		} else {
-			lp = blend(lp, logNegBinLower(v, mc, vc), exc)
+			lp = blend(lp, tail.NegBinLower(v, mc, vc), exc)
 		}
 	}
 	if s.opt.Direction == Both {

@@ -1,6 +1,10 @@
 package series
 
-import "math"
+import (
+	"math"
+
+	"github.com/gatewatch/gatewatch/detect/internal/tail"
+)
 
 // shiftChart is the optional test for sustained shifts (Options.Shifts):
 // an exponentially weighted mean of the model's standardised residuals,
@@ -39,11 +43,11 @@ func (c *shiftChart) test(zc, a, minW float64, dir Direction) (zt, logP float64)
 	dof := math.Max(1, c.w*a/2)
 	switch dir {
 	case Up:
-		return zt, logStudentTail(u, dof)
+		return zt, tail.StudentUpper(u, dof)
 	case Down:
-		return zt, logStudentTail(-u, dof)
+		return zt, tail.StudentUpper(-u, dof)
 	}
-	return zt, math.Min(0, math.Ln2+logStudentTail(math.Abs(u), dof))
+	return zt, math.Min(0, math.Ln2+tail.StudentUpper(math.Abs(u), dof))
 }
 
 // update stores the chart value zt; unless keep, its square enters the

@@ -1,4 +1,6 @@
-package series
+// Package tail computes the tail probabilities gatewatch's detectors
+// judge by, in natural-log space.
+package tail
 
 import (
 	"math"
@@ -8,9 +10,8 @@ import (
 
 // Tail probabilities, in log space.
 //
-// The upper-tail functions are copied from detect/score.go, where they
-// are unexported and come with the whole engine (and ingest); the math is
-// small and stable. The lower tails are new here: a single series can be
+// They serve the per-client detectors (detect) and the single-series
+// scorer (detect/series). Lower tails exist because a single series can be
 // anomalous by falling as well as by rising.
 //
 // Everything stays in natural-log space and uses gonum's regularised
@@ -23,8 +24,8 @@ import (
 // tinyTail is where direct computations are abandoned for the bounds.
 const tinyTail = 1e-280
 
-// logPoissonTail is ln P(X >= k) for X ~ Poisson(lambda).
-func logPoissonTail(k, lambda float64) float64 {
+// PoissonUpper is ln P(X >= k) for X ~ Poisson(lambda).
+func PoissonUpper(k, lambda float64) float64 {
 	switch {
 	case math.IsNaN(lambda) || math.IsNaN(k) || !(k > 0):
 		return 0
@@ -36,11 +37,11 @@ func logPoissonTail(k, lambda float64) float64 {
 	if p := mathext.GammaIncReg(k, lambda); p > tinyTail {
 		return math.Min(0, math.Log(p))
 	}
-	return logPoissonPMF(k, lambda) - geometricLog(lambda/(k+1))
+	return PoissonLogPMF(k, lambda) - GeometricLog(lambda/(k+1))
 }
 
-// logPoissonLower is ln P(X <= k) for X ~ Poisson(lambda).
-func logPoissonLower(k, lambda float64) float64 {
+// PoissonLower is ln P(X <= k) for X ~ Poisson(lambda).
+func PoissonLower(k, lambda float64) float64 {
 	switch {
 	case math.IsNaN(lambda) || math.IsNaN(k) || !(lambda > 0) || math.IsInf(k, 1):
 		return 0
@@ -52,18 +53,18 @@ func logPoissonLower(k, lambda float64) float64 {
 	if p := mathext.GammaIncRegComp(k+1, lambda); p > tinyTail {
 		return math.Min(0, math.Log(p))
 	}
-	return math.Min(0, logPoissonPMF(k, lambda))
+	return math.Min(0, PoissonLogPMF(k, lambda))
 }
 
-func logPoissonPMF(k, lambda float64) float64 {
+func PoissonLogPMF(k, lambda float64) float64 {
 	lg, _ := math.Lgamma(k + 1)
 	return k*math.Log(lambda) - lambda - lg
 }
 
-// negBin returns the negative binomial's success probability q and size r
+// NegBinParams returns the negative binomial's success probability q and size r
 // for a mean and variance, and false when the variance does not exceed the
 // mean (Poisson) or the shape is degenerate.
-func negBin(mean, variance float64) (q, r float64, ok bool) {
+func NegBinParams(mean, variance float64) (q, r float64, ok bool) {
 	if !(variance > mean*(1+1e-9)) {
 		return 0, 0, false
 	}
@@ -75,10 +76,10 @@ func negBin(mean, variance float64) (q, r float64, ok bool) {
 	return q, r, true
 }
 
-// logNegBinTail is ln P(X >= k) for a negative binomial X with the given
+// NegBinUpper is ln P(X >= k) for a negative binomial X with the given
 // mean and variance; a variance not above the mean means Poisson.
 // P(X >= k) = I_{1-q}(k, r).
-func logNegBinTail(k, mean, variance float64) float64 {
+func NegBinUpper(k, mean, variance float64) float64 {
 	switch {
 	case math.IsNaN(mean) || math.IsNaN(variance) || math.IsNaN(k) || !(k > 0):
 		return 0
@@ -87,9 +88,9 @@ func logNegBinTail(k, mean, variance float64) float64 {
 	case math.IsInf(mean, 1) || math.IsInf(variance, 1):
 		return 0
 	}
-	q, r, ok := negBin(mean, variance)
+	q, r, ok := NegBinParams(mean, variance)
 	if !ok {
-		return logPoissonTail(k, mean)
+		return PoissonUpper(k, mean)
 	}
 	if p := mathext.RegIncBeta(k, r, 1-q); p > tinyTail {
 		return math.Min(0, math.Log(p))
@@ -97,12 +98,12 @@ func logNegBinTail(k, mean, variance float64) float64 {
 	// P(k+1)/P(k) = (k+r)/(k+1) * (1-q) falls with k when r >= 1 and
 	// rises towards 1-q when r < 1.
 	ratio := (1 - q) * math.Max(1, (k+r)/(k+1))
-	return logNegBinPMF(k, q, r) - geometricLog(ratio)
+	return NegBinLogPMF(k, q, r) - GeometricLog(ratio)
 }
 
-// logNegBinLower is ln P(X <= k) for a negative binomial X with the given
+// NegBinLower is ln P(X <= k) for a negative binomial X with the given
 // mean and variance. P(X <= k) = I_q(r, k+1).
-func logNegBinLower(k, mean, variance float64) float64 {
+func NegBinLower(k, mean, variance float64) float64 {
 	switch {
 	case math.IsNaN(mean) || math.IsNaN(variance) || math.IsNaN(k) || !(mean > 0) || math.IsInf(k, 1):
 		return 0
@@ -111,25 +112,25 @@ func logNegBinLower(k, mean, variance float64) float64 {
 	case math.IsInf(mean, 1) || math.IsInf(variance, 1):
 		return 0
 	}
-	q, r, ok := negBin(mean, variance)
+	q, r, ok := NegBinParams(mean, variance)
 	if !ok {
-		return logPoissonLower(k, mean)
+		return PoissonLower(k, mean)
 	}
 	if p := mathext.RegIncBeta(r, k+1, q); p > tinyTail {
 		return math.Min(0, math.Log(p))
 	}
-	return math.Min(0, logNegBinPMF(k, q, r))
+	return math.Min(0, NegBinLogPMF(k, q, r))
 }
 
-func logNegBinPMF(k, q, r float64) float64 {
+func NegBinLogPMF(k, q, r float64) float64 {
 	lgkr, _ := math.Lgamma(k + r)
 	lgr, _ := math.Lgamma(r)
 	lgk, _ := math.Lgamma(k + 1)
 	return lgkr - lgr - lgk + r*math.Log(q) + k*math.Log1p(-q)
 }
 
-// logNormalTail is ln P(Z >= z) for a standard normal Z.
-func logNormalTail(z float64) float64 {
+// NormalUpper is ln P(Z >= z) for a standard normal Z.
+func NormalUpper(z float64) float64 {
 	switch {
 	case math.IsNaN(z):
 		return 0
@@ -140,17 +141,17 @@ func logNormalTail(z float64) float64 {
 	return -z*z/2 - math.Log(z) - 0.5*math.Log(2*math.Pi) + math.Log1p(-1/(z*z))
 }
 
-// logStudentTail is ln P(T >= t) for Student's t with nu degrees of
+// StudentUpper is ln P(T >= t) for Student's t with nu degrees of
 // freedom: the predictive tail of a value whose spread was estimated from
 // about nu+1 observations. With little history its tails are far heavier
 // than the normal's, which keeps a young baseline from alarming on its own
 // uncertainty. P(T >= t) = I_x(nu/2, 1/2)/2 with x = nu/(nu+t²).
-func logStudentTail(t, nu float64) float64 {
+func StudentUpper(t, nu float64) float64 {
 	switch {
 	case math.IsNaN(t) || math.IsNaN(nu) || !(nu > 0):
 		return 0
 	case math.IsInf(nu, 1):
-		return logNormalTail(t)
+		return NormalUpper(t)
 	case t <= 0:
 		if math.IsInf(t, -1) {
 			return 0
@@ -170,32 +171,32 @@ func logStudentTail(t, nu float64) float64 {
 	return math.Log(0.5) + a*math.Log(x) + 0.5*math.Log1p(-x) - math.Log(a) - mathext.Lbeta(a, 0.5)
 }
 
-// geometricLog is ln(1 - ratio); ratios at or above 1 (before the mode,
+// GeometricLog is ln(1 - ratio); ratios at or above 1 (before the mode,
 // where the bound is not valid) count as no reduction.
-func geometricLog(ratio float64) float64 {
+func GeometricLog(ratio float64) float64 {
 	if !(ratio < 1) {
 		return 0
 	}
 	return math.Log1p(-math.Max(ratio, 0))
 }
 
-// maxEvidence caps -log10 p at 10000 (~1e-10000): beyond any float64
+// MaxEvidence caps -log10 p at 10000 (~1e-10000): beyond any float64
 // p-value, and it keeps a zero probability finite.
-const maxEvidence = 10000
+const MaxEvidence = 10000
 
-// evidence is -log10 of a probability given in natural log.
-func evidence(logP float64) float64 {
+// Evidence is -log10 of a probability given in natural log.
+func Evidence(logP float64) float64 {
 	if !(logP < 0) {
 		return 0
 	}
-	return math.Min(-logP/math.Ln10, maxEvidence)
+	return math.Min(-logP/math.Ln10, MaxEvidence)
 }
 
-// scoreOf maps ln p into [0,1): e/(e+e0) with e = -log10 p and
+// Score maps ln p into [0,1): e/(e+e0) with e = -log10 p and
 // e0 = -log10 threshold, as detect does, so p = threshold scores 0.5 and
-// more evidence always scores higher.
-func scoreOf(logP, threshold float64) float64 {
-	e := evidence(logP)
+// more Evidence always scores higher.
+func Score(logP, threshold float64) float64 {
+	e := Evidence(logP)
 	e0 := -math.Log10(threshold)
 	return e / (e + e0)
 }
