@@ -22,6 +22,8 @@ cleanup() {
 	rm -rf "$KAFKA_DIR" "$CLICKHOUSE_DIR" "$LOG" "$LOG.fuzz"
 }
 trap cleanup EXIT
+# An interrupted run (Ctrl-C, a CI timeout) still stops the servers.
+trap 'exit 130' INT TERM
 
 step() { printf '\n== %s\n' "$*"; }
 

@@ -257,24 +257,9 @@ func TestCollectResumesAfterRestart(t *testing.T) {
 	// collect runs until want lines are in Kafka, then is stopped.
 	collect := func(want int) {
 		t.Helper()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		var out, errOut syncBuffer
-		c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
-		done := make(chan int, 1)
-		go func() {
-			done <- c.main(ctx, []string{"collect", "--config", cfgPath, "--listen", "", "--from-start", "--format", "nginx_combined", logPath})
-		}()
+		b := startBackground(t, nil, "collect", "--config", cfgPath, "--listen", "", "--from-start", "--format", "nginx_combined", logPath)
 		readTopic(t, broker, events, want, 60*time.Second)
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Fatalf("collect exited %d: %s", code, errOut.String())
-			}
-		case <-time.After(40 * time.Second):
-			t.Fatal("collect did not stop")
-		}
+		b.stop(t)
 	}
 
 	write(logPath, 500)
@@ -323,12 +308,7 @@ func TestCollectSyslogTLS(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errOut syncBuffer
-	c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
-	done := make(chan int, 1)
-	go func() { done <- c.main(ctx, []string{"collect", "--config", cfgPath, "--listen", ""}) }()
+	b := startBackground(t, nil, "collect", "--config", cfgPath, "--listen", "")
 
 	send := func(certs []tls.Certificate) error {
 		var conn *tls.Conn
@@ -369,8 +349,5 @@ func TestCollectSyslogTLS(t *testing.T) {
 	if len(msgs) != 1 {
 		t.Errorf("%d events, want 1 (the certificate-less sender's line must not arrive)", len(msgs))
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("collect exited %d: %s", code, errOut.String())
-	}
+	b.stop(t)
 }

@@ -342,3 +342,53 @@ func TestDemoFindsEveryAttack(t *testing.T) {
 		t.Errorf("findings on stdout lack the wider detectors:\n%s", stdout[:min(len(stdout), 2000)])
 	}
 }
+
+// background is a gatewatch command running until the test stops it, as
+// a service would: collect, detect, store.
+type background struct {
+	cancel context.CancelFunc
+	done   chan int
+	stdout syncBuffer
+	stderr syncBuffer
+}
+
+// startBackground runs gatewatch with args and getenv's environment.
+func startBackground(t testing.TB, getenv func(string) string, args ...string) *background {
+	t.Helper()
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &background{cancel: cancel, done: make(chan int, 1)}
+	c := &cli{stdin: strings.NewReader(""), stdout: &b.stdout, stderr: &b.stderr, getenv: getenv}
+	go func() { b.done <- c.main(ctx, args) }()
+	t.Cleanup(cancel)
+	return b
+}
+
+// exited reports the exit code if the command has already ended.
+func (b *background) exited() (int, bool) {
+	select {
+	case code := <-b.done:
+		b.done <- code
+		return code, true
+	default:
+		return 0, false
+	}
+}
+
+// stop cancels the command (SIGTERM) and fails t unless it ends cleanly
+// and promptly.
+func (b *background) stop(t testing.TB) {
+	t.Helper()
+	b.cancel()
+	select {
+	case code := <-b.done:
+		b.done <- code
+		if code != 0 {
+			t.Fatalf("exited %d: %s", code, b.stderr.String())
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatalf("did not stop within 40s of cancellation: %s", b.stderr.String())
+	}
+}

@@ -111,10 +111,7 @@ func TestStoreAndQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 	getenv := func(k string) string { return env[k] }
-	var storeOut, storeErr syncBuffer
-	store := &cli{stdin: strings.NewReader(""), stdout: &storeOut, stderr: &storeErr, getenv: getenv}
-	done := make(chan int, 1)
-	go func() { done <- store.main(ctx, []string{"store", "--config", cfgPath, "--listen", ""}) }()
+	store := startBackground(t, getenv, "store", "--config", cfgPath, "--listen", "")
 
 	query := func(args ...string) string {
 		t.Helper()
@@ -128,10 +125,8 @@ func TestStoreAndQuery(t *testing.T) {
 	// Wait until every event is stored.
 	var top []storage.ClientStat
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(300 * time.Millisecond) {
-		select {
-		case code := <-done:
-			t.Fatalf("store exited %d: %s", code, storeErr.String())
-		default:
+		if code, ok := store.exited(); ok {
+			t.Fatalf("store exited %d: %s", code, store.stderr.String())
 		}
 		top = nil
 		json.Unmarshal([]byte(runQuiet(getenv, cfgPath, "top", "--since", "2h", "--output", "json")), &top)
@@ -143,7 +138,7 @@ func TestStoreAndQuery(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d events stored; store: %s", n, total, storeErr.String())
+			t.Fatalf("%d of %d events stored; store: %s", n, total, store.stderr.String())
 		}
 	}
 	if top[0].Client != "198.51.100.7" || top[0].Requests != 300 {
@@ -187,11 +182,8 @@ func TestStoreAndQuery(t *testing.T) {
 	if code := m.main(ctx, []string{"migrate", "--status", "--config", cfgPath}); code != 0 || !strings.Contains(mOut.String(), "true") || strings.Contains(mOut.String(), "false") {
 		t.Errorf("migrate --status (%d):\n%s%s", code, mOut.String(), mErr.String())
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("store exited %d: %s", code, storeErr.String())
-	}
-	if pw := env["GATEWATCH_CLICKHOUSE_PASSWORD"]; pw != "" && strings.Contains(storeErr.String(), pw) {
+	store.stop(t)
+	if pw := env["GATEWATCH_CLICKHOUSE_PASSWORD"]; pw != "" && strings.Contains(store.stderr.String(), pw) {
 		t.Error("store logged the ClickHouse password")
 	}
 }
