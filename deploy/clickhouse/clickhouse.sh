@@ -21,22 +21,16 @@
 #   CLICKHOUSE_HTTP_PORT   HTTP interface                (default 18123)
 #   CLICKHOUSE_START_TIMEOUT, CLICKHOUSE_STOP_TIMEOUT   seconds (60, 30)
 set -euo pipefail
+SERVICE=clickhouse.sh SERVICE_WHAT=server PID_FILE=clickhouse.pid PID_MARK=config.xml
+# shellcheck source-path=SCRIPTDIR source=../lib/service.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib/service.sh"
+cmd_stop() { stop_service "${1:-}" "$CLICKHOUSE_STOP_TIMEOUT"; }
+cmd_status() { status_service "${1:-}"; }
 
 CLICKHOUSE_START_TIMEOUT="${CLICKHOUSE_START_TIMEOUT:-60}"
 CLICKHOUSE_STOP_TIMEOUT="${CLICKHOUSE_STOP_TIMEOUT:-30}"
 CH_USER=default
 
-die() { printf 'clickhouse.sh: %s\n' "$*" >&2; exit 1; }
-log() { printf 'clickhouse.sh: %s\n' "$*" >&2; }
-
-usage() {
-	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
-	exit 2
-}
-
-need() {
-	command -v "$1" >/dev/null 2>&1 || die "$1 not found on PATH${2:+ ($2)}"
-}
 
 # install_clickhouse installs the Debian packages when the server binary is
 # missing. apt-get update runs once, right before, so a fresh machine with
@@ -59,27 +53,7 @@ install_clickhouse() {
 	need clickhouse-client
 }
 
-# abs_dir prints DIR as an absolute path, creating it if needed.
-abs_dir() {
-	[ -n "${1:-}" ] || die "missing DIR argument"
-	mkdir -p "$1"
-	(cd "$1" && pwd)
-}
 
-# pid_of prints the server's pid if DIR's server is running. The command
-# line check keeps a recycled pid from being taken for the server.
-pid_of() {
-	local dir="$1" pid
-	[ -f "$dir/clickhouse.pid" ] || return 1
-	pid="$(cat "$dir/clickhouse.pid")"
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir/config.xml" || return 1
-	echo "$pid"
-}
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-random_alnum() { LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c "$1" || true; }
 
 # load_ports takes the ports from DIR/ports when the server was configured
 # before, so a restart keeps the addresses the tests already know.
@@ -98,30 +72,7 @@ load_ports() {
 # make_tls writes a throwaway CA and a server certificate for 127.0.0.1 and
 # localhost. 18.16 serves the native protocol over TLS on tcp_port_secure
 # (through Poco's OpenSSL wrapper); clients check it against DIR/ca.pem.
-make_tls() {
-	local dir="$1" tls="$1/tls"
-	need openssl "apt-get install -y openssl"
-	mkdir -p "$tls"
-	(
-		cd "$tls"
-		umask 077
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-			-keyout ca.key -out ca.pem -days 30 -subj "/CN=gatewatch test CA $(random_alnum 8)" \
-			-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
-		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-			-keyout server.key -out server.csr -subj "/CN=localhost"
-		printf '%s\n' \
-			'basicConstraints=CA:FALSE' \
-			'keyUsage=critical,digitalSignature,keyEncipherment' \
-			'extendedKeyUsage=serverAuth' \
-			'subjectAltName=IP:127.0.0.1,DNS:localhost' >server.ext
-		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-			-out server.pem -days 30 -extfile server.ext
-		rm -f server.csr ca.srl
-	) >"$dir/logs/tls.log" 2>&1 || { cat "$dir/logs/tls.log" >&2; die "making the test CA failed"; }
-	cp "$tls/ca.pem" "$dir/ca.pem"
-	chmod 644 "$dir/ca.pem"
-}
+make_tls() { make_test_certs "$1" server; }
 
 # write_config rewrites the packaged config.xml for DIR: paths, ports, a
 # loopback-only listener, the TLS files, no interserver port and smaller
@@ -288,41 +239,6 @@ cmd_start() {
 		sleep 0.3
 	done
 	log "ready (pid $pid, ClickHouse $(cat "$dir/version" 2>/dev/null)) after $((($(date +%s%N) - t0) / 1000000)) ms"
-}
-
-cmd_stop() {
-	local dir pid
-	dir="$(abs_dir "${1:-}")"
-	if ! pid="$(pid_of "$dir")"; then
-		rm -f "$dir/clickhouse.pid"
-		log "no server running in $dir"
-		return 0
-	fi
-	kill -TERM "$pid" 2>/dev/null || true
-	local deadline=$((SECONDS + CLICKHOUSE_STOP_TIMEOUT))
-	while kill -0 "$pid" 2>/dev/null; do
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			log "server pid $pid ignored SIGTERM for ${CLICKHOUSE_STOP_TIMEOUT}s, sending SIGKILL"
-			kill -KILL "$pid" 2>/dev/null || true
-			break
-		fi
-		sleep 0.2
-	done
-	wait "$pid" 2>/dev/null || true
-	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-	rm -f "$dir/clickhouse.pid"
-	log "stopped server pid $pid"
-}
-
-cmd_status() {
-	local dir pid
-	dir="$(abs_dir "${1:-}")"
-	if pid="$(pid_of "$dir")"; then
-		echo "running (pid $pid)"
-	else
-		echo "not running"
-		return 1
-	fi
 }
 
 cmd_env() {

@@ -15,6 +15,11 @@
 # sasl.password. README.md beside this file lists the knobs (KAFKA_VERSION,
 # KAFKA_PORT, KAFKA_SASL_PORT, KAFKA_START_TIMEOUT, GATEWATCH_KAFKA_CACHE, ...).
 set -euo pipefail
+SERVICE=kafka.sh SERVICE_WHAT=broker PID_FILE=kafka.pid PID_MARK=server.properties
+# shellcheck source-path=SCRIPTDIR source=../lib/service.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib/service.sh"
+cmd_stop() { stop_service "${1:-}" "$KAFKA_STOP_TIMEOUT"; }
+cmd_status() { status_service "${1:-}"; }
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
@@ -26,17 +31,6 @@ KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-60}"
 KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 SASL_USER=gatewatch
 
-die() { printf 'kafka.sh: %s\n' "$*" >&2; exit 1; }
-log() { printf 'kafka.sh: %s\n' "$*" >&2; }
-
-usage() {
-	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
-	exit 2
-}
-
-need() {
-	command -v "$1" >/dev/null 2>&1 || die "$1 not found on PATH${2:+ ($2)}"
-}
 
 # An old Java fails on Kafka's jars with an UnsupportedClassVersionError
 # about "class file versions"; say plainly what is needed instead. Kafka 4
@@ -94,27 +88,7 @@ compile_probe() {
 	mv -T "$tmp" "$PROBE_CLASSES" 2>/dev/null || rm -rf "$tmp"
 }
 
-# abs_dir prints DIR as an absolute path, creating it if needed.
-abs_dir() {
-	[ -n "${1:-}" ] || die "missing DIR argument"
-	mkdir -p "$1"
-	(cd "$1" && pwd)
-}
 
-# pid_of prints the broker's pid if DIR's broker is running. The command line
-# check keeps a recycled pid from being taken for the broker.
-pid_of() {
-	local dir="$1" pid
-	[ -f "$dir/kafka.pid" ] || return 1
-	pid="$(cat "$dir/kafka.pid")"
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir/server.properties" || return 1
-	echo "$pid"
-}
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-random_alnum() { LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c "$1" || true; }
 
 # random_cluster_id makes a Kafka Uuid: 16 random bytes, URL-safe base64 with
 # no padding. Kafka avoids ids that start with '-' because command lines
@@ -130,32 +104,17 @@ random_cluster_id() {
 # make_tls writes a throwaway CA and a broker certificate for 127.0.0.1 and
 # localhost, plus the PKCS12 stores the broker (and Java clients) load.
 make_tls() {
-	local dir="$1" tls="$1/tls" pass="$2"
-	need openssl "apt-get install -y openssl"
+	local dir="$1" pass="$2"
 	need keytool "it ships with the JDK"
-	mkdir -p "$tls"
+	make_test_certs "$dir" broker
 	(
-		cd "$tls"
+		cd "$dir/tls"
 		umask 077
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-			-keyout ca.key -out ca.pem -days 30 -subj "/CN=gatewatch test CA $(random_alnum 8)" \
-			-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
-		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-			-keyout broker.key -out broker.csr -subj "/CN=localhost"
-		printf '%s\n' \
-			'basicConstraints=CA:FALSE' \
-			'keyUsage=critical,digitalSignature,keyEncipherment' \
-			'extendedKeyUsage=serverAuth' \
-			'subjectAltName=IP:127.0.0.1,DNS:localhost' >broker.ext
-		openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-			-out broker.pem -days 30 -extfile broker.ext
 		openssl pkcs12 -export -name broker -inkey broker.key -in broker.pem -certfile ca.pem \
 			-out broker.p12 -passout "pass:$pass"
 		keytool -importcert -noprompt -alias gatewatch-test-ca -file ca.pem \
 			-keystore truststore.p12 -storetype PKCS12 -storepass "$pass"
-	) >"$dir/logs/tls.log" 2>&1 || { cat "$dir/logs/tls.log" >&2; die "making the test CA failed"; }
-	cp "$tls/ca.pem" "$dir/ca.pem"
-	chmod 644 "$dir/ca.pem"
+	) >>"$dir/logs/tls.log" 2>&1 || { cat "$dir/logs/tls.log" >&2; die "making the broker's keystores failed"; }
 }
 
 write_config() {
@@ -364,43 +323,6 @@ cmd_start() {
 		sleep 0.3
 	done
 	log "ready (pid $pid) after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
-}
-
-cmd_stop() {
-	local dir pid
-	dir="$(abs_dir "${1:-}")"
-	if ! pid="$(pid_of "$dir")"; then
-		rm -f "$dir/kafka.pid"
-		log "no broker running in $dir"
-		return 0
-	fi
-	kill -TERM "$pid" 2>/dev/null || true
-	local deadline=$((SECONDS + KAFKA_STOP_TIMEOUT))
-	while kill -0 "$pid" 2>/dev/null; do
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			log "broker pid $pid ignored SIGTERM for ${KAFKA_STOP_TIMEOUT}s, sending SIGKILL"
-			kill -KILL "$pid" 2>/dev/null || true
-			break
-		fi
-		sleep 0.2
-	done
-	# Reaps it when it is our child (the failed-start path); otherwise waits
-	# for the kernel to let go of it.
-	wait "$pid" 2>/dev/null || true
-	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-	rm -f "$dir/kafka.pid"
-	log "stopped broker pid $pid"
-}
-
-cmd_status() {
-	local dir pid
-	dir="$(abs_dir "${1:-}")"
-	if pid="$(pid_of "$dir")"; then
-		echo "running (pid $pid)"
-	else
-		echo "not running"
-		return 1
-	fi
 }
 
 cmd_env() {
