@@ -184,23 +184,18 @@ func (w *Writer) full() bool {
 
 // WriteWindows queues client windows; they go out with the next batch.
 func (w *Writer) WriteWindows(ctx context.Context, ws []ClientWindow) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return ErrClosed
-	}
-	if len(w.windows) == 0 && len(w.findings) == 0 && w.cur.Len() == 0 {
-		w.first = time.Now()
-	}
-	w.windows = append(w.windows, ws...)
-	if len(w.windows) >= w.opts.BatchRows {
-		return w.cutLocked(ctx)
-	}
-	return nil
+	return queueRows(ctx, w, &w.windows, ws)
 }
 
 // WriteFindings queues findings; they go out with the next batch.
 func (w *Writer) WriteFindings(ctx context.Context, fs []detect.Finding) error {
+	return queueRows(ctx, w, &w.findings, fs)
+}
+
+// queueRows appends rows to one of w's side queues (windows, findings),
+// which ride along with the next event batch, and cuts a batch early when
+// the queue alone is full.
+func queueRows[T any](ctx context.Context, w *Writer, queue *[]T, rows []T) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -209,8 +204,8 @@ func (w *Writer) WriteFindings(ctx context.Context, fs []detect.Finding) error {
 	if len(w.windows) == 0 && len(w.findings) == 0 && w.cur.Len() == 0 {
 		w.first = time.Now()
 	}
-	w.findings = append(w.findings, fs...)
-	if len(w.findings) >= w.opts.BatchRows {
+	*queue = append(*queue, rows...)
+	if len(*queue) >= w.opts.BatchRows {
 		return w.cutLocked(ctx)
 	}
 	return nil

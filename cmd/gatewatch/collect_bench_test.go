@@ -19,7 +19,7 @@ import (
 // acknowledged every one. Target: >= 300k lines/s on the 2-core test box
 // with the broker on the same box. Each iteration writes to a new topic.
 func BenchmarkCollectRealBroker(b *testing.B) {
-	broker := benchKafka(b)
+	broker := testKafka(b)
 	dur := 2 * time.Hour
 	if b.N == 1 {
 		dur = 10 * time.Minute // the CI's smoke run: a few seconds
@@ -52,17 +52,4 @@ func BenchmarkCollectRealBroker(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
-}
-
-// benchKafka is testKafka for benchmarks.
-func benchKafka(b *testing.B) string {
-	b.Helper()
-	addr := os.Getenv("GATEWATCH_TEST_KAFKA")
-	if addr == "" {
-		if os.Getenv("CI") == "true" {
-			b.Fatal("GATEWATCH_TEST_KAFKA is not set: the Kafka broker did not start")
-		}
-		b.Skip("no Kafka broker: run deploy/test.sh, or start one with deploy/kafka/kafka.sh")
-	}
-	return addr
 }

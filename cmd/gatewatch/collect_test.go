@@ -22,7 +22,7 @@ import (
 
 // testKafka returns the real test broker started by deploy/test.sh, or
 // skips — except in CI, where a broker that is not there is a failure.
-func testKafka(t *testing.T) string {
+func testKafka(t testing.TB) string {
 	t.Helper()
 	addr := os.Getenv("GATEWATCH_TEST_KAFKA")
 	if addr == "" {

@@ -27,7 +27,7 @@ import (
 // timestamp minus that moment. Each iteration floods from one client in
 // one window; the figures are over all iterations. Target: p99 <= 2s.
 func BenchmarkEndToEndLatency(b *testing.B) {
-	broker := benchKafka(b)
+	broker := testKafka(b)
 	dir := b.TempDir()
 	logPath := filepath.Join(dir, "access.log")
 	suffix := fmt.Sprint(time.Now().UnixNano())
