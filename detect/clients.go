@@ -25,9 +25,10 @@ type client struct {
 	quiet uint8
 	moreN [numMetrics]uint32 // windows behind each metric baseline; authoritative over its n
 
-	vol  volumeBaseline
-	errs ratioBaseline
-	auth ratioBaseline
+	vol    volumeBaseline
+	errs   ratioBaseline
+	auth   ratioBaseline
+	season clientSeason // its own hour-of-day and day-of-week profile (season.go)
 }
 
 // clientTable finds clients by key. Keys are hashed with maphash under a

@@ -225,7 +225,11 @@ func (e *Engine) why(d detector, v *verdict) string {
 		b.WriteString(strconv.Itoa(hl))
 		b.WriteString(" windows")
 		if v.seasonal {
-			b.WriteString(", with an hour-of-day factor")
+			if d == detVolume {
+				b.WriteString(", with its own hour-of-day and day-of-week factors")
+			} else {
+				b.WriteString(", with the fleet's hour-of-day factor")
+			}
 		}
 		b.WriteString(")")
 	}

@@ -54,20 +54,23 @@ const (
 )
 
 // judgeVolume judges x requests of client c in this window.
-func (e *Engine) judgeVolume(c *client, x float64, f *fleet) verdict {
+func (e *Engine) judgeVolume(c *client, x float64, f *fleet, season float64) verdict {
 	o := &e.opts
 	v := verdict{observed: x, requests: x, history: int(c.vol.n)}
 	if c.vol.n >= uint32(o.MinHistory) {
+		// The fleet's common mode and the client's own schedule scale
+		// what its level predicts (season.go).
+		scale := f.vol * math.Exp(season)
 		mean, variance := c.vol.predict(e.a, e.pop.disp)
-		mean *= f.vol
-		variance = math.Max(variance*f.vol*f.vol, mean)
+		mean *= scale
+		variance = math.Max(variance*scale*scale, mean)
 		v.expected, v.spread = mean, math.Sqrt(variance)
 		v.effect = x / math.Max(mean, minExpected)
 		floors := x >= float64(o.MinRequests) && x >= o.MinRatio*mean
 		if floors || x > mean+suspectZ*v.spread {
 			// Both tails must agree; the larger probability counts.
 			lm, lsd, dof := c.vol.predictLog(e.a, e.pop.disp)
-			logLog := tail.StudentUpper((math.Log1p(x)-lm-math.Log(f.vol))/lsd, dof)
+			logLog := tail.StudentUpper((math.Log1p(x)-lm-math.Log(scale))/lsd, dof)
 			v.logP = math.Max(tail.NegBinUpper(x, mean, variance), logLog)
 			v.anomalous = floors && v.logP < e.logPValue
 			v.suspect = v.logP < e.logSuspect

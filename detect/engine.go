@@ -38,6 +38,8 @@ type Engine struct {
 	pm   probeMatch // the probe classify found in the current event
 	pred prediction // judgeOwn's prediction, for absorbOwn
 
+	season seasonPoint // where the window being closed falls in the day and week
+
 	// Allowlists, compiled from Options.
 	routesListed            bool // AllowRoutes is not empty
 	allowClient, allowRoute map[string]struct{}
@@ -293,6 +295,7 @@ func (e *Engine) closeWindow(w int64) {
 		return
 	}
 	f := e.measureFleet()
+	e.season = e.seasonPointOf(w)
 	for i := range e.work {
 		e.curItem = int32(i)
 		e.judge(w, &e.work[i], &f)
@@ -315,11 +318,19 @@ func (e *Engine) judge(w int64, it *windowItem, f *fleet) {
 	o := &e.opts
 	if !o.Volume.Disabled {
 		c := &e.tab.list[it.idx]
-		v := e.judgeVolume(c, it.req, f)
+		s, seasonal := c.season.logFactor(&e.season)
+		v := e.judgeVolume(c, it.req, f, s)
+		v.seasonal = seasonal
 		e.tests++
 		it.volFlagged, it.volExpected = v.anomalous, v.expected
 		e.candidate(it.idx, detVolume, &v)
-		e.absorbVolume(&e.tab.list[it.idx], it.req, &v)
+		c = &e.tab.list[it.idx]
+		x := it.req
+		if c.vol.n >= uint32(o.MinHistory) {
+			c.season.learn(&e.season, math.Log1p(x)-c.vol.lm-math.Log(f.vol))
+			x *= math.Exp(-s) // the level is kept net of the schedule
+		}
+		e.absorbVolume(c, x, &v)
 		if !v.anomalous {
 			e.pop.addVolume(it.req)
 		}

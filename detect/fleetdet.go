@@ -28,10 +28,10 @@ import (
 // history alone (the EWMA level, which follows slow daily drift) is the
 // expectation. A factor learns from every window of its hour, flagged or
 // not, since a daily peak is anomalous until learned; an attack of a few
-// minutes is diluted among its hour's sixty windows. Per-client
-// baselines need no factors of their own: the fleet factor (fleet.go)
-// raises every client's expectation by the fleet's common mode each
-// window, which is where a daily peak shows, at no per-client cost.
+// minutes is diluted among its hour's sixty windows. The fleet factor
+// (fleet.go) raises every client's expectation by the fleet's common mode
+// each window, which is where the fleet's daily peak shows; a client's
+// own schedule is its own profile's (season.go).
 
 // Fleet detector constants.
 const (

@@ -44,9 +44,11 @@ import (
 // Version 2 added the scanning, enumeration, injection, exfiltration,
 // credential-sharing and fleet detectors' state and the samples of open
 // windows; a version 1 snapshot is refused with an error saying so (its
-// baselines lack the new detectors' history).
+// baselines lack the new detectors' history). Version 3 added each
+// client's seasonal profile after its baselines; a version 2 snapshot is
+// restored with empty profiles, which then learn as a new client's do.
 //
-// Layout, version 2 (varints are encoding/binary's, floats IEEE 754
+// Layout, version 3 (varints are encoding/binary's, floats IEEE 754
 // little-endian bit patterns, so restored baselines are bit-identical):
 //
 //	magic "GWDS", version byte
@@ -66,7 +68,7 @@ import (
 // Snapshot framing.
 const (
 	snapshotMagic   = "GWDS"
-	snapshotVersion = 2
+	snapshotVersion = 3
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -154,6 +156,7 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 			mb.n = c.moreN[m]
 			b = appendVolumeBaseline(b, &mb)
 		}
+		b = appendSeason(b, &c.season)
 	}
 
 	b = binary.AppendUvarint(b, uint64(len(e.inc.open)))
@@ -218,6 +221,20 @@ func appendWinExtra(b []byte, x *winExtra) []byte {
 	}
 	b = binary.AppendVarint(b, int64(x.idVotes))
 	return binary.AppendVarint(b, x.bigBytes)
+}
+
+// appendSeason encodes a client's profile: one zero byte for a client
+// whose profile is still empty, as most are in their first hours.
+func appendSeason(b []byte, s *clientSeason) []byte {
+	b = binary.AppendUvarint(b, s.seen)
+	if s.seen == 0 {
+		return b
+	}
+	b = binary.AppendUvarint(b, uint64(s.parity))
+	for _, f := range s.factor {
+		b = binary.AppendVarint(b, int64(f))
+	}
+	return b
 }
 
 func appendVolumeBaseline(b []byte, v *volumeBaseline) []byte {
@@ -305,17 +322,18 @@ func Restore(opts Options, data []byte) (*Engine, error) {
 	if string(data[:len(snapshotMagic)]) != snapshotMagic {
 		return nil, fmt.Errorf("%w: not a detector snapshot", ErrSnapshot)
 	}
-	if v := data[len(snapshotMagic)]; v == 1 {
+	v := data[len(snapshotMagic)]
+	if v == 1 {
 		return nil, fmt.Errorf("%w: version 1 predates the scanning, enumeration, injection, exfiltration, sharing and fleet detectors; start this build without a checkpoint", ErrSnapshot)
-	} else if v != snapshotVersion {
-		return nil, fmt.Errorf("%w: version %d, this build reads %d", ErrSnapshot, v, snapshotVersion)
+	} else if v < 2 || v > snapshotVersion {
+		return nil, fmt.Errorf("%w: version %d, this build reads 2 to %d", ErrSnapshot, v, snapshotVersion)
 	}
 	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
 	if crc32.Checksum(body, crcTable) != sum {
 		return nil, fmt.Errorf("%w: checksum mismatch (truncated or corrupted)", ErrSnapshot)
 	}
 	e := New(opts)
-	d := decoder{b: body[head:]}
+	d := decoder{b: body[head:], version: v}
 	if err := e.restore(&d); err != nil {
 		return nil, err
 	}
@@ -447,6 +465,9 @@ func (e *Engine) restoreClients(d *decoder) error {
 			d.volumeBaseline(mb)
 			c.moreN[m] = mb.n
 			c.quiet = setQuiet(c.quiet, 1<<m, mb, e.opts.MinHistory)
+		}
+		if d.version >= 3 {
+			d.season(&c.season)
 		}
 		if d.err != nil {
 			return d.err
@@ -580,8 +601,9 @@ func severityOfRank(r byte) Severity {
 // decoder reads a snapshot body. The first error sticks: later reads
 // return zero values, so a decoding step checks d.err once at its end.
 type decoder struct {
-	b   []byte
-	err error
+	b       []byte
+	err     error
+	version byte // of the snapshot being read
 }
 
 func (d *decoder) fail(what string) error {
@@ -687,6 +709,25 @@ func (d *decoder) string() string {
 	s := string(d.b[:n])
 	d.b = d.b[n:]
 	return s
+}
+
+func (d *decoder) season(s *clientSeason) {
+	if s.seen = d.uvarint(); s.seen == 0 {
+		return
+	}
+	if s.seen>>(2*seasonSlots) != 0 {
+		d.fail("seasonal profile out of range")
+		return
+	}
+	s.parity = d.uint32()
+	for i := range s.factor {
+		v := d.varint()
+		if v < math.MinInt16 || v > math.MaxInt16 {
+			d.fail("seasonal factor out of range")
+			return
+		}
+		s.factor[i] = int16(v)
+	}
 }
 
 func (d *decoder) volumeBaseline(v *volumeBaseline) {
