@@ -26,7 +26,9 @@ func TestClientSeasonality(t *testing.T) {
 		usual  = 30.0
 	)
 	s := newSynth(t, Options{Window: window})
-	night := func(d int) time.Time { return t0.Truncate(24 * time.Hour).Add(time.Duration(d)*24*time.Hour + 2*time.Hour) }
+	night := func(d int) time.Time {
+		return t0.Truncate(24 * time.Hour).Add(time.Duration(d)*24*time.Hour + 2*time.Hour)
+	}
 	start := night(0).Add(-2 * time.Hour) // midnight of the first day
 	afternoon := night(days - 1).Add(12 * time.Hour)
 	in := func(at, from time.Time, d time.Duration) bool { return !at.Before(from) && at.Before(from.Add(d)) }
