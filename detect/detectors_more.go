@@ -129,6 +129,9 @@ func (e *Engine) classify(ev *ingest.Event, h *hit) {
 	if h.miss || h.idReq {
 		h.pathHash = hashString(ev.Path)
 	}
+	if h.idReq {
+		h.routeBucket = routeBucket(ev.Route)
+	}
 	if e.on.share && ev.ClientKind != ingest.ClientIP && ev.RemoteIP.IsValid() {
 		h.addr = true
 		h.addrHash, h.netHash = hashAddr(ev.RemoteIP)

@@ -323,3 +323,56 @@ func (s *synth) windowAt(off time.Duration, ts []traffic) {
 		}
 	}
 }
+
+// TestEnumerationPerTemplate: a client that reads about twenty ids under
+// each of three route templates every window, then walks 150 ids under
+// one of them, is enumerating: per template its count rose 7x, though its
+// distinct ids across all templates only rose 2.5x. A client that reads
+// the same 150 ids spread evenly over its three templates is not.
+func TestEnumerationPerTemplate(t *testing.T) {
+	t.Parallel()
+	// Three resources whose templates fall in different sketches.
+	var res []string
+	used := map[uint8]bool{}
+	for _, r := range []string{"orders", "users", "carts", "invoices", "products", "accounts", "devices", "payments", "sessions", "tickets"} {
+		b := routeBucket(ingest.RouteTemplate(nil, "/api/v1/"+r+"/123456"))
+		if !used[b] && len(res) < 3 {
+			used[b] = true
+			res = append(res, r)
+		}
+	}
+	if len(res) < 3 {
+		t.Fatalf("no three templates in different sketches among the candidates: %v", res)
+	}
+	reads := func(client string, w, perTemplate int, only string) []req {
+		var rs []req
+		for i := range perTemplate {
+			for _, r := range res {
+				if only != "" && r != only {
+					continue
+				}
+				rs = append(rs, req{client: client, path: "/api/v1/" + r + "/" + strconv.Itoa(100000+w*1000+i), status: 200, bytes: 1500})
+			}
+		}
+		return rs
+	}
+	s := newSynth(t, Options{})
+	for w := range 40 {
+		rs := interleave(quietFleet(s, 40), reads("walker", w, 20, ""), reads("spreader", w, 20, ""))
+		if w >= 30 && w < 33 {
+			rs = interleave(quietFleet(s, 40), reads("walker", w, 150, res[0]), reads("spreader", w, 50, ""))
+		}
+		s.sendAll(w, rs)
+	}
+	s.eng.Flush()
+	walker := s.of("walker", DetectorEnumeration)
+	if len(walker) == 0 || !walker[0].WindowStart.Equal(t0.Add(30*time.Minute)) {
+		t.Fatalf("the walk under one template was not found in its first window: %v", summaries(walker))
+	}
+	if want := ingest.RouteTemplate(nil, "/api/v1/"+res[0]+"/1"); !slices.Contains(walker[0].Routes, want) {
+		t.Errorf("finding names routes %q, want %q among them", walker[0].Routes, want)
+	}
+	if f := s.of("spreader", DetectorEnumeration); len(f) != 0 {
+		t.Errorf("a client reading more ids evenly over its usual templates was flagged: %v", summaries(f))
+	}
+}

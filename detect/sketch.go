@@ -30,6 +30,37 @@ func (b *bitmap64) add(h uint64) { *b |= 1 << (h >> 58) }
 // estimate returns the estimated number of distinct values added.
 func (b bitmap64) estimate() float64 { return linearCount(64, 64-bits.OnesCount64(uint64(b))) }
 
+// idWalks counts, for one client window, the distinct object paths under
+// each route template: enumeration is one client walking many ids under
+// one template (/orders/{id}), and a client that reads a few ids under
+// each of several templates is not doing it. A sketch per template seen
+// would grow with what a client sends, so there are four, and a
+// template's ids go to the one its hash picks: templates that share a
+// sketch are counted together. That only ever over-counts, so nothing an
+// attacker interleaves with a walk (decoy requests on other templates)
+// can hide it, which a fixed set of slots that templates compete for
+// would allow. With the handful of id templates a client normally uses
+// spread over four sketches, most are counted alone.
+type idWalks [idSketches]bitmap64
+
+// idSketches is the number of sketches in idWalks, a power of two.
+const idSketches = 4
+
+// routeBucket picks the sketch of a route template in idWalks.
+func routeBucket(route string) uint8 { return uint8(hashString(route) >> 62) }
+
+// add records object path h under the template in sketch bucket.
+func (w *idWalks) add(bucket uint8, h uint64) { w[bucket&(idSketches-1)].add(h) }
+
+// estimate returns the distinct ids in the fullest sketch.
+func (w *idWalks) estimate() float64 {
+	most := 0
+	for _, b := range w {
+		most = max(most, bits.OnesCount64(uint64(b)))
+	}
+	return linearCount(64, 64-most)
+}
+
 // bitmap128 is a 128-bit linear counter.
 type bitmap128 [2]uint64
 

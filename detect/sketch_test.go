@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"strconv"
 	"testing"
 )
 
@@ -59,4 +60,65 @@ func TestHashAddrNetworks(t *testing.T) {
 	if v1 != v2 || v1 == v3 {
 		t.Errorf("IPv6 /48: %x %x %x", v1, v2, v3)
 	}
+}
+
+func TestIDWalks(t *testing.T) {
+	t.Parallel()
+	walk := "/api/v1/orders/{id}"
+	apart := templatesApart(walk, 3) // three more templates, each in a sketch of its own
+	id := func(route string, i int) uint64 { return hashString(route + "#" + strconv.Itoa(i)) }
+	tests := []struct {
+		name     string
+		feed     func(w *idWalks)
+		min, max float64
+	}{
+		{"one walk", func(w *idWalks) {
+			for i := range 40 {
+				w.add(routeBucket(walk), id(walk, i))
+			}
+		}, 30, 50},
+		{"a walk between decoy requests on other templates", func(w *idWalks) {
+			for i := range 40 {
+				for j := range 3 {
+					d := "/api/v1/decoy" + strconv.Itoa(i*3+j) + "/{id}"
+					w.add(routeBucket(d), id(d, 1))
+				}
+				w.add(routeBucket(walk), id(walk, i))
+				w.add(routeBucket(apart[0]), id(apart[0], 1))
+			}
+		}, 30, 80},
+		{"forty ids under each of three templates counted apart", func(w *idWalks) {
+			for i := range 40 {
+				for _, r := range apart {
+					w.add(routeBucket(r), id(r, i))
+				}
+			}
+		}, 30, 50},
+		{"nothing", func(*idWalks) {}, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var w idWalks
+			tt.feed(&w)
+			if got := w.estimate(); got < tt.min || got > tt.max {
+				t.Errorf("estimate %.1f, want [%v, %v]", got, tt.min, tt.max)
+			}
+		})
+	}
+}
+
+// templatesApart returns n id route templates whose sketches differ from
+// each other's and from not's.
+func templatesApart(not string, n int) []string {
+	used := map[uint8]bool{routeBucket(not): true}
+	var out []string
+	for i := 0; len(out) < n; i++ {
+		r := "/api/v1/things" + strconv.Itoa(i) + "/{id}"
+		if b := routeBucket(r); !used[b] {
+			used[b] = true
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -45,8 +45,10 @@ import (
 // credential-sharing and fleet detectors' state and the samples of open
 // windows; a version 1 snapshot is refused with an error saying so (its
 // baselines lack the new detectors' history). Version 3 added each
-// client's seasonal profile after its baselines; a version 2 snapshot is
-// restored with empty profiles, which then learn as a new client's do.
+// client's seasonal profile after its baselines, and the open windows'
+// enumeration sketch became four, by route template; a version 2
+// snapshot is restored with empty profiles, which then learn as a new
+// client's do, and its one enumeration sketch as the first of four.
 //
 // Layout, version 3 (varints are encoding/binary's, floats IEEE 754
 // little-endian bit patterns, so restored baselines are bit-identical):
@@ -201,7 +203,8 @@ func (e *Engine) appendWindow(b []byte, w int64) []byte {
 		b = binary.AppendUvarint(b, uint64(n.err))
 		b = binary.AppendUvarint(b, uint64(n.auth))
 		for _, x := range [...]uint64{uint64(n.probes), uint64(n.maxKiB), n.bytes,
-			uint64(n.scan), uint64(n.ids), uint64(n.ips), uint64(n.nets)} {
+			uint64(n.scan), uint64(n.ids[0]), uint64(n.ids[1]), uint64(n.ids[2]), uint64(n.ids[3]),
+			uint64(n.ips), uint64(n.nets)} {
 			b = binary.AppendUvarint(b, x)
 		}
 		x := e.extra[r.idx].take(w)
@@ -552,7 +555,8 @@ func (e *Engine) restoreWindow(d *decoder, w int64) error {
 		n.probes = d.uint32()
 		n.maxKiB = uint16(d.int(math.MaxUint16))
 		n.bytes = d.uvarint()
-		n.scan, n.ids = bitmap64(d.uvarint()), bitmap64(d.uvarint())
+		n.scan = bitmap64(d.uvarint())
+		d.idWalks(&n.ids)
 		n.ips, n.nets = bitmap64(d.uvarint()), bitmap64(d.uvarint())
 		var x winExtra
 		held := d.flags(1) != 0
@@ -709,6 +713,19 @@ func (d *decoder) string() string {
 	s := string(d.b[:n])
 	d.b = d.b[n:]
 	return s
+}
+
+// idWalks reads a window's enumeration sketches. Version 2 had one for
+// all of a client's id routes: it becomes the first, so the window closes
+// with the count it had.
+func (d *decoder) idWalks(w *idWalks) {
+	n := idSketches
+	if d.version < 3 {
+		n = 1
+	}
+	for i := range n {
+		w[i] = bitmap64(d.uvarint())
+	}
 }
 
 func (d *decoder) season(s *clientSeason) {

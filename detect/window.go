@@ -133,7 +133,7 @@ type winCount struct {
 type winCold struct {
 	probes uint32   // injection probes
 	scan   bitmap64 // distinct paths answered 404/403 on routes not allowlisted
-	ids    bitmap64 // distinct paths on routes with ids
+	ids    idWalks  // distinct paths per route template with ids
 	ips    bitmap64 // distinct remote addresses (clients not keyed by IP)
 	nets   bitmap64 // distinct remote networks, /24 or /48
 }
@@ -155,6 +155,7 @@ type hit struct {
 	addr                          bool // the remote address counts
 	bytes                         uint64
 	pathHash, addrHash, netHash   uint64
+	routeBucket                   uint8 // the id route's sketch, for enumeration
 }
 
 // clientRef names a client slot as it was when a window first counted it;
@@ -223,7 +224,7 @@ func (r *windowRing) add(ref clientRef, s int, h *hit) (biggest bool) {
 			k.scan.add(h.pathHash)
 		}
 		if h.idReq {
-			k.ids.add(h.pathHash)
+			k.ids.add(h.routeBucket, h.pathHash)
 		}
 		if h.probe {
 			k.probes++
