@@ -33,6 +33,7 @@ type Engine struct {
 	extra    []clientExtra // samples, by client slot
 	more     []clientMore  // the newer detectors' baselines, by client slot
 	incs     []clientIncs  // open incidents, by client slot
+	reqIDs   requestIDs    // request ids for findings, shared by client slot
 
 	on   detectorsOn
 	pm   probeMatch // the probe classify found in the current event
@@ -177,9 +178,13 @@ func (e *Engine) Observe(ev *ingest.Event) {
 	if len(ev.Path) != 0 || ev.ClientKind != ingest.ClientIP {
 		e.classify(ev, &h)
 	}
-	biggest := e.ring.add(clientRef{idx: idx, gen: c.gen}, e.ring.slot(w), &h)
+	ref := clientRef{idx: idx, gen: c.gen}
+	biggest := e.ring.add(ref, e.ring.slot(w), &h)
 	if e.needSample(&h, biggest) {
 		e.sample(ev, idx, w, &h, biggest)
+	}
+	if len(ev.RequestID) != 0 && (h.err || h.auth || h.miss || h.probe || biggest || h.idReq) {
+		e.recordID(ev, ref, w, &h, biggest)
 	}
 }
 

@@ -21,6 +21,7 @@ type req struct {
 	query  string
 	status int
 	bytes  int64
+	id     string // request id
 }
 
 // sendAll observes rs spread over window w (minutes after t0).
@@ -36,8 +37,11 @@ func (s *synth) sendAll(w int, rs []req) {
 			s.ev.RemoteIP = netip.MustParseAddr(r.ip)
 		}
 		s.ev.Path, s.ev.Route, s.ev.Query = r.path, ingest.RouteTemplate(nil, r.path), r.query
-		s.ev.Status, s.ev.BytesOut = r.status, r.bytes
+		s.ev.Status, s.ev.BytesOut, s.ev.RequestID = r.status, r.bytes, r.id
 		s.ev.Auth = ingest.AuthOK
+		if r.status == 401 {
+			s.ev.Auth = ingest.AuthFailed
+		}
 		s.eng.Observe(&s.ev)
 	}
 }
