@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/storage"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -31,10 +32,13 @@ the same gatewatch-seq header). SIGTERM checkpoints every partition and leaves
 the group.
 
 A new deployment need not spend its first hours learning: --backfill replays
-stored access logs into every partition's state (clients routed to partitions
-as the collectors route them, with the collectors' HMAC key), then exits; the
-replicas started next restore it and carry on at the live end of the topic.
-Run it while no replica of the group is running.
+history into every partition's state, then exits; the replicas started next
+restore it and carry on at the live end of the topic. The history is either
+access logs named as arguments (clients routed to partitions as the
+collectors route them, with the collectors' HMAC key) or, with --from-store,
+the events ClickHouse stored since a time (read an hour at a time, in time
+order, each stored event once). Run it while no replica of the group is
+running.
 
 /metrics and /healthz are served on http.listen.
 
@@ -42,7 +46,8 @@ Examples:
   gatewatch detect --config gatewatch.yaml
   GATEWATCH_KAFKA_BROKERS=kafka-1:9092 gatewatch detect
   gatewatch detect --replay   # re-detect history: no wall-clock idle advances
-  gatewatch detect --backfill --format nginx_combined /var/log/nginx/access.log.1 access.log.2.gz`
+  gatewatch detect --backfill --format nginx_combined /var/log/nginx/access.log.1 access.log.2.gz
+  gatewatch detect --backfill --from-store 168h   # the last week from ClickHouse`
 
 func (c *cli) detect(ctx context.Context, args []string) error {
 	fs := c.newFlags("detect", "[flags]", detectHelp)
@@ -53,14 +58,21 @@ func (c *cli) detect(ctx context.Context, args []string) error {
 	backfill := fs.Bool("backfill", false, "seed every partition's baselines from the access logs named as arguments, write the state, and exit")
 	format := fs.String("format", "auto", "with --backfill: log format of the files (see \"gatewatch formats\")")
 	logFormat := fs.String("log-format", "", "with --backfill: nginx log_format string, with --format nginx")
+	fromStore := fs.String("from-store", "", "with --backfill: read the events stored in ClickHouse (clickhouse.addr) since this time, a duration back from now (72h) or an RFC 3339 time, instead of log files")
 	files, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	if *backfill != (len(files) > 0) {
-		fmt.Fprintln(c.stderr, "gatewatch detect: --backfill needs access-log files, and files need --backfill")
+	if sources := len(files) > 0 || *fromStore != ""; *backfill != sources || (len(files) > 0 && *fromStore != "") {
+		fmt.Fprintln(c.stderr, "gatewatch detect: --backfill needs access-log files or --from-store (one of them), and they need --backfill")
 		fs.Usage()
 		return errUsage
+	}
+	var since time.Time
+	if *fromStore != "" {
+		if since, err = parseWhen(*fromStore, time.Now()); err != nil {
+			return fmt.Errorf("--from-store: %w", err)
+		}
 	}
 	cfg, err := c.loadConfig(*configPath)
 	if err != nil {
@@ -87,6 +99,9 @@ func (c *cli) detect(ctx context.Context, args []string) error {
 	}
 	if *replay {
 		opts.IdleAfter = -1
+	}
+	if *backfill && *fromStore != "" {
+		return c.backfillFromStore(ctx, cfg, opts, since, log)
 	}
 	if *backfill {
 		return c.backfill(ctx, cfg, opts, files, *format, *logFormat, log)
@@ -189,5 +204,38 @@ func (c *cli) backfill(ctx context.Context, cfg Config, opts group.Options, file
 	}
 	fmt.Fprintf(c.stderr, "backfill: %d lines (%d unparsable), %d events into %d partitions, %d clients with baselines, %d findings in the history (not produced), %.1fs\n",
 		lines, rejects, st.Events, st.Partitions, st.Clients, st.Findings, time.Since(start).Seconds())
+	return nil
+}
+
+// backfillFromStore replays the events ClickHouse stored since since into
+// every partition's detector state. Stored client keys are already the
+// collectors', so no HMAC key is needed.
+func (c *cli) backfillFromStore(ctx context.Context, cfg Config, opts group.Options, since time.Time, log *slog.Logger) error {
+	db, err := c.openStorage(ctx, cfg, log, false)
+	if err != nil {
+		return fmt.Errorf("backfill: %w", err)
+	}
+	defer db.Close()
+	b, err := group.NewBackfill(ctx, opts)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	n, err := db.Replay(ctx, storage.ReplayQuery{From: since, To: start,
+		Progress: func(through time.Time, events int64) {
+			log.Info("backfill: read", "through", through.UTC().Format(time.RFC3339), "events", events)
+		}}, func(ev *ingest.Event) error {
+		b.Observe(ev)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("backfill: %w", err)
+	}
+	st, err := b.Commit(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "backfill: %d stored events since %s, %d events into %d partitions, %d clients with baselines, %d findings in the history (not produced), %.1fs\n",
+		n, since.UTC().Format(time.RFC3339), st.Events, st.Partitions, st.Clients, st.Findings, time.Since(start).Seconds())
 	return nil
 }

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/ingest"
@@ -277,5 +279,71 @@ func TestRunStoresInClickHouse(t *testing.T) {
 		if err := conn.QueryRow(ctx, "SELECT count() FROM findings WHERE client = ?", l.Client).Scan(&n); err != nil || n == 0 {
 			t.Errorf("attack %s by %s: %d finding rows (%v)", l.Kind, l.Client, n, err)
 		}
+	}
+}
+
+// TestDetectBackfillFromStore stores a scenario's events in ClickHouse
+// with "run", then backfills detector state from them with "detect
+// --backfill --from-store", and from the same access log with "detect
+// --backfill": the two histories are the same events, so both must route
+// the same events to the partitions and end with the same clients and
+// findings.
+func TestDetectBackfillFromStore(t *testing.T) {
+	t.Parallel()
+	chAddr, env := testClickHouse(t)
+	broker := testKafka(t)
+	path, _ := writeScenarioLog(t, smallScenario())
+	in, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Count(string(in), "\n")
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	db := "test_backfill_" + suffix
+	env["GATEWATCH_DATA_DIR"] = t.TempDir()
+	env["GATEWATCH_CLICKHOUSE_ADDR"] = chAddr
+	env["GATEWATCH_HMAC_KEY"] = "0123456789abcdef0123456789abcdef"
+	conn, err := kafka.Dial("tcp", broker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := "test.backfill-store.events." + suffix
+	if err := conn.CreateTopics(kafka.TopicConfig{Topic: events, NumPartitions: 4, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	config := func(name, state string) string {
+		p := filepath.Join(t.TempDir(), name)
+		cfg := fmt.Sprintf("clickhouse:\n  database: %s\nkafka:\n  brokers: [%s]\n  detect_group: test-%s-%s\n  topics: {events: %s, findings: %s.findings, detect_state: %s}\n",
+			db, broker, name, suffix, events, events, state)
+		if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cfgStore, cfgLogs := config("store", events+".state-store"), config("logs", events+".state-logs")
+	if code, _, stderr := testCLI(t, string(in), env, "run", "--config", cfgStore, "--listen", "", "--format", "nginx_combined", "-"); code != 0 {
+		t.Fatalf("run: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := testCLI(t, "", env, "detect", "--backfill", "--from-store", "24h", "--config", cfgStore, path); code != 2 || !strings.Contains(stderr, "one of them") {
+		t.Errorf("--from-store with files: exit %d: %s", code, stderr)
+	}
+	code, _, fromStore := testCLI(t, "", env, "detect", "--backfill", "--from-store", "2000-01-01T00:00:00Z", "--config", cfgStore)
+	if code != 0 {
+		t.Fatalf("backfill from the store: exit %d: %s", code, fromStore)
+	}
+	if want := fmt.Sprintf("backfill: %d stored events since 2000-01-01T00:00:00Z, %d events into 4 partitions", lines, lines); !strings.Contains(fromStore, want) {
+		t.Errorf("backfill from the store says:\n%s\nwant %q", fromStore, want)
+	}
+	code, _, fromLogs := testCLI(t, "", env, "detect", "--backfill", "--config", cfgLogs, "--format", "nginx_combined", path)
+	if code != 0 {
+		t.Fatalf("backfill from the log: exit %d: %s", code, fromLogs)
+	}
+	summary := regexp.MustCompile(`\d+ events into \d+ partitions, \d+ clients with baselines, \d+ findings in the history`)
+	if s, l := summary.FindString(fromStore), summary.FindString(fromLogs); s == "" || s != l {
+		t.Errorf("the stored history and the log it came from seed different state:\n store: %q\n logs:  %q", s, l)
+	}
+	if msgs := readTopic(t, broker, events+".state-store", 4, 30*time.Second); len(msgs) != 4 {
+		t.Errorf("%d state records, want 4", len(msgs))
 	}
 }
