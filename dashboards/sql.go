@@ -6,18 +6,15 @@ import (
 
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/storage"
 )
 
-// Tables the dashboards read, as storage names them (storage/schema.go:
-// tableEvents, tableWindows, tableFindings). storage keeps the names
-// unexported; TestTablesMatchStorage checks each against the DDL storage
-// generates for 18.16 (storage/testdata/schema_18.16.sql), and the
-// real-server test runs every query on a database storage migrated, so a
-// rename there fails here.
+// Tables the dashboards read, named by storage. The real-server test runs
+// every query on a database storage migrated.
 const (
-	tableEvents   = "events"
-	tableWindows  = "client_windows"
-	tableFindings = "findings"
+	tableEvents   = storage.TableEvents
+	tableWindows  = storage.TableWindows
+	tableFindings = storage.TableFindings
 )
 
 // Tables lists the tables the dashboards query.

@@ -56,6 +56,7 @@ func commands() []command {
 		{"store", "store events and findings from Kafka in ClickHouse", (*cli).store},
 		{"migrate", "create or update gatewatch's ClickHouse tables", (*cli).migrate},
 		{"query", "ask the stored audit trail: a client's timeline, top clients, open findings", (*cli).query},
+		{"dashboards", "write the Grafana dashboards (JSON) that read the stored audit trail", (*cli).dashboards},
 		{"formats", "list the log formats gatewatch reads", (*cli).formats},
 		{"config", "print an example config file with every setting and its default", (*cli).config},
 		{"version", "print the version", (*cli).version},

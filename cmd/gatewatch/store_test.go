@@ -347,3 +347,39 @@ func TestDetectBackfillFromStore(t *testing.T) {
 		t.Errorf("%d state records, want 4", len(msgs))
 	}
 }
+
+func TestDashboardsCommand(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "out")
+	code, stdout, stderr := testCLI(t, "", nil, "dashboards", "--database", "audit_7", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, name := range []string{"overview.json", "client.json", "findings.json"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			UID        string `json:"uid"`
+			Templating struct {
+				List []struct {
+					Name  string `json:"name"`
+					Query any    `json:"query"`
+				} `json:"list"`
+			} `json:"templating"`
+		}
+		if err := json.Unmarshal(b, &d); err != nil || d.UID == "" {
+			t.Fatalf("%s: uid %q, %v", name, d.UID, err)
+		}
+		if !strings.Contains(string(b), "audit_7") || !strings.Contains(stdout, name) {
+			t.Errorf("%s does not use the database given, or was not listed: %s", name, stdout)
+		}
+	}
+	if code, _, _ := testCLI(t, "", nil, "dashboards"); code != 2 {
+		t.Errorf("no directory: exit %d, want 2", code)
+	}
+	if code, _, stderr := testCLI(t, "", nil, "dashboards", "--database", "a-b", dir); code == 0 || !strings.Contains(stderr, "database name") {
+		t.Errorf("bad database name: exit %d: %s", code, stderr)
+	}
+}
