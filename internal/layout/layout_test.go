@@ -53,8 +53,11 @@ func TestImportsFlowOneWay(t *testing.T) {
 			if to == from {
 				continue
 			}
-			if stage[to] > s || (stage[to] == s && to != from) {
+			switch {
+			case stage[to] > s:
 				t.Errorf("%s imports %s: %s is downstream of %s", p.ImportPath, imp, to, from)
+			case stage[to] == s:
+				t.Errorf("%s imports %s: %s and %s are siblings, both fed by what comes before them", p.ImportPath, imp, from, to)
 			}
 		}
 	}
