@@ -58,6 +58,9 @@ type StorageConfig struct {
 	BatchRows    int               `yaml:"batch_rows"`
 	FlushEvery   time.Duration     `yaml:"flush_interval"`
 	Group        string            `yaml:"group"` // consumer group of "gatewatch store"
+	// HealthEvery is how often "store" and "run" write their own metrics
+	// to the pipeline_health table; 0 turns it off.
+	HealthEvery time.Duration `yaml:"health_interval"`
 }
 
 // StorageTLSConfig is TLS to ClickHouse.
@@ -294,7 +297,7 @@ func defaultConfig() Config {
 		Storage: StorageConfig{
 			Database: "gatewatch", Username: "default", Migrate: true,
 			Retention: storage.Retention{Events: 30, Windows: 180, Findings: 730, Health: 30},
-			BatchRows: 100_000, FlushEvery: time.Second, Group: "gatewatch-store",
+			BatchRows: 100_000, FlushEvery: time.Second, Group: "gatewatch-store", HealthEvery: time.Minute,
 		},
 	}
 }

@@ -258,6 +258,17 @@ func (p *pipeline) run(ctx context.Context, norm ingest.NormalizerOptions) error
 	}
 	srcCtx, stopSources := context.WithCancel(ctx)
 	defer stopSources()
+	if p.db != nil && p.cfg.Storage.HealthEvery > 0 {
+		// Until the run is over, not until ctx ends: the last sample, with
+		// the final counts, is written after the drain.
+		healthCtx, stopHealth := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			recordHealth(healthCtx, p.db, p.metrics.reg, "run", p.cfg.Storage.HealthEvery, p.log)
+		}()
+		defer func() { stopHealth(); <-done }()
+	}
 
 	var sources sync.WaitGroup
 	var srcErrs []error

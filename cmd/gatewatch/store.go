@@ -239,6 +239,13 @@ func (c *cli) store(ctx context.Context, args []string) error {
 			}
 		}()
 	}
+	if every := cfg.Storage.HealthEvery; every > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			recordHealth(ctx, db, reg, "store", every, log)
+		}()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
