@@ -274,6 +274,17 @@ func TestPanelsOnClickHouse(t *testing.T) {
 	if err := w.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The store's rows counter sampled a minute apart: 10/s, then 20/s;
+	// a sample before the range must not count.
+	rowsMetric := `gatewatch_store_rows_total{table="events"}`
+	var health []storage.HealthSample
+	for i, v := range []float64{0, 600, 1800} {
+		health = append(health, storage.HealthSample{Time: t0.Add(time.Duration(i) * time.Minute), Component: "store", Instance: "h1", Metric: rowsMetric, Value: v})
+	}
+	health = append(health, storage.HealthSample{Time: from.Add(-time.Hour), Component: "store", Instance: "h1", Metric: rowsMetric, Value: 99_999})
+	if err := db.InsertHealth(ctx, health); err != nil {
+		t.Fatal(err)
+	}
 
 	ds, err := All(Options{Database: db.Database()})
 	if err != nil {
@@ -351,6 +362,24 @@ func TestPanelsOnClickHouse(t *testing.T) {
 		return
 	}
 	t.Logf("ran %d expanded queries on ClickHouse %s", ran, db.Version())
+
+	t.Run("pipeline", func(t *testing.T) {
+		a := answers[uidPipeline]["fleet"]
+		r := a["Rows stored/s"]
+		if got := r.column(t, "per_s"); len(got) != 2 || toFloat(t, got[0]) != 10 || toFloat(t, got[1]) != 20 {
+			t.Errorf("Rows stored/s = %v, want [10 20]", got)
+		}
+		if got := strs(r.column(t, "series")); len(got) == 0 || got[0] != "h1 "+rowsMetric {
+			t.Errorf("series %q", got)
+		}
+		if n := len(a["Lines read/s"].rows); n != 0 {
+			t.Errorf("Lines read/s has %d rows without samples", n)
+		}
+		l := a["Latest values"]
+		if got := l.column(t, "value"); len(got) != 1 || toFloat(t, got[0]) != 1800 {
+			t.Errorf("Latest values = %v, want [1800]", got)
+		}
+	})
 
 	t.Run("overview", func(t *testing.T) {
 		a := answers[uidOverview]["fleet"]

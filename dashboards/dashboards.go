@@ -32,6 +32,7 @@ const (
 	uidOverview = "gatewatch-overview"
 	uidClient   = "gatewatch-client"
 	uidFindings = "gatewatch-findings"
+	uidPipeline = "gatewatch-pipeline"
 )
 
 // tag marks gatewatch's dashboards; each dashboard links to the others
@@ -112,6 +113,7 @@ func All(opts Options) ([]Dashboard, error) {
 		{"overview.json", overview},
 		{"client.json", client},
 		{"findings.json", findings},
+		{"pipeline.json", pipeline},
 	}
 	out := make([]Dashboard, 0, len(specs))
 	for _, s := range specs {

@@ -9,7 +9,9 @@
 //     windows against its baseline (observed vs expected), its findings
 //     with their explanations, and its latest requests;
 //   - findings (gatewatch-findings): every incident in the range, filtered
-//     by severity, detector and current status, and each one's lifecycle.
+//     by severity, detector and current status, and each one's lifecycle;
+//   - pipeline (gatewatch-pipeline): the pipeline's own metrics, which
+//     "store" and "run" write to pipeline_health: rates and latest values.
 //
 // The dashboards are built with grafana-foundation-sdk; the ClickHouse
 // queries are Query targets for grafana-clickhouse-datasource, picked

@@ -15,10 +15,11 @@ const (
 	tableEvents   = storage.TableEvents
 	tableWindows  = storage.TableWindows
 	tableFindings = storage.TableFindings
+	tableHealth   = storage.TableHealth
 )
 
 // Tables lists the tables the dashboards query.
-func Tables() []string { return []string{tableEvents, tableWindows, tableFindings} }
+func Tables() []string { return []string{tableEvents, tableWindows, tableFindings, tableHealth} }
 
 // table is a table qualified by the ${database} dashboard constant.
 func table(name string) string { return "${" + varDatabase + "}." + name }

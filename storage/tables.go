@@ -7,4 +7,5 @@ const (
 	TableEvents   = tableEvents   // every normalised event: the audit trail
 	TableWindows  = tableWindows  // per client and window: tallies and what the baselines expected
 	TableFindings = tableFindings // every emission of every incident
+	TableHealth   = tableHealth   // the pipeline's own metrics over time
 )

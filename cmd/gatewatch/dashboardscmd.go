@@ -18,6 +18,8 @@ missing), for Grafana's file provisioning or for import:
                   vs expected per window, its findings with explanations
   findings.json   every incident in range, filtered by severity, detector
                   and status, with its lifecycle
+  pipeline.json   gatewatch's own metrics (lines read, rows stored, errors)
+                  from the pipeline_health table
 
 They read the ClickHouse tables "gatewatch store" (or "run" with
 clickhouse.addr) fills, through the grafana-clickhouse-datasource plugin,

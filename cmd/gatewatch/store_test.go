@@ -366,7 +366,7 @@ func TestDashboardsCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, name := range []string{"overview.json", "client.json", "findings.json"} {
+	for _, name := range []string{"overview.json", "client.json", "findings.json", "pipeline.json"} {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
