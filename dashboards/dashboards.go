@@ -10,6 +10,8 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+
+	"github.com/gatewatch/gatewatch/storage"
 )
 
 // Options configure the dashboards. The zero value reads the "gatewatch"
@@ -186,22 +188,7 @@ func addPanels(b *dashboard.DashboardBuilder, panels []panelSpec) *dashboard.Das
 	return b
 }
 
-// validIdent reports whether s can name a database: ASCII letters,
-// digits and underscores, not starting with a digit (storage's rule).
-func validIdent(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
-		case c >= '0' && c <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+// validIdent reports whether s can name a database, by storage's rule.
+func validIdent(s string) bool { return storage.ValidName(s) }
 
 var _ cog.Builder[dashboard.Dashboard] = (*dashboard.DashboardBuilder)(nil)

@@ -3,7 +3,6 @@ package detect
 import (
 	"math"
 	"math/rand/v2"
-	"slices"
 	"testing"
 	"time"
 
@@ -48,24 +47,7 @@ func newSynth(t testing.TB, opts Options) *synth {
 // window sends window w's traffic (w minutes after t0), every client's
 // requests spread over the minute and interleaved in time order.
 func (s *synth) window(w int, ts []traffic) {
-	s.recs = s.recs[:0]
-	for _, tr := range ts {
-		for i := range tr.req {
-			st := 200
-			switch {
-			case i < tr.errs:
-				st = 503
-			case i < tr.errs+tr.auth:
-				st = 401
-			}
-			at := time.Duration(w)*time.Minute + time.Duration(float64(i)+0.5)*time.Minute/time.Duration(tr.req)
-			s.recs = append(s.recs, rec{at: at, client: tr.client, status: st})
-		}
-	}
-	slices.SortStableFunc(s.recs, func(a, b rec) int { return int(a.at - b.at) })
-	for _, r := range s.recs {
-		s.send(t0.Add(r.at), r.client, r.status)
-	}
+	s.windowSpread(t0.Add(time.Duration(w)*time.Minute), time.Minute, ts)
 }
 
 // send observes one event.

@@ -9,3 +9,8 @@ const (
 	TableFindings = tableFindings // every emission of every incident
 	TableHealth   = tableHealth   // the pipeline's own metrics over time
 )
+
+// ValidName reports whether s can name a database: ASCII letters, digits
+// and underscores, not starting with a digit, at most 128 bytes. Names
+// are checked, never escaped, wherever they are spliced into SQL.
+func ValidName(s string) bool { return validIdent(s) }
