@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -37,6 +39,12 @@ func FuzzRestore(f *testing.F) {
 	for _, n := range []int{0, 1, 60, 700, mid} {
 		f.Add(churnSnapshot(f, n))
 	}
+	// The previous format too: the decoder still reads it.
+	v2, err := os.ReadFile(filepath.Join("testdata", "snapshot_v2.bin"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v2)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		restoreFuzzed(t, data)
 		restoreFuzzed(t, reseal(data))
