@@ -150,9 +150,16 @@ func BenchmarkInsertBatch(b *testing.B) {
 	b.ReportMetric(float64(b.N*rows)/b.Elapsed().Seconds(), "rows/s")
 }
 
+// benchFeatures applies the benchmarks' switches:
+// GATEWATCH_BENCH_LOWCARDINALITY=1 forces the LowCardinality schema (on
+// 18.16 an experimental type), GATEWATCH_BENCH_LZ4=1 compresses blocks
+// although the server is on loopback (CompressLZ4).
 func benchFeatures(o *Options) {
 	if os.Getenv("GATEWATCH_BENCH_LOWCARDINALITY") != "" {
 		o.Features = &Features{LowCardinality: true}
+	}
+	if os.Getenv("GATEWATCH_BENCH_LZ4") != "" {
+		o.Compression = CompressLZ4
 	}
 }
 
