@@ -43,7 +43,11 @@ type ConsumerOptions struct {
 // stores them until ctx ends or r fails; it returns nil on ctx's end. See
 // consume for the guarantees.
 func (db *DB) ConsumeEvents(ctx context.Context, r MessageReader, opts ConsumerOptions) error {
-	return consume(ctx, r, opts, func() sink { return &eventSink{db: db, in: make(interner)} })
+	rows := opts.BatchOptions
+	rows.setDefaults()
+	return consume(ctx, r, opts, func() sink {
+		return &eventSink{db: db, b: newEventBatch(rows.BatchRows), in: make(interner)}
+	})
 }
 
 // ConsumeFindings reads findings (JSON, docs/findings.md) from r and
@@ -71,7 +75,7 @@ type sink interface {
 
 type eventSink struct {
 	db *DB
-	b  eventBatch
+	b  *eventBatch
 	in interner
 	ev ingest.Event
 }
@@ -86,7 +90,7 @@ func (s *eventSink) add(m *kafka.Message) error {
 }
 func (s *eventSink) len() int                         { return s.b.Len() }
 func (s *eventSink) bytes() int                       { return s.b.Bytes() }
-func (s *eventSink) insert(ctx context.Context) error { return s.db.insertEvents(ctx, &s.b) }
+func (s *eventSink) insert(ctx context.Context) error { return s.db.insertEvents(ctx, s.b) }
 func (s *eventSink) reset() {
 	s.b.reset()
 	if len(s.in) > 1<<15 {

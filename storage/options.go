@@ -23,10 +23,8 @@ type Options struct {
 	DialTimeout time.Duration // default 10s
 	ReadTimeout time.Duration // per query; default 5m (long scans on big tables)
 
-	// NoCompression sends blocks uncompressed. LZ4 (the default) cuts
-	// the bytes on the wire at some CPU on both ends; on a loopback link
-	// uncompressed can be cheaper.
-	NoCompression bool
+	// Compression of the blocks sent; the zero value picks by address.
+	Compression Compression
 
 	// Retention in days per table; 0 keeps rows forever.
 	Retention Retention
@@ -35,6 +33,19 @@ type Options struct {
 	// For tests of the newer DDL path and for servers that misreport.
 	Features *Features
 }
+
+// Compression is how blocks travel to the server.
+type Compression int
+
+// Compressions.
+const (
+	// CompressAuto is LZ4, except to a loopback address (127.0.0.0/8,
+	// ::1, localhost): there it only spends CPU on both ends, which share
+	// the machine's cores, to shrink a memory copy.
+	CompressAuto Compression = iota
+	CompressLZ4
+	CompressNone
+)
 
 // Retention is how many days of each table to keep; 0 keeps forever.
 type Retention struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/gatewatch/gatewatch/detect"
@@ -128,9 +129,20 @@ type ClientStat struct {
 }
 
 // TopClients ranks clients by requests, 5xx errors or auth failures over
-// a time range, from the events table. It reads without FINAL: a replayed
-// batch not yet merged can over-count, which a ranking tolerates and
-// which FINAL would make many times slower on a large range.
+// a time range, from the events table, counting every event once even
+// while a replayed batch (a crash between an insert and its Kafka commit)
+// is not yet merged away.
+//
+// Reading all of events with FINAL would be exact but 3 to 4 times
+// slower (3 to 3.5 s instead of 0.7 to 1 s over 10M events here), and
+// deduplicating with a GROUP BY on the sort key 15 times slower. But a copy can only
+// hide in a day partition with more than one part, or with a part not
+// produced by a merge: a partition whose single part is a merge of
+// everything it holds has been deduplicated by the Replacing engine. So
+// the days are split: those settled into one merged part are aggregated
+// plainly, the others (in practice today's, which keeps receiving
+// inserts, and any day a replay touched) with FINAL, and the partial
+// aggregates are combined.
 func (db *DB) TopClients(ctx context.Context, q TopQuery) ([]ClientStat, error) {
 	if q.Limit <= 0 {
 		q.Limit = 20
@@ -147,14 +159,50 @@ func (db *DB) TopClients(ctx context.Context, q TopQuery) ([]ClientStat, error) 
 	default:
 		return nil, fmt.Errorf("storage: top clients: unknown ranking %q (requests, errors, auth_failures)", q.By)
 	}
-	sql := "SELECT client, any(client_kind), count() AS requests," +
-		" countIf(status >= 500 AND status < 600) AS errors," +
-		" countIf(auth IN ('failed', 'forbidden')) AS auth_failures," +
-		" sum(bytes_out), uniq(route), min(time), max(time)" +
-		" FROM " + db.table(tableEvents) +
-		" WHERE time >= ? AND time < ?" +
+	from, to := db.timeArg(q.From), db.timeArg(q.To)
+	days, err := db.partitionDays(ctx, tableEvents)
+	if err != nil {
+		return nil, fmt.Errorf("storage: top clients: %w", err)
+	}
+	plain, final := splitRange(from, to, days)
+	// Each branch aggregates per client; uniqState keeps the distinct
+	// routes mergeable across them. Inner names differ from the outer
+	// aliases, which ClickHouse would otherwise take as cyclic.
+	branch := func(modifier string, ranges []timeRange, args *[]any) string {
+		var cond strings.Builder
+		for i, r := range ranges {
+			if i > 0 {
+				cond.WriteString(" OR ")
+			}
+			cond.WriteString("(time >= ? AND time < ?)")
+			*args = append(*args, r.from, r.to)
+		}
+		return "SELECT client, any(client_kind) AS k, count() AS r," +
+			" countIf(status >= 500 AND status < 600) AS e," +
+			" countIf(auth IN ('failed', 'forbidden')) AS a," +
+			" sum(bytes_out) AS b, uniqState(route) AS u, min(time) AS f, max(time) AS l" +
+			" FROM " + db.table(tableEvents) + modifier +
+			" WHERE " + cond.String() + " GROUP BY client"
+	}
+	var (
+		args     []any
+		branches []string
+	)
+	if len(plain) > 0 {
+		branches = append(branches, branch("", plain, &args))
+	}
+	if len(final) > 0 {
+		branches = append(branches, branch(" FINAL", final, &args))
+	}
+	if len(branches) == 0 {
+		return nil, nil
+	}
+	sql := "SELECT client, any(k), sum(r) AS requests, sum(e) AS errors, sum(a) AS auth_failures," +
+		" sum(b), uniqMerge(u), min(f), max(l)" +
+		" FROM (" + strings.Join(branches, " UNION ALL ") + ")" +
 		" GROUP BY client ORDER BY " + order + " DESC, client LIMIT ?"
-	rows, err := db.conn.Query(ctx, sql, db.timeArg(q.From), db.timeArg(q.To), uint64(q.Limit))
+	args = append(args, uint64(q.Limit))
+	rows, err := db.conn.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("storage: top clients: %w", err)
 	}
@@ -173,6 +221,95 @@ func (db *DB) TopClients(ctx context.Context, q TopQuery) ([]ClientStat, error) 
 		return nil, fmt.Errorf("storage: top clients: %w", err)
 	}
 	return out, nil
+}
+
+// timeRange is [from, to).
+type timeRange struct{ from, to time.Time }
+
+// partitionDay is one UTC day partition of a table.
+type partitionDay struct {
+	day time.Time // midnight
+	// settled: a single part made by a merge, so the Replacing engine has
+	// collapsed every duplicate in it.
+	settled bool
+}
+
+// partitionDays lists table's day partitions in order.
+func (db *DB) partitionDays(ctx context.Context, table string) ([]partitionDay, error) {
+	rows, err := db.conn.Query(ctx, "SELECT partition, count(), toUInt64(min(level)) FROM system.parts"+
+		" WHERE database = ? AND table = ? AND active GROUP BY partition ORDER BY partition",
+		db.opts.Database, table)
+	if err != nil {
+		return nil, fmt.Errorf("list parts of %s: %w", table, err)
+	}
+	defer rows.Close()
+	var days []partitionDay
+	for rows.Next() {
+		var (
+			partition     string
+			parts, minLvl uint64
+		)
+		if err := rows.Scan(&partition, &parts, &minLvl); err != nil {
+			return nil, fmt.Errorf("list parts of %s: %w", table, err)
+		}
+		// The partition key is toYYYYMMDD: the id is the day's number.
+		// Anything else (a table partitioned by hand?) settles nothing:
+		// everything is read with FINAL, slower but exact.
+		day, err := time.Parse("20060102", partition)
+		if err != nil {
+			return nil, nil
+		}
+		days = append(days, partitionDay{day: day, settled: parts == 1 && minLvl > 0})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list parts of %s: %w", table, err)
+	}
+	return days, nil
+}
+
+// splitRange cuts [from, to) into the ranges to read plainly (settled
+// days) and with FINAL (the others); together they cover [from, to)
+// exactly. Empty days before a partition go with it, and everything
+// after the last partition with FINAL (rows may be arriving there), so
+// consecutive days of one kind form one range: usually one of each.
+func splitRange(from, to time.Time, days []partitionDay) (plain, final []timeRange) {
+	if !from.Before(to) {
+		return nil, nil
+	}
+	add := func(list *[]timeRange, r timeRange) {
+		if n := len(*list); n > 0 && (*list)[n-1].to.Equal(r.from) {
+			(*list)[n-1].to = r.to
+			return
+		}
+		*list = append(*list, r)
+	}
+	cur := from
+	for _, d := range days {
+		end := minTime(d.day.Add(24*time.Hour), to)
+		if !end.After(cur) {
+			continue // before the range
+		}
+		if !d.day.Before(to) {
+			break
+		}
+		list := &final
+		if d.settled {
+			list = &plain
+		}
+		add(list, timeRange{cur, end})
+		cur = end
+	}
+	if cur.Before(to) {
+		add(&final, timeRange{cur, to})
+	}
+	return plain, final
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // FindingsQuery selects incidents.

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/ingest"
@@ -61,8 +62,11 @@ func EventID(topic string, partition int, offset int64) uint64 {
 }
 
 // eventBatch holds events column by column, the layout the native protocol
-// sends, so an insert is one Append per column instead of one per value.
-// Strings are copied into the batch: events alias their parser's buffers.
+// sends, so an insert is one Append per column and block instead of one
+// per value. Strings are copied into the batch (events alias their
+// parser's buffers): low-cardinality ones through the interner, the rest
+// into arena. A batch is reused after its insert (reset keeps every
+// buffer), so a writer in steady state allocates almost nothing per row.
 type eventBatch struct {
 	id                                             []uint64
 	time                                           []time.Time
@@ -75,7 +79,28 @@ type eventBatch struct {
 	userAgent, referer, auth, scheme, tls, api, rq []string
 
 	ipBuf []byte // backing store of ip, 16 bytes per row
-	size  int    // approximate bytes held, for the byte bound
+	// arena holds the bytes of the high-cardinality strings (client, path,
+	// query, referer, request id): one buffer instead of one allocation
+	// per string. The batch's strings view it, so it is overwritten only
+	// after reset, once nothing reads them any more.
+	arena []byte
+	size  int // approximate bytes held, for the byte bound
+}
+
+// newEventBatch returns a batch with room for rows events, so filling it
+// does not grow (and copy) every column several times over.
+func newEventBatch(rows int) *eventBatch {
+	rows = max(rows, 0)
+	str := func() []string { return make([]string, 0, rows) }
+	u64 := func() []uint64 { return make([]uint64, 0, rows) }
+	return &eventBatch{
+		id: u64(), time: make([]time.Time, 0, rows), timeUS: make([]uint32, 0, rows),
+		source: str(), format: str(), client: str(), kind: str(), ip: make([][]byte, 0, rows),
+		method: str(), host: str(), path: str(), route: str(), query: str(),
+		status: make([]uint16, 0, rows), bytesIn: u64(), bytesOut: u64(), latency: u64(),
+		userAgent: str(), referer: str(), auth: str(), scheme: str(), tls: str(), api: str(), rq: str(),
+		ipBuf: make([]byte, 0, 16*rows),
+	}
 }
 
 func (b *eventBatch) Len() int { return len(b.id) }
@@ -83,6 +108,9 @@ func (b *eventBatch) Len() int { return len(b.id) }
 // Bytes approximates the memory the batch holds.
 func (b *eventBatch) Bytes() int { return b.size }
 
+// reset empties the batch and keeps its buffers. The caller guarantees
+// nothing reads the batch's strings any more: the arena and ipBuf are
+// written over.
 func (b *eventBatch) reset() {
 	*b = eventBatch{
 		id: b.id[:0], time: b.time[:0], timeUS: b.timeUS[:0], source: b.source[:0], format: b.format[:0],
@@ -91,6 +119,7 @@ func (b *eventBatch) reset() {
 		status: b.status[:0], bytesIn: b.bytesIn[:0], bytesOut: b.bytesOut[:0],
 		latency: b.latency[:0], userAgent: b.userAgent[:0], referer: b.referer[:0],
 		auth: b.auth[:0], scheme: b.scheme[:0], tls: b.tls[:0], api: b.api[:0], rq: b.rq[:0],
+		ipBuf: b.ipBuf[:0], arena: b.arena[:0],
 	}
 }
 
@@ -112,11 +141,19 @@ func (in interner) get(s string) string {
 	return v
 }
 
-func own(s string) string {
+// own copies s into the arena and returns the copy.
+func (b *eventBatch) own(s string) string {
 	if s == "" {
 		return ""
 	}
-	return string([]byte(s))
+	if cap(b.arena)-len(b.arena) < len(s) {
+		// A new buffer: the strings already made keep the old one alive,
+		// so it is never moved under them.
+		b.arena = make([]byte, 0, max(64<<10, 2*cap(b.arena), len(s)))
+	}
+	start := len(b.arena)
+	b.arena = append(b.arena, s...)
+	return unsafe.String(&b.arena[start], len(s))
 }
 
 // add copies ev into the batch under the dedup key id.
@@ -126,7 +163,7 @@ func (b *eventBatch) add(ev *ingest.Event, id uint64, in interner) {
 	b.timeUS = append(b.timeUS, uint32(ev.Time.Nanosecond()/1000))
 	b.source = append(b.source, in.get(ev.Source))
 	b.format = append(b.format, in.get(ev.Format))
-	b.client = append(b.client, own(ev.ClientKey))
+	b.client = append(b.client, b.own(ev.ClientKey))
 	b.kind = append(b.kind, ev.ClientKind.String())
 	// IPv4 is stored IPv4-mapped, as ClickHouse's IPv6 functions expect;
 	// an unknown address is all zeros (::).
@@ -143,9 +180,9 @@ func (b *eventBatch) add(ev *ingest.Event, id uint64, in interner) {
 	b.ip = append(b.ip, b.ipBuf[start:start+16:start+16])
 	b.method = append(b.method, in.get(ev.Method))
 	b.host = append(b.host, in.get(ev.Host))
-	b.path = append(b.path, own(ev.Path))
+	b.path = append(b.path, b.own(ev.Path))
 	b.route = append(b.route, in.get(ev.Route))
-	b.query = append(b.query, own(ev.Query))
+	b.query = append(b.query, b.own(ev.Query))
 	st := ev.Status
 	if st < 0 || st > 65535 {
 		st = 0
@@ -155,12 +192,12 @@ func (b *eventBatch) add(ev *ingest.Event, id uint64, in interner) {
 	b.bytesOut = append(b.bytesOut, nonNeg(ev.BytesOut))
 	b.latency = append(b.latency, nonNeg(ev.Latency.Microseconds()))
 	b.userAgent = append(b.userAgent, in.get(ev.UserAgent))
-	b.referer = append(b.referer, own(ev.Referer))
+	b.referer = append(b.referer, b.own(ev.Referer))
 	b.auth = append(b.auth, ev.Auth.String())
 	b.scheme = append(b.scheme, in.get(ev.Scheme))
 	b.tls = append(b.tls, in.get(ev.TLSVersion))
 	b.api = append(b.api, in.get(ev.APIVersion))
-	b.rq = append(b.rq, own(ev.RequestID))
+	b.rq = append(b.rq, b.own(ev.RequestID))
 	b.size += 120 + len(ev.ClientKey) + len(ev.Path) + len(ev.Query) + len(ev.Referer) + len(ev.RequestID)
 }
 
@@ -171,20 +208,44 @@ func nonNeg(v int64) uint64 {
 	return uint64(v)
 }
 
-// columns returns the batch's columns in eventColumns order.
-func (b *eventBatch) columns() []any {
+// columns returns rows [lo, hi) of the batch's columns in eventColumns
+// order.
+func (b *eventBatch) columns(lo, hi int) []any {
 	return []any{
-		b.id, b.time, b.timeUS, b.source, b.format, b.client, b.kind, b.ip, b.method, b.host,
-		b.path, b.route, b.query, b.status, b.bytesIn, b.bytesOut, b.latency,
-		b.userAgent, b.referer, b.auth, b.scheme, b.tls, b.api, b.rq,
+		b.id[lo:hi], b.time[lo:hi], b.timeUS[lo:hi], b.source[lo:hi], b.format[lo:hi], b.client[lo:hi], b.kind[lo:hi],
+		b.ip[lo:hi], b.method[lo:hi], b.host[lo:hi], b.path[lo:hi], b.route[lo:hi], b.query[lo:hi],
+		b.status[lo:hi], b.bytesIn[lo:hi], b.bytesOut[lo:hi], b.latency[lo:hi],
+		b.userAgent[lo:hi], b.referer[lo:hi], b.auth[lo:hi], b.scheme[lo:hi], b.tls[lo:hi], b.api[lo:hi], b.rq[lo:hi],
 	}
 }
 
+// insertBlockRows is the size of the native-protocol blocks an INSERT
+// of events is sent in; see insertEventBlocks.
+const insertBlockRows = 8192
+
 // insertEvents sends the batch as one INSERT. The same batch sent twice
-// produces the same block, which servers with insert deduplication drop.
+// produces the same blocks, which servers with insert deduplication drop.
 func (db *DB) insertEvents(ctx context.Context, b *eventBatch) error {
-	if b.Len() == 0 {
+	return db.insertEventBlocks(ctx, b, insertBlockRows)
+}
+
+// insertEventBlocks sends the batch as one INSERT of blocks of up to
+// blockRows rows. The driver copies each block into column buffers of its
+// own: a block of a few thousand rows reuses them (Flush keeps their
+// capacity), where one 100k-row block grew them from nothing on every
+// insert (most of the client's allocations and copying), and the server
+// starts on the first block while the next is encoded. The server
+// squashes the blocks of one INSERT back together up to
+// min_insert_block_size_rows (1,048,576 by default), so a batch still
+// makes one part, written only when the INSERT completes
+// (TestInsertEventBlocksMakeOnePart).
+func (db *DB) insertEventBlocks(ctx context.Context, b *eventBatch, blockRows int) error {
+	n := b.Len()
+	if n == 0 {
 		return nil
+	}
+	if blockRows <= 0 {
+		blockRows = n
 	}
 	cols := db.ddl.eventColumns()
 	batch, err := db.conn.PrepareBatch(insertContext(ctx), "INSERT INTO "+db.table(tableEvents)+" "+columnList(cols))
@@ -192,13 +253,22 @@ func (db *DB) insertEvents(ctx context.Context, b *eventBatch) error {
 		return fmt.Errorf("storage: insert events: %w", err)
 	}
 	defer batch.Close()
-	for i, c := range b.columns() {
-		if err := batch.Column(i).Append(c); err != nil {
-			return fmt.Errorf("storage: insert events, column %s: %w", cols[i].name, err)
+	for lo := 0; lo < n; lo += blockRows {
+		hi := min(lo+blockRows, n)
+		for i, c := range b.columns(lo, hi) {
+			if err := batch.Column(i).Append(c); err != nil {
+				return fmt.Errorf("storage: insert events, column %s: %w", cols[i].name, err)
+			}
+		}
+		if hi == n {
+			break // Send sends the last block
+		}
+		if err := batch.Flush(); err != nil {
+			return fmt.Errorf("storage: insert %d events: %w", n, err)
 		}
 	}
 	if err := batch.Send(); err != nil {
-		return fmt.Errorf("storage: insert %d events: %w", b.Len(), err)
+		return fmt.Errorf("storage: insert %d events: %w", n, err)
 	}
 	return nil
 }

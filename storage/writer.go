@@ -129,7 +129,7 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 	w := &Writer{
 		db:     db,
 		opts:   opts,
-		cur:    new(eventBatch),
+		cur:    newEventBatch(opts.BatchRows),
 		in:     make(interner),
 		seed:   binary.LittleEndian.Uint64(seed[:]),
 		queue:  make(chan *job, opts.MaxPending),
@@ -309,7 +309,7 @@ func (w *Writer) cutJobLocked(ctx context.Context) (*job, error) {
 	case b := <-w.free:
 		w.cur = b
 	default:
-		w.cur = new(eventBatch)
+		w.cur = newEventBatch(w.opts.BatchRows)
 	}
 	if len(w.in) > 1<<15 {
 		w.in = make(interner)
