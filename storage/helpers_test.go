@@ -171,3 +171,20 @@ func sampleEvents(n int, start time.Time, clients ...string) []ingest.Event {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// insertBatch stores evs as one Kafka batch of topic (dedup keys by
+// offset), times times: twice is a batch replayed after a crash between
+// the insert and the offset commit.
+func insertBatch(t testing.TB, db *DB, evs []ingest.Event, topic string, times int) {
+	t.Helper()
+	b := newEventBatch(len(evs))
+	in := make(interner)
+	for i := range evs {
+		b.add(&evs[i], EventID(topic, 0, int64(i)), in)
+	}
+	for range times {
+		if err := db.insertEvents(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

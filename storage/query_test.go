@@ -24,19 +24,7 @@ func TestTopClientsExactAfterReplay(t *testing.T) {
 	// counted twice, the replayed clients would overtake her.
 	replayed := sampleEvents(900, day2, "k:bob", "k:carol", "k:bob")
 	alone := sampleEvents(500, day2.Add(time.Hour), "k:alice")
-	insert := func(evs []ingest.Event, topic string, times int) {
-		t.Helper()
-		b := newEventBatch(len(evs))
-		in := make(interner)
-		for i := range evs {
-			b.add(&evs[i], EventID(topic, 0, int64(i)), in)
-		}
-		for range times {
-			if err := db.insertEvents(ctx, b); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	insert := func(evs []ingest.Event, topic string, times int) { insertBatch(t, db, evs, topic, times) }
 	insert(clean, "clean", 1)
 	if err := db.conn.Exec(ctx, "OPTIMIZE TABLE "+db.table(tableEvents)+" FINAL"); err != nil {
 		t.Fatal(err)

@@ -21,16 +21,7 @@ func TestReplay(t *testing.T) {
 	start := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
 	// 240,000 events 10 ms apart: 40 minutes.
 	evs := sampleEvents(240_000, start)
-	var b eventBatch
-	in := make(interner)
-	for i := range evs {
-		b.add(&evs[i], EventID("events", 0, int64(i)), in)
-	}
-	for range 2 {
-		if err := db.insertEvents(ctx, &b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	insertBatch(t, db, evs, "events", 2)
 	tests := []struct {
 		name     string
 		from, to time.Time

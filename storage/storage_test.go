@@ -440,16 +440,7 @@ func TestDuplicateBatchCollapses(t *testing.T) {
 	db := migrated(t, testClickHouse(t))
 	ctx := context.Background()
 	evs := sampleEvents(1000, time.Date(2026, 3, 3, 8, 0, 0, 0, time.UTC))
-	var b eventBatch
-	in := make(interner)
-	for i := range evs {
-		b.add(&evs[i], EventID("events", 0, int64(i)), in)
-	}
-	for range 2 {
-		if err := db.insertEvents(ctx, &b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	insertBatch(t, db, evs, "events", 2)
 	raw := count(t, db, "SELECT count() FROM "+db.table(tableEvents))
 	if !db.Features().InsertDedup && raw != 2000 {
 		t.Errorf("raw count %d, want 2000 before the merge on a server without insert dedup", raw)
