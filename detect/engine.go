@@ -162,7 +162,7 @@ func (e *Engine) Observe(ev *ingest.Event) {
 	if !found {
 		idx = e.addClient(ev, hash, w)
 	}
-	c := &e.tab.list[idx]
+	c := &e.tab.hot[idx]
 	if t > c.lastSeen {
 		c.lastSeen = t
 	}
@@ -192,9 +192,8 @@ func (e *Engine) addClient(ev *ingest.Event, hash uint64, w int64) int32 {
 	e.extra[idx] = newClientExtra()
 	e.more[idx] = clientMore{}
 	e.incs[idx] = clientIncs{}
-	c := &e.tab.list[idx]
-	c.founding = w < e.warmUntil
-	c.lastSeen = math.MinInt64
+	e.tab.list[idx].founding = w < e.warmUntil
+	e.tab.hot[idx].lastSeen = math.MinInt64
 	return idx
 }
 
@@ -278,7 +277,7 @@ func (e *Engine) closeWindow(w int64) {
 	e.work = e.work[:0]
 	e.pop.reset()
 	for _, r := range refs {
-		if e.tab.list[r.idx].gen != r.gen {
+		if e.tab.hot[r.idx].gen != r.gen {
 			continue // evicted since; its counts were cleared
 		}
 		n := e.ring.take(r.idx, s)
