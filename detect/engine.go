@@ -55,6 +55,7 @@ type Engine struct {
 	logPs                         []float64
 	tests                         int   // tests run in the window being closed, for FDR control
 	curItem                       int32 // e.work index of the client being judged
+	refTmp                        []clientRef
 
 	wc    winCache
 	stats Stats
@@ -303,7 +304,7 @@ func (e *Engine) closeWindow(w int64) {
 	// Judging touches several per-client arrays; in slot order their
 	// rows are read front to back instead of at random, which at a
 	// hundred thousand clients costs less than the sort.
-	slices.SortFunc(refs, func(a, b clientRef) int { return cmp.Compare(a.idx, b.idx) })
+	e.refTmp = sortRefs(refs, e.refTmp)
 	e.work = e.work[:0]
 	e.pop.reset()
 	for _, r := range refs {
@@ -336,6 +337,51 @@ func (e *Engine) closeWindow(w int64) {
 		e.mpop[m].update(&e.pop.tmp)
 	}
 	e.decide(w)
+}
+
+// radixBits is the digit of sortRefs: two passes sort up to four
+// million client slots, with counts that fit in the L1 cache.
+const radixBits = 11
+
+// sortRefs sorts refs by client slot, using and returning tmp as scratch.
+// A window close sorts the refs of every client active in the window,
+// ~100,000 of them at a time: a least-significant-digit radix sort does
+// that in two linear passes, where a comparison sort spent as much time
+// as judging a tenth of the clients. Refs of the same slot (an evicted
+// client and the one that reused its slot) may end in either order: all
+// but one are skipped by generation.
+func sortRefs(refs, tmp []clientRef) []clientRef {
+	if len(refs) < 256 {
+		slices.SortFunc(refs, func(a, b clientRef) int { return cmp.Compare(a.idx, b.idx) })
+		return tmp
+	}
+	var top int32
+	for _, r := range refs {
+		top = max(top, r.idx)
+	}
+	tmp = slices.Grow(tmp[:0], len(refs))[:len(refs)]
+	src, dst := refs, tmp
+	for shift := 0; shift < 31 && top>>shift != 0; shift += radixBits {
+		var count [1 << radixBits]int
+		for _, r := range src {
+			count[r.idx>>shift&(1<<radixBits-1)]++
+		}
+		sum := 0
+		for i, c := range count {
+			count[i] = sum
+			sum += c
+		}
+		for _, r := range src {
+			d := r.idx >> shift & (1<<radixBits - 1)
+			dst[count[d]] = r
+			count[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &refs[0] {
+		copy(refs, src)
+	}
+	return tmp
 }
 
 // judge runs the enabled detectors on one client window, then absorbs the

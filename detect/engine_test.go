@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -508,5 +509,34 @@ func TestHotLayout(t *testing.T) {
 	t.Parallel()
 	if n := unsafe.Sizeof(clientHot{}); n != 64 {
 		t.Errorf("clientHot is %d bytes, want 64 (one cache line)", n)
+	}
+}
+
+// TestSortRefs checks the radix sort of window refs against a comparison
+// sort, for small and large lists, slots past one radix digit, and
+// repeated slots.
+func TestSortRefs(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(7, 8))
+	var tmp []clientRef
+	for _, tc := range []struct{ n, top int }{{0, 1}, {10, 5}, {255, 1000}, {256, 3}, {5000, 1 << 11}, {100_000, 120_000}, {3000, 1<<31 - 1}} {
+		refs := make([]clientRef, tc.n)
+		for i := range refs {
+			refs[i] = clientRef{idx: int32(r.IntN(tc.top)), gen: uint32(i)}
+		}
+		want := slices.Clone(refs)
+		slices.SortStableFunc(want, func(a, b clientRef) int { return cmp.Compare(a.idx, b.idx) })
+		tmp = sortRefs(refs, tmp)
+		if !slices.EqualFunc(refs, want, func(a, b clientRef) bool { return a.idx == b.idx }) {
+			t.Errorf("n=%d top=%d: not sorted by slot", tc.n, tc.top)
+		}
+		// A permutation: every ref kept once (gens are distinct).
+		slices.SortFunc(refs, func(a, b clientRef) int { return cmp.Compare(a.gen, b.gen) })
+		for i := range refs {
+			if refs[i].gen != uint32(i) {
+				t.Errorf("n=%d top=%d: refs lost or duplicated", tc.n, tc.top)
+				break
+			}
+		}
 	}
 }
