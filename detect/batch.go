@@ -62,7 +62,9 @@ func (e *Engine) touch(run []ingest.Event, hashes *[batchRun]uint64) {
 		if j >= len(e.ring.counts) {
 			continue
 		}
-		sink += uint64(e.ring.counts[j].req)
+		// A 24-byte winCount may straddle two lines: load both ends.
+		c := &e.ring.counts[j]
+		sink += uint64(c.req) + c.bytes
 		if ev := &run[i]; ev.Route != ev.Path || ev.ClientKind != ingest.ClientIP {
 			sink += uint64(e.ring.cold[j].probes)
 		}
