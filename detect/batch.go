@@ -41,8 +41,14 @@ func (e *Engine) touch(run []ingest.Event, hashes *[batchRun]uint64) {
 	mask := uint64(len(t.index) - 1)
 	for i := range run {
 		h := hashes[i]
-		if c := t.index[h&mask]; c.tag == uint32(h>>32) {
-			refs[i] = c.ref
+		// A quarter of the keys are not in their home cell, but mostly
+		// in the next, which is in the same line.
+		for p, k := h&mask, 0; k < 4; p, k = (p+1)&mask, k+1 {
+			c := t.index[p]
+			if c.tag == uint32(h>>32) || c.ref == 0 {
+				refs[i] = c.ref
+				break
+			}
 		}
 	}
 	var sink uint64
