@@ -149,13 +149,13 @@ func (t *clientTable) add(key string, hash uint64, kind ingest.ClientKind) int32
 // place makes slot i, which is not live, the client of key (owned by the
 // caller) and indexes it.
 func (t *clientTable) place(i int32, key string, hash uint64, kind ingest.ClientKind) {
+	if (t.live+1)*2 > len(t.index) {
+		t.rehash(2 * len(t.index)) // before slot i is live, or it would be indexed twice
+	}
 	t.list[i] = client{key: key, kind: kind, live: true}
 	h := &t.hot[i]
 	*h = clientHot{hash: hash, gen: h.gen}
 	h.setKey(key)
-	if (t.live+1)*2 > len(t.index) {
-		t.rehash(2 * len(t.index))
-	}
 	t.insert(i, hash)
 	t.live++
 }

@@ -396,6 +396,25 @@ func TestClientTableGrowth(t *testing.T) {
 			t.Errorf("find(%q) = %d, %v; want %d", k, idx, ok, w)
 		}
 	}
+	// Every live client is indexed exactly once, and nothing else is.
+	cells := 0
+	seen := map[uint32]bool{}
+	for _, e := range tab.index {
+		if e.ref == 0 {
+			continue
+		}
+		cells++
+		if seen[e.ref] || !tab.list[e.ref-1].live {
+			t.Errorf("slot %d indexed twice or while free", e.ref-1)
+		}
+		seen[e.ref] = true
+	}
+	if cells != len(want) {
+		t.Errorf("%d index cells in use for %d clients", cells, len(want))
+	}
+	if len(tab.index) < 2*len(want) {
+		t.Errorf("index of %d cells more than half full with %d clients", len(tab.index), len(want))
+	}
 }
 
 func TestDisabledDetectors(t *testing.T) {
