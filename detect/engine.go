@@ -12,8 +12,8 @@ import (
 
 // Engine runs the per-client detectors over a stream of events in
 // event-time order. It is not safe for concurrent use: one goroutine
-// calls Observe, AdvanceTo, Flush and Stats, and Options.Emit runs on it
-// and must not call back into the Engine.
+// calls Observe (or ObserveBatch), AdvanceTo, Flush and Stats, and
+// Options.Emit runs on it and must not call back into the Engine.
 type Engine struct {
 	opts       Options
 	a          float64 // EWMA weight of a window, from HalfLife
