@@ -25,14 +25,14 @@ const maxWindows = math.MaxUint32
 
 // weight is the weight of window n (counting from 0) in an EWMA of weight a.
 func weight(n uint32, a float64) float64 {
-	return math.Max(a, 1/float64(n+1))
+	return max(a, 1/float64(n+1))
 }
 
 // effectiveWindows is how many windows' worth of information an EWMA of
 // weight a holds after n updates: n while it is still a plain mean, then
 // (2-a)/a, the variance-equivalent sample size of an EWMA.
 func effectiveWindows(n uint32, a float64) float64 {
-	return math.Min(float64(n), (2-a)/a)
+	return min(float64(n), (2-a)/a)
 }
 
 // volumeBaseline summarises a client's requests per active window, both
@@ -69,9 +69,9 @@ func (b *volumeBaseline) dispersion(a float64) (kappa, excess, neff float64) {
 		bessel = neff / (neff - 1)
 	}
 	if b.mean > 0 {
-		kappa = math.Max(0, b.vari*bessel-b.mean) / (b.mean * b.mean)
+		kappa = max(0, b.vari*bessel-b.mean) / (b.mean * b.mean)
 	}
-	excess = math.Max(0, b.lv*bessel-logPoissonVar(b.mean))
+	excess = max(0, b.lv*bessel-logPoissonVar(b.mean))
 	return kappa, excess, neff
 }
 
@@ -116,7 +116,7 @@ func (b *volumeBaseline) predictLog(a float64, prior dispersionPrior) (mean, sd,
 	if excess > 0 {
 		dof = (neff + priorWindows - 1) * (v / excess) * (v / excess)
 	}
-	return b.lm, math.Max(math.Sqrt(v), minLogSD), dof
+	return b.lm, max(math.Sqrt(v), minLogSD), dof
 }
 
 // minLogSD floors the log-scale spread.
@@ -126,8 +126,8 @@ const minLogSD = 0.05
 // log scale, to [llo, lhi]. keepSpread leaves the variances alone: the
 // window was flagged as anomalous.
 func (b *volumeBaseline) update(x, lo, hi, llo, lhi, a float64, keepSpread bool) {
-	lx := math.Min(math.Max(math.Log1p(x), llo), lhi)
-	x = math.Min(math.Max(x, lo), hi)
+	lx := min(max(math.Log1p(x), llo), lhi)
+	x = min(max(x, lo), hi)
 	w := weight(b.n, a)
 	d := x - b.mean
 	b.mean += w * d
@@ -188,7 +188,7 @@ func (b *ratioBaseline) expect(a, prior float64) (p, dispersion, requests float6
 	neff := effectiveWindows(b.n, a)
 	reqs := b.reqs * neff
 	p = (b.hits*neff + priorRequests*prior) / (reqs + priorRequests)
-	dispersion = math.Max(1, (b.dev*neff+priorDispersion)/(b.bin*neff+priorDispersion))
+	dispersion = max(1, (b.dev*neff+priorDispersion)/(b.bin*neff+priorDispersion))
 	return p, dispersion, reqs + priorRequests
 }
 
@@ -197,12 +197,12 @@ func (b *ratioBaseline) expect(a, prior float64) (p, dispersion, requests float6
 // leaves the dispersion alone: the window was flagged as anomalous or
 // suspect.
 func (b *ratioBaseline) update(k, n, p, kHi, a float64, keepDispersion bool) {
-	k = math.Min(k, kHi)
+	k = min(k, kHi)
 	w := weight(b.n, a)
 	if !keepDispersion && n > 0 && p > 0 && p < 1 {
 		v := n * p * (1 - p)
 		d := k - n*p
-		b.dev += w * (math.Min(d*d, maxPearson*v) - b.dev)
+		b.dev += w * (min(d*d, maxPearson*v) - b.dev)
 		b.bin += w * (v - b.bin)
 	}
 	b.hits += w * (k - b.hits)

@@ -190,7 +190,7 @@ func (e *Engine) explainFor(c *candidate, w int64) *explain {
 		addRoute(&x.idRoute)
 		addRoute(&x.big)
 	}
-	ex.samples = e.requestIDSamples(ex.samples, clientRef{idx: c.idx, gen: e.tab.list[c.idx].gen}, w, c.det)
+	ex.samples = e.requestIDSamples(ex.samples, clientRef{idx: c.idx, gen: e.tab.hot[c.idx].gen}, w, c.det)
 	return ex
 }
 

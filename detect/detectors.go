@@ -63,15 +63,15 @@ func (e *Engine) judgeVolume(c *client, x float64, f *fleet, season float64) ver
 		scale := f.vol * math.Exp(season)
 		mean, variance := c.vol.predict(e.a, e.pop.disp)
 		mean *= scale
-		variance = math.Max(variance*scale*scale, mean)
+		variance = max(variance*scale*scale, mean)
 		v.expected, v.spread = mean, math.Sqrt(variance)
-		v.effect = x / math.Max(mean, minExpected)
+		v.effect = x / max(mean, minExpected)
 		floors := x >= float64(o.MinRequests) && x >= o.MinRatio*mean
 		if floors || x > mean+suspectZ*v.spread {
 			// Both tails must agree; the larger probability counts.
 			lm, lsd, dof := c.vol.predictLog(e.a, e.pop.disp)
 			logLog := tail.StudentUpper((math.Log1p(x)-lm-math.Log(scale))/lsd, dof)
-			v.logP = math.Max(tail.NegBinUpper(x, mean, variance), logLog)
+			v.logP = max(tail.NegBinUpper(x, mean, variance), logLog)
 			v.anomalous = floors && v.logP < e.logPValue
 			v.suspect = v.logP < e.logSuspect
 		}
@@ -87,11 +87,11 @@ func (e *Engine) judgeVolume(c *client, x float64, f *fleet, season float64) ver
 	v.population = true
 	shift := math.Log(f.vol)
 	mid, sd := e.pop.volMid+shift, e.pop.volSD
-	high := math.Max(e.pop.volumeHigh(), c.vol.mean) * f.vol
+	high := max(e.pop.volumeHigh(), c.vol.mean) * f.vol
 	v.expected = math.Expm1(mid)
 	v.spread = (math.Expm1(mid+sd) - math.Expm1(mid-sd)) / 2
 	v.refHigh = high
-	v.effect = x / math.Max(high, minExpected)
+	v.effect = x / max(high, minExpected)
 	if x >= float64(o.MinRequests) && x >= o.MinRatio*high {
 		v.logP = tail.NormalUpper((math.Log1p(x) - mid) / sd)
 		v.anomalous = v.logP < e.logPValue
@@ -150,10 +150,10 @@ func (e *Engine) judgeRatio(b *ratioBaseline, k, n float64, j ratioJudge) verdic
 		p, mult = j.model.p, 1+(n-1)*j.model.rho
 		v.population = true
 	}
-	p = math.Max(p, minRatio)
-	p = math.Min(p+j.excess*(1-p), maxRatio)
-	mult = math.Max(mult, 1)
-	n = math.Max(n, 1)
+	p = max(p, minRatio)
+	p = min(p+j.excess*(1-p), maxRatio)
+	mult = max(mult, 1)
+	n = max(n, 1)
 	ratio := k / n
 	v.effect = ratio / p
 	sdHits := math.Sqrt(mult * n * p * (1 - p))
@@ -178,7 +178,7 @@ const maxRatio = 0.999
 // as described above.
 func (e *Engine) absorbRatio(b *ratioBaseline, k, n float64, model ratioModel, v *verdict) {
 	own, disp, reqs := b.expect(e.ra, model.p)
-	own = math.Min(math.Max(own, minRatio), maxRatio)
+	own = min(max(own, minRatio), maxRatio)
 	kHi := n
 	guarded := v.anomalous || v.suspect
 	switch {
@@ -189,7 +189,7 @@ func (e *Engine) absorbRatio(b *ratioBaseline, k, n float64, model ratioModel, v
 		}
 		kHi = n*own + c*math.Sqrt((disp+n/reqs)*n*own*(1-own))
 	case v.anomalous:
-		p := math.Max(model.p, minRatio)
+		p := max(model.p, minRatio)
 		kHi = n*p + clipNew*math.Sqrt((1+(n-1)*model.rho)*n*p*(1-p))
 	}
 	b.update(k, n, own, kHi, e.ra, guarded)

@@ -94,8 +94,8 @@ func logStats(xs []float64, tmp *[]float64) (mid, sd, high float64) {
 	}
 	*tmp = t
 	mad := quantile(t, 0.5)
-	sd = math.Max(1.4826*mad, (high-mid)/2.326)
-	return mid, math.Max(sd, minLogSpread), high
+	sd = max(1.4826*mad, (high-mid)/2.326)
+	return mid, max(sd, minLogSpread), high
 }
 
 // routeAllowed reports whether route is on the AllowRoutes list.
@@ -208,7 +208,7 @@ func (e *Engine) metricValue(m metric, n *winTally) (x float64, floor bool) {
 		x = n.ids.estimate()
 		return x, x >= o.Enumeration.Floor
 	case mExfil:
-		x = float64(n.bytes) / math.Max(float64(n.req), 1)
+		x = float64(n.bytes) / max(float64(n.req), 1)
 		return x, float64(n.bytes) >= o.Exfiltration.Floor
 	}
 	x = n.nets.estimate()
@@ -246,9 +246,9 @@ func (e *Engine) judgeMetric(idx int32, c *client, m metric, x float64, floor bo
 	v.population = true
 	v.expected = math.Expm1(p.mid)
 	v.spread = (math.Expm1(p.mid+p.sd) - math.Expm1(p.mid-p.sd)) / 2
-	high := math.Max(math.Expm1(p.high), b.mean)
+	high := max(math.Expm1(p.high), b.mean)
 	v.refHigh = high
-	v.effect = x / math.Max(high, 1)
+	v.effect = x / max(high, 1)
 	if floor && v.effect >= t.MinRatio {
 		v.logP = tail.NormalUpper((math.Log1p(x) - p.mid) / p.sd)
 		v.anomalous = v.logP < e.logPValue
@@ -278,12 +278,12 @@ func (e *Engine) judgeOwn(b *volumeBaseline, x float64, floor bool, minRatio flo
 	v := verdict{observed: x, history: int(b.n)}
 	mean, variance := b.predict(e.a, dispersionPrior{})
 	v.expected, v.spread = mean, math.Sqrt(variance)
-	v.effect = x / math.Max(mean, 1)
+	v.effect = x / max(mean, 1)
 	lm, lsd, dof := b.predictLog(e.a, dispersionPrior{})
 	// absorbOwn, which follows for the same baseline, reuses these.
 	e.pred = prediction{b: b, mean: mean, sd: v.spread, lm: lm, lsd: lsd}
 	if logOnly {
-		v.effect = x / math.Max(mean, minExpected)
+		v.effect = x / max(mean, minExpected)
 		v.spread = math.Expm1(lm+lsd) - math.Expm1(lm)
 	}
 	floors := floor && v.effect >= minRatio
@@ -294,7 +294,7 @@ func (e *Engine) judgeOwn(b *volumeBaseline, x float64, floor bool, minRatio flo
 		case tailsCount:
 			v.logP = tail.NegBinUpper(x, mean, variance)
 		default:
-			v.logP = math.Max(tail.StudentUpper((math.Log1p(x)-lm)/lsd, dof), tail.NegBinUpper(x, mean, variance))
+			v.logP = max(tail.StudentUpper((math.Log1p(x)-lm)/lsd, dof), tail.NegBinUpper(x, mean, variance))
 		}
 		v.anomalous = floors && v.logP < e.logPValue
 		v.suspect = v.logP < e.logSuspect

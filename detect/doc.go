@@ -89,9 +89,13 @@
 //
 // # Memory and speed
 //
-// Clients are found through a map from a 64-bit maphash of the key to a
-// slot in one slice; the key is copied once, when the client is first
-// seen. Window counters live in a flat ring indexed by slot, and each
+// Clients are found through an open-addressing index of 8-byte cells (a
+// tag of the key's seeded maphash and a slot in one slice); what an event
+// reads of its client (last seen, generation, hash and the key's bytes)
+// is one 64-byte record, so identifying a client costs about two cache
+// misses, and the key is copied once, when the client is first seen.
+// ObserveBatch overlaps those misses, and the window counters', across a
+// run of events. Window counters live in a flat ring indexed by slot, and each
 // window keeps the list of clients active in it, so Observe allocates
 // nothing and closing a window touches only the clients active in it, in
 // slot order so the per-client arrays are read front to back. What only

@@ -1,11 +1,16 @@
 package detect
 
 import (
+	"cmp"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gatewatch/gatewatch/ingest"
 )
@@ -295,36 +300,56 @@ func TestEviction(t *testing.T) {
 	})
 }
 
-// TestClientTableChains checks hash-collision chains: colliding keys are
-// told apart and survive each other's removal.
-func TestClientTableChains(t *testing.T) {
+// TestClientTableCollisions checks the index under colliding hashes:
+// keys that share a hash (and so a probe run and tag) are told apart by
+// their bytes, short and long alike, and survive each other's removal.
+func TestClientTableCollisions(t *testing.T) {
 	t.Parallel()
 	tab := newClientTable()
 	const h = 42
-	a := tab.add("a", h, ingest.ClientIP)
-	b := tab.add("b", h, ingest.ClientIP)
-	c := tab.add("c", h, ingest.ClientIP)
-	find := func(key string) int32 {
-		for i := tab.index[h]; i >= 0; i = tab.list[i].next {
-			if tab.list[i].key == key {
-				return i
+	long := strings.Repeat("x", hotKeyLen) // shares its first hotKeyLen bytes with the two below
+	keys := []string{"a", "b", "c", long + "1", long + "2", long, long[:hotKeyLen-1]}
+	slots := make([]int32, len(keys))
+	for i, k := range keys {
+		slots[i] = tab.add(k, h, ingest.ClientIP)
+	}
+	// Keys of other hashes whose home cells fall in the colliding run.
+	other := tab.add("other", h+1, ingest.ClientIP)
+	check := func(step string, removed map[int]bool) {
+		t.Helper()
+		for i, k := range keys {
+			idx, ok := tab.lookup(k, h)
+			switch {
+			case removed[i] && ok:
+				t.Errorf("%s: removed key %q still found", step, k)
+			case !removed[i] && (!ok || idx != slots[i]):
+				t.Errorf("%s: key %q found at %d (%v), want %d", step, k, idx, ok, slots[i])
 			}
 		}
-		return -1
+		if idx, ok := tab.lookup("other", h+1); !ok || idx != other {
+			t.Errorf("%s: other key lost", step)
+		}
+		if _, ok := tab.lookup("d", h); ok {
+			t.Errorf("%s: never added key found", step)
+		}
 	}
-	if find("a") != a || find("b") != b || find("c") != c {
-		t.Fatal("colliding keys not all found")
+	check("added", nil)
+	removed := map[int]bool{}
+	for _, i := range []int{1, 3, 0, 6, 2, 5, 4} {
+		tab.remove(slots[i])
+		removed[i] = true
+		check(fmt.Sprintf("removed %q", keys[i]), removed)
 	}
-	tab.remove(b)
-	if find("a") != a || find("b") != -1 || find("c") != c {
-		t.Error("after removing the middle of the chain")
+	tab.remove(other)
+	for p, e := range tab.index {
+		if e.ref != 0 {
+			t.Errorf("index cell %d still holds slot %d after removing all", p, e.ref-1)
+		}
 	}
-	tab.remove(c)
-	tab.remove(a)
-	if _, ok := tab.index[h]; ok || tab.live != 0 {
-		t.Errorf("index %v, live %d after removing all", tab.index, tab.live)
+	if tab.live != 0 {
+		t.Errorf("live %d after removing all", tab.live)
 	}
-	if d := tab.add("d", 7, ingest.ClientIP); tab.list[d].gen == 0 {
+	if d := tab.add("d", 7, ingest.ClientIP); tab.hot[d].gen == 0 {
 		t.Error("reused slot kept generation 0")
 	}
 	// The key is copied: mutating the source buffer does not rename it.
@@ -333,6 +358,62 @@ func TestClientTableChains(t *testing.T) {
 	buf[0] = 'X'
 	if tab.list[i].key != "10.1.1.1" {
 		t.Errorf("key %q changed with the event buffer", tab.list[i].key)
+	}
+	if idx, ok := tab.lookup("10.1.1.1", 9); !ok || idx != i {
+		t.Error("key not found after its source buffer changed")
+	}
+}
+
+// TestClientTableGrowth adds and removes many clients in a mixed order
+// and checks every lookup against a map, across index growth and
+// backward-shift deletions.
+func TestClientTableGrowth(t *testing.T) {
+	t.Parallel()
+	tab := newClientTable()
+	want := map[string]int32{}
+	r := rand.New(rand.NewPCG(5, 6))
+	for step := range 20_000 {
+		k := "10.0." + strconv.Itoa(r.IntN(5000))
+		if step%3 == 2 {
+			k = "key:" + strings.Repeat("k", r.IntN(60)) + strconv.Itoa(r.IntN(500))
+		}
+		idx, hash, ok := tab.find(k)
+		if w, held := want[k]; held != ok || (ok && w != idx) {
+			t.Fatalf("step %d: find(%q) = %d, %v; want %d, %v", step, k, idx, ok, w, held)
+		}
+		if ok && r.IntN(2) == 0 {
+			tab.remove(idx)
+			delete(want, k)
+		} else if !ok {
+			want[k] = tab.add(k, hash, ingest.ClientIP)
+		}
+		if tab.live != len(want) {
+			t.Fatalf("step %d: live %d, want %d", step, tab.live, len(want))
+		}
+	}
+	for k, w := range want {
+		if idx, _, ok := tab.find(k); !ok || idx != w {
+			t.Errorf("find(%q) = %d, %v; want %d", k, idx, ok, w)
+		}
+	}
+	// Every live client is indexed exactly once, and nothing else is.
+	cells := 0
+	seen := map[uint32]bool{}
+	for _, e := range tab.index {
+		if e.ref == 0 {
+			continue
+		}
+		cells++
+		if seen[e.ref] || !tab.list[e.ref-1].live {
+			t.Errorf("slot %d indexed twice or while free", e.ref-1)
+		}
+		seen[e.ref] = true
+	}
+	if cells != len(want) {
+		t.Errorf("%d index cells in use for %d clients", cells, len(want))
+	}
+	if len(tab.index) < 2*len(want) {
+		t.Errorf("index of %d cells more than half full with %d clients", len(tab.index), len(want))
 	}
 }
 
@@ -440,4 +521,41 @@ func summaries(fs []Finding) []string {
 		out[i] = string(f.Status) + " " + f.Detector + ": " + f.Summary
 	}
 	return out
+}
+
+// TestHotLayout holds the per-event client record to one cache line.
+func TestHotLayout(t *testing.T) {
+	t.Parallel()
+	if n := unsafe.Sizeof(clientHot{}); n != 64 {
+		t.Errorf("clientHot is %d bytes, want 64 (one cache line)", n)
+	}
+}
+
+// TestSortRefs checks the radix sort of window refs against a comparison
+// sort, for small and large lists, slots past one radix digit, and
+// repeated slots.
+func TestSortRefs(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(7, 8))
+	var tmp []clientRef
+	for _, tc := range []struct{ n, top int }{{0, 1}, {10, 5}, {255, 1000}, {256, 3}, {5000, 1 << 11}, {100_000, 120_000}, {3000, 1<<31 - 1}} {
+		refs := make([]clientRef, tc.n)
+		for i := range refs {
+			refs[i] = clientRef{idx: int32(r.IntN(tc.top)), gen: uint32(i)}
+		}
+		want := slices.Clone(refs)
+		slices.SortStableFunc(want, func(a, b clientRef) int { return cmp.Compare(a.idx, b.idx) })
+		tmp = sortRefs(refs, tmp)
+		if !slices.EqualFunc(refs, want, func(a, b clientRef) bool { return a.idx == b.idx }) {
+			t.Errorf("n=%d top=%d: not sorted by slot", tc.n, tc.top)
+		}
+		// A permutation: every ref kept once (gens are distinct).
+		slices.SortFunc(refs, func(a, b clientRef) int { return cmp.Compare(a.gen, b.gen) })
+		for i := range refs {
+			if refs[i].gen != uint32(i) {
+				t.Errorf("n=%d top=%d: refs lost or duplicated", tc.n, tc.top)
+				break
+			}
+		}
+	}
 }

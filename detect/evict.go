@@ -28,8 +28,7 @@ func (e *Engine) evictIdle(wm int64) {
 	}
 	cutoff := wm - int64(e.opts.IdleAfter)
 	for i := range e.tab.list {
-		c := &e.tab.list[i]
-		if c.live && c.lastSeen < cutoff {
+		if e.tab.list[i].live && e.tab.hot[i].lastSeen < cutoff {
 			e.evict(int32(i))
 		}
 	}
@@ -41,8 +40,8 @@ func (e *Engine) evictOldest() {
 	n := max(1, e.opts.MaxClients/evictBatch)
 	e.seen = e.seen[:0]
 	for i := range e.tab.list {
-		if c := &e.tab.list[i]; c.live {
-			e.seen = append(e.seen, float64(c.lastSeen))
+		if e.tab.list[i].live {
+			e.seen = append(e.seen, float64(e.tab.hot[i].lastSeen))
 		}
 	}
 	if len(e.seen) == 0 {
@@ -53,7 +52,7 @@ func (e *Engine) evictOldest() {
 		if n == 0 {
 			break
 		}
-		if c := &e.tab.list[i]; c.live && float64(c.lastSeen) <= cutoff {
+		if e.tab.list[i].live && float64(e.tab.hot[i].lastSeen) <= cutoff {
 			e.evict(int32(i))
 			n--
 		}

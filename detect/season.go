@@ -110,7 +110,7 @@ func (s *clientSeason) learn(p *seasonPoint, r float64) {
 	if !p.ok || math.IsNaN(r) {
 		return
 	}
-	r = math.Max(-seasonClip, math.Min(seasonClip, r))
+	r = max(-seasonClip, min(seasonClip, r))
 	h, d := s.value(p.hourSlot), s.value(p.weekdaySlot)
 	rh, rd := r, r
 	if s.trusted(p.weekdaySlot) {
@@ -127,7 +127,7 @@ func (s *clientSeason) learn(p *seasonPoint, r float64) {
 
 // set stores a factor, rounded and clipped to the fixed-point range.
 func (s *clientSeason) set(i int, v float64) {
-	v = math.Max(-seasonClip, math.Min(seasonClip, v))
+	v = max(-seasonClip, min(seasonClip, v))
 	s.factor[i] = int16(math.Round(v * seasonScale))
 }
 

@@ -149,7 +149,7 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 		b = append(b, byte(c.kind), boolBits(c.founding))
 		// Relative to the newest time: a few bytes instead of nine. The
 		// subtraction may wrap; the addition in Restore wraps back.
-		b = binary.AppendVarint(b, e.clock.newest-c.lastSeen)
+		b = binary.AppendVarint(b, e.clock.newest-t.hot[i].lastSeen)
 		b = appendVolumeBaseline(b, &c.vol)
 		b = appendRatioBaseline(b, &c.errs)
 		b = appendRatioBaseline(b, &c.auth)
@@ -251,7 +251,7 @@ func appendVolumeBaseline(b []byte, v *volumeBaseline) []byte {
 // refCounts returns the counts of r in slot s, or none when r names an
 // evicted client.
 func (e *Engine) refCounts(r clientRef, s int) winTally {
-	if c := &e.tab.list[r.idx]; !c.live || c.gen != r.gen {
+	if !e.tab.list[r.idx].live || e.tab.hot[r.idx].gen != r.gen {
 		return winTally{}
 	}
 	i := int(r.idx)*e.ring.slots + s
@@ -430,6 +430,7 @@ func (e *Engine) restoreClients(d *decoder) error {
 		return d.err
 	}
 	t.list = make([]client, n)
+	t.hot = make([]clientHot, n)
 	t.free = make([]int32, nfree)
 	free := make([]bool, n)
 	for j := range t.free {
@@ -442,9 +443,8 @@ func (e *Engine) restoreClients(d *decoder) error {
 		}
 		free[i] = true
 		t.free[j] = int32(i)
-		t.list[i].next = -1
 	}
-	t.index = make(map[uint64]int32, n-nfree)
+	t.rehash(2 * (n - nfree))
 	e.growExtra(n)
 	for i := range e.extra {
 		e.extra[i] = newClientExtra()
@@ -456,10 +456,10 @@ func (e *Engine) restoreClients(d *decoder) error {
 			continue
 		}
 		key := d.string()
-		c := &t.list[i]
+		var c client
 		c.kind = ingest.ClientKind(d.byte()) // unknown kinds print as "unknown", as before
 		c.founding = d.flags(1) != 0
-		c.lastSeen = e.clock.newest - d.varint()
+		lastSeen := e.clock.newest - d.varint()
 		d.volumeBaseline(&c.vol)
 		d.ratioBaseline(&c.errs)
 		d.ratioBaseline(&c.auth)
@@ -479,14 +479,10 @@ func (e *Engine) restoreClients(d *decoder) error {
 		if found {
 			return d.fail("client key held twice")
 		}
-		// Assigned after find, which would otherwise see the key in the
-		// half-built slot.
-		c.key, c.hash, c.live, c.next = key, hash, true, -1
-		if head, ok := t.index[hash]; ok {
-			c.next = head
-		}
-		t.index[hash] = int32(i)
-		t.live++
+		t.place(int32(i), key, hash, c.kind)
+		c.key, c.live = key, true
+		t.list[i] = c
+		t.hot[i].lastSeen = lastSeen
 	}
 	e.ring.grow(n)
 	return nil

@@ -1,0 +1,79 @@
+package detect
+
+import "github.com/gatewatch/gatewatch/ingest"
+
+// batchRun is how many events ObserveBatch looks up ahead of counting
+// them: enough misses to keep the memory system busy, few enough that
+// the lines fetched are still cached when the events are counted.
+const batchRun = 16
+
+// ObserveBatch counts evs as calling Observe on each in turn would, with
+// the same findings, Stats and state. With many clients most of an
+// event's cost is waiting for its client's records to come from memory
+// (the index cell, clientHot and the window counters, each in its own
+// cache line); ObserveBatch first touches those lines for a run of
+// events, so their misses overlap instead of following one another, then
+// counts the events one by one as Observe does. A caller holding events
+// in a slice should prefer it.
+func (e *Engine) ObserveBatch(evs []ingest.Event) {
+	var hashes [batchRun]uint64
+	for len(evs) > 0 {
+		run := evs[:min(len(evs), batchRun)]
+		e.touch(run, &hashes)
+		for i := range run {
+			e.observe(&run[i], hashes[i])
+		}
+		evs = evs[len(run):]
+	}
+}
+
+// touch hashes the client keys of run into hashes and loads the memory
+// counting run will read, without changing anything: it only warms the
+// cache, so whatever it finds need not hold by the time an event is
+// counted. Each stage is a loop of independent loads, which the processor
+// runs ahead on while earlier ones are still waiting for memory.
+func (e *Engine) touch(run []ingest.Event, hashes *[batchRun]uint64) {
+	t := &e.tab
+	for i := range run {
+		hashes[i] = t.hashKey(run[i].ClientKey)
+	}
+	var refs [batchRun]uint32
+	mask := uint64(len(t.index) - 1)
+	for i := range run {
+		h := hashes[i]
+		// A quarter of the keys are not in their home cell, but mostly
+		// in the next, which is in the same line.
+		for p, k := h&mask, 0; k < 4; p, k = (p+1)&mask, k+1 {
+			c := t.index[p]
+			if c.tag == uint32(h>>32) || c.ref == 0 {
+				refs[i] = c.ref
+				break
+			}
+		}
+	}
+	var sink uint64
+	slots := e.ring.slots
+	for i := range run {
+		if refs[i] == 0 || int(refs[i]) > len(t.hot) {
+			continue
+		}
+		idx := int(refs[i] - 1)
+		sink += uint64(t.hot[idx].gen)
+		ns, ok := unixNanos(run[i].Time)
+		if !ok {
+			continue
+		}
+		_, slot := e.window(ns)
+		j := idx*slots + slot
+		if j >= len(e.ring.counts) {
+			continue
+		}
+		// A 24-byte winCount may straddle two lines: load both ends.
+		c := &e.ring.counts[j]
+		sink += uint64(c.req) + c.bytes
+		if ev := &run[i]; ev.Route != ev.Path || ev.ClientKind != ingest.ClientIP {
+			sink += uint64(e.ring.cold[j].probes)
+		}
+	}
+	e.sink += sink
+}
