@@ -155,16 +155,20 @@ func (c *cli) analyzeFile(ctx context.Context, name, format, logFormat string, c
 		Workers:       cfg.Ingest.Workers,
 	}, func(b *ingest.Batch) error {
 		horizon := time.Now().Add(maxClockSkew)
+		// Runs of events go to the engine as batches (ObserveBatch
+		// overlaps their memory waits), split around the events skipped.
+		run := 0
 		for i := range b.Events {
 			if b.Events[i].Time.After(horizon) {
 				// One garbled year would drag the watermark past every
 				// real event and make them all late: logs are never from
 				// the future, so such events are counted and skipped.
+				engine.ObserveBatch(b.Events[run:i])
+				run = i + 1
 				st.future.Add(1)
-				continue
 			}
-			engine.Observe(&b.Events[i])
 		}
+		engine.ObserveBatch(b.Events[run:])
 		for _, rej := range b.Rejects {
 			if dl != nil {
 				if err := dl.Write(name, rej); err != nil {
