@@ -1,6 +1,10 @@
 package detect
 
-import "github.com/gatewatch/gatewatch/ingest"
+import (
+	"time"
+
+	"github.com/gatewatch/gatewatch/ingest"
+)
 
 // batchRun is how many events ObserveBatch looks up ahead of counting
 // them: enough misses to keep the memory system busy, few enough that
@@ -25,6 +29,28 @@ func (e *Engine) ObserveBatch(evs []ingest.Event) {
 		}
 		evs = evs[len(run):]
 	}
+}
+
+// Quiet reports whether counting n more events, none newer than newest,
+// is sure to emit nothing and close no window: an event at newest would
+// not move the watermark past the end of the first open window, and n
+// new clients fit without evicting one to make room. A consumer that
+// credits each finding to the input position of the event that caused it
+// (detect/group) can batch such events for ObserveBatch and observe the
+// others one by one. Before the first event the engine is never quiet:
+// the first event starts the clock, after which a later one in the same
+// batch could close a window.
+func (e *Engine) Quiet(n int, newest time.Time) bool {
+	if !e.clock.started || e.tab.live+n >= e.opts.MaxClients {
+		return false
+	}
+	t, ok := unixNanos(newest)
+	if !ok {
+		return false
+	}
+	// An event at t closes windows when its watermark, t - lateness,
+	// reaches the end of the first open window.
+	return t-e.clock.lateness < (e.clock.next+1)*e.clock.width
 }
 
 // touch hashes the client keys of run into hashes and loads the memory

@@ -144,3 +144,108 @@ func TestObserveBatchEmpty(t *testing.T) {
 		t.Errorf("%d events counted from empty batches", st.Events)
 	}
 }
+
+// TestQuietBatches batches the traffic as detect/group does: events join
+// the batch while Quiet holds for it, and one that breaks it is observed
+// alone after the batch. Nothing may be emitted, and no window closed,
+// while a batch is counted; every finding comes from an event observed
+// alone; and the result equals observing event by event. With evictions
+// (a MaxClients below the clients seen) too, which Quiet must foresee.
+func TestQuietBatches(t *testing.T) {
+	t.Parallel()
+	evs := batchTraffic(t)
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"defaults", Options{}},
+		{"evicting", Options{MaxClients: 200, IdleAfter: 20 * time.Minute}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var one, many engineRecord
+			a, b := New(one.options(tc.opts)), New(many.options(tc.opts))
+			for i := range evs {
+				a.Observe(&evs[i])
+			}
+			var batch []ingest.Event
+			var top time.Time
+			batched, alone := 0, 0
+			count := func(evs []ingest.Event) {
+				f, w := len(many.findings), b.Stats().WindowsClosed
+				b.ObserveBatch(evs)
+				if len(many.findings) != f || b.Stats().WindowsClosed != w {
+					t.Fatalf("a quiet batch of %d emitted %d findings and closed %d windows", len(evs), len(many.findings)-f, b.Stats().WindowsClosed-w)
+				}
+				batched += len(evs)
+			}
+			for i := range evs {
+				next := top
+				if tm := evs[i].Time; tm.Year() >= 1700 && tm.Year() < 2200 && tm.After(next) {
+					next = tm
+				}
+				if len(batch) < 64 && b.Quiet(len(batch)+1, next) {
+					batch, top = append(batch, evs[i]), next
+					continue
+				}
+				count(batch)
+				batch, top = batch[:0], time.Time{}
+				if b.Quiet(1, evs[i].Time) {
+					batch, top = append(batch, evs[i]), evs[i].Time
+					continue
+				}
+				b.Observe(&evs[i])
+				alone++
+			}
+			count(batch)
+			a.Flush()
+			b.Flush()
+			// Evicting, the engine is always full: only what keeps to known
+			// clients can be batched.
+			if want := map[bool]int{false: len(evs) * 9 / 10, true: 1}[tc.opts.MaxClients != 0]; batched < want {
+				t.Errorf("only %d of %d events batched (%d alone)", batched, len(evs), alone)
+			}
+			if !reflect.DeepEqual(one.findings, many.findings) || !reflect.DeepEqual(one.windows, many.windows) {
+				t.Errorf("batching changed the output: %d/%d findings, %d/%d windows", len(one.findings), len(many.findings), len(one.windows), len(many.windows))
+			}
+			sa, sb := a.Stats(), b.Stats()
+			if sa != sb {
+				t.Errorf("stats differ:\n%+v\n%+v", sa, sb)
+			}
+		})
+	}
+}
+
+func TestQuiet(t *testing.T) {
+	t.Parallel()
+	e := New(Options{Window: time.Minute, AllowedLateness: 30 * time.Second, MaxClients: 10})
+	if e.Quiet(1, t0) {
+		t.Error("quiet before the first event")
+	}
+	var ev ingest.Event
+	ev.ClientKey, ev.Time = "a", t0.Add(10*time.Second)
+	e.Observe(&ev)
+	// The first event leaves the window before it open (its watermark is
+	// 20 s before t0): an event 31 s in closes it.
+	if e.Quiet(1, t0.Add(31*time.Second)) || !e.Quiet(1, t0.Add(29*time.Second)) {
+		t.Error("the window before the first event's is not closed 30 s into the next")
+	}
+	ev.Time = t0.Add(40 * time.Second)
+	e.Observe(&ev)
+	for _, tc := range []struct {
+		n    int
+		at   time.Time
+		want bool
+	}{
+		{1, t0.Add(50 * time.Second), true},
+		{1, t0.Add(89 * time.Second), true},                     // watermark 59 s: window [0, 60 s) still open
+		{1, t0.Add(90 * time.Second), false},                    // watermark 60 s closes it
+		{8, t0.Add(20 * time.Second), true},                     // 1 + 8 clients fit in 10
+		{9, t0.Add(20 * time.Second), false},                    // 1 + 9 would evict
+		{1, time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), false}, // not a time the engine counts
+	} {
+		if got := e.Quiet(tc.n, tc.at); got != tc.want {
+			t.Errorf("Quiet(%d, %v) = %v, want %v", tc.n, tc.at.Sub(t0), got, tc.want)
+		}
+	}
+}

@@ -65,6 +65,13 @@
 // partition starts over without state (unlike a counter that would restart
 // at zero and make a consumer drop new findings as repeats).
 //
+// Events are counted in batches of up to 64 with Engine.ObserveBatch,
+// which overlaps their memory waits, but only events the engine is Quiet
+// for: ones that can neither close a window nor evict a client, so they
+// emit nothing. An event that may emit is counted alone, after the batch
+// before it, so the seq of each finding is still the offset of the one
+// event that caused it, however the batches fell.
+//
 // The exception to "same seq" is an idle advance (below): it is decided by
 // the wall clock, which a replay does not repeat, so findings emitted by an
 // idle advance and lost to a crash between steps 1 and 2 may come back

@@ -36,8 +36,14 @@ type worker struct {
 	eng     *detect.Engine
 	pending []kafka.Message // findings emitted, not yet produced
 	windows []kafka.Message // window records (Options.WindowsTopic), not yet produced
-	ev      ingest.Event
-	buf     []byte // state record scratch
+	buf     []byte          // state record scratch
+
+	// batch holds decoded events not yet observed, for ObserveBatch: only
+	// events the engine is Quiet for, so no finding is emitted while they
+	// are counted and each finding is still credited to the offset of the
+	// one event that caused it. batchTop is the newest time among them.
+	batch    []ingest.Event
+	batchTop time.Time
 
 	restored bool  // the engine came from a state record
 	last     int64 // offset of the last message folded in; -1 for none
@@ -133,6 +139,9 @@ func (w *worker) run(gctx context.Context) error {
 // is due: by count, or because findings are waiting — a finding is news,
 // so it does not wait for the next periodic checkpoint.
 func (w *worker) fetch(ctx context.Context, reader *kafka.Reader) error {
+	// Whatever ends the loop (a checkpoint due, findings, ctx), the state
+	// must cover every message folded in.
+	defer w.flush()
 	for w.sinceCP < w.r.opts.CheckpointEvents && len(w.pending) == 0 {
 		m, err := reader.FetchMessage(ctx)
 		if err != nil {
@@ -153,19 +162,65 @@ func (w *worker) fold(m *kafka.Message) {
 	if w.lag == 0 || w.sinceCP&255 == 0 {
 		w.activity = time.Now()
 	}
-	w.ev.Reset()
-	if err := ingest.DecodeWire(m.Value, &w.ev); err != nil {
+	if w.batch == nil {
+		w.batch = make([]ingest.Event, 0, batchMax)
+	}
+	if len(w.batch) == cap(w.batch) {
+		w.flush()
+	}
+	w.batch = w.batch[:len(w.batch)+1]
+	ev := &w.batch[len(w.batch)-1]
+	ev.Reset()
+	if err := ingest.DecodeWire(m.Value, ev); err != nil {
+		w.batch = w.batch[:len(w.batch)-1]
 		w.r.malformed.Add(1)
 		w.r.opts.Logger.Debug("detect group: malformed event", "partition", w.part, "offset", m.Offset, "err", err)
+		w.flushIfCaughtUp()
 		return
 	}
 	w.r.events.Add(1)
-	w.seqOff, w.seqIdx = m.Offset, 0
-	w.eng.Observe(&w.ev)
 	// The engine ignores times outside its range (Stats.Untimed); so does
 	// the idle clock.
-	if t := w.ev.Time; t.Year() >= 1700 && t.Year() < 2200 && t.UnixNano() > w.newest {
+	t := ev.Time
+	timed := t.Year() >= 1700 && t.Year() < 2200
+	top := w.batchTop
+	if timed && t.After(top) {
+		top = t
+	}
+	if n := len(w.batch); w.eng.Quiet(n, top) {
+		w.batchTop = top
+	} else {
+		// This event may close a window: the events before it are
+		// counted first, then it alone, its findings credited to its
+		// offset.
+		w.eng.ObserveBatch(w.batch[:n-1])
+		w.seqOff, w.seqIdx = m.Offset, 0
+		w.eng.Observe(ev)
+		w.batch, w.batchTop = w.batch[:0], time.Time{}
+	}
+	if timed && t.UnixNano() > w.newest {
 		w.newest = t.UnixNano()
+	}
+	w.flushIfCaughtUp()
+}
+
+// batchMax bounds the events a worker holds for ObserveBatch: enough to
+// overlap their memory waits, few enough to keep latency out of it.
+const batchMax = 64
+
+// flushIfCaughtUp counts the batch now when no message is waiting: the
+// next fetch may block, and what was read must not wait for it.
+func (w *worker) flushIfCaughtUp() {
+	if w.lag == 0 {
+		w.flush()
+	}
+}
+
+// flush counts the batched events.
+func (w *worker) flush() {
+	if len(w.batch) > 0 {
+		w.eng.ObserveBatch(w.batch)
+		w.batch, w.batchTop = w.batch[:0], time.Time{}
 	}
 }
 
