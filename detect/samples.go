@@ -53,16 +53,15 @@ func (s *sample) equal(t string) bool { return string(s.b[:s.n]) == t[:min(len(t
 // winExtra is what a client's window keeps besides its counts: samples
 // for the explanation of a finding.
 type winExtra struct {
-	w        int64     // the window the samples belong to
-	scan     [2]sample // routes answered 404/403
-	nScan    uint8
-	probe    [2]sample // matched injection probes
-	nProbe   uint8
-	idRoute  sample // the id route most requests went to (a one-counter Misra–Gries)
-	idHash   uint64
-	idVotes  int32
-	big      sample // route of the largest response
+	w        int64 // the window the samples belong to
 	bigBytes int64
+	idVotes  int32
+	nScan    uint8
+	nProbe   uint8
+	scan     [2]sample // routes answered 404/403
+	probe    [2]sample // matched injection probes
+	idRoute  sample    // the id route most requests went to (a one-counter Misra–Gries)
+	big      sample    // route of the largest response
 }
 
 // clientExtra holds a client's samples of the two newest windows
