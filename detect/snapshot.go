@@ -46,9 +46,10 @@ import (
 // windows; a version 1 snapshot is refused with an error saying so (its
 // baselines lack the new detectors' history). Version 3 added each
 // client's seasonal profile after its baselines, and the open windows'
-// enumeration sketch became four, by route template; a version 2
-// snapshot is restored with empty profiles, which then learn as a new
-// client's do, and its one enumeration sketch as the first of four.
+// enumeration sketch became four, by route template, and only the scan
+// and probe samples a window holds are written; a version 2 snapshot is
+// restored with empty profiles, which then learn as a new client's do,
+// and its one enumeration sketch as the first of four.
 //
 // Layout, version 3 (varints are encoding/binary's, floats IEEE 754
 // little-endian bit patterns, so restored baselines are bit-identical):
@@ -218,7 +219,8 @@ func (e *Engine) appendWindow(b []byte, w int64) []byte {
 
 func appendWinExtra(b []byte, x *winExtra) []byte {
 	b = append(b, x.nScan, x.nProbe)
-	for _, s := range [...]*sample{&x.scan[0], &x.scan[1], &x.probe[0], &x.probe[1], &x.idRoute, &x.big} {
+	held, n := x.held()
+	for _, s := range held[:n] {
 		b = append(b, s.n)
 		b = append(b, s.b[:s.n]...)
 	}
@@ -755,7 +757,12 @@ func (d *decoder) winExtra(x *winExtra, w int64) {
 		d.fail("too many samples")
 		return
 	}
-	for _, s := range [...]*sample{&x.scan[0], &x.scan[1], &x.probe[0], &x.probe[1], &x.idRoute, &x.big} {
+	samples, n := x.held()
+	if d.version < 3 {
+		// Version 2 wrote every sample buffer, held or not.
+		samples, n = [6]*sample{&x.scan[0], &x.scan[1], &x.probe[0], &x.probe[1], &x.idRoute, &x.big}, 6
+	}
+	for _, s := range samples[:n] {
 		n := d.byte()
 		if d.err != nil || int(n) > sampleLen || int(n) > len(d.b) {
 			d.fail("bad sample")
