@@ -20,6 +20,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 	"github.com/gatewatch/gatewatch/storage"
 )
 
@@ -32,13 +33,7 @@ import (
 // without a server, and fails under CI=true.
 func testStorage(t *testing.T) (*storage.DB, driver.Conn) {
 	t.Helper()
-	addr := os.Getenv("GATEWATCH_TEST_CLICKHOUSE")
-	if addr == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("GATEWATCH_TEST_CLICKHOUSE is not set and CI=true: the ClickHouse server did not start")
-		}
-		t.Skip("GATEWATCH_TEST_CLICKHOUSE not set (start one: bash deploy/clickhouse/clickhouse.sh start DIR)")
-	}
+	addr := testenv.Getenv(t, "ClickHouse server", "GATEWATCH_TEST_CLICKHOUSE")[0]
 	user, password := os.Getenv("GATEWATCH_TEST_CLICKHOUSE_USER"), os.Getenv("GATEWATCH_TEST_CLICKHOUSE_PASSWORD")
 	var b [4]byte
 	_, _ = rand.Read(b[:])

@@ -43,6 +43,17 @@ func batchTraffic(t *testing.T) []ingest.Event {
 	return evs
 }
 
+// batchCases are the engines batching is checked on: the defaults, and
+// a MaxClients below the clients seen, which evicts in the middle of
+// batches.
+var batchCases = []struct {
+	name string
+	opts Options
+}{
+	{"defaults", Options{}},
+	{"evicting", Options{MaxClients: 200, IdleAfter: 20 * time.Minute}},
+}
+
 // engineRecord is everything an Engine tells its caller.
 type engineRecord struct {
 	findings []Finding
@@ -78,13 +89,7 @@ func (r *engineRecord) checkpoint(t *testing.T, e *Engine) {
 func TestObserveBatchEquivalent(t *testing.T) {
 	t.Parallel()
 	evs := batchTraffic(t)
-	for _, tc := range []struct {
-		name string
-		opts Options
-	}{
-		{"defaults", Options{}},
-		{"evicting", Options{MaxClients: 200, IdleAfter: 20 * time.Minute}},
-	} {
+	for _, tc := range batchCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var one, many engineRecord
@@ -154,13 +159,7 @@ func TestObserveBatchEmpty(t *testing.T) {
 func TestQuietBatches(t *testing.T) {
 	t.Parallel()
 	evs := batchTraffic(t)
-	for _, tc := range []struct {
-		name string
-		opts Options
-	}{
-		{"defaults", Options{}},
-		{"evicting", Options{MaxClients: 200, IdleAfter: 20 * time.Minute}},
-	} {
+	for _, tc := range batchCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var one, many engineRecord

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 )
 
 // fakeReader is an in-memory topic with a consumer group's committed
@@ -309,12 +310,7 @@ func TestOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the outage test takes about 45s")
 	}
-	if _, err := exec.LookPath("clickhouse-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("clickhouse-server not on PATH and CI=true")
-		}
-		t.Skip("clickhouse-server not on PATH")
-	}
+	testenv.LookPath(t, "clickhouse-server", "clickhouse-server")
 	outage := 30 * time.Second
 	if s := os.Getenv("GATEWATCH_TEST_CLICKHOUSE_OUTAGE"); s != "" {
 		d, err := time.ParseDuration(s)

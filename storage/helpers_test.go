@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 )
 
 // Integration tests talk to the server deploy/clickhouse/clickhouse.sh
@@ -31,13 +32,7 @@ import (
 // under CI=true) when there is none.
 func testOptions(t testing.TB) Options {
 	t.Helper()
-	addr := os.Getenv("GATEWATCH_TEST_CLICKHOUSE")
-	if addr == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("GATEWATCH_TEST_CLICKHOUSE is not set and CI=true: the ClickHouse server did not start")
-		}
-		t.Skip("GATEWATCH_TEST_CLICKHOUSE not set (start one: bash deploy/clickhouse/clickhouse.sh start DIR)")
-	}
+	addr := testenv.Getenv(t, "ClickHouse server", "GATEWATCH_TEST_CLICKHOUSE")[0]
 	return Options{
 		Addr:     addr,
 		Username: os.Getenv("GATEWATCH_TEST_CLICKHOUSE_USER"),
@@ -101,13 +96,8 @@ func migrated(t testing.TB, db *DB) *DB {
 // testTLSConfig trusts the test CA, or skips when the env has no TLS port.
 func testTLSConfig(t testing.TB) (string, *tls.Config) {
 	t.Helper()
-	addr, ca := os.Getenv("GATEWATCH_TEST_CLICKHOUSE_TLS"), os.Getenv("GATEWATCH_TEST_CLICKHOUSE_CA")
-	if addr == "" || ca == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("GATEWATCH_TEST_CLICKHOUSE_TLS/_CA not set and CI=true")
-		}
-		t.Skip("GATEWATCH_TEST_CLICKHOUSE_TLS/_CA not set")
-	}
+	env := testenv.Getenv(t, "ClickHouse TLS port", "GATEWATCH_TEST_CLICKHOUSE_TLS", "GATEWATCH_TEST_CLICKHOUSE_CA")
+	addr, ca := env[0], env[1]
 	cfg, err := TLSFiles{CAFile: ca}.Config()
 	if err != nil {
 		t.Fatal(err)

@@ -4,13 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
 	"github.com/gatewatch/gatewatch/ingest/transport"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 )
 
 // TestConsumeRealKafka runs the store loop against the real broker
@@ -21,13 +21,7 @@ import (
 // nothing was redelivered.
 func TestConsumeRealKafka(t *testing.T) {
 	t.Parallel()
-	broker := os.Getenv("GATEWATCH_TEST_KAFKA")
-	if broker == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("GATEWATCH_TEST_KAFKA is not set and CI=true")
-		}
-		t.Skip("GATEWATCH_TEST_KAFKA not set (see deploy/kafka/README.md)")
-	}
+	broker := testenv.Getenv(t, "Kafka broker", "GATEWATCH_TEST_KAFKA")[0]
 	db := migrated(t, testClickHouse(t))
 	cfg := transport.Config{Brokers: []string{broker}, ClientID: "gatewatch-storage-test"}
 	var rnd [6]byte

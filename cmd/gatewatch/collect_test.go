@@ -17,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 	"github.com/gatewatch/gatewatch/internal/testpki"
 )
 
@@ -24,14 +25,7 @@ import (
 // skips — except in CI, where a broker that is not there is a failure.
 func testKafka(t testing.TB) string {
 	t.Helper()
-	addr := os.Getenv("GATEWATCH_TEST_KAFKA")
-	if addr == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("GATEWATCH_TEST_KAFKA is not set: the Kafka broker did not start (deploy/test.sh starts it)")
-		}
-		t.Skip("no Kafka broker: run deploy/test.sh, or start one with deploy/kafka/kafka.sh")
-	}
-	return addr
+	return testenv.Getenv(t, "Kafka broker", "GATEWATCH_TEST_KAFKA")[0]
 }
 
 // readTopic reads every message of topic until want have arrived or the

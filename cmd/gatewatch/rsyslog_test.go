@@ -21,25 +21,14 @@ import (
 
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 )
 
 // needTool returns the path of a program the test needs; without it the
 // test skips, unless CI=true where the test command installs it.
 func needTool(t *testing.T, name, pkg string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		for _, dir := range []string{"/usr/sbin", "/sbin"} {
-			if _, serr := os.Stat(filepath.Join(dir, name)); serr == nil {
-				return filepath.Join(dir, name)
-			}
-		}
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found (Debian package %s; deploy/test.sh installs it)", name, pkg)
-		}
-		t.Skipf("%s not found: apt-get install %s", name, pkg)
-	}
-	return path
+	return testenv.LookPath(t, name, pkg)
 }
 
 // startProcess runs a server in the foreground until the test ends.

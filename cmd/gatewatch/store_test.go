@@ -19,6 +19,7 @@ import (
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/ingest/transport"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 	"github.com/gatewatch/gatewatch/storage"
 )
 
@@ -26,13 +27,7 @@ import (
 // (deploy/test.sh starts one) and the env the commands need to log in.
 func testClickHouse(t *testing.T) (addr string, env map[string]string) {
 	t.Helper()
-	addr = os.Getenv("GATEWATCH_TEST_CLICKHOUSE")
-	if addr == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("GATEWATCH_TEST_CLICKHOUSE is not set: the ClickHouse server did not start (deploy/test.sh starts it)")
-		}
-		t.Skip("no ClickHouse server: run deploy/test.sh, or start one with deploy/clickhouse/clickhouse.sh")
-	}
+	addr = testenv.Getenv(t, "ClickHouse server", "GATEWATCH_TEST_CLICKHOUSE")[0]
 	return addr, map[string]string{"GATEWATCH_CLICKHOUSE_PASSWORD": os.Getenv("GATEWATCH_TEST_CLICKHOUSE_PASSWORD")}
 }
 

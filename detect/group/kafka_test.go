@@ -25,6 +25,7 @@ import (
 	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/ingest/simulate"
 	"github.com/gatewatch/gatewatch/ingest/transport"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -34,14 +35,7 @@ const testPartitions = 6
 // without one (failing it under CI=true).
 func brokerConfig(tb testing.TB) transport.Config {
 	tb.Helper()
-	addr := os.Getenv("GATEWATCH_TEST_KAFKA")
-	if addr == "" {
-		msg := "GATEWATCH_TEST_KAFKA is not set: no Kafka broker to test against (see deploy/kafka/README.md)"
-		if os.Getenv("CI") == "true" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
-	}
+	addr := testenv.Getenv(tb, "Kafka broker", "GATEWATCH_TEST_KAFKA")[0]
 	return transport.Config{Brokers: []string{addr}, ClientID: "gatewatch-detect-group-test"}
 }
 

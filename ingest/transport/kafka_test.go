@@ -14,13 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -28,18 +28,7 @@ import (
 // one is unset (failing it under CI=true).
 func brokerEnv(tb testing.TB, names ...string) []string {
 	tb.Helper()
-	vals := make([]string, len(names))
-	for i, n := range names {
-		vals[i] = os.Getenv(n)
-		if vals[i] == "" {
-			msg := fmt.Sprintf("%s is not set: no Kafka broker to test against (see deploy/kafka/README.md)", n)
-			if os.Getenv("CI") == "true" {
-				tb.Fatal(msg)
-			}
-			tb.Skip(msg)
-		}
-	}
-	return vals
+	return testenv.Getenv(tb, "Kafka broker", names...)
 }
 
 func plaintextConfig(tb testing.TB) Config {

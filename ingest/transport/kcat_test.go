@@ -3,7 +3,6 @@ package transport
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 )
 
 // TestKcatProducesWireEvents proves the wire format is usable from a
@@ -20,13 +20,7 @@ import (
 func TestKcatProducesWireEvents(t *testing.T) {
 	t.Parallel()
 	cfg := plaintextConfig(t)
-	kcat, err := exec.LookPath("kcat")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("kcat is not installed (deploy/test.sh installs Debian's kcat)")
-		}
-		t.Skip("kcat is not installed: apt-get install kcat")
-	}
+	kcat := testenv.LookPath(t, "kcat", "kcat")
 	topic := createTopic(t, cfg)
 	var in strings.Builder
 	const n = 200
