@@ -1,6 +1,9 @@
 package detect
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // Per-client seasonality.
 //
@@ -67,7 +70,7 @@ type seasonPoint struct {
 // seasonPointOf returns where window w starts in the daily and weekly
 // cycle.
 func (e *Engine) seasonPointOf(w int64) seasonPoint {
-	if e.opts.Window > 3600e9 {
+	if e.opts.Window > time.Hour {
 		return seasonPoint{}
 	}
 	sec := floorDiv(w*e.clock.width, 1e9)

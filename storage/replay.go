@@ -125,7 +125,7 @@ func (db *DB) replayChunk(ctx context.Context, sql string, from, to, lo, hi time
 // stored in [from, to); zero times when there are none.
 func (db *DB) storedSpan(ctx context.Context, from, to time.Time) (first, last time.Time, err error) {
 	var n uint64
-	row := db.conn.QueryRow(ctx, "SELECT count(), min(toUInt32(time)), max(toUInt32(time)) FROM "+db.table(tableEvents)+
+	row := db.conn.QueryRow(ctx, "SELECT count(), min(toUInt32(toDateTime(time))), max(toUInt32(toDateTime(time))) FROM "+db.table(tableEvents)+
 		" WHERE time >= ? AND time < ?", db.timeArg(from.Truncate(time.Second)), db.timeArg(to.Add(time.Second-1).Truncate(time.Second)))
 	var lo, hi uint32
 	if err := row.Scan(&n, &lo, &hi); err != nil {
