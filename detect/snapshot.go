@@ -4,10 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"math"
 	"time"
 
+	"github.com/gatewatch/gatewatch/detect/internal/binenc"
 	"github.com/gatewatch/gatewatch/ingest"
 )
 
@@ -73,8 +73,6 @@ const (
 	snapshotMagic   = "GWDS"
 	snapshotVersion = 3
 )
-
-var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // ErrSnapshot is wrapped by every error Restore returns for data that is
 // not a well-formed snapshot: truncated, corrupted, of an unknown version.
@@ -180,7 +178,7 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 			b = e.appendWindow(b, w)
 		}
 	}
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], crcTable)), nil
+	return binenc.Seal(b, start), nil
 }
 
 // appendWindow appends the counts of open window w: its live active
@@ -290,9 +288,7 @@ func appendVerdict(b []byte, v *verdict) []byte {
 	return b
 }
 
-func appendFloat(b []byte, x float64) []byte {
-	return binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
-}
+func appendFloat(b []byte, x float64) []byte { return binenc.AppendFloat(b, x) }
 
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
@@ -333,26 +329,26 @@ func Restore(opts Options, data []byte) (*Engine, error) {
 	} else if v < 2 || v > snapshotVersion {
 		return nil, fmt.Errorf("%w: version %d, this build reads 2 to %d", ErrSnapshot, v, snapshotVersion)
 	}
-	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
-	if crc32.Checksum(body, crcTable) != sum {
-		return nil, fmt.Errorf("%w: checksum mismatch (truncated or corrupted)", ErrSnapshot)
+	body, err := binenc.Unseal(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSnapshot, err)
 	}
 	e := New(opts)
-	d := decoder{b: body[head:], version: v}
+	d := decoder{Reader: binenc.Reader{B: body[head:], Wrap: ErrSnapshot}, version: v}
 	if err := e.restore(&d); err != nil {
 		return nil, err
 	}
-	if len(d.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrSnapshot, len(d.b))
+	if len(d.B) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrSnapshot, len(d.B))
 	}
 	return e, nil
 }
 
 // restore fills the fresh engine e from the snapshot body in d.
 func (e *Engine) restore(d *decoder) error {
-	width, lateness := d.uvarint(), d.uvarint()
-	if d.err != nil {
-		return d.err
+	width, lateness := d.Uvarint(), d.Uvarint()
+	if d.Err != nil {
+		return d.Err
 	}
 	if width != uint64(e.clock.width) {
 		return fmt.Errorf("detect: snapshot has %v windows, options %v: window indexes and incident ids would not carry over",
@@ -361,27 +357,27 @@ func (e *Engine) restore(d *decoder) error {
 
 	if started := d.flags(1); started != 0 {
 		e.clock.started = true
-		e.clock.newest, e.clock.next = d.varint(), d.varint()
-		if d.err != nil {
-			return d.err
+		e.clock.newest, e.clock.next = d.Varint(), d.Varint()
+		if d.Err != nil {
+			return d.Err
 		}
 		if e.clock.newest < minEventTime || e.clock.newest > maxEventTime {
-			return d.fail("newest event time out of range")
+			return d.Fail("newest event time out of range")
 		}
 		last := e.clock.index(e.clock.newest)
 		if e.clock.next > last+1 {
-			return d.fail("first open window after the newest event")
+			return d.Fail("first open window after the newest event")
 		}
 		if open := last + 1 - e.clock.next; open > int64(e.ring.slots) {
 			return fmt.Errorf("detect: snapshot (AllowedLateness %v) holds %d windows open, options' AllowedLateness %v at most %d",
 				time.Duration(lateness), open, e.opts.AllowedLateness, e.ring.slots)
 		}
 	}
-	e.warmUntil, e.nextSweep = d.varint(), d.varint()
+	e.warmUntil, e.nextSweep = d.Varint(), d.Varint()
 	st := &e.stats
 	for _, n := range [...]*uint64{&st.Events, &st.LateEvents, &st.Untimed, &st.WindowsClosed,
 		&st.Evicted, &st.Findings, &st.Updates, &st.Resolved} {
-		*n = d.uvarint()
+		*n = d.Uvarint()
 	}
 
 	p := &e.pop
@@ -417,7 +413,7 @@ func (e *Engine) restore(d *decoder) error {
 			}
 		}
 	}
-	return d.err
+	return d.Err
 }
 
 // restoreClients rebuilds the client table: the same slots and free list,
@@ -426,10 +422,10 @@ func (e *Engine) restoreClients(d *decoder) error {
 	t := &e.tab
 	// Every slot costs at least a byte, which bounds the allocation below
 	// by the size of the input.
-	n := d.int(len(d.b))
+	n := d.int(len(d.B))
 	nfree := d.int(n)
-	if d.err != nil {
-		return d.err
+	if d.Err != nil {
+		return d.Err
 	}
 	t.list = make([]client, n)
 	t.hot = make([]clientHot, n)
@@ -437,11 +433,11 @@ func (e *Engine) restoreClients(d *decoder) error {
 	free := make([]bool, n)
 	for j := range t.free {
 		i := d.int(n - 1)
-		if d.err != nil {
-			return d.err
+		if d.Err != nil {
+			return d.Err
 		}
 		if free[i] {
-			return d.fail("slot freed twice")
+			return d.Fail("slot freed twice")
 		}
 		free[i] = true
 		t.free[j] = int32(i)
@@ -459,9 +455,9 @@ func (e *Engine) restoreClients(d *decoder) error {
 		}
 		key := d.string()
 		var c client
-		c.kind = ingest.ClientKind(d.byte()) // unknown kinds print as "unknown", as before
+		c.kind = ingest.ClientKind(d.Byte()) // unknown kinds print as "unknown", as before
 		c.founding = d.flags(1) != 0
-		lastSeen := e.clock.newest - d.varint()
+		lastSeen := e.clock.newest - d.Varint()
 		d.volumeBaseline(&c.vol)
 		d.ratioBaseline(&c.errs)
 		d.ratioBaseline(&c.auth)
@@ -474,12 +470,12 @@ func (e *Engine) restoreClients(d *decoder) error {
 		if d.version >= 3 {
 			d.season(&c.season)
 		}
-		if d.err != nil {
-			return d.err
+		if d.Err != nil {
+			return d.Err
 		}
 		_, hash, found := t.find(key)
 		if found {
-			return d.fail("client key held twice")
+			return d.Fail("client key held twice")
 		}
 		t.place(int32(i), key, hash, c.kind)
 		c.key, c.live = key, true
@@ -493,9 +489,9 @@ func (e *Engine) restoreClients(d *decoder) error {
 // restoreIncidents rebuilds the open incidents in their sweep order and
 // links them to their clients.
 func (e *Engine) restoreIncidents(d *decoder) error {
-	k := d.int(len(d.b))
-	if d.err != nil {
-		return d.err
+	k := d.int(len(d.B))
+	if d.Err != nil {
+		return d.Err
 	}
 	s := &e.inc
 	s.list = make([]incident, k)
@@ -503,33 +499,33 @@ func (e *Engine) restoreIncidents(d *decoder) error {
 	for i := range s.list {
 		in := &s.list[i]
 		in.id = d.string()
-		in.client = int32(d.varint())
-		in.det = detector(d.byte())
-		in.sev = severityOfRank(d.byte())
-		in.first = d.varint()
+		in.client = int32(d.Varint())
+		in.det = detector(d.Byte())
+		in.sev = severityOfRank(d.Byte())
+		in.first = d.Varint()
 		in.last = in.first + int64(d.int(math.MaxInt32))
 		in.windows = d.int(math.MaxInt32)
 		in.emitted = d.int(in.windows)
 		d.verdict(&in.worst)
-		if d.err != nil {
-			return d.err
+		if d.Err != nil {
+			return d.Err
 		}
 		fleet := in.det >= numClientDetectors
 		switch {
 		case in.det >= numDetectors:
-			return d.fail("unknown detector")
+			return d.Fail("unknown detector")
 		case fleet != (in.client == -1):
-			return d.fail("fleet incident of a client, or client incident of the fleet")
+			return d.Fail("fleet incident of a client, or client incident of the fleet")
 		case in.client < -1 || int(in.client) >= len(e.tab.list):
-			return d.fail("incident client out of range")
+			return d.Fail("incident client out of range")
 		case in.sev == "":
-			return d.fail("unknown severity")
+			return d.Fail("unknown severity")
 		case !fleet && !e.tab.list[in.client].live:
-			return d.fail("incident of a freed client slot")
+			return d.Fail("incident of a freed client slot")
 		case *e.incSlot(in.client, in.det) != 0:
-			return d.fail("two open incidents of one client and detector")
+			return d.Fail("two open incidents of one client and detector")
 		case in.windows == 0 || in.emitted == 0:
-			return d.fail("incident without windows")
+			return d.Fail("incident without windows")
 		}
 		*e.incSlot(in.client, in.det) = int32(i) + 1
 		in.pos = i
@@ -541,9 +537,9 @@ func (e *Engine) restoreIncidents(d *decoder) error {
 // restoreWindow refills the counts of open window w.
 func (e *Engine) restoreWindow(d *decoder, w int64) error {
 	s := e.ring.slot(w)
-	m := d.int(len(d.b))
-	if d.err != nil {
-		return d.err
+	m := d.int(len(d.B))
+	if d.Err != nil {
+		return d.Err
 	}
 	refs := make([]clientRef, 0, m)
 	for range m {
@@ -552,30 +548,30 @@ func (e *Engine) restoreWindow(d *decoder, w int64) error {
 		n.req, n.err, n.auth = d.uint32(), d.uint32(), d.uint32()
 		n.probes = d.uint32()
 		n.maxKiB = uint16(d.int(math.MaxUint16))
-		n.bytes = d.uvarint()
-		n.scan = bitmap64(d.uvarint())
+		n.bytes = d.Uvarint()
+		n.scan = bitmap64(d.Uvarint())
 		d.idWalks(&n.ids)
-		n.ips, n.nets = bitmap64(d.uvarint()), bitmap64(d.uvarint())
+		n.ips, n.nets = bitmap64(d.Uvarint()), bitmap64(d.Uvarint())
 		var x winExtra
 		held := d.flags(1) != 0
 		if held {
 			d.winExtra(&x, w)
 		}
-		if d.err != nil {
-			return d.err
+		if d.Err != nil {
+			return d.Err
 		}
 		if held {
 			e.extra[idx].win[w&1] = x
 		}
 		switch {
 		case !e.tab.list[idx].live:
-			return d.fail("counts of a freed client slot")
+			return d.Fail("counts of a freed client slot")
 		case n.req == 0 || n.err > n.req || n.auth > n.req:
-			return d.fail("inconsistent window counts")
+			return d.Fail("inconsistent window counts")
 		}
 		c := &e.ring.counts[idx*e.ring.slots+s]
 		if c.req != 0 {
-			return d.fail("client counted twice in a window")
+			return d.Fail("client counted twice in a window")
 		}
 		n.cold = n.winCold != winCold{}
 		*c, e.ring.cold[idx*e.ring.slots+s] = n.winCount, n.winCold
@@ -601,51 +597,17 @@ func severityOfRank(r byte) Severity {
 }
 
 // decoder reads a snapshot body. The first error sticks: later reads
-// return zero values, so a decoding step checks d.err once at its end.
+// return zero values, so a decoding step checks d.Err once at its end.
 type decoder struct {
-	b       []byte
-	err     error
+	binenc.Reader
 	version byte // of the snapshot being read
-}
-
-func (d *decoder) fail(what string) error {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s", ErrSnapshot, what)
-	}
-	return d.err
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	x, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("truncated or overlong varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return x
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	x, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("truncated or overlong varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return x
 }
 
 // int reads an unsigned varint of at most limit; a negative limit fails.
 func (d *decoder) int(limit int) int {
-	x := d.uvarint()
-	if d.err == nil && (limit < 0 || x > uint64(limit)) {
-		d.fail(fmt.Sprintf("value %d out of range [0, %d]", x, limit))
+	x := d.Uvarint()
+	if d.Err == nil && (limit < 0 || x > uint64(limit)) {
+		d.Fail(fmt.Sprintf("value %d out of range [0, %d]", x, limit))
 		return 0
 	}
 	return int(x)
@@ -653,65 +615,28 @@ func (d *decoder) int(limit int) int {
 
 func (d *decoder) uint32() uint32 { return uint32(d.int(math.MaxUint32)) }
 
-func (d *decoder) byte() byte {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.b) == 0 {
-		d.fail("truncated")
-		return 0
-	}
-	x := d.b[0]
-	d.b = d.b[1:]
-	return x
-}
-
 // flags reads a byte of n flags and fails on any other bit set.
 func (d *decoder) flags(n int) byte {
-	x := d.byte()
+	x := d.Byte()
 	if x>>n != 0 {
-		d.fail("unknown flags")
+		d.Fail("unknown flags")
 		return 0
 	}
-	return x
-}
-
-func (d *decoder) float() float64 {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.b) < 8 {
-		d.fail("truncated")
-		return 0
-	}
-	x := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
-	d.b = d.b[8:]
 	return x
 }
 
 // finite reads a float that must be finite: baselines and the population
 // model never hold NaN or infinities, and the statistics assume so.
 func (d *decoder) finite() float64 {
-	x := d.float()
+	x := d.Float()
 	if math.IsNaN(x) || math.IsInf(x, 0) {
-		d.fail("non-finite baseline value")
+		d.Fail("non-finite baseline value")
 		return 0
 	}
 	return x
 }
 
-func (d *decoder) string() string {
-	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.b)) {
-		d.fail("truncated string")
-	}
-	if d.err != nil {
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
+func (d *decoder) string() string { return string(d.Bytes(d.Uvarint())) }
 
 // idWalks reads a window's enumeration sketches. Version 2 had one for
 // all of a client's id routes: it becomes the first, so the window closes
@@ -722,23 +647,23 @@ func (d *decoder) idWalks(w *idWalks) {
 		n = 1
 	}
 	for i := range n {
-		w[i] = bitmap64(d.uvarint())
+		w[i] = bitmap64(d.Uvarint())
 	}
 }
 
 func (d *decoder) season(s *clientSeason) {
-	if s.seen = d.uvarint(); s.seen == 0 {
+	if s.seen = d.Uvarint(); s.seen == 0 {
 		return
 	}
 	if s.seen>>(2*seasonSlots) != 0 {
-		d.fail("seasonal profile out of range")
+		d.Fail("seasonal profile out of range")
 		return
 	}
 	s.parity = d.uint32()
 	for i := range s.factor {
-		v := d.varint()
+		v := d.Varint()
 		if v < math.MinInt16 || v > math.MaxInt16 {
-			d.fail("seasonal factor out of range")
+			d.Fail("seasonal factor out of range")
 			return
 		}
 		s.factor[i] = int16(v)
@@ -752,9 +677,9 @@ func (d *decoder) volumeBaseline(v *volumeBaseline) {
 
 func (d *decoder) winExtra(x *winExtra, w int64) {
 	x.w = w
-	x.nScan, x.nProbe = d.byte(), d.byte()
+	x.nScan, x.nProbe = d.Byte(), d.Byte()
 	if x.nScan > 2 || x.nProbe > 2 {
-		d.fail("too many samples")
+		d.Fail("too many samples")
 		return
 	}
 	samples, n := x.held()
@@ -763,17 +688,17 @@ func (d *decoder) winExtra(x *winExtra, w int64) {
 		samples, n = [6]*sample{&x.scan[0], &x.scan[1], &x.probe[0], &x.probe[1], &x.idRoute, &x.big}, 6
 	}
 	for _, s := range samples[:n] {
-		n := d.byte()
-		if d.err != nil || int(n) > sampleLen || int(n) > len(d.b) {
-			d.fail("bad sample")
+		n := d.Byte()
+		if d.Err != nil || int(n) > sampleLen || int(n) > len(d.B) {
+			d.Fail("bad sample")
 			return
 		}
 		s.n = n
-		copy(s.b[:], d.b[:n])
-		d.b = d.b[n:]
+		copy(s.b[:], d.B[:n])
+		d.B = d.B[n:]
 	}
-	x.idVotes = int32(d.varint())
-	x.bigBytes = d.varint()
+	x.idVotes = int32(d.Varint())
+	x.bigBytes = d.Varint()
 }
 
 func (d *decoder) ratioBaseline(r *ratioBaseline) {
@@ -788,13 +713,13 @@ func (d *decoder) verdict(v *verdict) {
 	v.anomalous, v.suspect, v.population, v.seasonal = f&1 != 0, f&2 != 0, f&4 != 0, f&8 != 0
 	for _, x := range [...]*float64{&v.observed, &v.expected, &v.spread, &v.logP, &v.effect,
 		&v.requests, &v.hits, &v.refHigh} {
-		*x = d.float()
+		*x = d.Float()
 	}
 	v.history = d.int(math.MaxUint32)
 	if f&16 != 0 {
 		v.ex = &explain{}
 		for _, list := range [...]*[]string{&v.ex.routes, &v.ex.samples, &v.ex.top} {
-			n := d.int(len(d.b))
+			n := d.int(len(d.B))
 			for range n {
 				*list = append(*list, d.string())
 			}

@@ -1,20 +1,19 @@
 package detect
 
 import (
-	"encoding/binary"
-	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/gatewatch/gatewatch/detect/internal/binenc"
 	"github.com/gatewatch/gatewatch/ingest"
 )
 
 // binaryAppendCRC appends the snapshot checksum of b.
 func binaryAppendCRC(b []byte) []byte {
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+	return binenc.Seal(b, 0)
 }
 
 // FuzzRestore feeds Restore arbitrary bytes, and the same bytes with a

@@ -4,9 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"math"
 	"time"
+
+	"github.com/gatewatch/gatewatch/detect/internal/binenc"
 )
 
 // Checkpoints.
@@ -34,8 +35,6 @@ const (
 	checkpointMagic   = "GWSS"
 	checkpointVersion = 1
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // ErrCheckpoint is wrapped by every error UnmarshalBinary returns for
 // malformed input.
@@ -76,15 +75,10 @@ func (s *Scorer) AppendBinary(b []byte) ([]byte, error) {
 	b = appendFloats(b, s.cmpFlat, s.cmpSeas, s.cmpW, s.cmpLast)
 	b = binary.AppendVarint(b, int64(s.run))
 	b = appendFloats(b, s.shift.z, s.shift.v, s.shift.w)
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli)), nil
+	return binenc.Seal(b, start), nil
 }
 
-func appendFloats(b []byte, fs ...float64) []byte {
-	for _, f := range fs {
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
-	}
-	return b
-}
+func appendFloats(b []byte, fs ...float64) []byte { return binenc.AppendFloat(b, fs...) }
 
 func appendBucket(b []byte, k *bucket) []byte {
 	b = appendFloats(b, k.w, k.mean, k.ew, k.err, k.last)
@@ -98,27 +92,27 @@ func (s *Scorer) UnmarshalBinary(data []byte) error {
 	if len(data) < len(checkpointMagic)+1+4 || string(data[:4]) != checkpointMagic {
 		return fmt.Errorf("%w: no magic", ErrCheckpoint)
 	}
-	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
-	if crc32.Checksum(body, castagnoli) != sum {
-		return fmt.Errorf("%w: checksum mismatch", ErrCheckpoint)
+	body, err := binenc.Unseal(data)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCheckpoint, err)
 	}
 	if v := body[4]; v != checkpointVersion {
 		return fmt.Errorf("%w: version %d, want %d", ErrCheckpoint, v, checkpointVersion)
 	}
-	r := reader{b: body[5:]}
+	r := reader{Reader: binenc.Reader{B: body[5:], Wrap: ErrCheckpoint}}
 	var n Scorer
 	o := &n.opt
-	o.Kind, o.Direction, o.Seasonality = Kind(r.byte()), Direction(r.byte()), Seasonality(r.byte())
-	o.Shifts = r.byte() != 0
-	o.HalfLife = time.Duration(r.varint())
-	o.MinHistory = int(min(r.uvarint(), math.MaxInt32))
-	o.SeasonDays = int(min(r.uvarint(), math.MaxInt32))
+	o.Kind, o.Direction, o.Seasonality = Kind(r.Byte()), Direction(r.Byte()), Seasonality(r.Byte())
+	o.Shifts = r.Byte() != 0
+	o.HalfLife = time.Duration(r.Varint())
+	o.MinHistory = int(min(r.Uvarint(), math.MaxInt32))
+	o.SeasonDays = int(min(r.Uvarint(), math.MaxInt32))
 	o.PValue, o.Clip, o.MinSpread = r.float(), r.float(), r.float()
-	name := r.bytes(r.uvarint())
+	name := r.Bytes(r.Uvarint())
 
-	n.n = r.uvarint()
+	n.n = r.Uvarint()
 	n.last, n.lgap = r.float(), r.float()
-	n.ngaps = uint32(min(r.uvarint(), math.MaxUint32))
+	n.ngaps = uint32(min(r.Uvarint(), math.MaxUint32))
 	n.flat = recent{m: moments{r.float(), r.float(), r.float(), r.float()}}
 	n.flat.age, n.flat.ctt, n.flat.cty, n.flat.ew, n.flat.ev = r.float(), r.float(), r.float(), r.float(), r.float()
 	n.resid = moments{r.float(), r.float(), r.float(), r.float()}
@@ -129,13 +123,13 @@ func (s *Scorer) UnmarshalBinary(data []byte) error {
 		r.bucket(&n.day[i])
 	}
 	n.cmpFlat, n.cmpSeas, n.cmpW, n.cmpLast = r.float(), r.float(), r.float(), r.float()
-	n.run = int32(max(min(r.varint(), math.MaxInt32), math.MinInt32+1))
+	n.run = int32(max(min(r.Varint(), math.MaxInt32), math.MinInt32+1))
 	n.shift = shiftChart{r.float(), r.float(), r.float()}
 	switch {
-	case r.err != nil:
-		return fmt.Errorf("%w: %v", ErrCheckpoint, r.err)
-	case len(r.b) != 0:
-		return fmt.Errorf("%w: %d trailing bytes", ErrCheckpoint, len(r.b))
+	case r.Err != nil:
+		return r.Err
+	case len(r.B) != 0:
+		return fmt.Errorf("%w: %d trailing bytes", ErrCheckpoint, len(r.B))
 	case r.nonFinite:
 		return fmt.Errorf("%w: non-finite value", ErrCheckpoint)
 	}
@@ -160,78 +154,24 @@ func loadLocation(name string) (*time.Location, error) {
 	return time.LoadLocation(name)
 }
 
-// reader decodes a checkpoint body; the first error sticks and later
-// reads return zeros.
+// reader decodes a checkpoint body, noting non-finite floats, which no
+// state holds.
 type reader struct {
-	b         []byte
-	err       error
+	binenc.Reader
 	nonFinite bool
 }
 
-var errShort = errors.New("truncated")
-
-func (r *reader) byte() byte {
-	if r.err != nil || len(r.b) < 1 {
-		r.err = errShort
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errors.New("bad uvarint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = errors.New("bad varint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
 func (r *reader) float() float64 {
-	if r.err != nil || len(r.b) < 8 {
-		r.err = errShort
-		return 0
-	}
-	f := math.Float64frombits(binary.LittleEndian.Uint64(r.b))
-	r.b = r.b[8:]
+	f := r.Float()
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		r.nonFinite = true
 	}
 	return f
 }
 
-func (r *reader) bytes(n uint64) []byte {
-	if r.err != nil || uint64(len(r.b)) < n {
-		r.err = errShort
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
-}
-
 func (r *reader) bucket(k *bucket) {
 	k.w, k.mean, k.ew, k.err, k.last = r.float(), r.float(), r.float(), r.float(), r.float()
-	k.visits = uint32(min(r.uvarint(), math.MaxUint32))
+	k.visits = uint32(min(r.Uvarint(), math.MaxUint32))
 }
 
 func boolByte(b bool) byte {
