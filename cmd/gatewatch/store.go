@@ -20,6 +20,16 @@ import (
 	"github.com/gatewatch/gatewatch/storage"
 )
 
+// openConfiguredStorage loads the config file at path and connects to
+// its ClickHouse without migrating: for "migrate" and "query".
+func (c *cli) openConfiguredStorage(ctx context.Context, path string) (*storage.DB, error) {
+	cfg, err := c.loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return c.openStorage(ctx, cfg, c.logger(cfg.LogLevel), false)
+}
+
 // openStorage connects to the ClickHouse the config names and, when
 // clickhouse.migrate is on (the default), brings its schema up to date.
 func (c *cli) openStorage(ctx context.Context, cfg Config, log *slog.Logger, migrate bool) (*storage.DB, error) {
@@ -89,12 +99,7 @@ func (c *cli) migrate(ctx context.Context, args []string) error {
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
-	cfg, err := c.loadConfig(*configPath)
-	if err != nil {
-		return err
-	}
-	log := c.logger(cfg.LogLevel)
-	db, err := c.openStorage(ctx, cfg, log, false)
+	db, err := c.openConfiguredStorage(ctx, *configPath)
 	if err != nil {
 		return err
 	}
@@ -315,12 +320,7 @@ func (c *cli) query(ctx context.Context, args []string) error {
 	if *output != "table" && *output != "json" {
 		return fmt.Errorf("--output %q: want table or json", *output)
 	}
-	cfg, err := c.loadConfig(*configPath)
-	if err != nil {
-		return err
-	}
-	log := c.logger(cfg.LogLevel)
-	db, err := c.openStorage(ctx, cfg, log, false)
+	db, err := c.openConfiguredStorage(ctx, *configPath)
 	if err != nil {
 		return err
 	}

@@ -69,21 +69,10 @@ func New(opts Options) (*Runner, error) {
 	// sync has the records, which is what a checkpoint waits for. Batches
 	// are whole checkpoints, so kafka-go's own batch timer (which a
 	// synchronous write would sit out) is next to nothing.
-	r.findings = &kafka.Writer{
-		Addr:         opts.Kafka.Addr(),
-		Topic:        opts.FindingsTopic,
-		Balancer:     &kafka.Murmur2Balancer{},
-		Transport:    tr,
-		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: time.Millisecond,
-		BatchSize:    10_000,
-		WriteTimeout: opts.WriteTimeout,
-		Compression:  kafka.Zstd,
-	}
-	if opts.WindowsTopic != "" {
-		r.windows = &kafka.Writer{
+	writer := func(topic string) *kafka.Writer {
+		return &kafka.Writer{
 			Addr:         opts.Kafka.Addr(),
-			Topic:        opts.WindowsTopic,
+			Topic:        topic,
 			Balancer:     &kafka.Murmur2Balancer{},
 			Transport:    tr,
 			RequiredAcks: kafka.RequireAll,
@@ -93,17 +82,13 @@ func New(opts Options) (*Runner, error) {
 			Compression:  kafka.Zstd,
 		}
 	}
-	r.state = &kafka.Writer{
-		Addr:         opts.Kafka.Addr(),
-		Topic:        opts.StateTopic,
-		Balancer:     &kafka.Murmur2Balancer{},
-		Transport:    tr,
-		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: time.Millisecond,
-		BatchBytes:   int64(opts.StateMaxBytes),
-		WriteTimeout: opts.WriteTimeout,
-		Compression:  kafka.Zstd,
+	r.findings = writer(opts.FindingsTopic)
+	if opts.WindowsTopic != "" {
+		r.windows = writer(opts.WindowsTopic)
 	}
+	// A state record can be large: the batch is bounded by bytes instead.
+	r.state = writer(opts.StateTopic)
+	r.state.BatchSize, r.state.BatchBytes = 0, int64(opts.StateMaxBytes)
 	return r, nil
 }
 

@@ -49,6 +49,15 @@ func LookPath(tb testing.TB, name, pkg string) string {
 	return ""
 }
 
+// Stat requires the file path, which the Debian package pkg installs (a
+// plugin rather than a program).
+func Stat(tb testing.TB, path, pkg string) {
+	tb.Helper()
+	if _, err := os.Stat(path); err != nil {
+		unavailable(tb, path+" not found: apt-get install "+pkg+" (deploy/test.sh installs it)")
+	}
+}
+
 func unavailable(tb testing.TB, msg string) {
 	tb.Helper()
 	if os.Getenv("CI") == "true" {
