@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"cmp"
 	"math"
 	"net/netip"
 	"slices"
@@ -40,6 +41,9 @@ type candidate struct {
 func (e *Engine) candidate(idx int32, d detector, v *verdict) {
 	if v.anomalous {
 		e.cands = append(e.cands, candidate{idx: idx, item: e.curItem, det: d, v: *v})
+		if idx >= 0 && e.curItem >= 0 {
+			e.work[e.curItem].flagged = true
+		}
 	}
 }
 
@@ -52,7 +56,7 @@ func (e *Engine) bhCut() float64 {
 	}
 	e.logPs = e.logPs[:0]
 	for i := range e.cands {
-		if e.cands[i].det != detProbe {
+		if e.cands[i].det != detProbe && !e.cands[i].v.rule {
 			e.logPs = append(e.logPs, e.cands[i].v.logP)
 		}
 	}
@@ -73,16 +77,21 @@ func (e *Engine) decide(w int64) {
 		return
 	}
 	cut := e.bhCut()
+	// The most specific detector of a client comes first, so it names
+	// the client's incident (detectorPreference).
+	slices.SortStableFunc(e.cands, func(a, b candidate) int {
+		return cmp.Or(cmp.Compare(a.idx, b.idx), cmp.Compare(detectorPreference[a.det], detectorPreference[b.det]))
+	})
 	for i := range e.cands {
 		c := &e.cands[i]
-		if c.det != detProbe && !(c.v.logP <= cut) {
+		if c.det != detProbe && !c.v.rule && !(c.v.logP <= cut) {
 			continue
 		}
 		if c.idx >= 0 && e.clientAllowed(&e.tab.list[c.idx]) {
 			continue
 		}
 		c.v.ex = e.explainFor(c, w)
-		e.record(c.idx, c.det, w, &c.v)
+		e.record(c.idx, c.det, w, &c.v, c.item)
 	}
 }
 
@@ -144,6 +153,12 @@ func (e *Engine) compileAllowLists() {
 			e.allowRoute = make(map[string]struct{})
 		}
 		e.allowRoute[r] = struct{}{}
+	}
+	for _, r := range e.opts.LoginRoutes {
+		if e.loginRoutes == nil {
+			e.loginRoutes = make(map[string]struct{})
+		}
+		e.loginRoutes[r] = struct{}{}
 	}
 }
 

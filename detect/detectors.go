@@ -77,10 +77,11 @@ func (e *Engine) judgeVolume(c *client, x float64, f *fleet, season float64) ver
 		}
 		return v
 	}
-	// A client seen since the engine started is not new, the engine is:
-	// nothing says what volume is normal for it, so it waits for its own
-	// baseline. Later arrivals are compared with the fleet.
-	if c.founding || !e.pop.volReady {
+	// Until the population has been measured (popMinClients client
+	// windows, however many windows that takes) nothing says what volume
+	// is normal. After that every client without its own baseline is
+	// compared with it, those present from the first line included.
+	if !e.pop.volReady {
 		v.expected = c.vol.mean
 		return v
 	}
@@ -92,12 +93,20 @@ func (e *Engine) judgeVolume(c *client, x float64, f *fleet, season float64) ver
 	v.spread = (math.Expm1(mid+sd) - math.Expm1(mid-sd)) / 2
 	v.refHigh = high
 	v.effect = x / max(high, minExpected)
-	if x >= float64(o.MinRequests) && x >= o.MinRatio*high {
+	if x >= newClientFloor*float64(o.MinRequests) && x >= o.MinRatio*high {
 		v.logP = tail.NormalUpper((math.Log1p(x) - mid) / sd)
 		v.anomalous = v.logP < e.logPValue
 	}
 	return v
 }
+
+// newClientFloor multiplies MinRequests for a client judged against the
+// population: on a small site every crawler is many times the typical
+// visitor, and a new client's volume alone says little until it is
+// extreme (100 requests a window by default). What a new client does
+// besides volume — 404 sweeps, probes, failed logins — has detectors of
+// its own.
+const newClientFloor = 5
 
 // minExpected keeps effect sizes finite.
 const minExpected = 0.1

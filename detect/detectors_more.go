@@ -38,11 +38,12 @@ const (
 	mEnum
 	mExfil
 	mShare
+	mLogin
 	numMetrics
 )
 
 // metricDetector maps a metric to its detector.
-var metricDetector = [numMetrics]detector{detScan, detEnum, detExfil, detShare}
+var metricDetector = [numMetrics]detector{detScan, detEnum, detExfil, detShare, detBrute}
 
 // metricPop is the population model of one metric, like the volume one.
 type metricPop struct {
@@ -60,6 +61,9 @@ const popSample = 8192
 
 // update folds the window's values into the model.
 func (m *metricPop) update(tmp *[]float64) {
+	if len(m.xs) < popMinClients {
+		return // too few yet: kept for the next window (population.reset)
+	}
 	if n := len(m.xs); n > popSample {
 		// A deterministic stride: the values are in client slot order,
 		// which says nothing about them.
@@ -84,19 +88,34 @@ func (m *metricPop) update(tmp *[]float64) {
 	m.xs = m.xs[:0]
 }
 
-// logStats is volumeStats for any log-scale sample.
+// logStats summarises a log-scale sample: median, robust spread and
+// 99th percentile. The spread is the larger of the MAD-based one and the
+// one the upper tail implies ((p99-median)/2.33 for a normal), because
+// log1p squeezes the many low-volume clients together and the MAD alone
+// would then call ordinary heavy clients outliers. Below robustSample
+// values the empirical 99th percentile is the sample's largest value or
+// near it — on a small site, an attacker's own windows — so the tail is
+// taken from the MAD instead.
 func logStats(xs []float64, tmp *[]float64) (mid, sd, high float64) {
 	mid = quantile(xs, 0.5)
-	high = quantile(xs, 0.99)
 	t := (*tmp)[:0]
 	for _, x := range xs {
 		t = append(t, math.Abs(x-mid))
 	}
 	*tmp = t
-	mad := quantile(t, 0.5)
-	sd = max(1.4826*mad, (high-mid)/2.326)
+	madSD := 1.4826 * quantile(t, 0.5)
+	if len(xs) < robustSample {
+		sd = max(madSD, minLogSpread)
+		return mid, sd, mid + 2.326*sd
+	}
+	high = quantile(xs, 0.99)
+	sd = max(madSD, (high-mid)/2.326)
 	return mid, max(sd, minLogSpread), high
 }
+
+// robustSample is the smallest sample whose empirical 99th percentile is
+// trusted.
+const robustSample = 200
 
 // routeAllowed reports whether route is on the AllowRoutes list.
 func (e *Engine) routeAllowed(route string) bool {
@@ -120,7 +139,7 @@ func (e *Engine) routeAllowed(route string) bool {
 // found is left in e.pm for sample.
 func (e *Engine) classify(ev *ingest.Event, h *hit) {
 	allowed := e.routesListed && e.routeAllowed(ev.Route)
-	if e.on.scan && (ev.Status == 404 || ev.Status == 403) && len(ev.Path) != 0 && !allowed {
+	if e.on.scan && isMiss(ev.Status) && len(ev.Path) != 0 && !allowed {
 		h.miss = true
 	}
 	if e.on.enum && len(ev.Route) != 0 && ev.Route != ev.Path && !allowed {
@@ -136,14 +155,29 @@ func (e *Engine) classify(ev *ingest.Event, h *hit) {
 		h.addr = true
 		h.addrHash, h.netHash = hashAddr(ev.RemoteIP)
 	}
-	if e.on.probe && !allowed && (mayProbe(ev.Path) || mayProbe(ev.Query)) {
+	if e.on.sigs && !allowed {
+		h.sig = sigOf(ev.Method, ev.Path, ev.Status)
+	}
+	if e.on.brute && e.isLoginAttempt(ev.Method, ev.Route) && !allowed {
+		h.login, h.loginRoute = true, e.loginRouteID(ev.Route)
+	}
+	// A commodity probe is its signature's: the worm's traversal to
+	// cmd.exe joins the worm's campaign rather than making each infected
+	// host an injection incident of its own.
+	if e.on.probe && !allowed && h.sig == sigNone && (mayProbe(ev.Path) || mayProbe(ev.Query)) {
 		e.pm, h.probe = findProbe(ev.Path, ev.Query)
 	}
 }
 
+// isMiss reports whether status refuses a path as missing or forbidden:
+// 404, 403, 410 and 418 (which some sites answer probes with).
+func isMiss(status int) bool {
+	return status == 404 || status == 403 || status == 410 || status == 418
+}
+
 // detectorsOn caches which of the detectors Observe feeds are enabled.
 type detectorsOn struct {
-	scan, enum, probe, exfil, share bool
+	scan, enum, probe, exfil, share, sigs, brute bool
 }
 
 // idSampling is how sparsely requests on id routes feed the dominant-route
@@ -210,6 +244,9 @@ func (e *Engine) metricValue(m metric, n *winTally) (x float64, floor bool) {
 	case mExfil:
 		x = float64(n.bytes) / max(float64(n.req), 1)
 		return x, float64(n.bytes) >= o.Exfiltration.Floor
+	case mLogin:
+		x = float64(n.logins.n)
+		return x, x >= o.BruteForce.Floor
 	}
 	x = n.nets.estimate()
 	return x, x >= o.CredentialSharing.Floor
@@ -224,6 +261,8 @@ func (e *Engine) metricTuning(m metric) *Tuning {
 		return &e.opts.Enumeration
 	case mExfil:
 		return &e.opts.Exfiltration
+	case mLogin:
+		return &e.opts.BruteForce
 	}
 	return &e.opts.CredentialSharing
 }
@@ -239,9 +278,21 @@ func (e *Engine) judgeMetric(idx int32, c *client, m metric, x float64, floor bo
 	}
 	v := verdict{observed: x, requests: float64(n.req), history: int(b.n)}
 	p := &e.mpop[m]
-	if c.founding || !p.ready {
+	if m == mExfil {
+		// Response sizes are judged against the client's own past only:
+		// a new client downloading a large file is what file servers
+		// are for.
 		v.expected = b.mean
 		return v
+	}
+	if !p.ready {
+		// No population yet (the first windows, or a site too small to
+		// have measured one): the built-in prior of what any client does.
+		if p = &metricPriors[m]; !p.ready {
+			v.expected = b.mean
+			return v
+		}
+		v.prior = true
 	}
 	v.population = true
 	v.expected = math.Expm1(p.mid)
@@ -249,11 +300,34 @@ func (e *Engine) judgeMetric(idx int32, c *client, m metric, x float64, floor bo
 	high := max(math.Expm1(p.high), b.mean)
 	v.refHigh = high
 	v.effect = x / max(high, 1)
+	if c.founding {
+		// Present from the first line: it could be any client, one
+		// whose 404s are its normal included, so only the extreme —
+		// foundingFloor times the floor — is judged before its own
+		// baseline exists.
+		floor = x >= foundingFloor*t.Floor
+	}
 	if floor && v.effect >= t.MinRatio {
 		v.logP = tail.NormalUpper((math.Log1p(x) - p.mid) / p.sd)
 		v.anomalous = v.logP < e.logPValue
 	}
 	return v
+}
+
+// foundingFloor multiplies a detector's Floor for a client present from
+// the start of the stream that has no baseline of its own yet.
+const foundingFloor = 4
+
+// metricPriors are what a normal client does in a window on any site,
+// for judging clients before the population has been measured: a few
+// distinct 404s and a login attempt or two, at most. Walking object ids
+// is what many API clients do, so enumeration has no prior. Set so that the
+// detector's Floor is far in the tail (p below 1e-6 at 20 distinct 404
+// paths, at 10 login attempts) and ordinary clients are nowhere near it.
+// Response sizes and networks have no such site-independent bound.
+var metricPriors = [numMetrics]metricPop{
+	mScan:  {ready: true, mid: 0, sd: 0.6, high: 1.4},
+	mLogin: {ready: true, mid: 0, sd: 0.45, high: 1.05},
 }
 
 // tails says which tail probabilities judge a value: both (the larger
@@ -270,7 +344,7 @@ const (
 )
 
 // metricTails gives each metric's tails.
-var metricTails = [numMetrics]tails{mScan: tailsBoth, mEnum: tailsBoth, mExfil: tailsLog, mShare: tailsCount}
+var metricTails = [numMetrics]tails{mScan: tailsBoth, mEnum: tailsBoth, mExfil: tailsLog, mShare: tailsCount, mLogin: tailsBoth}
 
 // judgeOwn judges x against an established baseline b.
 func (e *Engine) judgeOwn(b *volumeBaseline, x float64, floor bool, minRatio float64, tl tails) verdict {

@@ -46,6 +46,12 @@ type Engine struct {
 	allowClient, allowRoute map[string]struct{}
 	allowNets               []netip.Prefix
 	allowPrefix             []string
+	loginRoutes             map[string]struct{}
+
+	loginNames []string          // login routes seen, for winCold.loginRoute
+	loginIdx   map[string]uint16 // index + 1 in loginNames
+	camps      []campaign        // campaigns, in the order they were first seen
+	campIdx    map[string]int32  // campaign slot by key
 
 	warmUntil int64 // clients first seen in a window before this are founding clients
 	nextSweep int64 // watermark at which to look for idle clients next
@@ -71,6 +77,7 @@ type windowItem struct {
 	req, errs, auth         float64
 	n                       winTally
 	volFlagged, authFlagged bool    // the client's own detector flagged the window
+	flagged                 bool    // some detector flagged the window
 	volExpected             float64 // what the volume detector expected
 	errExpected             float64 // the expected 5xx ratio
 	authExpected            float64 // the expected auth failures
@@ -108,7 +115,8 @@ func New(opts Options) *Engine {
 	e.ring = newWindowRing(e.clock.slots())
 	e.compileAllowLists()
 	e.on = detectorsOn{scan: !opts.Scanning.Disabled, enum: !opts.Enumeration.Disabled, probe: !opts.Injection.Disabled,
-		exfil: !opts.Exfiltration.Disabled, share: !opts.CredentialSharing.Disabled}
+		exfil: !opts.Exfiltration.Disabled, share: !opts.CredentialSharing.Disabled,
+		sigs: !opts.Probes.Disabled, brute: !opts.BruteForce.Disabled}
 	e.routesListed = len(opts.AllowRoutes) > 0
 	return e
 }
@@ -132,6 +140,10 @@ func (e *Engine) unit(d detector) string {
 		return "networks/" + e.per
 	case detFleetAuth:
 		return "fleet auth failures/" + e.per
+	case detBrute:
+		return "login attempts/" + e.per
+	case detCampaign:
+		return "clients"
 	}
 	return "req/" + e.per
 }
@@ -178,6 +190,7 @@ func (e *Engine) observe(ev *ingest.Event, hash uint64) {
 		c.lastSeen = t
 	}
 	var h hit
+	h.status = ev.Status
 	h.err = ev.Status >= 500 && ev.Status <= 599
 	h.auth = ev.Auth.Failure()
 	if ev.BytesOut > 0 {
@@ -229,7 +242,7 @@ func (e *Engine) addClient(ev *ingest.Event, hash uint64, w int64) int32 {
 	e.growExtra(len(e.tab.list))
 	e.extra[idx] = newClientExtra()
 	e.more[idx] = clientMore{}
-	e.incs[idx] = clientIncs{}
+	e.incs[idx] = 0
 	e.tab.list[idx].founding = w < e.warmUntil
 	e.tab.hot[idx].lastSeen = math.MinInt64
 	return idx
@@ -340,11 +353,13 @@ func (e *Engine) closeWindow(w int64) {
 		}
 	}
 	e.judgeFleet(w)
+	e.judgeSweeps(w)
 	e.pop.update()
 	for m := range e.mpop {
 		e.mpop[m].update(&e.pop.tmp)
 	}
 	e.decide(w)
+	e.feedCampaigns(w)
 }
 
 // radixBits is the digit of sortRefs: two passes sort up to four
@@ -471,9 +486,9 @@ func finite(x float64) float64 {
 // window close reads them densely.
 type clientMore [numMetrics]volumeBaseline
 
-// clientIncs links a client's open incidents: index + 1 per detector,
-// 0 for none. Apart from client, since incidents are rare.
-type clientIncs [numClientDetectors]int32
+// clientIncs links a client's open incident: index + 1, 0 for none.
+// Apart from client, since incidents are rare.
+type clientIncs = int32
 
 // growExtra makes room for the samples, metric baselines and incident
 // links of clients [0, n).

@@ -19,6 +19,8 @@ const (
 	DetectorSharing      = "credential_sharing"
 	DetectorFleetVolume  = "fleet_volume"
 	DetectorFleetAuth    = "fleet_auth_failures"
+	DetectorBruteForce   = "brute_force"
+	DetectorCampaign     = "campaign"
 )
 
 // FleetClient is the Client of the fleet-wide findings (fleet_volume,
@@ -37,8 +39,10 @@ const (
 	detProbe
 	detExfil
 	detShare
+	detBrute
 	detFleetVolume
 	detFleetAuth
+	detCampaign
 	numDetectors
 
 	// numClientDetectors counts the per-client detectors, which come
@@ -48,7 +52,14 @@ const (
 
 var detectorNames = [numDetectors]string{DetectorVolume, DetectorErrorRatio, DetectorAuthFailures,
 	DetectorScanning, DetectorEnumeration, DetectorInjection, DetectorExfiltration, DetectorSharing,
-	DetectorFleetVolume, DetectorFleetAuth}
+	DetectorBruteForce, DetectorFleetVolume, DetectorFleetAuth, DetectorCampaign}
+
+// detectorPreference ranks the per-client detectors for naming an
+// incident that several of them flagged: the most specific first, so a
+// Nikto run is a scanning incident (with injection among its detectors),
+// not a volume one.
+var detectorPreference = [numDetectors]uint8{detScan: 0, detBrute: 1, detProbe: 2, detEnum: 3, detAuth: 4,
+	detExfil: 5, detShare: 6, detErrors: 7, detVolume: 8, detFleetVolume: 9, detFleetAuth: 10, detCampaign: 11}
 
 func (d detector) String() string { return detectorNames[d] }
 
@@ -104,7 +115,7 @@ type Finding struct {
 	Status      Status    `json:"status"`       // "open" | "update" | "resolved"
 	Client      string    `json:"client"`       // the client key as text; an IP-keyed client is the IP itself
 	ClientKind  string    `json:"client_kind"`  // how the key was derived: "ip", "api_key", "jwt_sub", ...
-	Detector    string    `json:"detector"`     // "volume" | "error_ratio" | "auth_failures"
+	Detector    string    `json:"detector"`     // the incident's main detector: "volume", "scanning", "campaign", ... (docs/findings.md)
 	WindowStart time.Time `json:"window_start"` // start of the incident's first anomalous window
 	WindowEnd   time.Time `json:"window_end"`   // end of its last anomalous window so far
 	Windows     int       `json:"windows"`      // anomalous windows in the incident
@@ -125,6 +136,22 @@ type Finding struct {
 	Routes     []string `json:"routes,omitempty"`      // route templates involved
 	Samples    []string `json:"samples,omitempty"`     // a few redacted sample requests
 	TopClients []string `json:"top_clients,omitempty"` // fleet findings: the clients contributing most
+
+	// Incidents (added in schema 3; empty fields are left out).
+	Detectors   []string `json:"detectors,omitempty"`    // every detector that flagged the incident, when more than one
+	Campaign    string   `json:"campaign,omitempty"`     // campaigns: the probe signature or "login <route>"
+	Clients     []string `json:"clients,omitempty"`      // campaigns: the first participating clients (at most 20)
+	ClientCount int      `json:"client_count,omitempty"` // campaigns: distinct participating clients
+	Totals      *Totals  `json:"totals,omitempty"`       // summed over the incident's anomalous windows
+}
+
+// Totals are an incident's tallies summed over its anomalous windows
+// (for a campaign, over its participants' windows).
+type Totals struct {
+	Requests      float64 `json:"requests"`
+	Failures      float64 `json:"failures"`       // 5xx, 401 and 403 answers; failed logins for login campaigns
+	Bytes         float64 `json:"bytes"`          // response bytes
+	DistinctPaths float64 `json:"distinct_paths"` // distinct 404/403 paths, summed per window
 }
 
 // verdict is one detector's judgement of one client window.
@@ -141,6 +168,8 @@ type verdict struct {
 	requests   float64 // requests in the window, for ratio summaries
 	hits       float64 // errors or auth failures in the window
 	refHigh    float64 // population volume: the fleet's 99th percentile
+	prior      bool    // judged against the built-in prior (no population measured yet)
+	rule       bool    // a plausibility rule, not a test: exempt from FDR control
 	seasonal   bool    // expected includes an hour-of-day factor
 	ex         *explain
 }

@@ -4,13 +4,19 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"hash/fnv"
+	"math"
 	"time"
 )
 
 // Incidents.
 //
-// Consecutive anomalous windows of one client and detector are one
-// incident. Its first window emits "open"; later anomalous windows emit
+// Anomalous windows of one client, by any of its detectors, separated by
+// fewer than ResolveAfter quiet windows, are one incident: an attack that
+// pauses for a few minutes, or that several detectors see (a Nikto run is
+// a flood of 404s, injection probes and more requests than usual), is
+// one incident, named for its most specific detector (detectorPreference)
+// and listing the others. Campaigns (campaign.go) are incidents too, of
+// many clients. Its first window emits "open"; later anomalous windows emit
 // "update" only when the incident got worse (higher severity, or an
 // effect at least worseBy times the worst so far) or UpdateEvery windows
 // after the last emission, so a long attack is a handful of lines, not one
@@ -34,6 +40,10 @@ type incident struct {
 	worst   verdict
 	sev     Severity // of the worst window
 	pos     int      // index in incidents.open
+	dets    uint16   // bit d set: detector d flagged a window of it
+	camp    int32    // campaign slot + 1; 0 for a client's or the fleet's incident
+	emitW   int64    // window of the last emission
+	tot     Totals   // tallies of its anomalous windows
 }
 
 // incidents holds the open incidents in reusable slots.
@@ -81,9 +91,10 @@ func incidentID(key string, d detector, start time.Time) string {
 	return "inc-" + hex.EncodeToString(h.Sum(b[:0]))
 }
 
-// record handles a detector's verdict on client idx's window w: opens or
-// extends its incident when the verdict is anomalous.
-func (e *Engine) record(idx int32, d detector, w int64, v *verdict) {
+// record handles a detector's verdict on client idx's window w (item is
+// the window's index in e.work, -1 for the fleet): opens or extends the
+// client's incident when the verdict is anomalous.
+func (e *Engine) record(idx int32, d detector, w int64, v *verdict, item int32) {
 	if !v.anomalous {
 		return
 	}
@@ -93,8 +104,9 @@ func (e *Engine) record(idx int32, d detector, w int64, v *verdict) {
 		in := incident{
 			id:     incidentID(e.clientKey(idx), d, e.clock.start(w)),
 			client: idx, det: d, first: w, last: w, windows: 1, emitted: 1,
-			worst: *v, sev: sev,
+			worst: *v, sev: sev, dets: 1 << d, emitW: w,
 		}
+		e.addTotals(&in, item)
 		i := e.inc.add(in)
 		*e.incSlot(idx, d) = i + 1
 		e.stats.Findings++
@@ -102,20 +114,55 @@ func (e *Engine) record(idx int32, d detector, w int64, v *verdict) {
 		return
 	}
 	in := &e.inc.list[*slot-1]
-	in.last = w
-	in.windows++
-	worse := sev.rank() > in.sev.rank() || v.effect >= worseBy*in.worst.effect
-	if sev.rank() > in.sev.rank() {
+	fresh := w != in.last
+	if fresh {
+		in.last = w
+		in.windows++
+		e.addTotals(in, item)
+	}
+	in.dets |= 1 << d
+	worse := sev.rank() > in.sev.rank()
+	if worse {
 		in.sev = sev
 	}
-	if v.effect > in.worst.effect {
+	switch {
+	case detectorPreference[d] < detectorPreference[in.det]:
+		in.det, in.worst, worse = d, *v, true
+	case d == in.det && worseThan(d, v, &in.worst):
+		worse = worse || v.effect >= worseBy*in.worst.effect || v.observed >= worseBy*in.worst.observed
 		in.worst = *v
 	}
+	if in.emitW == w {
+		return // one emission per window: the next one carries this
+	}
 	if worse || in.windows-in.emitted >= e.opts.UpdateEvery {
-		in.emitted = in.windows
+		in.emitted, in.emitW = in.windows, w
 		e.stats.Updates++
 		e.emit(in, StatusUpdate)
 	}
+}
+
+// worseThan reports whether v is a worse window than worst for detector
+// d: the larger count (requests, failures, distinct paths), or for ratio
+// and size detectors the larger effect. A brute force's first, partial
+// window is not its worst.
+func worseThan(d detector, v, worst *verdict) bool {
+	if d == detErrors || d == detExfil {
+		return v.effect > worst.effect
+	}
+	return v.observed > worst.observed || v.observed == worst.observed && v.effect > worst.effect
+}
+
+// addTotals adds the tallies of window item (of e.work) to in's totals.
+func (e *Engine) addTotals(in *incident, item int32) {
+	if item < 0 || int(item) >= len(e.work) {
+		return
+	}
+	n := &e.work[item].n
+	in.tot.Requests += float64(n.req)
+	in.tot.Failures += float64(n.err + n.auth)
+	in.tot.Bytes += float64(n.bytes)
+	in.tot.DistinctPaths += math.Round(n.scan.estimate())
 }
 
 // resolveQuiet resolves the incidents whose latest anomalous window is
@@ -123,7 +170,7 @@ func (e *Engine) record(idx int32, d detector, w int64, v *verdict) {
 func (e *Engine) resolveQuiet(w int64) {
 	for j := 0; j < len(e.inc.open); {
 		i := e.inc.open[j]
-		if w-e.inc.list[i].last >= int64(e.opts.ResolveAfter) {
+		if w-e.inc.list[i].last >= e.resolveGap(&e.inc.list[i]) {
 			e.resolve(i) // moves another incident into position j
 			continue
 		}
@@ -131,12 +178,19 @@ func (e *Engine) resolveQuiet(w int64) {
 	}
 }
 
-// resolveClient resolves every open incident of client idx.
+// resolveGap is how many quiet windows resolve in: ResolveAfter, or
+// CampaignGap for a campaign.
+func (e *Engine) resolveGap(in *incident) int64 {
+	if in.camp != 0 {
+		return max(int64(e.opts.CampaignGap/e.opts.Window), 1)
+	}
+	return int64(e.opts.ResolveAfter)
+}
+
+// resolveClient resolves the open incident of client idx.
 func (e *Engine) resolveClient(idx int32) {
-	for _, i := range e.incs[idx] {
-		if i != 0 {
-			e.resolve(i - 1)
-		}
+	if i := e.incs[idx]; i != 0 {
+		e.resolve(i - 1)
 	}
 }
 
@@ -149,9 +203,16 @@ func (e *Engine) resolveAll() {
 
 func (e *Engine) resolve(i int32) {
 	in := &e.inc.list[i]
-	*e.incSlot(in.client, in.det) = 0
+	if in.camp == 0 {
+		*e.incSlot(in.client, in.det) = 0
+	}
 	e.stats.Resolved++
 	e.emit(in, StatusResolved)
+	if in.camp != 0 {
+		c := &e.camps[in.camp-1]
+		c.inc = 0
+		e.resetCampaign(c)
+	}
 	e.inc.remove(i)
 }
 
@@ -194,16 +255,30 @@ func (e *Engine) emit(in *incident, status Status) {
 	if v.ex != nil {
 		f.Routes, f.Samples, f.TopClients = v.ex.routes, v.ex.samples, v.ex.top
 	}
+	if in.dets&(in.dets-1) != 0 {
+		for d := range numDetectors {
+			if in.dets&(1<<d) != 0 {
+				f.Detectors = append(f.Detectors, d.String())
+			}
+		}
+	}
+	if in.client >= 0 || in.camp != 0 {
+		t := in.tot
+		f.Totals = &t
+	}
+	if in.camp != 0 {
+		e.campaignFinding(&f, in, status)
+	}
 	e.opts.Emit(f)
 }
 
-// incSlot returns where the open incident of client idx (-1: the fleet)
-// and detector d is linked.
+// incSlot returns where the open incident of client idx (-1: the fleet,
+// whose detectors each have their own) is linked.
 func (e *Engine) incSlot(idx int32, d detector) *int32 {
 	if idx < 0 {
 		return &e.fleetInc[d-numClientDetectors]
 	}
-	return &e.incs[idx][d]
+	return &e.incs[idx]
 }
 
 // clientKey is the key of client idx, FleetClient for -1.

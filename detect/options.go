@@ -20,7 +20,7 @@ const (
 	DefaultMinAuthFailures = 5
 	DefaultMinRatio        = 3
 	DefaultMinRatioDelta   = 0.02
-	DefaultResolveAfter    = 3
+	DefaultResolveAfter    = 10
 	DefaultUpdateEvery     = 10
 	DefaultIdleAfter       = 25 * time.Hour
 	DefaultMaxClients      = 1_000_000
@@ -39,6 +39,10 @@ const (
 	DefaultFleetAuthMinRatio = 3       // fleet auth failures over their expectation
 	DefaultFleetAuthFloor    = 50      // auth failures of failure-dominated clients per window
 	DefaultFDR               = 0.05    // Benjamini–Hochberg false-discovery rate per window
+	DefaultBruteFloor        = 10      // login attempts (POSTs to a login route) per window
+	DefaultBruteMinRatio     = 3       // times the client's own expectation
+	DefaultProbeCampaign     = 3       // commodity probe requests before a campaign of one client is reported
+	DefaultCampaignGap       = 7 * 24 * time.Hour
 )
 
 // DetectorSwitch turns one detector off. The zero value leaves it on, so a
@@ -132,7 +136,8 @@ type Options struct {
 	MinRatioDelta float64
 
 	// ResolveAfter is how many windows without an anomaly close an
-	// incident (default 3).
+	// incident (default 10: an attack that pauses for a few minutes is
+	// still one incident).
 	ResolveAfter int
 	// UpdateEvery bounds how long an open incident stays silent: an update
 	// is emitted when an anomalous window is worse than any before it, or
@@ -166,6 +171,25 @@ type Options struct {
 	// CredentialSharing finds a client key (not an IP-keyed client) used
 	// from many more networks than usual.
 	CredentialSharing Tuning
+	// BruteForce finds a client making many login attempts (POSTs to a
+	// login route: see LoginRoutes) in a window. Floor is in attempts.
+	BruteForce Tuning
+	// Probes finds commodity probes (requests for cmd.exe, /.env, .git,
+	// wp-login.php where not served, phpMyAdmin, backups, ...). A client
+	// probing two or more kinds in a window is a scanning finding of its
+	// own; a client probing one kind joins that kind's campaign, one
+	// incident for all the clients sending it, reported once it has two
+	// clients or Floor requests (default 3).
+	Probes Tuning
+	// LoginRoutes lists route templates that are login routes besides
+	// those recognised by name (login, signin, logon, token, oauth, auth,
+	// session, wp-login.php, xmlrpc.php, j_security_check).
+	LoginRoutes []string
+	// CampaignGap is how long a campaign (the same probe from many
+	// clients, or failed logins on one route from many clients) may go
+	// quiet and still be the same incident (default 7 days).
+	CampaignGap time.Duration
+
 	// FleetVolume and FleetAuth judge the whole fleet: total requests,
 	// and auth failures beyond every client's expectation and the fleet's
 	// common mode (distributed brute force). Their findings have client
@@ -270,6 +294,11 @@ func (o Options) withDefaults() Options {
 	o.Injection = o.Injection.withDefaults(DefaultProbeFloor, 1)
 	o.Exfiltration = o.Exfiltration.withDefaults(DefaultExfilFloor, DefaultExfilMinRatio)
 	o.CredentialSharing = o.CredentialSharing.withDefaults(DefaultShareFloor, DefaultShareMinRatio)
+	o.BruteForce = o.BruteForce.withDefaults(DefaultBruteFloor, DefaultBruteMinRatio)
+	o.Probes = o.Probes.withDefaults(DefaultProbeCampaign, 1)
+	if o.CampaignGap <= 0 {
+		o.CampaignGap = DefaultCampaignGap
+	}
 	o.FleetVolume = o.FleetVolume.withDefaults(DefaultFleetFloor, DefaultFleetMinRatio)
 	o.FleetAuth = o.FleetAuth.withDefaults(DefaultFleetAuthFloor, DefaultFleetAuthMinRatio)
 	switch {

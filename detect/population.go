@@ -92,10 +92,13 @@ func newPopulation() population {
 	return population{errs: prior, auth: prior}
 }
 
-// reset empties the scratch space for a new window.
+// reset empties the dispersion scratch for a new window. The samples of
+// the volume and ratio models are not reset: a window with fewer than
+// popMinClients clients leaves its samples for the next, so a small site
+// (one or two clients a minute) is measured over as many windows as it
+// takes to see popMinClients client windows — the population over a
+// longer horizon — instead of never. update consumes them.
 func (p *population) reset() {
-	p.logVol, p.errR, p.authR = p.logVol[:0], p.errR[:0], p.authR[:0]
-	p.errInvN, p.authInvN = p.errInvN[:0], p.authInvN[:0]
 	p.kappa, p.excess = p.kappa[:0], p.excess[:0]
 }
 
@@ -159,15 +162,18 @@ func (p *population) update() {
 			p.volSD += popWeight * (sd - p.volSD)
 			p.volHigh += popWeight * (high - p.volHigh)
 		}
+		p.logVol = p.logVol[:0]
 	}
 	first := p.ratioWindows == 0
 	measured := false
 	if len(p.errR) >= popMinClients {
 		p.errs = blend(p.errs, p.ratioStats(p.errR, p.errInvN), first)
+		p.errR, p.errInvN = p.errR[:0], p.errInvN[:0]
 		measured = true
 	}
 	if len(p.authR) >= popMinClients {
 		p.auth = blend(p.auth, p.ratioStats(p.authR, p.authInvN), first)
+		p.authR, p.authInvN = p.authR[:0], p.authInvN[:0]
 		measured = true
 	}
 	if measured {
@@ -192,16 +198,7 @@ func blend(m, w ratioModel, replace bool) ratioModel {
 // squeezes the many low-volume clients together and the MAD alone would
 // then call ordinary heavy clients outliers.
 func (p *population) volumeStats() (mid, sd, high float64) {
-	xs := p.logVol
-	mid = quantile(xs, 0.5)
-	high = quantile(xs, 0.99)
-	p.tmp = p.tmp[:0]
-	for _, x := range xs {
-		p.tmp = append(p.tmp, math.Abs(x-mid))
-	}
-	mad := quantile(p.tmp, 0.5)
-	sd = math.Max(1.4826*mad, (high-mid)/2.326)
-	return mid, math.Max(sd, minLogSpread), high
+	return logStats(p.logVol, &p.tmp)
 }
 
 // ratioStats measures a ratio model from per-client ratios rs and the

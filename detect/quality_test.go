@@ -88,6 +88,12 @@ func checkQuality(t *testing.T, cfg simulate.Config) {
 	perClient := map[string][]Finding{}
 	for _, f := range findings {
 		perClient[f.Client] = append(perClient[f.Client], f)
+		// A campaign is a finding of each client it names.
+		for _, c := range f.Clients {
+			if c != f.Client {
+				perClient[c] = append(perClient[c], f)
+			}
+		}
 	}
 
 	// 1. Attacks.
@@ -99,7 +105,7 @@ func checkQuality(t *testing.T, cfg simulate.Config) {
 		total++
 		var first *Finding
 		for i, f := range perClient[l.Client] {
-			if slices.Contains(l.Detectors, f.Detector) && f.WindowStart.Before(l.Start.Add(2*time.Minute)) && f.WindowEnd.After(l.Start) {
+			if flaggedBy(f, l.Detectors) && f.WindowStart.Before(l.Start.Add(2*time.Minute)) && f.WindowEnd.After(l.Start) {
 				if first == nil || f.WindowStart.Before(first.WindowStart) {
 					first = &perClient[l.Client][i]
 				}
@@ -186,4 +192,18 @@ func describe(fs []Finding) string {
 			f.WindowStart.Format("15:04"), f.WindowEnd.Format("15:04"), f.PValue, f.Summary)
 	}
 	return b.String()
+}
+
+// flaggedBy reports whether finding f was made by one of dets: its main
+// detector or any other that flagged its incident.
+func flaggedBy(f Finding, dets []string) bool {
+	if slices.Contains(dets, f.Detector) {
+		return true
+	}
+	for _, d := range f.Detectors {
+		if slices.Contains(dets, d) {
+			return true
+		}
+	}
+	return false
 }

@@ -49,7 +49,12 @@ import (
 // enumeration sketch became four, by route template, and only the scan
 // and probe samples a window holds are written; a version 2 snapshot is
 // restored with empty profiles, which then learn as a new client's do,
-// and its one enumeration sketch as the first of four.
+// and its one enumeration sketch as the first of four. Version 4 added the
+// brute-force baseline (a fifth metric), one incident per client with its
+// detectors and totals, the open windows' probe and login tallies, and at
+// the end the population samples still waiting for a measurement and the
+// campaigns; a version 2 or 3 snapshot is restored with empty ones, and
+// of a client's several open incidents only the first is kept.
 //
 // Layout, version 3 (varints are encoding/binary's, floats IEEE 754
 // little-endian bit patterns, so restored baselines are bit-identical):
@@ -71,7 +76,7 @@ import (
 // Snapshot framing.
 const (
 	snapshotMagic   = "GWDS"
-	snapshotVersion = 3
+	snapshotVersion = 4
 )
 
 // ErrSnapshot is wrapped by every error Restore returns for data that is
@@ -171,6 +176,10 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(in.windows))
 		b = binary.AppendUvarint(b, uint64(in.emitted))
 		b = appendVerdict(b, &in.worst)
+		b = binary.AppendUvarint(b, uint64(in.dets))
+		b = binary.AppendUvarint(b, uint64(in.camp))
+		b = binary.AppendVarint(b, in.emitW-in.first)
+		b = appendTotals(b, &in.tot)
 	}
 
 	if e.clock.started {
@@ -178,6 +187,12 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 			b = e.appendWindow(b, w)
 		}
 	}
+	b = e.appendPending(b)
+	b = binary.AppendUvarint(b, uint64(len(e.loginNames)))
+	for _, r := range e.loginNames {
+		b = appendString(b, r)
+	}
+	b = e.appendCampaigns(b)
 	return binenc.Seal(b, start), nil
 }
 
@@ -203,7 +218,8 @@ func (e *Engine) appendWindow(b []byte, w int64) []byte {
 		b = binary.AppendUvarint(b, uint64(n.auth))
 		for _, x := range [...]uint64{uint64(n.probes), uint64(n.maxKiB), n.bytes,
 			uint64(n.scan), uint64(n.ids[0]), uint64(n.ids[1]), uint64(n.ids[2]), uint64(n.ids[3]),
-			uint64(n.ips), uint64(n.nets)} {
+			uint64(n.ips), uint64(n.nets), uint64(n.sigs), uint64(n.sigReq),
+			uint64(n.logins.n), uint64(n.logins.ok), uint64(n.logins.redirect), uint64(n.logins.denied), uint64(n.logins.follow), uint64(n.loginRoute)} {
 			b = binary.AppendUvarint(b, x)
 		}
 		x := e.extra[r.idx].take(w)
@@ -388,7 +404,7 @@ func (e *Engine) restore(d *decoder) error {
 		*x = d.finite()
 	}
 	p.ratioWindows = d.int(math.MaxInt32)
-	for m := range e.mpop {
+	for m := range d.metrics() {
 		mp := &e.mpop[m]
 		mp.ready = d.flags(1) != 0
 		mp.mid, mp.sd, mp.high = d.finite(), d.finite(), d.finite()
@@ -411,6 +427,15 @@ func (e *Engine) restore(d *decoder) error {
 			if err := e.restoreWindow(d, w); err != nil {
 				return err
 			}
+		}
+	}
+	if d.version >= 4 {
+		e.restorePending(d)
+		for range d.int(min(len(d.B), maxCampaigns)) {
+			e.loginRouteID(d.string())
+		}
+		if err := e.restoreCampaigns(d); err != nil {
+			return err
 		}
 	}
 	return d.Err
@@ -447,7 +472,7 @@ func (e *Engine) restoreClients(d *decoder) error {
 	for i := range e.extra {
 		e.extra[i] = newClientExtra()
 		e.more[i] = clientMore{}
-		e.incs[i] = clientIncs{}
+		e.incs[i] = 0
 	}
 	for i := range t.list {
 		if free[i] {
@@ -461,7 +486,7 @@ func (e *Engine) restoreClients(d *decoder) error {
 		d.volumeBaseline(&c.vol)
 		d.ratioBaseline(&c.errs)
 		d.ratioBaseline(&c.auth)
-		for m := range e.more[i] {
+		for m := range d.metrics() {
 			mb := &e.more[i][m]
 			d.volumeBaseline(mb)
 			c.moreN[m] = mb.n
@@ -495,7 +520,7 @@ func (e *Engine) restoreIncidents(d *decoder) error {
 	}
 	s := &e.inc
 	s.list = make([]incident, k)
-	s.open = make([]int32, k)
+	s.open = make([]int32, 0, k)
 	for i := range s.list {
 		in := &s.list[i]
 		in.id = d.string()
@@ -507,10 +532,26 @@ func (e *Engine) restoreIncidents(d *decoder) error {
 		in.windows = d.int(math.MaxInt32)
 		in.emitted = d.int(in.windows)
 		d.verdict(&in.worst)
+		d.incidentV4(in)
 		if d.Err != nil {
 			return d.Err
 		}
 		fleet := in.det >= numClientDetectors
+		if in.camp != 0 {
+			if in.det != detCampaign || in.client != -1 {
+				return d.Fail("campaign incident of a client")
+			}
+			in.pos = len(s.open)
+			s.open = append(s.open, int32(i))
+			continue
+		}
+		if d.version < 4 && !fleet && in.client >= 0 && int(in.client) < len(e.tab.list) && e.incs[in.client] != 0 {
+			// Version 3 kept one incident per client and detector;
+			// this build keeps one per client: the first stands.
+			s.list[i] = incident{}
+			s.free = append(s.free, int32(i))
+			continue
+		}
 		switch {
 		case in.det >= numDetectors:
 			return d.Fail("unknown detector")
@@ -528,8 +569,8 @@ func (e *Engine) restoreIncidents(d *decoder) error {
 			return d.Fail("incident without windows")
 		}
 		*e.incSlot(in.client, in.det) = int32(i) + 1
-		in.pos = i
-		s.open[i] = int32(i)
+		in.pos = len(s.open)
+		s.open = append(s.open, int32(i))
 	}
 	return nil
 }
@@ -552,6 +593,15 @@ func (e *Engine) restoreWindow(d *decoder, w int64) error {
 		n.scan = bitmap64(d.Uvarint())
 		d.idWalks(&n.ids)
 		n.ips, n.nets = bitmap64(d.Uvarint()), bitmap64(d.Uvarint())
+		if d.version >= 4 {
+			n.sigs = uint16(d.int(1<<numSignatures - 1))
+			n.sigReq = uint16(d.int(math.MaxUint16))
+			l := &n.logins
+			l.n, l.ok, l.redirect, l.denied = uint16(d.int(math.MaxUint16)), uint16(d.int(math.MaxUint16)),
+				uint16(d.int(math.MaxUint16)), uint16(d.int(math.MaxUint16))
+			l.follow = uint16(d.int(math.MaxUint16))
+			n.loginRoute = uint16(d.int(maxCampaigns))
+		}
 		var x winExtra
 		held := d.flags(1) != 0
 		if held {

@@ -136,6 +136,40 @@ type winCold struct {
 	ids    idWalks  // distinct paths per route template with ids
 	ips    bitmap64 // distinct remote addresses (clients not keyed by IP)
 	nets   bitmap64 // distinct remote networks, /24 or /48
+	sigs   uint16   // bit s set: a commodity probe of signature s (signature.go)
+	sigReq uint16   // commodity probe requests, saturating
+	logins loginTally
+	// loginRoute is the route of the latest login attempt (Engine.loginNames
+	// index + 1).
+	loginRoute uint16
+}
+
+// loginTally counts a client's login attempts (POSTs to login routes) in
+// a window by their answer, saturating.
+type loginTally struct {
+	n, ok, redirect, denied uint16 // attempts; answered 2xx, 3xx, 401/403
+	follow                  uint16 // requests after the first attempt that were not attempts, answered below 400
+}
+
+// add counts one attempt answered status.
+func (l *loginTally) add(status int) {
+	l.n = satInc(l.n)
+	switch {
+	case status == 401 || status == 403:
+		l.denied = satInc(l.denied)
+	case status >= 300 && status < 400:
+		l.redirect = satInc(l.redirect)
+	case status >= 200 && status < 300:
+		l.ok = satInc(l.ok)
+	}
+}
+
+// satInc adds one to x, saturating.
+func satInc(x uint16) uint16 {
+	if x == math.MaxUint16 {
+		return x
+	}
+	return x + 1
 }
 
 // winTally is all of a client's tallies for one window.
@@ -152,7 +186,11 @@ const bigKiB = 64
 // hit is what one event adds to its client's window.
 type hit struct {
 	err, auth, miss, idReq, probe bool
-	addr                          bool // the remote address counts
+	addr                          bool      // the remote address counts
+	login                         bool      // a login attempt
+	loginRoute                    uint16    // its route, Engine.loginNames index + 1
+	sig                           signature // a commodity probe
+	status                        int
 	bytes                         uint64
 	pathHash, addrHash, netHash   uint64
 	routeBucket                   uint8 // the id route's sketch, for enumeration
@@ -217,7 +255,13 @@ func (r *windowRing) add(ref clientRef, s int, h *hit) (biggest bool) {
 	if h.auth {
 		c.auth++
 	}
-	if h.miss || h.idReq || h.probe || h.addr {
+	if c.cold && !h.login && h.status < 400 {
+		// A client that goes on after a login attempt was let in.
+		if k := &r.cold[int(ref.idx)*r.slots+s]; k.logins.n > 0 {
+			k.logins.follow = satInc(k.logins.follow)
+		}
+	}
+	if h.miss || h.idReq || h.probe || h.addr || h.login || h.sig != sigNone {
 		c.cold = true
 		k := &r.cold[int(ref.idx)*r.slots+s]
 		if h.miss {
@@ -232,6 +276,14 @@ func (r *windowRing) add(ref clientRef, s int, h *hit) (biggest bool) {
 		if h.addr {
 			k.ips.add(h.addrHash)
 			k.nets.add(h.netHash)
+		}
+		if h.sig != sigNone {
+			k.sigs |= 1 << h.sig
+			k.sigReq = satInc(k.sigReq)
+		}
+		if h.login {
+			k.logins.add(h.status)
+			k.loginRoute = h.loginRoute
 		}
 	}
 	c.bytes += h.bytes

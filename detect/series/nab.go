@@ -21,7 +21,7 @@ import (
 // common public yardstick for streaming anomaly detectors: 58 labelled
 // series, each a CSV "timestamp,value" under data/, with anomaly windows
 // in labels/combined_windows.json. ReadNABSeries and ReadNABWindows read
-// those files (nothing here downloads them), Score runs a Scorer over a
+// those files (nothing here downloads them), ScoreAll runs a Scorer over a
 // series, and Evaluate measures detections at a threshold against the
 // windows both plainly (windows found, detections outside any window) and
 // with NAB's standard-profile score, so the statistics of this package can
@@ -50,44 +50,123 @@ func parseNABTime(s string) (time.Time, error) {
 
 // ReadNABSeries reads a NAB data file: CSV with a header row whose first
 // two columns are timestamp and value, timestamps as "2006-01-02
-// 15:04:05" (taken as UTC, as NAB does). Rows must be in time order.
-func ReadNABSeries(r io.Reader) ([]Point, error) {
+// 15:04:05" (taken as UTC, as NAB does). The points come back in time
+// order, as a Scorer needs them: rows out of time order are sorted into
+// place (stably, so rows with equal timestamps keep their file order),
+// and reported in the returned OutOfOrder, empty when the file was in
+// order.
+func ReadNABSeries(r io.Reader) ([]Point, OutOfOrder, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	head, err := cr.Read()
 	if err != nil {
-		return nil, fmt.Errorf("series: NAB csv header: %w", err)
+		return nil, nil, fmt.Errorf("series: NAB csv header: %w", err)
 	}
 	if len(head) < 2 || !strings.EqualFold(strings.TrimSpace(head[0]), "timestamp") ||
 		!strings.EqualFold(strings.TrimSpace(head[1]), "value") {
-		return nil, fmt.Errorf("series: NAB csv header %q, want timestamp,value", head)
+		return nil, nil, fmt.Errorf("series: NAB csv header %q, want timestamp,value", head)
 	}
 	var out []Point
+	sorted := true
 	for line := 2; ; line++ {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("series: NAB csv: %w", err)
+			return nil, nil, fmt.Errorf("series: NAB csv: %w", err)
 		}
 		if len(rec) < 2 {
-			return nil, fmt.Errorf("series: NAB csv line %d: %d fields, want 2", line, len(rec))
+			return nil, nil, fmt.Errorf("series: NAB csv line %d: %d fields, want 2", line, len(rec))
 		}
 		t, err := parseNABTime(rec[0])
 		if err != nil {
-			return nil, fmt.Errorf("series: NAB csv line %d: %w", line, err)
+			return nil, nil, fmt.Errorf("series: NAB csv line %d: %w", line, err)
 		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(rec[1]), 64)
 		if err != nil {
-			return nil, fmt.Errorf("series: NAB csv line %d: %w", line, err)
+			return nil, nil, fmt.Errorf("series: NAB csv line %d: %w", line, err)
 		}
 		if n := len(out); n > 0 && t.Before(out[n-1].Time) {
-			return nil, fmt.Errorf("series: NAB csv line %d: %s is before the previous row", line, rec[0])
+			sorted = false
 		}
 		out = append(out, Point{Time: t, Value: v})
 	}
+	if sorted {
+		return out, nil, nil
+	}
+	moved := outOfOrder(out)
+	slices.SortStableFunc(out, func(a, b Point) int { return a.Time.Compare(b.Time) })
+	return out, moved, nil
+}
+
+// OutOfOrder lists the rows of a NAB data file that were out of time
+// order, by line number in the file (the header is line 1, the first row
+// line 2), ascending. They are the fewest rows that, taken out, leave the
+// rest in time order (the rows outside a longest run, not necessarily
+// contiguous, of rows already in order; one such run, chosen the same way
+// every time, when there are several), so a single row with a wrong
+// timestamp is one row out of order, not every row after it. Rows with
+// equal timestamps are in order.
+type OutOfOrder []int
+
+// String describes o for a note, such as "3 rows out of time order,
+// sorted (lines 7, 9, 12)", or "" when o is empty.
+func (o OutOfOrder) String() string {
+	switch n := len(o); {
+	case n == 0:
+		return ""
+	case n == 1:
+		return fmt.Sprintf("1 row out of time order, sorted (line %d)", o[0])
+	case n <= 3:
+		lines := make([]string, n)
+		for i, l := range o {
+			lines[i] = strconv.Itoa(l)
+		}
+		return fmt.Sprintf("%d rows out of time order, sorted (lines %s)", n, strings.Join(lines, ", "))
+	default:
+		return fmt.Sprintf("%d rows out of time order, sorted (first at line %d)", n, o[0])
+	}
+}
+
+// outOfOrder returns the lines (row i at line i+2) of the rows of points,
+// in file order, outside a longest non-decreasing subsequence of their
+// times.
+func outOfOrder(points []Point) OutOfOrder {
+	// Patience sorting: ends[k] is the row ending, at the earliest time,
+	// a non-decreasing run of length k+1 among the rows so far; prev links each row to the row before it
+	// in the longest run it ends.
+	ends := make([]int, 0, 64)
+	prev := make([]int, len(points))
+	for i, p := range points {
+		k, _ := slices.BinarySearchFunc(ends, p.Time, func(j int, t time.Time) int {
+			if points[j].Time.After(t) {
+				return 1
+			}
+			return -1 // at or before t: a run ending there extends with row i
+		})
+		prev[i] = -1
+		if k > 0 {
+			prev[i] = ends[k-1]
+		}
+		if k == len(ends) {
+			ends = append(ends, i)
+		} else {
+			ends[k] = i
+		}
+	}
+	keep := make([]bool, len(points))
+	for i := ends[len(ends)-1]; i >= 0; i = prev[i] {
+		keep[i] = true
+	}
+	out := make(OutOfOrder, 0, len(points)-len(ends))
+	for i, k := range keep {
+		if !k {
+			out = append(out, i+2)
+		}
+	}
+	return out
 }
 
 // Window is a labelled anomaly window; both ends are inclusive.
@@ -129,8 +208,8 @@ func ReadNABWindows(r io.Reader) (map[string][]Window, error) {
 	return out, nil
 }
 
-// ScoreAll runs a fresh Scorer with opt over points and returns the
-// scores.
+// ScoreAll runs a fresh Scorer with opt over points, which must be in
+// time order (as ReadNABSeries returns them), and returns the scores.
 func ScoreAll(opt Options, points []Point) []Score {
 	s := New(opt)
 	out := make([]Score, len(points))
@@ -208,7 +287,7 @@ func ratio(a, b int) float64 {
 // FP, less when it falls shortly after a window (it may be the same
 // incident's tail); a window without detection costs FN. σ is NAB's
 // scaled sigmoid 2/(1+e^(5x)) - 1. Window lengths are measured in
-// observations. points and scores must have the same length.
+// observations. points must be in time order and scores the same length.
 func Evaluate(points []Point, scores []Score, windows []Window, opt EvalOptions) (Evaluation, error) {
 	if len(points) != len(scores) {
 		return Evaluation{}, fmt.Errorf("series: evaluate: %d points, %d scores", len(points), len(scores))
@@ -298,40 +377,45 @@ const NABLabels = "labels/combined_windows.json"
 // (fsys rooted at the checkout, such as os.DirFS("NAB")), each with a
 // fresh Scorer under opt, and returns each file's evaluation, keyed as in
 // the label file, and their sum, on which to call NAB. A series without
-// windows still counts: its detections are all false positives.
-func EvaluateNAB(fsys fs.FS, opt Options, eopt EvalOptions) (map[string]Evaluation, Evaluation, error) {
+// windows still counts: its detections are all false positives. A file
+// whose rows are out of time order is sorted (see ReadNABSeries) and
+// noted in notes, one line per file, such as
+// "realKnownCause/x.csv: 3 rows out of time order, sorted (lines 7, 9, 12)".
+func EvaluateNAB(fsys fs.FS, opt Options, eopt EvalOptions) (per map[string]Evaluation, total Evaluation, notes []string, err error) {
 	lf, err := fsys.Open(NABLabels)
 	if err != nil {
-		return nil, Evaluation{}, fmt.Errorf("series: NAB labels: %w", err)
+		return nil, Evaluation{}, nil, fmt.Errorf("series: NAB labels: %w", err)
 	}
 	windows, err := ReadNABWindows(lf)
 	lf.Close()
 	if err != nil {
-		return nil, Evaluation{}, err
+		return nil, Evaluation{}, nil, err
 	}
 	names := make([]string, 0, len(windows))
 	for name := range windows {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	out := make(map[string]Evaluation, len(names))
-	var total Evaluation
+	per = make(map[string]Evaluation, len(names))
 	for _, name := range names {
 		f, err := fsys.Open(path.Join("data", name))
 		if err != nil {
-			return nil, Evaluation{}, fmt.Errorf("series: NAB series: %w", err)
+			return nil, Evaluation{}, nil, fmt.Errorf("series: NAB series: %w", err)
 		}
-		points, err := ReadNABSeries(f)
+		points, unordered, err := ReadNABSeries(f)
 		f.Close()
 		if err != nil {
-			return nil, Evaluation{}, fmt.Errorf("%s: %w", name, err)
+			return nil, Evaluation{}, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if len(unordered) > 0 {
+			notes = append(notes, name+": "+unordered.String())
 		}
 		e, err := Evaluate(points, ScoreAll(opt, points), windows[name], eopt)
 		if err != nil {
-			return nil, Evaluation{}, fmt.Errorf("%s: %w", name, err)
+			return nil, Evaluation{}, nil, fmt.Errorf("%s: %w", name, err)
 		}
-		out[name] = e
+		per[name] = e
 		total = total.Add(e)
 	}
-	return out, total, nil
+	return per, total, notes, nil
 }

@@ -1,8 +1,11 @@
 package series
 
 import (
+	"fmt"
 	"math"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -16,9 +19,12 @@ func TestReadNAB(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	points, err := ReadNABSeries(f)
+	points, unordered, err := ReadNABSeries(f)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if unordered != nil {
+		t.Fatalf("in-order file: %v", unordered)
 	}
 	if len(points) != 288 || !points[0].Time.Equal(time.Date(2014, 4, 10, 0, 0, 0, 0, time.UTC)) ||
 		!points[287].Time.Equal(time.Date(2014, 4, 10, 23, 55, 0, 0, time.UTC)) {
@@ -59,9 +65,8 @@ func TestReadNABErrors(t *testing.T) {
 		{"time", "timestamp,value\n10/04/2014,1\n"},
 		{"value", "timestamp,value\n2014-04-10 00:00:00,abc\n"},
 		{"fields", "timestamp,value\n2014-04-10 00:00:00\n"},
-		{"order", "timestamp,value\n2014-04-10 00:05:00,1\n2014-04-10 00:00:00,2\n"},
 	} {
-		if _, err := ReadNABSeries(strings.NewReader(tc.csv)); err == nil {
+		if _, _, err := ReadNABSeries(strings.NewReader(tc.csv)); err == nil {
 			t.Errorf("%s: no error", tc.name)
 		}
 	}
@@ -75,6 +80,83 @@ func TestReadNABErrors(t *testing.T) {
 			t.Errorf("%s: no error", tc.name)
 		}
 	}
+}
+
+// Rows out of time order are sorted, stably, and the fewest rows that
+// break the order are reported by line.
+func TestReadNABOutOfOrder(t *testing.T) {
+	t.Parallel()
+	// rows builds a file from "minute:value" pairs, minutes after t0.
+	rows := func(rs ...string) string {
+		var b strings.Builder
+		b.WriteString("timestamp,value\n")
+		for _, r := range rs {
+			minute, value, _ := strings.Cut(r, ":")
+			m, _ := strconv.Atoi(minute)
+			fmt.Fprintf(&b, "%s,%s\n", t0.Add(time.Duration(m)*time.Minute).Format("2006-01-02 15:04:05"), value)
+		}
+		return b.String()
+	}
+	many := []string{"100:0"}
+	for i := range 5 {
+		many = append(many, strconv.Itoa(i)+":"+strconv.Itoa(i+1))
+	}
+	many = append(many, "101:6", "50:7", "40:8", "30:9", "102:10")
+	for _, tc := range []struct {
+		name   string
+		csv    string
+		values []float64 // in time order
+		lines  OutOfOrder
+		note   string
+	}{
+		{"in order", rows("0:1", "5:2", "10:3"), []float64{1, 2, 3}, nil, ""},
+		{"equal times in order", rows("0:1", "0:2", "5:3"), []float64{1, 2, 3}, nil, ""},
+		{"swapped pair", rows("0:1", "10:3", "5:2", "15:4"), []float64{1, 2, 3, 4},
+			OutOfOrder{3}, "1 row out of time order, sorted (line 3)"},
+		{"one row far ahead", rows("0:1", "900:5", "5:2", "10:3", "15:4"), []float64{1, 2, 3, 4, 5},
+			OutOfOrder{3}, "1 row out of time order, sorted (line 3)"},
+		{"one row far behind", rows("5:2", "10:3", "15:4", "0:1"), []float64{1, 2, 3, 4},
+			OutOfOrder{5}, "1 row out of time order, sorted (line 5)"},
+		{"block moved", rows("60:5", "65:6", "70:7", "0:1", "5:2", "10:3", "15:4"), []float64{1, 2, 3, 4, 5, 6, 7},
+			OutOfOrder{2, 3, 4}, "3 rows out of time order, sorted (lines 2, 3, 4)"},
+		{"equal times keep file order", rows("5:1", "0:2", "5:3"), []float64{2, 1, 3},
+			OutOfOrder{2}, "1 row out of time order, sorted (line 2)"},
+		{"many", rows(many...), []float64{1, 2, 3, 4, 5, 9, 8, 7, 0, 6, 10},
+			OutOfOrder{2, 8, 9, 10}, "4 rows out of time order, sorted (first at line 2)"},
+	} {
+		points, lines, err := ReadNABSeries(strings.NewReader(tc.csv))
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		values := make([]float64, len(points))
+		for i, p := range points {
+			values[i] = p.Value
+			if i > 0 && p.Time.Before(points[i-1].Time) {
+				t.Errorf("%s: point %d at %v is before point %d at %v", tc.name, i, p.Time, i-1, points[i-1].Time)
+			}
+		}
+		if !slices.Equal(values, tc.values) {
+			t.Errorf("%s: values %v, want %v", tc.name, values, tc.values)
+		}
+		if !slices.Equal(lines, tc.lines) || (lines == nil) != (tc.lines == nil) {
+			t.Errorf("%s: out of order %#v, want %#v", tc.name, lines, tc.lines)
+		}
+		if got := lines.String(); got != tc.note {
+			t.Errorf("%s: note %q, want %q", tc.name, got, tc.note)
+		}
+	}
+}
+
+// swapLines returns data with lines a and b (1-based) exchanged.
+func swapLines(t *testing.T, data []byte, a, b int) []byte {
+	t.Helper()
+	ls := strings.SplitAfter(string(data), "\n")
+	if a < 1 || b < 1 || a > len(ls) || b > len(ls) {
+		t.Fatalf("swap lines %d, %d of %d", a, b, len(ls))
+	}
+	ls[a-1], ls[b-1] = ls[b-1], ls[a-1]
+	return []byte(strings.Join(ls, ""))
 }
 
 // Evaluate against hand-computed NAB scores.
@@ -141,21 +223,26 @@ func TestEvaluateNAB(t *testing.T) {
 	fsys := fstest.MapFS{
 		NABLabels:                                {Data: labels},
 		"data/artificialWithAnomaly/example.csv": {Data: csv},
-		"data/realKnownCause/empty.csv":          {Data: csv}, // same series, no windows
+		// The same series, two rows swapped, and no windows.
+		"data/realKnownCause/empty.csv": {Data: swapLines(t, csv, 50, 51)},
 	}
-	per, total, err := EvaluateNAB(fsys, Options{}, EvalOptions{})
+	per, total, notes, err := EvaluateNAB(fsys, Options{}, EvalOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := []string{"realKnownCause/empty.csv: 1 row out of time order, sorted (line 50)"}; !slices.Equal(notes, want) {
+		t.Fatalf("notes %q, want %q", notes, want)
 	}
 	if len(per) != 2 || total.Windows != 1 || total.Detected != 1 {
 		t.Fatalf("per file %+v, total %+v", per, total)
 	}
-	// The spike is a false positive in the copy without windows.
+	// The spike is a false positive in the copy without windows, scored
+	// in time order like the original.
 	if e := per["realKnownCause/empty.csv"]; e.FalsePositives != 1 || e.Raw != -0.11 {
 		t.Fatalf("windowless copy: %+v", e)
 	}
 	delete(fsys, "data/realKnownCause/empty.csv")
-	if _, _, err := EvaluateNAB(fsys, Options{}, EvalOptions{}); err == nil {
+	if _, _, _, err := EvaluateNAB(fsys, Options{}, EvalOptions{}); err == nil {
 		t.Fatal("missing series not reported")
 	}
 }

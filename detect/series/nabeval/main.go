@@ -6,12 +6,15 @@
 //	go run ./detect/series/nabeval -nab NAB
 //	go run ./detect/series/nabeval -nab NAB -kind counts -sweep
 //
-// It reads the checkout only; nothing is downloaded.
+// It reads the checkout only; nothing is downloaded. A data file whose
+// rows are out of time order is sorted, and noted on standard error with
+// the lines that were out of order.
 package main
 
 import (
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -50,7 +53,7 @@ func main() {
 	default:
 		fail(fmt.Errorf("unknown -season %q", *season))
 	}
-	if err := run(os.DirFS(*dir), opt, *threshold, *sweep, *perFile); err != nil {
+	if err := run(os.Stdout, os.Stderr, os.DirFS(*dir), opt, *threshold, *sweep, *perFile); err != nil {
 		fail(err)
 	}
 }
@@ -67,7 +70,9 @@ type scored struct {
 	windows []series.Window
 }
 
-func run(fsys fs.FS, opt series.Options, threshold float64, sweep, perFile bool) error {
+// run evaluates the checkout fsys, writing the table to out and notes on
+// the files read to notes.
+func run(out, notes io.Writer, fsys fs.FS, opt series.Options, threshold float64, sweep, perFile bool) error {
 	lf, err := fsys.Open(series.NABLabels)
 	if err != nil {
 		return err
@@ -91,10 +96,13 @@ func run(fsys fs.FS, opt series.Options, threshold float64, sweep, perFile bool)
 		if err != nil {
 			return err
 		}
-		points, err := series.ReadNABSeries(f)
+		points, unordered, err := series.ReadNABSeries(f)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
+		}
+		if len(unordered) > 0 {
+			fmt.Fprintf(notes, "nabeval: %s: %v\n", name, unordered)
 		}
 		observations += len(points)
 		all = append(all, scored{name, points, series.ScoreAll(opt, points), windows[name]})
@@ -108,7 +116,7 @@ func run(fsys fs.FS, opt series.Options, threshold float64, sweep, perFile bool)
 			thresholds = append(thresholds, t)
 		}
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "threshold\tNAB\twindows\tfound\tfalse pos.\trecall\tprecision\t")
 	for _, t := range thresholds {
 		var total series.Evaluation
@@ -129,6 +137,6 @@ func run(fsys fs.FS, opt series.Options, threshold float64, sweep, perFile bool)
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	fmt.Printf("%d files, %d observations scored in %v\n", len(all), observations, elapsed.Round(time.Millisecond))
+	fmt.Fprintf(out, "%d files, %d observations scored in %v\n", len(all), observations, elapsed.Round(time.Millisecond))
 	return nil
 }

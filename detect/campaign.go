@@ -1,0 +1,332 @@
+package detect
+
+import (
+	"math"
+	"math/bits"
+	"strconv"
+	"strings"
+)
+
+// Campaigns.
+//
+// Many attacks are small per address and large together: a worm whose
+// every infected host sends the same dozen cmd.exe probes, a wp-login.php
+// probe from a new address every hour, credential stuffing that tries two
+// passwords from each of three hundred addresses over five days. Judged
+// per client, each address is either nothing or an incident of its own; a
+// security engineer sees one campaign. So, at each window close, clients
+// that no detector flagged on their own feed campaigns:
+//
+//   - a client window with commodity probes of exactly one signature
+//     (signature.go) feeds that signature's campaign. It is reported once
+//     it has two clients, or Options.Probes.Floor requests from one. (A
+//     client probing two or more kinds in a window is a scanner and a
+//     scanning finding of its own: judgeSweeps.)
+//   - a client window with login attempts feeds the login route's
+//     campaign with its failures and successes: 401/403 fail, a redirect
+//     succeeds, and a 2xx succeeds when the client went on to make other
+//     requests in the window (an API client using its token, a user
+//     browsing after signing in) and fails when it did not (a form
+//     redisplayed with an error, a bot moving to its next guess or
+//     address). Failures, successes and failing clients
+//     are summed with a half-life of loginHalfLife windows; the campaign
+//     is reported when those sums reach loginMinFails failures from
+//     loginMinClients clients with at least loginFailShare of the attempts
+//     failing: a site where most logins succeed never gets there, while a
+//     distributed brute force does within minutes at tens of addresses a
+//     minute, and within hours at a few attempts an hour.
+//
+// A campaign is one incident (client "campaign:<name>", detector
+// "campaign") naming its first maxCampaignNames clients and counting all
+// of them. It stays open while contributions keep coming, resolving after
+// Options.CampaignGap without any (7 days by default: worms and mass
+// scanners come back every few hours or days for months). A client later
+// flagged on its own is its own incident for that window; its earlier
+// probes stay counted in the campaign.
+
+// Campaign constants.
+const (
+	maxCampaignNames = 20      // clients a campaign finding names
+	maxCampaignSeen  = 1 << 16 // participants remembered exactly; beyond, every contribution counts as new
+	maxCampaigns     = 4096    // campaigns held; beyond, new login routes are not tracked
+	loginHalfLife    = 360     // windows (6 hours of one-minute windows)
+	loginMinFails    = 20
+	loginMinClients  = 8
+	loginFailShare   = 0.8
+)
+
+// campaign is one probe signature's or login route's campaign.
+type campaign struct {
+	key   string    // "probe:<signature>" or "login:<route>"
+	sig   signature // probe campaigns
+	inc   int32     // open incident + 1
+	lastW int64     // window of the latest contribution
+	api   bool      // login: the route answered a POST with 401 or 403
+
+	names   []string            // first participants, owned copies
+	seen    map[uint64]struct{} // participants' key hashes
+	clients int                 // distinct participants
+	reqs    float64             // probe requests or login attempts
+	tot     Totals
+
+	fails, succ, failClients float64 // login: decayed sums
+}
+
+// name is what findings call the campaign.
+func (c *campaign) name() string {
+	if c.sig != sigNone {
+		return c.sig.String()
+	}
+	return "login " + strings.TrimPrefix(c.key, "login:")
+}
+
+// judgeSweeps flags the clients that probed two or more kinds of
+// commodity probe in window w, unless scanning already flagged them:
+// nobody asks for a .git directory and a phpMyAdmin in the same minute by
+// accident, whatever their history.
+func (e *Engine) judgeSweeps(w int64) {
+	if !e.on.sigs || e.opts.Scanning.Disabled {
+		return
+	}
+	for i := range e.work {
+		it := &e.work[i]
+		kinds := bits.OnesCount16(it.n.sigs)
+		if kinds < 2 || e.hasCandidate(it.idx, detScan) {
+			continue
+		}
+		v := verdict{observed: max(it.n.scan.estimate(), float64(it.n.sigReq)), requests: it.req,
+			history: int(e.tab.list[it.idx].moreN[mScan]), effect: float64(kinds), rule: true, anomalous: true,
+			logP: e.logPValue * float64(kinds)}
+		e.curItem = int32(i)
+		e.candidate(it.idx, detScan, &v)
+	}
+	e.curItem = -1
+}
+
+// hasCandidate reports whether client idx has a candidate of detector d
+// in the window being closed.
+func (e *Engine) hasCandidate(idx int32, d detector) bool {
+	for i := len(e.cands) - 1; i >= 0; i-- {
+		if c := &e.cands[i]; c.idx == idx && c.det == d {
+			return true
+		}
+	}
+	return false
+}
+
+// feedCampaigns adds the window's unflagged probing and login clients to
+// their campaigns, and reports campaigns that crossed their floors.
+func (e *Engine) feedCampaigns(w int64) {
+	if e.inMaintenance(w) {
+		return
+	}
+	for i := range e.work {
+		it := &e.work[i]
+		if it.flagged || !it.n.cold || e.clientAllowed(&e.tab.list[it.idx]) {
+			continue
+		}
+		if e.on.sigs && it.n.sigs != 0 && bits.OnesCount16(it.n.sigs) == 1 {
+			s := signature(bits.TrailingZeros16(it.n.sigs))
+			if c := e.campaignFor("probe:"+s.String(), s); c >= 0 {
+				e.contribute(c, it, float64(it.n.sigReq), w)
+			}
+		}
+		if r := int(it.n.loginRoute); e.on.brute && it.n.logins.n > 0 && r > 0 && r <= len(e.loginNames) {
+			e.feedLogin(it, e.loginNames[r-1], w)
+		}
+	}
+}
+
+// feedLogin adds a client's login attempts to its route's campaign.
+func (e *Engine) feedLogin(it *windowItem, route string, w int64) {
+	ci := e.campaignFor("login:"+route, sigNone)
+	if ci < 0 {
+		return
+	}
+	c := &e.camps[ci]
+	l := &it.n.logins
+	if l.denied > 0 {
+		c.api = true
+	}
+	fails, succ := float64(l.denied), float64(l.redirect)
+	if l.follow > 0 {
+		succ += float64(l.ok)
+	} else {
+		fails += float64(l.ok)
+	}
+	decay := math.Exp2(-float64(w-c.lastW) / loginHalfLife)
+	c.fails, c.succ, c.failClients = c.fails*decay+fails, c.succ*decay+succ, c.failClients*decay
+	if fails > 0 {
+		c.failClients++
+		e.contribute(ci, it, float64(l.n), w)
+		return
+	}
+	c.lastW = w
+}
+
+// campaignFor returns the slot of the campaign of key, created when new;
+// -1 when maxCampaigns are held.
+func (e *Engine) campaignFor(key string, s signature) int32 {
+	if i, ok := e.campIdx[key]; ok {
+		return i
+	}
+	if len(e.camps) >= maxCampaigns {
+		return -1
+	}
+	if e.campIdx == nil {
+		e.campIdx = make(map[string]int32)
+	}
+	e.campIdx[key] = int32(len(e.camps))
+	e.camps = append(e.camps, campaign{key: key, sig: s, lastW: math.MinInt64 / 2})
+	return int32(len(e.camps) - 1)
+}
+
+// contribute adds a client window to campaign c and opens or updates its
+// incident.
+func (e *Engine) contribute(ci int32, it *windowItem, reqs float64, w int64) {
+	c := &e.camps[ci]
+	key := e.tab.list[it.idx].key
+	if c.seen == nil {
+		c.seen = make(map[uint64]struct{})
+	}
+	h := hashString(key)
+	_, old := c.seen[h]
+	if !old {
+		c.clients++
+		if len(c.seen) < maxCampaignSeen {
+			c.seen[h] = struct{}{}
+		}
+		if len(c.names) < maxCampaignNames {
+			c.names = append(c.names, key)
+		}
+	}
+	c.reqs += reqs
+	c.tot.Requests += float64(it.n.req)
+	c.tot.Failures += float64(it.n.err + it.n.auth)
+	c.tot.Bytes += float64(it.n.bytes)
+	c.tot.DistinctPaths += math.Round(it.n.scan.estimate())
+	c.lastW = w
+	e.campaignIncident(ci, w, !old)
+}
+
+// campaignIncident opens c's incident once it crosses its floor, and
+// extends it (an update when it has doubled its clients) after that.
+func (e *Engine) campaignIncident(idx int32, w int64, newClient bool) {
+	c := &e.camps[idx]
+	v := verdict{anomalous: true, rule: true, observed: float64(c.clients), requests: c.reqs,
+		effect: float64(c.clients), logP: e.logPValue * math.Max(1, math.Log2(1+c.reqs))}
+	if c.inc == 0 {
+		if !e.campaignReady(c) {
+			return
+		}
+		in := incident{id: incidentID(c.key, detCampaign, e.clock.start(w)), client: -1, det: detCampaign,
+			first: w, last: w, windows: 1, emitted: 1, worst: v, sev: campaignSeverity(c), dets: 1 << detCampaign,
+			camp: idx + 1, emitW: w}
+		i := e.inc.add(in)
+		c.inc = i + 1
+		e.stats.Findings++
+		e.emit(&e.inc.list[i], StatusOpen)
+		return
+	}
+	in := &e.inc.list[c.inc-1]
+	if w != in.last {
+		in.last = w
+		in.windows++
+	}
+	in.worst = v
+	sev := campaignSeverity(c)
+	worse := sev.rank() > in.sev.rank() || newClient && bits.OnesCount(uint(c.clients)) == 1
+	if sev.rank() > in.sev.rank() {
+		in.sev = sev
+	}
+	if worse && in.emitW != w {
+		in.emitted, in.emitW = in.windows, w
+		e.stats.Updates++
+		e.emit(in, StatusUpdate)
+	}
+}
+
+// campaignReady reports whether c is large enough to report.
+func (e *Engine) campaignReady(c *campaign) bool {
+	if c.sig != sigNone {
+		return c.clients >= 2 || c.reqs >= e.opts.Probes.Floor
+	}
+	attempts := c.fails + c.succ
+	return c.fails >= loginMinFails && c.failClients >= loginMinClients && c.fails >= loginFailShare*attempts
+}
+
+// campaignSeverity grades a campaign by its clients: low for a handful,
+// medium from 10, high from 50, critical from 250.
+func campaignSeverity(c *campaign) Severity {
+	switch n := c.clients; {
+	case n >= 250:
+		return SeverityCritical
+	case n >= 50:
+		return SeverityHigh
+	case n >= 10 || c.sig == sigNone:
+		return SeverityMedium
+	}
+	return SeverityLow
+}
+
+// campaignFinding fills in what a campaign's finding says.
+func (e *Engine) campaignFinding(f *Finding, in *incident, status Status) {
+	c := &e.camps[in.camp-1]
+	f.Client, f.ClientKind = "campaign:"+c.name(), "campaign"
+	f.Campaign = c.name()
+	f.Clients = c.names
+	f.ClientCount = c.clients
+	f.Expected, f.Spread, f.PValue, f.Baseline = 0, 0, 0, BaselineNone
+	f.Observed, f.Requests = float64(c.clients), c.reqs
+	t := c.tot
+	f.Totals = &t
+	var b strings.Builder
+	if c.sig != sigNone {
+		b.WriteString(formatCount(float64(c.clients)) + " clients probed " + sigDescriptions[c.sig] + " (" +
+			formatCount(c.reqs) + " requests)")
+		f.Why = "commodity probes of one kind from clients not flagged on their own; reported from 2 clients or " +
+			formatCount(e.opts.Probes.Floor) + " requests"
+	} else {
+		b.WriteString(formatCount(float64(c.clients)) + " clients failed logins on " + strings.TrimPrefix(c.key, "login:") +
+			" (" + formatCount(c.reqs) + " attempts)")
+		style := "401/403 and 2xx answers the client did not follow with other requests count as failures"
+		f.Why = "login attempts from clients not flagged on their own, " + style + "; decayed over " +
+			strconv.Itoa(loginHalfLife) + " windows: " + formatCount(math.Round(c.fails)) + " failures, " +
+			formatCount(math.Round(c.succ)) + " successes"
+	}
+	if len(c.names) > 0 {
+		b.WriteString(", first " + strings.Join(c.names[:min(3, len(c.names))], ", "))
+	}
+	switch status {
+	case StatusUpdate:
+		b.WriteString("; ongoing")
+	case StatusResolved:
+		b.WriteString("; resolved")
+	}
+	f.Summary = "campaign " + c.name() + ": " + b.String()
+}
+
+// resetCampaign starts c's next episode: the participants of a resolved
+// campaign are not the next one's.
+func (e *Engine) resetCampaign(c *campaign) {
+	c.names, c.seen, c.clients, c.reqs, c.tot = nil, nil, 0, 0, Totals{}
+	c.fails, c.succ, c.failClients = 0, 0, 0
+}
+
+// loginRouteID returns the index + 1 of route among the login routes
+// seen, adding it when new; 0 once maxCampaigns are held.
+func (e *Engine) loginRouteID(route string) uint16 {
+	if i, ok := e.loginIdx[route]; ok {
+		return i
+	}
+	if len(e.loginNames) >= maxCampaigns {
+		return 0
+	}
+	if e.loginIdx == nil {
+		e.loginIdx = make(map[string]uint16)
+	}
+	r := strings.Clone(route)
+	e.loginNames = append(e.loginNames, r)
+	e.loginIdx[r] = uint16(len(e.loginNames))
+	return uint16(len(e.loginNames))
+}
