@@ -89,7 +89,14 @@ func (c *cli) demo(ctx context.Context, args []string) error {
 	var writeErr error
 	opts := cfg.detectOptions()
 	opts.Emit = func(f detect.Finding) {
-		if _, labelled := byClient[f.Client]; labelled {
+		if f.ClientKind == "campaign" {
+			// A campaign flags each client it names.
+			for _, c := range f.Clients {
+				if _, labelled := byClient[c]; !labelled && !members[c] {
+					normalFlagged[c] = true
+				}
+			}
+		} else if _, labelled := byClient[f.Client]; labelled {
 			if _, seen := first[f.Client]; !seen {
 				first[f.Client] = f
 			}
