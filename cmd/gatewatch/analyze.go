@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +26,12 @@ happens). FILE may be - for standard input; names ending in .gz are
 decompressed. Files are read in the order given: pass rotated logs oldest
 first (access.log.2.gz access.log.1 access.log).
 
+Input need not be in time order (logs merged from several servers, exports
+sorted by client): when events arrive more than the allowed lateness behind
+newer ones, analyze says so, sorts the events by time in bounded memory
+(temporary files in --tmp-dir; standard input is kept there too while it is
+read) and analyses them again, so the findings are those of the sorted log.
+
 Output (--output json, the default) is one JSON object per line with the keys
 client, client_kind, detector, status, incident_id, window_start, window_end,
 windows, observed, expected, spread, unit, score, p_value, severity, baseline,
@@ -29,14 +39,21 @@ history and summary (docs/findings.md). Progress and a closing summary go to
 standard error.
 
 Lines that cannot be parsed are counted and, with --dead-letter FILE, kept
-there as JSON lines with the reason (the input file keeps them anyway).
+there as JSON lines with the reason (the input file keeps them anyway). When
+more than 5% of an input's lines fail, analyze warns "wrong format?" and
+names the format the failed lines look like.
+
+Exit status: 0 when done; 3 when more lines failed to parse than
+--max-parse-errors allows, or no line at all gave an event (the findings and
+the summary are printed first); 1 on other errors; 2 on usage errors.
 
 Examples:
   gatewatch analyze /var/log/nginx/access.log
   gatewatch analyze --output text access.log.1 access.log
   zcat old.log.gz | gatewatch analyze --format nginx_combined -
   gatewatch analyze --format nginx --log-format '$remote_addr [$time_local] "$request" $status $body_bytes_sent' api.log
-  gatewatch analyze --format aws_alb --dead-letter rejects.jsonl alb/*.log.gz`
+  gatewatch analyze --format aws_alb --dead-letter rejects.jsonl alb/*.log.gz
+  gatewatch analyze --max-parse-errors 0.2 mixed.log  # tolerate up to 20% bad lines`
 
 // analyzeStats are the counters behind progress and the closing summary.
 type analyzeStats struct {
@@ -49,142 +66,290 @@ type analyzeStats struct {
 // taken as garbled rather than as a gateway with a fast clock.
 const maxClockSkew = time.Hour
 
+// Shares of bad input above which analyze and run warn.
+const (
+	warnParseShare = 0.05 // lines that fail to parse
+	warnLateShare  = 0.01 // events that arrive late
+)
+
+// exitParseErrors is analyze's exit status when too much of the input
+// could not be parsed.
+const exitParseErrors = 3
+
+// analysis is one "gatewatch analyze": its settings, its inputs and what
+// it counted.
+type analysis struct {
+	c                 *cli
+	format, logFormat string
+	outFormat         string
+	stream, quiet     bool
+	tmpDir            string
+	maxParseErrors    float64
+	cfg               Config
+	norm              ingest.NormalizerOptions
+	dl                *ingest.DeadLetterWriter
+	cleanup           []func()
+	inputs            []analyzeInput
+	st                analyzeStats
+	start             time.Time
+}
+
+// analyzeInput is one FILE argument and what reading it found.
+type analyzeInput struct {
+	name    string
+	format  string     // the format it was read as ("" when empty)
+	copy    *stdinCopy // standard input's copy, for a second reading
+	events  int64      // lines parsed
+	rejects int64      // lines that did not parse
+	sample  [][]byte   // the first lines that did not parse
+}
+
 func (c *cli) analyze(ctx context.Context, args []string) error {
-	fs := c.newFlags("analyze", "[flags] FILE...", analyzeHelp)
-	format := fs.String("format", "auto", "log format (see \"gatewatch formats\"); auto detects it per file")
-	logFormat := fs.String("log-format", "", "nginx log_format string, with --format nginx")
-	output := fs.String("output", "", "findings as json or text (default from config: json)")
-	stream := fs.Bool("stream", false, "print every finding update as it happens, not one line per incident")
-	deadLetter := fs.String("dead-letter", "", "keep unparsable lines in this file (JSON lines with the reason)")
-	configPath := fs.String("config", "", "config file (default $GATEWATCH_CONFIG; none is fine)")
-	quiet := fs.Bool("quiet", false, "no progress or summary on standard error")
-	files, err := parseArgs(fs, args)
+	a, err := c.newAnalysis(args)
+	defer a.close()
 	if err != nil {
 		return err
+	}
+	return a.run(ctx)
+}
+
+// newAnalysis parses the command line and the config. The analysis it
+// returns must be closed, also with an error.
+func (c *cli) newAnalysis(args []string) (*analysis, error) {
+	a := &analysis{c: c}
+	fs := c.newFlags("analyze", "[flags] FILE...", analyzeHelp)
+	fs.StringVar(&a.format, "format", "auto", "log format (see \"gatewatch formats\"); auto detects it per file")
+	fs.StringVar(&a.logFormat, "log-format", "", "nginx log_format string, with --format nginx")
+	output := fs.String("output", "", "findings as json or text (default from config: json)")
+	fs.BoolVar(&a.stream, "stream", false, "print every finding update as it happens, not one line per incident")
+	deadLetter := fs.String("dead-letter", "", "keep unparsable lines in this file (JSON lines with the reason)")
+	configPath := fs.String("config", "", "config file (default $GATEWATCH_CONFIG; none is fine)")
+	fs.BoolVar(&a.quiet, "quiet", false, "no progress or summary on standard error (warnings still)")
+	fs.StringVar(&a.tmpDir, "tmp-dir", os.TempDir(), "directory for temporary files: sorted runs, a copy of standard input")
+	fs.Float64Var(&a.maxParseErrors, "max-parse-errors", warnParseShare, "largest share of lines (0 to 1) that may fail to parse before analyze exits with status 3")
+	files, err := parseArgs(fs, args)
+	if err != nil {
+		return a, err
 	}
 	if len(files) == 0 {
 		fmt.Fprintln(c.stderr, "gatewatch analyze: no input: name log files, or - for standard input")
 		fs.Usage()
-		return errUsage
+		return a, errUsage
 	}
-	cfg, err := c.loadConfig(*configPath)
-	if err != nil {
-		return err
+	if a.maxParseErrors < 0 || a.maxParseErrors > 1 {
+		fmt.Fprintln(c.stderr, "gatewatch analyze: --max-parse-errors is a share of lines, from 0 to 1")
+		return a, errUsage
 	}
-	if *output != "" {
-		cfg.Output.Format = *output
+	for _, f := range files {
+		a.inputs = append(a.inputs, analyzeInput{name: f})
 	}
-	out, err := alert.NewWriter(c.stdout, cfg.Output.Format)
-	if err != nil {
-		return err
+	if a.cfg, err = c.loadConfig(*configPath); err != nil {
+		return a, err
 	}
-	key, err := c.hmacKey(cfg, false)
-	if err != nil {
-		return err
+	a.outFormat = cmp.Or(*output, a.cfg.Output.Format)
+	if _, err := alert.NewWriter(io.Discard, a.outFormat); err != nil {
+		return a, err
 	}
-	normOpts, err := cfg.normalizerOptions(key)
-	if err != nil {
-		return err
+	if a.norm, err = a.normalizer(); err != nil {
+		return a, err
 	}
-	var dl *ingest.DeadLetterWriter
-	if *deadLetter != "" {
-		f, err := os.Create(*deadLetter)
-		if err != nil {
-			return fmt.Errorf("dead letter: %w", err)
-		}
-		defer f.Close()
-		dl = ingest.NewDeadLetterWriter(f)
-		defer dl.Flush()
-	}
+	return a, a.openDeadLetter(*deadLetter)
+}
 
-	var st analyzeStats
+// normalizer returns the normaliser settings, with one HMAC key for every
+// input and both readings of it: without a configured key, each reading
+// would make its own and key one API key as different clients.
+func (a *analysis) normalizer() (ingest.NormalizerOptions, error) {
+	key, err := a.c.hmacKey(a.cfg, false)
+	if err != nil {
+		return ingest.NormalizerOptions{}, err
+	}
+	if key == nil {
+		n, err := ingest.NewNormalizer(ingest.NormalizerOptions{})
+		if err != nil {
+			return ingest.NormalizerOptions{}, err
+		}
+		key = n.Key()
+	}
+	return a.cfg.normalizerOptions(key)
+}
+
+func (a *analysis) openDeadLetter(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("dead letter: %w", err)
+	}
+	a.dl = ingest.NewDeadLetterWriter(f)
+	a.cleanup = append(a.cleanup, func() { a.dl.Flush(); f.Close() })
+	return nil
+}
+
+// close releases what the analysis holds: the dead-letter file and any
+// temporary file.
+func (a *analysis) close() {
+	for i := len(a.cleanup) - 1; i >= 0; i-- {
+		a.cleanup[i]()
+	}
+}
+
+// run reads the inputs once, keeping the findings back; when the input
+// was in time order it prints them, else it sorts the input by time and
+// analyses it again. The summary and warnings follow either way.
+func (a *analysis) run(ctx context.Context) error {
+	a.start = time.Now()
+	held := newHeldOutput(a.tmpDir, a.c.holdBytes)
+	defer held.Close()
+	engine, err := a.readAll(ctx, held)
+	if err != nil {
+		return err
+	}
+	if late := engine.Stats().LateEvents; late == 0 {
+		if err := held.CopyTo(a.c.stdout); err != nil {
+			return fmt.Errorf("write findings: %w", err)
+		}
+	} else {
+		a.warnLate(engine.Stats())
+		held.Close() // those findings missed the late events
+		runs := 0
+		if engine, runs, err = a.sortAll(ctx); err != nil {
+			return err
+		}
+		if !a.quiet {
+			fmt.Fprintf(a.c.stderr, "analyze: input not in time order (%s events more than %v behind newer ones): sorted it by time in %s and analysed again\n",
+				human(float64(late)), lateness(a.cfg.detectOptions()), plural(runs, "run"))
+		}
+	}
+	if !a.quiet {
+		a.summary(engine)
+	}
+	a.warnParse()
+	return a.verdict()
+}
+
+// newEngine returns a fresh engine that prints findings to w, and where
+// the first error writing one is kept.
+func (a *analysis) newEngine(w io.Writer) (*detect.Engine, *error) {
+	out, _ := alert.NewWriter(w, a.outFormat) // the format was checked
 	var emitErr error
-	opts := cfg.detectOptions()
+	a.st.incidents.Store(0)
+	opts := a.cfg.detectOptions()
 	opts.Emit = func(f detect.Finding) {
 		if f.Status == detect.StatusOpen {
-			st.incidents.Add(1)
+			a.st.incidents.Add(1)
 		}
-		if !*stream && f.Status != detect.StatusResolved {
+		if !a.stream && f.Status != detect.StatusResolved {
 			return
 		}
 		if err := out.Write(f); err != nil && emitErr == nil {
 			emitErr = err
 		}
 	}
-	engine := detect.New(opts)
+	return detect.New(opts), &emitErr
+}
 
-	start := time.Now()
-	progress := c.startProgress(ctx, !*quiet, &st, engine, start)
+// readAll is the first reading: every input in the order given, findings
+// to held.
+func (a *analysis) readAll(ctx context.Context, held io.Writer) (*detect.Engine, error) {
+	engine, emitErr := a.newEngine(held)
+	progress := a.c.startProgress(ctx, !a.quiet, "", &a.st, a.start)
 	defer progress.stop()
-
-	for _, name := range files {
-		if err := c.analyzeFile(ctx, name, *format, *logFormat, cfg, normOpts, engine, dl, &st, progress, &emitErr); err != nil {
-			return err
+	for i := range a.inputs {
+		if err := a.readInput(ctx, &a.inputs[i], engine, progress, emitErr); err != nil {
+			return nil, err
 		}
 	}
 	engine.Flush()
-	progress.stop()
-	if emitErr != nil {
-		return emitErr
+	return engine, *emitErr
+}
+
+// streamOptions are the parser settings for reading an input as format.
+func (a *analysis) streamOptions(format string) ingest.StreamOptions {
+	return ingest.StreamOptions{
+		Format:        format,
+		ParserOptions: ingest.ParserOptions{LogFormat: a.logFormat},
+		Normalizer:    a.norm,
+		Workers:       a.cfg.Ingest.Workers,
 	}
-	if !*quiet {
-		c.summary(&st, engine, time.Since(start), progress.formatList())
+}
+
+// readInput parses one input and feeds its events to engine in file
+// order, counting what it finds.
+func (a *analysis) readInput(ctx context.Context, in *analyzeInput, engine *detect.Engine, progress *progress, emitErr *error) error {
+	r, size, err := a.open(in)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	progress.setFile(in.name, size)
+	counted := &countingReader{r: r, n: &a.st.bytes}
+	in.format, err = ingest.ParseStream(ctx, counted, a.streamOptions(a.format), func(b *ingest.Batch) error {
+		observeBatch(engine, b.Events, &a.st.future)
+		if err := a.rejected(in, b.Rejects); err != nil {
+			return err
+		}
+		a.st.lines.Add(int64(b.Lines))
+		a.st.events.Add(int64(len(b.Events)))
+		a.st.rejects.Add(int64(len(b.Rejects)))
+		in.events += int64(len(b.Events))
+		return *emitErr
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", in.name, err)
 	}
 	return nil
 }
 
-func (c *cli) analyzeFile(ctx context.Context, name, format, logFormat string, cfg Config, norm ingest.NormalizerOptions,
-	engine *detect.Engine, dl *ingest.DeadLetterWriter, st *analyzeStats, progress *progress, emitErr *error) error {
-	var r io.ReadCloser
-	var size int64
-	if name == "-" {
-		r, size = io.NopCloser(c.stdin), -1
-	} else {
-		var err error
-		if r, size, err = ingest.OpenInput(name); err != nil {
-			return err
-		}
+// open opens an input for the first reading; standard input is copied to
+// a temporary file as it is read, in case it must be read again.
+func (a *analysis) open(in *analyzeInput) (io.ReadCloser, int64, error) {
+	if in.name != "-" {
+		return ingest.OpenInput(in.name)
 	}
-	defer r.Close()
-	progress.setFile(name, size)
-	counted := &countingReader{r: r, n: &st.bytes}
-	used, err := ingest.ParseStream(ctx, counted, ingest.StreamOptions{
-		Format:        format,
-		ParserOptions: ingest.ParserOptions{LogFormat: logFormat},
-		Normalizer:    norm,
-		Workers:       cfg.Ingest.Workers,
-	}, func(b *ingest.Batch) error {
-		horizon := time.Now().Add(maxClockSkew)
-		// Runs of events go to the engine as batches (ObserveBatch
-		// overlaps their memory waits), split around the events skipped.
-		run := 0
-		for i := range b.Events {
-			if b.Events[i].Time.After(horizon) {
-				// One garbled year would drag the watermark past every
-				// real event and make them all late: logs are never from
-				// the future, so such events are counted and skipped.
-				engine.ObserveBatch(b.Events[run:i])
-				run = i + 1
-				st.future.Add(1)
-			}
-		}
-		engine.ObserveBatch(b.Events[run:])
-		for _, rej := range b.Rejects {
-			if dl != nil {
-				if err := dl.Write(name, rej); err != nil {
-					return err
-				}
-			}
-		}
-		st.lines.Add(int64(b.Lines))
-		st.events.Add(int64(len(b.Events)))
-		st.rejects.Add(int64(len(b.Rejects)))
-		return *emitErr
-	})
+	cp, err := newStdinCopy(a.c.stdin, a.tmpDir)
 	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return nil, -1, err
 	}
-	progress.setFormat(name, used)
+	in.copy = cp
+	a.cleanup = append(a.cleanup, cp.remove)
+	return cp, -1, nil
+}
+
+// observeBatch hands evs to the engine as batches (ObserveBatch overlaps
+// their memory waits), split around the events skipped for a time in the
+// future, which it counts in future.
+func observeBatch(engine *detect.Engine, evs []ingest.Event, future *atomic.Int64) {
+	horizon := time.Now().Add(maxClockSkew)
+	run := 0
+	for i := range evs {
+		if evs[i].Time.After(horizon) {
+			// One garbled year would drag the watermark past every real
+			// event and make them all late: logs are never from the
+			// future, so such events are counted and skipped.
+			engine.ObserveBatch(evs[run:i])
+			run = i + 1
+			future.Add(1)
+		}
+	}
+	engine.ObserveBatch(evs[run:])
+}
+
+// rejected keeps the lines of an input that did not parse: in the
+// dead-letter file, and the first few for guessing their format.
+func (a *analysis) rejected(in *analyzeInput, rejects []ingest.Reject) error {
+	in.rejects += int64(len(rejects))
+	for _, rej := range rejects {
+		if len(in.sample) < sampleRejects {
+			in.sample = append(in.sample, bytes.Clone(rej.Text))
+		}
+		if a.dl != nil {
+			if err := a.dl.Write(in.name, rej); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -201,19 +366,52 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (c *cli) summary(st *analyzeStats, engine *detect.Engine, elapsed time.Duration, formats string) {
-	es := engine.Stats()
+// summary prints the closing counts: lines and events of the reading,
+// late events and incidents of the engine that made the findings.
+func (a *analysis) summary(engine *detect.Engine) {
+	st, es := &a.st, engine.Stats()
+	elapsed := time.Since(a.start)
 	lines := st.lines.Load()
 	rate := float64(lines) / max(elapsed.Seconds(), 1e-9)
-	fmt.Fprintf(c.stderr, "analyze: %s lines in %s (%s lines/s): %s events, %s parse errors, %s late, %s clients, %s incidents\n",
+	fmt.Fprintf(a.c.stderr, "analyze: %s lines in %s (%s lines/s): %s events, %s parse errors, %s late, %s clients, %s incidents\n",
 		human(float64(lines)), elapsed.Round(time.Millisecond), human(rate), human(float64(st.events.Load())),
 		human(float64(st.rejects.Load())), human(float64(es.LateEvents)), human(float64(es.ActiveClients)), human(float64(st.incidents.Load())))
-	if formats != "" {
-		fmt.Fprintf(c.stderr, "analyze: format %s\n", formats)
+	if formats := a.formatList(); formats != "" {
+		fmt.Fprintf(a.c.stderr, "analyze: format %s\n", formats)
 	}
 	if n := st.future.Load(); n > 0 {
-		fmt.Fprintf(c.stderr, "analyze: %s events skipped: their time is more than %v in the future\n", human(float64(n)), maxClockSkew)
+		fmt.Fprintf(a.c.stderr, "analyze: %s events skipped: their time is more than %v in the future\n", human(float64(n)), maxClockSkew)
 	}
+}
+
+// formatList names the format each input was read as: one name when they
+// all agree, else "file: format" pairs.
+func (a *analysis) formatList() string {
+	var names, formats []string
+	for _, in := range a.inputs {
+		if in.format != "" {
+			names, formats = append(names, in.name), append(formats, in.format)
+		}
+	}
+	if len(formats) == 0 {
+		return ""
+	}
+	if len(slices.Compact(slices.Clone(formats))) == 1 {
+		return formats[0]
+	}
+	parts := make([]string, len(formats))
+	for i := range formats {
+		parts[i] = names[i] + ": " + formats[i]
+	}
+	return strings.Join(parts, ", ")
+}
+
+// plural counts things: 1 run, 2 runs.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return strconv.Itoa(n) + " " + thing + "s"
 }
 
 // human formats a count for people: 1234 -> 1,234; 12345678 -> 12.35M.
@@ -238,15 +436,15 @@ type progress struct {
 	file    string
 	size    int64
 	base    int64 // bytes read before this file
-	names   []string
-	formats []string
 	st      *analyzeStats
 	stopped chan struct{}
 	once    sync.Once
 	wg      sync.WaitGroup
 }
 
-func (c *cli) startProgress(ctx context.Context, enabled bool, st *analyzeStats, engine *detect.Engine, start time.Time) *progress {
+// startProgress starts the status line; label goes before the file name
+// ("sorting " on the second reading).
+func (c *cli) startProgress(ctx context.Context, enabled bool, label string, st *analyzeStats, start time.Time) *progress {
 	p := &progress{st: st, stopped: make(chan struct{})}
 	if !enabled {
 		return p
@@ -273,8 +471,8 @@ func (c *cli) startProgress(ctx context.Context, enabled bool, st *analyzeStats,
 			if size > 0 {
 				pct = fmt.Sprintf(" %3.0f%%", 100*float64(st.bytes.Load()-base)/float64(size))
 			}
-			fmt.Fprintf(c.stderr, "analyze: %s%s, %s lines (%s lines/s), %s parse errors, %s incidents\n",
-				file, pct, human(float64(lines)), human(rate), human(float64(st.rejects.Load())), human(float64(st.incidents.Load())))
+			fmt.Fprintf(c.stderr, "analyze: %s%s%s, %s lines (%s lines/s), %s parse errors, %s incidents\n",
+				label, file, pct, human(float64(lines)), human(rate), human(float64(st.rejects.Load())), human(float64(st.incidents.Load())))
 		}
 	}()
 	return p
@@ -288,35 +486,6 @@ func (p *progress) setFile(name string, size int64) {
 	if size > 0 && len(name) > 3 && name[len(name)-3:] == ".gz" {
 		p.size = -1 // compressed size says nothing about decompressed progress
 	}
-}
-
-func (p *progress) setFormat(name, format string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.names = append(p.names, name)
-	p.formats = append(p.formats, format)
-}
-
-// formatList names the format each input was read as: one name when they
-// all agree, else "file: format" pairs.
-func (p *progress) formatList() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.names) == 0 {
-		return ""
-	}
-	same := true
-	for _, f := range p.formats {
-		same = same && f == p.formats[0]
-	}
-	if same {
-		return p.formats[0]
-	}
-	parts := make([]string, len(p.formats))
-	for i := range p.formats {
-		parts[i] = p.names[i] + ": " + p.formats[i]
-	}
-	return strings.Join(parts, ", ")
 }
 
 func (p *progress) stop() {

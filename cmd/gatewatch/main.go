@@ -38,6 +38,11 @@ type cli struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+
+	// Bounds for analyze's sorting of unordered input, smaller in tests;
+	// zero means the defaults (64 MiB each).
+	sortRunBytes int // one sorted run of events
+	holdBytes    int // findings held in memory until the input proves ordered
 }
 
 type command struct {
@@ -97,6 +102,16 @@ func (c *cli) usage(w io.Writer) {
 // errUsage marks an error already explained by a usage message.
 var errUsage = errors.New("usage")
 
+// exitError is a command's failure with an exit status of its own (not
+// 1), for outcomes a script must tell apart from a crash.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
 func (c *cli) main(ctx context.Context, args []string) int {
 	if len(args) == 0 {
 		c.usage(c.stderr)
@@ -118,6 +133,7 @@ func (c *cli) main(ctx context.Context, args []string) int {
 			continue
 		}
 		err := cmd.run(c, ctx, args[1:])
+		var exit *exitError
 		switch {
 		case err == nil:
 			return 0
@@ -128,6 +144,9 @@ func (c *cli) main(ctx context.Context, args []string) int {
 		case errors.Is(err, context.Canceled):
 			fmt.Fprintf(c.stderr, "gatewatch %s: interrupted\n", name)
 			return 130
+		case errors.As(err, &exit):
+			fmt.Fprintf(c.stderr, "gatewatch %s: %v\n", name, err)
+			return exit.code
 		default:
 			fmt.Fprintf(c.stderr, "gatewatch %s: %v\n", name, err)
 			return 1

@@ -42,6 +42,7 @@ func TestHelp(t *testing.T) {
 		{nil, 2, "Usage:", false},
 		{[]string{"nope"}, 2, `unknown command "nope"`, false},
 		{[]string{"analyze", "--help"}, 0, "gatewatch analyze /var/log/nginx/access.log", false},
+		{[]string{"analyze", "-help"}, 0, "Exit status: 0 when done; 3 when more lines failed to parse than\n--max-parse-errors allows", false},
 		{[]string{"help", "run"}, 0, "tail -F", false},
 		{[]string{"demo", "--help"}, 0, "scorecard", false},
 		{[]string{"analyze"}, 2, "no input", false},

@@ -191,6 +191,7 @@ type pipeline struct {
 	dir     *alert.Dir
 	dlFiles []*os.File
 	healthy sync.Map // source name -> error string ("" when fine)
+	watch   *inputWatch
 
 	// store, when ClickHouse is configured, keeps every event and finding.
 	db    *storage.DB
@@ -198,7 +199,8 @@ type pipeline struct {
 }
 
 func newPipeline(cfg Config, log *slog.Logger, c *cli) (*pipeline, error) {
-	p := &pipeline{cfg: cfg, log: log, cli: c, metrics: newRunMetrics(), events: make(chan ingest.Event, 64<<10)}
+	p := &pipeline{cfg: cfg, log: log, cli: c, metrics: newRunMetrics(), events: make(chan ingest.Event, 64<<10),
+		watch: newInputWatch(log, lateness(cfg.detectOptions()))}
 	if cfg.Output.Stdout {
 		w, err := alert.NewWriter(c.stdout, cfg.Output.Format)
 		if err != nil {
@@ -285,11 +287,12 @@ func (p *pipeline) run(ctx context.Context, norm ingest.NormalizerOptions) error
 		p.dlFiles = append(p.dlFiles, f)
 		dl := ingest.NewDeadLetterWriter(f)
 		p.healthy.Store(s.Name, "")
+		watch := p.watch.add(s.Name, s.Format, p.metrics.lines.WithLabelValues(s.Name), p.metrics.rejects.WithLabelValues(s.Name))
 		sources.Add(1)
 		go func() {
 			defer sources.Done()
 			defer dl.Flush()
-			err := p.runSource(srcCtx, s, norm, dl)
+			err := p.runSource(srcCtx, s, norm, dl, watch)
 			if err != nil && !errors.Is(err, context.Canceled) {
 				p.log.Error("source stopped", "source", s.Name, "err", err)
 				p.healthy.Store(s.Name, err.Error())
@@ -390,11 +393,13 @@ func (p *pipeline) detectLoop(ctx context.Context) error {
 			// hand over what they read (stdin may never return), then end.
 			done, grace = nil, time.After(5*time.Second)
 		case <-grace:
+			p.watch.check(time.Now(), engine.Stats())
 			engine.Flush()
 			flushStore()
 			return sinkErr
 		case ev, ok := <-p.events:
 			if !ok {
+				p.watch.check(time.Now(), engine.Stats())
 				engine.Flush()
 				flushStore()
 				return sinkErr
@@ -420,6 +425,7 @@ func (p *pipeline) detectLoop(ctx context.Context) error {
 				engine.AdvanceTo(newest.Add(idle))
 			}
 			st := engine.Stats()
+			p.watch.check(now, st)
 			p.metrics.clients.Set(float64(st.ActiveClients))
 			p.metrics.queue.Set(float64(len(p.events)))
 			if wm := st.Watermark; !wm.IsZero() {
@@ -433,12 +439,16 @@ func (p *pipeline) detectLoop(ctx context.Context) error {
 }
 
 // runSource reads one input until ctx ends (files) or EOF (stdin), parses
-// each line and hands owned copies of the events to the detector.
-func (p *pipeline) runSource(ctx context.Context, s SourceConfig, norm ingest.NormalizerOptions, dl *ingest.DeadLetterWriter) error {
+// each line and hands owned copies of the events to the detector. Lines
+// that fail go to the dead-letter file, and the first few to watch.
+func (p *pipeline) runSource(ctx context.Context, s SourceConfig, norm ingest.NormalizerOptions, dl *ingest.DeadLetterWriter, watch *sourceWatch) error {
 	return readSource(ctx, s, norm, p.cli.stdin, sourceHooks{
 		lines:   p.metrics.lines.WithLabelValues(s.Name),
 		rejects: p.metrics.rejects.WithLabelValues(s.Name),
-		reject:  func(r ingest.Reject) error { return dl.Write(s.Name, r) },
+		reject: func(r ingest.Reject) error {
+			watch.reject(r.Text)
+			return dl.Write(s.Name, r)
+		},
 		event: func(ev *ingest.Event) error {
 			select { // bounded: a slow detector slows the inputs, it never grows memory
 			case p.events <- ev.Clone():
