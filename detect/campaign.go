@@ -1,8 +1,10 @@
 package detect
 
 import (
+	"cmp"
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -63,7 +65,8 @@ type campaign struct {
 	lastW int64     // window of the latest contribution
 	api   bool      // login: the route answered a POST with 401 or 403
 
-	names   []string            // first participants, owned copies
+	names   []string            // the heaviest participants, owned copies
+	nameReq []float64           // their probe requests or login attempts
 	seen    map[uint64]struct{} // participants' key hashes
 	clients int                 // distinct participants
 	reqs    float64             // probe requests or login attempts
@@ -72,10 +75,12 @@ type campaign struct {
 	fails, succ, failClients float64 // login: decayed sums
 }
 
-// name is what findings call the campaign.
+// name is what findings call the campaign: its signature and key
+// ("windows-shell root.exe", "open-proxy www.yahoo.com:80"), or "login"
+// and the route.
 func (c *campaign) name() string {
 	if c.sig != sigNone {
-		return c.sig.String()
+		return strings.Replace(strings.TrimPrefix(c.key, "probe:"), ":", " ", 1)
 	}
 	return "login " + strings.TrimPrefix(c.key, "login:")
 }
@@ -90,7 +95,7 @@ func (e *Engine) judgeSweeps(w int64) {
 	}
 	for i := range e.work {
 		it := &e.work[i]
-		kinds := bits.OnesCount16(it.n.sigs)
+		kinds := bits.OnesCount32(it.n.sigs)
 		if kinds < 2 || e.hasCandidate(it.idx, detScan) {
 			continue
 		}
@@ -125,16 +130,57 @@ func (e *Engine) feedCampaigns(w int64) {
 		if it.flagged || !it.n.cold || e.clientAllowed(&e.tab.list[it.idx]) {
 			continue
 		}
-		if e.on.sigs && it.n.sigs != 0 && bits.OnesCount16(it.n.sigs) == 1 {
-			s := signature(bits.TrailingZeros16(it.n.sigs))
-			if c := e.campaignFor("probe:"+s.String(), s); c >= 0 {
-				e.contribute(c, it, float64(it.n.sigReq), w)
-			}
+		if e.on.sigs && it.n.sigs != 0 && bits.OnesCount32(it.n.sigs) == 1 {
+			s := signature(bits.TrailingZeros32(it.n.sigs))
+			e.feedProbe(it, s, e.nameOf(it.n.sigKey), float64(it.n.sigReq), w)
+		} else if e.on.sigs && it.n.probes > 0 {
+			// A few injection probes, under the injection floor: the
+			// campaign of their kind ("sqli", "xss", ...).
+			e.feedProbe(it, sigInjection, e.probeKind(it.idx, w), float64(it.n.probes), w)
 		}
-		if r := int(it.n.loginRoute); e.on.brute && it.n.logins.n > 0 && r > 0 && r <= len(e.loginNames) {
-			e.feedLogin(it, e.loginNames[r-1], w)
+		if r := it.n.loginRoute; e.on.brute && it.n.logins.n > 0 && r > 0 {
+			e.feedLogin(it, e.nameOf(r), w)
 		}
 	}
+}
+
+// feedProbe adds a client window's probes of signature s and key to
+// their campaign.
+func (e *Engine) feedProbe(it *windowItem, s signature, key string, reqs float64, w int64) {
+	k := "probe:" + s.String()
+	if key != "" && keyedSignature(s) {
+		k += ":" + key
+	}
+	if c := e.campaignFor(k, s); c >= 0 {
+		e.contribute(c, it, reqs, w)
+	}
+}
+
+// keyedSignature reports whether probes of s are told apart by their
+// key: worms and exploit kits differ by the file they ask for (Nimda's
+// root.exe, Code Red's default.ida), proxy checks by the host they try to
+// reach, WebDAV probes by method. Requests for .env or wp-login.php are
+// one campaign whatever the variant.
+func keyedSignature(s signature) bool {
+	switch s {
+	case sigWinShell, sigProxy, sigWebDAV, sigOverflow, sigShell:
+		return true
+	}
+	return false
+}
+
+// probeKind is the kind of client idx's first injection probe sample in
+// window w ("sqli", "xss", "traversal", "cmdi"), "" when none was kept.
+func (e *Engine) probeKind(idx int32, w int64) string {
+	x := e.extra[idx].take(w)
+	if x == nil || x.nProbe == 0 {
+		return ""
+	}
+	s := x.probe[0].String()
+	if i := strings.IndexByte(s, ' '); i > 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // feedLogin adds a client's login attempts to its route's campaign.
@@ -196,10 +242,8 @@ func (e *Engine) contribute(ci int32, it *windowItem, reqs float64, w int64) {
 		if len(c.seen) < maxCampaignSeen {
 			c.seen[h] = struct{}{}
 		}
-		if len(c.names) < maxCampaignNames {
-			c.names = append(c.names, key)
-		}
 	}
+	c.rank(key, reqs)
 	c.reqs += reqs
 	c.tot.Requests += float64(it.n.req)
 	c.tot.Failures += float64(it.n.err + it.n.auth)
@@ -207,6 +251,47 @@ func (e *Engine) contribute(ci int32, it *windowItem, reqs float64, w int64) {
 	c.tot.DistinctPaths += math.Round(it.n.scan.estimate())
 	c.lastW = w
 	e.campaignIncident(ci, w, !old)
+}
+
+// rank keeps key among the campaign's named clients if it is among the
+// maxCampaignNames heaviest: its requests are added to its tally when it
+// is named, and it replaces the lightest named client when its window's
+// requests alone outweigh that one's tally.
+func (c *campaign) rank(key string, reqs float64) {
+	for i, n := range c.names {
+		if n == key {
+			c.nameReq[i] += reqs
+			return
+		}
+	}
+	if len(c.names) < maxCampaignNames {
+		c.names = append(c.names, strings.Clone(key))
+		c.nameReq = append(c.nameReq, reqs)
+		return
+	}
+	lo := 0
+	for i := range c.nameReq {
+		if c.nameReq[i] < c.nameReq[lo] {
+			lo = i
+		}
+	}
+	if reqs > c.nameReq[lo] {
+		c.names[lo], c.nameReq[lo] = strings.Clone(key), reqs
+	}
+}
+
+// ranked returns the named clients, heaviest first.
+func (c *campaign) ranked() []string {
+	idx := make([]int, len(c.names))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(c.nameReq[b], c.nameReq[a]) })
+	out := make([]string, len(idx))
+	for i, j := range idx {
+		out[i] = c.names[j]
+	}
+	return out
 }
 
 // campaignIncident opens c's incident once it crosses its floor, and
@@ -274,7 +359,7 @@ func (e *Engine) campaignFinding(f *Finding, in *incident, status Status) {
 	c := &e.camps[in.camp-1]
 	f.Client, f.ClientKind = "campaign:"+c.name(), "campaign"
 	f.Campaign = c.name()
-	f.Clients = c.names
+	f.Clients = c.ranked()
 	f.ClientCount = c.clients
 	f.Expected, f.Spread, f.PValue, f.Baseline = 0, 0, 0, BaselineNone
 	f.Observed, f.Requests = float64(c.clients), c.reqs
@@ -294,8 +379,8 @@ func (e *Engine) campaignFinding(f *Finding, in *incident, status Status) {
 			strconv.Itoa(loginHalfLife) + " windows: " + formatCount(math.Round(c.fails)) + " failures, " +
 			formatCount(math.Round(c.succ)) + " successes"
 	}
-	if len(c.names) > 0 {
-		b.WriteString(", first " + strings.Join(c.names[:min(3, len(c.names))], ", "))
+	if len(f.Clients) > 0 {
+		b.WriteString(", most active " + strings.Join(f.Clients[:min(3, len(f.Clients))], ", "))
 	}
 	switch status {
 	case StatusUpdate:
@@ -309,24 +394,33 @@ func (e *Engine) campaignFinding(f *Finding, in *incident, status Status) {
 // resetCampaign starts c's next episode: the participants of a resolved
 // campaign are not the next one's.
 func (e *Engine) resetCampaign(c *campaign) {
-	c.names, c.seen, c.clients, c.reqs, c.tot = nil, nil, 0, 0, Totals{}
+	c.names, c.nameReq, c.seen, c.clients, c.reqs, c.tot = nil, nil, nil, 0, 0, Totals{}
 	c.fails, c.succ, c.failClients = 0, 0, 0
 }
 
-// loginRouteID returns the index + 1 of route among the login routes
-// seen, adding it when new; 0 once maxCampaigns are held.
-func (e *Engine) loginRouteID(route string) uint16 {
-	if i, ok := e.loginIdx[route]; ok {
+// internName returns the index + 1 of s among the names held (login
+// routes, probe keys), adding it when new; 0 once maxCampaigns are held.
+// Window tallies hold these small numbers instead of strings.
+func (e *Engine) internName(s string) uint16 {
+	if i, ok := e.nameIdx[s]; ok {
 		return i
 	}
-	if len(e.loginNames) >= maxCampaigns {
+	if len(e.names) >= maxCampaigns {
 		return 0
 	}
-	if e.loginIdx == nil {
-		e.loginIdx = make(map[string]uint16)
+	if e.nameIdx == nil {
+		e.nameIdx = make(map[string]uint16)
 	}
-	r := strings.Clone(route)
-	e.loginNames = append(e.loginNames, r)
-	e.loginIdx[r] = uint16(len(e.loginNames))
-	return uint16(len(e.loginNames))
+	r := strings.Clone(s)
+	e.names = append(e.names, r)
+	e.nameIdx[r] = uint16(len(e.names))
+	return uint16(len(e.names))
+}
+
+// nameOf returns the name of index + 1 i, "" for none.
+func (e *Engine) nameOf(i uint16) string {
+	if i == 0 || int(i) > len(e.names) {
+		return ""
+	}
+	return e.names[i-1]
 }

@@ -156,10 +156,18 @@ func (e *Engine) classify(ev *ingest.Event, h *hit) {
 		h.addrHash, h.netHash = hashAddr(ev.RemoteIP)
 	}
 	if e.on.sigs && !allowed {
-		h.sig = sigOf(ev.Method, ev.Path, ev.Status)
+		var key string
+		if ev.Method == "CONNECT" || absoluteForm(ev) {
+			h.sig, key = sigProxy, hostOf(ev.Host)
+		} else {
+			h.sig, key = sigOf(ev.Method, ev.Path, ev.Status)
+		}
+		if h.sig != sigNone {
+			h.sigKey = e.internName(key)
+		}
 	}
 	if e.on.brute && e.isLoginAttempt(ev.Method, ev.Route) && !allowed {
-		h.login, h.loginRoute = true, e.loginRouteID(ev.Route)
+		h.login, h.loginRoute = true, e.internName(ev.Route)
 	}
 	// A commodity probe is its signature's: the worm's traversal to
 	// cmd.exe joins the worm's campaign rather than making each infected
@@ -167,6 +175,21 @@ func (e *Engine) classify(ev *ingest.Event, h *hit) {
 	if e.on.probe && !allowed && h.sig == sigNone && (mayProbe(ev.Path) || mayProbe(ev.Query)) {
 		e.pm, h.probe = findProbe(ev.Path, ev.Query)
 	}
+}
+
+// absoluteForm reports whether ev's request line named a host
+// ("GET http://www.yahoo.com/ HTTP/1.1"): an open-proxy check. Only the
+// formats that log the request line as the client sent it say so; a load
+// balancer's log (aws_alb) writes every request in absolute form.
+func absoluteForm(ev *ingest.Event) bool {
+	if ev.Host == "" {
+		return false
+	}
+	switch ev.Format {
+	case "nginx_combined", "apache_combined", "apache_common":
+		return true
+	}
+	return false
 }
 
 // isMiss reports whether status refuses a path as missing or forbidden:

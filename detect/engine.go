@@ -48,10 +48,10 @@ type Engine struct {
 	allowPrefix             []string
 	loginRoutes             map[string]struct{}
 
-	loginNames []string          // login routes seen, for winCold.loginRoute
-	loginIdx   map[string]uint16 // index + 1 in loginNames
-	camps      []campaign        // campaigns, in the order they were first seen
-	campIdx    map[string]int32  // campaign slot by key
+	names   []string          // login routes and probe keys seen (winCold.loginRoute, sigKey)
+	nameIdx map[string]uint16 // index + 1 in names
+	camps   []campaign        // campaigns, in the order they were first seen
+	campIdx map[string]int32  // campaign slot by key
 
 	warmUntil int64 // clients first seen in a window before this are founding clients
 	nextSweep int64 // watermark at which to look for idle clients next
@@ -196,7 +196,7 @@ func (e *Engine) observe(ev *ingest.Event, hash uint64) {
 	if ev.BytesOut > 0 {
 		h.bytes = uint64(ev.BytesOut)
 	}
-	if len(ev.Path) != 0 || ev.ClientKind != ingest.ClientIP {
+	if len(ev.Path) != 0 || ev.ClientKind != ingest.ClientIP || len(ev.Host) != 0 {
 		e.classify(ev, &h)
 	}
 	ref := clientRef{idx: idx, gen: c.gen}

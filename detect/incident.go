@@ -182,6 +182,9 @@ func (e *Engine) resolveQuiet(w int64) {
 // CampaignGap for a campaign.
 func (e *Engine) resolveGap(in *incident) int64 {
 	if in.camp != 0 {
+		if e.opts.CampaignGap < 0 {
+			return math.MaxInt64
+		}
 		return max(int64(e.opts.CampaignGap/e.opts.Window), 1)
 	}
 	return int64(e.opts.ResolveAfter)

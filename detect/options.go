@@ -41,7 +41,7 @@ const (
 	DefaultFDR               = 0.05    // Benjamini–Hochberg false-discovery rate per window
 	DefaultBruteFloor        = 10      // login attempts (POSTs to a login route) per window
 	DefaultBruteMinRatio     = 3       // times the client's own expectation
-	DefaultProbeCampaign     = 3       // commodity probe requests before a campaign of one client is reported
+	DefaultProbeCampaign     = 2       // commodity probe requests before a campaign of one client is reported
 	DefaultCampaignGap       = 7 * 24 * time.Hour
 )
 
@@ -187,7 +187,9 @@ type Options struct {
 	LoginRoutes []string
 	// CampaignGap is how long a campaign (the same probe from many
 	// clients, or failed logins on one route from many clients) may go
-	// quiet and still be the same incident (default 7 days).
+	// quiet and still be the same incident (default 7 days). Negative:
+	// campaigns last until the end of input (Flush), as `gatewatch
+	// analyze` reports them.
 	CampaignGap time.Duration
 
 	// FleetVolume and FleetAuth judge the whole fleet: total requests,
@@ -296,7 +298,7 @@ func (o Options) withDefaults() Options {
 	o.CredentialSharing = o.CredentialSharing.withDefaults(DefaultShareFloor, DefaultShareMinRatio)
 	o.BruteForce = o.BruteForce.withDefaults(DefaultBruteFloor, DefaultBruteMinRatio)
 	o.Probes = o.Probes.withDefaults(DefaultProbeCampaign, 1)
-	if o.CampaignGap <= 0 {
+	if o.CampaignGap == 0 {
 		o.CampaignGap = DefaultCampaignGap
 	}
 	o.FleetVolume = o.FleetVolume.withDefaults(DefaultFleetFloor, DefaultFleetMinRatio)

@@ -93,15 +93,24 @@ func probeQuery(query string) (probeMatch, bool) {
 		if d, err := url.QueryUnescape(k); err == nil {
 			k = d
 		}
-		kind := patternKind(v)
-		if kind == "" {
-			kind = injectionKind(v)
-		}
-		if kind != "" {
+		if kind := valueKind(v); kind != "" {
 			return probeMatch{kind: kind, where: k, value: v}, true
+		}
+		// A payload in a parameter's name, or a bare query
+		// ("?0'union/**/select ..."), is checked as well.
+		if kind := valueKind(k); kind != "" {
+			return probeMatch{kind: kind, where: "query", value: k}, true
 		}
 	}
 	return probeMatch{}, false
+}
+
+// valueKind is the probe kind of one decoded value, "" for none.
+func valueKind(v string) string {
+	if kind := patternKind(v); kind != "" {
+		return kind
+	}
+	return injectionKind(v)
 }
 
 // injectionKind runs libinjection on one decoded value.

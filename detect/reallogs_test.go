@@ -71,7 +71,7 @@ func analyseLog(t *testing.T, path string) []Finding {
 	}
 	defer r.Close()
 	var out []Finding
-	e := New(Options{Emit: func(f Finding) {
+	e := New(Options{CampaignGap: -1, Emit: func(f Finding) {
 		if f.Status == StatusResolved {
 			out = append(out, f)
 		}
@@ -124,10 +124,10 @@ func TestRealLogs(t *testing.T) {
 // expectations were written: a change that reports fewer fails. Not all
 // are reported yet (the misses are logged); raise these as they are.
 var realLogFloor = map[string]int{
-	"honeynet-2004":            18,
-	"plone-hackers-2015":       2,
-	"secrepo-2018-12-15":       3,
-	"secrepo-2021-10-22_to_27": 3,
+	"honeynet-2004":            81, // of 83: a Nikto run logged under a host name, one SEARCH repeater
+	"plone-hackers-2015":       2,  // of 3: the sign-up bot's logins look followed up
+	"secrepo-2018-12-15":       4,
+	"secrepo-2021-10-22_to_27": 6,
 }
 
 func checkExpectations(t *testing.T, exps []expectation, findings []Finding) int {

@@ -27,28 +27,31 @@ import "strings"
 type signature uint8
 
 const (
-	sigNone       signature = iota
-	sigWinShell             // cmd.exe, root.exe, IIS traversal and Code Red paths
-	sigEnvFile              // /.env and its variants
-	sigVCS                  // .git, .svn, .hg, .DS_Store
-	sigSecrets              // /etc/passwd, keys, credentials, server configuration
-	sigWPLogin              // wp-login.php where the site does not serve it
-	sigXMLRPC               // xmlrpc.php where the site does not serve it
-	sigWordPress            // wp-admin, wp-content, wp-includes where not served
-	sigPHPMyAdmin           // phpMyAdmin and other database consoles
-	sigBackup               // backup archives and dumps
-	sigCGI                  // cgi-bin scripts
-	sigConsole              // admin consoles and debug endpoints of other products
-	sigShell                // web shells and exploit kits' droppers
-	sigProxy                // CONNECT or absolute-URI open-proxy checks
-	sigOverflow             // very long request paths with binary payloads (WebDAV, IIS overflows)
+	sigNone        signature = iota
+	sigWinShell              // cmd.exe, root.exe, IIS traversal and Code Red paths
+	sigEnvFile               // /.env and its variants
+	sigVCS                   // .git, .svn, .hg, .DS_Store
+	sigSecrets               // /etc/passwd, keys, credentials, server configuration
+	sigWPLogin               // wp-login.php where the site does not serve it
+	sigXMLRPC                // xmlrpc.php where the site does not serve it
+	sigWordPress             // wp-admin, wp-content, wp-includes where not served
+	sigPHPMyAdmin            // phpMyAdmin and other database consoles
+	sigBackup                // backup archives and dumps
+	sigCGI                   // cgi-bin scripts
+	sigConsole               // admin consoles and debug endpoints of other products
+	sigShell                 // web shells and exploit kits' droppers
+	sigProxy                 // CONNECT or absolute-URI open-proxy checks
+	sigOverflow              // very long request paths with binary payloads (WebDAV, IIS overflows)
+	sigWebDAV                // WebDAV methods on a server that refuses them
+	sigFingerprint           // requests scanners make to fingerprint a server's 404s
+	sigInjection             // campaigns only: clients with a few injection probes each (probe.go)
 	numSignatures
 )
 
 // signatureNames are the names findings use (Finding.Campaign, samples).
 var signatureNames = [numSignatures]string{"", "windows-shell", "env-file", "vcs-metadata", "secrets",
 	"wp-login", "xmlrpc", "wordpress", "db-console", "backup-files", "cgi-bin", "admin-console",
-	"web-shell", "open-proxy", "overflow"}
+	"web-shell", "open-proxy", "overflow", "webdav", "scanner-fingerprint", "injection"}
 
 func (s signature) String() string {
 	if s < numSignatures {
@@ -63,7 +66,8 @@ var sigDescriptions = [numSignatures]string{"", "Windows shells and IIS traversa
 	"wp-login.php on a site that does not serve it", "xmlrpc.php on a site that does not serve it",
 	"WordPress paths on a site that does not serve them", "database consoles (phpMyAdmin and others)",
 	"backup archives and dumps", "CGI scripts", "admin consoles of other products", "web shells",
-	"open-proxy checks (CONNECT, absolute URIs)", "overlong requests with binary payloads"}
+	"open-proxy checks (CONNECT, absolute URIs)", "overlong requests with binary payloads",
+	"WebDAV methods the server refuses", "scanner fingerprint requests", "injection probes"}
 
 // segmentSigs maps a lower-cased path segment to its signature, and
 // whether it is a probe only when the site refused it.
@@ -71,11 +75,13 @@ var segmentSigs = func() map[string]sigEntry {
 	m := map[string]sigEntry{}
 	add := func(sig signature, unserved bool, segs ...string) {
 		for _, s := range segs {
-			m[s] = sigEntry{sig: sig, unserved: unserved}
+			m[s] = sigEntry{sig: sig, unserved: unserved, key: s}
 		}
 	}
 	add(sigWinShell, false, "cmd.exe", "root.exe", "winnt", "system32", "default.ida", "_vti_bin", "_mem_bin",
-		"msadc", "iisadmpwd", "null.ida", "null.idq", "shell.exe")
+		"msadc", "iisadmpwd", "null.ida", "null.idq", "shell.exe", "nsiislog.dll", "fp30reg.dll", "_vti_aut",
+		"owssvr.dll", "shtml.exe", "admin.dll", "httpodbc.dll")
+	add(sigFingerprint, false, "sumthin", "nessustest", "nmaplowercheck")
 	add(sigEnvFile, false, ".env")
 	add(sigVCS, false, ".git", ".svn", ".hg", ".ds_store", ".bzr")
 	add(sigSecrets, false, "passwd", "shadow", ".aws", ".ssh", "id_rsa", "id_dsa", ".htpasswd", ".htaccess",
@@ -99,6 +105,7 @@ var segmentSigs = func() map[string]sigEntry {
 type sigEntry struct {
 	sig      signature
 	unserved bool
+	key      string // the segment, naming the probe within its signature
 }
 
 // prefixSigs catch segments that start like a probe: .env.local,
@@ -106,7 +113,8 @@ type sigEntry struct {
 var prefixSigs = []struct {
 	prefix string
 	sig    signature
-}{{".env", sigEnvFile}, {".git", sigVCS}, {"wp-config", sigSecrets}, {"phpmyadmin", sigPHPMyAdmin}}
+}{{".env", sigEnvFile}, {".git", sigVCS}, {"wp-config", sigSecrets}, {"phpmyadmin", sigPHPMyAdmin},
+	{"w00tw00t", sigFingerprint}}
 
 // backupExts are the endings of backup files and dumps, probes when the
 // site did not serve them.
@@ -123,41 +131,64 @@ const overflowLen = 1024
 // name (their prefixes are still checked).
 const maxSegment = 40
 
-// sigOf returns the signature of a request, or sigNone. It looks at each
-// path segment, lower-cased into a stack buffer: a table of the keys'
-// first bytes and lengths rejects most segments, the others cost a map
-// lookup; nothing allocates. When several segments match, the most
-// specific signature (the lowest) wins: a worm's /scripts/../cmd.exe is a
-// Windows shell probe.
-func sigOf(method, path string, status int) signature {
-	if method == "CONNECT" || strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
-		return sigProxy
+// sigOf returns the signature of a request, or sigNone, and a key that
+// names the probe within its signature: the path segment matched
+// ("root.exe", "default.ida"), the proxied host, the method. Requests
+// with the same signature and key are the same probe: their clients are
+// one campaign. It looks at each path segment, lower-cased into a stack
+// buffer: a table of the keys' first bytes and lengths rejects most
+// segments, the others cost a map lookup; nothing allocates. When several
+// segments match, the most specific signature (the lowest) wins: a worm's
+// /scripts/../cmd.exe is a Windows shell probe.
+func sigOf(method, path string, status int) (signature, string) {
+	s, key := sigOfPath(method, path, status)
+	if s != sigNone && !isUpper(method) {
+		// A worm's own spelling ("get") sets its probes apart.
+		return s, method
 	}
-	if len(path) >= overflowLen && hasBinary(path) {
-		return sigOverflow
-	}
-	unserved := status >= 400 || status == 0
-	best := sigNone
-	var buf [maxSegment]byte
-	for len(path) > 0 {
-		var seg string
-		if i := strings.IndexByte(path, '/'); i >= 0 {
-			seg, path = path[:i], path[i+1:]
-		} else {
-			seg, path = path, ""
-		}
-		s := segSig(seg, &buf, unserved, path == "")
-		if s != sigNone && (best == sigNone || s < best) {
-			best = s
-		}
-	}
-	return best
+	return s, key
 }
 
-// segSig is the signature of one path segment; last says it ends the path.
-func segSig(seg string, buf *[maxSegment]byte, unserved, last bool) signature {
+// sigOfPath is sigOf before the method's spelling is considered.
+func sigOfPath(method, path string, status int) (signature, string) {
+	if method == "CONNECT" {
+		return sigProxy, hostOf(path)
+	}
+	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
+		return sigProxy, hostOf(path[strings.Index(path, "//")+2:])
+	}
+	if len(path) >= overflowLen && hasBinary(path) {
+		return sigOverflow, method
+	}
+	unserved := status >= 400 || status == 0
+	if unserved && isWebDAV(method) {
+		return sigWebDAV, method
+	}
+	best, key := sigNone, ""
+	var buf [maxSegment]byte
+	for p := path; len(p) > 0; {
+		var seg string
+		if i := strings.IndexByte(p, '/'); i >= 0 {
+			seg, p = p[:i], p[i+1:]
+		} else {
+			seg, p = p, ""
+		}
+		s, k := segSig(seg, &buf, unserved, p == "")
+		if s != sigNone && (best == sigNone || s < best) {
+			best, key = s, k
+		}
+	}
+	if best == sigNone && unserved && (method == "POST" || method == "PUT") && isScriptProbe(path, status) {
+		return sigShell, method + " " + path[strings.LastIndexByte(path, '.'):]
+	}
+	return best, key
+}
+
+// segSig is the signature of one path segment and its key; last says
+// it ends the path.
+func segSig(seg string, buf *[maxSegment]byte, unserved, last bool) (signature, string) {
 	if len(seg) == 0 {
-		return sigNone
+		return sigNone, ""
 	}
 	first := lower(seg[0])
 	if len(seg) <= maxSegment && segKeys[first]&(1<<len(seg)) != 0 {
@@ -165,7 +196,7 @@ func segSig(seg string, buf *[maxSegment]byte, unserved, last bool) signature {
 			buf[i] = lower(seg[i])
 		}
 		if s, ok := segmentSigs[string(buf[:len(seg)])]; ok && (unserved || !s.unserved) {
-			return s.sig
+			return s.sig, s.key
 		}
 	}
 	if first == '.' || first == 'w' || first == 'p' {
@@ -173,14 +204,68 @@ func segSig(seg string, buf *[maxSegment]byte, unserved, last bool) signature {
 		for i := 0; i < n; i++ {
 			buf[i] = lower(seg[i])
 		}
-		if s := prefixSig(buf[:n]); s != sigNone && (unserved || s == sigEnvFile || s == sigVCS) {
-			return s
+		if s, k := prefixSig(buf[:n]); s != sigNone && (unserved || s == sigEnvFile || s == sigVCS) {
+			return s, k
 		}
 	}
 	if unserved && last && isBackupName(seg) {
-		return sigBackup
+		return sigBackup, "backup"
 	}
-	return sigNone
+	return sigNone, ""
+}
+
+// scriptExts are the server-side script endings a POST or PUT to a path
+// the server does not have is an exploit attempt on (a webshell drop, an
+// old CMS's or IIS extension's hole).
+var scriptExts = []string{".php", ".asp", ".aspx", ".jsp", ".cgi", ".pl", ".dll", ".exe", ".cfm"}
+
+// isScriptProbe reports whether a POST or PUT answered status went to a
+// server-side script the server does not have (404, 405, 410, 418; 400
+// too for .dll and .exe, which no form posts to).
+func isScriptProbe(path string, status int) bool {
+	switch status {
+	case 404, 405, 410, 418, 400:
+	default:
+		return false
+	}
+	dot := strings.LastIndexByte(path, '.')
+	if dot < 0 || strings.IndexByte(path[dot:], '/') >= 0 {
+		return false
+	}
+	ext := path[dot:]
+	for _, x := range scriptExts {
+		if len(ext) == len(x) && hasSuffixFold(ext, x) {
+			return status != 400 || x == ".dll" || x == ".exe"
+		}
+	}
+	return false
+}
+
+// isWebDAV reports whether method is one of WebDAV's.
+func isWebDAV(method string) bool {
+	switch method {
+	case "PROPFIND", "PROPPATCH", "MKCOL", "LOCK", "UNLOCK", "COPY", "MOVE", "SEARCH":
+		return true
+	}
+	return false
+}
+
+// hostOf returns the host (and port) that starts s.
+func hostOf(s string) string {
+	if i := strings.IndexAny(s, "/?"); i >= 0 {
+		s = s[:i]
+	}
+	return s[:min(len(s), maxSegment)]
+}
+
+// isUpper reports whether s has no lower-case ASCII letter.
+func isUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 'a' && s[i] <= 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // segKeys has, for each first byte of a segmentSigs key, bit n set when a
@@ -192,17 +277,18 @@ var segKeys = func() (t [256]uint64) {
 	return t
 }()
 
-// prefixSig matches the start of a lower-cased segment against prefixSigs.
-func prefixSig(low []byte) signature {
+// prefixSig matches the start of a lower-cased segment against
+// prefixSigs, returning the prefix as the key.
+func prefixSig(low []byte) (signature, string) {
 	if len(low) < 4 || (low[0] != '.' && low[0] != 'w' && low[0] != 'p') {
-		return sigNone
+		return sigNone, ""
 	}
 	for _, p := range prefixSigs {
 		if len(low) > len(p.prefix) && string(low[:len(p.prefix)]) == p.prefix {
-			return p.sig
+			return p.sig, p.prefix
 		}
 	}
-	return sigNone
+	return sigNone, ""
 }
 
 // isBackupName reports whether the last path segment looks like a

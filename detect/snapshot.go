@@ -188,8 +188,8 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 		}
 	}
 	b = e.appendPending(b)
-	b = binary.AppendUvarint(b, uint64(len(e.loginNames)))
-	for _, r := range e.loginNames {
+	b = binary.AppendUvarint(b, uint64(len(e.names)))
+	for _, r := range e.names {
 		b = appendString(b, r)
 	}
 	b = e.appendCampaigns(b)
@@ -219,7 +219,7 @@ func (e *Engine) appendWindow(b []byte, w int64) []byte {
 		for _, x := range [...]uint64{uint64(n.probes), uint64(n.maxKiB), n.bytes,
 			uint64(n.scan), uint64(n.ids[0]), uint64(n.ids[1]), uint64(n.ids[2]), uint64(n.ids[3]),
 			uint64(n.ips), uint64(n.nets), uint64(n.sigs), uint64(n.sigReq),
-			uint64(n.logins.n), uint64(n.logins.ok), uint64(n.logins.redirect), uint64(n.logins.denied), uint64(n.logins.follow), uint64(n.loginRoute)} {
+			uint64(n.logins.n), uint64(n.logins.ok), uint64(n.logins.redirect), uint64(n.logins.denied), uint64(n.logins.follow), uint64(n.loginRoute), uint64(n.sigKey)} {
 			b = binary.AppendUvarint(b, x)
 		}
 		x := e.extra[r.idx].take(w)
@@ -432,7 +432,7 @@ func (e *Engine) restore(d *decoder) error {
 	if d.version >= 4 {
 		e.restorePending(d)
 		for range d.int(min(len(d.B), maxCampaigns)) {
-			e.loginRouteID(d.string())
+			e.internName(d.string())
 		}
 		if err := e.restoreCampaigns(d); err != nil {
 			return err
@@ -594,13 +594,14 @@ func (e *Engine) restoreWindow(d *decoder, w int64) error {
 		d.idWalks(&n.ids)
 		n.ips, n.nets = bitmap64(d.Uvarint()), bitmap64(d.Uvarint())
 		if d.version >= 4 {
-			n.sigs = uint16(d.int(1<<numSignatures - 1))
+			n.sigs = uint32(d.int(1<<numSignatures - 1))
 			n.sigReq = uint16(d.int(math.MaxUint16))
 			l := &n.logins
 			l.n, l.ok, l.redirect, l.denied = uint16(d.int(math.MaxUint16)), uint16(d.int(math.MaxUint16)),
 				uint16(d.int(math.MaxUint16)), uint16(d.int(math.MaxUint16))
 			l.follow = uint16(d.int(math.MaxUint16))
 			n.loginRoute = uint16(d.int(maxCampaigns))
+			n.sigKey = uint16(d.int(maxCampaigns))
 		}
 		var x winExtra
 		held := d.flags(1) != 0

@@ -104,8 +104,9 @@ func (e *Engine) appendCampaigns(b []byte) []byte {
 		b = binary.AppendUvarint(b, uint64(inc))
 		b = binary.AppendVarint(b, c.lastW)
 		b = binary.AppendUvarint(b, uint64(len(c.names)))
-		for _, n := range c.names {
+		for i, n := range c.names {
 			b = appendString(b, n)
+			b = appendFloat(b, c.nameReq[i])
 		}
 		b = binary.AppendUvarint(b, uint64(c.clients))
 		hs := slices.Sorted(maps.Keys(c.seen)) // deterministic bytes
@@ -132,6 +133,7 @@ func (e *Engine) restoreCampaigns(d *decoder) error {
 		c.lastW = d.Varint()
 		for range d.int(min(len(d.B), maxCampaignNames)) {
 			c.names = append(c.names, d.string())
+			c.nameReq = append(c.nameReq, d.finite())
 		}
 		c.clients = d.int(math.MaxInt32)
 		if k := d.int(min(len(d.B), maxCampaignSeen)); k > 0 {

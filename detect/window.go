@@ -131,17 +131,18 @@ type winCount struct {
 // winCold holds the tallies only some events touch: 404/403s, requests
 // on routes with ids, probes, clients keyed by more than their address.
 type winCold struct {
-	probes uint32   // injection probes
 	scan   bitmap64 // distinct paths answered 404/403 on routes not allowlisted
 	ids    idWalks  // distinct paths per route template with ids
 	ips    bitmap64 // distinct remote addresses (clients not keyed by IP)
 	nets   bitmap64 // distinct remote networks, /24 or /48
-	sigs   uint16   // bit s set: a commodity probe of signature s (signature.go)
+	probes uint32   // injection probes
+	sigs   uint32   // bit s set: a commodity probe of signature s (signature.go)
 	sigReq uint16   // commodity probe requests, saturating
-	logins loginTally
-	// loginRoute is the route of the latest login attempt (Engine.loginNames
+	sigKey uint16   // the window's first probe's key (Engine.names index + 1)
+	// loginRoute is the route of the latest login attempt (Engine.names
 	// index + 1).
 	loginRoute uint16
+	logins     loginTally
 }
 
 // loginTally counts a client's login attempts (POSTs to login routes) in
@@ -188,7 +189,8 @@ type hit struct {
 	err, auth, miss, idReq, probe bool
 	addr                          bool      // the remote address counts
 	login                         bool      // a login attempt
-	loginRoute                    uint16    // its route, Engine.loginNames index + 1
+	loginRoute                    uint16    // its route, Engine.names index + 1
+	sigKey                        uint16    // the probe's key, Engine.names index + 1
 	sig                           signature // a commodity probe
 	status                        int
 	bytes                         uint64
@@ -278,6 +280,9 @@ func (r *windowRing) add(ref clientRef, s int, h *hit) (biggest bool) {
 			k.nets.add(h.netHash)
 		}
 		if h.sig != sigNone {
+			if k.sigs == 0 {
+				k.sigKey = h.sigKey
+			}
 			k.sigs |= 1 << h.sig
 			k.sigReq = satInc(k.sigReq)
 		}

@@ -85,6 +85,7 @@ type analysis struct {
 	stream, quiet     bool
 	tmpDir            string
 	maxParseErrors    float64
+	campaignGap       time.Duration // --campaign-gap; 0: the whole input
 	cfg               Config
 	norm              ingest.NormalizerOptions
 	dl                *ingest.DeadLetterWriter
@@ -127,6 +128,7 @@ func (c *cli) newAnalysis(args []string) (*analysis, error) {
 	fs.BoolVar(&a.quiet, "quiet", false, "no progress or summary on standard error (warnings still)")
 	fs.StringVar(&a.tmpDir, "tmp-dir", os.TempDir(), "directory for temporary files: sorted runs, a copy of standard input")
 	fs.Float64Var(&a.maxParseErrors, "max-parse-errors", warnParseShare, "largest share of lines (0 to 1) that may fail to parse before analyze exits with status 3")
+	fs.DurationVar(&a.campaignGap, "campaign-gap", 0, "how long a campaign may go quiet and stay one incident (default: the whole input, one line per campaign)")
 	files, err := parseArgs(fs, args)
 	if err != nil {
 		return a, err
@@ -236,6 +238,10 @@ func (a *analysis) newEngine(w io.Writer) (*detect.Engine, *error) {
 	var emitErr error
 	a.st.incidents.Store(0)
 	opts := a.cfg.detectOptions()
+	opts.CampaignGap = -1 // the input is finite: a campaign is reported once, at its end
+	if a.campaignGap > 0 {
+		opts.CampaignGap = a.campaignGap
+	}
 	opts.Emit = func(f detect.Finding) {
 		if f.Status == detect.StatusOpen {
 			a.st.incidents.Add(1)

@@ -201,6 +201,11 @@ type DetectConfig struct {
 	CredentialSharing Tuned `yaml:"credential_sharing"`
 	FleetVolume       Tuned `yaml:"fleet_volume"`
 	FleetAuthFailures Tuned `yaml:"fleet_auth_failures"`
+	BruteForce        Tuned `yaml:"brute_force"`
+	Probes            Tuned `yaml:"probes"`
+
+	LoginRoutes []string      `yaml:"login_routes"`
+	CampaignGap time.Duration `yaml:"campaign_gap"`
 
 	FDR          float64       `yaml:"fdr"`
 	AllowClients []string      `yaml:"allow_clients"`
@@ -276,6 +281,10 @@ func defaultConfig() Config {
 			CredentialSharing: Tuned{Enabled: true, Floor: detect.DefaultShareFloor, MinRatio: detect.DefaultShareMinRatio},
 			FleetVolume:       Tuned{Enabled: true, Floor: detect.DefaultFleetFloor, MinRatio: detect.DefaultFleetMinRatio},
 			FleetAuthFailures: Tuned{Enabled: true, Floor: detect.DefaultFleetAuthFloor, MinRatio: detect.DefaultFleetAuthMinRatio},
+			BruteForce:        Tuned{Enabled: true, Floor: detect.DefaultBruteFloor, MinRatio: detect.DefaultBruteMinRatio},
+			Probes:            Tuned{Enabled: true, Floor: detect.DefaultProbeCampaign, MinRatio: 1},
+			LoginRoutes:       []string{},
+			CampaignGap:       detect.DefaultCampaignGap,
 			FDR:               detect.DefaultFDR,
 			AllowClients:      []string{},
 			AllowRoutes:       []string{},
@@ -489,6 +498,10 @@ func (cfg *Config) detectOptions() detect.Options {
 	o.CredentialSharing = d.CredentialSharing.tuning()
 	o.FleetVolume = d.FleetVolume.tuning()
 	o.FleetAuth = d.FleetAuthFailures.tuning()
+	o.BruteForce = d.BruteForce.tuning()
+	o.Probes = d.Probes.tuning()
+	o.LoginRoutes = d.LoginRoutes
+	o.CampaignGap = d.CampaignGap
 	o.FDR = d.FDR
 	if d.FDR == 0 {
 		o.FDR = -1 // 0 in the file means off; detect's zero means the default
