@@ -127,8 +127,8 @@ func (e *Engine) feedCampaigns(w int64) {
 	}
 	for i := range e.work {
 		it := &e.work[i]
-		if it.flagged || !it.n.cold || e.clientAllowed(&e.tab.list[it.idx]) {
-			continue
+		if it.flagged || !it.n.cold || e.incs[it.idx] != 0 || e.clientAllowed(&e.tab.list[it.idx]) {
+			continue // a client with an incident of its own: its probes are part of it
 		}
 		if e.on.sigs && it.n.sigs != 0 && bits.OnesCount32(it.n.sigs) == 1 {
 			s := signature(bits.TrailingZeros32(it.n.sigs))
@@ -367,13 +367,12 @@ func (e *Engine) campaignFinding(f *Finding, in *incident, status Status) {
 	f.Totals = &t
 	var b strings.Builder
 	if c.sig != sigNone {
-		b.WriteString(formatCount(float64(c.clients)) + " clients probed " + sigDescriptions[c.sig] + " (" +
-			formatCount(c.reqs) + " requests)")
+		b.WriteString(plural(c.clients, "client") + " sent " + plural(int(c.reqs), "request") + ": " + sigDescriptions[c.sig])
 		f.Why = "commodity probes of one kind from clients not flagged on their own; reported from 2 clients or " +
 			formatCount(e.opts.Probes.Floor) + " requests"
 	} else {
-		b.WriteString(formatCount(float64(c.clients)) + " clients failed logins on " + strings.TrimPrefix(c.key, "login:") +
-			" (" + formatCount(c.reqs) + " attempts)")
+		b.WriteString(plural(c.clients, "client") + " failed logins on " + strings.TrimPrefix(c.key, "login:") +
+			" (" + plural(int(c.reqs), "attempt") + ")")
 		style := "401/403 and 2xx answers the client did not follow with other requests count as failures"
 		f.Why = "login attempts from clients not flagged on their own, " + style + "; decayed over " +
 			strconv.Itoa(loginHalfLife) + " windows: " + formatCount(math.Round(c.fails)) + " failures, " +
@@ -423,4 +422,117 @@ func (e *Engine) nameOf(i uint16) string {
 		return ""
 	}
 	return e.names[i-1]
+}
+
+// absorbFloors is how many times its floor a client's auth-failure or
+// brute-force verdict may be and still be one address of a distributed
+// attack rather than an attack of its own.
+const absorbFloors = 3
+
+// absorbLogins folds the window's small auth-failure and brute-force
+// verdicts of clients that were mostly trying to log in into their login
+// route's campaign, when that campaign is open or this window has
+// loginMinClients such clients on the route: a distributed brute force
+// is one incident, not one per address. Such a client counts as not
+// flagged, so feedCampaigns adds it to the campaign. While a login
+// campaign is active the fleet_auth_failures verdict, which the same
+// addresses make, is dropped too.
+func (e *Engine) absorbLogins(w int64) {
+	if !e.on.brute {
+		return
+	}
+	perRoute := e.routeScratch[:0]
+	for i := range e.cands {
+		if r := e.absorbRoute(&e.cands[i]); r != 0 {
+			perRoute = append(perRoute, r)
+		}
+	}
+	e.routeScratch = perRoute
+	active := false
+	for i := range e.cands {
+		c := &e.cands[i]
+		r := e.absorbRoute(c)
+		if r == 0 {
+			continue
+		}
+		open := false
+		if ci, ok := e.campIdx["login:"+e.nameOf(r)]; ok {
+			open = e.camps[ci].inc != 0
+		}
+		if open || countOf(perRoute, r) >= loginMinClients {
+			c.absorbed, active = true, true
+		}
+	}
+	for i := range e.cands {
+		c := &e.cands[i]
+		if c.idx >= 0 && c.absorbed {
+			e.work[c.item].flagged = e.flaggedBeyond(c.idx)
+		}
+	}
+	if active || e.loginCampaignActive(w) {
+		for i := range e.cands {
+			if e.cands[i].det == detFleetAuth {
+				e.cands[i].absorbed = true
+			}
+		}
+	}
+}
+
+// absorbRoute returns the login route of candidate c when it may be
+// absorbed into that route's campaign, else 0.
+func (e *Engine) absorbRoute(c *candidate) uint16 {
+	if c.idx < 0 || c.item < 0 || (c.det != detAuth && c.det != detBrute) {
+		return 0
+	}
+	n := &e.work[c.item].n
+	floor := float64(e.opts.MinAuthFailures)
+	if c.det == detBrute {
+		floor = e.opts.BruteForce.Floor
+	}
+	if n.loginRoute == 0 || 2*uint32(n.logins.n) < n.req || c.v.observed >= absorbFloors*floor {
+		return 0
+	}
+	return n.loginRoute
+}
+
+// flaggedBeyond reports whether client idx has a candidate in the window
+// that was not absorbed.
+func (e *Engine) flaggedBeyond(idx int32) bool {
+	for i := range e.cands {
+		if c := &e.cands[i]; c.idx == idx && !c.absorbed {
+			return true
+		}
+	}
+	return false
+}
+
+// loginCampaignActive reports whether a login campaign is open and had
+// contributions in the last ResolveAfter windows before w.
+func (e *Engine) loginCampaignActive(w int64) bool {
+	for i := range e.camps {
+		c := &e.camps[i]
+		if c.sig == sigNone && c.inc != 0 && w-c.lastW <= int64(e.opts.ResolveAfter) {
+			return true
+		}
+	}
+	return false
+}
+
+func countOf(xs []uint16, x uint16) int {
+	n := 0
+	for _, y := range xs {
+		if y == x {
+			n++
+		}
+	}
+	return n
+}
+
+// plural renders n and a noun, with an "s" unless n is 1: "1 client",
+// "2,300 clients".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return formatCount(float64(n)) + " " + noun + "s"
 }

@@ -35,6 +35,9 @@ type candidate struct {
 	item int32 // index in Engine.work; -1 for the fleet
 	det  detector
 	v    verdict
+	// absorbed: the verdict is part of a login campaign, reported there
+	// (absorbLogins).
+	absorbed bool
 }
 
 // candidate queues v when it is anomalous.
@@ -82,9 +85,10 @@ func (e *Engine) decide(w int64) {
 	slices.SortStableFunc(e.cands, func(a, b candidate) int {
 		return cmp.Or(cmp.Compare(a.idx, b.idx), cmp.Compare(detectorPreference[a.det], detectorPreference[b.det]))
 	})
+	e.absorbLogins(w)
 	for i := range e.cands {
 		c := &e.cands[i]
-		if c.det != detProbe && !c.v.rule && !(c.v.logP <= cut) {
+		if c.absorbed || c.det != detProbe && !c.v.rule && !(c.v.logP <= cut) {
 			continue
 		}
 		if c.idx >= 0 && e.clientAllowed(&e.tab.list[c.idx]) {

@@ -65,6 +65,7 @@ type Engine struct {
 	tests                         int   // tests run in the window being closed, for FDR control
 	curItem                       int32 // e.work index of the client being judged
 	refTmp                        []clientRef
+	routeScratch                  []uint16
 
 	wc    winCache
 	stats Stats
