@@ -26,6 +26,9 @@ type client struct {
 	errs   ratioBaseline
 	auth   ratioBaseline
 	season clientSeason // its own hour-of-day and day-of-week profile (season.go)
+	// exfilRun is the response bytes of the client's current run of
+	// windows with anomalous bytes per request (judgeExfil).
+	exfilRun float64
 }
 
 // hotKeyLen is how many bytes of a key clientHot holds. Client keys are

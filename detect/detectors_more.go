@@ -469,7 +469,12 @@ func (e *Engine) judgeMore(w int64, it *windowItem) {
 		}
 		b := &e.more[it.idx][m]
 		b.n = c.moreN[m]
-		v := e.judgeMetric(it.idx, c, m, x, floor, &it.n)
+		var v verdict
+		if m == mExfil {
+			v = e.judgeExfil(it.idx, c, x, floor, &it.n)
+		} else {
+			v = e.judgeMetric(it.idx, c, m, x, floor, &it.n)
+		}
 		e.candidate(it.idx, d, &v)
 		e.absorbMetric(it.idx, m, x, &v)
 		if !v.anomalous {
@@ -490,6 +495,26 @@ func (e *Engine) judgeMore(w int64, it *windowItem) {
 		}
 		e.candidate(it.idx, detProbe, &v)
 	}
+}
+
+// judgeExfil judges a client's bytes per request. The floor is on the
+// bytes of the run of windows whose bytes per request are anomalous for
+// the client, not on one window's: a bulk read at the client's usual
+// request rate moving a few MB a minute is found once the run reaches
+// the floor. A window that is not anomalous ends the run. Until the run
+// reaches the floor its windows are suspect, so the baseline does not
+// learn them.
+func (e *Engine) judgeExfil(idx int32, c *client, x float64, floor bool, n *winTally) verdict {
+	v := e.judgeMetric(idx, c, mExfil, x, true, n)
+	if !v.anomalous {
+		c.exfilRun = 0
+		return v
+	}
+	c.exfilRun += float64(n.bytes)
+	if !floor && c.exfilRun < e.opts.Exfiltration.Floor {
+		v.anomalous, v.suspect = false, true
+	}
+	return v
 }
 
 // setQuiet sets or clears bit in quiet as baseline b is all zero and

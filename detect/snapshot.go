@@ -163,6 +163,7 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 			b = appendVolumeBaseline(b, &mb)
 		}
 		b = appendSeason(b, &c.season)
+		b = appendFloat(b, c.exfilRun)
 	}
 
 	b = binary.AppendUvarint(b, uint64(len(e.inc.open)))
@@ -494,6 +495,9 @@ func (e *Engine) restoreClients(d *decoder) error {
 		}
 		if d.version >= 3 {
 			d.season(&c.season)
+		}
+		if d.version >= 4 {
+			c.exfilRun = d.finite()
 		}
 		if d.Err != nil {
 			return d.Err
