@@ -188,6 +188,9 @@ func (e *Engine) explainFor(c *candidate, w int64) *explain {
 			addRoute(&x.scan[i])
 			ex.samples = append(ex.samples, "404/403 "+x.scan[i].String())
 		}
+		if c.item >= 0 && e.work[c.item].n.sigs != 0 {
+			ex.samples = append(ex.samples, "probed "+sigList(e.work[c.item].n.sigs))
+		}
 	case detProbe:
 		for i := range x.nProbe {
 			ex.samples = append(ex.samples, x.probe[i].String())
@@ -224,6 +227,17 @@ func (e *Engine) why(d detector, v *verdict) string {
 		b.WriteString(formatCount(e.opts.Injection.Floor))
 		b.WriteString("; not relative to a baseline")
 		return b.String()
+	case v.rule && d == detScan:
+		b.WriteString("probed ")
+		b.WriteString(strconv.Itoa(int(v.effect)))
+		b.WriteString(" kinds of commodity probe in one window (files no site serves to anybody: shells, .env, .git, consoles, backups); a rule, not relative to a baseline")
+		return b.String()
+	case v.prior:
+		b.WriteString("no own baseline yet (")
+		b.WriteString(strconv.Itoa(v.history))
+		b.WriteString(" of ")
+		b.WriteString(strconv.Itoa(e.opts.MinHistory))
+		b.WriteString(" windows) and no population measured yet: compared with the built-in bound of what any client does")
 	case v.population:
 		b.WriteString("no own baseline yet (")
 		b.WriteString(strconv.Itoa(v.history))

@@ -403,3 +403,18 @@ func (e *Engine) isLoginRoute(route string) bool {
 func (e *Engine) isLoginAttempt(method, route string) bool {
 	return (method == "POST" || method == "PUT") && route != "" && e.isLoginRoute(route)
 }
+
+// sigList names the signatures whose bits are set in mask: "env-file,
+// vcs-metadata".
+func sigList(mask uint32) string {
+	var b strings.Builder
+	for s := signature(1); s < numSignatures; s++ {
+		if mask&(1<<s) != 0 {
+			if b.Len() > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(s.String())
+		}
+	}
+	return b.String()
+}
