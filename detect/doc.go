@@ -19,10 +19,15 @@
 //   - injection: SQLi/XSS (libinjection), traversal and command-injection
 //     probes in decoded query values and path segments, a count over a
 //     floor rather than a baseline test (probe.go);
+//   - brute_force: login attempts, POSTs to login routes (signature.go);
 //
-// and two on the fleet as a whole, fleet_volume and fleet_auth_failures,
-// whose findings have client FleetClient (fleetdet.go). Distinct counts
-// are small linear-counting sketches (sketch.go).
+// two on the fleet as a whole, fleet_volume and fleet_auth_failures,
+// whose findings have client FleetClient (fleetdet.go), and campaigns
+// (campaign.go): the same commodity probe (signature.go: cmd.exe, .env,
+// .git, wp-login.php where not served, ...) or failed logins on one
+// route from many clients, each small on its own, as one incident naming
+// its clients. Distinct counts are small linear-counting sketches
+// (sketch.go).
 //
 // # Windows and lateness
 //
@@ -70,8 +75,8 @@
 //
 // # Incidents
 //
-// Anomalous windows of one client and detector are merged into an incident
-// with a stable id: "open" on the first window, "update" when it gets worse
+// Anomalous windows of one client, by any detector, are merged into an
+// incident with a stable id, named by its most specific detector: "open" on the first window, "update" when it gets worse
 // or every Options.UpdateEvery windows, "resolved" after
 // Options.ResolveAfter quiet windows, at eviction or at Flush
 // (incident.go).
