@@ -39,12 +39,13 @@ import (
 //     minute, and within hours at a few attempts an hour.
 //
 // A campaign is one incident (client "campaign:<name>", detector
-// "campaign") naming its first maxCampaignNames clients and counting all
-// of them. It stays open while contributions keep coming, resolving after
+// "campaign") naming its maxCampaignNames heaviest clients and counting
+// all of them. It stays open while contributions keep coming, resolving after
 // Options.CampaignGap without any (7 days by default: worms and mass
-// scanners come back every few hours or days for months). A client later
-// flagged on its own is its own incident for that window; its earlier
-// probes stay counted in the campaign.
+// scanners come back every few hours or days for months; analyze keeps
+// them open to the end of its input). A client flagged on its own is its
+// own incident, and feeds no campaign while that incident is open; its
+// earlier probes stay counted in the campaign.
 
 // Campaign constants.
 const (

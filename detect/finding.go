@@ -140,7 +140,7 @@ type Finding struct {
 	// Incidents (added in schema 3; empty fields are left out).
 	Detectors   []string `json:"detectors,omitempty"`    // every detector that flagged the incident, when more than one
 	Campaign    string   `json:"campaign,omitempty"`     // campaigns: the probe signature or "login <route>"
-	Clients     []string `json:"clients,omitempty"`      // campaigns: the first participating clients (at most 20)
+	Clients     []string `json:"clients,omitempty"`      // campaigns: the heaviest participating clients, heaviest first (at most 20)
 	ClientCount int      `json:"client_count,omitempty"` // campaigns: distinct participating clients
 	Totals      *Totals  `json:"totals,omitempty"`       // summed over the incident's anomalous windows
 }
@@ -149,7 +149,7 @@ type Finding struct {
 // (for a campaign, over its participants' windows).
 type Totals struct {
 	Requests      float64 `json:"requests"`
-	Failures      float64 `json:"failures"`       // 5xx, 401 and 403 answers; failed logins for login campaigns
+	Failures      float64 `json:"failures"`       // 5xx, 401 and 403 answers
 	Bytes         float64 `json:"bytes"`          // response bytes
 	DistinctPaths float64 `json:"distinct_paths"` // distinct 404/403 paths, summed per window
 }
@@ -248,6 +248,10 @@ func summary(d detector, status Status, client string, v *verdict, per string, w
 		b.WriteString(" sent ")
 		b.WriteString(formatCount(v.observed))
 		b.WriteString(" req/" + per)
+	case detBrute:
+		b.WriteString(" made ")
+		b.WriteString(formatCount(v.observed))
+		b.WriteString(" login attempts/" + per)
 	case detErrors:
 		b.WriteString(" got 5xx on ")
 		b.WriteString(formatPercent(v.observed))

@@ -334,7 +334,8 @@ func (db *DB) OpenFindings(ctx context.Context, q FindingsQuery) ([]detect.Findi
 	// first window start, so the latest row has everything.
 	sql := "SELECT incident_id, status, client, client_kind, detector, window_start, window_end, windows," +
 		" observed, expected, spread, unit, score, p_value, severity, baseline, history, summary," +
-		" why, requests, routes, samples, top_clients" +
+		" why, requests, routes, samples, top_clients," +
+		" detectors, campaign, clients, client_count, total_requests, total_failures, total_bytes, total_distinct_paths" +
 		" FROM (SELECT * FROM " + db.table(tableFindings) + " WHERE window_end >= ?" +
 		" ORDER BY incident_id, window_end DESC, windows DESC, status = 'resolved' DESC LIMIT 1 BY incident_id)" +
 		" WHERE status != 'resolved'" +
@@ -348,20 +349,29 @@ func (db *DB) OpenFindings(ctx context.Context, q FindingsQuery) ([]detect.Findi
 	var out []detect.Finding
 	for rows.Next() {
 		var (
-			f                detect.Finding
-			status, severity string
-			windows, history uint32
+			f                             detect.Finding
+			status, severity              string
+			windows, history, clientCount uint32
+			tot                           detect.Totals
 		)
 		if err := rows.Scan(&f.IncidentID, &status, &f.Client, &f.ClientKind, &f.Detector,
 			&f.WindowStart, &f.WindowEnd, &windows, &f.Observed, &f.Expected, &f.Spread, &f.Unit,
 			&f.Score, &f.PValue, &severity, &f.Baseline, &history, &f.Summary,
-			&f.Why, &f.Requests, &f.Routes, &f.Samples, &f.TopClients); err != nil {
+			&f.Why, &f.Requests, &f.Routes, &f.Samples, &f.TopClients,
+			&f.Detectors, &f.Campaign, &f.Clients, &clientCount,
+			&tot.Requests, &tot.Failures, &tot.Bytes, &tot.DistinctPaths); err != nil {
 			return nil, fmt.Errorf("storage: open findings: %w", err)
 		}
 		f.Status, f.Severity = detect.Status(status), detect.Severity(severity)
-		f.Windows, f.History = int(windows), int(history)
+		f.Windows, f.History, f.ClientCount = int(windows), int(history), int(clientCount)
 		f.WindowStart, f.WindowEnd = f.WindowStart.UTC(), f.WindowEnd.UTC()
 		f.Routes, f.Samples, f.TopClients = nilIfEmpty(f.Routes), nilIfEmpty(f.Samples), nilIfEmpty(f.TopClients)
+		f.Detectors, f.Clients = nilIfEmpty(f.Detectors), nilIfEmpty(f.Clients)
+		if tot != (detect.Totals{}) {
+			// A finding without totals (fleet findings, rows stored before
+			// migration 4) reads back as all zeros.
+			f.Totals = &tot
+		}
 		out = append(out, f)
 	}
 	if err := rows.Err(); err != nil {

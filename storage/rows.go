@@ -313,11 +313,17 @@ func (db *DB) InsertFindings(ctx context.Context, fs []detect.Finding) error {
 	now := time.Now().UTC()
 	for i := range fs {
 		f := &fs[i]
+		var tot detect.Totals
+		if f.Totals != nil {
+			tot = *f.Totals
+		}
 		if err := batch.Append(f.IncidentID, string(f.Status), f.Client, f.ClientKind, f.Detector,
 			f.WindowStart.UTC(), f.WindowEnd.UTC(), uint32(max(f.Windows, 0)),
 			finite(f.Observed), finite(f.Expected), finite(f.Spread), f.Unit, finite(f.Score), finite(f.PValue),
 			string(f.Severity), f.Baseline, uint32(max(f.History, 0)), f.Summary, now,
-			f.Why, finite(f.Requests), nonNil(f.Routes), nonNil(f.Samples), nonNil(f.TopClients)); err != nil {
+			f.Why, finite(f.Requests), nonNil(f.Routes), nonNil(f.Samples), nonNil(f.TopClients),
+			nonNil(f.Detectors), f.Campaign, nonNil(f.Clients), uint32(max(f.ClientCount, 0)),
+			finite(tot.Requests), finite(tot.Failures), finite(tot.Bytes), finite(tot.DistinctPaths)); err != nil {
 			return fmt.Errorf("storage: insert findings: %w", err)
 		}
 	}

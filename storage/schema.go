@@ -183,9 +183,28 @@ func (d ddl) windowColumns() []column {
 }
 
 // findingColumns are the findings table's columns in insert order: the
-// ones migration 1 created, then the explanation migration 3 added.
+// ones migration 1 created, then the explanation migration 3 added, then
+// the incident columns of migration 4.
 func (d ddl) findingColumns() []column {
-	return append(d.findingColumnsV1(), d.findingExplanationColumns()...)
+	cols := append(d.findingColumnsV1(), d.findingExplanationColumns()...)
+	return append(cols, d.findingIncidentColumns()...)
+}
+
+// findingIncidentColumns hold detect.Finding's incident fields
+// (docs/findings.md, schema 3 of the findings JSON): the detectors of a
+// multi-detector incident, a campaign's name and clients, and the totals
+// (all 0 when the finding has none: fleet findings).
+func (d ddl) findingIncidentColumns() []column {
+	return []column{
+		{"detectors", "Array(String)"},
+		{"campaign", d.str()},
+		{"clients", "Array(String)"},
+		{"client_count", "UInt32"},
+		{"total_requests", "Float64"},
+		{"total_failures", "Float64"},
+		{"total_bytes", "Float64"},
+		{"total_distinct_paths", "Float64"},
+	}
 }
 
 // findingExplanationColumns hold detect.Finding's explanation fields
@@ -282,6 +301,11 @@ func (d ddl) migrations() []migration {
 			Version:    3,
 			Name:       "findings explanation",
 			Statements: d.addColumns(tableFindings, "summary", d.findingExplanationColumns()),
+		},
+		{
+			Version:    4,
+			Name:       "findings incidents and campaigns",
+			Statements: d.addColumns(tableFindings, "top_clients", d.findingIncidentColumns()),
 		},
 	}
 }

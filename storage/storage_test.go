@@ -148,11 +148,12 @@ func TestMigrateOlderSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(applied) != 2 || applied[0].Version != 2 || applied[1].Version != 3 {
-		t.Fatalf("Migrate on the older schema applied %v, want [2 3]", applied)
+	if len(applied) != 3 || applied[0].Version != 2 || applied[1].Version != 3 || applied[2].Version != 4 {
+		t.Fatalf("Migrate on the older schema applied %v, want [2 3 4]", applied)
 	}
 	open, err := db.OpenFindings(ctx, FindingsQuery{})
-	if err != nil || len(open) != 1 || open[0].Summary != "old summary" || open[0].Why != "" || open[0].Routes != nil {
+	if err != nil || len(open) != 1 || open[0].Summary != "old summary" || open[0].Why != "" || open[0].Routes != nil ||
+		open[0].Detectors != nil || open[0].Campaign != "" || open[0].Clients != nil || open[0].ClientCount != 0 || open[0].Totals != nil {
 		t.Errorf("finding stored under schema 1 reads back as %+v, %v", open, err)
 	}
 	if n := count(t, db, "SELECT count() FROM "+db.table(tableEvents)); n != 500 {
@@ -308,6 +309,15 @@ func TestWindowsAndFindingsRoundTrip(t *testing.T) {
 		finding("inc-2", detect.StatusResolved, t0.Add(5*time.Minute), 1, detect.SeverityLow),
 		finding("inc-3", detect.StatusOpen, t0.Add(2*time.Minute), 1, detect.SeverityMedium),
 	}
+	// Schema 3: an incident several detectors flagged, with totals, and a
+	// campaign.
+	fs[1].Detectors = []string{detect.DetectorVolume, detect.DetectorScanning}
+	fs[1].Totals = &detect.Totals{Requests: 3720, Failures: 12, Bytes: 1.5e6, DistinctPaths: 3}
+	camp := &fs[4]
+	camp.Client, camp.ClientKind, camp.Detector = "campaign:env-file", "campaign", detect.DetectorCampaign
+	camp.Campaign, camp.Clients, camp.ClientCount = "env-file", []string{"192.0.2.1", "192.0.2.2"}, 37
+	camp.Totals = &detect.Totals{Requests: 74, Failures: 0, Bytes: 11000, DistinctPaths: 74}
+	camp.Routes, camp.Samples = nil, nil
 	w := NewWriter(db, WriterOptions{})
 	if err := w.WriteWindows(ctx, ws); err != nil {
 		t.Fatal(err)
@@ -342,10 +352,10 @@ func TestWindowsAndFindingsRoundTrip(t *testing.T) {
 	if open[0].IncidentID != "inc-1" || open[1].IncidentID != "inc-3" {
 		t.Errorf("OpenFindings order = %s, %s; want inc-1 (critical), inc-3", open[0].IncidentID, open[1].IncidentID)
 	}
-	want := fs[1]
-	want.WindowStart = t0
-	if !reflect.DeepEqual(open[0], want) {
-		t.Errorf("latest emission of inc-1 =\n%+v\nwant\n%+v", open[0], want)
+	for i, want := range []detect.Finding{fs[1], fs[4]} {
+		if !reflect.DeepEqual(open[i], want) {
+			t.Errorf("latest emission of %s =\n%+v\nwant\n%+v", want.IncidentID, open[i], want)
+		}
 	}
 	// Storing the same emissions again (a replay) leaves one copy of each
 	// once merged, and does not change the answer meanwhile.

@@ -35,7 +35,8 @@ read) and analyses them again, so the findings are those of the sorted log.
 Output (--output json, the default) is one JSON object per line with the keys
 client, client_kind, detector, status, incident_id, window_start, window_end,
 windows, observed, expected, spread, unit, score, p_value, severity, baseline,
-history and summary (docs/findings.md). Progress and a closing summary go to
+history and summary, and when they apply why, routes, samples, detectors, campaign,
+clients, client_count and totals (docs/findings.md). Progress and a closing summary go to
 standard error.
 
 Lines that cannot be parsed are counted and, with --dead-letter FILE, kept

@@ -124,3 +124,29 @@ ALTER TABLE `gatewatch`.findings ADD COLUMN samples Array(String) AFTER routes;
 -- skipped when findings.top_clients exists
 ALTER TABLE `gatewatch`.findings ADD COLUMN top_clients Array(String) AFTER samples;
 
+
+-- migration 4: findings incidents and campaigns
+-- skipped when findings.detectors exists
+ALTER TABLE `gatewatch`.findings ADD COLUMN detectors Array(String) AFTER top_clients;
+
+-- skipped when findings.campaign exists
+ALTER TABLE `gatewatch`.findings ADD COLUMN campaign String AFTER detectors;
+
+-- skipped when findings.clients exists
+ALTER TABLE `gatewatch`.findings ADD COLUMN clients Array(String) AFTER campaign;
+
+-- skipped when findings.client_count exists
+ALTER TABLE `gatewatch`.findings ADD COLUMN client_count UInt32 AFTER clients;
+
+-- skipped when findings.total_requests exists
+ALTER TABLE `gatewatch`.findings ADD COLUMN total_requests Float64 AFTER client_count;
+
+-- skipped when findings.total_failures exists
+ALTER TABLE `gatewatch`.findings ADD COLUMN total_failures Float64 AFTER total_requests;
+
+-- skipped when findings.total_bytes exists
+ALTER TABLE `gatewatch`.findings ADD COLUMN total_bytes Float64 AFTER total_failures;
+
+-- skipped when findings.total_distinct_paths exists
+ALTER TABLE `gatewatch`.findings ADD COLUMN total_distinct_paths Float64 AFTER total_bytes;
+

@@ -128,3 +128,29 @@ ALTER TABLE `gatewatch`.findings ADD COLUMN IF NOT EXISTS samples Array(String) 
 -- skipped when findings.top_clients exists
 ALTER TABLE `gatewatch`.findings ADD COLUMN IF NOT EXISTS top_clients Array(String) AFTER samples;
 
+
+-- migration 4: findings incidents and campaigns
+-- skipped when findings.detectors exists
+ALTER TABLE `gatewatch`.findings ADD COLUMN IF NOT EXISTS detectors Array(String) AFTER top_clients;
+
+-- skipped when findings.campaign exists
+ALTER TABLE `gatewatch`.findings ADD COLUMN IF NOT EXISTS campaign LowCardinality(String) AFTER detectors;
+
+-- skipped when findings.clients exists
+ALTER TABLE `gatewatch`.findings ADD COLUMN IF NOT EXISTS clients Array(String) AFTER campaign;
+
+-- skipped when findings.client_count exists
+ALTER TABLE `gatewatch`.findings ADD COLUMN IF NOT EXISTS client_count UInt32 AFTER clients;
+
+-- skipped when findings.total_requests exists
+ALTER TABLE `gatewatch`.findings ADD COLUMN IF NOT EXISTS total_requests Float64 AFTER client_count;
+
+-- skipped when findings.total_failures exists
+ALTER TABLE `gatewatch`.findings ADD COLUMN IF NOT EXISTS total_failures Float64 AFTER total_requests;
+
+-- skipped when findings.total_bytes exists
+ALTER TABLE `gatewatch`.findings ADD COLUMN IF NOT EXISTS total_bytes Float64 AFTER total_failures;
+
+-- skipped when findings.total_distinct_paths exists
+ALTER TABLE `gatewatch`.findings ADD COLUMN IF NOT EXISTS total_distinct_paths Float64 AFTER total_bytes;
+
