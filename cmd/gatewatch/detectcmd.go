@@ -142,6 +142,7 @@ func detectMetrics(r *group.Runner) *prometheus.Registry {
 	}
 	counter("gatewatch_detect_events_total", "Events folded into the detectors (replays after a restore included).", func(s group.Stats) int64 { return s.Events })
 	counter("gatewatch_detect_malformed_total", "Messages on the events topic that did not decode, skipped.", func(s group.Stats) int64 { return s.Malformed })
+	counter("gatewatch_detect_late_events_total", "Events older than the watermark allows (allowed_lateness): counted, not scored.", func(s group.Stats) int64 { return s.Late })
 	counter("gatewatch_detect_findings_total", "Findings produced to the findings topic and acknowledged.", func(s group.Stats) int64 { return s.Findings })
 	counter("gatewatch_detect_checkpoints_total", "Detector state records written.", func(s group.Stats) int64 { return s.Checkpoints })
 	counter("gatewatch_detect_restores_total", "Partitions resumed from a state record.", func(s group.Stats) int64 { return s.Restores })

@@ -26,7 +26,7 @@ type Runner struct {
 	state     *kafka.Writer
 	windows   *kafka.Writer // nil without Options.WindowsTopic
 
-	events, malformed, produced, checkpoints, restores, idleAdvances, failures atomic.Int64
+	events, malformed, produced, checkpoints, restores, idleAdvances, failures, late atomic.Int64
 
 	mu    sync.Mutex
 	lag   map[int]int64 // owned partition -> messages behind its high watermark
@@ -37,6 +37,7 @@ type Runner struct {
 type Stats struct {
 	Events       int64 // events folded into engines (replays after a restore included)
 	Malformed    int64 // messages that did not decode as events, skipped
+	Late         int64 // events older than an engine's watermark allowed: counted, not scored (replays included)
 	Findings     int64 // findings produced and acknowledged
 	Checkpoints  int64 // state records written
 	Restores     int64 // partitions resumed from a state record
@@ -107,6 +108,7 @@ func (r *Runner) Stats() Stats {
 	s := Stats{
 		Events:       r.events.Load(),
 		Malformed:    r.malformed.Load(),
+		Late:         r.late.Load(),
 		Findings:     r.produced.Load(),
 		Checkpoints:  r.checkpoints.Load(),
 		Restores:     r.restores.Load(),

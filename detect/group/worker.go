@@ -370,6 +370,13 @@ func (w *worker) restore(gctx context.Context) (int64, error) {
 	r := w.r
 	opts := r.opts.Detect
 	opts.Emit = w.emit
+	onLate := opts.OnLate
+	opts.OnLate = func(ev *ingest.Event) {
+		r.late.Add(1)
+		if onLate != nil {
+			onLate(ev)
+		}
+	}
 	if r.windows != nil {
 		opts.OnWindow = w.window
 	}
