@@ -433,7 +433,9 @@ func (e *Engine) restore(d *decoder) error {
 	if d.version >= 4 {
 		e.restorePending(d)
 		for range d.int(min(len(d.B), maxCampaigns)) {
-			e.internName(d.string())
+			if n := len(e.names); e.internName(d.string()) != uint16(n+1) {
+				return d.Fail("a name held twice")
+			}
 		}
 		if err := e.restoreCampaigns(d); err != nil {
 			return err
@@ -541,9 +543,14 @@ func (e *Engine) restoreIncidents(d *decoder) error {
 			return d.Err
 		}
 		fleet := in.det >= numClientDetectors
-		if in.camp != 0 {
-			if in.det != detCampaign || in.client != -1 {
-				return d.Fail("campaign incident of a client")
+		if in.camp != 0 || in.det == detCampaign {
+			switch {
+			case in.det != detCampaign || in.client != -1 || in.camp == 0:
+				return d.Fail("campaign incident of a client, or without its campaign")
+			case in.sev == "":
+				return d.Fail("unknown severity")
+			case in.windows == 0 || in.emitted == 0:
+				return d.Fail("incident without windows")
 			}
 			in.pos = len(s.open)
 			s.open = append(s.open, int32(i))

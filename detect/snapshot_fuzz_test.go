@@ -38,6 +38,7 @@ func FuzzRestore(f *testing.F) {
 	for _, n := range []int{0, 1, 60, 700, mid} {
 		f.Add(churnSnapshot(f, n))
 	}
+	f.Add(campaignSnapshot(f))
 	// The previous format too: the decoder still reads it.
 	v2, err := os.ReadFile(filepath.Join("testdata", "snapshot_v2.bin"))
 	if err != nil {
@@ -104,4 +105,34 @@ func TestRestoreFuzzedSeeds(t *testing.T) {
 		restoreFuzzed(t, b)
 	}
 	t.Logf("%d of 300 mutated snapshots refused", refused)
+}
+
+// campaignSnapshot is a snapshot taken while a login campaign and a probe
+// campaign are open, so the fuzzer starts from the sections that hold
+// them.
+func campaignSnapshot(tb testing.TB) []byte {
+	e := New(Options{})
+	var ev ingest.Event
+	send := func(at time.Time, client, method, path string, status int) {
+		ev.Reset()
+		ev.Time, ev.ClientKey, ev.ClientKind = at, client, ingest.ClientIP
+		ev.Method, ev.Path, ev.Route, ev.Status = method, path, path, status
+		e.Observe(&ev)
+	}
+	for w := range 20 {
+		at := t0.Add(time.Duration(w) * time.Minute)
+		for c := range 12 {
+			send(at.Add(time.Duration(c)*time.Second), "100.64.0."+itoa(c), "POST", "/login", 401)
+		}
+		send(at.Add(30*time.Second), "100.65.0."+itoa(w), "GET", "/.env", 404)
+		send(at.Add(31*time.Second), "100.66.0.1", "GET", "/index.html", 200)
+	}
+	b, err := e.MarshalBinary()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(e.camps) < 2 || e.camps[0].inc == 0 {
+		tb.Fatalf("no open campaigns in the seed: %d", len(e.camps))
+	}
+	return b
 }

@@ -138,8 +138,13 @@ func (e *Engine) restoreCampaigns(d *decoder) error {
 		c.clients = d.int(math.MaxInt32)
 		if k := d.int(min(len(d.B), maxCampaignSeen)); k > 0 {
 			c.seen = make(map[uint64]struct{}, k)
-			for range k {
-				c.seen[d.Uvarint()] = struct{}{}
+			var prev uint64
+			for j := range k {
+				h := d.Uvarint()
+				if j > 0 && h <= prev {
+					return d.Fail("campaign participants out of order")
+				}
+				c.seen[h], prev = struct{}{}, h
 			}
 		}
 		c.reqs, c.fails, c.succ, c.failClients = d.finite(), d.finite(), d.finite(), d.finite()
