@@ -435,10 +435,10 @@ const absorbFloors = 3
 // route's campaign, when that campaign is open or this window has
 // loginMinClients such clients on the route: a distributed brute force
 // is one incident, not one per address. Such a client counts as not
-// flagged, so feedCampaigns adds it to the campaign. While a login
+// flagged, so feedCampaigns adds it to the campaign. (While a login
 // campaign is active the fleet_auth_failures verdict, which the same
-// addresses make, is dropped too.
-func (e *Engine) absorbLogins(w int64) {
+// addresses make, is dropped too: decideFleetAuth.)
+func (e *Engine) absorbLogins() {
 	if !e.on.brute {
 		return
 	}
@@ -449,7 +449,6 @@ func (e *Engine) absorbLogins(w int64) {
 		}
 	}
 	e.routeScratch = perRoute
-	active := false
 	for i := range e.cands {
 		c := &e.cands[i]
 		r := e.absorbRoute(c)
@@ -461,20 +460,13 @@ func (e *Engine) absorbLogins(w int64) {
 			open = e.camps[ci].inc != 0
 		}
 		if open || countOf(perRoute, r) >= loginMinClients {
-			c.absorbed, active = true, true
+			c.absorbed = true
 		}
 	}
 	for i := range e.cands {
 		c := &e.cands[i]
 		if c.idx >= 0 && c.absorbed {
 			e.work[c.item].flagged = e.flaggedBeyond(c.idx)
-		}
-	}
-	if active || e.loginCampaignActive(w) {
-		for i := range e.cands {
-			if e.cands[i].det == detFleetAuth {
-				e.cands[i].absorbed = true
-			}
 		}
 	}
 }

@@ -75,7 +75,6 @@ func (e *Engine) bhCut() float64 {
 
 // decide filters the window's candidates and records the survivors.
 func (e *Engine) decide(w int64) {
-	defer func() { e.cands, e.tests = e.cands[:0], 0 }()
 	if len(e.cands) == 0 || e.inMaintenance(w) {
 		return
 	}
@@ -85,13 +84,31 @@ func (e *Engine) decide(w int64) {
 	slices.SortStableFunc(e.cands, func(a, b candidate) int {
 		return cmp.Or(cmp.Compare(a.idx, b.idx), cmp.Compare(detectorPreference[a.det], detectorPreference[b.det]))
 	})
-	e.absorbLogins(w)
+	e.absorbLogins()
 	for i := range e.cands {
 		c := &e.cands[i]
 		if c.absorbed || c.det != detProbe && !c.v.rule && !(c.v.logP <= cut) {
+			c.absorbed = true // not recorded now, nor by decideFleetAuth
 			continue
 		}
+		if c.det == detFleetAuth {
+			continue // decideFleetAuth, once the window's campaigns are known
+		}
 		if c.idx >= 0 && e.clientAllowed(&e.tab.list[c.idx]) {
+			continue
+		}
+		c.v.ex = e.explainFor(c, w)
+		e.record(c.idx, c.det, w, &c.v, c.item)
+	}
+}
+
+// decideFleetAuth records the window's fleet_auth_failures verdict that
+// passed decide's filters, unless a login campaign is active: the same
+// addresses are that campaign's, one incident for one attack.
+func (e *Engine) decideFleetAuth(w int64) {
+	for i := range e.cands {
+		c := &e.cands[i]
+		if c.det != detFleetAuth || c.absorbed || e.inMaintenance(w) || e.loginCampaignActive(w) {
 			continue
 		}
 		c.v.ex = e.explainFor(c, w)

@@ -361,6 +361,8 @@ func (e *Engine) closeWindow(w int64) {
 	}
 	e.decide(w)
 	e.feedCampaigns(w)
+	e.decideFleetAuth(w)
+	e.cands, e.tests = e.cands[:0], 0
 }
 
 // radixBits is the digit of sortRefs: two passes sort up to four

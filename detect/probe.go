@@ -164,7 +164,7 @@ func probeSample(s *sample, route string, m probeMatch) {
 		s.write(" path:")
 	} else {
 		s.write(" ?")
-		s.write(m.where)
+		s.writeSafe(m.where)
 		s.write("=")
 	}
 	s.writeSafe(m.value)

@@ -104,10 +104,17 @@ func checkQuality(t *testing.T, cfg simulate.Config) {
 		}
 		total++
 		var first *Finding
-		for i, f := range perClient[l.Client] {
-			if flaggedBy(f, l.Detectors) && f.WindowStart.Before(l.Start.Add(2*time.Minute)) && f.WindowEnd.After(l.Start) {
+		cands := perClient[l.Client]
+		if len(l.Members) > 0 {
+			// A fleet-wide attack is also found by a campaign naming
+			// its members (a distributed brute force's login campaign).
+			cands = slices.Concat(cands, campaignsNaming(findings, l.Members))
+		}
+		for i, f := range cands {
+			ok := flaggedBy(f, l.Detectors) || f.ClientKind == "campaign"
+			if ok && f.WindowStart.Before(l.Start.Add(2*time.Minute)) && f.WindowEnd.After(l.Start) {
 				if first == nil || f.WindowStart.Before(first.WindowStart) {
-					first = &perClient[l.Client][i]
+					first = &cands[i]
 				}
 			}
 		}
@@ -124,8 +131,8 @@ func checkQuality(t *testing.T, cfg simulate.Config) {
 	// 2. Normal clients.
 	var flagged []string
 	for client, fs := range perClient {
-		if client == FleetClient {
-			continue // judged below
+		if client == FleetClient || strings.HasPrefix(client, "campaign:") {
+			continue // judged below; a campaign by the clients it names
 		}
 		if _, labelled := byClient[client]; !labelled {
 			flagged = append(flagged, client)
@@ -206,4 +213,15 @@ func flaggedBy(f Finding, dets []string) bool {
 		}
 	}
 	return false
+}
+
+// campaignsNaming returns the campaign findings that name one of members.
+func campaignsNaming(findings []Finding, members []string) []Finding {
+	var out []Finding
+	for _, f := range findings {
+		if f.ClientKind == "campaign" && slices.ContainsFunc(f.Clients, func(c string) bool { return slices.Contains(members, c) }) {
+			out = append(out, f)
+		}
+	}
+	return out
 }

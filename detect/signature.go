@@ -144,9 +144,9 @@ func sigOf(method, path string, status int) (signature, string) {
 	s, key := sigOfPath(method, path, status)
 	if s != sigNone && !isUpper(method) {
 		// A worm's own spelling ("get") sets its probes apart.
-		return s, method
+		key = method
 	}
-	return s, key
+	return s, key[:min(len(key), maxSegment)]
 }
 
 // sigOfPath is sigOf before the method's spelling is considered.
