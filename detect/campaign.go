@@ -87,9 +87,11 @@ func (c *campaign) name() string {
 }
 
 // judgeSweeps flags the clients that probed two or more kinds of
-// commodity probe in window w, unless scanning already flagged them:
-// nobody asks for a .git directory and a phpMyAdmin in the same minute by
-// accident, whatever their history.
+// commodity probe in window w, or got toolMisses refusals under an attack
+// tool's user agent, unless scanning already flagged them: nobody asks for
+// a .git directory and a phpMyAdmin in the same minute by accident, and a
+// tool's name with a handful of 404s is two signals, whatever the
+// client's history.
 func (e *Engine) judgeSweeps(w int64) {
 	if !e.on.sigs || e.opts.Scanning.Disabled {
 		return
@@ -97,17 +99,22 @@ func (e *Engine) judgeSweeps(w int64) {
 	for i := range e.work {
 		it := &e.work[i]
 		kinds := bits.OnesCount32(it.n.sigs)
-		if kinds < 2 || e.hasCandidate(it.idx, detScan) {
+		tool := it.n.tools >= toolMisses
+		if (kinds < 2 && !tool) || e.hasCandidate(it.idx, detScan) {
 			continue
 		}
 		v := verdict{observed: max(it.n.scan.estimate(), float64(it.n.sigReq)), requests: it.req,
-			history: int(e.tab.list[it.idx].moreN[mScan]), effect: float64(kinds), rule: true, anomalous: true,
-			logP: e.logPValue * float64(kinds)}
+			history: int(e.tab.list[it.idx].moreN[mScan]), effect: float64(max(kinds, 1)), rule: true, anomalous: true,
+			logP: e.logPValue * float64(max(kinds, 1)), tool: tool}
 		e.curItem = int32(i)
 		e.candidate(it.idx, detScan, &v)
 	}
 	e.curItem = -1
 }
+
+// toolMisses is how many refused requests under an attack tool's user
+// agent make a window a scan.
+const toolMisses = 3
 
 // hasCandidate reports whether client idx has a candidate of detector d
 // in the window being closed.

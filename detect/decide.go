@@ -244,6 +244,9 @@ func (e *Engine) why(d detector, v *verdict) string {
 		b.WriteString(formatCount(e.opts.Injection.Floor))
 		b.WriteString("; not relative to a baseline")
 		return b.String()
+	case v.rule && d == detScan && v.tool:
+		b.WriteString("refused requests under an attack tool's user agent (nikto, sqlmap, nuclei, ...): the name and the refusals together; a rule, not relative to a baseline")
+		return b.String()
 	case v.rule && d == detScan:
 		b.WriteString("probed ")
 		b.WriteString(strconv.Itoa(int(v.effect)))

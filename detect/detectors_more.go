@@ -141,6 +141,7 @@ func (e *Engine) classify(ev *ingest.Event, h *hit) {
 	allowed := e.routesListed && e.routeAllowed(ev.Route)
 	if e.on.scan && isMiss(ev.Status) && len(ev.Path) != 0 && !allowed {
 		h.miss = true
+		h.tool = isScannerAgent(ev.UserAgent)
 	}
 	if e.on.enum && len(ev.Route) != 0 && ev.Route != ev.Path && !allowed {
 		h.idReq = true

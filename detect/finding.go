@@ -170,6 +170,7 @@ type verdict struct {
 	refHigh    float64 // population volume: the fleet's 99th percentile
 	prior      bool    // judged against the built-in prior (no population measured yet)
 	rule       bool    // a plausibility rule, not a test: exempt from FDR control
+	tool       bool    // the rule: refused requests under an attack tool's user agent
 	seasonal   bool    // expected includes an hour-of-day factor
 	ex         *explain
 }

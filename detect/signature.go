@@ -418,3 +418,24 @@ func sigList(mask uint32) string {
 	}
 	return b.String()
 }
+
+// scannerAgents are user agents of attack tools, lower case. A user agent
+// is what a client says it is, so it is evidence, never the only signal:
+// it lowers the bar for refused requests (judgeSweeps), it does not make
+// a finding on its own.
+var scannerAgents = []string{"nikto", "sqlmap", "nuclei", "zgrab", "masscan", "nmap", "dirbuster", "gobuster",
+	"wpscan", "acunetix", "nessus", "openvas", "w3af", "zmeu", "morfeus", "havij", "netsparker", "feroxbuster",
+	"ffuf", "whatweb", "jaeles", "commix", "arachni", "skipfish"}
+
+// isScannerAgent reports whether ua names an attack tool.
+func isScannerAgent(ua string) bool {
+	if len(ua) < 4 {
+		return false
+	}
+	for _, a := range scannerAgents {
+		if containsFold(ua, a) {
+			return true
+		}
+	}
+	return false
+}

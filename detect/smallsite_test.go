@@ -225,3 +225,40 @@ func TestSmallSiteAttacksFromFirstLine(t *testing.T) {
 		}
 	})
 }
+
+// TestScannerAgentIsEvidence: three refused requests under Nikto's user
+// agent in a minute are a scan; the same requests under a browser's, or
+// Nikto's name on requests the site served, are not.
+func TestScannerAgentIsEvidence(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		ua     string
+		status int
+		want   bool
+	}{
+		{"nikto refused", "Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) (Test:000003)", 404, true},
+		{"browser refused", "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0", 404, false},
+		{"nikto served", "Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) (Test:000003)", 200, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var got []Finding
+			e := New(Options{Emit: func(f Finding) { got = append(got, f) }})
+			var ev ingest.Event
+			for i, p := range []string{"/doc/rt/", "/cgi-sys/", "/manual/index.php"} {
+				ev.Reset()
+				ev.Time, ev.ClientKey, ev.ClientKind = t0.Add(time.Duration(i)*time.Second), "192.0.2.9", ingest.ClientIP
+				ev.Method, ev.Path, ev.Route, ev.Status, ev.UserAgent = "GET", p, p, tt.status, tt.ua
+				e.Observe(&ev)
+			}
+			e.Flush()
+			if found := len(got) > 0; found != tt.want {
+				t.Fatalf("found %v, want %v: %+v", found, tt.want, got)
+			}
+			if tt.want && got[0].Detector != DetectorScanning {
+				t.Errorf("detector %s, want scanning", got[0].Detector)
+			}
+		})
+	}
+}

@@ -220,7 +220,7 @@ func (e *Engine) appendWindow(b []byte, w int64) []byte {
 		for _, x := range [...]uint64{uint64(n.probes), uint64(n.maxKiB), n.bytes,
 			uint64(n.scan), uint64(n.ids[0]), uint64(n.ids[1]), uint64(n.ids[2]), uint64(n.ids[3]),
 			uint64(n.ips), uint64(n.nets), uint64(n.sigs), uint64(n.sigReq),
-			uint64(n.logins.n), uint64(n.logins.ok), uint64(n.logins.redirect), uint64(n.logins.denied), uint64(n.logins.follow), uint64(n.loginRoute), uint64(n.sigKey)} {
+			uint64(n.logins.n), uint64(n.logins.ok), uint64(n.logins.redirect), uint64(n.logins.denied), uint64(n.logins.follow), uint64(n.loginRoute), uint64(n.sigKey), uint64(n.tools)} {
 			b = binary.AppendUvarint(b, x)
 		}
 		x := e.extra[r.idx].take(w)
@@ -288,7 +288,7 @@ func appendRatioBaseline(b []byte, r *ratioBaseline) []byte {
 }
 
 func appendVerdict(b []byte, v *verdict) []byte {
-	b = append(b, boolBits(v.anomalous, v.suspect, v.population, v.seasonal, v.ex != nil))
+	b = append(b, boolBits(v.anomalous, v.suspect, v.population, v.seasonal, v.ex != nil, v.prior, v.rule, v.tool))
 	for _, x := range [...]float64{v.observed, v.expected, v.spread, v.logP, v.effect,
 		v.requests, v.hits, v.refHigh} {
 		b = appendFloat(b, x)
@@ -598,7 +598,11 @@ func (e *Engine) restoreWindow(d *decoder, w int64) error {
 		idx := d.int(len(e.tab.list) - 1)
 		var n winTally
 		n.req, n.err, n.auth = d.uint32(), d.uint32(), d.uint32()
-		n.probes = d.uint32()
+		if d.version >= 4 {
+			n.probes = uint16(d.int(math.MaxUint16))
+		} else {
+			n.probes = uint16(min(d.uint32(), math.MaxUint16)) // saturating, as counted now
+		}
 		n.maxKiB = uint16(d.int(math.MaxUint16))
 		n.bytes = d.Uvarint()
 		n.scan = bitmap64(d.Uvarint())
@@ -613,6 +617,7 @@ func (e *Engine) restoreWindow(d *decoder, w int64) error {
 			l.follow = uint16(d.int(math.MaxUint16))
 			n.loginRoute = uint16(d.int(maxCampaigns))
 			n.sigKey = uint16(d.int(maxCampaigns))
+			n.tools = uint16(d.int(math.MaxUint16))
 		}
 		var x winExtra
 		held := d.flags(1) != 0
@@ -771,8 +776,13 @@ func (d *decoder) ratioBaseline(r *ratioBaseline) {
 // verdict reads an incident's worst window. Its floats may be infinite (a
 // tail probability of 0 is a logP of -Inf); emission copes with that.
 func (d *decoder) verdict(v *verdict) {
-	f := d.flags(5)
+	n := 5
+	if d.version >= 4 {
+		n = 8 // and prior, rule, tool
+	}
+	f := d.flags(n)
 	v.anomalous, v.suspect, v.population, v.seasonal = f&1 != 0, f&2 != 0, f&4 != 0, f&8 != 0
+	v.prior, v.rule, v.tool = f&32 != 0, f&64 != 0, f&128 != 0
 	for _, x := range [...]*float64{&v.observed, &v.expected, &v.spread, &v.logP, &v.effect,
 		&v.requests, &v.hits, &v.refHigh} {
 		*x = d.Float()

@@ -135,7 +135,8 @@ type winCold struct {
 	ids    idWalks  // distinct paths per route template with ids
 	ips    bitmap64 // distinct remote addresses (clients not keyed by IP)
 	nets   bitmap64 // distinct remote networks, /24 or /48
-	probes uint32   // injection probes
+	probes uint16   // injection probes, saturating
+	tools  uint16   // refused requests with a scanner's user agent, saturating
 	sigs   uint32   // bit s set: a commodity probe of signature s (signature.go)
 	sigReq uint16   // commodity probe requests, saturating
 	sigKey uint16   // the window's first probe's key (Engine.names index + 1)
@@ -191,6 +192,7 @@ type hit struct {
 	login                         bool      // a login attempt
 	loginRoute                    uint16    // its route, Engine.names index + 1
 	sigKey                        uint16    // the probe's key, Engine.names index + 1
+	tool                          bool      // a refused request with a scanner's user agent
 	sig                           signature // a commodity probe
 	status                        int
 	bytes                         uint64
@@ -268,12 +270,15 @@ func (r *windowRing) add(ref clientRef, s int, h *hit) (biggest bool) {
 		k := &r.cold[int(ref.idx)*r.slots+s]
 		if h.miss {
 			k.scan.add(h.pathHash)
+			if h.tool {
+				k.tools = satInc(k.tools)
+			}
 		}
 		if h.idReq {
 			k.ids.add(h.routeBucket, h.pathHash)
 		}
 		if h.probe {
-			k.probes++
+			k.probes = satInc(k.probes)
 		}
 		if h.addr {
 			k.ips.add(h.addrHash)
