@@ -88,9 +88,9 @@ func (e *Engine) judgeVolume(c *client, x float64, f *fleet, season float64) ver
 	v.population = true
 	shift := math.Log(f.vol)
 	mid, sd := e.pop.volMid+shift, e.pop.volSD
-	high := max(e.pop.volumeHigh(), c.vol.mean) * f.vol
-	v.expected = math.Expm1(mid)
-	v.spread = (math.Expm1(mid+sd) - math.Expm1(mid-sd)) / 2
+	pv := e.volView.of(mid, sd, e.pop.volHigh)
+	high := max(pv.exHigh, c.vol.mean) * f.vol
+	v.expected, v.spread = pv.expected, pv.spread
 	v.refHigh = high
 	v.effect = x / max(high, minExpected)
 	if x >= newClientFloor*float64(o.MinRequests) && x >= o.MinRatio*high {

@@ -319,9 +319,9 @@ func (e *Engine) judgeMetric(idx int32, c *client, m metric, x float64, floor bo
 		v.prior = true
 	}
 	v.population = true
-	v.expected = math.Expm1(p.mid)
-	v.spread = (math.Expm1(p.mid+p.sd) - math.Expm1(p.mid-p.sd)) / 2
-	high := max(math.Expm1(p.high), b.mean)
+	pv := e.metricViews[m].of(p.mid, p.sd, p.high)
+	v.expected, v.spread = pv.expected, pv.spread
+	high := max(pv.exHigh, b.mean)
 	v.refHigh = high
 	v.effect = x / max(high, 1)
 	if c.founding {
@@ -334,6 +334,26 @@ func (e *Engine) judgeMetric(idx int32, c *client, m metric, x float64, floor bo
 	if floor && v.effect >= t.MinRatio {
 		v.logP = tail.NormalUpper((math.Log1p(x) - p.mid) / p.sd)
 		v.anomalous = v.logP < e.logPValue
+	}
+	return v
+}
+
+// popView is what a log-scale population model predicts on the count
+// scale — expected value, spread, upper tail — for every client without
+// a baseline of its own. It changes only when the model does, so it is
+// computed once per model change rather than for every client window.
+type popView struct {
+	mid, sd, high            float64
+	expected, spread, exHigh float64
+	ok                       bool
+}
+
+// of returns the view of the model (mid, sd, high), recomputed when they
+// changed.
+func (v *popView) of(mid, sd, high float64) *popView {
+	if !v.ok || v.mid != mid || v.sd != sd || v.high != high {
+		*v = popView{mid: mid, sd: sd, high: high, expected: math.Expm1(mid),
+			spread: (math.Expm1(mid+sd) - math.Expm1(mid-sd)) / 2, exHigh: math.Expm1(high), ok: true}
 	}
 	return v
 }

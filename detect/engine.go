@@ -66,6 +66,8 @@ type Engine struct {
 	curItem                       int32 // e.work index of the client being judged
 	refTmp                        []clientRef
 	routeScratch                  []uint16
+	volView                       popView             // the volume population's view, cached
+	metricViews                   [numMetrics]popView // the metric populations' (or priors') views
 
 	wc    winCache
 	stats Stats

@@ -161,6 +161,9 @@ func sigOfPath(method, path string, status int) (signature, string) {
 		return sigOverflow, method
 	}
 	unserved := status >= 400 || status == 0
+	if !unserved && !mayBeServedProbe(path) {
+		return sigNone, "" // most requests: one pass over the bytes
+	}
 	if unserved && isWebDAV(method) {
 		return sigWebDAV, method
 	}
@@ -191,7 +194,11 @@ func segSig(seg string, buf *[maxSegment]byte, unserved, last bool) (signature, 
 		return sigNone, ""
 	}
 	first := lower(seg[0])
-	if len(seg) <= maxSegment && segKeys[first]&(1<<len(seg)) != 0 {
+	keys := &segKeys
+	if !unserved {
+		keys = &servedKeys // most requests: only the always-probes can match
+	}
+	if len(seg) <= maxSegment && keys[first]&(1<<len(seg)) != 0 {
 		for i := 0; i < len(seg); i++ {
 			buf[i] = lower(seg[i])
 		}
@@ -199,7 +206,7 @@ func segSig(seg string, buf *[maxSegment]byte, unserved, last bool) (signature, 
 			return s.sig, s.key
 		}
 	}
-	if first == '.' || first == 'w' || first == 'p' {
+	if first == '.' || unserved && (first == 'w' || first == 'p') {
 		n := min(len(seg), maxSegment)
 		for i := 0; i < n; i++ {
 			buf[i] = lower(seg[i])
@@ -268,13 +275,37 @@ func isUpper(s string) bool {
 	return true
 }
 
-// segKeys has, for each first byte of a segmentSigs key, bit n set when a
-// key of that byte has length n.
-var segKeys = func() (t [256]uint64) {
-	for k := range segmentSigs {
-		t[k[0]] |= 1 << len(k)
+// mayBeServedProbe reports whether a path the site served could be a
+// probe: whether one of its segments has the first byte and length of a
+// probe whatever the answer, or starts with a dot.
+func mayBeServedProbe(path string) bool {
+	start := 0
+	for i := 0; i <= len(path); i++ {
+		if i < len(path) && path[i] != '/' {
+			continue
+		}
+		if n := i - start; n > 0 {
+			first := lower(path[start])
+			if first == '.' || n <= maxSegment && servedKeys[first]&(1<<n) != 0 {
+				return true
+			}
+		}
+		start = i + 1
 	}
-	return t
+	return false
+}
+
+// segKeys has, for each first byte of a segmentSigs key, bit n set when a
+// key of that byte has length n; servedKeys the same for the keys that
+// are probes whatever the answer.
+var segKeys, servedKeys = func() (all, served [256]uint64) {
+	for k, e := range segmentSigs {
+		all[k[0]] |= 1 << len(k)
+		if !e.unserved {
+			served[k[0]] |= 1 << len(k)
+		}
+	}
+	return all, served
 }()
 
 // prefixSig matches the start of a lower-cased segment against

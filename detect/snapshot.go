@@ -641,6 +641,7 @@ func (e *Engine) restoreWindow(d *decoder, w int64) error {
 			return d.Fail("client counted twice in a window")
 		}
 		n.cold = n.winCold != winCold{}
+		n.login = n.logins.n > 0
 		*c, e.ring.cold[idx*e.ring.slots+s] = n.winCount, n.winCold
 		refs = append(refs, clientRef{idx: int32(idx)})
 	}

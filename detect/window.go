@@ -125,6 +125,7 @@ type winCount struct {
 	auth   uint32 // 401 and 403 responses
 	maxKiB uint16 // largest response in KiB, saturating: when to refresh the sample of it
 	cold   bool   // the winCold beside it holds something
+	login  bool   // the winCold beside it counted a login attempt
 	bytes  uint64 // response bytes
 }
 
@@ -259,7 +260,7 @@ func (r *windowRing) add(ref clientRef, s int, h *hit) (biggest bool) {
 	if h.auth {
 		c.auth++
 	}
-	if c.cold && !h.login && h.status < 400 {
+	if c.login && !h.login && h.status < 400 {
 		// A client that goes on after a login attempt was let in.
 		if k := &r.cold[int(ref.idx)*r.slots+s]; k.logins.n > 0 {
 			k.logins.follow = satInc(k.logins.follow)
@@ -292,6 +293,7 @@ func (r *windowRing) add(ref clientRef, s int, h *hit) (biggest bool) {
 			k.sigReq = satInc(k.sigReq)
 		}
 		if h.login {
+			c.login = true
 			k.logins.add(h.status)
 			k.loginRoute = h.loginRoute
 		}
