@@ -90,14 +90,19 @@ func AppendText(dst []byte, f detect.Finding) []byte {
 	dst = appendPadded(dst, f.Client, 20)
 	dst = appendPadded(dst, string(f.Status), 9)
 	dst = appendSafe(dst, f.Summary)
-	dst = append(dst, " (p="...)
-	dst = strconv.AppendFloat(dst, f.PValue, 'g', 2, 64)
-	if f.Windows > 1 {
-		dst = append(dst, ", "...)
-		dst = strconv.AppendInt(dst, int64(f.Windows), 10)
-		dst = append(dst, " windows"...)
+	// Rules and campaigns are counts over floors: no p-value to show.
+	var paren []string
+	if f.Baseline != detect.BaselineNone {
+		paren = append(paren, "p="+strconv.FormatFloat(f.PValue, 'g', 2, 64))
 	}
-	dst = append(dst, ')')
+	if f.Windows > 1 {
+		paren = append(paren, strconv.Itoa(f.Windows)+" windows")
+	}
+	if len(paren) > 0 {
+		dst = append(dst, " ("...)
+		dst = append(dst, strings.Join(paren, ", ")...)
+		dst = append(dst, ')')
+	}
 
 	if others := otherDetectors(f.Detectors, f.Detector); len(others) > 0 {
 		dst = append(dst, "\n    also: "...)
