@@ -138,7 +138,12 @@ func (e *Engine) feedCampaigns(w int64) {
 		if it.flagged || !it.n.cold || e.incs[it.idx] != 0 || e.clientAllowed(&e.tab.list[it.idx]) {
 			continue // a client with an incident of its own: its probes are part of it
 		}
-		if e.on.sigs && it.n.sigs != 0 && bits.OnesCount32(it.n.sigs) == 1 {
+		// A probe campaign's clients are probing: at least a third of
+		// their window's requests are probes or refused. A visitor whose
+		// page links to a file the site lost (/wp-content/... after a
+		// migration, a missing /config.json) is not one.
+		probing := 3*(float64(it.n.sigReq)+math.Round(it.n.scan.estimate())) >= float64(it.n.req)
+		if e.on.sigs && it.n.sigs != 0 && bits.OnesCount32(it.n.sigs) == 1 && probing {
 			s := signature(bits.TrailingZeros32(it.n.sigs))
 			e.feedProbe(it, s, e.nameOf(it.n.sigKey), float64(it.n.sigReq), w)
 		} else if e.on.sigs && it.n.probes > 0 {

@@ -1,0 +1,73 @@
+package detect
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gatewatch/gatewatch/ingest"
+)
+
+// campaignRun feeds each client's requests, one client a minute, and
+// returns the resolved findings.
+func campaignRun(t *testing.T, clients int, reqs func(c int) []string, status func(path string) int) []Finding {
+	t.Helper()
+	var out []Finding
+	e := New(Options{CampaignGap: -1, Emit: func(f Finding) {
+		if f.Status == StatusResolved {
+			out = append(out, f)
+		}
+	}})
+	var ev ingest.Event
+	for c := range clients {
+		for i, p := range reqs(c) {
+			ev.Reset()
+			ev.Time = t0.Add(time.Duration(c)*7*time.Minute + time.Duration(i)*time.Second)
+			ev.ClientKey, ev.ClientKind = "203.0.113."+itoa(c), ingest.ClientIP
+			ev.Method, ev.Path, ev.Route, ev.Status = "GET", p, p, status(p)
+			e.Observe(&ev)
+		}
+	}
+	e.Flush()
+	return out
+}
+
+// TestWormIsOneCampaign: ten addresses, seven minutes apart, each sending
+// the same three Windows shell probes, are one campaign naming them all,
+// not ten incidents.
+func TestWormIsOneCampaign(t *testing.T) {
+	t.Parallel()
+	probes := []string{"/scripts/root.exe", "/MSADC/root.exe", "/c/winnt/system32/cmd.exe"}
+	got := campaignRun(t, 10, func(int) []string { return probes }, func(string) int { return 404 })
+	if len(got) != 1 {
+		t.Fatalf("%d findings, want one campaign: %+v", len(got), got)
+	}
+	f := got[0]
+	if f.Detector != DetectorCampaign || f.ClientKind != "campaign" || f.ClientCount != 10 || len(f.Clients) != 10 {
+		t.Errorf("finding %s %s count %d clients %v, want a campaign of the 10 addresses", f.Detector, f.Client, f.ClientCount, f.Clients)
+	}
+	if f.Campaign != "windows-shell root.exe" {
+		t.Errorf("campaign %q, want the probe it is named for", f.Campaign)
+	}
+}
+
+// TestBrokenLinkIsNoCampaign: visitors whose page links to a file the
+// site lost (/wp-content/... after a migration) get a 404 on a WordPress
+// path each, among the page's other requests: no campaign.
+func TestBrokenLinkIsNoCampaign(t *testing.T) {
+	t.Parallel()
+	page := []string{"/", "/style.css", "/app.js", "/logo.png", "/about", "/about/team.jpg", "/wp-content/uploads/old.png"}
+	status := func(p string) int {
+		if p == "/wp-content/uploads/old.png" {
+			return 404
+		}
+		return 200
+	}
+	if got := campaignRun(t, 30, func(int) []string { return page }, status); len(got) != 0 {
+		t.Errorf("visitors with a broken link flagged: %+v", got[0])
+	}
+	// The same path alone, as a prober asks for it, is one.
+	probe := func(int) []string { return []string{"/wp-content/uploads/old.png", "/"} }
+	if got := campaignRun(t, 30, probe, status); len(got) != 1 || got[0].ClientCount != 30 {
+		t.Errorf("probers of the path: %d findings, want one campaign of 30", len(got))
+	}
+}
