@@ -362,6 +362,12 @@ func (v *popView) of(mid, sd, high float64) *popView {
 // the start of the stream that has no baseline of its own yet.
 const foundingFloor = 4
 
+// foundingWindows is how many windows from the start of the stream a
+// client is "present from the first line": the first, which a log may
+// start in the middle of, and the next. A client that appears later is
+// new, and judged as new clients are, however young the stream.
+const foundingWindows = 2
+
 // metricPriors are what a normal client does in a window on any site,
 // for judging clients before the population has been measured: a few
 // distinct 404s and a login attempt or two, at most. Walking object ids

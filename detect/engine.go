@@ -53,7 +53,7 @@ type Engine struct {
 	camps   []campaign        // campaigns, in the order they were first seen
 	campIdx map[string]int32  // campaign slot by key
 
-	warmUntil int64 // clients first seen in a window before this are founding clients
+	warmUntil int64 // clients first seen in a window before this are founding clients (present from the first line)
 	nextSweep int64 // watermark at which to look for idle clients next
 
 	// Scratch reused by every window close and eviction.
@@ -270,7 +270,7 @@ func (e *Engine) advance(t int64) {
 	first := !e.clock.started
 	e.clock.observe(t)
 	if first {
-		e.warmUntil = e.clock.index(t) + int64(e.opts.MinHistory)
+		e.warmUntil = e.clock.index(t) + foundingWindows
 		e.nextSweep = e.clock.watermark() + e.sweepEvery()
 		return
 	}

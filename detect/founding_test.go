@@ -1,0 +1,56 @@
+package detect
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gatewatch/gatewatch/ingest"
+)
+
+// TestScanInYoungLog: a 12-minute log of five steady visitors with a
+// scanner starting at minute 8 (40 distinct 404 paths a minute, twice the
+// floor): the scanner is new, not present from the first line, and is
+// found although the stream is younger than min_history. The same scanner
+// present from the first line needs four times the floor: at 40 a minute
+// it is not reported, at 90 it is.
+func TestScanInYoungLog(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name      string
+		start     int // minute the scanner starts
+		perMinute int
+		want      bool
+	}{
+		{"new at minute 8", 8, 40, true},
+		{"from the first line, twice the floor", 0, 40, false},
+		{"from the first line, past four times the floor", 0, 90, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			found := false
+			e := New(Options{Emit: func(f Finding) { found = found || f.Client == "198.51.100.9" }})
+			var ev ingest.Event
+			send := func(at time.Time, client, path string, status int) {
+				ev.Reset()
+				ev.Time, ev.ClientKey, ev.ClientKind = at, client, ingest.ClientIP
+				ev.Method, ev.Path, ev.Route, ev.Status = "GET", path, path, status
+				e.Observe(&ev)
+			}
+			for m := range 12 {
+				at := t0.Add(time.Duration(m) * time.Minute)
+				for v := range 5 {
+					send(at.Add(time.Duration(v)*time.Second), "192.0.2."+itoa(v), "/page/"+itoa(m%3), 200)
+				}
+				if m >= tt.start && m < tt.start+4 {
+					for i := range tt.perMinute {
+						send(at.Add(10*time.Second+time.Duration(i)*time.Second/2), "198.51.100.9", "/x"+itoa(m*1000+i), 404)
+					}
+				}
+			}
+			e.Flush()
+			if found != tt.want {
+				t.Errorf("scanner reported %v, want %v", found, tt.want)
+			}
+		})
+	}
+}
