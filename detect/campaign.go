@@ -51,6 +51,7 @@ import (
 const (
 	maxCampaignNames = 20      // clients a campaign finding names
 	maxCampaignSeen  = 1 << 16 // participants remembered exactly; beyond, every contribution counts as new
+	maxSeenTotal     = 1 << 20 // the same over all campaigns: about 40 MB at most
 	maxCampaigns     = 4096    // campaigns held; beyond, new login routes are not tracked
 	loginHalfLife    = 360     // windows (6 hours of one-minute windows)
 	loginMinFails    = 20
@@ -252,8 +253,9 @@ func (e *Engine) contribute(ci int32, it *windowItem, reqs float64, w int64) {
 	_, old := c.seen[h]
 	if !old {
 		c.clients++
-		if len(c.seen) < maxCampaignSeen {
+		if len(c.seen) < maxCampaignSeen && e.seenTotal < maxSeenTotal {
 			c.seen[h] = struct{}{}
+			e.seenTotal++
 		}
 	}
 	c.rank(key, reqs)
@@ -406,6 +408,7 @@ func (e *Engine) campaignFinding(f *Finding, in *incident, status Status) {
 // resetCampaign starts c's next episode: the participants of a resolved
 // campaign are not the next one's.
 func (e *Engine) resetCampaign(c *campaign) {
+	e.seenTotal -= len(c.seen)
 	c.names, c.nameReq, c.seen, c.clients, c.reqs, c.tot = nil, nil, nil, 0, 0, Totals{}
 	c.fails, c.succ, c.failClients = 0, 0, 0
 }

@@ -52,6 +52,9 @@ type Engine struct {
 	nameIdx map[string]uint16 // index + 1 in names
 	camps   []campaign        // campaigns, in the order they were first seen
 	campIdx map[string]int32  // campaign slot by key
+	// seenTotal counts the participants remembered over all campaigns
+	// (maxSeenTotal bounds them, whatever an attacker sprays).
+	seenTotal int
 
 	warmUntil int64 // clients first seen in a window before this are founding clients (present from the first line)
 	nextSweep int64 // watermark at which to look for idle clients next

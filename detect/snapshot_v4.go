@@ -136,7 +136,7 @@ func (e *Engine) restoreCampaigns(d *decoder) error {
 			c.nameReq = append(c.nameReq, d.finite())
 		}
 		c.clients = d.int(math.MaxInt32)
-		if k := d.int(min(len(d.B), maxCampaignSeen)); k > 0 {
+		if k := d.int(min(len(d.B), maxCampaignSeen, maxSeenTotal-e.seenTotal)); k > 0 {
 			c.seen = make(map[uint64]struct{}, k)
 			var prev uint64
 			for j := range k {
@@ -146,6 +146,7 @@ func (e *Engine) restoreCampaigns(d *decoder) error {
 				}
 				c.seen[h], prev = struct{}{}, h
 			}
+			e.seenTotal += k
 		}
 		c.reqs, c.fails, c.succ, c.failClients = d.finite(), d.finite(), d.finite(), d.finite()
 		d.totals(&c.tot)

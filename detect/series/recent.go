@@ -48,12 +48,13 @@ func (r *recent) predict(dt, d, hl float64) (mean, variance, neff float64) {
 }
 
 // add absorbs y, observed dt seconds after the last observation; e is its
-// one-step error against the prediction; keepSpread leaves the spread
-// alone (the value was flagged or suspect).
-func (r *recent) add(y, e, dt, d float64, keepSpread bool) {
-	if !keepSpread && r.m.w > 0 {
-		r.ew = d*r.ew + 1
-		r.ev += (e*e - r.ev) / r.ew
+// one-step error against the prediction, which enters the spread with
+// weight vw: 1 for an ordinary value, less (down to 0, leaving the spread
+// alone) for a flagged or suspect one.
+func (r *recent) add(y, e, dt, d, vw float64) {
+	if vw > 0 && r.m.w > 0 {
+		r.ew = d*r.ew + vw
+		r.ev += vw * (e*e - r.ev) / r.ew
 	}
 	age := r.age + dt
 	w := d*r.m.w + 1
@@ -62,7 +63,7 @@ func (r *recent) add(y, e, dt, d float64, keepSpread bool) {
 	r.ctt = d*r.ctt + (1-a)*age*age
 	r.cty = d*r.cty + (1-a)*age*dy
 	r.age = age * (1 - a)
-	r.m.add(y, d, keepSpread)
+	r.m.add(y, d, vw < 1)
 	if r.ctt < 0 || math.IsInf(r.ctt, 0) || math.IsNaN(r.ctt) || math.IsInf(r.cty, 0) || math.IsNaN(r.cty) {
 		r.ctt, r.cty = 0, 0 // a degenerate time spread: no slope
 	}
