@@ -19,7 +19,7 @@ import (
 // a zone the restoring machine lacks fails to load rather than silently
 // bucketing hours differently.
 //
-// Layout, version 1 (varints are encoding/binary's, floats little-endian
+// Layout, version 2 (varints are encoding/binary's, floats little-endian
 // bits):
 //
 //	magic "GWSS", version byte
@@ -28,12 +28,15 @@ import (
 //	  location name (uvarint length, bytes)
 //	state: n, last, lgap, gaps, recent-history line, seasonal residual
 //	  moments, 24 hour buckets,
-//	  7 weekday buckets, comparison, run, shift chart
+//	  7 weekday buckets, comparison, run, shift chart, suspect rate,
+//	  calibration record (downward then upward bins, their scale, their
+//	  weight, then the pending surprise and its direction byte), mean
+//	  absolute error
 //	CRC-32C of all the above
 
 const (
 	checkpointMagic   = "GWSS"
-	checkpointVersion = 1
+	checkpointVersion = 2
 )
 
 // ErrCheckpoint is wrapped by every error UnmarshalBinary returns for
@@ -75,6 +78,13 @@ func (s *Scorer) AppendBinary(b []byte) ([]byte, error) {
 	b = appendFloats(b, s.cmpFlat, s.cmpSeas, s.cmpW, s.cmpLast)
 	b = binary.AppendVarint(b, int64(s.run))
 	b = appendFloats(b, s.shift.z, s.shift.v, s.shift.w)
+	b = appendFloats(b, s.odd, s.oddW)
+	for i := range s.tail {
+		b = appendFloats(b, s.tail[i][:]...)
+	}
+	b = appendFloats(b, s.tailG, s.tailW, s.pend)
+	b = append(b, boolByte(s.pendUp))
+	b = appendFloats(b, s.mae, s.maeW)
 	return binenc.Seal(b, start), nil
 }
 
@@ -125,6 +135,15 @@ func (s *Scorer) UnmarshalBinary(data []byte) error {
 	n.cmpFlat, n.cmpSeas, n.cmpW, n.cmpLast = r.float(), r.float(), r.float(), r.float()
 	n.run = int32(max(min(r.Varint(), math.MaxInt32), math.MinInt32+1))
 	n.shift = shiftChart{r.float(), r.float(), r.float()}
+	n.odd, n.oddW = r.float(), r.float()
+	for i := range n.tail {
+		for k := range n.tail[i] {
+			n.tail[i][k] = r.float()
+		}
+	}
+	n.tailG, n.tailW, n.pend = r.float(), r.float(), r.float()
+	n.pendUp = r.Byte() != 0
+	n.mae, n.maeW = r.float(), r.float()
 	switch {
 	case r.Err != nil:
 		return r.Err

@@ -54,12 +54,26 @@
 // one at one spread, and neither widens the spread at all. A deviation that persists for Options.MinHistory
 // observations in a row is a new regime and absorbed normally.
 //
+// That protection assumes the model's tails are right, and on sparse,
+// spiky series (a count that is mostly 0 to 2 with bursts, scored as
+// continuous values) they are not: a spread learnt only from the values
+// it already expects collapses, and then nearly everything is flagged.
+// So the model checks itself, three ways: where suspect values are
+// clearly more common than its tails allow, they are winsorised and
+// learnt from like ordinary ones; recent history's spread is not
+// believed below half its long-run typical error; and each p-value is
+// checked against the model's own record, so that an isolated spike of
+// a size that has come and gone often before is scored by how often it
+// has (see "Calibration" in scorer.go). On noise that fits the model
+// the first two never act and the third moves a p-value by less than
+// the width of its bin.
+//
 // Each observation is judged alone unless Options.Shifts adds a chart of
 // recent residuals, which finds a level that moves a few spreads and
 // stays there; it is opt-in because its evidence is less robust than the
 // point test's (shift.go).
 //
-// A Scorer is a plain value of about 1.8 KB with no pointers but its
+// A Scorer is a plain value of about 2.3 KB with no pointers but its
 // Location: copying it forks it, MarshalBinary checkpoints it, and
 // Observe allocates nothing. See README.md for measured figures and the
 // evaluation.

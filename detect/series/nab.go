@@ -226,12 +226,19 @@ type EvalOptions struct {
 	// Default 0.5 (Options.PValue).
 	Threshold float64
 	// Probation is the leading share of the series in which detections
-	// are ignored, as NAB lets detectors learn. Zero means NAB's 0.15;
-	// negative means none.
+	// are ignored, as NAB lets detectors learn: the first
+	// floor(Probation·n) of n observations. Zero means NAB's rule: 15%,
+	// but at most 750 observations (0.15·5000); negative means none. A
+	// window that ends within it is not counted.
 	Probation float64
 	// Weights of a true positive, a false positive and a missed window.
 	// All zero means NAB's standard profile: 1, 0.11, 1.
 	TP, FP, FN float64
+	// Subset lets EvaluateNAB run on part of a checkout: a labelled series
+	// whose data file does not exist is skipped and counted in a note
+	// instead of failing the run. Evaluate ignores it. The normalised
+	// score of a subset is not comparable with a whole-corpus score.
+	Subset bool
 }
 
 // Evaluation is how detections compare with labelled windows.
@@ -281,13 +288,15 @@ func ratio(a, b int) float64 {
 }
 
 // Evaluate scores detections (scores[i] >= Threshold at points[i]) against
-// windows the way NAB does: the first detection in a window earns
-// TP·σ(position), position running from -1 at the window's start to 0 at
-// its end, so earlier is better; a detection outside every window costs
-// FP, less when it falls shortly after a window (it may be the same
-// incident's tail); a window without detection costs FN. σ is NAB's
-// scaled sigmoid 2/(1+e^(5x)) - 1. Window lengths are measured in
-// observations. points must be in time order and scores the same length.
+// windows the way NAB's sweeper does: the first detection in a window
+// earns TP·σ(position)/σ(-1), position running from -1 at the window's
+// start to 0 at its end, so earlier is better (TP at the first
+// observation); a detection outside every window costs FP, less when it
+// falls shortly after a window (it may be the same incident's tail:
+// FP·σ(distance/(length-1)) past its end); a window without detection
+// costs FN. σ is NAB's scaled sigmoid 2/(1+e^(5x)) - 1. Window lengths
+// are measured in observations. points must be in time order and scores
+// the same length.
 func Evaluate(points []Point, scores []Score, windows []Window, opt EvalOptions) (Evaluation, error) {
 	if len(points) != len(scores) {
 		return Evaluation{}, fmt.Errorf("series: evaluate: %d points, %d scores", len(points), len(scores))
@@ -295,11 +304,12 @@ func Evaluate(points []Point, scores []Score, windows []Window, opt EvalOptions)
 	if opt.Threshold == 0 {
 		opt.Threshold = 0.5
 	}
-	switch {
+	var probation int
+	switch n := float64(len(points)); {
 	case opt.Probation == 0:
-		opt.Probation = 0.15
-	case opt.Probation < 0:
-		opt.Probation = 0
+		probation = int(math.Min(math.Floor(nabProbation*n), nabProbation*5000))
+	case opt.Probation > 0:
+		probation = int(math.Floor(opt.Probation * n))
 	}
 	if opt.TP == 0 && opt.FP == 0 && opt.FN == 0 {
 		opt.TP, opt.FP, opt.FN = 1, 0.11, 1
@@ -322,10 +332,17 @@ func Evaluate(points []Point, scores []Score, windows []Window, opt EvalOptions)
 		}
 	}
 	slices.SortFunc(spans, func(a, b span) int { return a.lo - b.lo })
-	e := Evaluation{Windows: len(spans)}
-	e.Null = -opt.FN * float64(len(spans))
-	e.Perfect = opt.TP * scaledSigmoid(-1) * float64(len(spans))
-	probation := int(math.Ceil(opt.Probation * float64(len(points))))
+	var e Evaluation
+	// Windows over before probation ends are neither found nor missed.
+	counted := make([]bool, len(spans))
+	for i, sp := range spans {
+		if sp.hi >= probation {
+			counted[i] = true
+			e.Windows++
+		}
+	}
+	e.Null = -opt.FN * float64(e.Windows)
+	e.Perfect = opt.TP * float64(e.Windows)
 	found := make([]bool, len(spans))
 	cur, prev := 0, -1 // next window not yet passed; last window passed
 	for i := range points {
@@ -340,27 +357,33 @@ func Evaluate(points []Point, scores []Score, windows []Window, opt EvalOptions)
 			if !found[cur] {
 				found[cur] = true
 				length := float64(spans[cur].hi - spans[cur].lo + 1)
-				e.Raw += opt.TP * scaledSigmoid(-float64(spans[cur].hi-i+1)/length)
+				e.Raw += opt.TP * scaledSigmoid(-float64(spans[cur].hi-i+1)/length) / scaledSigmoid(-1)
 			}
 			continue
 		}
 		e.FalsePositives++
 		pos := -1.0
 		if prev >= 0 {
-			length := float64(spans[prev].hi - spans[prev].lo + 1)
+			// NAB divides by the length less one; a one-observation
+			// window would divide by zero there.
+			length := math.Max(float64(spans[prev].hi-spans[prev].lo), 1)
 			pos = scaledSigmoid(float64(i-spans[prev].hi) / length)
 		}
 		e.Raw += opt.FP * pos
 	}
-	for _, f := range found {
-		if f {
+	for i, f := range found {
+		switch {
+		case f:
 			e.Detected++
-		} else {
+		case counted[i]:
 			e.Raw -= opt.FN
 		}
 	}
 	return e, nil
 }
+
+// nabProbation is NAB's probationary share.
+const nabProbation = 0.15
 
 // scaledSigmoid is NAB's weighting of a detection's relative position.
 func scaledSigmoid(x float64) float64 {
@@ -381,6 +404,9 @@ const NABLabels = "labels/combined_windows.json"
 // whose rows are out of time order is sorted (see ReadNABSeries) and
 // noted in notes, one line per file, such as
 // "realKnownCause/x.csv: 3 rows out of time order, sorted (lines 7, 9, 12)".
+// A missing data file is an error unless eopt.Subset is set; then it is
+// skipped, and the skipped files counted in a last note such as
+// "subset: 52 of 58 labelled series have no data file, skipped".
 func EvaluateNAB(fsys fs.FS, opt Options, eopt EvalOptions) (per map[string]Evaluation, total Evaluation, notes []string, err error) {
 	lf, err := fsys.Open(NABLabels)
 	if err != nil {
@@ -397,8 +423,13 @@ func EvaluateNAB(fsys fs.FS, opt Options, eopt EvalOptions) (per map[string]Eval
 	}
 	slices.Sort(names)
 	per = make(map[string]Evaluation, len(names))
+	missing := 0
 	for _, name := range names {
 		f, err := fsys.Open(path.Join("data", name))
+		if eopt.Subset && errors.Is(err, fs.ErrNotExist) {
+			missing++
+			continue
+		}
 		if err != nil {
 			return nil, Evaluation{}, nil, fmt.Errorf("series: NAB series: %w", err)
 		}
@@ -416,6 +447,9 @@ func EvaluateNAB(fsys fs.FS, opt Options, eopt EvalOptions) (per map[string]Eval
 		}
 		per[name] = e
 		total = total.Add(e)
+	}
+	if missing > 0 {
+		notes = append(notes, fmt.Sprintf("subset: %d of %d labelled series have no data file, skipped", missing, len(names)))
 	}
 	return per, total, notes, nil
 }

@@ -159,7 +159,9 @@ func swapLines(t *testing.T, data []byte, a, b int) []byte {
 	return []byte(strings.Join(ls, ""))
 }
 
-// Evaluate against hand-computed NAB scores.
+// Evaluate against hand-computed NAB scores (NAB's sweeper.py: a true
+// positive is normalised by σ(-1), a false positive after a window is
+// placed by its distance over the window's length less one).
 func TestEvaluate(t *testing.T) {
 	t.Parallel()
 	points := make([]Point, 100)
@@ -184,10 +186,10 @@ func TestEvaluate(t *testing.T) {
 		fps      int
 	}{
 		{"none", at(), -1, 0, 0},
-		{"perfect", at(40), sig(-1), 1, 0},
-		{"late in window, twice", at(45, 47), sig(-0.5), 1, 0},
-		{"false positive before", at(10, 40), sig(-1) - 0.11, 1, 1},
-		{"false positive just after", at(40, 52), sig(-1) + 0.11*sig(0.3), 1, 1},
+		{"perfect", at(40), 1, 1, 0},
+		{"late in window, twice", at(45, 47), sig(-0.5) / sig(-1), 1, 0},
+		{"false positive before", at(10, 40), 1 - 0.11, 1, 1},
+		{"false positive just after", at(40, 52), 1 + 0.11*sig(3.0/9), 1, 1},
 		{"in probation", at(5), -1, 0, 0},
 	} {
 		e, err := Evaluate(points, tc.scores, ws, EvalOptions{Probation: 0.1})
@@ -197,7 +199,7 @@ func TestEvaluate(t *testing.T) {
 		if math.Abs(e.Raw-tc.raw) > 1e-12 || e.Detected != tc.detected || e.FalsePositives != tc.fps {
 			t.Errorf("%s: %+v, want raw %v, %d detected, %d false positives", tc.name, e, tc.raw, tc.detected, tc.fps)
 		}
-		if e.Null != -1 || math.Abs(e.Perfect-sig(-1)) > 1e-12 {
+		if e.Null != -1 || e.Perfect != 1 {
 			t.Errorf("%s: null %v perfect %v", tc.name, e.Null, e.Perfect)
 		}
 	}
@@ -206,6 +208,21 @@ func TestEvaluate(t *testing.T) {
 	}
 	if _, err := Evaluate(points, at()[:5], ws, EvalOptions{}); err == nil {
 		t.Error("length mismatch not reported")
+	}
+	// A window over before probation ends counts neither way.
+	if e, _ := Evaluate(points, at(), ws, EvalOptions{Probation: 0.5}); e.Windows != 0 || e.Raw != 0 || e.NAB() != 0 {
+		t.Errorf("window within probation: %+v", e)
+	}
+	// NAB's probation is at most 750 observations: of 10,000, a
+	// detection at 800 counts.
+	long := make([]Point, 10000)
+	for i := range long {
+		long[i] = Point{Time: t0.Add(time.Duration(i) * time.Minute)}
+	}
+	ls := make([]Score, len(long))
+	ls[749].Score, ls[800].Score = 0.9, 0.9
+	if e, _ := Evaluate(long, ls, nil, EvalOptions{}); e.FalsePositives != 1 {
+		t.Errorf("probation of 10,000 observations: %+v, want the detection at 800 only", e)
 	}
 }
 
@@ -244,5 +261,22 @@ func TestEvaluateNAB(t *testing.T) {
 	delete(fsys, "data/realKnownCause/empty.csv")
 	if _, _, _, err := EvaluateNAB(fsys, Options{}, EvalOptions{}); err == nil {
 		t.Fatal("missing series not reported")
+	}
+	// On a subset the missing file is skipped and counted; the rest is
+	// scored as before.
+	sub, subTotal, notes, err := EvaluateNAB(fsys, Options{}, EvalOptions{Subset: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"subset: 1 of 2 labelled series have no data file, skipped"}; !slices.Equal(notes, want) {
+		t.Fatalf("subset notes %q, want %q", notes, want)
+	}
+	if len(sub) != 1 || sub["artificialWithAnomaly/example.csv"] != per["artificialWithAnomaly/example.csv"] || subTotal.Windows != 1 {
+		t.Fatalf("subset: per file %+v, total %+v", sub, subTotal)
+	}
+	// Only a missing file is skipped: an unreadable one still fails.
+	fsys["data/realKnownCause/empty.csv"] = &fstest.MapFile{Data: []byte("timestamp,value\nnot a row\n")}
+	if _, _, _, err := EvaluateNAB(fsys, Options{}, EvalOptions{Subset: true}); err == nil {
+		t.Fatal("malformed series in a subset not reported")
 	}
 }

@@ -60,6 +60,28 @@ type Scorer struct {
 
 	run int32 // consecutive flagged observations, signed by direction
 
+	// Time-decayed count of scored observations that were suspect (p
+	// below the square root of PValue), and of all scored ones: the
+	// check that suspect values are rare, as the winsorising assumes.
+	odd, oddW float64
+
+	// Time-decayed mean absolute one-step error of recent history and its
+	// weight, with a long memory: the floor of its spread (see maeFloor).
+	mae, maeW float64
+
+	// Time-decayed counts of past scored observations by how surprising
+	// the model found them (bins of log p, upward and downward apart),
+	// and the weight of all of them: the model's record against which a
+	// p-value is checked (see calibrate); the last observation's log
+	// p-value and direction wait one step to be recorded (see noteTail).
+	// The bins hold counts times tailG, which grows as they age, so that
+	// ageing them is one division rather than one per bin.
+	tail   [2][calBins]float64
+	tailG  float64
+	tailW  float64
+	pend   float64
+	pendUp bool
+
 	shift shiftChart // with Options.Shifts
 }
 
@@ -180,6 +202,7 @@ func (s *Scorer) Observe(t time.Time, v float64) Score {
 	// from its second day.
 	fm, fv, fn := s.flat.predict(dt, d, hl)
 	fsd, fdof := s.spread(fm, fv, fn)
+	fsd = math.Max(fsd, s.maeFloor())
 	seasonal := s.opt.Seasonality != SeasonOff
 	var sm, ssd, sdof, sn float64
 	haveSeason, seasonExists := false, false
@@ -220,6 +243,9 @@ func (s *Scorer) Observe(t time.Time, v float64) Score {
 				out.LogP = math.Min(0, math.Ln2+math.Min(out.LogP, lp))
 			}
 		}
+		raw := out.LogP
+		out.LogP = s.calibrate(raw, y >= m)
+		s.noteTail(raw, y >= m, dt, hl)
 		out.Score = tail.Score(out.LogP, s.opt.PValue)
 	}
 
@@ -231,16 +257,30 @@ func (s *Scorer) Observe(t time.Time, v float64) Score {
 	// PValue) is clipped at two spreads and teaches no variance:
 	// otherwise each near miss would widen the spread, or drag the
 	// baseline, so that the next, larger anomaly is missed too.
+	//
+	// That protection assumes suspect values are rare. Where they are
+	// not, the model is wrong, not the data: a spread learnt only from
+	// the values it already expects shrinks, which makes more values
+	// suspect, which shrinks it further, until nearly everything is
+	// flagged (a sparse series, mostly zeros with occasional events,
+	// goes this way). So once suspect values are clearly more common
+	// than the model's own tails allow (odd), they are winsorised at
+	// up to Clip like ordinary ones and teach the spread again.
 	flagged := out.Scored && out.LogP < math.Log(s.opt.PValue)
 	s.track(flagged, y > m)
+	g := s.noteOdd(out.Scored, out.LogP, dt, hl)
 	fHold, fKeep := s.verdict(out.Scored, out.LogP)
+	fw := spreadWeight(fKeep, g)
 	yf := y
 	if out.Scored {
-		yf = clip(y, fm, s.clipAt(fHold, fKeep)*fsd)
+		yf = clip(y, fm, s.clipAt(fHold, fKeep, g)*fsd)
 	}
-	s.flat.add(yf, yf-fm, dt, d, fKeep)
+	s.flat.add(yf, yf-fm, dt, d, fw)
+	if out.Scored {
+		s.learnMAE(y-fm, dt, hl)
+	}
 	if s.opt.Shifts && out.Scored {
-		s.shift.update(zt, decay(dt, shiftVarMemory*hl), fKeep)
+		s.shift.update(zt, decay(dt, shiftVarMemory*hl), fw == 0)
 	}
 	if seasonal {
 		// The seasonal model is winsorised by its own verdict while
@@ -259,14 +299,14 @@ func (s *Scorer) Observe(t time.Time, v float64) Score {
 				}
 				sHold, sKeep = s.verdict(true, lp)
 			}
-			ys = clip(y, sm, s.clipAt(sHold, sKeep)*ssd)
+			ys = clip(y, sm, s.clipAt(sHold, sKeep, g)*ssd)
 		}
 		var ef, es float64
 		if haveSeason {
 			ef = clip(y, fm, cmpClip*fsd) - fm
 			es = clip(y, sm, cmpClip*ssd) - sm
 		}
-		s.learnSeason(now, d, ys, ef, es, sm, hb, db, haveSeason, sKeep)
+		s.learnSeason(now, d, ys, ef, es, sm, hb, db, haveSeason, spreadWeight(sKeep, g))
 	}
 	if now > s.last || s.n == 0 {
 		s.last = now
@@ -295,16 +335,17 @@ func (s *Scorer) Observe(t time.Time, v float64) Score {
 // always favour it. They are clipped far out (cmpClip spreads): the
 // flat model of a finely sampled series fails only at a few abrupt daily
 // steps, and a tight clip would hide exactly those failures.
-func (s *Scorer) learnSeason(now, d, ys, ef, es, sm float64, hb, db *bucket, haveSeason, keep bool) {
+func (s *Scorer) learnSeason(now, d, ys, ef, es, sm float64, hb, db *bucket, haveSeason bool, vw float64) {
 	// Once the bucket's mean came from other days, ys-sm is an honest
 	// one-step error, and what the hour profile leaves is the weekday's.
+	// It enters the bucket's spread with weight vw (see spreadWeight).
 	honest := hb.visits >= 2 || hb.visits == 1 && now-hb.last > day/2
-	if s.n > 0 && !keep {
+	if s.n > 0 && vw > 0 {
 		if honest {
 			e := ys - sm
 			bd := bucketDecay(hb, now, hourHalfLife)
-			hb.ew = bd*hb.ew + 1
-			hb.err += (e*e - hb.err) / hb.ew
+			hb.ew = bd*hb.ew + vw
+			hb.err += vw * (e*e - hb.err) / hb.ew
 		}
 	}
 	if haveSeason {
@@ -375,15 +416,168 @@ func (s *Scorer) verdict(scored bool, logP float64) (hold, keep bool) {
 }
 
 // clipAt is how many spreads a value may lie from a prediction when it
-// is absorbed.
-func (s *Scorer) clipAt(hold, keep bool) float64 {
+// is absorbed; g (see oddWeight) moves a held or suspect value's limit
+// towards an ordinary one's.
+func (s *Scorer) clipAt(hold, keep bool, g float64) float64 {
+	var c float64
 	switch {
 	case hold:
-		return flaggedClip
+		c = flaggedClip
 	case keep:
-		return math.Min(suspectClip, s.opt.Clip)
+		c = math.Min(suspectClip, s.opt.Clip)
+	default:
+		return s.opt.Clip
 	}
-	return s.opt.Clip
+	return c + g*(s.opt.Clip-c)
+}
+
+// spreadWeight is the weight with which a value's error enters the
+// spread: 1 for an ordinary value, g for a held or suspect one.
+func spreadWeight(keep bool, g float64) float64 {
+	if keep {
+		return g
+	}
+	return 1
+}
+
+// Suspect values should be rare: p < sqrt(PValue) has probability
+// sqrt(PValue) under a calibrated model (1e-3 by default), and true
+// anomalies add a few more. They are counted with a memory of oddMemory
+// recent half-lives; the first MinHistory in that memory are taken for
+// an incident (a burst that short is one, however dense), the rest as a
+// rate. Between oddLo and oddHi times sqrt(PValue) (1% and 5% by
+// default, at most a quarter and a half) suspect values go from teaching
+// nothing to being treated as ordinary.
+const (
+	oddMemory = 10
+	oddLo     = 10
+	oddHi     = 50
+)
+
+// Calibration. The model's p-value assumes its predictive distribution is
+// right, tails included. Where a series' errors are heavier-tailed than
+// any Student-t with its spread, values the model finds one-in-a-million
+// recur every day or two (a count that is usually zero and now and then
+// jumps, a spike that comes back every few hours): every one of them
+// scores high, and the real incidents are lost among them. So each
+// p-value is also checked against the model's own record: how often
+// have past observations been at least as surprising (in the same
+// direction, and to within a bin: bins are spaced geometrically in
+// log p, so that among values all far beyond the spread a spike ten
+// times the usual one is still told from the usual one)? If such values have been common,
+// their share of recent observations is the p-value; the first
+// calDiscount of them are disregarded, so that an incident or two in
+// the memory do not dull the next one. Only isolated surprises are
+// recorded: a value enters the record one observation late, and not if
+// the next value is also suspect in the same direction. A spike that
+// comes and goes at once is what recurs; a shift, burst or outage that
+// persists is an incident, and must not teach the model that the next
+// one is ordinary. The record is kept on the model's own p-values,
+// before this correction, with a memory of calMemory recent half-lives.
+// The correction only ever raises a p-value: a calibrated model, whose
+// tails hold, is left as it is.
+const (
+	calBins     = 32  // bins per direction; the last holds everything beyond
+	calRes      = 4   // bins per doubling of -log10 p: p, p^1.19, p^1.41, ...
+	calMin      = 2   // p below 10^-calMin is recorded (10^-2 to 10^-512 in bins)
+	calMemory   = 100 // recent half-lives
+	calDiscount = 3   // past exceedances disregarded
+	calRescale  = 1e100
+)
+
+// calibrate returns logP, raised to the share of past observations that
+// were as surprising (see Calibration) when that is larger.
+func (s *Scorer) calibrate(logP float64, up bool) float64 {
+	k, ok := calBin(logP)
+	if !ok || !(s.tailW > 0) || !(s.tailG > 0) {
+		return logP
+	}
+	h := &s.tail[calSide(up)]
+	c := 0.0
+	for _, w := range h[k:] {
+		c += w
+	}
+	c /= s.tailG
+	if c <= calDiscount {
+		return logP
+	}
+	return math.Max(logP, math.Log((c-calDiscount)/s.tailW))
+}
+
+// noteTail notes a scored observation's model log p-value, observed dt
+// seconds after the last, and records the previous one's unless this one
+// continues it (suspect in the same direction).
+func (s *Scorer) noteTail(logP float64, up bool, dt, hl float64) {
+	if s.tailG == 0 {
+		s.tailG = 1
+	}
+	d := decay(dt, calMemory*hl)
+	if d < 1 {
+		s.tailW *= d
+		if g := s.tailG / d; g < calRescale {
+			s.tailG = g
+		} else {
+			f := d / s.tailG
+			for i := range s.tail {
+				for k := range s.tail[i] {
+					s.tail[i][k] *= f
+				}
+			}
+			s.tailG = 1
+		}
+	}
+	s.tailW++
+	if s.pend < 0 {
+		if !(logP < math.Log(s.opt.PValue)/2 && up == s.pendUp) {
+			if k, ok := calBin(s.pend); ok {
+				// Recorded as of its own time, one step of ageing ago.
+				s.tail[calSide(s.pendUp)][k] += d * s.tailG
+			}
+		}
+	}
+	s.pend, s.pendUp = logP, up
+}
+
+// calBin is the record's bin for log p-value logP, false when p is above
+// 10^-calMin.
+func calBin(logP float64) (int, bool) {
+	e := -logP / math.Ln10
+	if !(e >= calMin) {
+		return 0, false
+	}
+	return int(math.Min(calRes*math.Log2(e/calMin), calBins-1)), true
+}
+
+func calSide(up bool) int {
+	if up {
+		return 1
+	}
+	return 0
+}
+
+// noteOdd adds a scored observation with log tail probability logP,
+// dt seconds after the last, to the rate of suspect values and returns
+// oddWeight.
+func (s *Scorer) noteOdd(scored bool, logP, dt, hl float64) float64 {
+	if scored {
+		x := 0.0
+		if logP < math.Log(s.opt.PValue)/2 {
+			x = 1
+		}
+		d := decay(dt, oddMemory*hl)
+		s.odd = d*s.odd + x
+		s.oddW = d*s.oddW + 1
+	}
+	return s.oddWeight()
+}
+
+// oddWeight is how far the rate of suspect values exceeds what the
+// model's tails allow, from 0 (not at all) to 1 (they are common).
+func (s *Scorer) oddWeight() float64 {
+	q := math.Sqrt(s.opt.PValue)
+	lo, hi := math.Min(oddLo*q, 0.25), math.Min(oddHi*q, 0.5)
+	r := math.Max(0, s.odd-float64(s.opt.MinHistory)) / s.oddW
+	return math.Min(math.Max((r-lo)/(hi-lo), 0), 1)
 }
 
 func (s *Scorer) track(flagged, up bool) {
@@ -575,3 +769,40 @@ func unixSeconds(t time.Time) float64 {
 
 // clip limits y to m±r.
 func clip(y, m, r float64) float64 { return math.Min(math.Max(y, m-r), m+r) }
+
+// The floor of recent history's spread. Its spread is the mean square of
+// its recent one-step errors, and where those are mostly exactly zero (a
+// count that is usually 0, a series held at a constant between events)
+// it shrinks towards nothing between events, so that the next ordinary
+// event is scored as impossible. Over a longer memory (maeMemory recent
+// half-lives) such a series does have a typical error size; the spread
+// is not believed below maeFloorShare of it, as a standard deviation
+// (the mean absolute error times sqrt(pi/2), which is a Gaussian's
+// standard deviation: a floor that a steady Gaussian series never
+// touches). Errors enter it at most maeClip times the current mean, so
+// that one wild value does not widen the floor for long.
+const (
+	maeMemory     = 10
+	maeFloorShare = 0.5
+	maeClip       = 100
+)
+
+// learnMAE absorbs a one-step error e of recent history, dt seconds
+// after the last observation.
+func (s *Scorer) learnMAE(e, dt, hl float64) {
+	a := math.Abs(e)
+	if s.mae > 0 {
+		a = math.Min(a, maeClip*s.mae)
+	}
+	s.maeW = decay(dt, maeMemory*hl)*s.maeW + 1
+	s.mae += (a - s.mae) / s.maeW
+}
+
+// maeFloor is the least spread believed for recent history's prediction
+// (0 until MinHistory errors have been seen).
+func (s *Scorer) maeFloor() float64 {
+	if s.maeW < float64(s.opt.MinHistory) {
+		return 0
+	}
+	return maeFloorShare * math.Sqrt(math.Pi/2) * s.mae
+}

@@ -2,8 +2,11 @@ package series
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 func maxScore(s []Score, from, to int) (float64, int) {
@@ -419,6 +422,46 @@ func TestOptionsNormalized(t *testing.T) {
 	for _, p := range []float64{0, -1, 1, 2} {
 		if got := (Options{PValue: p}).normalized().PValue; got != defaultPValue {
 			t.Errorf("PValue %v normalized to %v", p, got)
+		}
+	}
+}
+
+// A sparse, spiky series scored as continuous values (as NAB's tweet
+// counts are): mostly 0 to 2, now and then a spike of ~15. Its spread
+// must not collapse onto the quiet values, which would flag most of the
+// series (the spike-free stretches teach a spread near zero, the spikes
+// are then all "impossible", and, as suspect values, teach nothing);
+// a sustained burst well above the spikes is still found.
+func TestSparseSpikySeries(t *testing.T) {
+	t.Parallel()
+	const n, at, length = 8000, 6000, 20
+	for seed := range uint64(4) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		s := New(Options{})
+		high, incident := 0, 0.0
+		for i := range n {
+			lambda := 0.4
+			switch {
+			case i >= at && i < at+length:
+				lambda = 80
+			case rng.Float64() < 0.01:
+				lambda = 15
+			}
+			r := s.Observe(t0.Add(time.Duration(i)*5*time.Minute), distuv.Poisson{Lambda: lambda, Src: rng}.Rand())
+			switch {
+			case i >= at && i < at+length:
+				incident = math.Max(incident, r.Score)
+			case r.Score >= 0.5:
+				high++
+			}
+		}
+		share := float64(high) / (n - length)
+		t.Logf("seed %d: %.2g of ordinary observations score >= 0.5, the burst %.3f", seed, share, incident)
+		if share > 0.01 {
+			t.Errorf("seed %d: %.2g of ordinary observations score >= 0.5", seed, share)
+		}
+		if incident < 0.5 {
+			t.Errorf("seed %d: burst scored %.3f", seed, incident)
 		}
 	}
 }

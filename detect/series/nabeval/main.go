@@ -1,6 +1,10 @@
 // Command nabeval scores the Numenta Anomaly Benchmark with detect/series
 // and prints NAB's standard-profile score, windows found and false
-// positives, for one threshold or a sweep of them.
+// positives, for one threshold or a sweep of them. With -sweep it also
+// prints, as NAB's own optimiser does, each profile's (standard, reward
+// low FP, reward low FN) best score over thresholds 0.0025 to 1 in steps
+// of 0.0025, and with -v each file's evaluation at the best standard
+// threshold.
 //
 //	git clone https://github.com/numenta/NAB
 //	go run ./detect/series/nabeval -nab NAB
@@ -8,10 +12,14 @@
 //
 // It reads the checkout only; nothing is downloaded. A data file whose
 // rows are out of time order is sorted, and noted on standard error with
-// the lines that were out of order.
+// the lines that were out of order. With -subset, labelled series whose
+// data file is missing are skipped (and counted on standard error), so a
+// partial copy of the corpus can be scored; its score is the subset's,
+// not comparable with a whole-corpus one.
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,8 +40,9 @@ func main() {
 	halfLife := flag.Duration("halflife", 0, "recent-history half-life (0: 30 sampling intervals)")
 	pvalue := flag.Float64("pvalue", 0, "p-value that scores 0.5 (0: the default, 1e-6)")
 	threshold := flag.Float64("threshold", 0.5, "score at or above which an observation is a detection")
-	sweep := flag.Bool("sweep", false, "evaluate thresholds 0.05 to 0.95 and print each")
-	perFile := flag.Bool("v", false, "print each file's evaluation")
+	sweep := flag.Bool("sweep", false, "evaluate thresholds 0.05 to 0.95 and print each, then each profile's best threshold")
+	perFile := flag.Bool("v", false, "print each file's evaluation (with -sweep: at the best standard threshold)")
+	subset := flag.Bool("subset", false, "skip labelled series whose data file is missing")
 	flag.Parse()
 
 	opt := series.Options{HalfLife: *halfLife, PValue: *pvalue}
@@ -53,7 +62,8 @@ func main() {
 	default:
 		fail(fmt.Errorf("unknown -season %q", *season))
 	}
-	if err := run(os.Stdout, os.Stderr, os.DirFS(*dir), opt, *threshold, *sweep, *perFile); err != nil {
+	c := config{threshold: *threshold, sweep: *sweep, perFile: *perFile, subset: *subset}
+	if err := run(os.Stdout, os.Stderr, os.DirFS(*dir), opt, c); err != nil {
 		fail(err)
 	}
 }
@@ -70,9 +80,32 @@ type scored struct {
 	windows []series.Window
 }
 
+// config is what to print.
+type config struct {
+	threshold              float64 // without sweep, the one threshold
+	sweep, perFile, subset bool
+}
+
+// profiles are NAB's application profiles (config/profiles.json).
+var profiles = []struct {
+	name string
+	opt  series.EvalOptions
+}{
+	{"standard", series.EvalOptions{TP: 1, FP: 0.11, FN: 1}},
+	{"reward low FP", series.EvalOptions{TP: 1, FP: 0.22, FN: 1}},
+	{"reward low FN", series.EvalOptions{TP: 1, FP: 0.11, FN: 2}},
+}
+
+// Thresholds the best-threshold search tries: optStep to 1 in optSteps
+// steps.
+const (
+	optStep  = 0.0025
+	optSteps = 400
+)
+
 // run evaluates the checkout fsys, writing the table to out and notes on
 // the files read to notes.
-func run(out, notes io.Writer, fsys fs.FS, opt series.Options, threshold float64, sweep, perFile bool) error {
+func run(out, notes io.Writer, fsys fs.FS, opt series.Options, c config) error {
 	lf, err := fsys.Open(series.NABLabels)
 	if err != nil {
 		return err
@@ -90,9 +123,13 @@ func run(out, notes io.Writer, fsys fs.FS, opt series.Options, threshold float64
 
 	start := time.Now()
 	var all []scored
-	observations := 0
+	observations, missing := 0, 0
 	for _, name := range names {
 		f, err := fsys.Open(path.Join("data", name))
+		if c.subset && errors.Is(err, fs.ErrNotExist) {
+			missing++
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -108,31 +145,92 @@ func run(out, notes io.Writer, fsys fs.FS, opt series.Options, threshold float64
 		all = append(all, scored{name, points, series.ScoreAll(opt, points), windows[name]})
 	}
 	elapsed := time.Since(start)
-
-	thresholds := []float64{threshold}
-	if sweep {
-		thresholds = nil
-		for t := 0.05; t < 0.951; t += 0.05 {
-			thresholds = append(thresholds, t)
-		}
+	if missing > 0 {
+		fmt.Fprintf(notes, "nabeval: subset: %d of %d labelled series have no data file, skipped\n", missing, len(names))
 	}
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "threshold\tNAB\twindows\tfound\tfalse pos.\trecall\tprecision\t")
-	for _, t := range thresholds {
+
+	// evaluate sums the files' evaluations at threshold t under profile p,
+	// writing each file's row to w if w is not nil.
+	evaluate := func(t float64, p series.EvalOptions, w io.Writer) (series.Evaluation, error) {
 		var total series.Evaluation
+		p.Threshold = t
 		for _, s := range all {
-			e, err := series.Evaluate(s.points, s.scores, s.windows, series.EvalOptions{Threshold: t})
+			e, err := series.Evaluate(s.points, s.scores, s.windows, p)
 			if err != nil {
-				return fmt.Errorf("%s: %w", s.name, err)
+				return total, fmt.Errorf("%s: %w", s.name, err)
 			}
-			if perFile && !sweep {
+			if w != nil {
 				fmt.Fprintf(w, "%s\t%.1f\t%d\t%d\t%d\t%.2f\t%.2f\t\n", s.name, e.NAB(), e.Windows, e.Detected,
 					e.FalsePositives, e.Recall(), e.Precision())
 			}
 			total = total.Add(e)
 		}
-		fmt.Fprintf(w, "%.2f\t%.1f\t%d\t%d\t%d\t%.2f\t%.2f\t\n", t, total.NAB(), total.Windows, total.Detected,
-			total.FalsePositives, total.Recall(), total.Precision())
+		return total, nil
+	}
+	row := func(w io.Writer, label string, e series.Evaluation) {
+		fmt.Fprintf(w, "%s\t%.1f\t%d\t%d\t%d\t%.2f\t%.2f\t\n", label, e.NAB(), e.Windows, e.Detected,
+			e.FalsePositives, e.Recall(), e.Precision())
+	}
+	header := "threshold\tNAB\twindows\tfound\tfalse pos.\trecall\tprecision\t"
+
+	thresholds := []float64{c.threshold}
+	if c.sweep {
+		thresholds = nil
+		for t := 0.05; t < 0.951; t += 0.05 {
+			thresholds = append(thresholds, t)
+		}
+	}
+	newTable := func() *tabwriter.Writer { return tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight) }
+	w := newTable()
+	fmt.Fprintln(w, header)
+	for _, t := range thresholds {
+		var fw io.Writer
+		if c.perFile && !c.sweep {
+			fw = w
+		}
+		total, err := evaluate(t, profiles[0].opt, fw)
+		if err != nil {
+			return err
+		}
+		row(w, fmt.Sprintf("%.2f", t), total)
+	}
+	if c.sweep {
+		// Each profile's best threshold, as NAB's optimiser picks it.
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(out)
+		w = newTable()
+		fmt.Fprintln(w, "best threshold\tNAB\twindows\tfound\tfalse pos.\trecall\tprecision\t")
+		bestStandard := 1.0
+		for i, p := range profiles {
+			best, bestT := series.Evaluation{}, 1.0
+			for k := 1; k <= optSteps; k++ {
+				t := float64(k) * optStep
+				e, err := evaluate(t, p.opt, nil)
+				if err != nil {
+					return err
+				}
+				if k == 1 || e.NAB() > best.NAB() {
+					best, bestT = e, t
+				}
+			}
+			if i == 0 {
+				bestStandard = bestT
+			}
+			row(w, fmt.Sprintf("%s %.4g", p.name, bestT), best)
+		}
+		if c.perFile {
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintln(out)
+			w = newTable()
+			fmt.Fprintf(w, "standard at %.4g\tNAB\twindows\tfound\tfalse pos.\trecall\tprecision\t\n", bestStandard)
+			if _, err := evaluate(bestStandard, profiles[0].opt, w); err != nil {
+				return err
+			}
+		}
 	}
 	if err := w.Flush(); err != nil {
 		return err

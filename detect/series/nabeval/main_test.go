@@ -20,15 +20,32 @@ func TestRun(t *testing.T) {
 		"data/artificialWithAnomaly/example.csv": {Data: csv},
 	}
 	var out, notes bytes.Buffer
-	if err := run(&out, &notes, fsys, series.Options{}, 0.5, true, false); err != nil {
+	if err := run(&out, &notes, fsys, series.Options{}, config{threshold: 0.5, sweep: true, perFile: true}); err != nil {
 		t.Fatal(err)
 	}
 	if notes.Len() != 0 || !strings.Contains(out.String(), "1 files, 288 observations") {
 		t.Fatalf("in-order file: notes %q, output %q", notes.String(), out.String())
 	}
-	delete(fsys, "data/artificialWithAnomaly/example.csv")
-	if err := run(&out, &notes, fsys, series.Options{}, 0.5, false, true); err == nil {
+	for _, want := range []string{"standard 0.", "reward low FP 0.", "reward low FN 0.", "standard at 0."} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("sweep output lacks %q:\n%s", want, out.String())
+		}
+	}
+	// One labelled series without data: an error, or with subset skipped
+	// and counted.
+	fsys[series.NABLabels] = &fstest.MapFile{Data: []byte(`{"artificialWithAnomaly/example.csv": [["2014-04-10 16:20:00.000000", "2014-04-10 17:00:00.000000"]], "realKnownCause/absent.csv": []}`)}
+	if err := run(&out, &notes, fsys, series.Options{}, config{threshold: 0.5, perFile: true}); err == nil {
 		t.Fatal("missing data file not reported")
+	}
+	out.Reset()
+	if err := run(&out, &notes, fsys, series.Options{}, config{threshold: 0.5, perFile: true, subset: true}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "nabeval: subset: 1 of 2 labelled series have no data file, skipped\n"; notes.String() != want {
+		t.Errorf("subset notes %q, want %q", notes.String(), want)
+	}
+	if !strings.Contains(out.String(), "1 files, 288 observations") {
+		t.Errorf("subset output %q", out.String())
 	}
 }
 
@@ -50,7 +67,7 @@ func TestRunOutOfOrder(t *testing.T) {
 			"data/artificialWithAnomaly/example.csv": {Data: []byte(data)},
 		}
 		var out, notes bytes.Buffer
-		if err := run(&out, &notes, fsys, series.Options{}, 0.5, false, true); err != nil {
+		if err := run(&out, &notes, fsys, series.Options{}, config{threshold: 0.5, perFile: true}); err != nil {
 			t.Fatal(err)
 		}
 		// Drop the timing line.
