@@ -65,7 +65,6 @@ type campaign struct {
 	sig   signature // probe campaigns
 	inc   int32     // open incident + 1
 	lastW int64     // window of the latest contribution
-	api   bool      // login: the route answered a POST with 401 or 403
 
 	names   []string            // the heaviest participants, owned copies
 	nameReq []float64           // their probe requests or login attempts
@@ -205,9 +204,6 @@ func (e *Engine) feedLogin(it *windowItem, route string, w int64) {
 	}
 	c := &e.camps[ci]
 	l := &it.n.logins
-	if l.denied > 0 {
-		c.api = true
-	}
 	fails, succ := float64(l.denied), float64(l.redirect)
 	if l.follow > 0 {
 		succ += float64(l.ok)
@@ -457,24 +453,26 @@ func (e *Engine) absorbLogins() {
 	if !e.on.brute {
 		return
 	}
-	perRoute := e.routeScratch[:0]
-	for i := range e.cands {
-		if r := e.absorbRoute(&e.cands[i]); r != 0 {
-			perRoute = append(perRoute, r)
-		}
-	}
-	e.routeScratch = perRoute
+	clear(e.routeCount)
 	for i := range e.cands {
 		c := &e.cands[i]
-		r := e.absorbRoute(c)
-		if r == 0 {
+		if c.route = e.absorbRoute(c); c.route != 0 {
+			if e.routeCount == nil {
+				e.routeCount = make(map[uint16]int)
+			}
+			e.routeCount[c.route]++
+		}
+	}
+	for i := range e.cands {
+		c := &e.cands[i]
+		if c.route == 0 {
 			continue
 		}
 		open := false
-		if ci, ok := e.campIdx["login:"+e.nameOf(r)]; ok {
+		if ci, ok := e.campIdx["login:"+e.nameOf(c.route)]; ok {
 			open = e.camps[ci].inc != 0
 		}
-		if open || countOf(perRoute, r) >= loginMinClients {
+		if open || e.routeCount[c.route] >= loginMinClients {
 			c.absorbed = true
 		}
 	}
@@ -524,16 +522,6 @@ func (e *Engine) loginCampaignActive(w int64) bool {
 		}
 	}
 	return false
-}
-
-func countOf(xs []uint16, x uint16) int {
-	n := 0
-	for _, y := range xs {
-		if y == x {
-			n++
-		}
-	}
-	return n
 }
 
 // plural renders n and a noun, with an "s" unless n is 1: "1 client",

@@ -124,19 +124,7 @@ func TestRestoreMidCampaign(t *testing.T) {
 					if got.events != want.events || got.stats != want.stats {
 						t.Errorf("%d events, stats %+v; uninterrupted %d, %+v", got.events, got.stats, want.events, want.stats)
 					}
-					for i := range max(len(got.findings), len(want.findings)) {
-						var g, w string
-						if i < len(got.findings) {
-							g = got.findings[i]
-						}
-						if i < len(want.findings) {
-							w = want.findings[i]
-						}
-						if g != w {
-							t.Fatalf("finding %d of %d (uninterrupted %d) differs:\n got  %s\n want %s",
-								i, len(got.findings), len(want.findings), g, w)
-						}
-					}
+					sameFindings(t, got.findings, want.findings)
 				})
 			}
 		})

@@ -35,9 +35,10 @@ type candidate struct {
 	item int32 // index in Engine.work; -1 for the fleet
 	det  detector
 	v    verdict
-	// absorbed: the verdict is part of a login campaign, reported there
-	// (absorbLogins).
+	// absorbed: the verdict is not recorded by decide: part of a login
+	// campaign and reported there (absorbLogins), or filtered out.
 	absorbed bool
+	route    uint16 // absorbLogins: the login route it may be absorbed into
 }
 
 // candidate queues v when it is anomalous.
@@ -233,6 +234,15 @@ func (e *Engine) explainFor(c *candidate, w int64) *explain {
 	return ex
 }
 
+// noBaselineYet writes "no own baseline yet (n of MinHistory windows)".
+func (e *Engine) noBaselineYet(b *strings.Builder, history int) {
+	b.WriteString("no own baseline yet (")
+	b.WriteString(strconv.Itoa(history))
+	b.WriteString(" of ")
+	b.WriteString(strconv.Itoa(e.opts.MinHistory))
+	b.WriteString(" windows)")
+}
+
 // why explains how a finding's expectation was formed and why the window
 // is anomalous.
 func (e *Engine) why(d detector, v *verdict) string {
@@ -253,17 +263,11 @@ func (e *Engine) why(d detector, v *verdict) string {
 		b.WriteString(" kinds of commodity probe in one window (files no site serves to anybody: shells, .env, .git, consoles, backups); a rule, not relative to a baseline")
 		return b.String()
 	case v.prior:
-		b.WriteString("no own baseline yet (")
-		b.WriteString(strconv.Itoa(v.history))
-		b.WriteString(" of ")
-		b.WriteString(strconv.Itoa(e.opts.MinHistory))
-		b.WriteString(" windows) and no population measured yet: compared with the built-in bound of what any client does")
+		e.noBaselineYet(&b, v.history)
+		b.WriteString(" and no population measured yet: compared with the built-in bound of what any client does")
 	case v.population:
-		b.WriteString("no own baseline yet (")
-		b.WriteString(strconv.Itoa(v.history))
-		b.WriteString(" of ")
-		b.WriteString(strconv.Itoa(e.opts.MinHistory))
-		b.WriteString(" windows): compared with all clients")
+		e.noBaselineYet(&b, v.history)
+		b.WriteString(": compared with all clients")
 		if v.refHigh > 0 {
 			b.WriteString(", whose 99th percentile is ")
 			b.WriteString(formatCount(v.refHigh))

@@ -68,7 +68,7 @@ type Engine struct {
 	tests                         int   // tests run in the window being closed, for FDR control
 	curItem                       int32 // e.work index of the client being judged
 	refTmp                        []clientRef
-	routeScratch                  []uint16
+	routeCount                    map[uint16]int      // absorbLogins: absorbable candidates per login route
 	volView                       popView             // the volume population's view, cached
 	metricViews                   [numMetrics]popView // the metric populations' (or priors') views
 

@@ -123,17 +123,23 @@ func sameOutput(t *testing.T, got, want replayed) {
 	if got.stats != want.stats || got.late != want.late {
 		t.Errorf("stats %+v (late %d), uninterrupted %+v (late %d)", got.stats, got.late, want.stats, want.late)
 	}
-	for i := range max(len(got.findings), len(want.findings)) {
+	sameFindings(t, got.findings, want.findings)
+}
+
+// sameFindings fails at the first of the encoded findings that differs
+// from the uninterrupted run's.
+func sameFindings(t *testing.T, got, want []string) {
+	t.Helper()
+	for i := range max(len(got), len(want)) {
 		var g, w string
-		if i < len(got.findings) {
-			g = got.findings[i]
+		if i < len(got) {
+			g = got[i]
 		}
-		if i < len(want.findings) {
-			w = want.findings[i]
+		if i < len(want) {
+			w = want[i]
 		}
 		if g != w {
-			t.Fatalf("finding %d of %d (uninterrupted %d) differs:\n got  %s\n want %s",
-				i, len(got.findings), len(want.findings), g, w)
+			t.Fatalf("finding %d of %d (uninterrupted %d) differs:\n got  %s\n want %s", i, len(got), len(want), g, w)
 		}
 	}
 }

@@ -96,7 +96,7 @@ func (e *Engine) appendCampaigns(b []byte) []byte {
 	for i := range e.camps {
 		c := &e.camps[i]
 		b = appendString(b, c.key)
-		b = append(b, byte(c.sig), boolBits(c.api))
+		b = append(b, byte(c.sig))
 		inc := 0 // the incident's position in the snapshot, which is its slot after Restore
 		if c.inc != 0 {
 			inc = e.inc.list[c.inc-1].pos + 1
@@ -128,7 +128,6 @@ func (e *Engine) restoreCampaigns(d *decoder) error {
 	for range n {
 		c := campaign{key: d.string()}
 		c.sig = signature(d.Byte())
-		c.api = d.flags(1) != 0
 		c.inc = int32(d.int(len(e.inc.list)))
 		c.lastW = d.Varint()
 		for range d.int(min(len(d.B), maxCampaignNames)) {
