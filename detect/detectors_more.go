@@ -178,12 +178,14 @@ func (e *Engine) classify(ev *ingest.Event, h *hit) {
 	}
 }
 
-// absoluteForm reports whether ev's request line named a host
+// absoluteForm reports whether ev's request line named another host
 // ("GET http://www.yahoo.com/ HTTP/1.1"): an open-proxy check. Only the
 // formats that log the request line as the client sent it say so; a load
-// balancer's log (aws_alb) writes every request in absolute form.
+// balancer's log (aws_alb) writes every request in absolute form. A
+// request naming the host its referer comes from is for the site itself
+// (some bots write every request line in absolute form).
 func absoluteForm(ev *ingest.Event) bool {
-	if ev.Host == "" {
+	if ev.Host == "" || refererHost(ev.Referer) == ev.Host {
 		return false
 	}
 	switch ev.Format {
@@ -191,6 +193,18 @@ func absoluteForm(ev *ingest.Event) bool {
 		return true
 	}
 	return false
+}
+
+// refererHost is the host of a referer URL, "" for none.
+func refererHost(ref string) string {
+	_, rest, ok := strings.Cut(ref, "://")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
 }
 
 // isMiss reports whether status refuses a path as missing or forbidden:

@@ -3,6 +3,8 @@ package detect
 import (
 	"strings"
 	"testing"
+
+	"github.com/gatewatch/gatewatch/ingest"
 )
 
 // sigCase is one request sigOf classifies. path is the path as an event
@@ -281,4 +283,25 @@ func BenchmarkSigOf(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/path")
+}
+
+// TestAbsoluteForm: a request line naming another host is an open-proxy
+// check; one naming the host its referer comes from is for the site.
+func TestAbsoluteForm(t *testing.T) {
+	for _, tt := range []struct {
+		host, referer, format string
+		want                  bool
+	}{
+		{"www.yahoo.com", "-", "apache_combined", true},
+		{"dc.tickerbar.net:42857", "", "nginx_combined", true},
+		{"howto.basjes.nl", "http://howto.basjes.nl/", "nginx_combined", false},
+		{"niels.basj.es", "http://niels.basj.es/join_form", "nginx_combined", false},
+		{"www.yahoo.com", "", "aws_alb", false},
+		{"", "", "nginx_combined", false},
+	} {
+		ev := ingest.Event{Host: tt.host, Referer: tt.referer, Format: tt.format}
+		if got := absoluteForm(&ev); got != tt.want {
+			t.Errorf("host %q referer %q format %s: %v, want %v", tt.host, tt.referer, tt.format, got, tt.want)
+		}
+	}
 }
