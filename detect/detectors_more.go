@@ -176,6 +176,9 @@ func (e *Engine) classify(ev *ingest.Event, h *hit) {
 	if e.on.probe && !allowed && h.sig == sigNone && (mayProbe(ev.Path) || mayProbe(ev.Query)) {
 		e.pm, h.probe = findProbe(ev.Path, ev.Query)
 	}
+	if e.on.probe && !allowed && h.sig == sigNone && !h.probe {
+		e.pm, h.probe = headerProbe(ev.UserAgent, ev.Referer)
+	}
 }
 
 // absoluteForm reports whether ev's request line named another host

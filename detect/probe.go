@@ -24,6 +24,7 @@ const (
 	probeXSS       = "xss"
 	probeTraversal = "traversal"
 	probeCommand   = "cmdi"
+	probeJNDI      = "jndi" // Log4Shell lookups (CVE-2021-44228)
 )
 
 // suspicious marks the bytes the prefilter looks for.
@@ -133,7 +134,14 @@ var (
 	traversalMarks = []string{"../", "..\\", "/etc/passwd", "/etc/shadow", "win.ini", "/proc/self/"}
 	commandMarks   = []string{"$(", "`", "${ifs}", ";cat ", "; cat ", "|cat ", "| cat ", ";id", "; id", "|id", "| id",
 		"&&id", "&& id", ";ls", "; ls", "|ls", "| ls", "wget http", "curl http", ";sh ", "|sh ", "/bin/sh", "/bin/bash",
-		"; whoami", ";whoami", "|whoami", "| whoami", "nc -e", ";uname", "; uname", "|uname", "ping -c"}
+		"; whoami", ";whoami", "|whoami", "| whoami", "nc -e", ";uname", "; uname", "|uname", "ping -c",
+		// Exploits of well-known CVEs that mass scanners still send:
+		// Shellshock, ThinkPHP's invokefunction, Spring4Shell, Struts
+		// OGNL, PHP-CGI's argument injection.
+		"() {", "invokefunction", "call_user_func_array", "class.module.classloader", "#_memberaccess",
+		"%{(#", "allow_url_include", "auto_prepend_file", "php://input"}
+	// jndiMarks are Log4Shell lookups and their usual obfuscations.
+	jndiMarks = []string{"${jndi:", "${${", "${lower:", "${upper:", "${env:", "${::-", "${date:"}
 )
 
 // patternKind matches traversal and command-injection patterns.
@@ -149,7 +157,29 @@ func patternKind(v string) string {
 			return probeCommand
 		}
 	}
+	if strings.Contains(l, "${") {
+		for _, m := range jndiMarks {
+			if strings.Contains(l, m) {
+				return probeJNDI
+			}
+		}
+	}
 	return ""
+}
+
+// headerProbe checks the headers exploits ride in (Shellshock and
+// Log4Shell in the user agent or referer). Both need a '{', which no
+// browser's user agent holds, so an ordinary request costs two byte scans.
+func headerProbe(userAgent, referer string) (probeMatch, bool) {
+	for _, h := range [...]struct{ name, v string }{{"user-agent", userAgent}, {"referer", referer}} {
+		if strings.IndexByte(h.v, '{') < 0 {
+			continue
+		}
+		if kind := patternKind(h.v); kind != "" {
+			return probeMatch{kind: kind, where: h.name, value: h.v}, true
+		}
+	}
+	return probeMatch{}, false
 }
 
 // probeSample renders a probe for a finding: kind, route and where, and
@@ -160,9 +190,14 @@ func probeSample(s *sample, route string, m probeMatch) {
 	s.write(m.kind)
 	s.write(" ")
 	s.write(route)
-	if m.where == "path" {
+	switch m.where {
+	case "path":
 		s.write(" path:")
-	} else {
+	case "user-agent", "referer":
+		s.write(" header ")
+		s.write(m.where)
+		s.write(":")
+	default:
 		s.write(" ?")
 		s.writeSafe(m.where)
 		s.write("=")

