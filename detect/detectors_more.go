@@ -137,7 +137,7 @@ func (e *Engine) routeAllowed(route string) bool {
 // client's window: Observe calls it only for events with a path or a
 // client not keyed by its address, and counts the rest itself. A probe
 // found is left in e.pm for sample.
-func (e *Engine) classify(ev *ingest.Event, h *hit) {
+func (e *Engine) classify(ev *ingest.Event, h *hit, w int64) {
 	allowed := e.routesListed && e.routeAllowed(ev.Route)
 	if e.on.scan && isMiss(ev.Status) && len(ev.Path) != 0 && !allowed {
 		h.miss = true
@@ -167,7 +167,7 @@ func (e *Engine) classify(ev *ingest.Event, h *hit) {
 			h.sigKey = e.internName(key)
 		}
 	}
-	if e.on.brute && e.isLoginAttempt(ev.Method, ev.Route) && !allowed {
+	if e.on.brute && !allowed && e.loginAttempt(ev, w) {
 		h.login, h.loginRoute = true, e.internName(ev.Route)
 	}
 	// A commodity probe is its signature's: the worm's traversal to

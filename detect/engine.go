@@ -47,6 +47,7 @@ type Engine struct {
 	allowNets               []netip.Prefix
 	allowPrefix             []string
 	loginRoutes             map[string]struct{}
+	routeAuth               map[string]*routeAuth // POST routes' refusals, to learn login routes (loginroutes.go)
 
 	names   []string          // login routes and probe keys seen (winCold.loginRoute, sigKey)
 	nameIdx map[string]uint16 // index + 1 in names
@@ -203,7 +204,7 @@ func (e *Engine) observe(ev *ingest.Event, hash uint64) {
 		h.bytes = uint64(ev.BytesOut)
 	}
 	if len(ev.Path) != 0 || ev.ClientKind != ingest.ClientIP || len(ev.Host) != 0 {
-		e.classify(ev, &h)
+		e.classify(ev, &h, w)
 	}
 	ref := clientRef{idx: idx, gen: c.gen}
 	biggest := e.ring.add(ref, slot, &h)

@@ -433,12 +433,6 @@ func (e *Engine) isLoginRoute(route string) bool {
 	return false
 }
 
-// isLoginAttempt reports whether a request with this method and route is
-// a login attempt.
-func (e *Engine) isLoginAttempt(method, route string) bool {
-	return (method == "POST" || method == "PUT") && route != "" && e.isLoginRoute(route)
-}
-
 // sigList names the signatures whose bits are set in mask: "env-file,
 // vcs-metadata".
 func sigList(mask uint32) string {

@@ -120,11 +120,12 @@ func TestLoginRoutes(t *testing.T) {
 		{"POST", "/api/v2/credentials", false, false}, // listed routes match exactly
 	}
 	for _, tt := range tests {
-		if got := e.isLoginAttempt(tt.method, tt.route); got != tt.want {
-			t.Errorf("isLoginAttempt(%s %s) with LoginRoutes = %v, want %v", tt.method, tt.route, got, tt.want)
+		ev := &ingest.Event{Method: tt.method, Route: tt.route, Status: 200, ClientKey: "192.0.2.1"}
+		if got := e.loginAttempt(ev, 0); got != tt.want {
+			t.Errorf("loginAttempt(%s %s) with LoginRoutes = %v, want %v", tt.method, tt.route, got, tt.want)
 		}
-		if got := plain.isLoginAttempt(tt.method, tt.route); got != tt.plain {
-			t.Errorf("isLoginAttempt(%s %s) = %v, want %v", tt.method, tt.route, got, tt.plain)
+		if got := plain.loginAttempt(ev, 0); got != tt.plain {
+			t.Errorf("loginAttempt(%s %s) = %v, want %v", tt.method, tt.route, got, tt.plain)
 		}
 	}
 }

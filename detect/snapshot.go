@@ -54,7 +54,9 @@ import (
 // detectors and totals, the open windows' probe and login tallies, and at
 // the end the population samples still waiting for a measurement and the
 // campaigns; a version 2 or 3 snapshot is restored with empty ones, and
-// of a client's several open incidents only the first is kept.
+// of a client's several open incidents only the first is kept. Version 5
+// added, at the end, the POST routes' refusal counts that learn login
+// routes (loginroutes.go); earlier snapshots restore with none counted.
 //
 // Layout, version 3 (varints are encoding/binary's, floats IEEE 754
 // little-endian bit patterns, so restored baselines are bit-identical):
@@ -76,7 +78,7 @@ import (
 // Snapshot framing.
 const (
 	snapshotMagic   = "GWDS"
-	snapshotVersion = 4
+	snapshotVersion = 5
 )
 
 // ErrSnapshot is wrapped by every error Restore returns for data that is
@@ -194,6 +196,7 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 		b = appendString(b, r)
 	}
 	b = e.appendCampaigns(b)
+	b = e.appendRouteAuth(b)
 	return binenc.Seal(b, start), nil
 }
 
@@ -438,6 +441,11 @@ func (e *Engine) restore(d *decoder) error {
 			}
 		}
 		if err := e.restoreCampaigns(d); err != nil {
+			return err
+		}
+	}
+	if d.version >= 5 {
+		if err := e.restoreRouteAuth(d); err != nil {
 			return err
 		}
 	}
