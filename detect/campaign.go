@@ -50,6 +50,7 @@ import (
 // Campaign constants.
 const (
 	maxCampaignNames = 20      // clients a campaign finding names
+	campaignTracked  = 64      // clients tracked to find them (rank): more counters than names keep the named ones' tallies close
 	maxCampaignSeen  = 1 << 16 // participants remembered exactly; beyond, every contribution counts as new
 	maxSeenTotal     = 1 << 20 // the same over all campaigns: about 40 MB at most
 	maxCampaigns     = 4096    // campaigns held; beyond, new login routes are not tracked
@@ -264,10 +265,13 @@ func (e *Engine) contribute(ci int32, it *windowItem, reqs float64, w int64) {
 	e.campaignIncident(ci, w, !old)
 }
 
-// rank keeps key among the campaign's named clients if it is among the
-// maxCampaignNames heaviest: its requests are added to its tally when it
-// is named, and it replaces the lightest named client when its window's
-// requests alone outweigh that one's tally.
+// rank tracks the campaign's campaignTracked heaviest clients by the
+// Space-Saving algorithm (Metwally et al., 2005): a tracked client's
+// requests are added to its tally; a client not tracked replaces the
+// lightest, inheriting its tally plus its own requests. Any client with
+// more than a campaignTracked-th of the campaign's requests is tracked,
+// however its requests are spread (a bot trying once a minute for hours),
+// and a tally overstates a client's requests by at most that much.
 func (c *campaign) rank(key string, reqs float64) {
 	for i, n := range c.names {
 		if n == key {
@@ -275,7 +279,7 @@ func (c *campaign) rank(key string, reqs float64) {
 			return
 		}
 	}
-	if len(c.names) < maxCampaignNames {
+	if len(c.names) < campaignTracked {
 		c.names = append(c.names, strings.Clone(key))
 		c.nameReq = append(c.nameReq, reqs)
 		return
@@ -286,20 +290,19 @@ func (c *campaign) rank(key string, reqs float64) {
 			lo = i
 		}
 	}
-	if reqs > c.nameReq[lo] {
-		c.names[lo], c.nameReq[lo] = strings.Clone(key), reqs
-	}
+	c.names[lo], c.nameReq[lo] = strings.Clone(key), c.nameReq[lo]+reqs
 }
 
-// ranked returns the named clients, heaviest first.
+// ranked returns the maxCampaignNames heaviest tracked clients, heaviest
+// first.
 func (c *campaign) ranked() []string {
 	idx := make([]int, len(c.names))
 	for i := range idx {
 		idx[i] = i
 	}
 	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(c.nameReq[b], c.nameReq[a]) })
-	out := make([]string, len(idx))
-	for i, j := range idx {
+	out := make([]string, min(len(idx), maxCampaignNames))
+	for i, j := range idx[:len(out)] {
 		out[i] = c.names[j]
 	}
 	return out

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -69,5 +70,28 @@ func TestBrokenLinkIsNoCampaign(t *testing.T) {
 	probe := func(int) []string { return []string{"/wp-content/uploads/old.png", "/"} }
 	if got := campaignRun(t, 30, probe, status); len(got) != 1 || got[0].ClientCount != 30 {
 		t.Errorf("probers of the path: %d findings, want one campaign of 30", len(got))
+	}
+}
+
+// TestCampaignNamesSpreadHeavyClient: a client trying once a window for
+// hours among hundreds trying once or twice is among the names, however
+// late or spread its tries (Space-Saving ranking).
+func TestCampaignNamesSpreadHeavyClient(t *testing.T) {
+	t.Parallel()
+	var c campaign
+	heavy := 0
+	for i := range 500 {
+		c.rank(fmt.Sprint("198.51.100.", i%300), 1)
+		if i%20 == 7 { // 25 tries, spread over the whole campaign
+			c.rank("203.0.113.9", 1)
+			heavy++
+		}
+	}
+	got := c.ranked()
+	if len(got) != maxCampaignNames {
+		t.Fatalf("%d names, want %d", len(got), maxCampaignNames)
+	}
+	if got[0] != "203.0.113.9" {
+		t.Errorf("the client with %d tries is not named first: %v", heavy, got)
 	}
 }

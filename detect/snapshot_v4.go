@@ -130,7 +130,7 @@ func (e *Engine) restoreCampaigns(d *decoder) error {
 		c.sig = signature(d.Byte())
 		c.inc = int32(d.int(len(e.inc.list)))
 		c.lastW = d.Varint()
-		for range d.int(min(len(d.B), maxCampaignNames)) {
+		for range d.int(min(len(d.B), campaignTracked)) {
 			c.names = append(c.names, d.string())
 			c.nameReq = append(c.nameReq, d.finite())
 		}

@@ -19,9 +19,10 @@ const (
 	ClientMTLS               // the subject of a client certificate
 	ClientToken              // a keyed HMAC of an opaque bearer token
 	ClientIP                 // the remote IP address
+	ClientHost               // the host name a server logged in place of the address (Apache's HostnameLookups)
 )
 
-var clientKindNames = [...]string{"unknown", "api_key", "jwt_sub", "mtls", "token", "ip"}
+var clientKindNames = [...]string{"unknown", "api_key", "jwt_sub", "mtls", "token", "ip", "host"}
 
 func (k ClientKind) String() string {
 	if int(k) < len(clientKindNames) {

@@ -366,7 +366,42 @@ func (n *Normalizer) clientKey(ev *Event) {
 		ev.ClientKey, ev.ClientKind = bytesString(ev.scratch[start:]), ClientIP
 		return
 	}
+	if isHostName(r.RemoteAddr) {
+		start := len(ev.scratch)
+		for i := 0; i < len(r.RemoteAddr); i++ {
+			c := r.RemoteAddr[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			ev.scratch = append(ev.scratch, c)
+		}
+		ev.ClientKey, ev.ClientKind = bytesString(ev.scratch[start:]), ClientHost
+		return
+	}
 	ev.ClientKey, ev.ClientKind = "unknown", ClientUnknown
+}
+
+// isHostName reports whether s, logged where an address belongs, is a
+// resolved host name ("pcp740115pcs.reston01.va.comcast.net"): letters,
+// digits, hyphens and at least one inner dot, at most 253 bytes. Anything
+// else ("-", "unknown", garbage) leaves the client unknown.
+func isHostName(s string) bool {
+	if len(s) < 3 || len(s) > 253 || s[0] == '.' || s[0] == '-' || s[len(s)-1] == '.' {
+		return false
+	}
+	dot, letter := false, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.':
+			dot = true
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+			letter = true
+		case '0' <= c && c <= '9', c == '-':
+		default:
+			return false
+		}
+	}
+	return dot && letter
 }
 
 func (n *Normalizer) prefixed(ev *Event, prefix, s string) string {
