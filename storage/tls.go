@@ -2,10 +2,10 @@ package storage
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"os"
+
+	"github.com/gatewatch/gatewatch/internal/tlsfiles"
 )
 
 // TLSFiles names the PEM files for TLS to ClickHouse's secure native port
@@ -20,24 +20,9 @@ type TLSFiles struct {
 
 // Config reads the files and returns the crypto/tls configuration.
 func (f TLSFiles) Config() (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: f.ServerName}
-	if f.CAFile != "" {
-		pem, err := os.ReadFile(f.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("clickhouse tls: read ca file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("clickhouse tls: ca file %s: no PEM certificate found", f.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if f.CertFile != "" || f.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("clickhouse tls: client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
+	cfg, err := tlsfiles.Files{CAFile: f.CAFile, CertFile: f.CertFile, KeyFile: f.KeyFile, ServerName: f.ServerName}.Client()
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse tls: %w", err)
 	}
 	return cfg, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/ingest/transport"
+
+	"github.com/gatewatch/gatewatch/internal/tlsfiles"
 )
 
 const collectHelp = `
@@ -521,24 +522,9 @@ func (c CollectSyslogTLS) serverTLS() (*tls.Config, error) {
 	if c.Listen == "" {
 		return nil, nil
 	}
-	if c.CertFile == "" || c.KeyFile == "" {
-		return nil, errors.New("collect.syslog_tls: listen needs cert_file and key_file")
-	}
-	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	cfg, err := tlsfiles.Files{CertFile: c.CertFile, KeyFile: c.KeyFile, CAFile: c.ClientCAFile}.Server()
 	if err != nil {
 		return nil, fmt.Errorf("collect.syslog_tls: %w", err)
-	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if c.ClientCAFile != "" {
-		pem, err := os.ReadFile(c.ClientCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("collect.syslog_tls: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("collect.syslog_tls: no certificate in %s", c.ClientCAFile)
-		}
-		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
 	}
 	return cfg, nil
 }
