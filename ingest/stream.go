@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // StreamOptions configure ParseStream.
@@ -28,6 +29,9 @@ type StreamOptions struct {
 	ChunkSize int
 	// FirstLine numbers the stream's first line (default 1), for dead letters.
 	FirstLine int64
+	// MaxSkew is the Decoder's: lines timed further in the future are
+	// rejected (0 means DefaultMaxSkew, negative turns it off).
+	MaxSkew time.Duration
 }
 
 // Batch is a run of consecutive lines, parsed. It is valid only during
@@ -84,17 +88,16 @@ func ParseStream(ctx context.Context, r io.Reader, opts StreamOptions, fn func(*
 		}
 		format = f
 	}
-	// Build one parser up front so a bad format fails before any goroutine.
-	if _, err := NewParser(format, opts.ParserOptions); err != nil {
-		return "", err
-	}
-	n, err := NewNormalizer(opts.Normalizer)
+	// Build one decoder up front so a bad format fails before any
+	// goroutine.
+	dopts := DecoderOptions{Format: format, ParserOptions: opts.ParserOptions, Normalizer: opts.Normalizer, MaxSkew: opts.MaxSkew}
+	d, err := NewDecoder(dopts)
 	if err != nil {
 		return "", err
 	}
 	// Workers must agree on client keys: without a configured key, the one
 	// generated here serves all of them.
-	opts.Normalizer.HMACKey = n.key
+	dopts.Normalizer.HMACKey = d.Key()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -132,12 +135,11 @@ func ParseStream(ctx context.Context, r io.Reader, opts StreamOptions, fn func(*
 	var workers sync.WaitGroup
 	for range opts.Workers {
 		workers.Add(1)
-		go func() { // parser: each worker owns its Parser and Normalizer
+		go func() { // parser: each worker owns its Decoder
 			defer workers.Done()
-			p, _ := NewParser(format, opts.ParserOptions)
-			n, _ := NewNormalizer(opts.Normalizer)
+			d, _ := NewDecoder(dopts)
 			for b := range work {
-				parseBatch(p, n, format, b)
+				parseBatch(d, b)
 				select {
 				case done <- b:
 				case <-ctx.Done():
@@ -186,7 +188,8 @@ func ParseStream(ctx context.Context, r io.Reader, opts StreamOptions, fn func(*
 	return format, ctx.Err()
 }
 
-func parseBatch(p Parser, n *Normalizer, format string, b *Batch) {
+// parseBatch decodes the lines of b's chunk into its events and rejects.
+func parseBatch(d *Decoder, b *Batch) {
 	b.Events = b.Events[:0]
 	b.Rejects = b.Rejects[:0]
 	b.Lines = 0
@@ -210,25 +213,17 @@ func parseBatch(p Parser, n *Normalizer, format string, b *Batch) {
 		if len(l) > 0 && l[len(l)-1] == '\r' {
 			l = l[:len(l)-1]
 		}
-		if len(bytes.TrimSpace(l)) == 0 {
-			continue
-		}
 		if cap(b.Events) > len(b.Events) {
 			b.Events = b.Events[:len(b.Events)+1]
 		} else {
 			b.Events = append(b.Events, Event{})
 		}
-		ev := &b.Events[len(b.Events)-1]
-		ev.Reset()
-		if err := p.Parse(l, ev); err != nil {
+		if err := d.Decode(l, &b.Events[len(b.Events)-1]); err != nil {
 			b.Events = b.Events[:len(b.Events)-1]
-			b.Rejects = append(b.Rejects, Reject{Line: line - 1, Reason: err.Error(), Text: l})
-			continue
+			if err != ErrBlank {
+				b.Rejects = append(b.Rejects, Reject{Line: line - 1, Reason: err.Error(), Text: l})
+			}
 		}
-		if ev.Format == "" {
-			ev.Format = format
-		}
-		n.Normalize(ev)
 	}
 }
 

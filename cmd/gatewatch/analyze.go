@@ -63,10 +63,6 @@ type analyzeStats struct {
 	future                        atomic.Int64
 }
 
-// maxClockSkew is how far in the future an event's time may be before it is
-// taken as garbled rather than as a gateway with a fast clock.
-const maxClockSkew = time.Hour
-
 // Shares of bad input above which analyze and run warn.
 const (
 	warnParseShare = 0.05 // lines that fail to parse
@@ -293,13 +289,12 @@ func (a *analysis) readInput(ctx context.Context, in *analyzeInput, engine *dete
 	progress.setFile(in.name, size)
 	counted := &countingReader{r: r, n: &a.st.bytes}
 	in.format, err = ingest.ParseStream(ctx, counted, a.streamOptions(a.format), func(b *ingest.Batch) error {
-		observeBatch(engine, b.Events, &a.st.future)
+		engine.ObserveBatch(b.Events)
 		if err := a.rejected(in, b.Rejects); err != nil {
 			return err
 		}
 		a.st.lines.Add(int64(b.Lines))
 		a.st.events.Add(int64(len(b.Events)))
-		a.st.rejects.Add(int64(len(b.Rejects)))
 		in.events += int64(len(b.Events))
 		return *emitErr
 	})
@@ -324,31 +319,19 @@ func (a *analysis) open(in *analyzeInput) (io.ReadCloser, int64, error) {
 	return cp, -1, nil
 }
 
-// observeBatch hands evs to the engine as batches (ObserveBatch overlaps
-// their memory waits), split around the events skipped for a time in the
-// future, which it counts in future.
-func observeBatch(engine *detect.Engine, evs []ingest.Event, future *atomic.Int64) {
-	horizon := time.Now().Add(maxClockSkew)
-	run := 0
-	for i := range evs {
-		if evs[i].Time.After(horizon) {
-			// One garbled year would drag the watermark past every real
-			// event and make them all late: logs are never from the
-			// future, so such events are counted and skipped.
-			engine.ObserveBatch(evs[run:i])
-			run = i + 1
-			future.Add(1)
-		}
-	}
-	engine.ObserveBatch(evs[run:])
-}
-
-// rejected keeps the lines of an input that did not parse: in the
-// dead-letter file, and the first few for guessing their format.
+// rejected keeps the lines of an input that were rejected: in the
+// dead-letter file, and the first few that did not parse for guessing
+// their format. Lines timed in the future (ingest.ReasonFuture) are
+// counted apart: they parsed, so they say nothing about the format.
 func (a *analysis) rejected(in *analyzeInput, rejects []ingest.Reject) error {
-	in.rejects += int64(len(rejects))
 	for _, rej := range rejects {
-		if len(in.sample) < sampleRejects {
+		if rej.Reason == ingest.ReasonFuture {
+			a.st.future.Add(1)
+		} else {
+			in.rejects++
+			a.st.rejects.Add(1)
+		}
+		if rej.Reason != ingest.ReasonFuture && len(in.sample) < sampleRejects {
 			in.sample = append(in.sample, bytes.Clone(rej.Text))
 		}
 		if a.dl != nil {
@@ -387,7 +370,7 @@ func (a *analysis) summary(engine *detect.Engine) {
 		fmt.Fprintf(a.c.stderr, "analyze: format %s\n", formats)
 	}
 	if n := st.future.Load(); n > 0 {
-		fmt.Fprintf(a.c.stderr, "analyze: %s events skipped: their time is more than %v in the future\n", human(float64(n)), maxClockSkew)
+		fmt.Fprintf(a.c.stderr, "analyze: %s events skipped: their time is more than %v in the future\n", human(float64(n)), ingest.DefaultMaxSkew)
 	}
 }
 

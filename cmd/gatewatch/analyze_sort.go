@@ -67,12 +67,8 @@ func (a *analysis) gather(ctx context.Context, in *analyzeInput, sorter *timesor
 	progress.setFile(in.name, size)
 	counted := &countingReader{r: r, n: &st.bytes}
 	_, err = ingest.ParseStream(ctx, counted, a.streamOptions(in.format), func(b *ingest.Batch) error {
-		horizon := time.Now().Add(maxClockSkew)
 		for i := range b.Events {
 			ev := &b.Events[i]
-			if ev.Time.After(horizon) {
-				continue // skipped, and counted, the first time
-			}
 			if err := sorter.Add(ev); errors.Is(err, timesort.ErrNoTime) {
 				engine.Observe(ev)
 			} else if err != nil {
@@ -80,7 +76,7 @@ func (a *analysis) gather(ctx context.Context, in *analyzeInput, sorter *timesor
 			}
 		}
 		st.lines.Add(int64(b.Lines))
-		st.rejects.Add(int64(len(b.Rejects)))
+		st.rejects.Add(int64(len(b.Rejects))) // for progress only: the first reading kept and counted them
 		return nil
 	})
 	if err != nil {

@@ -313,11 +313,7 @@ func (col *collector) raw(ctx context.Context) error {
 	topic := col.cfg.Kafka.Topics.Raw
 	norm := col.norm
 	norm.Source = "kafka:" + topic
-	n, err := ingest.NewNormalizer(norm)
-	if err != nil {
-		return err
-	}
-	parsers := map[string]ingest.Parser{}
+	decoders := decoderCache{norm: norm}
 	lines := col.metrics.lines.WithLabelValues("raw")
 	rejects := col.metrics.rejects.WithLabelValues("raw")
 	var ev ingest.Event
@@ -327,20 +323,20 @@ func (col *collector) raw(ctx context.Context) error {
 		if format == "" {
 			format = rc.Format
 		}
-		p, err := cachedParser(parsers, format)
-		if err != nil {
-			rejects.Inc()
-			return col.deadLetter(ctx, "raw", ingest.Reject{Line: l.Offset, Reason: err.Error(), Text: l.Line})
+		d, err := decoders.get(format)
+		if err == nil {
+			err = d.Decode(l.Line, &ev)
 		}
-		ev.Reset()
-		if err := p.Parse(l.Line, &ev); err != nil {
+		switch {
+		case err == ingest.ErrBlank:
+			return nil
+		case err != nil:
 			rejects.Inc()
 			return col.deadLetter(ctx, "raw", ingest.Reject{Line: l.Offset, Reason: err.Error(), Text: l.Line})
 		}
 		if l.Source != "" {
 			ev.Source = l.Source
 		}
-		n.Normalize(&ev)
 		return col.events.Publish(ctx, &ev)
 	}
 	durable := func(ctx context.Context) error {
@@ -350,38 +346,35 @@ func (col *collector) raw(ctx context.Context) error {
 	return transport.ReadRaw(ctx, col.kafka, transport.RawOptions{Topic: topic, Group: rc.Group, Logger: col.log}, handle, durable)
 }
 
-// cachedParser returns the parser for format ("" or "auto" detects it),
-// made once per format.
-func cachedParser(parsers map[string]ingest.Parser, format string) (ingest.Parser, error) {
-	if p, ok := parsers[format]; ok {
-		return p, nil
+// decoderCache decodes lines of the formats their senders name, with one
+// decoder per format, made when first needed.
+type decoderCache struct {
+	norm ingest.NormalizerOptions
+	m    map[string]*ingest.Decoder
+}
+
+// get returns the decoder of format ("" or "auto" detects it), or the
+// error of an unknown format.
+func (c *decoderCache) get(format string) (*ingest.Decoder, error) {
+	if d, ok := c.m[format]; ok {
+		return d, nil
 	}
-	var p ingest.Parser
-	if format == "" || format == "auto" {
-		p = ingest.NewAutoParser(ingest.ParserOptions{})
-	} else {
-		var err error
-		if p, err = ingest.NewParser(format, ingest.ParserOptions{}); err != nil {
-			return nil, err
-		}
+	d, err := ingest.NewDecoder(ingest.DecoderOptions{Format: format, Normalizer: c.norm})
+	if err != nil {
+		return nil, err
 	}
-	parsers[format] = p
-	return p, nil
+	if c.m == nil {
+		c.m = make(map[string]*ingest.Decoder)
+	}
+	c.m[format] = d
+	return d, nil
 }
 
 // syslog receives access-log lines as syslog message bodies.
 func (col *collector) syslog(ctx context.Context) error {
-	format := col.cfg.Collect.SyslogFormat
-	var parser ingest.Parser
-	var err error
-	if format == "" || format == "auto" {
-		parser = ingest.NewAutoParser(ingest.ParserOptions{})
-	} else if parser, err = ingest.NewParser(format, ingest.ParserOptions{}); err != nil {
-		return err
-	}
 	norm := col.norm
 	norm.Source = "syslog"
-	n, err := ingest.NewNormalizer(norm)
+	d, err := ingest.NewDecoder(ingest.DecoderOptions{Format: col.cfg.Collect.SyslogFormat, Normalizer: norm})
 	if err != nil {
 		return err
 	}
@@ -410,12 +403,13 @@ func (col *collector) syslog(ctx context.Context) error {
 		mu.Lock()
 		defer mu.Unlock()
 		lines.Inc()
-		ev.Reset()
-		if err := parser.Parse(m.Message, &ev); err != nil {
+		switch err := d.Decode(m.Message, &ev); {
+		case err == ingest.ErrBlank:
+			return nil
+		case err != nil:
 			rejects.Inc()
 			return col.deadLetter(ctx, "syslog", ingest.Reject{Reason: err.Error(), Text: m.Message})
 		}
-		n.Normalize(&ev)
 		return col.events.Publish(ctx, &ev)
 	})
 }
@@ -438,14 +432,10 @@ func (col *collector) serveHTTPIngest(ctx context.Context) error {
 	}
 	norm := col.norm
 	norm.Source = "http"
-	n, err := ingest.NewNormalizer(norm)
-	if err != nil {
-		return err
-	}
 	lines := col.metrics.lines.WithLabelValues("http")
 	rejects := col.metrics.rejects.WithLabelValues("http")
-	var mu sync.Mutex // parsers and the normalizer are not for concurrent use
-	parsers := map[string]ingest.Parser{}
+	var mu sync.Mutex // decoders are not for concurrent use
+	decoders := decoderCache{norm: norm}
 	src, err := ingest.NewHTTPSource(opts, func(ctx context.Context, b ingest.HTTPBatch) error {
 		mu.Lock()
 		defer mu.Unlock()
@@ -457,15 +447,17 @@ func (col *collector) serveHTTPIngest(ctx context.Context) error {
 		if len(b.Lines) == 0 {
 			return nil
 		}
-		p, err := cachedParser(parsers, b.Format)
+		d, err := decoders.get(b.Format)
 		if err != nil {
-			return err
+			return err // the request names an unknown format: refused whole
 		}
 		var ev ingest.Event
 		for i, line := range b.Lines {
 			lines.Inc()
-			ev.Reset()
-			if err := p.Parse(line, &ev); err != nil {
+			err := d.Decode(line, &ev)
+			if err == ingest.ErrBlank {
+				continue
+			} else if err != nil {
 				rejects.Inc()
 				if err := col.deadLetter(ctx, "http:"+b.Identity, ingest.Reject{Line: int64(i + 1), Reason: err.Error(), Text: line}); err != nil {
 					return err
@@ -475,7 +467,6 @@ func (col *collector) serveHTTPIngest(ctx context.Context) error {
 			if b.Source != "" {
 				ev.Source = b.Source
 			}
-			n.Normalize(&ev)
 			if err := col.events.Publish(ctx, &ev); err != nil {
 				return err
 			}

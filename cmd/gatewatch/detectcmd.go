@@ -174,7 +174,6 @@ func (c *cli) backfill(ctx context.Context, cfg Config, opts group.Options, file
 		return err
 	}
 	start := time.Now()
-	horizon := start.Add(maxClockSkew)
 	var lines, rejects int64
 	for _, name := range files {
 		r, _, err := ingest.OpenInput(name)
@@ -185,9 +184,7 @@ func (c *cli) backfill(ctx context.Context, cfg Config, opts group.Options, file
 			Format: format, ParserOptions: ingest.ParserOptions{LogFormat: logFormat}, Normalizer: norm, Workers: cfg.Ingest.Workers,
 		}, func(bt *ingest.Batch) error {
 			for i := range bt.Events {
-				if !bt.Events[i].Time.After(horizon) {
-					b.Observe(&bt.Events[i])
-				}
+				b.Observe(&bt.Events[i])
 			}
 			lines += int64(bt.Lines)
 			rejects += int64(len(bt.Rejects))
@@ -203,7 +200,7 @@ func (c *cli) backfill(ctx context.Context, cfg Config, opts group.Options, file
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stderr, "backfill: %d lines (%d unparsable), %d events into %d partitions, %d clients with baselines, %d findings in the history (not produced), %.1fs\n",
+	fmt.Fprintf(c.stderr, "backfill: %d lines (%d unparsable or timed in the future), %d events into %d partitions, %d clients with baselines, %d findings in the history (not produced), %.1fs\n",
 		lines, rejects, st.Events, st.Partitions, st.Clients, st.Findings, time.Since(start).Seconds())
 	return nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -476,37 +475,21 @@ type sourceHooks struct {
 // until EOF — and parses and normalises each line.
 func readSource(ctx context.Context, s SourceConfig, norm ingest.NormalizerOptions, stdin io.Reader, h sourceHooks) error {
 	norm.Source = s.Name
-	n, err := ingest.NewNormalizer(norm)
+	d, err := ingest.NewDecoder(ingest.DecoderOptions{Format: s.Format, ParserOptions: ingest.ParserOptions{LogFormat: s.LogFormat}, Normalizer: norm})
 	if err != nil {
 		return err
-	}
-	var parser ingest.Parser
-	if s.Format != "" && s.Format != "auto" {
-		if parser, err = ingest.NewParser(s.Format, ingest.ParserOptions{LogFormat: s.LogFormat}); err != nil {
-			return err
-		}
-	} else {
-		parser = ingest.NewAutoParser(ingest.ParserOptions{LogFormat: s.LogFormat})
 	}
 	var ev ingest.Event
 	var lineNo int64
 	handle := func(line []byte) error {
 		lineNo++
 		h.lines.Inc()
-		if len(bytes.TrimSpace(line)) == 0 {
+		switch err := d.Decode(line, &ev); {
+		case err == ingest.ErrBlank:
 			return nil
-		}
-		ev.Reset()
-		if err := parser.Parse(line, &ev); err != nil {
+		case err != nil:
 			h.rejects.Inc()
 			return h.reject(ingest.Reject{Line: lineNo, Reason: err.Error(), Text: line})
-		}
-		n.Normalize(&ev)
-		if ev.Time.After(time.Now().Add(maxClockSkew)) {
-			// A garbled year would drag the watermark past every real
-			// event: keep the line, do not score it.
-			h.rejects.Inc()
-			return h.reject(ingest.Reject{Line: lineNo, Reason: "timestamp in the future", Text: line})
 		}
 		return h.event(&ev)
 	}
