@@ -7,17 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/ingest/collect"
 	"github.com/gatewatch/gatewatch/ingest/transport"
 
 	"github.com/gatewatch/gatewatch/internal/tlsfiles"
@@ -128,378 +125,99 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	col := &collector{cli: c, cfg: cfg, kafka: kc, log: log, norm: norm, events: events, dead: dead, metrics: m, positions: positions}
-	runErr := col.run(ctx)
-	// Every input has stopped: what was read is final.
-	finalPositions := positions.Snapshot()
-
-	// Flush what was read, bounded so a dead Kafka cannot hang shutdown
-	// forever; what is still buffered then is reported, not hidden.
-	flushCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	inputs, err := c.collectInputs(cfg, kc, positions, log)
+	if err != nil {
+		return err
+	}
+	col, err := collect.New(collect.Options{
+		Inputs: inputs, Normalizer: norm, Events: events, DeadLetters: dead, Positions: positions, Logger: log,
+		Counters: func(name string) (ingest.Counter, ingest.Counter) {
+			return m.lines.WithLabelValues(name), m.rejects.WithLabelValues(name)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("collecting", "sources", len(cfg.Ingest.Sources), "syslog_udp", cfg.Collect.SyslogUDP,
+		"syslog_tcp", cfg.Collect.SyslogTCP, "syslog_tls", cfg.Collect.SyslogTLS.Listen, "kafka", cfg.Kafka.Brokers, "topic", cfg.Kafka.Topics.Events)
+	errs := []error{col.Run(ctx)}
+	// Run flushed what was read (waiting up to 30s for a slow Kafka);
+	// closing is ours, and has nothing left to wait for but what Kafka
+	// refused.
+	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	errs := []error{runErr}
-	if err := events.Close(flushCtx); err != nil {
-		errs = append(errs, fmt.Errorf("flush events: %w", err))
-	}
-	if err := dead.Close(flushCtx); err != nil {
-		errs = append(errs, fmt.Errorf("flush dead letters: %w", err))
-	}
-	if len(errs) == 1 { // everything read was delivered
-		if err := positions.Save(finalPositions); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs = append(errs, events.Close(closeCtx), dead.Close(closeCtx))
 	if srv != nil {
-		srv.Shutdown(flushCtx)
+		srv.Shutdown(closeCtx)
 	}
 	st := events.Stats()
 	log.Info("collect stopped", "published", st.Published, "delivered", st.Delivered)
 	return errors.Join(errs...)
 }
 
-// collector runs the inputs of "gatewatch collect" into Kafka.
-type collector struct {
-	cli          *cli
-	cfg          Config
-	kafka        transport.Config
-	log          *slog.Logger
-	norm         ingest.NormalizerOptions
-	events, dead *transport.Producer
-	metrics      *collectMetrics
-	positions    *ingest.Positions
-	dlMu         sync.Mutex
-	dlBuf        bytes.Buffer
+// collectInputs builds the inputs the config names: its files and
+// standard input, the syslog and HTTP listeners, the raw topic.
+func (c *cli) collectInputs(cfg Config, kc transport.Config, positions *ingest.Positions, log *slog.Logger) ([]ingest.Input, error) {
+	inputs := c.fileInputs(cfg, positions, log)
+	cc := cfg.Collect
+	if cc.syslog() {
+		tlsCfg, err := cc.SyslogTLS.serverTLS()
+		if err != nil {
+			return nil, err
+		}
+		srv := &ingest.SyslogServer{UDPAddr: cc.SyslogUDP, TCPAddr: cc.SyslogTCP, TLSAddr: cc.SyslogTLS.Listen, TLSConfig: tlsCfg, Logger: log}
+		inputs = append(inputs, ingest.Input{Source: &ingest.SyslogListener{Server: srv}, Format: cc.SyslogFormat})
+	}
+	if cc.HTTP.Listen != "" {
+		src, err := httpListener(cc.HTTP, log)
+		if err != nil {
+			return nil, err
+		}
+		inputs = append(inputs, ingest.Input{Source: src})
+	}
+	if cc.Raw.Enabled {
+		log.Info("reading raw lines", "topic", cfg.Kafka.Topics.Raw, "group", cc.Raw.Group, "format", cc.Raw.Format)
+		src := &transport.RawSource{Config: kc, Options: transport.RawOptions{Topic: cfg.Kafka.Topics.Raw, Group: cc.Raw.Group, Logger: log}}
+		inputs = append(inputs, ingest.Input{Source: src, Format: cc.Raw.Format})
+	}
+	return inputs, nil
 }
 
-// run reads every input until ctx ends (or stdin ends, when it is the
-// only input) and returns the first input error.
-func (col *collector) run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, len(col.cfg.Ingest.Sources)+3) // every input may fail once: sources, http, syslog, raw
-	for _, s := range col.cfg.Ingest.Sources {
-		h := sourceHooks{
-			lines:   col.metrics.lines.WithLabelValues(s.Name),
-			rejects: col.metrics.rejects.WithLabelValues(s.Name),
-			event:   func(ev *ingest.Event) error { return col.events.Publish(ctx, ev) },
-			reject:  func(r ingest.Reject) error { return col.deadLetter(ctx, s.Name, r) },
-		}
-		if s.Path != "-" && col.positions != nil {
-			key := s.Path
-			if abs, err := filepath.Abs(s.Path); err == nil {
-				key = abs
-			}
-			if pos, ok := col.positions.Get(key); ok {
-				h.resume = pos
-				col.log.Info("resuming", "source", s.Name, "path", s.Path, "offset", pos.Offset)
-			}
-			h.position = func(pos ingest.TailPosition) { col.positions.Set(key, pos) }
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := readSource(ctx, s, col.norm, col.cli.stdin, h)
-			if err != nil && !errors.Is(err, context.Canceled) {
-				errc <- fmt.Errorf("source %s: %w", s.Name, err)
-				cancel()
-			}
-		}()
+// fileInputs are the config's files and standard input.
+func (c *cli) fileInputs(cfg Config, positions *ingest.Positions, log *slog.Logger) []ingest.Input {
+	var inputs []ingest.Input
+	for _, s := range cfg.Ingest.Sources {
+		src := &ingest.FileSource{SourceName: s.Name, Path: s.Path, FromStart: s.FromStart, Stdin: c.stdin, Positions: positions,
+			OnResume: func(path string, pos ingest.TailPosition) {
+				log.Info("resuming", "source", s.Name, "path", path, "offset", pos.Offset)
+			}}
+		inputs = append(inputs, ingest.Input{Source: src, Format: s.Format, LogFormat: s.LogFormat})
 	}
-	if col.cfg.Collect.HTTP.Listen != "" {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := col.serveHTTPIngest(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				errc <- fmt.Errorf("http ingest: %w", err)
-				cancel()
-			}
-		}()
-	}
-	if col.cfg.Collect.syslog() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := col.syslog(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				errc <- fmt.Errorf("syslog: %w", err)
-				cancel()
-			}
-		}()
-	}
-	if col.cfg.Collect.Raw.Enabled {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := col.raw(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				errc <- fmt.Errorf("raw lines: %w", err)
-				cancel()
-			}
-		}()
-	}
-	// The saver runs while the inputs do: it ends when they have all
-	// ended (stdin at EOF), not only on cancellation.
-	saverCtx, stopSaver := context.WithCancel(ctx)
-	saverDone := make(chan struct{})
-	go func() {
-		defer close(saverDone)
-		if col.positions != nil {
-			col.savePositions(saverCtx)
-		}
-	}()
-	col.log.Info("collecting", "sources", len(col.cfg.Ingest.Sources), "syslog_udp", col.cfg.Collect.SyslogUDP,
-		"syslog_tcp", col.cfg.Collect.SyslogTCP, "syslog_tls", col.cfg.Collect.SyslogTLS.Listen, "kafka", col.cfg.Kafka.Brokers, "topic", col.cfg.Kafka.Topics.Events)
-	wg.Wait()
-	stopSaver()
-	<-saverDone
-	close(errc)
-	return <-errc
+	return inputs
 }
 
-// positionsEvery is how often collect saves its read positions. A crash
-// re-sends at most this long's worth of lines (at least once), never skips.
-const positionsEvery = time.Second
-
-// savePositions saves the read positions of files every positionsEvery
-// until ctx ends, each time only after everything read before the snapshot
-// (events and dead letters) has been acknowledged by Kafka.
-func (col *collector) savePositions(ctx context.Context) {
-	t := time.NewTicker(positionsEvery)
-	defer t.Stop()
-	var last map[string]ingest.TailPosition
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		snap := col.positions.Snapshot()
-		if maps.Equal(snap, last) {
-			continue
-		}
-		if err := col.events.Flush(ctx); err != nil {
-			continue // Kafka down or shutting down: try again, or the final save does it
-		}
-		if err := col.dead.Flush(ctx); err != nil {
-			continue
-		}
-		if err := col.positions.Save(snap); err != nil {
-			col.log.Warn("saving read positions", "err", err)
-			continue
-		}
-		last = snap
-	}
-}
-
-// deadLetter sends a rejected line to the dead-letter topic, keyed by
-// source, as the same JSON record the embedded pipeline writes to disk.
-func (col *collector) deadLetter(ctx context.Context, source string, r ingest.Reject) error {
-	col.dlMu.Lock()
-	defer col.dlMu.Unlock()
-	col.dlBuf.Reset()
-	w := ingest.NewDeadLetterWriter(&col.dlBuf)
-	if err := w.Write(source, r); err != nil {
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	return col.dead.PublishRaw(ctx, []byte(source), bytes.TrimSuffix(col.dlBuf.Bytes(), []byte{'\n'}))
-}
-
-// raw parses the lines other shippers write to the raw topic and publishes
-// their events; offsets are committed once the events are in Kafka.
-func (col *collector) raw(ctx context.Context) error {
-	rc := col.cfg.Collect.Raw
-	topic := col.cfg.Kafka.Topics.Raw
-	norm := col.norm
-	norm.Source = "kafka:" + topic
-	decoders := decoderCache{norm: norm}
-	lines := col.metrics.lines.WithLabelValues("raw")
-	rejects := col.metrics.rejects.WithLabelValues("raw")
-	var ev ingest.Event
-	handle := func(l transport.RawLine) error {
-		lines.Inc()
-		format := l.Format
-		if format == "" {
-			format = rc.Format
-		}
-		d, err := decoders.get(format)
-		if err == nil {
-			err = d.Decode(l.Line, &ev)
-		}
-		switch {
-		case err == ingest.ErrBlank:
-			return nil
-		case err != nil:
-			rejects.Inc()
-			return col.deadLetter(ctx, "raw", ingest.Reject{Line: l.Offset, Reason: err.Error(), Text: l.Line})
-		}
-		if l.Source != "" {
-			ev.Source = l.Source
-		}
-		return col.events.Publish(ctx, &ev)
-	}
-	durable := func(ctx context.Context) error {
-		return errors.Join(col.events.Flush(ctx), col.dead.Flush(ctx))
-	}
-	col.log.Info("reading raw lines", "topic", topic, "group", rc.Group, "format", rc.Format)
-	return transport.ReadRaw(ctx, col.kafka, transport.RawOptions{Topic: topic, Group: rc.Group, Logger: col.log}, handle, durable)
-}
-
-// decoderCache decodes lines of the formats their senders name, with one
-// decoder per format, made when first needed.
-type decoderCache struct {
-	norm ingest.NormalizerOptions
-	m    map[string]*ingest.Decoder
-}
-
-// get returns the decoder of format ("" or "auto" detects it), or the
-// error of an unknown format.
-func (c *decoderCache) get(format string) (*ingest.Decoder, error) {
-	if d, ok := c.m[format]; ok {
-		return d, nil
-	}
-	d, err := ingest.NewDecoder(ingest.DecoderOptions{Format: format, Normalizer: c.norm})
-	if err != nil {
-		return nil, err
-	}
-	if c.m == nil {
-		c.m = make(map[string]*ingest.Decoder)
-	}
-	c.m[format] = d
-	return d, nil
-}
-
-// syslog receives access-log lines as syslog message bodies.
-func (col *collector) syslog(ctx context.Context) error {
-	norm := col.norm
-	norm.Source = "syslog"
-	d, err := ingest.NewDecoder(ingest.DecoderOptions{Format: col.cfg.Collect.SyslogFormat, Normalizer: norm})
-	if err != nil {
-		return err
-	}
-	lines := col.metrics.lines.WithLabelValues("syslog")
-	rejects := col.metrics.rejects.WithLabelValues("syslog")
-	tlsCfg, err := col.cfg.Collect.SyslogTLS.serverTLS()
-	if err != nil {
-		return err
-	}
-	srv := &ingest.SyslogServer{
-		UDPAddr:   col.cfg.Collect.SyslogUDP,
-		TCPAddr:   col.cfg.Collect.SyslogTCP,
-		TLSAddr:   col.cfg.Collect.SyslogTLS.Listen,
-		TLSConfig: tlsCfg,
-		Logger:    col.log,
-		OnMalformed: func(raw []byte, reason string) {
-			rejects.Inc()
-			if err := col.deadLetter(ctx, "syslog", ingest.Reject{Reason: "syslog: " + reason, Text: raw}); err != nil {
-				col.log.Warn("dead letter", "err", err)
-			}
-		},
-	}
-	var mu sync.Mutex // the server calls back from one goroutine per connection
-	var ev ingest.Event
-	return srv.Serve(ctx, func(src ingest.SyslogSource, m ingest.SyslogMessage) error {
-		mu.Lock()
-		defer mu.Unlock()
-		lines.Inc()
-		switch err := d.Decode(m.Message, &ev); {
-		case err == ingest.ErrBlank:
-			return nil
-		case err != nil:
-			rejects.Inc()
-			return col.deadLetter(ctx, "syslog", ingest.Reject{Reason: err.Error(), Text: m.Message})
-		}
-		return col.events.Publish(ctx, &ev)
-	})
-}
-
-// serveHTTPIngest runs the authenticated HTTP ingest endpoint until ctx
-// ends. Lines are parsed here (format from the request, else auto);
-// events arrive already normalised by the sender.
-func (col *collector) serveHTTPIngest(ctx context.Context) error {
-	hc := col.cfg.Collect.HTTP
-	opts := ingest.HTTPSourceOptions{Rate: hc.Rate, MaxBodyBytes: hc.MaxBodyBytes, Logger: col.log}
+// httpListener is the HTTP ingest endpoint the config describes.
+func httpListener(hc CollectHTTPConfig, log *slog.Logger) (*ingest.HTTPListener, error) {
+	opts := ingest.HTTPSourceOptions{Rate: hc.Rate, MaxBodyBytes: hc.MaxBodyBytes, Logger: log}
 	for _, t := range hc.Tokens {
 		opts.Tokens = append(opts.Tokens, ingest.HTTPToken{Name: t.Name, File: t.File, Hash: t.Hash})
 	}
 	if hc.TokenKeyFile != "" {
 		k, err := os.ReadFile(hc.TokenKeyFile)
 		if err != nil {
-			return fmt.Errorf("token key: %w", err)
+			return nil, fmt.Errorf("token key: %w", err)
 		}
 		opts.TokenKey = bytes.TrimSpace(k)
 	}
-	norm := col.norm
-	norm.Source = "http"
-	lines := col.metrics.lines.WithLabelValues("http")
-	rejects := col.metrics.rejects.WithLabelValues("http")
-	var mu sync.Mutex // decoders are not for concurrent use
-	decoders := decoderCache{norm: norm}
-	src, err := ingest.NewHTTPSource(opts, func(ctx context.Context, b ingest.HTTPBatch) error {
-		mu.Lock()
-		defer mu.Unlock()
-		for i := range b.Events {
-			if err := col.events.Publish(ctx, &b.Events[i]); err != nil {
-				return err
-			}
-		}
-		if len(b.Lines) == 0 {
-			return nil
-		}
-		d, err := decoders.get(b.Format)
+	l := &ingest.HTTPListener{Addr: hc.Listen, Options: opts}
+	if hc.TLSCertFile != "" {
+		t, err := tlsfiles.Files{CertFile: hc.TLSCertFile, KeyFile: hc.TLSKeyFile}.Server()
 		if err != nil {
-			return err // the request names an unknown format: refused whole
+			return nil, fmt.Errorf("collect.http: %w", err)
 		}
-		var ev ingest.Event
-		for i, line := range b.Lines {
-			lines.Inc()
-			err := d.Decode(line, &ev)
-			if err == ingest.ErrBlank {
-				continue
-			} else if err != nil {
-				rejects.Inc()
-				if err := col.deadLetter(ctx, "http:"+b.Identity, ingest.Reject{Line: int64(i + 1), Reason: err.Error(), Text: line}); err != nil {
-					return err
-				}
-				continue
-			}
-			if b.Source != "" {
-				ev.Source = b.Source
-			}
-			if err := col.events.Publish(ctx, &ev); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+		l.TLS = t
 	}
-	ln, err := net.Listen("tcp", hc.Listen)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: src, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
-	col.log.Info("http ingest", "listen", ln.Addr().String(), "tls", hc.TLSCertFile != "")
-	errc := make(chan error, 1)
-	go func() {
-		if hc.TLSCertFile != "" {
-			errc <- srv.ServeTLS(ln, hc.TLSCertFile, hc.TLSKeyFile)
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(shut) // lets requests in flight finish and publish
-		<-errc
-		return ctx.Err()
-	}
+	return l, nil
 }
 
 // syslog reports whether any syslog listener is configured.
