@@ -227,51 +227,10 @@ func (h *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if r.Method != http.MethodPost {
-		h.badRequests.Add(1)
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	id, ok := h.authenticate(r)
+	batch, ok := h.admit(w, r, events)
 	if !ok {
-		h.unauthorized.Add(1)
-		w.Header().Set("WWW-Authenticate", `Bearer realm="gatewatch"`)
-		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
-	if wait, ok := h.allow(id); !ok {
-		h.rateLimited.Add(1)
-		w.Header().Set("Retry-After", retryAfter(wait))
-		http.Error(w, "rate limit exceeded", http.StatusTooManyRequests)
-		return
-	}
-	batch := HTTPBatch{Identity: id}
-	if !h.checkContentType(r, events) {
-		h.badRequests.Add(1)
-		http.Error(w, "unsupported content type", http.StatusUnsupportedMediaType)
-		return
-	}
-	if !events {
-		batch.Format = r.Header.Get("X-Gatewatch-Format")
-		if batch.Format == "" {
-			batch.Format = r.URL.Query().Get("format")
-		}
-		if batch.Format != "" && batch.Format != "auto" {
-			if _, found := slices.BinarySearch(h.formats, batch.Format); !found {
-				h.badRequests.Add(1)
-				http.Error(w, "unknown format", http.StatusBadRequest)
-				return
-			}
-		}
-	}
-	batch.Source = r.Header.Get("X-Gatewatch-Source")
-	if len(batch.Source) > 128 || strings.ContainsFunc(batch.Source, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
-		h.badRequests.Add(1)
-		http.Error(w, "bad X-Gatewatch-Source", http.StatusBadRequest)
-		return
-	}
-
 	buf := h.bufs.Get().(*httpBuf)
 	defer h.putBuf(buf)
 	if status, msg := h.readBody(w, r, buf); status != 0 {
@@ -288,7 +247,7 @@ func (h *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		line, err := buf.decodeEvents()
 		if err != nil {
 			h.badRequests.Add(1)
-			h.log.Info("http source: bad event", "identity", id, "line", line, "err", err)
+			h.log.Info("http source: bad event", "identity", batch.Identity, "line", line, "err", err)
 			http.Error(w, "line "+strconv.Itoa(line)+": invalid event", http.StatusBadRequest)
 			return
 		}
@@ -297,9 +256,58 @@ func (h *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		buf.splitLines()
 		batch.Lines, n = buf.lines, len(buf.lines)
 	}
+	h.hand(w, r, batch, events, n)
+}
+
+// admit checks a request before its body is read — method, credentials,
+// rate, content type, format and source headers — and answers the ones it
+// refuses. It returns the batch the request will fill.
+func (h *HTTPSource) admit(w http.ResponseWriter, r *http.Request, events bool) (HTTPBatch, bool) {
+	refuse := func(counter *atomic.Int64, status int, msg string) (HTTPBatch, bool) {
+		counter.Add(1)
+		http.Error(w, msg, status)
+		return HTTPBatch{}, false
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return refuse(&h.badRequests, http.StatusMethodNotAllowed, "method not allowed")
+	}
+	id, ok := h.authenticate(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gatewatch"`)
+		return refuse(&h.unauthorized, http.StatusUnauthorized, "unauthorized")
+	}
+	if wait, ok := h.allow(id); !ok {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		return refuse(&h.rateLimited, http.StatusTooManyRequests, "rate limit exceeded")
+	}
+	if !h.checkContentType(r, events) {
+		return refuse(&h.badRequests, http.StatusUnsupportedMediaType, "unsupported content type")
+	}
+	batch := HTTPBatch{Identity: id, Source: r.Header.Get("X-Gatewatch-Source")}
+	if !events {
+		batch.Format = r.Header.Get("X-Gatewatch-Format")
+		if batch.Format == "" {
+			batch.Format = r.URL.Query().Get("format")
+		}
+		if batch.Format != "" && batch.Format != "auto" {
+			if _, found := slices.BinarySearch(h.formats, batch.Format); !found {
+				return refuse(&h.badRequests, http.StatusBadRequest, "unknown format")
+			}
+		}
+	}
+	if len(batch.Source) > 128 || strings.ContainsFunc(batch.Source, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
+		return refuse(&h.badRequests, http.StatusBadRequest, "bad X-Gatewatch-Source")
+	}
+	return batch, true
+}
+
+// hand passes an accepted request's n lines or events to the callback
+// and answers: 200 with the count, or 503 and Retry-After when it failed.
+func (h *HTTPSource) hand(w http.ResponseWriter, r *http.Request, batch HTTPBatch, events bool, n int) {
 	if err := h.fn(r.Context(), batch); err != nil {
 		h.callbackErrors.Add(1)
-		h.log.Warn("http source: batch not taken", "identity", id, "err", err)
+		h.log.Warn("http source: batch not taken", "identity", batch.Identity, "err", err)
 		w.Header().Set("Retry-After", retryAfter(h.opts.RetryAfter))
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 		return

@@ -70,23 +70,9 @@ func ParseStream(ctx context.Context, r io.Reader, opts StreamOptions, fn func(*
 		opts.FirstLine = 1
 	}
 	br := &chunkReader{r: r, size: opts.ChunkSize, line: opts.FirstLine}
-	format := opts.Format
-	if (format == "" || format == "auto") && opts.ParserOptions.LogFormat != "" {
-		format = "nginx" // a log_format string says what the lines are
-	}
-	if format == "" || format == "auto" {
-		head, err := br.peekLines(64)
-		if err != nil {
-			return "", err
-		}
-		if len(head) == 0 {
-			return "", nil // empty input: nothing to detect, nothing to do
-		}
-		f, ok := Detect(head)
-		if !ok {
-			return "", fmt.Errorf("cannot detect the log format from the first %d lines; name it with --format (one of: %s)", len(head), strings.Join(Formats(), ", "))
-		}
-		format = f
+	format, err := streamFormat(br, opts)
+	if err != nil || format == "" {
+		return format, err
 	}
 	// Build one decoder up front so a bad format fails before any
 	// goroutine.
@@ -98,94 +84,126 @@ func ParseStream(ctx context.Context, r io.Reader, opts StreamOptions, fn func(*
 	// Workers must agree on client keys: without a configured key, the one
 	// generated here serves all of them.
 	dopts.Normalizer.HMACKey = d.Key()
-
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pool := sync.Pool{New: func() any { return new(Batch) }}
-	work := make(chan *Batch, opts.Workers)
-	done := make(chan *Batch, opts.Workers*2)
-	var wg sync.WaitGroup
-	var readErr error
-
-	wg.Add(1)
-	go func() { // reader: cuts the stream into chunks of whole lines
-		defer wg.Done()
-		defer close(work)
-		for seq := uint64(0); ; seq++ {
-			b := pool.Get().(*Batch)
-			b.seq = seq
-			var err error
-			b.chunk, b.first, b.longLine, err = br.next(b.chunk)
-			if len(b.chunk) > 0 {
-				select {
-				case work <- b:
-				case <-ctx.Done():
-					return
-				}
-			}
-			if err != nil {
-				if !errors.Is(err, io.EOF) {
-					readErr = err
-				}
-				return
-			}
-		}
-	}()
-
+	st := &streamer{br: br, pool: sync.Pool{New: func() any { return new(Batch) }},
+		work: make(chan *Batch, opts.Workers), done: make(chan *Batch, opts.Workers*2)}
+	var reader sync.WaitGroup
+	reader.Add(1)
+	go func() { defer reader.Done(); st.read(ctx) }()
 	var workers sync.WaitGroup
 	for range opts.Workers {
 		workers.Add(1)
-		go func() { // parser: each worker owns its Decoder
-			defer workers.Done()
-			d, _ := NewDecoder(dopts)
-			for b := range work {
-				parseBatch(d, b)
-				select {
-				case done <- b:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
+		go func() { defer workers.Done(); st.parse(ctx, dopts) }()
 	}
-	go func() { workers.Wait(); close(done) }()
+	go func() { workers.Wait(); close(st.done) }()
+	fnErr := st.deliver(ctx, cancel, fn)
+	reader.Wait()
+	switch {
+	case fnErr != nil:
+		return format, fnErr
+	case st.readErr != nil:
+		return format, fmt.Errorf("read: %w", st.readErr)
+	}
+	return format, ctx.Err()
+}
 
-	// Reorder: workers finish out of order; fn sees input order.
+// streamFormat is the format to parse the stream as: the one named, or
+// the one its first lines are in; "" for an empty stream.
+func streamFormat(br *chunkReader, opts StreamOptions) (string, error) {
+	format := opts.Format
+	if (format == "" || format == "auto") && opts.ParserOptions.LogFormat != "" {
+		return "nginx", nil // a log_format string says what the lines are
+	}
+	if format != "" && format != "auto" {
+		return format, nil
+	}
+	head, err := br.peekLines(64)
+	if err != nil || len(head) == 0 {
+		return "", err // empty input: nothing to detect, nothing to do
+	}
+	f, ok := Detect(head)
+	if !ok {
+		return "", fmt.Errorf("cannot detect the log format from the first %d lines; name it with --format (one of: %s)", len(head), strings.Join(Formats(), ", "))
+	}
+	return f, nil
+}
+
+// streamer is ParseStream's plumbing: a reader cutting the stream into
+// chunks of whole lines, workers parsing them, and the caller's goroutine
+// putting the batches back in order.
+type streamer struct {
+	br      *chunkReader
+	pool    sync.Pool // *Batch
+	work    chan *Batch
+	done    chan *Batch
+	readErr error // set by read before it closes work
+}
+
+// read cuts the stream into chunks for the workers, then closes work.
+func (st *streamer) read(ctx context.Context) {
+	defer close(st.work)
+	for seq := uint64(0); ; seq++ {
+		b := st.pool.Get().(*Batch)
+		b.seq = seq
+		var err error
+		b.chunk, b.first, b.longLine, err = st.br.next(b.chunk)
+		if len(b.chunk) > 0 {
+			select {
+			case st.work <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				st.readErr = err
+			}
+			return
+		}
+	}
+}
+
+// parse is one worker: it owns its Decoder.
+func (st *streamer) parse(ctx context.Context, dopts DecoderOptions) {
+	d, _ := NewDecoder(dopts) // ParseStream made one with these options already
+	for b := range st.work {
+		parseBatch(d, b)
+		select {
+		case st.done <- b:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// deliver reorders the parsed batches (workers finish out of order) and
+// calls fn with each in input order until done is closed; after fn's
+// first error it cancels the others and drains, so workers can exit.
+func (st *streamer) deliver(ctx context.Context, cancel context.CancelFunc, fn func(*Batch) error) error {
 	pending := map[uint64]*Batch{}
 	var next uint64
 	var fnErr error
-	for b := range done {
+	for b := range st.done {
 		if fnErr != nil {
-			continue // drain so workers can exit
+			continue
 		}
 		pending[b.seq] = b
-		for {
-			nb, ok := pending[next]
-			if !ok {
-				break
-			}
+		for nb, ok := pending[next]; ok; nb, ok = pending[next] {
 			delete(pending, next)
 			next++
 			if fnErr == nil {
-				fnErr = fn(nb)
-				if fnErr == nil {
+				if fnErr = fn(nb); fnErr == nil {
 					fnErr = ctx.Err()
 				}
 				if fnErr != nil {
 					cancel()
 				}
 			}
-			pool.Put(nb)
+			st.pool.Put(nb)
 		}
 	}
-	wg.Wait()
-	switch {
-	case fnErr != nil:
-		return format, fnErr
-	case readErr != nil:
-		return format, fmt.Errorf("read: %w", readErr)
-	}
-	return format, ctx.Err()
+	return fnErr
 }
 
 // parseBatch decodes the lines of b's chunk into its events and rejects.

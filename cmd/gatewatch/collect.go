@@ -77,35 +77,11 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	events, err := transport.NewProducer(kc, transport.ProducerOptions{
-		Topic: cfg.Kafka.Topics.Events, Compression: cfg.Kafka.Compression, AllowAutoTopicCreation: true,
-	})
+	events, dead, err := openCollectProducers(cfg, kc)
 	if err != nil {
 		return err
 	}
-	dead, err := transport.NewProducer(kc, transport.ProducerOptions{
-		Topic: cfg.Kafka.Topics.DeadLetter, Compression: cfg.Kafka.Compression, AllowAutoTopicCreation: true,
-	})
-	if err != nil {
-		events.Close(context.Background())
-		return err
-	}
-	m := &collectMetrics{
-		reg: prometheus.NewRegistry(),
-		lines: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gatewatch_ingest_lines_total", Help: "Log lines read, by source.",
-		}, []string{"source"}),
-		rejects: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gatewatch_ingest_parse_errors_total", Help: "Lines that could not be parsed (sent to the dead-letter topic), by source.",
-		}, []string{"source"}),
-		published: prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "gatewatch_collect_delivered_events_total", Help: "Events acknowledged by Kafka.",
-		}, func() float64 { return float64(events.Stats().Delivered) }),
-		buffered: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "gatewatch_collect_buffered_events", Help: "Events waiting for Kafka (bounded; inputs slow down when full).",
-		}, func() float64 { return float64(events.Stats().Buffered) }),
-	}
-	m.reg.MustRegister(m.lines, m.rejects, m.published, m.buffered, prometheus.NewGoCollector())
+	m := newCollectMetrics(events)
 	srv, err := serveOps(cfg.HTTP.Listen, m.reg, func() error {
 		// Unhealthy while undelivered events wait behind a failing Kafka.
 		if st := events.Stats(); st.LastError != nil && st.Buffered > 0 {
@@ -114,9 +90,24 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 		return nil
 	}, log)
 	if err != nil {
-		return err
+		return errors.Join(err, closeProducers(events, dead))
 	}
+	runErr := c.runCollector(ctx, cfg, kc, norm, events, dead, m, log)
+	errs := []error{runErr, closeProducers(events, dead)}
+	if srv != nil {
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shut)
+	}
+	st := events.Stats()
+	log.Info("collect stopped", "published", st.Published, "delivered", st.Delivered)
+	return errors.Join(errs...)
+}
 
+// runCollector builds the config's inputs and runs the collector library
+// (ingest/collect) until ctx ends or the inputs do.
+func (c *cli) runCollector(ctx context.Context, cfg Config, kc transport.Config, norm ingest.NormalizerOptions,
+	events, dead *transport.Producer, m *collectMetrics, log *slog.Logger) error {
 	posFile := cfg.Collect.PositionsFile
 	if posFile == "" {
 		posFile = filepath.Join(cfg.DataDir, "collect-positions.json")
@@ -140,19 +131,54 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 	}
 	log.Info("collecting", "sources", len(cfg.Ingest.Sources), "syslog_udp", cfg.Collect.SyslogUDP,
 		"syslog_tcp", cfg.Collect.SyslogTCP, "syslog_tls", cfg.Collect.SyslogTLS.Listen, "kafka", cfg.Kafka.Brokers, "topic", cfg.Kafka.Topics.Events)
-	errs := []error{col.Run(ctx)}
-	// Run flushed what was read (waiting up to 30s for a slow Kafka);
-	// closing is ours, and has nothing left to wait for but what Kafka
-	// refused.
-	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	errs = append(errs, events.Close(closeCtx), dead.Close(closeCtx))
-	if srv != nil {
-		srv.Shutdown(closeCtx)
+	return col.Run(ctx)
+}
+
+// openCollectProducers opens the producers of the events and dead-letter
+// topics.
+func openCollectProducers(cfg Config, kc transport.Config) (events, dead *transport.Producer, err error) {
+	open := func(topic string) (*transport.Producer, error) {
+		return transport.NewProducer(kc, transport.ProducerOptions{Topic: topic, Compression: cfg.Kafka.Compression, AllowAutoTopicCreation: true})
 	}
-	st := events.Stats()
-	log.Info("collect stopped", "published", st.Published, "delivered", st.Delivered)
-	return errors.Join(errs...)
+	if events, err = open(cfg.Kafka.Topics.Events); err != nil {
+		return nil, nil, err
+	}
+	if dead, err = open(cfg.Kafka.Topics.DeadLetter); err != nil {
+		events.Close(context.Background())
+		return nil, nil, err
+	}
+	return events, dead, nil
+}
+
+// closeProducers closes both producers. The collector flushed what was
+// read (waiting up to 30s for a slow Kafka), so closing has nothing left
+// to wait for but what Kafka refused: it is bounded by 5 seconds.
+func closeProducers(events, dead *transport.Producer) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(events.Close(ctx), dead.Close(ctx))
+}
+
+// newCollectMetrics registers the collector's series; the delivery ones
+// read the events producer's counters.
+func newCollectMetrics(events *transport.Producer) *collectMetrics {
+	m := &collectMetrics{
+		reg: prometheus.NewRegistry(),
+		lines: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatewatch_ingest_lines_total", Help: "Log lines read, by source.",
+		}, []string{"source"}),
+		rejects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatewatch_ingest_parse_errors_total", Help: "Lines that could not be parsed (sent to the dead-letter topic), by source.",
+		}, []string{"source"}),
+		published: prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gatewatch_collect_delivered_events_total", Help: "Events acknowledged by Kafka.",
+		}, func() float64 { return float64(events.Stats().Delivered) }),
+		buffered: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatewatch_collect_buffered_events", Help: "Events waiting for Kafka (bounded; inputs slow down when full).",
+		}, func() float64 { return float64(events.Stats().Buffered) }),
+	}
+	m.reg.MustRegister(m.lines, m.rejects, m.published, m.buffered, prometheus.NewGoCollector())
+	return m
 }
 
 // collectInputs builds the inputs the config names: its files and

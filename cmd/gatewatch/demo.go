@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -55,15 +56,7 @@ func (c *cli) demo(ctx context.Context, args []string) error {
 		return err
 	}
 	duration := time.Duration(*hours * float64(time.Hour))
-	kinds := append(append(simulate.AttackKinds(), simulate.ExtendedAttackKinds()...), simulate.TrapKinds()...)
-	kinds = append(kinds, simulate.ExtendedTrapKinds()...)
-	scen, err := simulate.New(simulate.Config{
-		Seed:     *seed,
-		Duration: duration,
-		Clients:  *clients,
-		AttackAt: duration - time.Hour,
-		Attacks:  kinds,
-	})
+	scen, err := demoScenario(*seed, *clients, duration)
 	if err != nil {
 		return err
 	}
@@ -73,41 +66,11 @@ func (c *cli) demo(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(c.stderr, "demo: wrote the simulated traffic to %s\n", *writeLog)
 	}
-
-	labels := scen.Labels()
-	byClient := map[string]simulate.Label{}
-	members := map[string]bool{} // clients taking part in a fleet-wide attack
-	for _, l := range labels {
-		byClient[l.Client] = l
-		for _, m := range l.Members {
-			members[m] = true
-		}
-	}
-	first := map[string]detect.Finding{} // first finding per labelled client
-	normalFlagged := map[string]bool{}
-	var fleetTrapHits []detect.Finding // findings during a fleet-wide trap (no client of its own)
+	score := newScoreboard(scen.Labels())
 	var writeErr error
 	opts := cfg.detectOptions()
 	opts.Emit = func(f detect.Finding) {
-		if f.ClientKind == "campaign" {
-			// A campaign flags each client it names.
-			for _, c := range f.Clients {
-				if _, labelled := byClient[c]; !labelled && !members[c] {
-					normalFlagged[c] = true
-				}
-			}
-		} else if _, labelled := byClient[f.Client]; labelled {
-			if _, seen := first[f.Client]; !seen {
-				first[f.Client] = f
-			}
-		} else if !members[f.Client] {
-			normalFlagged[f.Client] = true
-		}
-		for _, l := range labels {
-			if l.Client == "" && f.Status == detect.StatusOpen && f.WindowStart.Before(l.End) && f.WindowEnd.After(l.Start) {
-				fleetTrapHits = append(fleetTrapHits, f)
-			}
-		}
+		score.record(f)
 		if f.Status == detect.StatusUpdate && *output == "text" {
 			return // keep the terminal readable: open and resolve only
 		}
@@ -116,14 +79,37 @@ func (c *cli) demo(ctx context.Context, args []string) error {
 		}
 	}
 	engine := detect.New(opts)
-
 	fmt.Fprintf(c.stderr, "demo: %d normal clients, %.1f h of traffic from %s; attacks start at %s\n",
 		*clients, *hours, scen.Start().Format(time.RFC3339), scen.Start().Add(duration-time.Hour).Format("15:04"))
 	fmt.Fprintf(c.stderr, "demo: findings print as they fire (open, then resolved); the scorecard follows at the end\n")
 	wallStart := time.Now()
+	events, err := c.replayDemo(ctx, scen, engine, *speed, func() error { return writeErr })
+	if err != nil {
+		return err
+	}
+	engine.Flush()
+	if writeErr != nil {
+		return writeErr
+	}
+	fmt.Fprint(c.stderr, score.card(*clients, events, time.Since(wallStart)))
+	return nil
+}
+
+// demoScenario is the demo's traffic: every attack and trap the simulator
+// knows, the attacks in the last hour.
+func demoScenario(seed uint64, clients int, duration time.Duration) (*simulate.Scenario, error) {
+	kinds := slices.Concat(simulate.AttackKinds(), simulate.ExtendedAttackKinds(), simulate.TrapKinds(), simulate.ExtendedTrapKinds())
+	return simulate.New(simulate.Config{Seed: seed, Duration: duration, Clients: clients, AttackAt: duration - time.Hour, Attacks: kinds})
+}
+
+// replayDemo feeds the scenario's events to engine, at speed simulated
+// seconds per real second (0: as fast as possible), with a progress line
+// every simulated half hour; it stops at stop's first error.
+func (c *cli) replayDemo(ctx context.Context, scen *simulate.Scenario, engine *detect.Engine, speed float64, stop func() error) (int, error) {
+	wallStart := time.Now()
 	var simStart, lastReport time.Time
 	events := 0
-	err = scen.Run(ctx, func(ev *ingest.Event) error {
+	err := scen.Run(ctx, func(ev *ingest.Event) error {
 		if simStart.IsZero() {
 			simStart, lastReport = ev.Time, ev.Time
 		}
@@ -134,8 +120,8 @@ func (c *cli) demo(ctx context.Context, args []string) error {
 			fmt.Fprintf(c.stderr, "demo: simulated %s, %s events, %d clients\n",
 				ev.Time.Format("15:04"), human(float64(events)), engine.Stats().ActiveClients)
 		}
-		if *speed > 0 {
-			due := wallStart.Add(time.Duration(float64(ev.Time.Sub(simStart)) / *speed))
+		if speed > 0 {
+			due := wallStart.Add(time.Duration(float64(ev.Time.Sub(simStart)) / speed))
 			if d := time.Until(due); d > 10*time.Millisecond {
 				select {
 				case <-time.After(d):
@@ -144,17 +130,9 @@ func (c *cli) demo(ctx context.Context, args []string) error {
 				}
 			}
 		}
-		return writeErr
+		return stop()
 	})
-	if err != nil {
-		return err
-	}
-	engine.Flush()
-	if writeErr != nil {
-		return writeErr
-	}
-	c.scorecard(labels, first, fleetTrapHits, normalFlagged, *clients, events, time.Since(wallStart))
-	return nil
+	return events, err
 }
 
 func writeDemoLog(ctx context.Context, scen *simulate.Scenario, path string) error {
@@ -169,19 +147,65 @@ func writeDemoLog(ctx context.Context, scen *simulate.Scenario, path string) err
 	return f.Close()
 }
 
-// scorecard tells how the detectors did against the scenario's labels.
-func (c *cli) scorecard(labels []simulate.Label, first map[string]detect.Finding, fleetTrapHits []detect.Finding, normalFlagged map[string]bool, clients, events int, elapsed time.Duration) {
+// scoreboard compares the findings with the scenario's labels.
+type scoreboard struct {
+	labels        []simulate.Label
+	byClient      map[string]simulate.Label
+	members       map[string]bool           // clients taking part in a fleet-wide attack
+	first         map[string]detect.Finding // first finding per labelled client
+	normalFlagged map[string]bool
+	fleetTrapHits []detect.Finding // findings during a fleet-wide trap (no client of its own)
+}
+
+func newScoreboard(labels []simulate.Label) *scoreboard {
+	s := &scoreboard{labels: labels, byClient: map[string]simulate.Label{}, members: map[string]bool{},
+		first: map[string]detect.Finding{}, normalFlagged: map[string]bool{}}
+	for _, l := range labels {
+		s.byClient[l.Client] = l
+		for _, m := range l.Members {
+			s.members[m] = true
+		}
+	}
+	return s
+}
+
+// record scores one finding.
+func (s *scoreboard) record(f detect.Finding) {
+	if f.ClientKind == "campaign" {
+		// A campaign flags each client it names.
+		for _, c := range f.Clients {
+			if _, labelled := s.byClient[c]; !labelled && !s.members[c] {
+				s.normalFlagged[c] = true
+			}
+		}
+	} else if _, labelled := s.byClient[f.Client]; labelled {
+		if _, seen := s.first[f.Client]; !seen {
+			s.first[f.Client] = f
+		}
+	} else if !s.members[f.Client] {
+		s.normalFlagged[f.Client] = true
+	}
+	for _, l := range s.labels {
+		if l.Client == "" && f.Status == detect.StatusOpen && f.WindowStart.Before(l.End) && f.WindowEnd.After(l.Start) {
+			s.fleetTrapHits = append(s.fleetTrapHits, f)
+		}
+	}
+}
+
+// card tells how the detectors did against the scenario's labels.
+func (s *scoreboard) card(clients, events int, elapsed time.Duration) string {
+	labels := slices.Clone(s.labels)
 	sort.Slice(labels, func(i, j int) bool { return labels[i].Kind < labels[j].Kind })
 	var b strings.Builder
 	fmt.Fprintf(&b, "\ndemo: %s events in %s (%s events/s)\n", human(float64(events)), elapsed.Round(time.Millisecond), human(float64(events)/elapsed.Seconds()))
 	found, attacks := 0, 0
 	for _, l := range labels {
-		f, hit := first[l.Client]
+		f, hit := s.first[l.Client]
 		trap := len(l.Detectors) == 0
 		if l.Client == "" { // fleet-wide: judged by what fired while it lasted
-			hit = len(fleetTrapHits) > 0
+			hit = len(s.fleetTrapHits) > 0
 			if hit {
-				f = fleetTrapHits[0]
+				f = s.fleetTrapHits[0]
 			}
 		}
 		switch {
@@ -204,6 +228,6 @@ func (c *cli) scorecard(labels []simulate.Label, first map[string]detect.Finding
 		}
 	}
 	fmt.Fprintf(&b, "  %d/%d attacks found; %d of %d normal clients flagged (%.2f%%)\n",
-		found, attacks, len(normalFlagged), clients, 100*float64(len(normalFlagged))/float64(clients))
-	fmt.Fprint(c.stderr, b.String())
+		found, attacks, len(s.normalFlagged), clients, 100*float64(len(s.normalFlagged))/float64(clients))
+	return b.String()
 }
