@@ -26,10 +26,6 @@ const DefaultMaxSkew = time.Hour
 // future than MaxSkew.
 const ReasonFuture = "timestamp in the future"
 
-// ErrBlank is returned by Decode for a blank line: not an event, not a
-// reject.
-var ErrBlank = errors.New("blank line")
-
 // DecoderOptions configure a Decoder. The zero value detects each line's
 // format and normalises with a generated HMAC key.
 type DecoderOptions struct {
@@ -81,12 +77,12 @@ func NewDecoder(opts DecoderOptions) (*Decoder, error) {
 	return d, nil
 }
 
-// Decode resets ev and fills it from line. It returns ErrBlank for a
-// blank line, and an error whose text is the reason for a line to reject:
+// Decode resets ev and fills it from line. It returns ErrEmptyLine for a
+// blank line (not an event, not a reject), and an error whose text is the reason for a line to reject:
 // the parser's, or ReasonFuture.
 func (d *Decoder) Decode(line []byte, ev *Event) error {
 	if len(bytes.TrimSpace(line)) == 0 {
-		return ErrBlank
+		return ErrEmptyLine
 	}
 	ev.Reset()
 	if err := d.parser.Parse(line, ev); err != nil {

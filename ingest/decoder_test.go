@@ -41,8 +41,8 @@ func TestDecoder(t *testing.T) {
 		err = d.Decode(tt.line, &ev)
 		switch {
 		case tt.blank:
-			if !errors.Is(err, ErrBlank) {
-				t.Errorf("%s: %v, want ErrBlank", tt.name, err)
+			if !errors.Is(err, ErrEmptyLine) {
+				t.Errorf("%s: %v, want ErrEmptyLine", tt.name, err)
 			}
 		case tt.want != "":
 			if err == nil || len(err.Error()) < len(tt.want) || err.Error()[:len(tt.want)] != tt.want {

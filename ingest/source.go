@@ -94,7 +94,7 @@ type IntakeOptions struct {
 }
 
 // Intake is the Handler every path from an input to the detectors or the
-// transport shares: lines through the Decoder (ErrBlank skipped, failures
+// transport shares: lines through the Decoder (ErrEmptyLine skipped, failures
 // rejected), events as they are, with the Decoder's time check. One per
 // input; not for concurrent use (Sources call their Handler from one
 // goroutine at a time).
@@ -137,7 +137,7 @@ func (in *Intake) Line(ctx context.Context, l *Line) error {
 		err = d.Decode(l.Text, &in.ev)
 	}
 	switch {
-	case errors.Is(err, ErrBlank):
+	case errors.Is(err, ErrEmptyLine):
 		return nil
 	case err != nil:
 		return in.reject(ctx, l, err.Error())

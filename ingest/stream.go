@@ -238,7 +238,7 @@ func parseBatch(d *Decoder, b *Batch) {
 		}
 		if err := d.Decode(l, &b.Events[len(b.Events)-1]); err != nil {
 			b.Events = b.Events[:len(b.Events)-1]
-			if err != ErrBlank {
+			if err != ErrEmptyLine {
 				b.Rejects = append(b.Rejects, Reject{Line: line - 1, Reason: err.Error(), Text: l})
 			}
 		}
