@@ -163,20 +163,59 @@ func consume(ctx context.Context, r MessageReader, opts ConsumerOptions, newSink
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = 2
 	}
-	type fetched struct {
-		m   kafka.Message
-		err error
+	msgs, stopFetching := fetch(ctx, r)
+	defer stopFetching()
+	c := &consumer{r: r, opts: opts, newSink: newSink, cur: newSink(), last: make(map[topicPartition]kafka.Message)}
+	defer c.close()
+	for {
+		var oldest <-chan struct{}
+		if len(c.inflight) > 0 {
+			oldest = c.inflight[0].done
+		}
+		var err error
+		select {
+		case <-ctx.Done():
+			return c.shutdown(ctx)
+		case <-oldest:
+			err = c.settle(ctx)
+		case <-c.timerC:
+			c.timer, c.timerC = nil, nil
+			err = c.launch(ctx)
+		case f := <-msgs:
+			if f.err != nil {
+				return c.fetchFailed(ctx, f.err)
+			}
+			err = c.add(ctx, f.m)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return c.shutdown(ctx)
+			}
+			return err
+		}
 	}
+}
+
+// fetched is one FetchMessage outcome.
+type fetched struct {
+	m   kafka.Message
+	err error
+}
+
+// fetch runs r.FetchMessage in a goroutine of its own, handing each
+// outcome over unbuffered, so the store loop can wait for a message, a
+// timer and an insert at once. It stops after the first error. stop ends
+// the goroutine and waits for it.
+func fetch(ctx context.Context, r MessageReader) (msgs <-chan fetched, stop func()) {
 	fctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	msgs := make(chan fetched)
-	fetchDone := make(chan struct{})
+	out := make(chan fetched)
+	done := make(chan struct{})
 	go func() {
-		defer close(fetchDone)
+		defer close(done)
 		for {
 			m, err := r.FetchMessage(fctx)
 			select {
-			case msgs <- fetched{m, err}:
+			case out <- fetched{m, err}:
 			case <-fctx.Done():
 				return
 			}
@@ -185,168 +224,164 @@ func consume(ctx context.Context, r MessageReader, opts ConsumerOptions, newSink
 			}
 		}
 	}()
-	defer func() {
+	return out, func() {
 		cancel()
-		<-fetchDone
-	}()
+		<-done
+	}
+}
 
-	// A flight is a batch handed to an inserter, with the offsets to
-	// commit once it is stored: the newest message of each partition in
-	// it (kafka-go commits, per partition, the offset after the message).
-	type flight struct {
-		s      sink
-		commit []kafka.Message
-		err    error         // the insert's outcome, set before done closes
-		done   chan struct{} // closed when the insert returned
-	}
-	var (
-		inflight []*flight // oldest first
-		free     []sink
-		cur      = newSink()
-		last     = make(map[topicPartition]kafka.Message)
-		timer    *time.Timer
-		timerC   <-chan time.Time
-	)
-	stopTimer := func() {
-		if timer != nil {
-			timer.Stop()
-			timer, timerC = nil, nil
-		}
-	}
-	defer stopTimer()
+// A flight is a batch handed to an inserter, with the offsets to commit
+// once it is stored: the newest message of each partition in it (kafka-go
+// commits, per partition, the offset after the message).
+type flight struct {
+	s      sink
+	commit []kafka.Message
+	err    error         // the insert's outcome, set before done closes
+	done   chan struct{} // closed when the insert returned
+}
 
-	commit := func(ctx context.Context, f *flight) error {
-		return retry(ctx, opts.Backoff, opts.OnError, func(ctx context.Context) error {
-			return r.CommitMessages(ctx, f.commit...)
-		})
+// consumer is the state of one consume call; only its goroutine touches
+// it, except a flight's err and done, which the flight's inserter sets.
+type consumer struct {
+	r       MessageReader
+	opts    ConsumerOptions
+	newSink func() sink
+
+	inflight []*flight // oldest first
+	free     []sink    // emptied sinks to fill again
+	cur      sink      // the batch being filled
+	last     map[topicPartition]kafka.Message
+	timer    *time.Timer // FlushInterval of cur, from its first message
+	timerC   <-chan time.Time
+}
+
+// add puts m into the current batch (reporting it when it does not
+// decode: it is skipped but still committed) and launches the batch when
+// it is full.
+func (c *consumer) add(ctx context.Context, m kafka.Message) error {
+	if err := c.cur.add(&m); err != nil && c.opts.OnBadMessage != nil {
+		c.opts.OnBadMessage(m, err)
 	}
-	// settle finishes the oldest flight, whose insert has returned.
-	settle := func() error {
-		f := inflight[0]
-		if f.err != nil {
-			return f.err // only ctx's end stops an insert's retries
-		}
-		if err := commit(ctx, f); err != nil {
+	tp := topicPartition{m.Topic, m.Partition}
+	if prev, ok := c.last[tp]; !ok || m.Offset > prev.Offset {
+		c.last[tp] = kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+	}
+	if c.timer == nil {
+		c.timer = time.NewTimer(c.opts.FlushInterval)
+		c.timerC = c.timer.C
+	}
+	if c.cur.len() >= c.opts.BatchRows || c.cur.bytes() >= c.opts.BatchBytes {
+		return c.launch(ctx)
+	}
+	return nil
+}
+
+// launch hands the current batch to an inserter and starts a new one.
+// With MaxInFlight batches in flight it waits for the oldest first.
+func (c *consumer) launch(ctx context.Context) error {
+	c.stopTimer()
+	if len(c.last) == 0 {
+		return nil
+	}
+	f := &flight{s: c.cur, done: make(chan struct{})}
+	for _, m := range c.last {
+		f.commit = append(f.commit, m)
+	}
+	clear(c.last)
+	if f.s.len() > 0 {
+		go func() {
+			f.err = retry(ctx, c.opts.Backoff, c.opts.OnError, f.s.insert)
+			close(f.done)
+		}()
+	} else {
+		close(f.done) // only bad messages: nothing to insert, still commit
+	}
+	c.inflight = append(c.inflight, f)
+	if n := len(c.free); n > 0 {
+		c.cur, c.free = c.free[n-1], c.free[:n-1]
+	} else {
+		c.cur = c.newSink()
+	}
+	// Full pipeline: wait for the oldest before fetching more.
+	for len(c.inflight) >= c.opts.MaxInFlight {
+		<-c.inflight[0].done
+		if err := c.settle(ctx); err != nil {
 			return err
 		}
-		if opts.OnBatch != nil {
-			opts.OnBatch(f.s.len())
-		}
-		inflight = inflight[1:]
-		f.s.reset()
-		free = append(free, f.s)
-		return nil
 	}
-	launch := func() error {
-		stopTimer()
-		if len(last) == 0 {
-			return nil
-		}
-		f := &flight{s: cur, done: make(chan struct{})}
-		for _, m := range last {
-			f.commit = append(f.commit, m)
-		}
-		clear(last)
-		if f.s.len() > 0 {
-			go func() {
-				f.err = retry(ctx, opts.Backoff, opts.OnError, f.s.insert)
-				close(f.done)
-			}()
-		} else {
-			close(f.done) // only bad messages: nothing to insert, still commit
-		}
-		inflight = append(inflight, f)
-		if n := len(free); n > 0 {
-			cur, free = free[n-1], free[:n-1]
-		} else {
-			cur = newSink()
-		}
-		// Full pipeline: wait for the oldest before fetching more.
-		for len(inflight) >= opts.MaxInFlight {
-			<-inflight[0].done
-			if err := settle(); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	// shutdown commits, in order, the flights that were stored, on a
-	// context of its own: ctx has ended.
-	shutdown := func() error {
-		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer scancel()
-		for _, f := range inflight {
-			<-f.done
-			if f.err != nil {
-				break // not stored: it (and everything after it) is fetched again
-			}
-			if err := r.CommitMessages(sctx, f.commit...); err != nil {
-				break
-			}
-		}
-		inflight = nil
-		return nil
-	}
+	return nil
+}
 
-	for {
-		var oldest <-chan struct{}
-		if len(inflight) > 0 {
-			oldest = inflight[0].done
+// settle finishes the oldest flight, whose insert has returned: it
+// commits the flight's offsets (retrying until Kafka takes them) and
+// recycles its sink.
+func (c *consumer) settle(ctx context.Context) error {
+	f := c.inflight[0]
+	if f.err != nil {
+		return f.err // only ctx's end stops an insert's retries
+	}
+	err := retry(ctx, c.opts.Backoff, c.opts.OnError, func(ctx context.Context) error {
+		return c.r.CommitMessages(ctx, f.commit...)
+	})
+	if err != nil {
+		return err
+	}
+	if c.opts.OnBatch != nil {
+		c.opts.OnBatch(f.s.len())
+	}
+	c.inflight = c.inflight[1:]
+	f.s.reset()
+	c.free = append(c.free, f.s)
+	return nil
+}
+
+// fetchFailed waits for the batches already handed over, commits them,
+// then reports the fetch error.
+func (c *consumer) fetchFailed(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return c.shutdown(ctx)
+	}
+	for len(c.inflight) > 0 {
+		<-c.inflight[0].done
+		if c.settle(ctx) != nil {
+			break
 		}
-		select {
-		case <-ctx.Done():
-			return shutdown()
-		case <-oldest:
-			if err := settle(); err != nil {
-				if ctx.Err() != nil {
-					return shutdown()
-				}
-				return err
-			}
-		case <-timerC:
-			timer, timerC = nil, nil
-			if err := launch(); err != nil {
-				if ctx.Err() != nil {
-					return shutdown()
-				}
-				return err
-			}
-		case f := <-msgs:
-			if f.err != nil {
-				if ctx.Err() != nil {
-					return shutdown()
-				}
-				// Wait for the batches already handed over, commit them, then
-				// report the fetch error.
-				for len(inflight) > 0 {
-					<-inflight[0].done
-					if err := settle(); err != nil {
-						break
-					}
-				}
-				return fmt.Errorf("storage: fetch: %w", f.err)
-			}
-			m := f.m
-			if err := cur.add(&m); err != nil && opts.OnBadMessage != nil {
-				opts.OnBadMessage(m, err)
-			}
-			tp := topicPartition{m.Topic, m.Partition}
-			if prev, ok := last[tp]; !ok || m.Offset > prev.Offset {
-				last[tp] = kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
-			}
-			if timer == nil {
-				timer = time.NewTimer(opts.FlushInterval)
-				timerC = timer.C
-			}
-			if cur.len() >= opts.BatchRows || cur.bytes() >= opts.BatchBytes {
-				if err := launch(); err != nil {
-					if ctx.Err() != nil {
-						return shutdown()
-					}
-					return err
-				}
-			}
+	}
+	return fmt.Errorf("storage: fetch: %w", err)
+}
+
+// shutdown commits, in order, the flights that were stored, on a context
+// of its own: ctx has ended. It returns nil: what was not committed is
+// fetched again by the next consumer.
+func (c *consumer) shutdown(ctx context.Context) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	for _, f := range c.inflight {
+		<-f.done
+		if f.err != nil {
+			break // not stored: it (and everything after it) is fetched again
 		}
+		if err := c.r.CommitMessages(sctx, f.commit...); err != nil {
+			break
+		}
+	}
+	return nil
+}
+
+// close stops the flush timer and waits for the inserters still running.
+// consume returns with flights in the air only once ctx has ended, which
+// ends their retries.
+func (c *consumer) close() {
+	c.stopTimer()
+	for _, f := range c.inflight {
+		<-f.done
+	}
+}
+
+func (c *consumer) stopTimer() {
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer, c.timerC = nil, nil
 	}
 }
 

@@ -19,6 +19,11 @@
 //     DB.ConsumeFindings read a Kafka topic through the MessageReader
 //     interface (which *kafka.Reader satisfies) and commit offsets only
 //     after ClickHouse acknowledged the batch that held them.
+//   - Store is the store consumer of a split deployment ("gatewatch
+//     store"): one member of a consumer group reading the events, findings
+//     and windows topics through those Consume methods, with retention
+//     (DB.RetentionLoop) and the pipeline's own health samples
+//     (DB.HealthLoop) beside them; NewStore, then Run until ctx ends.
 //   - ClientTimeline, TopClients and OpenFindings answer the common audit
 //     questions with parameterised queries.
 //

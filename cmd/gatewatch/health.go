@@ -16,34 +16,23 @@ import (
 
 // recordHealth writes the gatewatch_* counters and gauges of reg to
 // ClickHouse's pipeline_health table every interval until ctx ends, and
-// once more then: the dashboards show the pipeline's own throughput,
-// errors and backlog beside the traffic it audits, with history that
-// /metrics alone (a scrape of now) does not keep. A failed write is
-// logged and the next interval tries again; health samples are not worth
-// holding back the pipeline for.
+// once more then (storage.DB.HealthLoop): the dashboards show the
+// pipeline's own throughput, errors and backlog beside the traffic it
+// audits, with history that /metrics alone (a scrape of now) does not
+// keep. A failed write is logged and the next interval tries again;
+// health samples are not worth holding back the pipeline for.
 func recordHealth(ctx context.Context, db *storage.DB, reg prometheus.Gatherer, component string, every time.Duration, log *slog.Logger) {
+	db.HealthLoop(ctx, every, healthSource(reg, component), func(err error) {
+		log.Warn("pipeline health not written", "err", err)
+	})
+}
+
+// healthSource returns the samples of reg for storage's health loop,
+// from this host.
+func healthSource(reg prometheus.Gatherer, component string) func(time.Time) ([]storage.HealthSample, error) {
 	instance, _ := os.Hostname()
-	write := func(ctx context.Context) {
-		hs, err := healthSamples(reg, component, instance, time.Now())
-		if err == nil {
-			err = db.InsertHealth(ctx, hs)
-		}
-		if err != nil {
-			log.Warn("pipeline health not written", "err", err)
-		}
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			write(ctx)
-		case <-ctx.Done():
-			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			write(final)
-			cancel()
-			return
-		}
+	return func(now time.Time) ([]storage.HealthSample, error) {
+		return healthSamples(reg, component, instance, now)
 	}
 }
 

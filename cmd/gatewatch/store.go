@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/gatewatch/gatewatch/ingest/transport"
 	"github.com/gatewatch/gatewatch/storage"
 )
 
@@ -157,121 +158,99 @@ func (c *cli) store(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	dialer, err := kc.Dialer()
-	if err != nil {
-		return err
-	}
 	db, err := c.openStorage(ctx, cfg, log, cfg.Storage.Migrate)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 
-	reg := prometheus.NewRegistry()
-	stored := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "gatewatch_store_rows_total", Help: "Rows stored in ClickHouse and committed in Kafka, by table.",
-	}, []string{"table"})
-	bad := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "gatewatch_store_bad_messages_total", Help: "Messages that did not decode (skipped), by topic.",
-	}, []string{"topic"})
-	insertErrors := prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "gatewatch_store_insert_errors_total", Help: "Failed INSERT attempts (retried).",
-	})
-	reg.MustRegister(stored, bad, insertErrors, prometheus.NewGoCollector())
-	var lastErr sync.Map // table -> time of the last failed insert
-	srv, err := serveOps(cfg.HTTP.Listen, reg, func() error {
-		var stale []string
-		lastErr.Range(func(k, v any) bool {
-			if time.Since(v.(time.Time)) < 30*time.Second {
-				stale = append(stale, k.(string))
-			}
-			return true
-		})
-		if len(stale) > 0 {
-			return fmt.Errorf("clickhouse inserts failing: %s", strings.Join(stale, ", "))
-		}
-		return nil
-	}, log)
+	m := newStoreMetrics()
+	opts := cfg.storeOptions(kc, log)
+	m.hook(&opts)
+	if every := cfg.Storage.HealthEvery; every > 0 {
+		opts.Health, opts.HealthEvery = healthSource(m.reg, "store"), every
+	}
+	st, err := storage.NewStore(db, opts)
 	if err != nil {
 		return err
 	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	type source struct {
-		topic, table string
-		consume      func(context.Context, storage.MessageReader, storage.ConsumerOptions) error
+	srv, err := serveOps(cfg.HTTP.Listen, m.reg, m.healthy, log)
+	if err != nil {
+		return err
 	}
-	sources := []source{
-		{cfg.Kafka.Topics.Events, "events", db.ConsumeEvents},
-		{cfg.Kafka.Topics.Findings, "findings", db.ConsumeFindings},
-	}
-	if cfg.Kafka.Topics.Windows != "" {
-		sources = append(sources, source{cfg.Kafka.Topics.Windows, "client_windows", db.ConsumeWindows})
-	}
-	errc := make(chan error, len(sources))
-	for _, t := range sources {
-		r := kafka.NewReader(kafka.ReaderConfig{
-			Brokers: cfg.Kafka.Brokers, GroupID: cfg.Storage.Group, Topic: t.topic, Dialer: dialer,
-			MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 500 * time.Millisecond,
-			StartOffset: kafka.FirstOffset, CommitInterval: 0, WatchPartitionChanges: true,
-			ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-				log.Warn(fmt.Sprintf(msg, args...), "component", "kafka-go", "topic", t.topic)
-			}),
-		})
-		opts := storage.ConsumerOptions{
-			BatchOptions: cfg.Storage.batchOptions(log),
-			OnBadMessage: func(m kafka.Message, err error) {
-				bad.WithLabelValues(t.topic).Inc()
-				log.Warn("skipping a message that does not decode", "topic", t.topic, "partition", m.Partition, "offset", m.Offset, "err", err)
-			},
-			OnBatch: func(rows int) { stored.WithLabelValues(t.table).Add(float64(rows)) },
-		}
-		inner := opts.OnError
-		opts.OnError = func(err error) {
-			insertErrors.Inc()
-			lastErr.Store(t.table, time.Now())
-			inner(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer r.Close()
-			if err := t.consume(ctx, r, opts); err != nil {
-				errc <- fmt.Errorf("store %s: %w", t.table, err)
-				cancel()
-			}
-		}()
-	}
-	if every := cfg.Storage.HealthEvery; every > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			recordHealth(ctx, db, reg, "store", every, log)
-		}()
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		db.RetentionLoop(ctx, time.Hour, func(dropped []storage.Dropped, err error) {
-			if err != nil {
-				log.Warn("retention", "err", err)
-			}
-			for _, d := range dropped {
-				log.Info("retention: dropped a day", "table", d.Table, "partition", d.Partition)
-			}
-		})
-	}()
-	log.Info("storing", "events", cfg.Kafka.Topics.Events, "findings", cfg.Kafka.Topics.Findings, "group", cfg.Storage.Group, "clickhouse", cfg.Storage.Addr)
-	wg.Wait()
-	close(errc)
+	err = st.Run(ctx)
 	if srv != nil {
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		srv.Shutdown(shut)
 		cancel()
 	}
-	return <-errc
+	return err
+}
+
+// storeOptions maps the config onto the store consumer's options; the
+// caller adds metrics and health.
+func (cfg Config) storeOptions(kc transport.Config, log *slog.Logger) storage.StoreOptions {
+	return storage.StoreOptions{
+		Kafka:         kc,
+		Group:         cfg.Storage.Group,
+		EventsTopic:   cfg.Kafka.Topics.Events,
+		FindingsTopic: cfg.Kafka.Topics.Findings,
+		WindowsTopic:  cfg.Kafka.Topics.Windows,
+		BatchRows:     cfg.Storage.BatchRows,
+		FlushInterval: cfg.Storage.FlushEvery,
+		Logger:        log,
+	}
+}
+
+// storeMetrics are the Prometheus metrics of "store" and its /healthz.
+type storeMetrics struct {
+	reg          *prometheus.Registry
+	stored, bad  *prometheus.CounterVec
+	insertErrors prometheus.Counter
+	lastErr      sync.Map // table -> time of the last failed insert
+}
+
+func newStoreMetrics() *storeMetrics {
+	m := &storeMetrics{
+		reg: prometheus.NewRegistry(),
+		stored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatewatch_store_rows_total", Help: "Rows stored in ClickHouse and committed in Kafka, by table.",
+		}, []string{"table"}),
+		bad: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatewatch_store_bad_messages_total", Help: "Messages that did not decode (skipped), by topic.",
+		}, []string{"topic"}),
+		insertErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatewatch_store_insert_errors_total", Help: "Failed INSERT attempts (retried).",
+		}),
+	}
+	m.reg.MustRegister(m.stored, m.bad, m.insertErrors, prometheus.NewGoCollector())
+	return m
+}
+
+// hook counts what the store consumer reports.
+func (m *storeMetrics) hook(o *storage.StoreOptions) {
+	o.OnBadMessage = func(msg kafka.Message, _ error) { m.bad.WithLabelValues(msg.Topic).Inc() }
+	o.OnBatch = func(table string, rows int) { m.stored.WithLabelValues(table).Add(float64(rows)) }
+	o.OnInsertError = func(table string, _ error) {
+		m.insertErrors.Inc()
+		m.lastErr.Store(table, time.Now())
+	}
+}
+
+// healthy is /healthz: failing while a table's inserts failed in the last
+// 30 seconds.
+func (m *storeMetrics) healthy() error {
+	var stale []string
+	m.lastErr.Range(func(k, v any) bool {
+		if time.Since(v.(time.Time)) < 30*time.Second {
+			stale = append(stale, k.(string))
+		}
+		return true
+	})
+	if len(stale) > 0 {
+		return fmt.Errorf("clickhouse inserts failing: %s", strings.Join(stale, ", "))
+	}
+	return nil
 }
 
 const queryHelp = `
@@ -306,16 +285,9 @@ func (c *cli) query(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	now := time.Now()
-	from, err := parseWhen(*since, now)
+	from, to, err := parseRange(*since, *until, time.Now())
 	if err != nil {
-		return fmt.Errorf("--since: %w", err)
-	}
-	to := now
-	if *until != "" {
-		if to, err = parseWhen(*until, now); err != nil {
-			return fmt.Errorf("--until: %w", err)
-		}
+		return err
 	}
 	if *output != "table" && *output != "json" {
 		return fmt.Errorf("--output %q: want table or json", *output)
@@ -325,54 +297,10 @@ func (c *cli) query(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-
-	var rows any
-	var table func(io.Writer)
-	switch rest[0] {
-	case "timeline":
-		if len(rest) != 2 {
-			return fmt.Errorf("query timeline: name one client")
-		}
-		evs, err := db.ClientTimeline(ctx, storage.TimelineQuery{Client: rest[1], From: from, To: to, Limit: *limit})
-		if err != nil {
-			return err
-		}
-		rows, table = evs, func(w io.Writer) {
-			fmt.Fprintln(w, "TIME\tMETHOD\tPATH\tSTATUS\tBYTES_OUT\tAUTH\tIP")
-			for _, e := range evs {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339), e.Method, e.Path, e.Status, e.BytesOut, e.Auth, e.IP)
-			}
-		}
-	case "top":
-		rank := storage.RankBy(*by)
-		switch rank {
-		case storage.ByRequests, storage.ByErrors, storage.ByAuthFailures:
-		default:
-			return fmt.Errorf("--by %q: want requests, errors or auth_failures", *by)
-		}
-		stats, err := db.TopClients(ctx, storage.TopQuery{From: from, To: to, By: rank, Limit: *limit})
-		if err != nil {
-			return err
-		}
-		rows, table = stats, func(w io.Writer) {
-			fmt.Fprintln(w, "CLIENT\tKIND\tREQUESTS\tERRORS\tAUTH_FAILURES\tBYTES_OUT\tROUTES\tLAST")
-			for _, s := range stats {
-				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Client, s.ClientKind, s.Requests, s.Errors, s.AuthFailures, s.BytesOut, s.Routes, s.Last.UTC().Format(time.RFC3339))
-			}
-		}
-	case "findings":
-		fds, err := db.OpenFindings(ctx, storage.FindingsQuery{Since: from, Limit: *limit})
-		if err != nil {
-			return err
-		}
-		rows, table = fds, func(w io.Writer) {
-			fmt.Fprintln(w, "SEVERITY\tCLIENT\tDETECTOR\tSINCE\tSUMMARY")
-			for _, f := range fds {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Client, f.Detector, f.WindowStart.UTC().Format(time.RFC3339), f.Summary)
-			}
-		}
-	default:
-		return fmt.Errorf("query %q: want timeline, top or findings", rest[0])
+	q := storeQuery{db: db, args: rest, from: from, to: to, by: *by, limit: *limit}
+	rows, table, err := q.run(ctx)
+	if err != nil {
+		return err
 	}
 	if *output == "json" {
 		var b bytes.Buffer
@@ -387,6 +315,92 @@ func (c *cli) query(ctx context.Context, args []string) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	table(w)
 	return w.Flush()
+}
+
+// parseRange reads --since and --until (empty: now).
+func parseRange(since, until string, now time.Time) (from, to time.Time, err error) {
+	if from, err = parseWhen(since, now); err != nil {
+		return from, to, fmt.Errorf("--since: %w", err)
+	}
+	to = now
+	if until != "" {
+		if to, err = parseWhen(until, now); err != nil {
+			return from, to, fmt.Errorf("--until: %w", err)
+		}
+	}
+	return from, to, nil
+}
+
+// storeQuery is one "gatewatch query": args are the query's name and
+// operands.
+type storeQuery struct {
+	db       *storage.DB
+	args     []string
+	from, to time.Time
+	by       string
+	limit    int
+}
+
+// run answers the query: rows for --output json, and table printing them
+// as tab-separated columns.
+func (q storeQuery) run(ctx context.Context) (rows any, table func(io.Writer), err error) {
+	switch q.args[0] {
+	case "timeline":
+		return q.timeline(ctx)
+	case "top":
+		return q.top(ctx)
+	case "findings":
+		return q.findings(ctx)
+	}
+	return nil, nil, fmt.Errorf("query %q: want timeline, top or findings", q.args[0])
+}
+
+func (q storeQuery) timeline(ctx context.Context) (any, func(io.Writer), error) {
+	if len(q.args) != 2 {
+		return nil, nil, fmt.Errorf("query timeline: name one client")
+	}
+	evs, err := q.db.ClientTimeline(ctx, storage.TimelineQuery{Client: q.args[1], From: q.from, To: q.to, Limit: q.limit})
+	if err != nil {
+		return nil, nil, err
+	}
+	return evs, func(w io.Writer) {
+		fmt.Fprintln(w, "TIME\tMETHOD\tPATH\tSTATUS\tBYTES_OUT\tAUTH\tIP")
+		for _, e := range evs {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339), e.Method, e.Path, e.Status, e.BytesOut, e.Auth, e.IP)
+		}
+	}, nil
+}
+
+func (q storeQuery) top(ctx context.Context) (any, func(io.Writer), error) {
+	rank := storage.RankBy(q.by)
+	switch rank {
+	case storage.ByRequests, storage.ByErrors, storage.ByAuthFailures:
+	default:
+		return nil, nil, fmt.Errorf("--by %q: want requests, errors or auth_failures", q.by)
+	}
+	stats, err := q.db.TopClients(ctx, storage.TopQuery{From: q.from, To: q.to, By: rank, Limit: q.limit})
+	if err != nil {
+		return nil, nil, err
+	}
+	return stats, func(w io.Writer) {
+		fmt.Fprintln(w, "CLIENT\tKIND\tREQUESTS\tERRORS\tAUTH_FAILURES\tBYTES_OUT\tROUTES\tLAST")
+		for _, s := range stats {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Client, s.ClientKind, s.Requests, s.Errors, s.AuthFailures, s.BytesOut, s.Routes, s.Last.UTC().Format(time.RFC3339))
+		}
+	}, nil
+}
+
+func (q storeQuery) findings(ctx context.Context) (any, func(io.Writer), error) {
+	fds, err := q.db.OpenFindings(ctx, storage.FindingsQuery{Since: q.from, Limit: q.limit})
+	if err != nil {
+		return nil, nil, err
+	}
+	return fds, func(w io.Writer) {
+		fmt.Fprintln(w, "SEVERITY\tCLIENT\tDETECTOR\tSINCE\tSUMMARY")
+		for _, f := range fds {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Client, f.Detector, f.WindowStart.UTC().Format(time.RFC3339), f.Summary)
+		}
+	}, nil
 }
 
 // parseWhen reads an RFC 3339 time or a duration back from now.

@@ -70,22 +70,10 @@ func ReadRaw(ctx context.Context, cfg Config, opts RawOptions, handle func(RawLi
 	if err := awaitTopic(ctx, dialer, cfg.brokers(), opts.Topic, log); err != nil {
 		return err
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:     cfg.brokers(),
-		GroupID:     opts.Group,
-		Topic:       opts.Topic,
-		Dialer:      dialer,
-		MinBytes:    1,
-		MaxBytes:    10 << 20,
-		MaxWait:     250 * time.Millisecond,
-		StartOffset: kafka.FirstOffset, // a new group reads what shippers wrote before it existed
-		// Commits are explicit, after durable: never on a timer of kafka-go's.
-		CommitInterval:        0,
-		WatchPartitionChanges: true,
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			log.Warn(fmt.Sprintf(msg, args...), "component", "kafka-go", "topic", opts.Topic)
-		}),
-	})
+	r, err := cfg.GroupReader(opts.Topic, opts.Group, 250*time.Millisecond, log)
+	if err != nil {
+		return fmt.Errorf("raw lines: %w", err)
+	}
 	defer r.Close()
 
 	var pending []kafka.Message // last handled message per partition
