@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -16,72 +15,28 @@ import (
 
 // Input that is mostly not understood, or mostly late, leaves the
 // detectors blind while the summary or the metrics look calm: analyze and
-// run say so in words, with the likely cause.
+// run say so in words, with the likely cause. analyze's warnings are in
+// analyze.go; run's, which watch live sources, are here.
 
-// sampleRejects is how many failed lines of an input are kept to guess
+// sampleRejects is how many failed lines of a source are kept to guess
 // what format they are in.
 const sampleRejects = 64
 
-// warnLate says, after analyze's first reading, that many events came
-// late.
-func (a *analysis) warnLate(es detect.Stats) {
-	if es.Events == 0 || float64(es.LateEvents) <= warnLateShare*float64(es.Events) {
-		return
-	}
-	fmt.Fprintf(a.c.stderr, "analyze: warning: %s of %s events (%s) came more than %v behind newer ones: input not in time order\n",
-		human(float64(es.LateEvents)), human(float64(es.Events)), percent(float64(es.LateEvents)/float64(es.Events)), lateness(a.cfg.detectOptions()))
-}
+// Shares of bad input above which analyze and run warn.
+const (
+	warnParseShare = 0.05 // lines that fail to parse
+	warnLateShare  = 0.01 // events that arrive late
+)
 
-// warnParse names each input of which many lines did not parse, the format
-// it was read as and the one those lines look like.
-func (a *analysis) warnParse() {
-	for _, in := range a.inputs {
-		total := in.events + in.rejects
-		if total == 0 || float64(in.rejects) <= warnParseShare*float64(total) {
-			continue
-		}
-		name := in.name
-		if name == "-" {
-			name = "standard input"
-		}
-		fmt.Fprintf(a.c.stderr, "analyze: warning: %s of %s lines of %s (%s) did not parse as %s: wrong format? %s\n",
-			human(float64(in.rejects)), human(float64(total)), name, percent(float64(in.rejects)/float64(total)), in.format, formatHint(in.format, in.sample))
-	}
-}
-
-// verdict is analyze's outcome once everything is printed: exit status 3
-// when more lines failed to parse than --max-parse-errors allows, or when
-// a non-empty input gave no event at all.
-func (a *analysis) verdict() error {
-	lines, events, rejects := a.st.lines.Load(), a.st.events.Load(), a.st.rejects.Load()
+// lateness is the engine's allowed lateness as opts resolve it.
+func lateness(opts detect.Options) time.Duration {
 	switch {
-	case events == 0 && lines > 0:
-		return &exitError{code: exitParseErrors, err: fmt.Errorf("no events in %s lines of input: nothing was analysed", human(float64(lines)))}
-	case rejects > 0 && float64(rejects) > a.maxParseErrors*float64(events+rejects):
-		return &exitError{code: exitParseErrors, err: fmt.Errorf("%s of %s lines (%s) failed to parse, more than --max-parse-errors %g allows: the findings miss them",
-			human(float64(rejects)), human(float64(events+rejects)), percent(float64(rejects)/float64(events+rejects)), a.maxParseErrors)}
+	case opts.AllowedLateness == 0:
+		return detect.DefaultAllowedLateness
+	case opts.AllowedLateness < 0:
+		return 0
 	}
-	return nil
-}
-
-// formatHint suggests what lines that failed to parse as format are.
-func formatHint(format string, sample [][]byte) string {
-	guess, ok := ingest.Detect(sample)
-	switch {
-	case ok && guess != format:
-		return fmt.Sprintf("They look like %s: try --format %s", guess, guess)
-	case format == "nginx":
-		return "Check --log-format against the log_format in nginx.conf"
-	}
-	return `Name the format with --format (see "gatewatch formats")`
-}
-
-// percent formats a share for people: 0.963 -> 96%, 0.0132 -> 1.3%.
-func percent(share float64) string {
-	if share >= 0.1 {
-		return fmt.Sprintf("%.0f%%", 100*share)
-	}
-	return fmt.Sprintf("%.1f%%", 100*share)
+	return opts.AllowedLateness
 }
 
 // inputWatch warns in run's log when a large share of a source's lines
@@ -105,6 +60,8 @@ type sourceWatch struct {
 	sample [][]byte // the first lines that failed, for a format guess
 }
 
+// newInputWatch returns a watch that logs to log; lateBy is the
+// detectors' allowed lateness, named in the warning.
 func newInputWatch(log *slog.Logger, lateBy time.Duration) *inputWatch {
 	return &inputWatch{log: log, late: shareAlarm{limit: warnLateShare}, lateBy: lateBy}
 }
@@ -125,6 +82,8 @@ func (s *sourceWatch) reject(line []byte) {
 	}
 }
 
+// guess names the format the sampled failed lines look like, when it is
+// not the one the source is read as; else "".
 func (s *sourceWatch) guess() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -161,6 +120,8 @@ type shareAlarm struct {
 // minShareItems is the fewest items a share is judged on.
 const minShareItems = 50
 
+// check takes the running totals at now and returns the counts since the
+// period began, and whether to warn.
 func (a *shareAlarm) check(now time.Time, bad, all float64) (dBad, dAll float64, warn bool) {
 	if a.since.IsZero() {
 		a.since = now
@@ -176,6 +137,7 @@ func (a *shareAlarm) check(now time.Time, bad, all float64) (dBad, dAll float64,
 	return dBad, dAll, warn
 }
 
+// counterValue reads a Prometheus counter's value (0 if it cannot).
 func counterValue(c prometheus.Counter) float64 {
 	var m dto.Metric
 	if err := c.Write(&m); err != nil {
@@ -184,4 +146,5 @@ func counterValue(c prometheus.Counter) float64 {
 	return m.GetCounter().GetValue()
 }
 
+// round3 rounds v to three decimals, for log fields.
 func round3(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }
