@@ -1,6 +1,10 @@
 package detect
 
-import "math"
+import (
+	"math"
+
+	"github.com/gatewatch/gatewatch/detect/internal/poisson"
+)
 
 // Per-client baselines.
 //
@@ -71,13 +75,9 @@ func (b *volumeBaseline) dispersion(a float64) (kappa, excess, neff float64) {
 	if b.mean > 0 {
 		kappa = max(0, b.vari*bessel-b.mean) / (b.mean * b.mean)
 	}
-	excess = max(0, b.lv*bessel-logPoissonVar(b.mean))
+	excess = max(0, b.lv*bessel-poisson.LogVar(b.mean))
 	return kappa, excess, neff
 }
-
-// logPoissonVar is the variance of log1p(X) for X ~ Poisson(m), by the
-// delta method.
-func logPoissonVar(m float64) float64 { return m / ((1 + m) * (1 + m)) }
 
 // predict returns the expected requests of the next window and their
 // predictive variance: the Poisson variance (the mean) plus the excess the
@@ -108,7 +108,7 @@ func (b *volumeBaseline) predict(a float64, prior dispersionPrior) (mean, varian
 func (b *volumeBaseline) predictLog(a float64, prior dispersionPrior) (mean, sd, dof float64) {
 	_, excess, neff := b.dispersion(a)
 	excess = (neff*excess + priorWindows*prior.excess) / (neff + priorWindows)
-	v := logPoissonVar(b.mean) + excess
+	v := poisson.LogVar(b.mean) + excess
 	if neff > 0 {
 		v *= 1 + 1/neff
 	}

@@ -61,6 +61,7 @@ var detectorNames = [numDetectors]string{DetectorVolume, DetectorErrorRatio, Det
 var detectorPreference = [numDetectors]uint8{detScan: 0, detBrute: 1, detProbe: 2, detEnum: 3, detAuth: 4,
 	detExfil: 5, detShare: 6, detErrors: 7, detVolume: 8, detFleetVolume: 9, detFleetAuth: 10, detCampaign: 11}
 
+// String is the detector's name, as in Finding.Detector.
 func (d detector) String() string { return detectorNames[d] }
 
 // Status is where a finding stands in its incident's life.
@@ -111,11 +112,17 @@ const (
 //
 // Its JSON form is the output schema of `gatewatch analyze`.
 type Finding struct {
-	IncidentID  string    `json:"incident_id"`
-	Status      Status    `json:"status"`       // "open" | "update" | "resolved"
-	Client      string    `json:"client"`       // the client key as text; an IP-keyed client is the IP itself
-	ClientKind  string    `json:"client_kind"`  // how the key was derived: "ip", "api_key", "jwt_sub", ...
-	Detector    string    `json:"detector"`     // the incident's main detector: "volume", "scanning", "campaign", ... (docs/findings.md)
+	IncidentID string `json:"incident_id"`
+	Status     Status `json:"status"`      // "open" | "update" | "resolved"
+	Client     string `json:"client"`      // the client key as text; an IP-keyed client is the IP itself
+	ClientKind string `json:"client_kind"` // how the key was derived: "ip", "api_key", "jwt_sub", ...
+	// Detector is the incident's main detector, the most specific that
+	// flagged it (docs/findings.md; the Detector constants): per client
+	// "volume", "error_ratio", "auth_failures", "scanning", "enumeration",
+	// "injection", "exfiltration", "credential_sharing" or "brute_force";
+	// fleet-wide (Client FleetClient) "fleet_volume" or
+	// "fleet_auth_failures"; "campaign" for one attack from many clients.
+	Detector    string    `json:"detector"`
 	WindowStart time.Time `json:"window_start"` // start of the incident's first anomalous window
 	WindowEnd   time.Time `json:"window_end"`   // end of its last anomalous window so far
 	Windows     int       `json:"windows"`      // anomalous windows in the incident
@@ -212,6 +219,25 @@ func summary(d detector, status Status, client string, v *verdict, per string, w
 		b.WriteString("client ")
 		b.WriteString(client)
 	}
+	writeObserved(&b, d, v, per)
+	writeBaseline(&b, d, v)
+	switch status {
+	case StatusUpdate:
+		b.WriteString("; ongoing for ")
+		b.WriteString(strconv.Itoa(windows))
+		b.WriteString(" windows")
+	case StatusResolved:
+		b.WriteString("; resolved after ")
+		b.WriteString(strconv.Itoa(windows))
+		b.WriteString(" anomalous windows")
+	}
+	return b.String()
+}
+
+// writeObserved writes what detector d saw in v, per window of length
+// per (see perWindow), as the predicate of a summary: " sent 1,240
+// req/min".
+func writeObserved(b *strings.Builder, d detector, v *verdict, per string) {
 	switch d {
 	case detScan:
 		b.WriteString(" got 404/403 on ~")
@@ -268,6 +294,12 @@ func summary(d detector, status Status, client string, v *verdict, per string, w
 		b.WriteString(formatCount(v.requests))
 		b.WriteString(" requests)")
 	}
+}
+
+// writeBaseline writes what v was judged against, as a summary's second
+// clause: ", baseline 48±6", the population's (with its 99th percentile
+// for volume), or for injection, which has no baseline, ", floor-based".
+func writeBaseline(b *strings.Builder, d detector, v *verdict) {
 	switch {
 	case d == detProbe:
 		b.WriteString(", floor-based")
@@ -292,17 +324,6 @@ func summary(d detector, status Status, client string, v *verdict, per string, w
 		b.WriteString(formatCount(v.refHigh))
 		b.WriteString(")")
 	}
-	switch status {
-	case StatusUpdate:
-		b.WriteString("; ongoing for ")
-		b.WriteString(strconv.Itoa(windows))
-		b.WriteString(" windows")
-	case StatusResolved:
-		b.WriteString("; resolved after ")
-		b.WriteString(strconv.Itoa(windows))
-		b.WriteString(" anomalous windows")
-	}
-	return b.String()
 }
 
 // formatCount renders a count for people: thousands separated, small

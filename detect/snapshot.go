@@ -58,17 +58,25 @@ import (
 // added, at the end, the POST routes' refusal counts that learn login
 // routes (loginroutes.go); earlier snapshots restore with none counted.
 //
-// Layout, version 3 (varints are encoding/binary's, floats IEEE 754
-// little-endian bit patterns, so restored baselines are bit-identical):
+// Layout, version 5 (varints are encoding/binary's, floats IEEE 754
+// little-endian bit patterns, so restored baselines are bit-identical),
+// with the function that writes each part:
 //
 //	magic "GWDS", version byte
-//	window, allowed lateness (ns)
+//	window, allowed lateness (ns)                    appendClock
 //	clock: started; newest time, first open window
 //	warm-up end, next idle sweep, counters
-//	population model, the metric population models, the fleet detectors
-//	client slots: count, free list, then each live slot's client
-//	open incidents, in resolution-sweep order
-//	open windows, oldest first: the active clients' counts, in order
+//	population model, the metric population models,  appendPopulation
+//	  the fleet detectors
+//	client slots: count, free list, then each live   appendClients
+//	  slot's client
+//	open incidents, in resolution-sweep order        appendIncidents
+//	open windows, oldest first: the active clients'  appendWindow
+//	  counts, in order
+//	population samples waiting for a measurement     appendPending
+//	login routes and probe keys named by windows     AppendBinary
+//	campaigns                                        appendCampaigns
+//	POST routes' refusal counts                      appendRouteAuth
 //	CRC-32C of all the above
 //
 // Order is kept wherever it decides the order of findings or which
@@ -103,6 +111,28 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 	start := len(b)
 	b = append(b, snapshotMagic...)
 	b = append(b, snapshotVersion)
+	b = e.appendClock(b)
+	b = e.appendPopulation(b)
+	b = e.appendClients(b)
+	b = e.appendIncidents(b)
+	if e.clock.started {
+		for w := e.clock.next; w <= e.clock.index(e.clock.newest); w++ {
+			b = e.appendWindow(b, w)
+		}
+	}
+	b = e.appendPending(b)
+	b = binary.AppendUvarint(b, uint64(len(e.names)))
+	for _, r := range e.names {
+		b = appendString(b, r)
+	}
+	b = e.appendCampaigns(b)
+	b = e.appendRouteAuth(b)
+	return binenc.Seal(b, start), nil
+}
+
+// appendClock writes the window and allowed lateness, the clock, the
+// warm-up end, the next idle sweep and the counters.
+func (e *Engine) appendClock(b []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(e.clock.width))
 	b = binary.AppendUvarint(b, uint64(e.clock.lateness))
 
@@ -118,7 +148,12 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 		st.Evicted, st.Findings, st.Updates, st.Resolved} {
 		b = binary.AppendUvarint(b, n)
 	}
+	return b
+}
 
+// appendPopulation writes the population model, the metric population
+// models and the fleet detectors' baselines and hourly profile.
+func (e *Engine) appendPopulation(b []byte) []byte {
 	p := &e.pop
 	b = append(b, boolBits(p.volReady, p.dispReady))
 	for _, x := range [...]float64{p.volMid, p.volSD, p.volHigh, p.errs.p, p.errs.rho,
@@ -139,7 +174,12 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 		b = appendFloat(b, e.fleet.season[h])
 		b = binary.AppendUvarint(b, uint64(e.fleet.seasonN[h]))
 	}
+	return b
+}
 
+// appendClients writes the client table: its number of slots, the free
+// list, then each live slot's client with its baselines.
+func (e *Engine) appendClients(b []byte) []byte {
 	t := &e.tab
 	b = binary.AppendUvarint(b, uint64(len(t.list)))
 	b = binary.AppendUvarint(b, uint64(len(t.free)))
@@ -167,7 +207,11 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 		b = appendSeason(b, &c.season)
 		b = appendFloat(b, c.exfilRun)
 	}
+	return b
+}
 
+// appendIncidents writes the open incidents in their sweep order.
+func (e *Engine) appendIncidents(b []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(e.inc.open)))
 	for _, i := range e.inc.open {
 		in := &e.inc.list[i]
@@ -184,20 +228,7 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 		b = binary.AppendVarint(b, in.emitW-in.first)
 		b = appendTotals(b, &in.tot)
 	}
-
-	if e.clock.started {
-		for w := e.clock.next; w <= e.clock.index(e.clock.newest); w++ {
-			b = e.appendWindow(b, w)
-		}
-	}
-	b = e.appendPending(b)
-	b = binary.AppendUvarint(b, uint64(len(e.names)))
-	for _, r := range e.names {
-		b = appendString(b, r)
-	}
-	b = e.appendCampaigns(b)
-	b = e.appendRouteAuth(b)
-	return binenc.Seal(b, start), nil
+	return b
 }
 
 // appendWindow appends the counts of open window w: its live active
@@ -235,6 +266,8 @@ func (e *Engine) appendWindow(b []byte, w int64) []byte {
 	return b
 }
 
+// appendWinExtra encodes a window's extras: the samples it holds, the
+// enumeration votes and the largest response.
 func appendWinExtra(b []byte, x *winExtra) []byte {
 	b = append(b, x.nScan, x.nProbe)
 	held, n := x.held()
@@ -260,6 +293,7 @@ func appendSeason(b []byte, s *clientSeason) []byte {
 	return b
 }
 
+// appendVolumeBaseline encodes a count baseline.
 func appendVolumeBaseline(b []byte, v *volumeBaseline) []byte {
 	b = binary.AppendUvarint(b, uint64(v.n))
 	b = appendFloat(b, v.mean)
@@ -282,6 +316,7 @@ func (e *Engine) refCounts(r clientRef, s int) winTally {
 	return n
 }
 
+// appendRatioBaseline encodes a ratio baseline.
 func appendRatioBaseline(b []byte, r *ratioBaseline) []byte {
 	b = binary.AppendUvarint(b, uint64(r.n))
 	b = appendFloat(b, r.hits)
@@ -290,6 +325,8 @@ func appendRatioBaseline(b []byte, r *ratioBaseline) []byte {
 	return appendFloat(b, r.bin)
 }
 
+// appendVerdict encodes an incident's worst window: flags, figures,
+// history, then the evidence lists when it has them.
 func appendVerdict(b []byte, v *verdict) []byte {
 	b = append(b, boolBits(v.anomalous, v.suspect, v.population, v.seasonal, v.ex != nil, v.prior, v.rule, v.tool))
 	for _, x := range [...]float64{v.observed, v.expected, v.spread, v.logP, v.effect,
@@ -308,13 +345,16 @@ func appendVerdict(b []byte, v *verdict) []byte {
 	return b
 }
 
+// appendFloat encodes x as its IEEE 754 bit pattern.
 func appendFloat(b []byte, x float64) []byte { return binenc.AppendFloat(b, x) }
 
+// appendString encodes s as its length and bytes.
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
 }
 
+// appendBool encodes v as a byte of one flag.
 func appendBool(b []byte, v bool) []byte { return append(b, boolBits(v)) }
 
 // boolBits packs flags into a byte, the first in the lowest bit.
@@ -366,6 +406,46 @@ func Restore(opts Options, data []byte) (*Engine, error) {
 
 // restore fills the fresh engine e from the snapshot body in d.
 func (e *Engine) restore(d *decoder) error {
+	if err := e.restoreClock(d); err != nil {
+		return err
+	}
+	e.restorePopulation(d)
+	if err := e.restoreClients(d); err != nil {
+		return err
+	}
+	if err := e.restoreIncidents(d); err != nil {
+		return err
+	}
+	if e.clock.started {
+		for w := e.clock.next; w <= e.clock.index(e.clock.newest); w++ {
+			if err := e.restoreWindow(d, w); err != nil {
+				return err
+			}
+		}
+	}
+	if d.version >= 4 {
+		e.restorePending(d)
+		for range d.int(min(len(d.B), maxCampaigns)) {
+			if n := len(e.names); e.internName(d.string()) != uint16(n+1) {
+				return d.Fail("a name held twice")
+			}
+		}
+		if err := e.restoreCampaigns(d); err != nil {
+			return err
+		}
+	}
+	if d.version >= 5 {
+		if err := e.restoreRouteAuth(d); err != nil {
+			return err
+		}
+	}
+	return d.Err
+}
+
+// restoreClock reads what appendClock wrote. It fails when the snapshot's
+// window is not the options' or its open windows do not fit the options'
+// allowed lateness.
+func (e *Engine) restoreClock(d *decoder) error {
 	width, lateness := d.Uvarint(), d.Uvarint()
 	if d.Err != nil {
 		return d.Err
@@ -399,7 +479,12 @@ func (e *Engine) restore(d *decoder) error {
 		&st.Evicted, &st.Findings, &st.Updates, &st.Resolved} {
 		*n = d.Uvarint()
 	}
+	return nil
+}
 
+// restorePopulation reads what appendPopulation wrote. An error sticks in
+// d (see decoder).
+func (e *Engine) restorePopulation(d *decoder) {
 	p := &e.pop
 	f := d.flags(2)
 	p.volReady, p.dispReady = f&1 != 0, f&2 != 0
@@ -419,37 +504,6 @@ func (e *Engine) restore(d *decoder) error {
 		e.fleet.season[h] = d.finite()
 		e.fleet.seasonN[h] = d.uint32()
 	}
-
-	if err := e.restoreClients(d); err != nil {
-		return err
-	}
-	if err := e.restoreIncidents(d); err != nil {
-		return err
-	}
-	if e.clock.started {
-		for w := e.clock.next; w <= e.clock.index(e.clock.newest); w++ {
-			if err := e.restoreWindow(d, w); err != nil {
-				return err
-			}
-		}
-	}
-	if d.version >= 4 {
-		e.restorePending(d)
-		for range d.int(min(len(d.B), maxCampaigns)) {
-			if n := len(e.names); e.internName(d.string()) != uint16(n+1) {
-				return d.Fail("a name held twice")
-			}
-		}
-		if err := e.restoreCampaigns(d); err != nil {
-			return err
-		}
-	}
-	if d.version >= 5 {
-		if err := e.restoreRouteAuth(d); err != nil {
-			return err
-		}
-	}
-	return d.Err
 }
 
 // restoreClients rebuilds the client table: the same slots and free list,
@@ -689,6 +743,7 @@ func (d *decoder) int(limit int) int {
 	return int(x)
 }
 
+// uint32 reads an unsigned varint of at most math.MaxUint32.
 func (d *decoder) uint32() uint32 { return uint32(d.int(math.MaxUint32)) }
 
 // flags reads a byte of n flags and fails on any other bit set.
@@ -712,6 +767,7 @@ func (d *decoder) finite() float64 {
 	return x
 }
 
+// string reads what appendString wrote.
 func (d *decoder) string() string { return string(d.Bytes(d.Uvarint())) }
 
 // idWalks reads a window's enumeration sketches. Version 2 had one for
@@ -727,6 +783,7 @@ func (d *decoder) idWalks(w *idWalks) {
 	}
 }
 
+// season reads what appendSeason wrote.
 func (d *decoder) season(s *clientSeason) {
 	if s.seen = d.Uvarint(); s.seen == 0 {
 		return
@@ -746,11 +803,13 @@ func (d *decoder) season(s *clientSeason) {
 	}
 }
 
+// volumeBaseline reads what appendVolumeBaseline wrote.
 func (d *decoder) volumeBaseline(v *volumeBaseline) {
 	v.n = d.uint32()
 	v.mean, v.vari, v.lm, v.lv = d.finite(), d.finite(), d.finite(), d.finite()
 }
 
+// winExtra reads what appendWinExtra wrote for window w.
 func (d *decoder) winExtra(x *winExtra, w int64) {
 	x.w = w
 	x.nScan, x.nProbe = d.Byte(), d.Byte()
@@ -777,6 +836,7 @@ func (d *decoder) winExtra(x *winExtra, w int64) {
 	x.bigBytes = d.Varint()
 }
 
+// ratioBaseline reads what appendRatioBaseline wrote.
 func (d *decoder) ratioBaseline(r *ratioBaseline) {
 	r.n = d.uint32()
 	r.hits, r.reqs, r.dev, r.bin = d.finite(), d.finite(), d.finite(), d.finite()

@@ -36,6 +36,7 @@ type Point struct {
 // nabLayouts are the timestamp forms NAB's data and label files use.
 var nabLayouts = []string{"2006-01-02 15:04:05", "2006-01-02 15:04:05.000000", time.RFC3339Nano}
 
+// parseNABTime parses a timestamp in the first of nabLayouts that fits.
 func parseNABTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	var err error
@@ -280,6 +281,7 @@ func (e Evaluation) Add(o Evaluation) Evaluation {
 	}
 }
 
+// ratio is a/b, 0 when b is 0.
 func ratio(a, b int) float64 {
 	if b == 0 {
 		return 0
@@ -301,11 +303,40 @@ func Evaluate(points []Point, scores []Score, windows []Window, opt EvalOptions)
 	if len(points) != len(scores) {
 		return Evaluation{}, fmt.Errorf("series: evaluate: %d points, %d scores", len(points), len(scores))
 	}
+	opt, probation := opt.withDefaults(len(points))
+	spans := windowSpans(points, windows)
+	var e Evaluation
+	// Windows over before probation ends are neither found nor missed.
+	counted := make([]bool, len(spans))
+	for i, sp := range spans {
+		if sp.hi >= probation {
+			counted[i] = true
+			e.Windows++
+		}
+	}
+	e.Null = -opt.FN * float64(e.Windows)
+	e.Perfect = opt.TP * float64(e.Windows)
+	found := e.scoreDetections(scores, spans, probation, opt)
+	for i, f := range found {
+		switch {
+		case f:
+			e.Detected++
+		case counted[i]:
+			e.Raw -= opt.FN
+		}
+	}
+	return e, nil
+}
+
+// withDefaults returns opt with the defaults Evaluate applies filled in
+// (threshold 0.5, NAB's standard profile), and the number of leading
+// observations of a series of n that are in probation.
+func (opt EvalOptions) withDefaults(n int) (EvalOptions, int) {
 	if opt.Threshold == 0 {
 		opt.Threshold = 0.5
 	}
 	var probation int
-	switch n := float64(len(points)); {
+	switch n := float64(n); {
 	case opt.Probation == 0:
 		probation = int(math.Min(math.Floor(nabProbation*n), nabProbation*5000))
 	case opt.Probation > 0:
@@ -314,8 +345,16 @@ func Evaluate(points []Point, scores []Score, windows []Window, opt EvalOptions)
 	if opt.TP == 0 && opt.FP == 0 && opt.FN == 0 {
 		opt.TP, opt.FP, opt.FN = 1, 0.11, 1
 	}
-	// Each observation's window, by index; windows as index ranges.
-	type span struct{ lo, hi int }
+	return opt, probation
+}
+
+// span is a labelled window as the indexes of its first and last
+// observations.
+type span struct{ lo, hi int }
+
+// windowSpans returns the windows that hold at least one of points, as
+// index ranges, in order of their first observation.
+func windowSpans(points []Point, windows []Window) []span {
 	spans := make([]span, 0, len(windows))
 	for _, w := range windows {
 		lo, hi := -1, -1
@@ -332,20 +371,20 @@ func Evaluate(points []Point, scores []Score, windows []Window, opt EvalOptions)
 		}
 	}
 	slices.SortFunc(spans, func(a, b span) int { return a.lo - b.lo })
-	var e Evaluation
-	// Windows over before probation ends are neither found nor missed.
-	counted := make([]bool, len(spans))
-	for i, sp := range spans {
-		if sp.hi >= probation {
-			counted[i] = true
-			e.Windows++
-		}
-	}
-	e.Null = -opt.FN * float64(e.Windows)
-	e.Perfect = opt.TP * float64(e.Windows)
+	return spans
+}
+
+// scoreDetections adds the detections after probation (scores at or
+// above opt.Threshold) to e's raw score and false positives, as Evaluate
+// describes, and returns which of spans had one. The first detection in a
+// window earns TP·σ(position)/σ(-1); one outside every window adds
+// FP·σ(its distance past the last window before it over that window's
+// length less one), a cost of at most FP, all of it when no window came
+// before.
+func (e *Evaluation) scoreDetections(scores []Score, spans []span, probation int, opt EvalOptions) []bool {
 	found := make([]bool, len(spans))
 	cur, prev := 0, -1 // next window not yet passed; last window passed
-	for i := range points {
+	for i := range scores {
 		for cur < len(spans) && spans[cur].hi < i {
 			prev = cur
 			cur++
@@ -371,15 +410,7 @@ func Evaluate(points []Point, scores []Score, windows []Window, opt EvalOptions)
 		}
 		e.Raw += opt.FP * pos
 	}
-	for i, f := range found {
-		switch {
-		case f:
-			e.Detected++
-		case counted[i]:
-			e.Raw -= opt.FN
-		}
-	}
-	return e, nil
+	return found
 }
 
 // nabProbation is NAB's probationary share.

@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/gatewatch/gatewatch/detect/internal/poisson"
 	"github.com/gatewatch/gatewatch/detect/internal/tail"
 )
 
@@ -167,6 +168,7 @@ func (s *Scorer) Options() Options {
 // Len returns how many observations have been absorbed.
 func (s *Scorer) Len() uint64 { return s.n }
 
+// setup normalises the options of a zero-value Scorer on first use.
 func (s *Scorer) setup() {
 	if !s.ready {
 		s.opt = s.opt.normalized()
@@ -183,138 +185,177 @@ func (s *Scorer) Observe(t time.Time, v float64) Score {
 	if !ok {
 		return Score{Skipped: true}
 	}
-	now := unixSeconds(t)
-	dt := 0.0
-	if s.n > 0 && now > s.last {
-		dt = now - s.last
-		s.learnGap(dt)
+	o := step{v: v, y: y, now: unixSeconds(t)}
+	if s.n > 0 && o.now > s.last {
+		o.dt = o.now - s.last
+		s.learnGap(o.dt)
 	}
-	hl := s.halfLife()
-	d := decay(dt, hl)
-
+	o.hl = s.halfLife()
+	o.d = decay(o.dt, o.hl)
 	lt := t.In(s.opt.Location)
-	hb, db := &s.hour[lt.Hour()], &s.day[lt.Weekday()]
+	o.hb, o.db = &s.hour[lt.Hour()], &s.day[lt.Weekday()]
 
-	// Predictions: recent history, and the seasonal profile once its
-	// bucket has been visited. The profile's spread pools the bucket's
-	// own errors with those of all buckets (with the flat spread before
-	// any exist), so that a bucket can be judged, and learn its errors,
-	// from its second day.
-	fm, fv, fn := s.flat.predict(dt, d, hl)
-	fsd, fdof := s.spread(fm, fv, fn)
-	fsd = math.Max(fsd, s.maeFloor())
-	seasonal := s.opt.Seasonality != SeasonOff
-	var sm, ssd, sdof, sn float64
-	haveSeason, seasonExists := false, false
-	if seasonal && s.n > 0 && hb.visits > 0 {
-		seasonExists = true
-		sm = hb.mean + s.weekday(db) + s.resid.mean
-		pool := fv
-		if s.cmpW > 0 {
-			pool = s.cmpSeas
-		}
-		sn = hb.ew + seasonPrior
-		sv := (hb.ew*hb.err + seasonPrior*pool) / sn
-		ssd, sdof = s.spread(sm, sv, sn)
-		haveSeason = hb.ew > 0 && hb.visits >= uint32(s.opt.SeasonDays)
-	}
-	useSeason := haveSeason && (s.opt.Seasonality == SeasonOn ||
-		s.cmpW >= float64(s.opt.MinHistory) && s.cmpSeas < seasonBetter*s.cmpFlat)
-	m, sd, dof, neff := fm, fsd, fdof, fn
-	if useSeason {
-		m, sd, dof, neff = sm, ssd, sdof, sn
-	}
-
-	out := Score{Seasonal: useSeason}
-	out.Expected, out.Spread = s.backTransform(m, sd)
-	var zt, sa float64
-	if s.n >= uint64(s.opt.MinHistory) && neff >= 1 {
-		out.Scored = true
-		out.LogP = s.logP(v, y, m, sd, dof, neff)
-		if s.opt.Shifts {
-			// Two tests of one observation: Bonferroni.
-			sa = 1 - decay(dt, hl/shiftHalfLives)
-			if hl == 0 {
-				sa = 1
-			}
-			var lp float64
-			zt, lp = s.shift.test(clip((y-m)/sd, 0, s.opt.Clip), sa, float64(3*s.opt.MinHistory), s.opt.Direction)
-			if lp < 0 {
-				out.LogP = math.Min(0, math.Ln2+math.Min(out.LogP, lp))
-			}
-		}
-		raw := out.LogP
-		out.LogP = s.calibrate(raw, y >= m)
-		s.noteTail(raw, y >= m, dt, hl)
-		out.Score = tail.Score(out.LogP, s.opt.PValue)
-	}
-
-	// Winsorise: an ordinary value is clipped at Clip spreads from each
-	// model's prediction before that model absorbs it. A flagged one
-	// moves the baselines by at most a spread, unless the deviation has
-	// persisted for MinHistory observations in a row, when it is a new
-	// regime, not an incident. A suspect one (p below the square root of
-	// PValue) is clipped at two spreads and teaches no variance:
-	// otherwise each near miss would widen the spread, or drag the
-	// baseline, so that the next, larger anomaly is missed too.
-	//
-	// That protection assumes suspect values are rare. Where they are
-	// not, the model is wrong, not the data: a spread learnt only from
-	// the values it already expects shrinks, which makes more values
-	// suspect, which shrinks it further, until nearly everything is
-	// flagged (a sparse series, mostly zeros with occasional events,
-	// goes this way). So once suspect values are clearly more common
-	// than the model's own tails allow (odd), they are winsorised at
-	// up to Clip like ordinary ones and teach the spread again.
-	flagged := out.Scored && out.LogP < math.Log(s.opt.PValue)
-	s.track(flagged, y > m)
-	g := s.noteOdd(out.Scored, out.LogP, dt, hl)
-	fHold, fKeep := s.verdict(out.Scored, out.LogP)
-	fw := spreadWeight(fKeep, g)
-	yf := y
-	if out.Scored {
-		yf = clip(y, fm, s.clipAt(fHold, fKeep, g)*fsd)
-	}
-	s.flat.add(yf, yf-fm, dt, d, fw)
-	if out.Scored {
-		s.learnMAE(y-fm, dt, hl)
-	}
-	if s.opt.Shifts && out.Scored {
-		s.shift.update(zt, decay(dt, shiftVarMemory*hl), fw == 0)
-	}
-	if seasonal {
-		// The seasonal model is winsorised by its own verdict while
-		// recent history is in use: were it bound by the flat model's, a
-		// daily peak that the flat model flags would never enter the
-		// profile that is to explain it.
-		ys, sKeep := y, fKeep
-		if seasonExists && out.Scored {
-			sHold := fHold
-			if !useSeason {
-				// |z| < 1 has p > 0.3 under any Student-t: not worth a
-				// tail computation when that is above sqrt(PValue).
-				lp := -0.3
-				if math.Abs(y-sm) >= ssd || s.opt.PValue > 0.09 {
-					lp = s.logP(v, y, sm, ssd, sdof, sn)
-				}
-				sHold, sKeep = s.verdict(true, lp)
-			}
-			ys = clip(y, sm, s.clipAt(sHold, sKeep, g)*ssd)
-		}
-		var ef, es float64
-		if haveSeason {
-			ef = clip(y, fm, cmpClip*fsd) - fm
-			es = clip(y, sm, cmpClip*ssd) - sm
-		}
-		s.learnSeason(now, d, ys, ef, es, sm, hb, db, haveSeason, spreadWeight(sKeep, g))
-	}
-	if now > s.last || s.n == 0 {
-		s.last = now
+	s.predict(&o)
+	out, zt := s.score(&o)
+	s.absorb(&o, out, zt)
+	if o.now > s.last || s.n == 0 {
+		s.last = o.now
 	}
 	if s.n < math.MaxUint64 {
 		s.n++
 	}
 	return out
+}
+
+// step is one observation on its way through Observe: its value, when it
+// came, and what the models predicted for it.
+type step struct {
+	v, y   float64 // the value, on the series' scale and the working scale
+	now    float64 // its time, Unix seconds
+	dt     float64 // seconds since the newest earlier observation (0 for the first, or one out of order)
+	hl, d  float64 // recent-history half-life, and the decay over dt
+	hb, db *bucket // the hour-of-day and day-of-week buckets it falls in
+
+	// Recent history's prediction: mean, variance, effective number of
+	// observations, spread (floored by maeFloor) and degrees of freedom.
+	fm, fv, fn, fsd, fdof float64
+	// The seasonal profile's, where seasonExists: mean, spread, degrees
+	// of freedom and effective number of observations.
+	sm, ssd, sdof, sn float64
+	// seasonExists: the profile predicts (its hour bucket has been
+	// visited); haveSeason: it has the days to be used; useSeason: it is.
+	seasonExists, haveSeason, useSeason bool
+	// The prediction in use, recent history's or the profile's.
+	m, sd, dof, neff float64
+}
+
+// predict fills in o's predictions: recent history, and the seasonal
+// profile once its bucket has been visited, and which of them is used.
+// The profile's spread pools the bucket's own errors with those of all
+// buckets (with the flat spread before any exist), so that a bucket can
+// be judged, and learn its errors, from its second day.
+func (s *Scorer) predict(o *step) {
+	o.fm, o.fv, o.fn = s.flat.predict(o.dt, o.d, o.hl)
+	o.fsd, o.fdof = s.spread(o.fm, o.fv, o.fn)
+	o.fsd = math.Max(o.fsd, s.maeFloor())
+	if hb := o.hb; s.opt.Seasonality != SeasonOff && s.n > 0 && hb.visits > 0 {
+		o.seasonExists = true
+		o.sm = hb.mean + s.weekday(o.db) + s.resid.mean
+		pool := o.fv
+		if s.cmpW > 0 {
+			pool = s.cmpSeas
+		}
+		o.sn = hb.ew + seasonPrior
+		sv := (hb.ew*hb.err + seasonPrior*pool) / o.sn
+		o.ssd, o.sdof = s.spread(o.sm, sv, o.sn)
+		o.haveSeason = hb.ew > 0 && hb.visits >= uint32(s.opt.SeasonDays)
+	}
+	o.useSeason = o.haveSeason && (s.opt.Seasonality == SeasonOn ||
+		s.cmpW >= float64(s.opt.MinHistory) && s.cmpSeas < seasonBetter*s.cmpFlat)
+	o.m, o.sd, o.dof, o.neff = o.fm, o.fsd, o.fdof, o.fn
+	if o.useSeason {
+		o.m, o.sd, o.dof, o.neff = o.sm, o.ssd, o.sdof, o.sn
+	}
+}
+
+// score judges o against the prediction in use, once MinHistory
+// observations are behind it, and notes its model p-value in the
+// calibration record. It also returns the observation's standardised
+// residual for the shift chart (0 without Options.Shifts).
+func (s *Scorer) score(o *step) (out Score, zt float64) {
+	out = Score{Seasonal: o.useSeason}
+	out.Expected, out.Spread = s.backTransform(o.m, o.sd)
+	if s.n < uint64(s.opt.MinHistory) || !(o.neff >= 1) {
+		return out, 0
+	}
+	out.Scored = true
+	out.LogP = s.logP(o.v, o.y, o.m, o.sd, o.dof, o.neff)
+	if s.opt.Shifts {
+		// Two tests of one observation: Bonferroni.
+		sa := 1 - decay(o.dt, o.hl/shiftHalfLives)
+		if o.hl == 0 {
+			sa = 1
+		}
+		var lp float64
+		zt, lp = s.shift.test(clip((o.y-o.m)/o.sd, 0, s.opt.Clip), sa, float64(3*s.opt.MinHistory), s.opt.Direction)
+		if lp < 0 {
+			out.LogP = math.Min(0, math.Ln2+math.Min(out.LogP, lp))
+		}
+	}
+	raw := out.LogP
+	out.LogP = s.calibrate(raw, o.y >= o.m)
+	s.noteTail(raw, o.y >= o.m, o.dt, o.hl)
+	out.Score = tail.Score(out.LogP, s.opt.PValue)
+	return out, zt
+}
+
+// absorb teaches the models o, judged as out (zt: its shift-chart
+// residual), winsorised.
+//
+// An ordinary value is clipped at Clip spreads from each model's
+// prediction before that model absorbs it. A flagged one moves the
+// baselines by at most a spread, unless the deviation has persisted for
+// MinHistory observations in a row, when it is a new regime, not an
+// incident. A suspect one (p below the square root of PValue) is clipped
+// at two spreads and teaches no variance: otherwise each near miss would
+// widen the spread, or drag the baseline, so that the next, larger
+// anomaly is missed too.
+//
+// That protection assumes suspect values are rare. Where they are not,
+// the model is wrong, not the data: a spread learnt only from the values
+// it already expects shrinks, which makes more values suspect, which
+// shrinks it further, until nearly everything is flagged (a sparse
+// series, mostly zeros with occasional events, goes this way). So once
+// suspect values are clearly more common than the model's own tails allow
+// (odd), they are winsorised at up to Clip like ordinary ones and teach
+// the spread again.
+func (s *Scorer) absorb(o *step, out Score, zt float64) {
+	flagged := out.Scored && out.LogP < math.Log(s.opt.PValue)
+	s.track(flagged, o.y > o.m)
+	g := s.noteOdd(out.Scored, out.LogP, o.dt, o.hl)
+	fHold, fKeep := s.verdict(out.Scored, out.LogP)
+	fw := spreadWeight(fKeep, g)
+	yf := o.y
+	if out.Scored {
+		yf = clip(o.y, o.fm, s.clipAt(fHold, fKeep, g)*o.fsd)
+	}
+	s.flat.add(yf, yf-o.fm, o.dt, o.d, fw)
+	if out.Scored {
+		s.learnMAE(o.y-o.fm, o.dt, o.hl)
+	}
+	if s.opt.Shifts && out.Scored {
+		s.shift.update(zt, decay(o.dt, shiftVarMemory*o.hl), fw == 0)
+	}
+	if s.opt.Seasonality != SeasonOff {
+		s.absorbSeason(o, out.Scored, fHold, fKeep, g)
+	}
+}
+
+// absorbSeason teaches the seasonal model o, winsorised by its own
+// verdict while recent history is in use: were it bound by the flat
+// model's (fHold, fKeep), a daily peak that the flat model flags would
+// never enter the profile that is to explain it. g is oddWeight.
+func (s *Scorer) absorbSeason(o *step, scored, fHold, fKeep bool, g float64) {
+	ys, sKeep := o.y, fKeep
+	if o.seasonExists && scored {
+		sHold := fHold
+		if !o.useSeason {
+			// |z| < 1 has p > 0.3 under any Student-t: not worth a
+			// tail computation when that is above sqrt(PValue).
+			lp := -0.3
+			if math.Abs(o.y-o.sm) >= o.ssd || s.opt.PValue > 0.09 {
+				lp = s.logP(o.v, o.y, o.sm, o.ssd, o.sdof, o.sn)
+			}
+			sHold, sKeep = s.verdict(true, lp)
+		}
+		ys = clip(o.y, o.sm, s.clipAt(sHold, sKeep, g)*o.ssd)
+	}
+	var ef, es float64
+	if o.haveSeason {
+		ef = clip(o.y, o.fm, cmpClip*o.fsd) - o.fm
+		es = clip(o.y, o.sm, cmpClip*o.ssd) - o.sm
+	}
+	s.learnSeason(o.now, o.d, ys, ef, es, o.sm, o.hb, o.db, o.haveSeason, spreadWeight(sKeep, g))
 }
 
 // learnSeason updates the seasonal model with the (winsorised) value ys.
@@ -378,6 +419,8 @@ func (s *Scorer) weekday(db *bucket) float64 {
 	return db.mean
 }
 
+// bucketDecay is the weight left in bucket b at time now with half-life
+// hl: 1 for an empty bucket or a time not after its last.
 func bucketDecay(b *bucket, now, hl float64) float64 {
 	if b.visits == 0 || !(now > b.last) {
 		return 1
@@ -548,6 +591,7 @@ func calBin(logP float64) (int, bool) {
 	return int(math.Min(calRes*math.Log2(e/calMin), calBins-1)), true
 }
 
+// calSide indexes the calibration record by direction: 0 down, 1 up.
 func calSide(up bool) int {
 	if up {
 		return 1
@@ -580,6 +624,9 @@ func (s *Scorer) oddWeight() float64 {
 	return math.Min(math.Max((r-lo)/(hi-lo), 0), 1)
 }
 
+// track counts consecutive flagged observations in one direction in
+// s.run (negative downwards, saturating); an unflagged observation ends
+// the run, and one in the other direction starts a new one.
 func (s *Scorer) track(flagged, up bool) {
 	switch {
 	case !flagged:
@@ -599,6 +646,7 @@ func (s *Scorer) track(flagged, up bool) {
 	}
 }
 
+// abs32 is the absolute value of x.
 func abs32(x int32) int32 {
 	if x < 0 {
 		return -x
@@ -629,7 +677,7 @@ func (s *Scorer) spread(m, v, neff float64) (sd, dof float64) {
 	dof = neff - 1
 	if s.opt.Kind == Counts {
 		mc := math.Max(math.Expm1(m), 0)
-		floor := logPoissonVar(mc)
+		floor := poisson.LogVar(mc)
 		if v <= floor {
 			return math.Max(math.Sqrt(floor), minLogSD), math.Inf(1)
 		}
@@ -646,10 +694,6 @@ func (s *Scorer) spread(m, v, neff float64) (sd, dof float64) {
 
 // minLogSD floors the log-scale spread of counts, as detect does.
 const minLogSD = 0.05
-
-// logPoissonVar is the variance of log1p(X) for X ~ Poisson(m), by the
-// delta method.
-func logPoissonVar(m float64) float64 { return m / ((1 + m) * (1 + m)) }
 
 // backTransform returns the expectation and spread on the series' scale.
 func (s *Scorer) backTransform(m, sd float64) (float64, float64) {
@@ -695,7 +739,7 @@ func (s *Scorer) logP(v, y, m, sd, dof, neff float64) float64 {
 	if s.opt.Kind == Counts {
 		mc := math.Max(math.Expm1(m), 0)
 		exc := 0.0
-		if f := logPoissonVar(mc); sd*sd > f {
+		if f := poisson.LogVar(mc); sd*sd > f {
 			exc = 1 - f/(sd*sd)
 		}
 		if neff > 0 {
@@ -763,6 +807,7 @@ func decay(dt, hl float64) float64 {
 	return math.Exp(-math.Ln2 * dt / hl)
 }
 
+// unixSeconds is t as seconds since the Unix epoch, with its fraction.
 func unixSeconds(t time.Time) float64 {
 	return float64(t.Unix()) + float64(t.Nanosecond())*1e-9
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/gatewatch/gatewatch/detect/series"
 )
 
+// main parses the flags into scorer options and a config, and runs.
 func main() {
 	dir := flag.String("nab", "NAB", "path to a NAB checkout (holds data/ and labels/)")
 	kind := flag.String("kind", "continuous", "value kind: continuous or counts")
@@ -68,11 +69,14 @@ func main() {
 	}
 }
 
+// fail reports err on standard error and exits with status 1.
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "nabeval:", err)
 	os.Exit(1)
 }
 
+// scored is one series of the checkout with its scores and labelled
+// windows.
 type scored struct {
 	name    string
 	points  []series.Point
@@ -106,37 +110,69 @@ const (
 // run evaluates the checkout fsys, writing the table to out and notes on
 // the files read to notes.
 func run(out, notes io.Writer, fsys fs.FS, opt series.Options, c config) error {
-	lf, err := fsys.Open(series.NABLabels)
+	names, windows, err := readLabels(fsys)
 	if err != nil {
 		return err
+	}
+	start := time.Now()
+	all, observations, err := scoreFiles(notes, fsys, opt, names, windows, c.subset)
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	if err := writeThresholds(out, all, c); err != nil {
+		return err
+	}
+	if c.sweep {
+		fmt.Fprintln(out)
+		if err := writeBest(out, all, c.perFile); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "%d files, %d observations scored in %v\n", len(all), observations, elapsed.Round(time.Millisecond))
+	return nil
+}
+
+// readLabels reads the checkout's labelled windows and returns the names
+// of the series they label, sorted, with the windows by name.
+func readLabels(fsys fs.FS) ([]string, map[string][]series.Window, error) {
+	lf, err := fsys.Open(series.NABLabels)
+	if err != nil {
+		return nil, nil, err
 	}
 	windows, err := series.ReadNABWindows(lf)
 	lf.Close()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	names := make([]string, 0, len(windows))
 	for name := range windows {
 		names = append(names, name)
 	}
 	slices.Sort(names)
+	return names, windows, nil
+}
 
-	start := time.Now()
+// scoreFiles reads and scores the data file of each of names, noting
+// files sorted into time order and, with subset, skipped files on notes.
+// It returns the scored series and how many observations they hold.
+func scoreFiles(notes io.Writer, fsys fs.FS, opt series.Options, names []string, windows map[string][]series.Window,
+	subset bool) ([]scored, int, error) {
 	var all []scored
 	observations, missing := 0, 0
 	for _, name := range names {
 		f, err := fsys.Open(path.Join("data", name))
-		if c.subset && errors.Is(err, fs.ErrNotExist) {
+		if subset && errors.Is(err, fs.ErrNotExist) {
 			missing++
 			continue
 		}
 		if err != nil {
-			return err
+			return nil, 0, err
 		}
 		points, unordered, err := series.ReadNABSeries(f)
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return nil, 0, fmt.Errorf("%s: %w", name, err)
 		}
 		if len(unordered) > 0 {
 			fmt.Fprintf(notes, "nabeval: %s: %v\n", name, unordered)
@@ -144,35 +180,49 @@ func run(out, notes io.Writer, fsys fs.FS, opt series.Options, c config) error {
 		observations += len(points)
 		all = append(all, scored{name, points, series.ScoreAll(opt, points), windows[name]})
 	}
-	elapsed := time.Since(start)
 	if missing > 0 {
 		fmt.Fprintf(notes, "nabeval: subset: %d of %d labelled series have no data file, skipped\n", missing, len(names))
 	}
+	return all, observations, nil
+}
 
-	// evaluate sums the files' evaluations at threshold t under profile p,
-	// writing each file's row to w if w is not nil.
-	evaluate := func(t float64, p series.EvalOptions, w io.Writer) (series.Evaluation, error) {
-		var total series.Evaluation
-		p.Threshold = t
-		for _, s := range all {
-			e, err := series.Evaluate(s.points, s.scores, s.windows, p)
-			if err != nil {
-				return total, fmt.Errorf("%s: %w", s.name, err)
-			}
-			if w != nil {
-				fmt.Fprintf(w, "%s\t%.1f\t%d\t%d\t%d\t%.2f\t%.2f\t\n", s.name, e.NAB(), e.Windows, e.Detected,
-					e.FalsePositives, e.Recall(), e.Precision())
-			}
-			total = total.Add(e)
+// columns heads the figures of every table's rows (see writeRow).
+const columns = "NAB\twindows\tfound\tfalse pos.\trecall\tprecision\t"
+
+// newTable returns a writer that aligns a table's columns on out.
+func newTable(out io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+}
+
+// writeRow writes an evaluation as a table row headed by label.
+func writeRow(w io.Writer, label string, e series.Evaluation) {
+	fmt.Fprintf(w, "%s\t%.1f\t%d\t%d\t%d\t%.2f\t%.2f\t\n", label, e.NAB(), e.Windows, e.Detected,
+		e.FalsePositives, e.Recall(), e.Precision())
+}
+
+// evaluateAll sums the files' evaluations at threshold t under profile
+// p, writing each file's row to w if w is not nil.
+func evaluateAll(all []scored, t float64, p series.EvalOptions, w io.Writer) (series.Evaluation, error) {
+	var total series.Evaluation
+	p.Threshold = t
+	for _, s := range all {
+		e, err := series.Evaluate(s.points, s.scores, s.windows, p)
+		if err != nil {
+			return total, fmt.Errorf("%s: %w", s.name, err)
 		}
-		return total, nil
+		if w != nil {
+			writeRow(w, s.name, e)
+		}
+		total = total.Add(e)
 	}
-	row := func(w io.Writer, label string, e series.Evaluation) {
-		fmt.Fprintf(w, "%s\t%.1f\t%d\t%d\t%d\t%.2f\t%.2f\t\n", label, e.NAB(), e.Windows, e.Detected,
-			e.FalsePositives, e.Recall(), e.Precision())
-	}
-	header := "threshold\tNAB\twindows\tfound\tfalse pos.\trecall\tprecision\t"
+	return total, nil
+}
 
+// writeThresholds writes the table of the standard profile's totals at
+// c's threshold or, with c.sweep, at 0.05 to 0.95 in steps of 0.05;
+// with c.perFile and without c.sweep, each file's row comes before the
+// total's.
+func writeThresholds(out io.Writer, all []scored, c config) error {
 	thresholds := []float64{c.threshold}
 	if c.sweep {
 		thresholds = nil
@@ -180,61 +230,68 @@ func run(out, notes io.Writer, fsys fs.FS, opt series.Options, c config) error {
 			thresholds = append(thresholds, t)
 		}
 	}
-	newTable := func() *tabwriter.Writer { return tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight) }
-	w := newTable()
-	fmt.Fprintln(w, header)
+	w := newTable(out)
+	fmt.Fprintln(w, "threshold\t"+columns)
 	for _, t := range thresholds {
 		var fw io.Writer
 		if c.perFile && !c.sweep {
 			fw = w
 		}
-		total, err := evaluate(t, profiles[0].opt, fw)
+		total, err := evaluateAll(all, t, profiles[0].opt, fw)
 		if err != nil {
 			return err
 		}
-		row(w, fmt.Sprintf("%.2f", t), total)
+		writeRow(w, fmt.Sprintf("%.2f", t), total)
 	}
-	if c.sweep {
-		// Each profile's best threshold, as NAB's optimiser picks it.
-		if err := w.Flush(); err != nil {
+	return w.Flush()
+}
+
+// writeBest writes each profile's best threshold, as NAB's optimiser
+// picks it, and with perFile each file's evaluation at the standard
+// profile's best.
+func writeBest(out io.Writer, all []scored, perFile bool) error {
+	w := newTable(out)
+	fmt.Fprintln(w, "best threshold\t"+columns)
+	bestStandard := 1.0
+	for i, p := range profiles {
+		best, bestT, err := bestThreshold(all, p.opt)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintln(out)
-		w = newTable()
-		fmt.Fprintln(w, "best threshold\tNAB\twindows\tfound\tfalse pos.\trecall\tprecision\t")
-		bestStandard := 1.0
-		for i, p := range profiles {
-			best, bestT := series.Evaluation{}, 1.0
-			for k := 1; k <= optSteps; k++ {
-				t := float64(k) * optStep
-				e, err := evaluate(t, p.opt, nil)
-				if err != nil {
-					return err
-				}
-				if k == 1 || e.NAB() > best.NAB() {
-					best, bestT = e, t
-				}
-			}
-			if i == 0 {
-				bestStandard = bestT
-			}
-			row(w, fmt.Sprintf("%s %.4g", p.name, bestT), best)
+		if i == 0 {
+			bestStandard = bestT
 		}
-		if c.perFile {
-			if err := w.Flush(); err != nil {
-				return err
-			}
-			fmt.Fprintln(out)
-			w = newTable()
-			fmt.Fprintf(w, "standard at %.4g\tNAB\twindows\tfound\tfalse pos.\trecall\tprecision\t\n", bestStandard)
-			if _, err := evaluate(bestStandard, profiles[0].opt, w); err != nil {
-				return err
-			}
-		}
+		writeRow(w, fmt.Sprintf("%s %.4g", p.name, bestT), best)
 	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%d files, %d observations scored in %v\n", len(all), observations, elapsed.Round(time.Millisecond))
-	return nil
+	if !perFile {
+		return nil
+	}
+	fmt.Fprintln(out)
+	w = newTable(out)
+	fmt.Fprintf(w, "standard at %.4g\t"+columns+"\n", bestStandard)
+	if _, err := evaluateAll(all, bestStandard, profiles[0].opt, w); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// bestThreshold returns the evaluation under profile p at the threshold,
+// of optStep to 1 in optSteps steps, with the highest NAB score (the
+// lowest of equals), and that threshold.
+func bestThreshold(all []scored, p series.EvalOptions) (series.Evaluation, float64, error) {
+	best, bestT := series.Evaluation{}, 1.0
+	for k := 1; k <= optSteps; k++ {
+		t := float64(k) * optStep
+		e, err := evaluateAll(all, t, p, nil)
+		if err != nil {
+			return series.Evaluation{}, 0, err
+		}
+		if k == 1 || e.NAB() > best.NAB() {
+			best, bestT = e, t
+		}
+	}
+	return best, bestT, nil
 }
