@@ -116,11 +116,8 @@ func (b *volumeBaseline) predictLog(a float64, prior dispersionPrior) (mean, sd,
 	if excess > 0 {
 		dof = (neff + priorWindows - 1) * (v / excess) * (v / excess)
 	}
-	return b.lm, max(math.Sqrt(v), minLogSD), dof
+	return b.lm, max(math.Sqrt(v), poisson.MinLogSD), dof
 }
-
-// minLogSD floors the log-scale spread.
-const minLogSD = 0.05
 
 // update absorbs a window of x requests, clipped to [lo, hi] and, on the
 // log scale, to [llo, lhi]. keepSpread leaves the variances alone: the

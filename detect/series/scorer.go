@@ -679,11 +679,11 @@ func (s *Scorer) spread(m, v, neff float64) (sd, dof float64) {
 		mc := math.Max(math.Expm1(m), 0)
 		floor := poisson.LogVar(mc)
 		if v <= floor {
-			return math.Max(math.Sqrt(floor), minLogSD), math.Inf(1)
+			return math.Max(math.Sqrt(floor), poisson.MinLogSD), math.Inf(1)
 		}
 		excess := v - floor
 		dof *= (v / excess) * (v / excess)
-		return math.Max(math.Sqrt(v), minLogSD), dof
+		return math.Max(math.Sqrt(v), poisson.MinLogSD), dof
 	}
 	min := s.opt.MinSpread
 	if min == 0 {
@@ -691,9 +691,6 @@ func (s *Scorer) spread(m, v, neff float64) (sd, dof float64) {
 	}
 	return math.Max(math.Sqrt(v), min), dof
 }
-
-// minLogSD floors the log-scale spread of counts, as detect does.
-const minLogSD = 0.05
 
 // backTransform returns the expectation and spread on the series' scale.
 func (s *Scorer) backTransform(m, sd float64) (float64, float64) {

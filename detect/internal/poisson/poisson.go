@@ -8,3 +8,7 @@ package poisson
 // predictive variance there is never taken below it, so a perfectly
 // regular count (a health check) is not held to zero spread.
 func LogVar(m float64) float64 { return m / ((1 + m) * (1 + m)) }
+
+// MinLogSD floors the log-scale spread of a count baseline, so that a
+// count that has never varied is still judged against some noise.
+const MinLogSD = 0.05
