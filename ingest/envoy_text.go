@@ -63,49 +63,23 @@ func (p *envoyTextParser) Parse(line []byte, ev *Event) error {
 		return p.fail("unterminated request")
 	}
 	req := rest[2:q]
-	// status flags [details termination "reason"] received sent duration upstream_time
-	f := p.fields[:]
-	n, pos := splitFields(rest, q+1, f[:5])
-	if n < 5 {
-		return p.fail("truncated")
-	}
-	base := 2
-	if f[4].quoted {
-		base = 5
-	}
-	m, pos := splitFields(rest, pos, f[5:base+4])
-	if n+m < base+4 {
-		return p.fail("truncated")
-	}
-	if f[0].quoted || f[base].quoted || f[base+3].quoted {
-		return p.fail("fields out of place")
-	}
-	code, ok := atoiN(f[0].bytes(rest))
-	if !ok || f[0].end-f[0].start > 3 {
-		return p.fail("bad response code")
-	}
-	in, ok1 := atoiDash(f[base].bytes(rest))
-	out, ok2 := atoiDash(f[base+1].bytes(rest))
-	dur, ok3 := atoiDash(f[base+2].bytes(rest))
-	if !ok1 || !ok2 || !ok3 {
-		return p.fail("bad byte count or duration")
+	var c envoyCounts
+	pos, err := p.counts(rest, q+1, &c)
+	if err != nil {
+		return err
 	}
 	// "xff" "user agent" "request id" "authority" "upstream host": Envoy
 	// does not escape quotes, so the user agent ends at the first `" "`.
 	var q5 [5][]byte
-	for k := range q5 {
-		v, ok := quotedField(rest, &pos, k == 1)
-		if !ok {
-			return p.fail("missing quoted field")
-		}
-		q5[k] = v
+	if !quotedFields(rest, &pos, &q5) {
+		return p.fail("missing quoted field")
 	}
 
 	ev.Format = "envoy_text"
 	ev.Time = t
-	ev.Status = code
-	ev.BytesIn, ev.BytesOut = in, out
-	ev.Latency = time.Duration(dur) * time.Millisecond
+	ev.Status = c.code
+	ev.BytesIn, ev.BytesOut = c.in, c.out
+	ev.Latency = time.Duration(c.dur) * time.Millisecond
 	setRequestLine(ev, bytesString(req))
 	ev.Raw.XForwardedFor = dashEmpty(q5[0])
 	ev.UserAgent = dashEmpty(q5[1])
@@ -113,10 +87,73 @@ func (p *envoyTextParser) Parse(line []byte, ev *Event) error {
 	if host := dashEmpty(q5[3]); host != "" {
 		ev.Host = host
 	}
-	// Istio: ... "upstream host" cluster upstream_local downstream_local downstream_remote ...
+	istioPeer(rest, pos, ev)
+	return nil
+}
+
+// envoyCounts are the numbers of a line: response code, bytes received
+// and sent, and the duration in milliseconds.
+type envoyCounts struct {
+	code         int
+	in, out, dur int64
+}
+
+// counts reads the unquoted fields after the request, from offset from of
+// rest: status flags [details termination "reason"] received sent
+// duration upstream_time. It fills c and returns the offset past them.
+func (p *envoyTextParser) counts(rest []byte, from int, c *envoyCounts) (int, error) {
+	f := p.fields[:]
+	n, pos := splitFields(rest, from, f[:5])
+	if n < 5 {
+		return 0, p.fail("truncated")
+	}
+	base := 2
+	if f[4].quoted {
+		base = 5
+	}
+	m, pos := splitFields(rest, pos, f[5:base+4])
+	if n+m < base+4 {
+		return 0, p.fail("truncated")
+	}
+	if f[0].quoted || f[base].quoted || f[base+3].quoted {
+		return 0, p.fail("fields out of place")
+	}
+	code, ok := atoiN(f[0].bytes(rest))
+	if !ok || f[0].end-f[0].start > 3 {
+		return 0, p.fail("bad response code")
+	}
+	in, ok1 := atoiDash(f[base].bytes(rest))
+	out, ok2 := atoiDash(f[base+1].bytes(rest))
+	dur, ok3 := atoiDash(f[base+2].bytes(rest))
+	if !ok1 || !ok2 || !ok3 {
+		return 0, p.fail("bad byte count or duration")
+	}
+	*c = envoyCounts{code: code, in: in, out: out, dur: dur}
+	return pos, nil
+}
+
+// quotedFields reads len(q) quoted fields at *i into q, advancing *i past
+// them; the second (the user agent) ends before the next quoted field.
+// It reports whether all were there.
+func quotedFields(line []byte, i *int, q *[5][]byte) bool {
+	for k := range q {
+		v, ok := quotedField(line, i, k == 1)
+		if !ok {
+			return false
+		}
+		q[k] = v
+	}
+	return true
+}
+
+// istioPeer sets Raw.RemoteAddr from Istio's fields after the upstream
+// host, read from offset pos: ... cluster upstream_local downstream_local
+// downstream_remote ..., when the fourth is an address.
+func istioPeer(line []byte, pos int, ev *Event) {
 	var tok []byte
+	ok := true
 	for k := 0; k < 4 && ok; k++ {
-		tok, ok = nextToken(rest, &pos)
+		tok, ok = nextToken(line, &pos)
 	}
 	if ok && tok[0] != '"' {
 		if a := dashEmpty(tok); a != "" {
@@ -125,7 +162,6 @@ func (p *envoyTextParser) Parse(line []byte, ev *Event) error {
 			}
 		}
 	}
-	return nil
 }
 
 // quotedField reads the quoted field at *i (after spaces), advancing past

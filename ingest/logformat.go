@@ -582,6 +582,42 @@ func (p *logFormatParser) str(ev *Event, v []byte) string {
 // realip, $request_id) over raw headers, the precise over the coarse.
 func (p *logFormatParser) fill(line []byte, ev *Event) error {
 	ev.Format = "nginx"
+	if err := p.fillTime(line, ev); err != nil {
+		return err
+	}
+	if v := p.val(line, lfStatus); v != nil {
+		code, ok := atoiN(v)
+		if !ok || len(v) > 3 {
+			return p.fail("bad $status")
+		}
+		ev.Status = code
+	}
+	p.fillRequest(line, ev)
+	if v := p.first(line, lfBodyBytes, lfBytesSent); v != nil {
+		ev.BytesOut, _ = atoi64(v)
+	}
+	if v := p.val(line, lfRequestLength); v != nil {
+		ev.BytesIn, _ = atoi64(v)
+	}
+	if v := p.val(line, lfRequestTime); v != nil {
+		ev.Latency, _ = parseSeconds(v)
+	} else if v := p.val(line, lfUpstreamTime); v != nil {
+		// "0.012, 0.004" (retries) or "0.012 : 0.004" (internal redirect):
+		// the first upstream's time.
+		if i := bytes.IndexAny(v, ", :"); i >= 0 {
+			v = v[:i]
+		}
+		ev.Latency, _ = parseSeconds(v)
+	}
+	ev.Referer = p.str(ev, p.val(line, lfReferer))
+	ev.UserAgent = p.str(ev, p.val(line, lfUserAgent))
+	ev.RequestID = p.str(ev, p.first(line, lfRequestID, lfHTTPRequestID))
+	p.fillRaw(line, ev)
+	return nil
+}
+
+// fillTime sets ev.Time from $msec, $time_iso8601 or $time_local.
+func (p *logFormatParser) fillTime(line []byte, ev *Event) error {
 	if v := p.val(line, lfMsec); v != nil {
 		t, ok := parseEpoch(v)
 		if !ok {
@@ -601,14 +637,13 @@ func (p *logFormatParser) fill(line []byte, ev *Event) error {
 		}
 		ev.Time = t
 	}
-	if v := p.val(line, lfStatus); v != nil {
-		code, ok := atoiN(v)
-		if !ok || len(v) > 3 {
-			return p.fail("bad $status")
-		}
-		ev.Status = code
-	}
+	return nil
+}
 
+// fillRequest sets the method and target from $request, else from
+// $request_method with $request_uri, or $uri and $args; then the host and
+// scheme unless an absolute-form target gave them, and the TLS version.
+func (p *logFormatParser) fillRequest(line []byte, ev *Event) {
 	if v := p.val(line, lfRequest); v != nil {
 		setRequestLine(ev, p.str(ev, v))
 	}
@@ -639,27 +674,12 @@ func (p *logFormatParser) fill(line []byte, ev *Event) error {
 		}
 	}
 	ev.TLSVersion = p.str(ev, p.val(line, lfSSLProtocol))
+}
 
-	if v := p.first(line, lfBodyBytes, lfBytesSent); v != nil {
-		ev.BytesOut, _ = atoi64(v)
-	}
-	if v := p.val(line, lfRequestLength); v != nil {
-		ev.BytesIn, _ = atoi64(v)
-	}
-	if v := p.val(line, lfRequestTime); v != nil {
-		ev.Latency, _ = parseSeconds(v)
-	} else if v := p.val(line, lfUpstreamTime); v != nil {
-		// "0.012, 0.004" (retries) or "0.012 : 0.004" (internal redirect):
-		// the first upstream's time.
-		if i := bytes.IndexAny(v, ", :"); i >= 0 {
-			v = v[:i]
-		}
-		ev.Latency, _ = parseSeconds(v)
-	}
-	ev.Referer = p.str(ev, p.val(line, lfReferer))
-	ev.UserAgent = p.str(ev, p.val(line, lfUserAgent))
-	ev.RequestID = p.str(ev, p.first(line, lfRequestID, lfHTTPRequestID))
-
+// fillRaw sets the raw client identity the Normalizer resolves: address,
+// forwarded-for chain, API key, credentials, version, JWT subject and a
+// verified client certificate's subject.
+func (p *logFormatParser) fillRaw(line []byte, ev *Event) {
 	r := &ev.Raw
 	r.RemoteAddr = p.str(ev, p.first(line, lfRemoteAddr, lfRealIPRemoteAddr))
 	r.XForwardedFor = p.str(ev, p.first(line, lfXFF, lfProxyAddXFF))
@@ -674,5 +694,4 @@ func (p *logFormatParser) fill(line []byte, ev *Event) error {
 			r.MTLSSubject = p.str(ev, dn)
 		}
 	}
-	return nil
 }

@@ -88,22 +88,9 @@ func (p *clfParser) Parse(line []byte, ev *Event) error {
 	}
 	request := line[i:q]
 	i = q + 1
-
-	status, ok := nextToken(line, &i)
-	if !ok {
-		return p.fail("no status")
-	}
-	code, ok := atoiN(status)
-	if !ok || len(status) > 3 {
-		return p.fail("bad status")
-	}
-	size, ok := nextToken(line, &i)
-	if !ok {
-		return p.fail("no bytes sent")
-	}
-	nbytes, ok := atoiDash(size)
-	if !ok {
-		return p.fail("bad bytes sent")
+	code, nbytes, err := p.statusAndBytes(line, &i)
+	if err != nil {
+		return err
 	}
 
 	ev.Format = p.format
@@ -138,6 +125,27 @@ func (p *clfParser) Parse(line []byte, ev *Event) error {
 			p.extraField(ev, v, quoted)
 		}
 	}
+}
+
+// statusAndBytes reads the status and the bytes sent at *i, advancing it.
+func (p *clfParser) statusAndBytes(line []byte, i *int) (int, int64, error) {
+	status, ok := nextToken(line, i)
+	if !ok {
+		return 0, 0, p.fail("no status")
+	}
+	code, ok := atoiN(status)
+	if !ok || len(status) > 3 {
+		return 0, 0, p.fail("bad status")
+	}
+	size, ok := nextToken(line, i)
+	if !ok {
+		return 0, 0, p.fail("no bytes sent")
+	}
+	nbytes, ok := atoiDash(size)
+	if !ok {
+		return 0, 0, p.fail("bad bytes sent")
+	}
+	return code, nbytes, nil
 }
 
 // extraField interprets one field appended after the user agent.

@@ -223,74 +223,91 @@ func DecodeWire(data []byte, ev *Event) error {
 	version := int64(-1)
 	err := jsonparser.ObjectEach(data, func(key, val []byte, typ jsonparser.ValueType, _ int) error {
 		idx := wireKey(key)
-		if idx < 0 {
-			return nil
-		}
-		var err error
 		switch idx {
-		case wkVersion:
-			version, err = jsonparser.ParseInt(val)
-		case wkTime:
-			ev.Time, err = time.Parse(time.RFC3339Nano, bytesString(val))
-		case wkStatus:
-			var n int64
-			n, err = jsonparser.ParseInt(val)
-			ev.Status = int(n)
-		case wkBytesIn:
-			ev.BytesIn, err = jsonparser.ParseInt(val)
-		case wkBytesOut:
-			ev.BytesOut, err = jsonparser.ParseInt(val)
-		case wkLatency:
-			var us int64
-			us, err = jsonparser.ParseInt(val)
-			ev.Latency = time.Duration(us) * time.Microsecond
-		case wkIP:
-			ev.RemoteIP, err = netip.ParseAddr(bytesString(val))
-		default:
-			if typ != jsonparser.String {
-				return fmt.Errorf("key %s: want a string", wireKeys[idx])
-			}
-			s := wireString(ev, val)
-			switch idx {
-			case wkSource:
-				ev.Source = s
-			case wkFormat:
-				ev.Format = s
-			case wkClient:
-				ev.ClientKey = s
-			case wkClientKind:
-				ev.ClientKind = ParseClientKind(s)
-			case wkMethod:
-				ev.Method = s
-			case wkHost:
-				ev.Host = s
-			case wkPath:
-				ev.Path = s
-			case wkRoute:
-				ev.Route = s
-			case wkQuery:
-				ev.Query = s
-			case wkUserAgent:
-				ev.UserAgent = s
-			case wkReferer:
-				ev.Referer = s
-			case wkAuth:
-				ev.Auth = ParseAuthOutcome(s)
-			case wkScheme:
-				ev.Scheme = s
-			case wkTLS:
-				ev.TLSVersion = s
-			case wkAPIVersion:
-				ev.APIVersion = s
-			case wkRequestID:
-				ev.RequestID = s
-			}
+		case -1:
+			return nil
+		case wkVersion, wkTime, wkStatus, wkBytesIn, wkBytesOut, wkLatency, wkIP:
+			return decodeWireParsed(ev, &version, idx, val)
 		}
-		if err != nil {
-			return fmt.Errorf("key %s: %w", wireKeys[idx], err)
+		if typ != jsonparser.String {
+			return fmt.Errorf("key %s: want a string", wireKeys[idx])
+		}
+		s := wireString(ev, val)
+		switch idx {
+		case wkSource:
+			ev.Source = s
+		case wkFormat:
+			ev.Format = s
+		case wkClient:
+			ev.ClientKey = s
+		case wkClientKind:
+			ev.ClientKind = ParseClientKind(s)
+		case wkMethod:
+			ev.Method = s
+		case wkHost:
+			ev.Host = s
+		case wkPath:
+			ev.Path = s
+		case wkRoute:
+			ev.Route = s
+		case wkQuery:
+			ev.Query = s
+		case wkUserAgent:
+			ev.UserAgent = s
+		case wkReferer:
+			ev.Referer = s
+		case wkAuth:
+			ev.Auth = ParseAuthOutcome(s)
+		case wkScheme:
+			ev.Scheme = s
+		case wkTLS:
+			ev.TLSVersion = s
+		case wkAPIVersion:
+			ev.APIVersion = s
+		case wkRequestID:
+			ev.RequestID = s
 		}
 		return nil
 	})
+	return checkWireDecoded(data, ev, version, err)
+}
+
+// decodeWireParsed sets the field of ev that wire key idx names from its
+// value val, for the keys whose values are parsed rather than taken as
+// strings: the version (into *version), time, status, sizes, latency and
+// IP address.
+func decodeWireParsed(ev *Event, version *int64, idx int, val []byte) error {
+	var err error
+	switch idx {
+	case wkVersion:
+		*version, err = jsonparser.ParseInt(val)
+	case wkTime:
+		ev.Time, err = time.Parse(time.RFC3339Nano, bytesString(val))
+	case wkStatus:
+		var n int64
+		n, err = jsonparser.ParseInt(val)
+		ev.Status = int(n)
+	case wkBytesIn:
+		ev.BytesIn, err = jsonparser.ParseInt(val)
+	case wkBytesOut:
+		ev.BytesOut, err = jsonparser.ParseInt(val)
+	case wkLatency:
+		var us int64
+		us, err = jsonparser.ParseInt(val)
+		ev.Latency = time.Duration(us) * time.Microsecond
+	case wkIP:
+		ev.RemoteIP, err = netip.ParseAddr(bytesString(val))
+	}
+	if err != nil {
+		return fmt.Errorf("key %s: %w", wireKeys[idx], err)
+	}
+	return nil
+}
+
+// checkWireDecoded turns the outcome of walking data's keys (err, the
+// version seen, -1 for none) into DecodeWire's error: nil when ev is a
+// complete event of a version this build reads.
+func checkWireDecoded(data []byte, ev *Event, version int64, err error) error {
 	switch {
 	case err != nil && version < 0 && !bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")):
 		return errors.New("decode event: not a JSON object, no version key \"v\"")

@@ -183,75 +183,19 @@ func (g *generator) fillExtended(c *client, attack bool) bool {
 	r, ev := g.r, &g.ev
 	switch {
 	case c.kind == Scanning:
-		ev.Method = "GET"
-		b := append(g.target[:0], '/')
-		b = append(b, scanDirs[r.IntN(len(scanDirs))]...)
-		b = append(b, '/')
-		b = append(b, scanFiles[r.IntN(len(scanFiles))]...)
-		g.target = b
-		ev.Status = 404
-		if r.IntN(10) == 0 {
-			ev.Status = 403
-		}
+		g.scanTarget()
 	case c.kind == InjectionProbe:
-		ev.Method = "GET"
-		b := g.target[:0]
-		if r.IntN(10) < 7 {
-			p := payloads[r.IntN(len(payloads))]
-			switch r.IntN(3) {
-			case 0:
-				b = append(b, "/api/v2/search?q="...)
-				b = append(b, p...)
-			case 1:
-				b = append(b, "/api/v1/products/10042?include="...)
-				b = append(b, p...)
-			default:
-				b = append(b, "/api/v1/files?name="...)
-				b = append(b, p...)
-			}
-			ev.Status = 400
-			if r.IntN(3) == 0 {
-				ev.Status = 200
-			}
-		} else {
-			b = append(b, "/api/v2/search?q="...)
-			b = append(b, searchTerms[r.IntN(len(searchTerms))]...)
-			ev.Status = 200
-		}
-		g.target = b
+		g.injectionTarget()
 	case c.kind == Enumeration && attack:
-		ev.Method = "GET"
-		b := append(g.target[:0], "/api/v1/orders/"...)
-		g.enumNext++
-		g.target = strconv.AppendInt(b, 4_000_000+g.enumNext, 10)
-		ev.Status = 200
-		if u := r.IntN(10); u < 3 {
-			ev.Status = 404
-		} else if u < 4 {
-			ev.Status = 403
-		}
+		g.enumerationTarget()
 	case c.kind == Exfiltration && attack && r.IntN(2) == 0:
-		ev.Method = "GET"
-		b := append(g.target[:0], "/api/v1/exports/"...)
-		b = strconv.AppendInt(b, int64(100_000+r.IntN(900_000)), 10)
-		g.target = append(b, "/download?token=REDACTED"...)
-		ev.Status = 200
-		ev.Raw.Target = ev.AppendString(g.target)
+		g.exportRequest("/download?token=REDACTED")
 		ev.BytesOut = int64(2e6 + 6e6*r.Float64())
 		return true
 	case c.kind == TrapNormal404 && r.IntN(10) < 7:
-		ev.Method = "GET"
-		b := append(g.target[:0], "/api/v1/catalog/sku-"...)
-		b = append(b, skuWords[r.IntN(len(skuWords))]...)
-		b = append(b, '-')
-		g.target = append(b, skuWords[r.IntN(len(skuWords))]...)
-		ev.Status = 404
+		g.skuTarget()
 	case c.kind == TrapBatchJob && r.IntN(10) < 3:
-		ev.Method = "GET"
-		b := append(g.target[:0], "/api/v1/exports/"...)
-		g.target = strconv.AppendInt(b, int64(100_000+r.IntN(900_000)), 10)
-		ev.Status = 200
-		ev.Raw.Target = ev.AppendString(g.target)
+		g.exportRequest("")
 		ev.BytesOut = int64(250_000 * math.Exp(0.6*r.NormFloat64()))
 		return true
 	default:
@@ -260,6 +204,94 @@ func (g *generator) fillExtended(c *client, attack bool) bool {
 	ev.Raw.Target = ev.AppendString(g.target)
 	ev.BytesOut = int64(60 + r.IntN(240))
 	return true
+}
+
+// scanTarget draws a scanner's GET of a non-existent /dir/file into
+// g.target, answered 404 (a tenth 403).
+func (g *generator) scanTarget() {
+	r, ev := g.r, &g.ev
+	ev.Method = "GET"
+	b := append(g.target[:0], '/')
+	b = append(b, scanDirs[r.IntN(len(scanDirs))]...)
+	b = append(b, '/')
+	b = append(b, scanFiles[r.IntN(len(scanFiles))]...)
+	g.target = b
+	ev.Status = 404
+	if r.IntN(10) == 0 {
+		ev.Status = 403
+	}
+}
+
+// injectionTarget draws an injection prober's GET into g.target: mostly a
+// payload in a query value, refused 400 (a third 200), else an ordinary
+// search.
+func (g *generator) injectionTarget() {
+	r, ev := g.r, &g.ev
+	ev.Method = "GET"
+	b := g.target[:0]
+	if r.IntN(10) < 7 {
+		p := payloads[r.IntN(len(payloads))]
+		switch r.IntN(3) {
+		case 0:
+			b = append(b, "/api/v2/search?q="...)
+			b = append(b, p...)
+		case 1:
+			b = append(b, "/api/v1/products/10042?include="...)
+			b = append(b, p...)
+		default:
+			b = append(b, "/api/v1/files?name="...)
+			b = append(b, p...)
+		}
+		ev.Status = 400
+		if r.IntN(3) == 0 {
+			ev.Status = 200
+		}
+	} else {
+		b = append(b, "/api/v2/search?q="...)
+		b = append(b, searchTerms[r.IntN(len(searchTerms))]...)
+		ev.Status = 200
+	}
+	g.target = b
+}
+
+// enumerationTarget puts the next order id of an enumeration into
+// g.target, answered 200, 404 or 403.
+func (g *generator) enumerationTarget() {
+	r, ev := g.r, &g.ev
+	ev.Method = "GET"
+	b := append(g.target[:0], "/api/v1/orders/"...)
+	g.enumNext++
+	g.target = strconv.AppendInt(b, 4_000_000+g.enumNext, 10)
+	ev.Status = 200
+	if u := r.IntN(10); u < 3 {
+		ev.Status = 404
+	} else if u < 4 {
+		ev.Status = 403
+	}
+}
+
+// exportRequest draws a successful GET of a random export, with suffix
+// after its id, into g.target and ev.Raw.Target. The caller sets the size.
+func (g *generator) exportRequest(suffix string) {
+	r, ev := g.r, &g.ev
+	ev.Method = "GET"
+	b := append(g.target[:0], "/api/v1/exports/"...)
+	b = strconv.AppendInt(b, int64(100_000+r.IntN(900_000)), 10)
+	g.target = append(b, suffix...)
+	ev.Status = 200
+	ev.Raw.Target = ev.AppendString(g.target)
+}
+
+// skuTarget draws a cache warmer's GET of a SKU that does not exist into
+// g.target, answered 404.
+func (g *generator) skuTarget() {
+	r, ev := g.r, &g.ev
+	ev.Method = "GET"
+	b := append(g.target[:0], "/api/v1/catalog/sku-"...)
+	b = append(b, skuWords[r.IntN(len(skuWords))]...)
+	b = append(b, '-')
+	g.target = append(b, skuWords[r.IntN(len(skuWords))]...)
+	ev.Status = 404
 }
 
 // extendedRate is rate for the extended kinds; ok false for other kinds.

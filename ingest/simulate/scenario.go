@@ -159,6 +159,43 @@ const maxClients = 1_000_000
 
 // New builds the scenario cfg describes.
 func New(cfg Config) (*Scenario, error) {
+	cfg.setDefaults()
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	s, err := newScenario(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Profiles come from their own stream, so the fleet is the same whatever
+	// the traffic stream consumes.
+	b := newFleetBuilder(rand.NewPCG(cfg.Seed, 0x0c11e475), s)
+	for range cfg.Clients {
+		s.clients = append(s.clients, b.normalClient())
+	}
+	s.normal = len(s.clients)
+	fleetAttacks, err := s.addInjected(b, cfg.Attacks)
+	if err != nil {
+		return nil, err
+	}
+	// Fleet-wide attacks are sized against everything else's traffic.
+	fleetRate := s.fleetRate()
+	for _, i := range fleetAttacks {
+		cs, err := b.extendedClients(s.labels[i].Kind, s.normal, fleetRate)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			s.labels[i].Members = append(s.labels[i].Members, c.addr)
+		}
+		s.clients = append(s.clients, cs...)
+	}
+	s.kindIndex = b.kinds
+	return s, nil
+}
+
+// setDefaults fills in the zero fields of cfg (see Config).
+func (cfg *Config) setDefaults() {
 	if cfg.Start.IsZero() {
 		cfg.Start = DefaultStart()
 	}
@@ -177,23 +214,36 @@ func New(cfg Config) (*Scenario, error) {
 	if cfg.Attacks == nil {
 		cfg.Attacks = append(AttackKinds(), TrapKinds()...)
 	}
+}
+
+// check reports a cfg (with defaults set) whose times or sizes are out of
+// range.
+func (cfg *Config) check() error {
 	switch {
 	case cfg.Start.UTC().Year() < 1000 || cfg.Start.UTC().Add(cfg.Duration).Year() > 9999:
 		// Access logs print four-digit years.
-		return nil, fmt.Errorf("simulate: start %v is outside years 1000..9999", cfg.Start)
+		return fmt.Errorf("simulate: start %v is outside years 1000..9999", cfg.Start)
 	case cfg.Duration < time.Minute:
-		return nil, fmt.Errorf("simulate: duration %v is shorter than a minute", cfg.Duration)
+		return fmt.Errorf("simulate: duration %v is shorter than a minute", cfg.Duration)
 	case cfg.Duration > 31*24*time.Hour:
-		return nil, fmt.Errorf("simulate: duration %v is longer than 31 days", cfg.Duration)
+		return fmt.Errorf("simulate: duration %v is longer than 31 days", cfg.Duration)
 	case cfg.Clients < 0 || cfg.Clients > maxClients:
-		return nil, fmt.Errorf("simulate: %d clients is outside 0..%d", cfg.Clients, maxClients)
+		return fmt.Errorf("simulate: %d clients is outside 0..%d", cfg.Clients, maxClients)
 	case cfg.AttackAt < 0:
-		return nil, fmt.Errorf("simulate: negative attack offset %v", cfg.AttackAt)
+		return fmt.Errorf("simulate: negative attack offset %v", cfg.AttackAt)
 	case cfg.AttackFor < 0:
-		return nil, fmt.Errorf("simulate: negative attack duration %v", cfg.AttackFor)
+		return fmt.Errorf("simulate: negative attack duration %v", cfg.AttackFor)
 	case cfg.TokenRefreshAt < 0:
-		return nil, fmt.Errorf("simulate: negative token refresh offset %v", cfg.TokenRefreshAt)
+		return fmt.Errorf("simulate: negative token refresh offset %v", cfg.TokenRefreshAt)
 	}
+	return nil
+}
+
+// newScenario returns a scenario with the run's minutes, the attack window
+// and the token-refresh minute of cfg (checked, with defaults set) but no
+// clients yet. It fails on an unknown attack kind or a window that does
+// not fit.
+func newScenario(cfg *Config) (*Scenario, error) {
 	s := &Scenario{
 		start:       cfg.Start.UTC().Truncate(time.Second),
 		minutes:     int(cfg.Duration / time.Minute),
@@ -226,83 +276,91 @@ func New(cfg Config) (*Scenario, error) {
 			}
 		}
 	}
+	return s, nil
+}
 
-	// Profiles come from their own stream, so the fleet is the same whatever
-	// the traffic stream consumes.
-	b := newFleetBuilder(rand.NewPCG(cfg.Seed, 0x0c11e475), s)
-	for range cfg.Clients {
-		s.clients = append(s.clients, b.normalClient())
-	}
-	s.normal = len(s.clients)
-	var fleetAttacks []int // labels whose members are added once the fleet is complete
-	for _, k := range cfg.Attacks {
-		if isFleetAttack(k) {
+// addInjected adds the clients and labels of attacks, in order. It returns
+// the indexes of the fleet-wide attacks' labels: their members are added
+// once the rest of the traffic is known.
+func (s *Scenario) addInjected(b *fleetBuilder, attacks []Kind) ([]int, error) {
+	var fleetAttacks []int
+	for _, k := range attacks {
+		switch {
+		case isFleetAttack(k):
 			fleetAttacks = append(fleetAttacks, len(s.labels))
 			s.labels = append(s.labels, Label{Client: FleetClient, Kind: k, Detectors: expectedDetectors(k),
 				Start: s.minuteTime(s.attackStart), End: s.minuteTime(s.attackEnd)})
-			continue
-		}
-		if extendedDetectors(k) != nil || k == TrapNormal404 || k == TrapBatchJob || k == TrapRoamingKey {
-			cs, err := b.extendedClients(k, s.normal, 0)
-			if err != nil {
+		case extendedDetectors(k) != nil || k == TrapNormal404 || k == TrapBatchJob || k == TrapRoamingKey:
+			if err := s.addExtended(b, k); err != nil {
 				return nil, err
 			}
-			l := Label{Client: cs[0].addr, Kind: k, Detectors: expectedDetectors(k),
-				Start: s.minuteTime(s.attackStart), End: s.minuteTime(s.attackEnd)}
-			if cs[0].apiKeyID != "" {
-				l.Client = "key:" + cs[0].apiKeyID
-			}
-			if k.IsTrap() {
-				l.Start, l.End = s.minuteTime(0), s.minuteTime(s.minutes)
-			}
-			s.clients = append(s.clients, cs...)
-			s.labels = append(s.labels, l)
-			continue
-		}
-		if k == TrapTokenRefresh {
+		case k == TrapTokenRefresh:
 			start := s.minuteTime(s.refreshMin)
 			s.labels = append(s.labels, Label{Kind: k, Start: start, End: start.Add(time.Minute)})
-			continue
+		default:
+			if err := s.addLabelled(b, k); err != nil {
+				return nil, err
+			}
 		}
-		c, err := b.labelledClient(k)
-		if err != nil {
-			return nil, err
-		}
-		l := Label{Client: c.addr, Kind: k, Detectors: expectedDetectors(k)}
-		if k.IsTrap() {
-			l.Start, l.End = s.minuteTime(0), s.minuteTime(s.minutes)
-		} else {
-			l.Start, l.End = s.minuteTime(s.attackStart), s.minuteTime(s.attackEnd)
-		}
-		s.clients = append(s.clients, c)
-		s.labels = append(s.labels, l)
 	}
-	// Fleet-wide attacks are sized against everything else's traffic.
-	var fleetRate float64
+	return fleetAttacks, nil
+}
+
+// addExtended adds the client of an extended kind that is not fleet-wide,
+// and its label.
+func (s *Scenario) addExtended(b *fleetBuilder, k Kind) error {
+	cs, err := b.extendedClients(k, s.normal, 0)
+	if err != nil {
+		return err
+	}
+	l := Label{Client: cs[0].addr, Kind: k, Detectors: expectedDetectors(k),
+		Start: s.minuteTime(s.attackStart), End: s.minuteTime(s.attackEnd)}
+	if cs[0].apiKeyID != "" {
+		l.Client = "key:" + cs[0].apiKeyID
+	}
+	if k.IsTrap() {
+		l.Start, l.End = s.minuteTime(0), s.minuteTime(s.minutes)
+	}
+	s.clients = append(s.clients, cs...)
+	s.labels = append(s.labels, l)
+	return nil
+}
+
+// addLabelled adds the client of one of the original attacks or traps, and
+// its label.
+func (s *Scenario) addLabelled(b *fleetBuilder, k Kind) error {
+	c, err := b.labelledClient(k)
+	if err != nil {
+		return err
+	}
+	l := Label{Client: c.addr, Kind: k, Detectors: expectedDetectors(k)}
+	if k.IsTrap() {
+		l.Start, l.End = s.minuteTime(0), s.minuteTime(s.minutes)
+	} else {
+		l.Start, l.End = s.minuteTime(s.attackStart), s.minuteTime(s.attackEnd)
+	}
+	s.clients = append(s.clients, c)
+	s.labels = append(s.labels, l)
+	return nil
+}
+
+// fleetRate is the expected requests per minute of the clients so far,
+// leaving out monitors and the attackers that come from nowhere.
+func (s *Scenario) fleetRate() float64 {
+	var rate float64
 	for i := range s.clients {
 		c := &s.clients[i]
 		switch {
 		case c.monitor > 0 || c.kind == CredentialStuffing || c.kind == Scanning || c.kind == InjectionProbe:
 		case c.intermittent:
-			fleetRate += c.rate * c.pActive
+			rate += c.rate * c.pActive
 		case c.kind == TrapBatchJob:
-			fleetRate += c.rate * 6 / 40
+			rate += c.rate * 6 / 40
 		default:
-			fleetRate += c.rate
+			rate += c.rate
 		}
 	}
-	for _, i := range fleetAttacks {
-		cs, err := b.extendedClients(s.labels[i].Kind, s.normal, fleetRate)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range cs {
-			s.labels[i].Members = append(s.labels[i].Members, c.addr)
-		}
-		s.clients = append(s.clients, cs...)
-	}
-	s.kindIndex = b.kinds
-	return s, nil
+	return rate
 }
 
 func (s *Scenario) tokenRefreshMinute(at time.Duration) int {
