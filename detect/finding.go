@@ -85,6 +85,10 @@ const (
 	SeverityCritical Severity = "critical"
 )
 
+// Rank orders severities from 0 (low) to 3 (critical); unknown ones
+// rank lowest.
+func (s Severity) Rank() int { return s.rank() }
+
 // rank orders severities; unknown ones rank lowest.
 func (s Severity) rank() int {
 	switch s {
