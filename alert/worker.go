@@ -53,6 +53,7 @@ func (w *worker) run(ctx context.Context) error {
 			if err == nil {
 				err = w.ack(ctx, batch)
 			}
+			w.stats.inflight(time.Time{}, 0)
 		}
 		switch {
 		case ctx.Err() != nil, errors.Is(err, ErrClosed):
@@ -77,6 +78,7 @@ func (w *worker) gather(ctx context.Context) ([]Entry, error) {
 		return nil, err
 	}
 	batch := []Entry{e}
+	w.stats.inflight(e.Queued, 1) // read from the feed: queued until settled
 	lctx, cancel := context.WithTimeout(ctx, w.so.Linger)
 	defer cancel()
 	for len(batch) < w.max {
@@ -85,6 +87,7 @@ func (w *worker) gather(ctx context.Context) ([]Entry, error) {
 			break
 		}
 		batch = append(batch, e)
+		w.stats.inflight(batch[0].Queued, len(batch))
 	}
 	return batch, nil
 }
@@ -135,8 +138,6 @@ func (w *worker) handle(ctx context.Context, batch []Entry) error {
 	if len(ns) == 0 {
 		return nil
 	}
-	w.stats.inflight(batch[0].Queued, len(ns))
-	defer w.stats.inflight(time.Time{}, 0)
 	return w.deliver(ctx, ns)
 }
 

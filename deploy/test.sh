@@ -16,10 +16,12 @@ FUZZTIME="${FUZZTIME:-4s}"
 LOG="$(mktemp -t gatewatch-test.XXXXXX)"
 KAFKA_DIR="$(mktemp -d -t gatewatch-kafka.XXXXXX)"
 CLICKHOUSE_DIR="$(mktemp -d -t gatewatch-clickhouse.XXXXXX)"
+OPENSEARCH_DIR="$(mktemp -d -t gatewatch-opensearch.XXXXXX)"
 cleanup() {
 	bash deploy/kafka/kafka.sh stop "$KAFKA_DIR" >/dev/null 2>&1 || true
 	bash deploy/clickhouse/clickhouse.sh stop "$CLICKHOUSE_DIR" >/dev/null 2>&1 || true
-	rm -rf "$KAFKA_DIR" "$CLICKHOUSE_DIR" "$LOG" "$LOG.fuzz"
+	bash deploy/opensearch/opensearch.sh stop "$OPENSEARCH_DIR" >/dev/null 2>&1 || true
+	rm -rf "$KAFKA_DIR" "$CLICKHOUSE_DIR" "$OPENSEARCH_DIR" "$LOG" "$LOG.fuzz"
 }
 trap cleanup EXIT
 # An interrupted run (Ctrl-C, a CI timeout) still stops the servers.
@@ -46,6 +48,7 @@ missing=()
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 [ -x /usr/sbin/rsyslogd ] || missing+=(rsyslog)
 [ -e /usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so ] || missing+=(rsyslog-kafka)
+[ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || missing+=(rsyslog-gnutls) # TLS receiver of alert/syslog tests
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 if [ "${#missing[@]}" -gt 0 ]; then
 	if [ "$(id -u)" = 0 ]; then
@@ -87,6 +90,18 @@ if bash deploy/clickhouse/clickhouse.sh start "$CLICKHOUSE_DIR"; then
 	echo "clickhouse ready: $GATEWATCH_TEST_CLICKHOUSE (native), $GATEWATCH_TEST_CLICKHOUSE_TLS (TLS)"
 else
 	echo "clickhouse failed to start"
+	if [ "${CI:-}" = "true" ]; then exit 1; fi
+fi
+
+step "services: OpenSearch 2.19 (embedded node from Maven Central, plain HTTP)"
+# The alert/opensearch integration test indexes into it through
+# GATEWATCH_TEST_OPENSEARCH; the jars are cached under ~/.cache/gatewatch.
+if bash deploy/opensearch/opensearch.sh start "$OPENSEARCH_DIR"; then
+	eval "$(bash deploy/opensearch/opensearch.sh env "$OPENSEARCH_DIR")"
+	export GATEWATCH_TEST_OPENSEARCH
+	echo "opensearch ready: $GATEWATCH_TEST_OPENSEARCH"
+else
+	echo "opensearch failed to start"
 	if [ "${CI:-}" = "true" ]; then exit 1; fi
 fi
 
