@@ -1,0 +1,163 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/gatewatch/gatewatch/alert"
+	"github.com/gatewatch/gatewatch/alert/slack"
+)
+
+// DefaultGroupPrefix names the consumer groups of `gatewatch alert`: one
+// per sink, DefaultGroupPrefix + "-" + the sink's name.
+const DefaultGroupPrefix = "gatewatch-alert"
+
+// Options configure a Service.
+type Options struct {
+	Config Config
+	Deps   Deps
+	// Outbox feeds the sinks in the embedded pipeline (`gatewatch run`):
+	// each sink reads it from its own cursor.
+	Outbox *alert.Outbox
+	// FindingsTopic, when Outbox is nil, feeds each sink from its own
+	// consumer group on this topic (`gatewatch alert`).
+	FindingsTopic string
+	// GroupPrefix prefixes those groups' ids (DefaultGroupPrefix).
+	GroupPrefix string
+}
+
+// Service is the running alert stage: the configured sinks behind one
+// Dispatcher, the dead letter, the feedback record and, with Slack's
+// signing secret, the buttons' interaction endpoint.
+type Service struct {
+	d            *alert.Dispatcher
+	silences     *alert.Silences
+	dead         *alert.DeadLetterFile
+	interactions http.Handler
+	closers      []io.Closer
+}
+
+// New builds the sinks and their feeds. Call Run, then nothing else.
+func New(o Options) (s *Service, err error) {
+	if o.Outbox == nil && o.FindingsTopic == "" {
+		return nil, errors.New("alert: neither an outbox nor a findings topic to read")
+	}
+	dir := o.Config.stateDir(o.Deps)
+	if dir == "" {
+		return nil, errors.New("alert: no state directory for the dead letter and feedback")
+	}
+	built, err := Build(o.Config, o.Deps)
+	if err != nil {
+		return nil, err
+	}
+	s = &Service{}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if s.silences, err = alert.OpenSilences(filepath.Join(dir, "alert-feedback.jsonl")); err != nil {
+		return nil, err
+	}
+	if s.dead, err = alert.OpenDeadLetterFile(filepath.Join(dir, "alert-dead.jsonl")); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.silences, s.dead)
+	s.d = alert.New(alert.Options{Routing: o.Config.Routes, Host: host(o.Config.Host), DeadLetter: s.dead,
+		Silences: s.silences, FailAfter: o.Config.FailAfter, Log: o.Deps.Log,
+		Backoff: alert.Backoff{Initial: o.Config.RetryInitial, Max: o.Config.RetryMax}})
+	for _, b := range built {
+		feed, err := s.feed(o, b.Sink.Name())
+		if err != nil {
+			return nil, err
+		}
+		if err := s.d.Add(b.Sink, feed, b.Pace); err != nil {
+			return nil, err
+		}
+	}
+	return s, s.slackInteractions(o.Config.Slack, built)
+}
+
+// feed opens the Feed of the sink named name.
+func (s *Service) feed(o Options, name string) (alert.Feed, error) {
+	if o.Outbox != nil {
+		return o.Outbox.Feed(name)
+	}
+	prefix := o.GroupPrefix
+	if prefix == "" {
+		prefix = DefaultGroupPrefix
+	}
+	r, err := o.Deps.Kafka.GroupReader(o.FindingsTopic, prefix+"-"+name, 0, o.Deps.Log)
+	if err != nil {
+		return nil, fmt.Errorf("alert sink %s: %w", name, err)
+	}
+	s.closers = append(s.closers, r)
+	return alert.NewKafkaFeed(r), nil
+}
+
+// slackInteractions builds the buttons' endpoint when a signing secret
+// is configured.
+func (s *Service) slackInteractions(c *SlackConfig, built []Built) error {
+	if c == nil || c.SigningSecretFile == "" {
+		return nil
+	}
+	secret, err := ReadSecret(c.SigningSecretFile)
+	if err != nil {
+		return fmt.Errorf("alert sink slack: %w", err)
+	}
+	var sink *slack.Sink
+	for _, b := range built {
+		if sk, ok := b.Sink.(*slack.Sink); ok {
+			sink = sk
+		}
+	}
+	s.interactions = slack.NewInteractionHandler(slack.InteractionOptions{SigningSecret: secret,
+		Feedback: slackFeedback{s.silences}, Sink: sink})
+	return nil
+}
+
+// Run delivers until ctx is done, then releases the feeds and files.
+func (s *Service) Run(ctx context.Context) error {
+	defer s.close()
+	return s.d.Run(ctx)
+}
+
+// Healthy reports sinks failing for longer than Config.FailAfter.
+func (s *Service) Healthy() error { return s.d.Healthy() }
+
+// Stats returns every sink's delivery figures.
+func (s *Service) Stats() []alert.SinkStats { return s.d.Stats() }
+
+// Interactions is the Slack buttons' endpoint (mount it at
+// /slack/interactions), or nil when no signing secret is configured.
+func (s *Service) Interactions() http.Handler { return s.interactions }
+
+func (s *Service) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i].Close()
+	}
+	s.closers = nil
+}
+
+// slackFeedback records Slack's button clicks in the feedback file,
+// which silences what people silenced.
+type slackFeedback struct{ s *alert.Silences }
+
+func (f slackFeedback) Record(ctx context.Context, a slack.Action) error {
+	return f.s.Record(ctx, alert.Feedback{At: a.At, Kind: string(a.Kind), IncidentID: a.IncidentID, Client: a.Client,
+		Detector: a.Detector, Until: a.Until, User: a.User.ID + " " + a.User.Name, Source: "slack"})
+}
+
+// host is the configured name, else the machine's.
+func host(configured string) string {
+	if configured != "" {
+		return configured
+	}
+	h, _ := os.Hostname()
+	return h
+}
