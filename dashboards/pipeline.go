@@ -6,7 +6,7 @@ import (
 
 // pipeline is gatewatch watching itself: the metrics "store" and "run"
 // write to pipeline_health every clickhouse.health_interval
-// (cmd/gatewatch/health.go), as rates and as their latest values, so a
+// (storage.GatheredHealth), as rates and as their latest values, so a
 // stalled collector or a failing ClickHouse insert shows beside the
 // traffic it would have audited, with history /metrics does not keep.
 func pipeline(opts Options) *dashboard.DashboardBuilder {

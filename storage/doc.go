@@ -23,9 +23,11 @@
 //     store"): one member of a consumer group reading the events, findings
 //     and windows topics through those Consume methods, with retention
 //     (DB.RetentionLoop) and the pipeline's own health samples
-//     (DB.HealthLoop) beside them; NewStore, then Run until ctx ends.
+//     (DB.HealthLoop; GatheredHealth makes them of Prometheus metrics)
+//     beside them; NewStore, then Run until ctx ends.
 //   - ClientTimeline, TopClients and OpenFindings answer the common audit
-//     questions with parameterised queries.
+//     questions with parameterised queries; Ask asks one by name ("gatewatch
+//     query") and its Answer prints as a table or JSON.
 //
 // docs/storage.md explains the schema, sort keys, retention, what happens
 // while ClickHouse is down, and how duplicates are avoided.

@@ -7,14 +7,15 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gatewatch/gatewatch/alert"
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/detect/analyze"
+	"github.com/gatewatch/gatewatch/detect/pipeline"
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/internal/human"
 )
 
 const analyzeHelp = `
@@ -104,7 +105,7 @@ func (c *cli) newAnalyzeCmd(args []string) (*analyzeCmd, error) {
 	configPath := fs.String("config", "", "config file (default $GATEWATCH_CONFIG; none is fine)")
 	fs.BoolVar(&a.quiet, "quiet", false, "no progress or summary on standard error (warnings still)")
 	fs.StringVar(&a.opts.TmpDir, "tmp-dir", os.TempDir(), "directory for temporary files: sorted runs, a copy of standard input")
-	fs.Float64Var(&a.maxParseErrors, "max-parse-errors", warnParseShare, "largest share of lines (0 to 1) that may fail to parse before analyze exits with status 3")
+	fs.Float64Var(&a.maxParseErrors, "max-parse-errors", pipeline.WarnParseShare, "largest share of lines (0 to 1) that may fail to parse before analyze exits with status 3")
 	fs.DurationVar(&a.opts.CampaignGap, "campaign-gap", 0, "how long a campaign may go quiet and stay one incident (default: the whole input, one line per campaign)")
 	files, err := parseArgs(fs, args)
 	if err != nil {
@@ -148,11 +149,11 @@ func (a *analyzeCmd) configure(configPath, output string) error {
 	if err != nil {
 		return err
 	}
-	if a.opts.Normalizer, err = cfg.normalizerOptions(key); err != nil {
+	if a.opts.Normalizer, err = cfg.NormalizerOptions(key); err != nil {
 		return err
 	}
-	a.opts.Detect = cfg.detectOptions()
-	a.lateness = lateness(a.opts.Detect)
+	a.opts.Detect = cfg.DetectOptions()
+	a.lateness = pipeline.Lateness(a.opts.Detect)
 	a.opts.Workers = cfg.Ingest.Workers
 	a.opts.Stdin, a.opts.Output = c.stdin, c.stdout
 	a.opts.SortRunBytes, a.opts.HoldBytes = c.sortRunBytes, c.holdBytes
@@ -190,7 +191,7 @@ func (a *analyzeCmd) progress(p analyze.Progress) {
 		pct = fmt.Sprintf(" %3.0f%%", 100*float64(p.Read)/float64(p.Size))
 	}
 	fmt.Fprintf(a.c.stderr, "analyze: %s%s%s, %s lines (%s lines/s), %s parse errors, %s incidents\n",
-		label, p.File, pct, human(float64(p.Lines)), human(rate), human(float64(p.Rejects)), human(float64(p.Incidents)))
+		label, p.File, pct, human.Count(float64(p.Lines)), human.Count(rate), human.Count(float64(p.Rejects)), human.Count(float64(p.Incidents)))
 }
 
 // report prints, unless quiet, whether the input was sorted and the
@@ -199,7 +200,7 @@ func (a *analyzeCmd) report(sum analyze.Summary) {
 	if !a.quiet {
 		if sum.Late > 0 {
 			fmt.Fprintf(a.c.stderr, "analyze: input not in time order (%s events more than %v behind newer ones): sorted it by time in %s and analysed again\n",
-				human(float64(sum.Late)), a.lateness, plural(sum.Runs, "run"))
+				human.Count(float64(sum.Late)), a.lateness, human.Plural(sum.Runs, "run"))
 		}
 		a.summary(sum)
 	}
@@ -211,13 +212,13 @@ func (a *analyzeCmd) report(sum analyze.Summary) {
 func (a *analyzeCmd) summary(sum analyze.Summary) {
 	rate := float64(sum.Lines) / max(sum.Elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(a.c.stderr, "analyze: %s lines in %s (%s lines/s): %s events, %s parse errors, %s late, %s clients, %s incidents\n",
-		human(float64(sum.Lines)), sum.Elapsed.Round(time.Millisecond), human(rate), human(float64(sum.Events)),
-		human(float64(sum.Rejects)), human(float64(sum.Detect.LateEvents)), human(float64(sum.Detect.ActiveClients)), human(float64(sum.Incidents)))
+		human.Count(float64(sum.Lines)), sum.Elapsed.Round(time.Millisecond), human.Count(rate), human.Count(float64(sum.Events)),
+		human.Count(float64(sum.Rejects)), human.Count(float64(sum.Detect.LateEvents)), human.Count(float64(sum.Detect.ActiveClients)), human.Count(float64(sum.Incidents)))
 	if formats := formatList(sum.Inputs); formats != "" {
 		fmt.Fprintf(a.c.stderr, "analyze: format %s\n", formats)
 	}
 	if sum.Future > 0 {
-		fmt.Fprintf(a.c.stderr, "analyze: %s events skipped: their time is more than %v in the future\n", human(float64(sum.Future)), ingest.DefaultMaxSkew)
+		fmt.Fprintf(a.c.stderr, "analyze: %s events skipped: their time is more than %v in the future\n", human.Count(float64(sum.Future)), ingest.DefaultMaxSkew)
 	}
 }
 
@@ -245,11 +246,11 @@ func formatList(inputs []analyze.InputSummary) string {
 
 // warnLate says, after the first reading, that many events came late.
 func (a *analyzeCmd) warnLate(es detect.Stats) {
-	if es.Events == 0 || float64(es.LateEvents) <= warnLateShare*float64(es.Events) {
+	if es.Events == 0 || float64(es.LateEvents) <= pipeline.WarnLateShare*float64(es.Events) {
 		return
 	}
 	fmt.Fprintf(a.c.stderr, "analyze: warning: %s of %s events (%s) came more than %v behind newer ones: input not in time order\n",
-		human(float64(es.LateEvents)), human(float64(es.Events)), percent(float64(es.LateEvents)/float64(es.Events)), a.lateness)
+		human.Count(float64(es.LateEvents)), human.Count(float64(es.Events)), human.Percent(float64(es.LateEvents)/float64(es.Events)), a.lateness)
 }
 
 // warnParse names each input of which many lines did not parse, the format
@@ -257,7 +258,7 @@ func (a *analyzeCmd) warnLate(es detect.Stats) {
 func (a *analyzeCmd) warnParse(sum analyze.Summary) {
 	for _, in := range sum.Inputs {
 		total := in.Events + in.Rejects
-		if total == 0 || float64(in.Rejects) <= warnParseShare*float64(total) {
+		if total == 0 || float64(in.Rejects) <= pipeline.WarnParseShare*float64(total) {
 			continue
 		}
 		name := in.Name
@@ -265,7 +266,7 @@ func (a *analyzeCmd) warnParse(sum analyze.Summary) {
 			name = "standard input"
 		}
 		fmt.Fprintf(a.c.stderr, "analyze: warning: %s of %s lines of %s (%s) did not parse as %s: wrong format? %s\n",
-			human(float64(in.Rejects)), human(float64(total)), name, percent(float64(in.Rejects)/float64(total)), in.Format, formatHint(in.Format, in.Sample))
+			human.Count(float64(in.Rejects)), human.Count(float64(total)), name, human.Percent(float64(in.Rejects)/float64(total)), in.Format, formatHint(in.Format, in.Sample))
 	}
 }
 
@@ -276,10 +277,10 @@ func (a *analyzeCmd) verdict(sum analyze.Summary) error {
 	lines, events, rejects := sum.Lines, sum.Events, sum.Rejects
 	switch {
 	case events == 0 && lines > 0:
-		return &exitError{code: exitParseErrors, err: fmt.Errorf("no events in %s lines of input: nothing was analysed", human(float64(lines)))}
+		return &exitError{code: exitParseErrors, err: fmt.Errorf("no events in %s lines of input: nothing was analysed", human.Count(float64(lines)))}
 	case rejects > 0 && float64(rejects) > a.maxParseErrors*float64(events+rejects):
 		return &exitError{code: exitParseErrors, err: fmt.Errorf("%s of %s lines (%s) failed to parse, more than --max-parse-errors %g allows: the findings miss them",
-			human(float64(rejects)), human(float64(events+rejects)), percent(float64(rejects)/float64(events+rejects)), a.maxParseErrors)}
+			human.Count(float64(rejects)), human.Count(float64(events+rejects)), human.Percent(float64(rejects)/float64(events+rejects)), a.maxParseErrors)}
 	}
 	return nil
 }
@@ -294,34 +295,4 @@ func formatHint(format string, sample [][]byte) string {
 		return "Check --log-format against the log_format in nginx.conf"
 	}
 	return `Name the format with --format (see "gatewatch formats")`
-}
-
-// percent formats a share for people: 0.963 -> 96%, 0.0132 -> 1.3%.
-func percent(share float64) string {
-	if share >= 0.1 {
-		return fmt.Sprintf("%.0f%%", 100*share)
-	}
-	return fmt.Sprintf("%.1f%%", 100*share)
-}
-
-// plural counts things: 1 run, 2 runs.
-func plural(n int, thing string) string {
-	if n == 1 {
-		return "1 " + thing
-	}
-	return strconv.Itoa(n) + " " + thing + "s"
-}
-
-// human formats a count for people: 1234 -> 1,234; 12345678 -> 12.35M.
-func human(v float64) string {
-	switch {
-	case v >= 1e6:
-		return fmt.Sprintf("%.2fM", v/1e6)
-	case v >= 1e4:
-		return fmt.Sprintf("%.0fk", v/1e3)
-	case v >= 1000:
-		n := int64(v)
-		return fmt.Sprintf("%d,%03d", n/1000, n%1000)
-	}
-	return fmt.Sprintf("%.0f", v)
 }

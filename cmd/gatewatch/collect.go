@@ -17,6 +17,7 @@ import (
 	"github.com/gatewatch/gatewatch/ingest/collect"
 	"github.com/gatewatch/gatewatch/ingest/transport"
 
+	"github.com/gatewatch/gatewatch/internal/config"
 	"github.com/gatewatch/gatewatch/internal/tlsfiles"
 )
 
@@ -56,12 +57,12 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(cfg.Ingest.Sources) == 0 && !cfg.Collect.syslog() && cfg.Collect.HTTP.Listen == "" && !cfg.Collect.Raw.Enabled {
+	if len(cfg.Ingest.Sources) == 0 && !cfg.Collect.Syslog() && cfg.Collect.HTTP.Listen == "" && !cfg.Collect.Raw.Enabled {
 		fmt.Fprintln(c.stderr, "gatewatch collect: no inputs: name files (or -), configure ingest.sources, a syslog or HTTP listener, or collect.raw")
 		fs.Usage()
 		return errUsage
 	}
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	log := c.logger(cfg.LogLevel)
@@ -73,7 +74,7 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	norm, err := cfg.normalizerOptions(key)
+	norm, err := cfg.NormalizerOptions(key)
 	if err != nil {
 		return err
 	}
@@ -106,7 +107,7 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 
 // runCollector builds the config's inputs and runs the collector library
 // (ingest/collect) until ctx ends or the inputs do.
-func (c *cli) runCollector(ctx context.Context, cfg Config, kc transport.Config, norm ingest.NormalizerOptions,
+func (c *cli) runCollector(ctx context.Context, cfg config.Config, kc transport.Config, norm ingest.NormalizerOptions,
 	events, dead *transport.Producer, m *collectMetrics, log *slog.Logger) error {
 	posFile := cfg.Collect.PositionsFile
 	if posFile == "" {
@@ -136,7 +137,7 @@ func (c *cli) runCollector(ctx context.Context, cfg Config, kc transport.Config,
 
 // openCollectProducers opens the producers of the events and dead-letter
 // topics.
-func openCollectProducers(cfg Config, kc transport.Config) (events, dead *transport.Producer, err error) {
+func openCollectProducers(cfg config.Config, kc transport.Config) (events, dead *transport.Producer, err error) {
 	open := func(topic string) (*transport.Producer, error) {
 		return transport.NewProducer(kc, transport.ProducerOptions{Topic: topic, Compression: cfg.Kafka.Compression, AllowAutoTopicCreation: true})
 	}
@@ -183,11 +184,11 @@ func newCollectMetrics(events *transport.Producer) *collectMetrics {
 
 // collectInputs builds the inputs the config names: its files and
 // standard input, the syslog and HTTP listeners, the raw topic.
-func (c *cli) collectInputs(cfg Config, kc transport.Config, positions *ingest.Positions, log *slog.Logger) ([]ingest.Input, error) {
+func (c *cli) collectInputs(cfg config.Config, kc transport.Config, positions *ingest.Positions, log *slog.Logger) ([]ingest.Input, error) {
 	inputs := c.fileInputs(cfg, positions, log)
 	cc := cfg.Collect
-	if cc.syslog() {
-		tlsCfg, err := cc.SyslogTLS.serverTLS()
+	if cc.Syslog() {
+		tlsCfg, err := syslogServerTLS(cc.SyslogTLS)
 		if err != nil {
 			return nil, err
 		}
@@ -210,7 +211,7 @@ func (c *cli) collectInputs(cfg Config, kc transport.Config, positions *ingest.P
 }
 
 // fileInputs are the config's files and standard input.
-func (c *cli) fileInputs(cfg Config, positions *ingest.Positions, log *slog.Logger) []ingest.Input {
+func (c *cli) fileInputs(cfg config.Config, positions *ingest.Positions, log *slog.Logger) []ingest.Input {
 	var inputs []ingest.Input
 	for _, s := range cfg.Ingest.Sources {
 		src := &ingest.FileSource{SourceName: s.Name, Path: s.Path, FromStart: s.FromStart, Stdin: c.stdin, Positions: positions,
@@ -223,7 +224,7 @@ func (c *cli) fileInputs(cfg Config, positions *ingest.Positions, log *slog.Logg
 }
 
 // httpListener is the HTTP ingest endpoint the config describes.
-func httpListener(hc CollectHTTPConfig, log *slog.Logger) (*ingest.HTTPListener, error) {
+func httpListener(hc config.CollectHTTPConfig, log *slog.Logger) (*ingest.HTTPListener, error) {
 	opts := ingest.HTTPSourceOptions{Rate: hc.Rate, MaxBodyBytes: hc.MaxBodyBytes, Logger: log}
 	for _, t := range hc.Tokens {
 		opts.Tokens = append(opts.Tokens, ingest.HTTPToken{Name: t.Name, File: t.File, Hash: t.Hash})
@@ -246,14 +247,9 @@ func httpListener(hc CollectHTTPConfig, log *slog.Logger) (*ingest.HTTPListener,
 	return l, nil
 }
 
-// syslog reports whether any syslog listener is configured.
-func (c CollectConfig) syslog() bool {
-	return c.SyslogUDP != "" || c.SyslogTCP != "" || c.SyslogTLS.Listen != ""
-}
-
-// serverTLS loads the syslog TLS listener's certificate and, when a client
-// CA is named, requires senders to present a certificate it signed.
-func (c CollectSyslogTLS) serverTLS() (*tls.Config, error) {
+// syslogServerTLS loads the syslog TLS listener's certificate and, when a
+// client CA is named, requires senders to present a certificate it signed.
+func syslogServerTLS(c config.CollectSyslogTLS) (*tls.Config, error) {
 	if c.Listen == "" {
 		return nil, nil
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatewatch/gatewatch/detect/group"
+
+	"github.com/gatewatch/gatewatch/internal/config"
 )
 
 const detectHelp = `
@@ -93,7 +95,7 @@ func (c *cli) detect(ctx context.Context, args []string) error {
 		FindingsTopic:   cfg.Kafka.Topics.Findings,
 		StateTopic:      cfg.Kafka.Topics.DetectState,
 		WindowsTopic:    cfg.Kafka.Topics.Windows,
-		Detect:          cfg.detectOptions(),
+		Detect:          cfg.DetectOptions(),
 		CheckpointEvery: *checkpoint,
 		Logger:          log,
 	}
@@ -155,7 +157,7 @@ func detectMetrics(r *group.Runner) *prometheus.Registry {
 }
 
 // backfill replays access logs into every partition's detector state.
-func (c *cli) backfill(ctx context.Context, cfg Config, opts group.Options, files []string, format, logFormat string, log *slog.Logger) error {
+func (c *cli) backfill(ctx context.Context, cfg config.Config, opts group.Options, files []string, format, logFormat string, log *slog.Logger) error {
 	// Client keys must come out as the collectors make them: same HMAC
 	// key, same trusted proxies.
 	key, err := c.hmacKey(cfg, false)
@@ -165,7 +167,7 @@ func (c *cli) backfill(ctx context.Context, cfg Config, opts group.Options, file
 	if key == nil {
 		return errors.New("backfill: no HMAC key: set ingest.hmac_key_file or $GATEWATCH_HMAC_KEY to the collectors' key, or API-key clients would not match")
 	}
-	norm, err := cfg.normalizerOptions(key)
+	norm, err := cfg.NormalizerOptions(key)
 	if err != nil {
 		return err
 	}
@@ -174,27 +176,13 @@ func (c *cli) backfill(ctx context.Context, cfg Config, opts group.Options, file
 		return err
 	}
 	start := time.Now()
-	var lines, rejects int64
-	for _, name := range files {
-		r, _, err := ingest.OpenInput(name)
-		if err != nil {
-			return err
-		}
-		used, err := ingest.ParseStream(ctx, r, ingest.StreamOptions{
-			Format: format, ParserOptions: ingest.ParserOptions{LogFormat: logFormat}, Normalizer: norm, Workers: cfg.Ingest.Workers,
-		}, func(bt *ingest.Batch) error {
-			for i := range bt.Events {
-				b.Observe(&bt.Events[i])
-			}
-			lines += int64(bt.Lines)
-			rejects += int64(len(bt.Rejects))
-			return nil
-		})
-		r.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		log.Info("backfill: read", "file", name, "format", used, "lines", lines, "unparsable", rejects)
+	lines, rejects, err := b.ObserveLogs(ctx, files, ingest.StreamOptions{
+		Format: format, ParserOptions: ingest.ParserOptions{LogFormat: logFormat}, Normalizer: norm, Workers: cfg.Ingest.Workers,
+	}, func(file, format string, lines, rejects int64) {
+		log.Info("backfill: read", "file", file, "format", format, "lines", lines, "unparsable", rejects)
+	})
+	if err != nil {
+		return err
 	}
 	st, err := b.Commit(ctx)
 	if err != nil {
@@ -208,7 +196,7 @@ func (c *cli) backfill(ctx context.Context, cfg Config, opts group.Options, file
 // backfillFromStore replays the events ClickHouse stored since since into
 // every partition's detector state. Stored client keys are already the
 // collectors', so no HMAC key is needed.
-func (c *cli) backfillFromStore(ctx context.Context, cfg Config, opts group.Options, since time.Time, log *slog.Logger) error {
+func (c *cli) backfillFromStore(ctx context.Context, cfg config.Config, opts group.Options, since time.Time, log *slog.Logger) error {
 	db, err := c.openStorage(ctx, cfg, log, false)
 	if err != nil {
 		return fmt.Errorf("backfill: %w", err)

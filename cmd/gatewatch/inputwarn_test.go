@@ -121,34 +121,3 @@ func TestRunWarnsOnBadInput(t *testing.T) {
 		})
 	}
 }
-
-func TestShareAlarm(t *testing.T) {
-	t.Parallel()
-	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-	type step struct {
-		after    time.Duration
-		bad, all float64 // running totals
-		warn     bool
-	}
-	for _, tc := range []struct {
-		name  string
-		steps []step
-	}{
-		{"too few to judge", []step{{0, 10, 10, false}, {time.Second, 40, 40, false}}},
-		{"over the limit", []step{{0, 0, 0, false}, {time.Second, 10, 100, true}}},
-		{"at most once a minute", []step{{0, 10, 100, true}, {30 * time.Second, 60, 200, false}, {61 * time.Second, 120, 300, true}}},
-		{"a clean minute, then a bad one", []step{{0, 0, 1000, false}, {61 * time.Second, 0, 2000, false}, {62 * time.Second, 60, 2100, true}}},
-		{"a bad spell long after a clean start", []step{{0, 0, 0, false}, {10 * time.Minute, 0, 1e6, false}, {11 * time.Minute, 0, 2e6, false}, {11*time.Minute + time.Second, 100, 2e6 + 100, true}}},
-		{"just under", []step{{0, 0, 0, false}, {time.Second, 5, 100, false}}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			a := shareAlarm{limit: 0.05}
-			for i, s := range tc.steps {
-				if _, _, warn := a.check(t0.Add(s.after), s.bad, s.all); warn != s.warn {
-					t.Fatalf("step %d: warn %v, want %v", i, warn, s.warn)
-				}
-			}
-		})
-	}
-}

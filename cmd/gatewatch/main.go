@@ -19,6 +19,8 @@ import (
 	"syscall"
 
 	"github.com/gatewatch/gatewatch/ingest"
+
+	"github.com/gatewatch/gatewatch/internal/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -59,6 +61,7 @@ func commands() []command {
 		{"collect", "ship access logs (files, stdin, syslog, HTTP) to Kafka as normalised events", (*cli).collect},
 		{"detect", "run the detectors as a Kafka consumer group (events topic -> findings topic)", (*cli).detect},
 		{"store", "store events and findings from Kafka in ClickHouse", (*cli).store},
+		{"alert", "deliver findings from Kafka to Slack and SIEMs (syslog, Splunk HEC, OpenSearch, webhooks)", (*cli).alert},
 		{"migrate", "create or update gatewatch's ClickHouse tables", (*cli).migrate},
 		{"query", "ask the stored audit trail: a client's timeline, top clients, open findings", (*cli).query},
 		{"dashboards", "write the Grafana dashboards (JSON) that read the stored audit trail", (*cli).dashboards},
@@ -232,7 +235,7 @@ func (c *cli) config(_ context.Context, args []string) error {
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
-	_, err := c.stdout.Write(exampleConfig)
+	_, err := c.stdout.Write(config.Example)
 	return err
 }
 

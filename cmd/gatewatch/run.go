@@ -19,6 +19,8 @@ import (
 	"github.com/gatewatch/gatewatch/detect/pipeline"
 	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/storage"
+
+	"github.com/gatewatch/gatewatch/internal/config"
 )
 
 const runHelp = `
@@ -99,7 +101,7 @@ func (c *cli) run(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	log := c.logger(cfg.LogLevel)
@@ -107,7 +109,7 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	normOpts, err := cfg.normalizerOptions(key)
+	normOpts, err := cfg.NormalizerOptions(key)
 	if err != nil {
 		return err
 	}
@@ -130,10 +132,10 @@ func (sf *sourceFlags) register(fs *flag.FlagSet) {
 
 // parseSourceArgs parses the command line, loads the config and adds the
 // FILE arguments to its sources.
-func (c *cli) parseSourceArgs(fs *flag.FlagSet, sf *sourceFlags, args []string) (Config, error) {
+func (c *cli) parseSourceArgs(fs *flag.FlagSet, sf *sourceFlags, args []string) (config.Config, error) {
 	files, err := parseArgs(fs, args)
 	if err != nil {
-		return Config{}, err
+		return config.Config{}, err
 	}
 	cfg, err := c.loadConfig(sf.configPath)
 	if err != nil {
@@ -143,7 +145,7 @@ func (c *cli) parseSourceArgs(fs *flag.FlagSet, sf *sourceFlags, args []string) 
 		cfg.HTTP.Listen = sf.listen
 	}
 	for _, f := range files {
-		cfg.Ingest.Sources = append(cfg.Ingest.Sources, SourceConfig{
+		cfg.Ingest.Sources = append(cfg.Ingest.Sources, config.SourceConfig{
 			Name: sourceName(f), Path: f, Format: sf.format, LogFormat: sf.logFormat, FromStart: sf.fromStart,
 		})
 	}
@@ -168,7 +170,7 @@ func (c *cli) logger(level string) *slog.Logger {
 // runPipeline wires the embedded pipeline (detect/pipeline) to the
 // config's files, findings writers, ClickHouse, metrics and ops server,
 // and runs it until ctx ends or its inputs do.
-func (c *cli) runPipeline(ctx context.Context, cfg Config, norm ingest.NormalizerOptions, log *slog.Logger) error {
+func (c *cli) runPipeline(ctx context.Context, cfg config.Config, norm ingest.NormalizerOptions, log *slog.Logger) error {
 	m := newRunMetrics()
 	writers, dir, err := c.findingWriters(cfg)
 	if err != nil {
@@ -186,11 +188,21 @@ func (c *cli) runPipeline(ctx context.Context, cfg Config, norm ingest.Normalize
 	if db != nil {
 		defer closeRunStore(db, store, log)
 	}
+	alerts, err := c.startAlerts(ctx, cfg, m.reg, log)
+	if err != nil {
+		return err
+	}
+	health, routes := func() error { return nil }, []opsRoute(nil)
+	if alerts != nil {
+		defer alerts.stop() // after the pipeline drained: every finding is in the outbox
+		writers = append(writers, alerts.writer)
+		health, routes = alerts.svc.Healthy, interactions(alerts.svc)
+	}
 	p, err := pipeline.New(c.pipelineOptions(cfg, norm, log, m, writers, store))
 	if err != nil {
 		return err
 	}
-	srv, err := serveOps(cfg.HTTP.Listen, m.reg, p.Healthy, log)
+	srv, err := serveOps(cfg.HTTP.Listen, m.reg, func() error { return errors.Join(p.Healthy(), health()) }, log, routes...)
 	if err != nil {
 		return err
 	}
@@ -219,31 +231,27 @@ func (c *cli) runPipeline(ctx context.Context, cfg Config, norm ingest.Normalize
 	return runErr
 }
 
+// opsRoute is one more endpoint of the ops server.
+type opsRoute struct {
+	pattern string
+	h       http.Handler
+}
+
 // pipelineOptions are the embedded pipeline's options for cfg, with its
-// metrics and input warnings hooked in.
-func (c *cli) pipelineOptions(cfg Config, norm ingest.NormalizerOptions, log *slog.Logger, m *runMetrics,
+// metrics hooked in.
+func (c *cli) pipelineOptions(cfg config.Config, norm ingest.NormalizerOptions, log *slog.Logger, m *runMetrics,
 	writers []pipeline.FindingWriter, store pipeline.Store) pipeline.Options {
-	dopts := cfg.detectOptions()
-	watch := newInputWatch(log, lateness(dopts))
-	inputs := c.fileInputs(cfg, nil, log)
-	sources := map[string]*sourceWatch{}
-	for i, in := range inputs {
-		name := in.Source.Name()
-		sources[name] = watch.add(name, cfg.Ingest.Sources[i].Format, m.lines.WithLabelValues(name), m.rejects.WithLabelValues(name))
-	}
 	return pipeline.Options{
-		Inputs: inputs, Normalizer: norm, Detect: dopts, Findings: writers, Store: store,
+		Inputs: c.fileInputs(cfg, nil, log), Normalizer: norm, Detect: cfg.DetectOptions(), Findings: writers, Store: store,
 		DeadLetterDir: filepath.Join(cfg.DataDir, "deadletter"), Logger: log,
 		Counters: func(name string) (ingest.Counter, ingest.Counter) {
 			return m.lines.WithLabelValues(name), m.rejects.WithLabelValues(name)
 		},
-		OnReject: func(input string, text []byte) { sources[input].reject(text) },
 		OnFinding: func(f detect.Finding) {
 			m.findings.WithLabelValues(f.Detector, string(f.Severity), string(f.Status)).Inc()
 		},
 		OnLate: m.late.Inc,
 		OnTick: func(now time.Time, st detect.Stats, queued int) {
-			watch.check(now, st)
 			m.clients.Set(float64(st.ActiveClients))
 			m.queue.Set(float64(queued))
 			if wm := st.Watermark; !wm.IsZero() {
@@ -255,7 +263,7 @@ func (c *cli) pipelineOptions(cfg Config, norm ingest.NormalizerOptions, log *sl
 
 // findingWriters are where findings go: standard output when the config
 // says so, and always the daily files of the findings directory.
-func (c *cli) findingWriters(cfg Config) ([]pipeline.FindingWriter, *alert.Dir, error) {
+func (c *cli) findingWriters(cfg config.Config) ([]pipeline.FindingWriter, *alert.Dir, error) {
 	path := cfg.Output.Dir
 	if path == "" {
 		path = filepath.Join(cfg.DataDir, "findings")
@@ -279,7 +287,7 @@ func (c *cli) findingWriters(cfg Config) ([]pipeline.FindingWriter, *alert.Dir, 
 // openRunStore connects the embedded pipeline to ClickHouse when the
 // config names one: the same batching writer as "gatewatch store",
 // without Kafka. Both are nil without clickhouse.addr.
-func (c *cli) openRunStore(ctx context.Context, cfg Config, log *slog.Logger) (*storage.DB, pipeline.Store, error) {
+func (c *cli) openRunStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*storage.DB, pipeline.Store, error) {
 	if cfg.Storage.Addr == "" {
 		return nil, nil, nil
 	}
@@ -287,7 +295,7 @@ func (c *cli) openRunStore(ctx context.Context, cfg Config, log *slog.Logger) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	w := storage.NewWriter(db, storage.WriterOptions{BatchOptions: cfg.Storage.batchOptions(log)})
+	w := storage.NewWriter(db, storage.WriterOptions{BatchOptions: batchOptions(cfg.Storage, log)})
 	return db, runStore{w}, nil
 }
 
@@ -316,11 +324,14 @@ func (s runStore) WriteWindows(ctx context.Context, ws []detect.WindowStats) err
 
 // serveOps serves /metrics from reg and /healthz from health on listen
 // ("" serves nothing). The server's goroutine ends at Shutdown.
-func serveOps(listen string, reg *prometheus.Registry, health func() error, log *slog.Logger) (*http.Server, error) {
+func serveOps(listen string, reg *prometheus.Registry, health func() error, log *slog.Logger, extra ...opsRoute) (*http.Server, error) {
 	if listen == "" {
 		return nil, nil
 	}
 	mux := http.NewServeMux()
+	for _, r := range extra {
+		mux.Handle(r.pattern, r.h)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := health(); err != nil {

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -18,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/gatewatch/gatewatch/ingest/transport"
+	"github.com/gatewatch/gatewatch/internal/config"
 	"github.com/gatewatch/gatewatch/storage"
 )
 
@@ -33,7 +31,7 @@ func (c *cli) openConfiguredStorage(ctx context.Context, path string) (*storage.
 
 // openStorage connects to the ClickHouse the config names and, when
 // clickhouse.migrate is on (the default), brings its schema up to date.
-func (c *cli) openStorage(ctx context.Context, cfg Config, log *slog.Logger, migrate bool) (*storage.DB, error) {
+func (c *cli) openStorage(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) (*storage.DB, error) {
 	sc := cfg.Storage
 	if sc.Addr == "" {
 		return nil, errors.New("clickhouse.addr is not set (config file or $GATEWATCH_CLICKHOUSE_ADDR)")
@@ -74,7 +72,8 @@ func (c *cli) openStorage(ctx context.Context, cfg Config, log *slog.Logger, mig
 	return db, nil
 }
 
-func (cfg StorageConfig) batchOptions(log *slog.Logger) storage.BatchOptions {
+// batchOptions are the ClickHouse writer's batching for the config.
+func batchOptions(cfg config.StorageConfig, log *slog.Logger) storage.BatchOptions {
 	return storage.BatchOptions{
 		BatchRows: cfg.BatchRows, FlushInterval: cfg.FlushEvery,
 		OnError: func(err error) { log.Warn("clickhouse insert failed; retrying", "err", err) },
@@ -165,7 +164,7 @@ func (c *cli) store(ctx context.Context, args []string) error {
 	defer db.Close()
 
 	m := newStoreMetrics()
-	opts := cfg.storeOptions(kc, log)
+	opts := storeOptions(cfg, kc, log)
 	m.hook(&opts)
 	if every := cfg.Storage.HealthEvery; every > 0 {
 		opts.Health, opts.HealthEvery = healthSource(m.reg, "store"), every
@@ -189,7 +188,7 @@ func (c *cli) store(ctx context.Context, args []string) error {
 
 // storeOptions maps the config onto the store consumer's options; the
 // caller adds metrics and health.
-func (cfg Config) storeOptions(kc transport.Config, log *slog.Logger) storage.StoreOptions {
+func storeOptions(cfg config.Config, kc transport.Config, log *slog.Logger) storage.StoreOptions {
 	return storage.StoreOptions{
 		Kafka:         kc,
 		Group:         cfg.Storage.Group,
@@ -297,24 +296,19 @@ func (c *cli) query(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	q := storeQuery{db: db, args: rest, from: from, to: to, by: *by, limit: *limit}
-	rows, table, err := q.run(ctx)
+	if rest[0] == "top" {
+		if _, err := storage.ParseRankBy(*by); err != nil {
+			return fmt.Errorf("--by %w", err)
+		}
+	}
+	ans, err := db.Ask(ctx, storage.Question{Name: rest[0], Args: rest[1:], From: from, To: to, By: storage.RankBy(*by), Limit: *limit})
 	if err != nil {
 		return err
 	}
 	if *output == "json" {
-		var b bytes.Buffer
-		enc := json.NewEncoder(&b)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rows); err != nil {
-			return err
-		}
-		_, err := c.stdout.Write(b.Bytes())
-		return err
+		return ans.WriteJSON(c.stdout)
 	}
-	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	table(w)
-	return w.Flush()
+	return ans.WriteTable(c.stdout)
 }
 
 // parseRange reads --since and --until (empty: now).
@@ -329,78 +323,6 @@ func parseRange(since, until string, now time.Time) (from, to time.Time, err err
 		}
 	}
 	return from, to, nil
-}
-
-// storeQuery is one "gatewatch query": args are the query's name and
-// operands.
-type storeQuery struct {
-	db       *storage.DB
-	args     []string
-	from, to time.Time
-	by       string
-	limit    int
-}
-
-// run answers the query: rows for --output json, and table printing them
-// as tab-separated columns.
-func (q storeQuery) run(ctx context.Context) (rows any, table func(io.Writer), err error) {
-	switch q.args[0] {
-	case "timeline":
-		return q.timeline(ctx)
-	case "top":
-		return q.top(ctx)
-	case "findings":
-		return q.findings(ctx)
-	}
-	return nil, nil, fmt.Errorf("query %q: want timeline, top or findings", q.args[0])
-}
-
-func (q storeQuery) timeline(ctx context.Context) (any, func(io.Writer), error) {
-	if len(q.args) != 2 {
-		return nil, nil, fmt.Errorf("query timeline: name one client")
-	}
-	evs, err := q.db.ClientTimeline(ctx, storage.TimelineQuery{Client: q.args[1], From: q.from, To: q.to, Limit: q.limit})
-	if err != nil {
-		return nil, nil, err
-	}
-	return evs, func(w io.Writer) {
-		fmt.Fprintln(w, "TIME\tMETHOD\tPATH\tSTATUS\tBYTES_OUT\tAUTH\tIP")
-		for _, e := range evs {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339), e.Method, e.Path, e.Status, e.BytesOut, e.Auth, e.IP)
-		}
-	}, nil
-}
-
-func (q storeQuery) top(ctx context.Context) (any, func(io.Writer), error) {
-	rank := storage.RankBy(q.by)
-	switch rank {
-	case storage.ByRequests, storage.ByErrors, storage.ByAuthFailures:
-	default:
-		return nil, nil, fmt.Errorf("--by %q: want requests, errors or auth_failures", q.by)
-	}
-	stats, err := q.db.TopClients(ctx, storage.TopQuery{From: q.from, To: q.to, By: rank, Limit: q.limit})
-	if err != nil {
-		return nil, nil, err
-	}
-	return stats, func(w io.Writer) {
-		fmt.Fprintln(w, "CLIENT\tKIND\tREQUESTS\tERRORS\tAUTH_FAILURES\tBYTES_OUT\tROUTES\tLAST")
-		for _, s := range stats {
-			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Client, s.ClientKind, s.Requests, s.Errors, s.AuthFailures, s.BytesOut, s.Routes, s.Last.UTC().Format(time.RFC3339))
-		}
-	}, nil
-}
-
-func (q storeQuery) findings(ctx context.Context) (any, func(io.Writer), error) {
-	fds, err := q.db.OpenFindings(ctx, storage.FindingsQuery{Since: q.from, Limit: q.limit})
-	if err != nil {
-		return nil, nil, err
-	}
-	return fds, func(w io.Writer) {
-		fmt.Fprintln(w, "SEVERITY\tCLIENT\tDETECTOR\tSINCE\tSUMMARY")
-		for _, f := range fds {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Client, f.Detector, f.WindowStart.UTC().Format(time.RFC3339), f.Summary)
-		}
-	}, nil
 }
 
 // parseWhen reads an RFC 3339 time or a duration back from now.

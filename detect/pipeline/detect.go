@@ -109,8 +109,15 @@ func (d *detector) tick(ctx context.Context, now time.Time) {
 	if idle := now.Sub(d.lastArrival); !d.newest.IsZero() && idle >= time.Second {
 		d.engine.AdvanceTo(d.newest.Add(idle))
 	}
+	d.report(now)
+}
+
+// report warns about bad input and hands the counters to OnTick.
+func (d *detector) report(now time.Time) {
+	st := d.engine.Stats()
+	d.p.watch.check(now, st)
 	if d.p.opts.OnTick != nil {
-		d.p.opts.OnTick(now, d.engine.Stats(), len(d.p.events))
+		d.p.opts.OnTick(now, st, len(d.p.events))
 	}
 }
 
@@ -118,9 +125,7 @@ func (d *detector) tick(ctx context.Context, now time.Time) {
 // whether or not ctx has ended (bounded, so a store that stays down
 // cannot hold shutdown).
 func (d *detector) finish(ctx context.Context) error {
-	if d.p.opts.OnTick != nil {
-		d.p.opts.OnTick(time.Now(), d.engine.Stats(), len(d.p.events))
-	}
+	d.report(time.Now())
 	d.engine.Flush()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()

@@ -74,7 +74,9 @@ type Options struct {
 	// goroutine with the detectors' counters and the queue's length, and
 	// once more at the end.
 	OnTick func(now time.Time, st detect.Stats, queued int)
-	// Logger gets progress and problems; default discard.
+	// Logger gets progress and problems, and a warning when much of an
+	// input fails to parse (naming the format its lines look like) or many
+	// events arrive late (WarnParseShare, WarnLateShare); default discard.
 	Logger *slog.Logger
 }
 
@@ -84,6 +86,7 @@ type Pipeline struct {
 	log     *slog.Logger
 	events  chan ingest.Event
 	healthy sync.Map // input name -> error text, "" when fine
+	watch   *inputWatch
 }
 
 // New returns a Pipeline, or an error for missing options.
@@ -101,7 +104,8 @@ func New(opts Options) (*Pipeline, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Pipeline{opts: opts, log: log, events: make(chan ingest.Event, opts.QueueSize)}
+	p := &Pipeline{opts: opts, log: log, events: make(chan ingest.Event, opts.QueueSize),
+		watch: newInputWatch(log, Lateness(opts.Detect))}
 	for _, in := range opts.Inputs {
 		p.healthy.Store(in.Source.Name(), "")
 	}
@@ -186,6 +190,7 @@ func (p *Pipeline) startInputs(ctx context.Context) (wg *sync.WaitGroup, srcErrs
 // dead-letter file.
 func (p *Pipeline) intake(in ingest.Input) (*ingest.Intake, *deadLetter, error) {
 	name := in.Source.Name()
+	watch := p.watch.add(name, in.Format)
 	dl, err := openDeadLetter(filepath.Join(p.opts.DeadLetterDir, name+".jsonl"))
 	if err != nil {
 		return nil, nil, err
@@ -203,15 +208,18 @@ func (p *Pipeline) intake(in ingest.Input) (*ingest.Intake, *deadLetter, error) 
 			}
 		},
 		Reject: func(_ context.Context, label string, r ingest.Reject) error {
+			watch.reject(r.Text)
 			if p.opts.OnReject != nil {
 				p.opts.OnReject(name, r.Text)
 			}
 			return dl.w.Write(label, r)
 		},
 	}
+	var lines, rejects ingest.Counter
 	if p.opts.Counters != nil {
-		o.Lines, o.Rejects = p.opts.Counters(name)
+		lines, rejects = p.opts.Counters(name)
 	}
+	o.Lines, o.Rejects = watch.counters(lines, rejects)
 	it, err := ingest.NewIntake(o)
 	if err != nil {
 		dl.close()

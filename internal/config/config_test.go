@@ -1,10 +1,11 @@
-package main
+package config
 
 import (
 	"bytes"
 	"errors"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -44,12 +45,12 @@ func TestDeployConfigsLoad(t *testing.T) {
 		t.Fatalf("found %d configs, want 2", len(configs))
 	}
 	for name, b := range configs {
-		cfg := defaultConfig()
-		if err := decodeConfig(b, &cfg); err != nil {
+		cfg := Default()
+		if err := Decode(b, &cfg); err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if err := cfg.validate(); err != nil {
+		if err := cfg.Validate(); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -70,10 +71,10 @@ func TestDetectConfigValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cfg := defaultConfig()
-			err := decodeConfig([]byte(tt.yaml), &cfg)
+			cfg := Default()
+			err := Decode([]byte(tt.yaml), &cfg)
 			if err == nil {
-				err = cfg.validate()
+				err = cfg.Validate()
 			}
 			switch {
 			case tt.wantErr == "" && err != nil:
@@ -82,11 +83,36 @@ func TestDetectConfigValidation(t *testing.T) {
 				t.Fatalf("err = %v, want one mentioning %q", err, tt.wantErr)
 			}
 			if tt.wantErr == "" {
-				o := cfg.detectOptions()
+				o := cfg.DetectOptions()
 				if !o.Scanning.Disabled || o.FDR >= 0 || len(o.Maintenance) != 1 || len(o.AllowClients) != 2 || o.Enumeration.Disabled {
 					t.Errorf("detectOptions = scanning %+v, fdr %g, maintenance %v, allow %v", o.Scanning, o.FDR, o.Maintenance, o.AllowClients)
 				}
 			}
 		})
+	}
+}
+
+// TestExampleIsTheDefault keeps gatewatch.example.yaml (what "gatewatch
+// config" prints) identical to the built-in defaults.
+func TestExampleIsTheDefault(t *testing.T) {
+	t.Parallel()
+	var got Config
+	if err := Decode(Example, &got); err != nil {
+		t.Fatal(err)
+	}
+	if want := Default(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("example config differs from defaults:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestLoadEnvironment(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"GATEWATCH_KAFKA_BROKERS": "k1:9092,k2:9092", "GATEWATCH_CLICKHOUSE_ADDR": "ch:9000", "GATEWATCH_DATA_DIR": "/d"}
+	cfg, err := Load("", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Kafka.Brokers) != 2 || cfg.Storage.Addr != "ch:9000" || cfg.DataDir != "/d" || cfg.HTTP.Listen != Default().HTTP.Listen {
+		t.Fatalf("Load with environment = brokers %v, clickhouse %q, data dir %q, listen %q", cfg.Kafka.Brokers, cfg.Storage.Addr, cfg.DataDir, cfg.HTTP.Listen)
 	}
 }

@@ -1,35 +1,34 @@
-package main
+package pipeline
 
 import (
 	"bytes"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/ingest"
 )
 
 // Input that is mostly not understood, or mostly late, leaves the
-// detectors blind while the summary or the metrics look calm: analyze and
-// run say so in words, with the likely cause. analyze's warnings are in
-// analyze.go; run's, which watch live sources, are here.
+// detectors blind while the metrics look calm: the pipeline says so in its
+// log, with the likely cause. "gatewatch analyze" warns about files at the
+// same shares.
 
-// sampleRejects is how many failed lines of a source are kept to guess
+// Shares of bad input above which the pipeline (and analyze) warn.
+const (
+	WarnParseShare = 0.05 // lines that fail to parse
+	WarnLateShare  = 0.01 // events that arrive late
+)
+
+// sampleRejects is how many failed lines of an input are kept to guess
 // what format they are in.
 const sampleRejects = 64
 
-// Shares of bad input above which analyze and run warn.
-const (
-	warnParseShare = 0.05 // lines that fail to parse
-	warnLateShare  = 0.01 // events that arrive late
-)
-
-// lateness is the engine's allowed lateness as opts resolve it.
-func lateness(opts detect.Options) time.Duration {
+// Lateness is the allowed lateness opts ask the detectors for, as the
+// warnings name it: the default when unset, none when negative.
+func Lateness(opts detect.Options) time.Duration {
 	switch {
 	case opts.AllowedLateness == 0:
 		return detect.DefaultAllowedLateness
@@ -39,10 +38,10 @@ func lateness(opts detect.Options) time.Duration {
 	return opts.AllowedLateness
 }
 
-// inputWatch warns in run's log when a large share of a source's lines
+// inputWatch warns in the log when a large share of an input's lines
 // fails to parse or of the events arrives late, at most once a minute for
-// each. Sources add failed lines from their goroutines; the detect loop
-// owns the rest and calls check.
+// each. Inputs count lines and keep failed ones from their goroutines; the
+// detector goroutine owns the rest and calls check.
 type inputWatch struct {
 	log     *slog.Logger
 	sources []*sourceWatch
@@ -50,10 +49,10 @@ type inputWatch struct {
 	lateBy  time.Duration
 }
 
-// sourceWatch is what inputWatch knows of one source.
+// sourceWatch is what inputWatch knows of one input.
 type sourceWatch struct {
 	name, format   string
-	lines, rejects prometheus.Counter
+	lines, rejects atomic.Int64
 	alarm          shareAlarm
 
 	mu     sync.Mutex
@@ -63,14 +62,33 @@ type sourceWatch struct {
 // newInputWatch returns a watch that logs to log; lateBy is the
 // detectors' allowed lateness, named in the warning.
 func newInputWatch(log *slog.Logger, lateBy time.Duration) *inputWatch {
-	return &inputWatch{log: log, late: shareAlarm{limit: warnLateShare}, lateBy: lateBy}
+	return &inputWatch{log: log, late: shareAlarm{limit: WarnLateShare}, lateBy: lateBy}
 }
 
-// add watches a source whose line and parse-error counters are given.
-func (w *inputWatch) add(name, format string, lines, rejects prometheus.Counter) *sourceWatch {
-	s := &sourceWatch{name: name, format: format, lines: lines, rejects: rejects, alarm: shareAlarm{limit: warnParseShare}}
+// add watches an input read as format.
+func (w *inputWatch) add(name, format string) *sourceWatch {
+	s := &sourceWatch{name: name, format: format, alarm: shareAlarm{limit: WarnParseShare}}
 	w.sources = append(w.sources, s)
 	return s
+}
+
+// counters returns the input's lines and rejects counters: they count for
+// the watch, then for lines and rejects when those are set.
+func (s *sourceWatch) counters(lines, rejects ingest.Counter) (ingest.Counter, ingest.Counter) {
+	return counter{&s.lines, lines}, counter{&s.rejects, rejects}
+}
+
+// counter counts into n, and into next when set.
+type counter struct {
+	n    *atomic.Int64
+	next ingest.Counter
+}
+
+func (c counter) Inc() {
+	c.n.Add(1)
+	if c.next != nil {
+		c.next.Inc()
+	}
 }
 
 // reject keeps a line that failed, while the sample has room.
@@ -83,7 +101,7 @@ func (s *sourceWatch) reject(line []byte) {
 }
 
 // guess names the format the sampled failed lines look like, when it is
-// not the one the source is read as; else "".
+// not the one the input is read as; else "".
 func (s *sourceWatch) guess() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -96,7 +114,7 @@ func (s *sourceWatch) guess() string {
 // check warns about each share that crossed its limit.
 func (w *inputWatch) check(now time.Time, es detect.Stats) {
 	for _, s := range w.sources {
-		if bad, all, warn := s.alarm.check(now, counterValue(s.rejects), counterValue(s.lines)); warn {
+		if bad, all, warn := s.alarm.check(now, float64(s.rejects.Load()), float64(s.lines.Load())); warn {
 			w.log.Warn("many lines fail to parse: wrong format?", "source", s.name, "format", s.format,
 				"looks_like", s.guess(), "parse_errors", bad, "lines", all, "share", round3(bad/all))
 		}
@@ -135,15 +153,6 @@ func (a *shareAlarm) check(now time.Time, bad, all float64) (dBad, dAll float64,
 		a.since, a.bad0, a.all0 = now, bad, all
 	}
 	return dBad, dAll, warn
-}
-
-// counterValue reads a Prometheus counter's value (0 if it cannot).
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		return 0
-	}
-	return m.GetCounter().GetValue()
 }
 
 // round3 rounds v to three decimals, for log fields.

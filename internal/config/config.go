@@ -1,0 +1,248 @@
+// Package config is the gatewatch configuration file: its schema (every
+// setting a YAML key), the defaults, loading (file, then environment
+// overrides), validation, and the conversion of its sections into the
+// libraries' options (detect.Options, ingest.NormalizerOptions).
+// "gatewatch config" prints Example, which a test keeps equal to Default.
+//
+// cmd/gatewatch loads a Config and wires the libraries from it; the
+// settings that need the process's secrets or connections (the HMAC key,
+// Kafka and ClickHouse credentials) are resolved there.
+package config
+
+import (
+	_ "embed"
+	"github.com/gatewatch/gatewatch/alert/sinks"
+	"time"
+
+	"github.com/gatewatch/gatewatch/storage"
+)
+
+// Example is the example config file "gatewatch config" prints: every
+// setting, what it does, and its default. A test checks that it parses and
+// matches Default, so the documentation cannot drift.
+//
+//go:embed gatewatch.example.yaml
+var Example []byte
+
+// Config is the gatewatch configuration file. Every field has a default
+// (Default); the file, then environment variables, then flags
+// override it.
+type Config struct {
+	DataDir  string        `yaml:"data_dir"`
+	LogLevel string        `yaml:"log_level"`
+	Ingest   IngestConfig  `yaml:"ingest"`
+	Detect   DetectConfig  `yaml:"detect"`
+	Output   OutputConfig  `yaml:"output"`
+	HTTP     HTTPConfig    `yaml:"http"`
+	Kafka    KafkaConfig   `yaml:"kafka"`
+	Collect  CollectConfig `yaml:"collect"`
+	Storage  StorageConfig `yaml:"clickhouse"`
+	Alert    sinks.Config  `yaml:"alert"`
+}
+
+// StorageConfig says where events, client windows and findings are stored
+// (ClickHouse, native protocol) and for how long.
+type StorageConfig struct {
+	// Addr is host:port of the native protocol (9000; 9440 with TLS).
+	// Empty turns storage off for "run"; "store", "migrate" and "query"
+	// need it.
+	Addr         string            `yaml:"addr"`
+	Database     string            `yaml:"database"`
+	Username     string            `yaml:"username"`
+	PasswordFile string            `yaml:"password_file"`
+	TLS          StorageTLSConfig  `yaml:"tls"`
+	Migrate      bool              `yaml:"migrate"` // apply migrations at startup
+	Retention    storage.Retention `yaml:"retention_days"`
+	BatchRows    int               `yaml:"batch_rows"`
+	FlushEvery   time.Duration     `yaml:"flush_interval"`
+	Group        string            `yaml:"group"` // consumer group of "gatewatch store"
+	// HealthEvery is how often "store" and "run" write their own metrics
+	// to the pipeline_health table; 0 turns it off.
+	HealthEvery time.Duration `yaml:"health_interval"`
+}
+
+// StorageTLSConfig is TLS to ClickHouse.
+type StorageTLSConfig struct {
+	Enabled    bool   `yaml:"enabled"`
+	CAFile     string `yaml:"ca_file"`
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	ServerName string `yaml:"server_name"`
+}
+
+// KafkaConfig says how collectors and detectors reach Kafka.
+type KafkaConfig struct {
+	Brokers     []string        `yaml:"brokers"`
+	ClientID    string          `yaml:"client_id"`
+	TLS         KafkaTLSConfig  `yaml:"tls"`
+	SASL        KafkaSASLConfig `yaml:"sasl"`
+	Compression string          `yaml:"compression"`
+	Topics      KafkaTopics     `yaml:"topics"`
+	DetectGroup string          `yaml:"detect_group"`
+}
+
+// KafkaTLSConfig is TLS to the brokers.
+type KafkaTLSConfig struct {
+	Enabled    bool   `yaml:"enabled"`
+	CAFile     string `yaml:"ca_file"`
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	ServerName string `yaml:"server_name"`
+}
+
+// KafkaSASLConfig is SASL authentication; the password comes from a file
+// or $GATEWATCH_KAFKA_PASSWORD, never from the config file itself.
+type KafkaSASLConfig struct {
+	Mechanism    string `yaml:"mechanism"`
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// KafkaTopics names the topics gatewatch uses.
+type KafkaTopics struct {
+	Events      string `yaml:"events"`
+	DeadLetter  string `yaml:"dead_letter"`
+	Findings    string `yaml:"findings"`
+	DetectState string `yaml:"detect_state"`
+	Raw         string `yaml:"raw"`
+	Windows     string `yaml:"windows"`
+}
+
+// CollectConfig is what "gatewatch collect" listens on besides files.
+type CollectConfig struct {
+	SyslogUDP     string            `yaml:"syslog_udp"`
+	SyslogTCP     string            `yaml:"syslog_tcp"`
+	SyslogTLS     CollectSyslogTLS  `yaml:"syslog_tls"`
+	SyslogFormat  string            `yaml:"syslog_format"`
+	HTTP          CollectHTTPConfig `yaml:"http"`
+	Raw           CollectRawConfig  `yaml:"raw"`
+	PositionsFile string            `yaml:"positions_file"`
+}
+
+// CollectSyslogTLS is the syslog-over-TLS listener (RFC 5425 framing).
+type CollectSyslogTLS struct {
+	Listen       string `yaml:"listen"`
+	CertFile     string `yaml:"cert_file"`
+	KeyFile      string `yaml:"key_file"`
+	ClientCAFile string `yaml:"client_ca_file"` // when set, senders need a certificate it signed
+}
+
+// CollectRawConfig turns on the raw-lines topic: plain access-log lines that
+// third-party shippers (rsyslog omkafka, Vector, Fluent Bit) write to
+// kafka.topics.raw are parsed and normalised like the collector's own
+// inputs, then published to the events topic.
+type CollectRawConfig struct {
+	Enabled bool   `yaml:"enabled"`
+	Format  string `yaml:"format"` // of the lines, unless a message's gatewatch-format header names one
+	Group   string `yaml:"group"`  // consumer group of the collectors reading the raw topic
+}
+
+// CollectHTTPConfig is the authenticated HTTP ingest endpoint.
+type CollectHTTPConfig struct {
+	Listen       string             `yaml:"listen"`
+	TLSCertFile  string             `yaml:"tls_cert_file"`
+	TLSKeyFile   string             `yaml:"tls_key_file"`
+	Tokens       []CollectHTTPToken `yaml:"tokens"`
+	TokenKeyFile string             `yaml:"token_key_file"`
+	Rate         float64            `yaml:"rate"`
+	MaxBodyBytes int64              `yaml:"max_body_bytes"`
+}
+
+// CollectHTTPToken is one accepted bearer token: a file holding it, or its
+// HMAC (gatewatch never needs the token itself in its config).
+type CollectHTTPToken struct {
+	Name string `yaml:"name"`
+	File string `yaml:"file"`
+	Hash string `yaml:"hash"`
+}
+
+// IngestConfig says where logs come from and how events are normalised.
+type IngestConfig struct {
+	HMACKeyFile     string         `yaml:"hmac_key_file"`
+	TrustedProxies  []string       `yaml:"trusted_proxies"`
+	SensitiveParams []string       `yaml:"sensitive_params"`
+	Workers         int            `yaml:"workers"`
+	Sources         []SourceConfig `yaml:"sources"`
+}
+
+// SourceConfig is one log input of "gatewatch run".
+type SourceConfig struct {
+	Name      string `yaml:"name"`
+	Path      string `yaml:"path"`
+	Format    string `yaml:"format"`
+	LogFormat string `yaml:"log_format"`
+	FromStart bool   `yaml:"from_start"`
+}
+
+// DetectConfig tunes the detectors.
+type DetectConfig struct {
+	Window          time.Duration `yaml:"window"`
+	AllowedLateness time.Duration `yaml:"allowed_lateness"`
+	MinHistory      int           `yaml:"min_history"`
+	HalfLife        int           `yaml:"half_life"`
+	PValue          float64       `yaml:"p_value"`
+	MinRequests     int           `yaml:"min_requests"`
+	MinErrors       int           `yaml:"min_errors"`
+	MinAuthFailures int           `yaml:"min_auth_failures"`
+	MinRatio        float64       `yaml:"min_ratio"`
+	ResolveAfter    int           `yaml:"resolve_after"`
+	IdleAfter       time.Duration `yaml:"idle_after"`
+	MaxClients      int           `yaml:"max_clients"`
+	Volume          Switch        `yaml:"volume"`
+	ErrorRatio      Switch        `yaml:"error_ratio"`
+	AuthFailures    Switch        `yaml:"auth_failures"`
+
+	Scanning          Tuned `yaml:"scanning"`
+	Enumeration       Tuned `yaml:"enumeration"`
+	Injection         Tuned `yaml:"injection"`
+	Exfiltration      Tuned `yaml:"exfiltration"`
+	CredentialSharing Tuned `yaml:"credential_sharing"`
+	FleetVolume       Tuned `yaml:"fleet_volume"`
+	FleetAuthFailures Tuned `yaml:"fleet_auth_failures"`
+	BruteForce        Tuned `yaml:"brute_force"`
+	Probes            Tuned `yaml:"probes"`
+
+	LoginRoutes []string      `yaml:"login_routes"`
+	CampaignGap time.Duration `yaml:"campaign_gap"`
+
+	FDR          float64       `yaml:"fdr"`
+	AllowClients []string      `yaml:"allow_clients"`
+	AllowRoutes  []string      `yaml:"allow_routes"`
+	Maintenance  []Maintenance `yaml:"maintenance"`
+}
+
+// Switch turns one detector on or off.
+type Switch struct {
+	Enabled bool `yaml:"enabled"`
+}
+
+// Tuned turns one of the wider detectors on or off and sets its floor and
+// minimum observed/expected ratio.
+type Tuned struct {
+	Enabled  bool    `yaml:"enabled"`
+	Floor    float64 `yaml:"floor"`
+	MinRatio float64 `yaml:"min_ratio"`
+}
+
+// Maintenance is a span of time without findings (RFC 3339 times).
+type Maintenance struct {
+	Start time.Time `yaml:"start"`
+	End   time.Time `yaml:"end"`
+}
+
+// OutputConfig says where findings go.
+type OutputConfig struct {
+	Format string `yaml:"format"` // json or text, on standard output
+	Stdout bool   `yaml:"stdout"`
+	Dir    string `yaml:"dir"` // daily JSON-lines files; default DATA_DIR/findings
+}
+
+// HTTPConfig is the operational endpoint of "gatewatch run".
+type HTTPConfig struct {
+	Listen string `yaml:"listen"` // serves /metrics and /healthz; empty disables
+}
+
+// Syslog reports whether any syslog listener is configured.
+func (c CollectConfig) Syslog() bool {
+	return c.SyslogUDP != "" || c.SyslogTCP != "" || c.SyslogTLS.Listen != ""
+}

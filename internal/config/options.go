@@ -1,0 +1,69 @@
+package config
+
+import (
+	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/ingest"
+)
+
+// NormalizerOptions are ingest's normaliser options for cfg, with key
+// the HMAC key for API keys and tokens.
+func (cfg *Config) NormalizerOptions(key []byte) (ingest.NormalizerOptions, error) {
+	proxies, err := cfg.TrustedProxies()
+	if err != nil {
+		return ingest.NormalizerOptions{}, err
+	}
+	return ingest.NormalizerOptions{
+		HMACKey:         key,
+		TrustedProxies:  proxies,
+		SensitiveParams: cfg.Ingest.SensitiveParams,
+	}, nil
+}
+
+// DetectOptions are the detectors' options for cfg's detect section.
+func (cfg *Config) DetectOptions() detect.Options {
+	d := cfg.Detect
+	var o detect.Options
+	o.Window = d.Window
+	o.AllowedLateness = d.AllowedLateness
+	o.MinHistory = d.MinHistory
+	o.HalfLife = d.HalfLife
+	o.PValue = d.PValue
+	o.MinRequests = d.MinRequests
+	o.MinErrors = d.MinErrors
+	o.MinAuthFailures = d.MinAuthFailures
+	o.MinRatio = d.MinRatio
+	o.ResolveAfter = d.ResolveAfter
+	o.IdleAfter = d.IdleAfter
+	o.MaxClients = d.MaxClients
+	o.Volume.Disabled = !d.Volume.Enabled
+	o.ErrorRatio.Disabled = !d.ErrorRatio.Enabled
+	o.AuthFailures.Disabled = !d.AuthFailures.Enabled
+	o.Scanning = d.Scanning.Tuning()
+	o.Enumeration = d.Enumeration.Tuning()
+	o.Injection = d.Injection.Tuning()
+	o.Exfiltration = d.Exfiltration.Tuning()
+	o.CredentialSharing = d.CredentialSharing.Tuning()
+	o.FleetVolume = d.FleetVolume.Tuning()
+	o.FleetAuth = d.FleetAuthFailures.Tuning()
+	o.BruteForce = d.BruteForce.Tuning()
+	o.Probes = d.Probes.Tuning()
+	o.LoginRoutes = d.LoginRoutes
+	o.CampaignGap = d.CampaignGap
+	o.FDR = d.FDR
+	if d.FDR == 0 {
+		o.FDR = -1 // 0 in the file means off; detect's zero means the default
+	}
+	o.AllowClients = d.AllowClients
+	o.AllowRoutes = d.AllowRoutes
+	for _, m := range d.Maintenance {
+		o.Maintenance = append(o.Maintenance, detect.TimeRange{Start: m.Start, End: m.End})
+	}
+	return o
+}
+
+// kafkaConfig turns the config file's kafka section into a transport
+
+// Tuning is t as the detectors' options say it.
+func (t Tuned) Tuning() detect.Tuning {
+	return detect.Tuning{Disabled: !t.Enabled, Floor: t.Floor, MinRatio: t.MinRatio}
+}

@@ -1,0 +1,113 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gatewatch/gatewatch/detect"
+)
+
+// Question is one of the common audit questions, by name, as
+// "gatewatch query" asks it: "timeline" (Args: the client), "top" (ranked
+// By) or "findings" (incidents not yet resolved, since From).
+type Question struct {
+	Name     string
+	Args     []string // operands after the name
+	From, To time.Time
+	By       RankBy // top's ranking; "" is ByRequests
+	Limit    int    // 0: each query's default
+}
+
+// ParseRankBy reads a ranking's name: requests, errors or auth_failures.
+func ParseRankBy(s string) (RankBy, error) {
+	switch r := RankBy(s); r {
+	case ByRequests, ByErrors, ByAuthFailures:
+		return r, nil
+	}
+	return "", fmt.Errorf("%q: want requests, errors or auth_failures", s)
+}
+
+// Answer is a Question's rows: []StoredEvent for timeline, []ClientStat
+// for top, []detect.Finding for findings. WriteTable prints them for
+// people, WriteJSON for programs.
+type Answer struct {
+	Rows  any
+	table func(w io.Writer)
+}
+
+// Ask answers q with ClientTimeline, TopClients or OpenFindings.
+func (db *DB) Ask(ctx context.Context, q Question) (*Answer, error) {
+	switch q.Name {
+	case "timeline":
+		if len(q.Args) != 1 {
+			return nil, fmt.Errorf("query timeline: name one client")
+		}
+		evs, err := db.ClientTimeline(ctx, TimelineQuery{Client: q.Args[0], From: q.From, To: q.To, Limit: q.Limit})
+		return timelineAnswer(evs), err
+	case "top":
+		by := q.By
+		if by != "" {
+			var err error
+			if by, err = ParseRankBy(string(by)); err != nil {
+				return nil, fmt.Errorf("query top: rank by %w", err)
+			}
+		}
+		stats, err := db.TopClients(ctx, TopQuery{From: q.From, To: q.To, By: by, Limit: q.Limit})
+		return topAnswer(stats), err
+	case "findings":
+		fds, err := db.OpenFindings(ctx, FindingsQuery{Since: q.From, Limit: q.Limit})
+		return findingsAnswer(fds), err
+	}
+	return nil, fmt.Errorf("query %q: want timeline, top or findings", q.Name)
+}
+
+func timelineAnswer(evs []StoredEvent) *Answer {
+	return &Answer{Rows: evs, table: func(w io.Writer) {
+		fmt.Fprintln(w, "TIME\tMETHOD\tPATH\tSTATUS\tBYTES_OUT\tAUTH\tIP")
+		for _, e := range evs {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339), e.Method, e.Path, e.Status, e.BytesOut, e.Auth, e.IP)
+		}
+	}}
+}
+
+func topAnswer(stats []ClientStat) *Answer {
+	return &Answer{Rows: stats, table: func(w io.Writer) {
+		fmt.Fprintln(w, "CLIENT\tKIND\tREQUESTS\tERRORS\tAUTH_FAILURES\tBYTES_OUT\tROUTES\tLAST")
+		for _, s := range stats {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Client, s.ClientKind, s.Requests, s.Errors, s.AuthFailures, s.BytesOut, s.Routes, s.Last.UTC().Format(time.RFC3339))
+		}
+	}}
+}
+
+func findingsAnswer(fds []detect.Finding) *Answer {
+	return &Answer{Rows: fds, table: func(w io.Writer) {
+		fmt.Fprintln(w, "SEVERITY\tCLIENT\tDETECTOR\tSINCE\tSUMMARY")
+		for _, f := range fds {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Client, f.Detector, f.WindowStart.UTC().Format(time.RFC3339), f.Summary)
+		}
+	}}
+}
+
+// WriteTable prints the rows as aligned columns under a header line.
+func (a *Answer) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	a.table(tw)
+	return tw.Flush()
+}
+
+// WriteJSON prints the rows as one indented JSON array, in one write.
+func (a *Answer) WriteJSON(w io.Writer) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(a.Rows); err != nil {
+		return err
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}

@@ -1,0 +1,58 @@
+package storage
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatewatch/gatewatch/detect"
+)
+
+func TestParseRankBy(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"requests", "errors", "auth_failures"} {
+		if r, err := ParseRankBy(s); err != nil || string(r) != s {
+			t.Errorf("ParseRankBy(%q) = %q, %v", s, r, err)
+		}
+	}
+	if _, err := ParseRankBy("bytes"); err == nil || !strings.Contains(err.Error(), "want requests, errors or auth_failures") {
+		t.Errorf("ParseRankBy(bytes): err = %v", err)
+	}
+}
+
+// TestAnswerPrints checks each answer's table and JSON without a server.
+func TestAnswerPrints(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		a         *Answer
+		table     string
+		jsonField string
+	}{
+		{"timeline", timelineAnswer([]StoredEvent{{Time: at, Method: "GET", Path: "/v1/x", Status: 200, BytesOut: 12, Auth: "ok", IP: netip.MustParseAddr("203.0.113.7")}}),
+			"TIME                  METHOD  PATH   STATUS  BYTES_OUT  AUTH  IP\n2026-03-02T10:00:00Z  GET     /v1/x  200     12         ok    203.0.113.7\n", `"path": "/v1/x"`},
+		{"top", topAnswer([]ClientStat{{Client: "k:a", ClientKind: "api_key", Requests: 3, Last: at}}),
+			"CLIENT  KIND     REQUESTS  ERRORS  AUTH_FAILURES  BYTES_OUT  ROUTES  LAST\nk:a     api_key  3         0       0              0          0       2026-03-02T10:00:00Z\n", `"client": "k:a"`},
+		{"findings", findingsAnswer([]detect.Finding{{Severity: "high", Client: "k:a", Detector: "volume", WindowStart: at, Summary: "spike"}}),
+			"SEVERITY  CLIENT  DETECTOR  SINCE                 SUMMARY\nhigh      k:a     volume    2026-03-02T10:00:00Z  spike\n", `"detector": "volume"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var table, js strings.Builder
+			if err := tc.a.WriteTable(&table); err != nil {
+				t.Fatal(err)
+			}
+			if table.String() != tc.table {
+				t.Errorf("table:\n%q\nwant\n%q", table.String(), tc.table)
+			}
+			if err := tc.a.WriteJSON(&js); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(js.String(), "[\n  {") || !strings.Contains(js.String(), tc.jsonField) {
+				t.Errorf("json lacks %s:\n%s", tc.jsonField, js.String())
+			}
+		})
+	}
+}
