@@ -46,3 +46,42 @@ func (s *Service) Drain(ctx context.Context) {
 		}
 	}
 }
+
+// Embedded is the embedded pipeline's alert stage running beside it: the
+// pipeline writes findings to Outbox; Stop drains and ends the delivery.
+type Embedded struct {
+	Outbox  *alert.Outbox
+	Service *Service
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// StartEmbedded opens the outbox and starts delivering from it. The
+// delivery outlives ctx's cancellation until Stop, so the findings of a
+// pipeline draining after a signal still go out.
+func StartEmbedded(ctx context.Context, c Config, d Deps) (*Embedded, error) {
+	o, s, err := OpenEmbedded(c, d)
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	e := &Embedded{Outbox: o, Service: s, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		if err := s.Run(runCtx); err != nil && d.Log != nil {
+			d.Log.Error("alert stage", "err", err)
+		}
+	}()
+	return e, nil
+}
+
+// Stop lets the sinks drain for up to drain (what is left stays in the
+// outbox for the next start), then stops them and closes the outbox.
+func (e *Embedded) Stop(drain time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), drain)
+	e.Service.Drain(ctx)
+	cancel()
+	e.cancel()
+	<-e.done
+	e.Outbox.Close()
+}

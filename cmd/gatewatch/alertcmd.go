@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatewatch/gatewatch/alert/sinks"
-	"github.com/gatewatch/gatewatch/detect/pipeline"
 	"github.com/gatewatch/gatewatch/ingest/transport"
 	"github.com/gatewatch/gatewatch/internal/config"
 )
@@ -116,16 +115,9 @@ func interactions(svc *sinks.Service) []opsRoute {
 	return nil
 }
 
-// runAlerts starts the embedded pipeline's alert stage when sinks are
-// configured: the outbox the pipeline writes to, and its delivery. stop
-// lets the sinks drain for up to 30 s, then ends them.
-type runAlerts struct {
-	writer pipeline.FindingWriter
-	svc    *sinks.Service
-	stop   func()
-}
-
-func (c *cli) startAlerts(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *slog.Logger) (*runAlerts, error) {
+// startAlerts starts the embedded pipeline's alert stage when sinks are
+// configured (nil otherwise), its metrics registered on reg.
+func (c *cli) startAlerts(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *slog.Logger) (*sinks.Embedded, error) {
 	if cfg.Alert.Empty() {
 		return nil, nil
 	}
@@ -136,28 +128,12 @@ func (c *cli) startAlerts(ctx context.Context, cfg config.Config, reg *prometheu
 			return nil, err
 		}
 	}
-	outbox, svc, err := sinks.OpenEmbedded(cfg.Alert, alertDeps(cfg, kc, log))
+	e, err := sinks.StartEmbedded(ctx, cfg.Alert, alertDeps(cfg, kc, log))
 	if err != nil {
 		return nil, err
 	}
-	reg.MustRegister(sinks.NewCollector(svc.Stats))
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := svc.Run(runCtx); err != nil {
-			log.Error("alert stage", "err", err)
-		}
-	}()
-	stop := func() {
-		drain, cancelDrain := context.WithTimeout(ctx, 30*time.Second)
-		svc.Drain(drain)
-		cancelDrain()
-		cancel()
-		<-done
-		outbox.Close()
-	}
-	return &runAlerts{writer: outbox, svc: svc, stop: stop}, nil
+	reg.MustRegister(sinks.NewCollector(e.Service.Stats))
+	return e, nil
 }
 
 // shutdown stops the ops server, if any.

@@ -194,9 +194,9 @@ func (c *cli) runPipeline(ctx context.Context, cfg config.Config, norm ingest.No
 	}
 	health, routes := func() error { return nil }, []opsRoute(nil)
 	if alerts != nil {
-		defer alerts.stop() // after the pipeline drained: every finding is in the outbox
-		writers = append(writers, alerts.writer)
-		health, routes = alerts.svc.Healthy, interactions(alerts.svc)
+		defer alerts.Stop(30 * time.Second) // after the pipeline drained: every finding is in the outbox
+		writers = append(writers, alerts.Outbox)
+		health, routes = alerts.Service.Healthy, interactions(alerts.Service)
 	}
 	p, err := pipeline.New(c.pipelineOptions(cfg, norm, log, m, writers, store))
 	if err != nil {
