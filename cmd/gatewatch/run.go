@@ -194,7 +194,13 @@ func (c *cli) runPipeline(ctx context.Context, cfg config.Config, norm ingest.No
 	}
 	health, routes := func() error { return nil }, []opsRoute(nil)
 	if alerts != nil {
-		defer alerts.Stop(30 * time.Second) // after the pipeline drained: every finding is in the outbox
+		defer func() { // after the pipeline drained: every finding is in the outbox
+			drain := 30 * time.Second // input ended: let the sinks catch up
+			if ctx.Err() != nil {
+				drain = 5 * time.Second // interrupted: what is left waits in the outbox
+			}
+			alerts.Stop(drain)
+		}()
 		writers = append(writers, alerts.Outbox)
 		health, routes = alerts.Service.Healthy, interactions(alerts.Service)
 	}
