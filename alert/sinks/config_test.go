@@ -2,6 +2,8 @@ package sinks
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,5 +58,20 @@ func TestReadSecretAndSendTest(t *testing.T) {
 	}
 	if f := SampleFinding(time.Now()); f.Status != detect.StatusOpen || !strings.Contains(f.Summary, "test") {
 		t.Errorf("sample finding %+v", f)
+	}
+}
+
+func TestInteractionsRateLimited(t *testing.T) {
+	t.Parallel()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	h := limited(ok, 1, 3)
+	codes := map[int]int{}
+	for range 10 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/slack/interactions", nil))
+		codes[rec.Code]++
+	}
+	if codes[http.StatusOK] != 3 || codes[http.StatusTooManyRequests] != 7 {
+		t.Errorf("10 requests at once with a burst of 3: %v", codes)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/time/rate"
+
 	"github.com/gatewatch/gatewatch/alert"
 	"github.com/gatewatch/gatewatch/alert/slack"
 )
@@ -116,9 +118,30 @@ func (s *Service) slackInteractions(c *SlackConfig, built []Built) error {
 			sink = sk
 		}
 	}
-	s.interactions = slack.NewInteractionHandler(slack.InteractionOptions{SigningSecret: secret,
-		Feedback: slackFeedback{s.silences}, Sink: sink})
+	s.interactions = limited(slack.NewInteractionHandler(slack.InteractionOptions{SigningSecret: secret,
+		Feedback: slackFeedback{s.silences}, Sink: sink}), interactionRate, interactionBurst)
 	return nil
+}
+
+// Button clicks are people: a few a second at most. More is someone
+// hammering the endpoint, answered 429 before any signature check.
+const (
+	interactionRate  = 10
+	interactionBurst = 30
+)
+
+// limited answers 429 (with Retry-After) to requests beyond rate per
+// second, bursts of burst.
+func limited(h http.Handler, perSecond float64, burst int) http.Handler {
+	lim := rate.NewLimiter(rate.Limit(perSecond), burst)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !lim.Allow() {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "too many requests", http.StatusTooManyRequests)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Run delivers until ctx is done, then releases the feeds and files.
