@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -156,4 +157,63 @@ func readAll(t *testing.T, broker, topic string, n int) []kafka.Message {
 		out = append(out, m)
 	}
 	return out
+}
+
+// chanSink hands every notification it takes to a channel.
+type chanSink chan alert.Notification
+
+func (c chanSink) Name() string { return "bench" }
+func (c chanSink) Notify(_ context.Context, ns ...alert.Notification) (bool, error) {
+	for _, n := range ns {
+		c <- n
+	}
+	return false, nil
+}
+
+// BenchmarkKafkaDeliveryLatency: a finding produced to the findings
+// topic (acks=all, as detect produces it) until a sink fed by its own
+// consumer group has it, on the real broker; p50 and p99 reported.
+func BenchmarkKafkaDeliveryLatency(b *testing.B) {
+	broker := testenv.Getenv(b, "Kafka broker", "GATEWATCH_TEST_KAFKA")[0]
+	cfg := transport.Config{Brokers: []string{broker}, ClientID: "gatewatch-alert-bench"}
+	topic := fmt.Sprintf("gatewatch-alert-bench-%d", time.Now().UnixNano())
+	w := &kafka.Writer{Addr: kafka.TCP(broker), Topic: topic, AllowAutoTopicCreation: true,
+		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	write := func(i int) error {
+		f := detect.Finding{IncidentID: fmt.Sprintf("inc-%d", i), Status: detect.StatusOpen, Windows: 1,
+			Detector: detect.DetectorVolume, WindowEnd: time.Unix(int64(i), 0)}
+		v, _ := json.Marshal(f)
+		return w.WriteMessages(context.Background(), kafka.Message{Value: v})
+	}
+	for write(-1) != nil { // the topic is being created
+		time.Sleep(100 * time.Millisecond)
+	}
+	r, err := cfg.GroupReader(topic, topic+"-bench", 0, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	sink := make(chanSink, 16)
+	d := alert.New(alert.Options{})
+	d.Add(sink, alert.NewKafkaFeed(r), alert.SinkOptions{Linger: time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	<-sink // the warm-up finding: the group has joined
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if err := write(i); err != nil {
+			b.Fatal(err)
+		}
+		<-sink
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
