@@ -233,8 +233,8 @@ func waitListening(t *testing.T, addr string, cfg *tls.Config) {
 var hostile = []string{`k"ey]`, `back\slash\`, `all three "]\ and ü`}
 
 // TestRsyslog sends findings through a real rsyslogd over UDP, TCP and
-// TLS, as RFC 5424 with gatewatch's structured data and as CEF over
-// syslog, and checks what rsyslog parsed out of each message: the
+// TLS, as RFC 5424 with gatewatch's structured data and as CEF and LEEF
+// over syslog, and checks what rsyslog parsed out of each message: the
 // header's fields and the structured data, value by value. A message
 // rsyslog could not parse as RFC 5424 would arrive all the same, parsed
 // as RFC 3164, with none of these fields right.
@@ -247,7 +247,7 @@ func TestRsyslog(t *testing.T) {
 	}
 	want := map[string]sent{} // by delivery id
 	for _, transport := range []string{"udp", "tcp", "tls"} {
-		for _, encoding := range []string{"rfc5424", "syslog-cef"} {
+		for _, encoding := range []string{"rfc5424", "syslog-cef", "syslog-leef"} {
 			enc, err := encode.ByName(encoding)
 			if err != nil {
 				t.Fatal(err)
@@ -305,6 +305,9 @@ func deliveryID(m map[string]any) string {
 	if id, ok := sd(m)["delivery_id"].(string); ok {
 		return id
 	}
+	if msg := str(m, "msg"); strings.HasPrefix(msg, "LEEF:") {
+		return leefAttrs(msg)["externalId"]
+	}
 	return cefExtension(str(m, "msg"), "externalId", "cnt")
 }
 
@@ -333,6 +336,22 @@ func cefExtension(cef, key, next string) string {
 	return strings.NewReplacer(`\\`, `\`, `\=`, `=`).Replace(v)
 }
 
+// leefAttrs splits a LEEF 2.0 event with the declared delimiter "^"
+// into its attributes (the value after a key's first "=").
+func leefAttrs(leef string) map[string]string {
+	attrs := map[string]string{}
+	_, ext, ok := strings.Cut(leef, "|^|")
+	if !ok {
+		return attrs
+	}
+	for _, kv := range strings.Split(ext, "^") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			attrs[k] = v
+		}
+	}
+	return attrs
+}
+
 // checkParsed checks the fields rsyslog parsed out of m, the message of
 // n sent over transport as encoding.
 func checkParsed(t *testing.T, m map[string]any, n alert.Notification, transport, encoding string) {
@@ -358,6 +377,13 @@ func checkParsed(t *testing.T, m map[string]any, n alert.Notification, transport
 		p := sd(m)
 		got = map[string]string{"incident": fmt.Sprint(p["incident"]), "client": fmt.Sprint(p["client"]),
 			"delivery_id": fmt.Sprint(p["delivery_id"]), "status": fmt.Sprint(p["status"])}
+	} else if encoding == "syslog-leef" {
+		msg := str(m, "msg")
+		a := leefAttrs(msg)
+		if !strings.HasPrefix(msg, "LEEF:2.0|gatewatch|gatewatch|") || sd(m) != nil {
+			t.Errorf("leef over %s: msg %q, structured data %v", transport, msg, sd(m))
+		}
+		got = map[string]string{"incident": a["incidentId"], "client": a["usrName"], "delivery_id": a["externalId"], "status": a["status"]}
 	} else {
 		msg := str(m, "msg")
 		if !strings.HasPrefix(msg, "CEF:0|gatewatch|gatewatch|") || sd(m) != nil {
