@@ -48,19 +48,25 @@ func OpenDeadLetterFile(path string) (*DeadLetterFile, error) {
 
 // Write appends d and fsyncs.
 func (df *DeadLetterFile) Write(_ context.Context, d Dead) error {
-	b, err := json.Marshal(d)
-	if err != nil {
-		return fmt.Errorf("alert dead letter: %w", err)
-	}
 	df.mu.Lock()
 	defer df.mu.Unlock()
-	if _, err := df.f.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("alert dead letter: %w", err)
-	}
-	if err := df.f.Sync(); err != nil {
+	if err := appendJSONLine(df.f, d); err != nil {
 		return fmt.Errorf("alert dead letter: %w", err)
 	}
 	return nil
+}
+
+// appendJSONLine writes v as one JSON line to f and fsyncs f: the record
+// survives a crash once it returns nil.
+func appendJSONLine(f *os.File, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	return f.Sync()
 }
 
 // Close closes the file.

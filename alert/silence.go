@@ -79,16 +79,9 @@ func (s *Silences) Record(_ context.Context, fb Feedback) error {
 	if fb.At.IsZero() {
 		fb.At = time.Now().UTC()
 	}
-	b, err := json.Marshal(fb)
-	if err != nil {
-		return fmt.Errorf("alert feedback: %w", err)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.f.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("alert feedback: %w", err)
-	}
-	if err := s.f.Sync(); err != nil {
+	if err := appendJSONLine(s.f, fb); err != nil {
 		return fmt.Errorf("alert feedback: %w", err)
 	}
 	s.applyLocked(fb)

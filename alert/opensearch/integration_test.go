@@ -10,13 +10,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatewatch/gatewatch/alert"
 	"github.com/gatewatch/gatewatch/alert/encode"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 )
 
 // integrationEncoder renders the documents of the integration test.
@@ -27,13 +27,7 @@ var integrationEncoder alert.Encoder = encode.ECS
 // unless CI=true.
 func realCluster(t *testing.T) string {
 	t.Helper()
-	u := os.Getenv("GATEWATCH_TEST_OPENSEARCH")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("GATEWATCH_TEST_OPENSEARCH is not set (deploy/opensearch/opensearch.sh start DIR)")
-		}
-		t.Skip("GATEWATCH_TEST_OPENSEARCH not set; start a node with deploy/opensearch/opensearch.sh")
-	}
+	u := testenv.Getenv(t, "OpenSearch node", "GATEWATCH_TEST_OPENSEARCH")[0]
 	return strings.TrimRight(u, "/")
 }
 

@@ -47,45 +47,14 @@ check_java() {
 # temporary sibling directory and renames it into place, so a run that was
 # interrupted half way is never mistaken for a complete cache.
 cmd_fetch() {
-	if [ -f "$KAFKA_LIB/.complete" ]; then
-		echo "$KAFKA_LIB"
-		return 0
-	fi
-	need mvn "install Maven, e.g. apt-get install -y maven"
-	local tmp
-	mkdir -p "$CACHE_DIR"
-	tmp="$(mktemp -d "$CACHE_DIR/lib.tmp.XXXXXX")"
-	log "fetching Kafka $KAFKA_VERSION jars from Maven Central into $KAFKA_LIB"
-	# Debian's Maven 3.8 prints stray colour codes even with -q -B: keep its
-	# output for when it fails.
-	if ! mvn -B -q -f "$SCRIPT_DIR/pom.xml" -Dkafka.version="$KAFKA_VERSION" -Dkafka.major="$KAFKA_MAJOR" \
-		dependency:copy-dependencies -DoutputDirectory="$tmp" >"$tmp.log" 2>&1; then
-		cat "$tmp.log" >&2
-		rm -rf "$tmp" "$tmp.log"
-		die "mvn dependency:copy-dependencies failed for org.apache.kafka:kafka_2.13:$KAFKA_VERSION"
-	fi
-	rm -f "$tmp.log"
-	[ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" ] || { rm -rf "$tmp"; die "kafka_2.13-$KAFKA_VERSION.jar missing after mvn"; }
-	ls "$tmp" >"$tmp/.complete"
-	[ -d "$KAFKA_LIB" ] && [ ! -f "$KAFKA_LIB/.complete" ] && rm -rf "$KAFKA_LIB" # partial leftover
-	if ! mv -T "$tmp" "$KAFKA_LIB" 2>/dev/null; then
-		# Another fetch won the race; its copy is as good as ours.
-		rm -rf "$tmp"
-		[ -f "$KAFKA_LIB/.complete" ] || die "could not move jars into $KAFKA_LIB"
-	fi
-	echo "$KAFKA_LIB"
+	fetch_jars "$SCRIPT_DIR/pom.xml" "$KAFKA_LIB" "kafka_2.13-$KAFKA_VERSION.jar" "org.apache.kafka:kafka_2.13:$KAFKA_VERSION" \
+		-Dkafka.version="$KAFKA_VERSION" -Dkafka.major="$KAFKA_MAJOR"
 }
 
 # compile_probe builds Probe.java against the cached kafka-clients jar once
 # (and again when Probe.java changes), so each probe costs one short JVM.
 compile_probe() {
-	[ -f "$PROBE_CLASSES/Probe.class" ] && [ "$PROBE_CLASSES/Probe.class" -nt "$SCRIPT_DIR/Probe.java" ] && return 0
-	need javac "the readiness probe needs a JDK, e.g. apt-get install -y openjdk-17-jdk-headless"
-	local tmp
-	tmp="$(mktemp -d "$CACHE_DIR/probe.tmp.XXXXXX")"
-	javac -nowarn -d "$tmp" -cp "$KAFKA_LIB/*" "$SCRIPT_DIR/Probe.java" >&2 || { rm -rf "$tmp"; die "compiling Probe.java failed"; }
-	rm -rf "$PROBE_CLASSES"
-	mv -T "$tmp" "$PROBE_CLASSES" 2>/dev/null || rm -rf "$tmp"
+	compile_once "$SCRIPT_DIR/Probe.java" "$PROBE_CLASSES" "$KAFKA_LIB/*"
 }
 
 

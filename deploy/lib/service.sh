@@ -107,3 +107,53 @@ status_service() {
 		return 1
 	fi
 }
+
+# fetch_jars POM LIB JAR WHAT [-Dprop=value ...] copies the dependencies of
+# POM from Maven Central into the cache directory LIB once, and prints LIB.
+# It fills a temporary sibling directory and renames it into place, so a
+# run interrupted half way is never mistaken for a complete cache; JAR is
+# the file that must be there afterwards, WHAT names the artifact in errors.
+fetch_jars() {
+	local pom="$1" lib="$2" jar="$3" what="$4"
+	shift 4
+	if [ -f "$lib/.complete" ]; then
+		echo "$lib"
+		return 0
+	fi
+	need mvn "install Maven, e.g. apt-get install -y maven"
+	local tmp
+	mkdir -p "$(dirname "$lib")"
+	tmp="$(mktemp -d "$(dirname "$lib")/lib.tmp.XXXXXX")"
+	log "fetching $what jars from Maven Central into $lib"
+	# Debian's Maven 3.8 prints stray colour codes even with -q -B: keep its
+	# output for when it fails.
+	if ! mvn -B -q -f "$pom" "$@" dependency:copy-dependencies -DoutputDirectory="$tmp" >"$tmp.log" 2>&1; then
+		cat "$tmp.log" >&2
+		rm -rf "$tmp" "$tmp.log"
+		die "mvn dependency:copy-dependencies failed for $what"
+	fi
+	rm -f "$tmp.log"
+	[ -f "$tmp/$jar" ] || { rm -rf "$tmp"; die "$jar missing after mvn"; }
+	ls "$tmp" >"$tmp/.complete"
+	[ -d "$lib" ] && [ ! -f "$lib/.complete" ] && rm -rf "$lib" # partial leftover
+	if ! mv -T "$tmp" "$lib" 2>/dev/null; then
+		# Another fetch won the race; its copy is as good as ours.
+		rm -rf "$tmp"
+		[ -f "$lib/.complete" ] || die "could not move jars into $lib"
+	fi
+	echo "$lib"
+}
+
+# compile_once SRC CLASSES CLASSPATH compiles the Java file SRC into the
+# directory CLASSES once, and again when SRC changes.
+compile_once() {
+	local src="$1" classes="$2" cp="$3" class
+	class="$(basename "$src" .java).class"
+	[ -f "$classes/$class" ] && [ "$classes/$class" -nt "$src" ] && return 0
+	need javac "a JDK is needed, e.g. apt-get install -y openjdk-17-jdk-headless"
+	local tmp
+	tmp="$(mktemp -d "$(dirname "$classes")/classes.tmp.XXXXXX")"
+	javac -nowarn -d "$tmp" -cp "$cp" "$src" >&2 || { rm -rf "$tmp"; die "compiling $(basename "$src") failed"; }
+	rm -rf "$classes"
+	mv -T "$tmp" "$classes" 2>/dev/null || rm -rf "$tmp"
+}

@@ -53,43 +53,14 @@ check_java() {
 # into place, so a run that was interrupted half way is never mistaken for a
 # complete cache.
 cmd_fetch() {
-	if [ -f "$OS_LIB/.complete" ]; then
-		echo "$OS_LIB"
-		return 0
-	fi
-	need mvn "install Maven, e.g. apt-get install -y maven"
-	local tmp
-	mkdir -p "$CACHE_DIR"
-	tmp="$(mktemp -d "$CACHE_DIR/lib.tmp.XXXXXX")"
-	log "fetching OpenSearch $OPENSEARCH_VERSION jars from Maven Central into $OS_LIB"
-	if ! mvn -B -q -f "$SCRIPT_DIR/pom.xml" -Dopensearch.version="$OPENSEARCH_VERSION" \
-		dependency:copy-dependencies -DoutputDirectory="$tmp" >"$tmp.log" 2>&1; then
-		cat "$tmp.log" >&2
-		rm -rf "$tmp" "$tmp.log"
-		die "mvn dependency:copy-dependencies failed for org.opensearch:opensearch:$OPENSEARCH_VERSION"
-	fi
-	rm -f "$tmp.log"
-	[ -f "$tmp/opensearch-$OPENSEARCH_VERSION.jar" ] || { rm -rf "$tmp"; die "opensearch-$OPENSEARCH_VERSION.jar missing after mvn"; }
-	ls "$tmp" >"$tmp/.complete"
-	[ -d "$OS_LIB" ] && [ ! -f "$OS_LIB/.complete" ] && rm -rf "$OS_LIB" # partial leftover
-	if ! mv -T "$tmp" "$OS_LIB" 2>/dev/null; then
-		# Another fetch won the race; its copy is as good as ours.
-		rm -rf "$tmp"
-		[ -f "$OS_LIB/.complete" ] || die "could not move jars into $OS_LIB"
-	fi
-	echo "$OS_LIB"
+	fetch_jars "$SCRIPT_DIR/pom.xml" "$OS_LIB" "opensearch-$OPENSEARCH_VERSION.jar" "org.opensearch:opensearch:$OPENSEARCH_VERSION" \
+		-Dopensearch.version="$OPENSEARCH_VERSION"
 }
 
 # compile_launcher builds OsNode.java against the cached jars once (and
 # again when OsNode.java changes).
 compile_launcher() {
-	[ -f "$OS_CLASSES/OsNode.class" ] && [ "$OS_CLASSES/OsNode.class" -nt "$SCRIPT_DIR/OsNode.java" ] && return 0
-	need javac "the launcher needs a JDK, e.g. apt-get install -y openjdk-17-jdk-headless"
-	local tmp
-	tmp="$(mktemp -d "$CACHE_DIR/classes.tmp.XXXXXX")"
-	javac -nowarn -d "$tmp" -cp "$OS_LIB/*" "$SCRIPT_DIR/OsNode.java" >&2 || { rm -rf "$tmp"; die "compiling OsNode.java failed"; }
-	rm -rf "$OS_CLASSES"
-	mv -T "$tmp" "$OS_CLASSES" 2>/dev/null || rm -rf "$tmp"
+	compile_once "$SCRIPT_DIR/OsNode.java" "$OS_CLASSES" "$OS_LIB/*"
 }
 
 # load_ports takes the ports from DIR/ports when the node was configured
