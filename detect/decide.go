@@ -41,8 +41,14 @@ type candidate struct {
 	route    uint16 // absorbLogins: the login route it may be absorbed into
 }
 
-// candidate queues v when it is anomalous.
+// candidate queues v when it is anomalous, unless people marked the
+// client's anomaly as a false positive: then v becomes an ordinary window
+// (neither anomalous nor suspect) for the baselines that absorb it next.
 func (e *Engine) candidate(idx int32, d detector, v *verdict) {
+	if v.anomalous && e.forgiven(idx, d) {
+		v.anomalous, v.suspect = false, false
+		return
+	}
 	if v.anomalous {
 		e.cands = append(e.cands, candidate{idx: idx, item: e.curItem, det: d, v: *v})
 		if idx >= 0 && e.curItem >= 0 {

@@ -68,6 +68,7 @@ type Engine struct {
 	logPs                         []float64
 	tests                         int   // tests run in the window being closed, for FDR control
 	curItem                       int32 // e.work index of the client being judged
+	closing                       int64 // the window being closed
 	refTmp                        []clientRef
 	routeCount                    map[uint16]int      // absorbLogins: absorbable candidates per login route
 	volView                       popView             // the volume population's view, cached
@@ -103,6 +104,7 @@ type Stats struct {
 	Resolved      uint64    // incidents resolved
 	OpenIncidents int       // incidents open now
 	Watermark     time.Time // events before the window holding it are late; zero before any
+	Forgiven      uint64    // anomalous windows absorbed as ordinary: marked false positives (Options.FalsePositives)
 }
 
 // New returns an Engine configured by opts; the zero Options work.
@@ -351,6 +353,7 @@ func (e *Engine) closeWindow(w int64) {
 	}
 	f := e.measureFleet()
 	e.season = e.seasonPointOf(w)
+	e.closing = w
 	for i := range e.work {
 		e.curItem = int32(i)
 		e.judge(w, &e.work[i], &f)
@@ -426,8 +429,8 @@ func (e *Engine) judge(w int64, it *windowItem, f *fleet) {
 		v := e.judgeVolume(c, it.req, f, s)
 		v.seasonal = seasonal
 		e.tests++
-		it.volFlagged, it.volExpected = v.anomalous, v.expected
 		e.candidate(it.idx, detVolume, &v)
+		it.volFlagged, it.volExpected = v.anomalous, v.expected
 		c = &e.tab.list[it.idx]
 		x := it.req
 		if c.vol.n >= uint32(o.MinHistory) {
@@ -457,8 +460,8 @@ func (e *Engine) judge(w int64, it *windowItem, f *fleet) {
 		j := ratioJudge{det: detAuth, minHits: o.MinAuthFailures, model: e.pop.auth, excess: f.auth}
 		v := e.judgeRatio(&c.auth, it.auth, it.req, j)
 		e.tests++
-		it.authFlagged, it.authExpected = v.anomalous, v.expected
 		e.candidate(it.idx, detAuth, &v)
+		it.authFlagged, it.authExpected = v.anomalous, v.expected
 		c = &e.tab.list[it.idx]
 		e.absorbRatio(&c.auth, it.auth, it.req, j.model, &v)
 		if !v.anomalous {

@@ -221,6 +221,13 @@ type Options struct {
 	// clipped as any other window.
 	Maintenance []TimeRange
 
+	// FalsePositives, when set, names the client/detector pairs people
+	// marked as false positives. Such a pair's anomalous windows are not
+	// reported, and its baselines absorb them as ordinary windows rather
+	// than as anomalies, so the client's baseline learns what people said
+	// is normal for it (Stats.Forgiven counts them).
+	FalsePositives FalsePositives
+
 	// Emit is called synchronously, from the goroutine calling Observe,
 	// AdvanceTo or Flush, for every opened, updated and resolved finding.
 	Emit func(Finding)

@@ -14,6 +14,12 @@ import (
 	"github.com/gatewatch/gatewatch/alert"
 )
 
+// FeedbackFile is the name, in the state directory, of the JSON-lines
+// file of what people answered from Slack's buttons (alert.Feedback): the
+// audit trail, the silences, and the false positives the detectors read
+// (detect/feedback).
+const FeedbackFile = "alert-feedback.jsonl"
+
 // Config is the `alert:` section of gatewatch's configuration. The zero
 // value configures no sink: findings still go to stdout and files.
 type Config struct {

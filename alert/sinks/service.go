@@ -63,7 +63,7 @@ func New(o Options) (s *Service, err error) {
 			s.close()
 		}
 	}()
-	if s.silences, err = alert.OpenSilences(filepath.Join(dir, "alert-feedback.jsonl")); err != nil {
+	if s.silences, err = alert.OpenSilences(filepath.Join(dir, FeedbackFile)); err != nil {
 		return nil, err
 	}
 	if s.dead, err = alert.OpenDeadLetterFile(filepath.Join(dir, "alert-dead.jsonl")); err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -104,7 +103,7 @@ func (c *cli) alertTest(ctx context.Context, args []string) error {
 
 // alertDeps are the sinks' dependencies for cfg.
 func alertDeps(cfg config.Config, kc transport.Config, log *slog.Logger) sinks.Deps {
-	return sinks.Deps{Kafka: kc, StateDir: filepath.Join(cfg.DataDir, "alert"), Log: log}
+	return sinks.Deps{Kafka: kc, StateDir: cfg.AlertStateDir(), Log: log}
 }
 
 // interactions mounts Slack's buttons endpoint when configured.

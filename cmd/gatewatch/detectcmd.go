@@ -89,15 +89,16 @@ func (c *cli) detect(ctx context.Context, args []string) error {
 	}
 	log := c.logger(cfg.LogLevel)
 	opts := group.Options{
-		Kafka:           kc,
-		GroupID:         cfg.Kafka.DetectGroup,
-		EventsTopic:     cfg.Kafka.Topics.Events,
-		FindingsTopic:   cfg.Kafka.Topics.Findings,
-		StateTopic:      cfg.Kafka.Topics.DetectState,
-		WindowsTopic:    cfg.Kafka.Topics.Windows,
-		Detect:          cfg.DetectOptions(),
-		CheckpointEvery: *checkpoint,
-		Logger:          log,
+		Kafka:              kc,
+		GroupID:            cfg.Kafka.DetectGroup,
+		EventsTopic:        cfg.Kafka.Topics.Events,
+		FindingsTopic:      cfg.Kafka.Topics.Findings,
+		StateTopic:         cfg.Kafka.Topics.DetectState,
+		WindowsTopic:       cfg.Kafka.Topics.Windows,
+		Detect:             cfg.DetectOptions(),
+		FalsePositivesFile: cfg.FalsePositivesFile(),
+		CheckpointEvery:    *checkpoint,
+		Logger:             log,
 	}
 	if *replay {
 		opts.IdleAfter = -1
@@ -145,6 +146,7 @@ func detectMetrics(r *group.Runner) *prometheus.Registry {
 	counter("gatewatch_detect_events_total", "Events folded into the detectors (replays after a restore included).", func(s group.Stats) int64 { return s.Events })
 	counter("gatewatch_detect_malformed_total", "Messages on the events topic that did not decode, skipped.", func(s group.Stats) int64 { return s.Malformed })
 	counter("gatewatch_detect_late_events_total", "Events older than the watermark allows (allowed_lateness): counted, not scored.", func(s group.Stats) int64 { return s.Late })
+	counter("gatewatch_detect_false_positive_windows_total", "Anomalous windows absorbed as ordinary ones: their client/detector pair was marked a false positive.", func(s group.Stats) int64 { return s.Forgiven })
 	counter("gatewatch_detect_findings_total", "Findings produced to the findings topic and acknowledged.", func(s group.Stats) int64 { return s.Findings })
 	counter("gatewatch_detect_checkpoints_total", "Detector state records written.", func(s group.Stats) int64 { return s.Checkpoints })
 	counter("gatewatch_detect_restores_total", "Partitions resumed from a state record.", func(s group.Stats) int64 { return s.Restores })

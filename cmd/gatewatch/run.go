@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,6 +50,7 @@ type runMetrics struct {
 	rejects   *prometheus.CounterVec
 	findings  *prometheus.CounterVec
 	late      prometheus.Counter
+	forgiven  atomic.Uint64 // detect.Stats.Forgiven, as of the last tick
 	clients   prometheus.Gauge
 	queue     prometheus.Gauge
 	watermark prometheus.Gauge
@@ -79,7 +81,11 @@ func newRunMetrics() *runMetrics {
 			Name: "gatewatch_detect_watermark_seconds", Help: "Event-time watermark of the detectors (Unix seconds).",
 		}),
 	}
-	m.reg.MustRegister(m.lines, m.rejects, m.findings, m.late, m.clients, m.queue, m.watermark,
+	forgiven := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "gatewatch_detect_false_positive_windows_total",
+		Help: "Anomalous windows absorbed as ordinary ones: their client/detector pair was marked a false positive.",
+	}, func() float64 { return float64(m.forgiven.Load()) })
+	m.reg.MustRegister(m.lines, m.rejects, m.findings, m.late, forgiven, m.clients, m.queue, m.watermark,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -249,7 +255,7 @@ func (c *cli) pipelineOptions(cfg config.Config, norm ingest.NormalizerOptions, 
 	writers []pipeline.FindingWriter, store pipeline.Store) pipeline.Options {
 	return pipeline.Options{
 		Inputs: c.fileInputs(cfg, nil, log), Normalizer: norm, Detect: cfg.DetectOptions(), Findings: writers, Store: store,
-		DeadLetterDir: filepath.Join(cfg.DataDir, "deadletter"), Logger: log,
+		DeadLetterDir: filepath.Join(cfg.DataDir, "deadletter"), Logger: log, FalsePositivesFile: cfg.FalsePositivesFile(),
 		Counters: func(name string) (ingest.Counter, ingest.Counter) {
 			return m.lines.WithLabelValues(name), m.rejects.WithLabelValues(name)
 		},
@@ -259,6 +265,7 @@ func (c *cli) pipelineOptions(cfg config.Config, norm ingest.NormalizerOptions, 
 		OnLate: m.late.Inc,
 		OnTick: func(now time.Time, st detect.Stats, queued int) {
 			m.clients.Set(float64(st.ActiveClients))
+			m.forgiven.Store(st.Forgiven)
 			m.queue.Set(float64(queued))
 			if wm := st.Watermark; !wm.IsZero() {
 				m.watermark.Set(float64(wm.Unix()))

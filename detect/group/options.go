@@ -78,6 +78,12 @@ type Options struct {
 	// checkpoint of every partition that changes hands, so keep
 	// RebalanceTimeout above the time a checkpoint takes.
 	SessionTimeout, RebalanceTimeout time.Duration
+	// FalsePositivesFile, when set, is the alert stage's feedback file
+	// (alert-feedback.jsonl): client/detector pairs people marked as false
+	// positives there are absorbed into their baselines instead of being
+	// reported, in every partition's engine (detect.Options.FalsePositives).
+	// It is followed while Run runs; a missing one is empty.
+	FalsePositivesFile string
 	// Logger receives the Runner's events; nothing is logged when nil.
 	Logger *slog.Logger
 }

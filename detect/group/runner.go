@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatewatch/gatewatch/detect/feedback"
 	"github.com/gatewatch/gatewatch/ingest/transport"
 	"github.com/segmentio/kafka-go"
 )
@@ -25,6 +26,7 @@ type Runner struct {
 	findings  *kafka.Writer
 	state     *kafka.Writer
 	windows   *kafka.Writer // nil without Options.WindowsTopic
+	fps       *feedback.Set // nil without Options.FalsePositivesFile
 
 	events, malformed, produced, checkpoints, restores, idleAdvances, failures, late atomic.Int64
 
@@ -45,6 +47,7 @@ type Stats struct {
 	Failures     int64 // failed checkpoint steps and consumer group errors (retried)
 	Partitions   int   // partitions owned now
 	Lag          int64 // owned partitions' messages not yet read, as of their last fetch
+	Forgiven     int64 // anomalous windows absorbed as ordinary: marked false positives (FalsePositivesFile)
 }
 
 // New returns a Runner configured by opts. It checks the Kafka
@@ -59,7 +62,15 @@ func New(opts Options) (*Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("detect group: %w", err)
 	}
+	var fps *feedback.Set
+	if opts.FalsePositivesFile != "" {
+		if fps, err = feedback.Open(opts.FalsePositivesFile, 0); err != nil {
+			return nil, fmt.Errorf("detect group: %w", err)
+		}
+		opts.Detect.FalsePositives = fps
+	}
 	r := &Runner{
+		fps:       fps,
 		opts:      opts,
 		dialer:    dialer,
 		transport: tr,
@@ -115,6 +126,9 @@ func (r *Runner) Stats() Stats {
 		IdleAdvances: r.idleAdvances.Load(),
 		Failures:     r.failures.Load(),
 	}
+	if r.fps != nil {
+		s.Forgiven = r.fps.Hits()
+	}
 	r.mu.Lock()
 	s.Partitions = len(r.lag)
 	for _, l := range r.lag {
@@ -159,6 +173,15 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer cancel()
 	stop := context.AfterFunc(runCtx, func() { group.Close() })
 	defer stop()
+	if r.fps != nil {
+		var follow sync.WaitGroup
+		follow.Add(1)
+		go func() {
+			defer follow.Done()
+			r.fps.Follow(runCtx, 0, func(err error) { r.warnf("false positives file: %v", err) })
+		}()
+		defer func() { cancel(); follow.Wait() }()
+	}
 
 	for {
 		gen, err := group.Next(runCtx)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/detect/feedback"
 	"github.com/gatewatch/gatewatch/ingest"
 )
 
@@ -74,6 +75,12 @@ type Options struct {
 	// goroutine with the detectors' counters and the queue's length, and
 	// once more at the end.
 	OnTick func(now time.Time, st detect.Stats, queued int)
+	// FalsePositivesFile, when set, is the alert stage's feedback file
+	// (alert-feedback.jsonl): client/detector pairs people marked as false
+	// positives there are absorbed into their baselines instead of being
+	// reported (detect.Options.FalsePositives). The file is followed while
+	// the pipeline runs; a missing one is empty.
+	FalsePositivesFile string
 	// Logger gets progress and problems, and a warning when much of an
 	// input fails to parse (naming the format its lines look like) or many
 	// events arrive late (WarnParseShare, WarnLateShare); default discard.
@@ -87,6 +94,7 @@ type Pipeline struct {
 	events  chan ingest.Event
 	healthy sync.Map // input name -> error text, "" when fine
 	watch   *inputWatch
+	fps     *feedback.Set // nil without FalsePositivesFile
 }
 
 // New returns a Pipeline, or an error for missing options.
@@ -106,6 +114,13 @@ func New(opts Options) (*Pipeline, error) {
 	}
 	p := &Pipeline{opts: opts, log: log, events: make(chan ingest.Event, opts.QueueSize),
 		watch: newInputWatch(log, Lateness(opts.Detect))}
+	if opts.FalsePositivesFile != "" {
+		fps, err := feedback.Open(opts.FalsePositivesFile, 0)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: %w", err)
+		}
+		p.fps, p.opts.Detect.FalsePositives = fps, fps
+	}
 	for _, in := range opts.Inputs {
 		p.healthy.Store(in.Source.Name(), "")
 	}
@@ -142,6 +157,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	// Close the queue once every input has stopped, so the detectors
 	// drain what was read and then end.
 	go func() { sources.Wait(); close(p.events) }()
+	if p.fps != nil {
+		stopFollow := p.follow(srcCtx)
+		defer stopFollow()
+	}
 	p.log.Info("gatewatch running", "inputs", len(p.opts.Inputs))
 	detErr := p.detect(ctx)
 	stopSources()
@@ -248,4 +267,16 @@ func openDeadLetter(path string) (*deadLetter, error) {
 func (d *deadLetter) close() {
 	d.w.Flush()
 	d.f.Close()
+}
+
+// follow rereads the false positives file until the returned stop is
+// called, which waits for it.
+func (p *Pipeline) follow(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.fps.Follow(ctx, 0, func(err error) { p.log.Warn("false positives file", "err", err) })
+	}()
+	return func() { cancel(); <-done }
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,4 +158,70 @@ func TestNewRequires(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Error("New without inputs succeeded")
 	}
+}
+
+// TestPipelineReadsFalsePositives: after a run, a person marks every
+// detector one attacker was reported for as a false positive (the alert
+// stage's feedback file); a second run over the same log no longer
+// reports that client, and still reports the other attackers.
+func TestPipelineReadsFalsePositives(t *testing.T) {
+	t.Parallel()
+	scen, err := simulate.New(simulate.Config{Seed: 11, Clients: 400, Duration: 2 * time.Hour, AttackAt: 90 * time.Minute, AttackFor: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	if err := scen.WriteNginx(context.Background(), &log); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "alert-feedback.jsonl")
+	before := runWithFeedback(t, log.Bytes(), path)
+	marked := before[0].Client
+	var fb strings.Builder
+	for _, f := range before {
+		if f.Client == marked {
+			for _, d := range append([]string{f.Detector}, f.Detectors...) {
+				fmt.Fprintf(&fb, `{"at":%q,"kind":"false_positive","client":%q,"detector":%q,"user":"U1 test"}`+"\n",
+					time.Now().UTC().Format(time.RFC3339), marked, d)
+			}
+		}
+	}
+	if err := os.WriteFile(path, []byte(fb.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	after := map[string]bool{}
+	for _, f := range runWithFeedback(t, log.Bytes(), path) {
+		after[f.Client] = true
+		if f.Client == marked {
+			t.Errorf("marked as a false positive, still reported: %s %s", f.Status, f.Summary)
+		}
+	}
+	for _, f := range before {
+		if f.Client != marked && !after[f.Client] {
+			t.Errorf("%s no longer reported: %s", f.Client, f.Summary)
+		}
+	}
+}
+
+// runWithFeedback runs a pipeline over an nginx log with the feedback
+// file at path, and returns its findings.
+func runWithFeedback(t *testing.T, log []byte, path string) []detect.Finding {
+	t.Helper()
+	out := &findings{}
+	p, err := New(Options{
+		Inputs:             []ingest.Input{{Source: &ingest.FileSource{Path: "-", Stdin: bytes.NewReader(log)}, Format: "nginx_combined"}},
+		Findings:           []FindingWriter{out},
+		DeadLetterDir:      t.TempDir(),
+		FalsePositivesFile: path,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.fs) == 0 {
+		t.Fatal("no findings")
+	}
+	return out.fs
 }

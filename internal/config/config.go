@@ -205,6 +205,12 @@ type DetectConfig struct {
 	LoginRoutes []string      `yaml:"login_routes"`
 	CampaignGap time.Duration `yaml:"campaign_gap"`
 
+	// FalsePositivesFile is the alert stage's feedback file, whose false
+	// positives (Slack's button) the baselines absorb as ordinary windows
+	// instead of reporting them (default: alert-feedback.jsonl in the
+	// alert state directory; "off" ignores feedback).
+	FalsePositivesFile string `yaml:"false_positives_file"`
+
 	FDR          float64       `yaml:"fdr"`
 	AllowClients []string      `yaml:"allow_clients"`
 	AllowRoutes  []string      `yaml:"allow_routes"`

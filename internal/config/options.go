@@ -1,6 +1,9 @@
 package config
 
 import (
+	"path/filepath"
+
+	"github.com/gatewatch/gatewatch/alert/sinks"
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/ingest"
 )
@@ -66,4 +69,26 @@ func (cfg *Config) DetectOptions() detect.Options {
 // Tuning is t as the detectors' options say it.
 func (t Tuned) Tuning() detect.Tuning {
 	return detect.Tuning{Disabled: !t.Enabled, Floor: t.Floor, MinRatio: t.MinRatio}
+}
+
+// AlertStateDir is the alert stage's state directory: the alert
+// section's state_dir, or "alert" in the data directory.
+func (cfg *Config) AlertStateDir() string {
+	if cfg.Alert.StateDir != "" {
+		return cfg.Alert.StateDir
+	}
+	return filepath.Join(cfg.DataDir, "alert")
+}
+
+// FalsePositivesFile is the feedback file the detectors follow for false
+// positives ("" when detect.false_positives_file is "off").
+func (cfg *Config) FalsePositivesFile() string {
+	switch f := cfg.Detect.FalsePositivesFile; f {
+	case "off":
+		return ""
+	case "":
+		return filepath.Join(cfg.AlertStateDir(), sinks.FeedbackFile)
+	default:
+		return f
+	}
 }
