@@ -1,0 +1,176 @@
+package contract
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gatewatch/gatewatch/ingest"
+)
+
+// Reason says how a request falls outside the contract.
+type Reason string
+
+// Reasons.
+const (
+	UnknownRoute   Reason = "unknown_route"    // a route never served, under a prefix that is
+	UnknownVersion Reason = "unknown_version"  // an API version not in use (retired or never released)
+	ProbeFile      Reason = "probe_file"       // a backup, config or source file asked for
+	UnknownParam   Reason = "unknown_param"    // a parameter name the route never takes
+	WrongKind      Reason = "wrong_kind"       // a value of another kind, or not one of an enum's values
+	TooLong        Reason = "too_long"         // a value far longer than any learned
+	UnexpectedChar Reason = "unexpected_chars" // characters of a class the parameter never takes
+)
+
+// Violation is one way a request falls outside the contract.
+type Violation struct {
+	Reason   Reason `json:"reason"`
+	Param    string `json:"param,omitempty"`
+	Expected string `json:"expected,omitempty"` // what the contract says: "integer", "one of asc|desc", "at most 24 bytes"
+	Got      string `json:"got,omitempty"`      // the value (quoted, cut to maxGot bytes) or what was asked for
+}
+
+// maxGot bounds the part of a value a Violation quotes.
+const maxGot = 64
+
+// Check appends to out the ways ev falls outside the contract and returns
+// it; nothing for a request that fits, or one to a part of the API the
+// model knows nothing of. Call Freeze first.
+func (m *Model) Check(ev *ingest.Event, out []Violation) []Violation {
+	if ev.Route == "" {
+		return out
+	}
+	if ev.APIVersion != "" && len(m.versions) > 0 {
+		if s := m.versions[ev.Host+" "+ev.APIVersion]; s == nil || !m.keep(*s) {
+			if in := m.versionsOf(ev.Host); in != "" {
+				out = append(out, Violation{Reason: UnknownVersion, Expected: in, Got: ev.APIVersion})
+			}
+		}
+	}
+	r := m.routes[routeKey(ev.Host, ev.Method, ev.Route)]
+	if r == nil || !r.known {
+		return m.checkUnknownRoute(ev, out)
+	}
+	forEachParam(ev.Query, func(name, value string, decoded bool) {
+		out = m.checkParam(r, name, value, decoded, out)
+	})
+	return out
+}
+
+// checkUnknownRoute: a probe for a file, or a route under a served prefix.
+func (m *Model) checkUnknownRoute(ev *ingest.Event, out []Violation) []Violation {
+	if probeFile(ev.Path) && !m.serves(ev.Host, ev.Path) {
+		return append(out, Violation{Reason: ProbeFile, Got: ev.Method + " " + quote(ev.Path)})
+	}
+	prefixesOf(ev.Route, func(p string) bool {
+		if m.open[ev.Host+" "+p] {
+			return false
+		}
+		if s := m.prefixes[ev.Host+" "+p]; s != nil && m.keep(*s) {
+			out = append(out, Violation{Reason: UnknownRoute, Expected: "a route served under " + p, Got: ev.Method + " " + quote(ev.Route)})
+			return false
+		}
+		return true
+	})
+	return out
+}
+
+// checkParam checks one parameter of a known route.
+func (m *Model) checkParam(r *route, name, value string, decoded bool, out []Violation) []Violation {
+	p := r.params[name]
+	if p == nil || !p.known {
+		if r.overflow {
+			return out
+		}
+		return append(out, Violation{Reason: UnknownParam, Param: quote(name), Got: quote(value)})
+	}
+	if value == ingest.Redacted || !p.shaped {
+		return out
+	}
+	s := shapeOfParam(value, decoded)
+	switch {
+	case p.kindSet != 0 && !fits(s.Kind, p.kindSet):
+		out = append(out, Violation{Reason: WrongKind, Param: name, Expected: kindsText(p.kindSet), Got: quote(value)})
+	case p.enumSet != nil && s.Kind != KindEmpty && !slices.Contains(p.enumSet, value):
+		out = append(out, Violation{Reason: WrongKind, Param: name, Expected: "one of " + strings.Join(p.enumSet, "|"), Got: quote(value)})
+	}
+	if extra := s.Class &^ p.classSet; extra != 0 && p.kindSet != 0 {
+		out = append(out, Violation{Reason: UnexpectedChar, Param: name, Expected: "only " + p.classSet.String(),
+			Got: extra.String() + " in " + quote(value)})
+	}
+	if limit := int(m.opts.LengthSlack*float64(p.maxLen)) + 8; p.kindSet != 0 && s.Len > limit {
+		out = append(out, Violation{Reason: TooLong, Param: name, Expected: "at most " + strconv.Itoa(p.maxLen) + " bytes",
+			Got: strconv.Itoa(s.Len) + " bytes: " + quote(value)})
+	}
+	return out
+}
+
+// serves reports whether host serves files of path's extension: a site
+// that publishes .gz archives is not probed by a request for one.
+func (m *Model) serves(host, path string) bool {
+	x := extension(path)
+	s := m.exts[host+" "+x]
+	return x != "" && s != nil && m.keep(*s)
+}
+
+// versionsOf lists the API versions in use on host ("v2" or "v1, v2").
+func (m *Model) versionsOf(host string) string {
+	var vs []string
+	for k, s := range m.versions {
+		if h, v, _ := strings.Cut(k, " "); h == host && m.keep(*s) {
+			vs = append(vs, v)
+		}
+	}
+	slices.Sort(vs)
+	return strings.Join(vs, ", ")
+}
+
+// kindsText names a set of kinds ("integer or decimal").
+func kindsText(set uint16) string {
+	var names []string
+	for k := range numKinds {
+		if k != KindEmpty && set&(1<<k) != 0 {
+			names = append(names, k.String())
+		}
+	}
+	return strings.Join(names, " or ")
+}
+
+// quote quotes v for a Violation: Go syntax (control bytes and invalid
+// UTF-8 escaped), cut to maxGot bytes.
+func quote(v string) string {
+	if len(v) > maxGot {
+		cut := maxGot
+		for cut > 0 && !utf8.RuneStart(v[cut]) {
+			cut--
+		}
+		return strconv.Quote(v[:cut]) + "…"
+	}
+	return strconv.Quote(v)
+}
+
+// probeFile reports whether path asks for a backup, config, source or
+// metadata file, which an API does not serve.
+func probeFile(path string) bool {
+	p := strings.ToLower(path)
+	base := p[strings.LastIndexByte(p, '/')+1:]
+	for _, s := range probeSuffixes {
+		if strings.HasSuffix(base, s) {
+			return true
+		}
+	}
+	for _, s := range probeParts {
+		if strings.Contains(p, s) {
+			return true
+		}
+	}
+	return strings.HasPrefix(base, ".") && len(base) > 1
+}
+
+var (
+	probeSuffixes = []string{"~", ".bak", ".backup", ".old", ".orig", ".save", ".swp", ".swo", ".tmp", ".copy", ".dist",
+		".sql", ".sqlite", ".db", ".mdb", ".ini", ".conf", ".cfg", ".config", ".yml", ".yaml", ".toml", ".properties",
+		".log", ".tar", ".tgz", ".gz", ".zip", ".rar", ".7z", ".war", ".jar", ".inc", ".pem", ".key"}
+	probeParts = []string{"/.git/", "/.svn/", "/.hg/", "/web-inf/", "/meta-inf/", "/.well-known/../", "/wp-config", "/phpinfo"}
+)

@@ -1,0 +1,166 @@
+// Package contract learns the shape of an API from its traffic — each
+// route's methods and, per query parameter, the kinds of value, the
+// character classes and the lengths it takes — and says which requests
+// fall outside it: "this request is unlike anything this API accepts",
+// where the detectors' baselines say "this client behaves unlike itself".
+//
+// A Model learns from events (Learn), is frozen into a contract (Freeze),
+// then checks events against it (Check). What it learns is robust to
+// poisoning: a route, a parameter, a kind, a character class or a length
+// becomes part of the contract only once Options.MinClients distinct
+// clients have shown it in requests answered below 400, so one attacker
+// present during learning — or an attack refused by the API — does not
+// widen it.
+//
+// Checks: an unknown route under a prefix the API serves (or a retired
+// API version), a probe for a backup, config or source file, an unknown
+// parameter name, a value of another kind (SQL where an integer belongs),
+// a value far longer than any learned, and characters of a class the
+// parameter never takes (a quote in an identifier, markup in free text,
+// control bytes, double encoding, "..").
+package contract
+
+import "math"
+
+// Options configure a Model. The zero value works.
+type Options struct {
+	// MinClients is how many distinct clients must show a route, a
+	// parameter, a kind, a character class or a length before it is part
+	// of the contract (default 2, at most 3).
+	MinClients int
+	// MaxRoutes bounds the routes learned (default 2,000) and MaxParams
+	// the parameters per route (default 48); beyond, new ones are not
+	// learned, and a route whose parameters overflowed has its unknown
+	// names let through.
+	MaxRoutes, MaxParams int
+	// LengthSlack: a value may be up to LengthSlack times the longest
+	// learned length plus 8 bytes (default 2).
+	LengthSlack float64
+}
+
+func (o Options) withDefaults() Options {
+	o.MinClients = min(max(o.MinClients, 0), 3)
+	if o.MinClients == 0 {
+		o.MinClients = 2
+	}
+	if o.MaxRoutes <= 0 {
+		o.MaxRoutes = 2000
+	}
+	if o.MaxParams <= 0 {
+		o.MaxParams = 48
+	}
+	if !(o.LengthSlack >= 1) || math.IsInf(o.LengthSlack, 0) {
+		o.LengthSlack = 2
+	}
+	return o
+}
+
+// support counts distinct clients, up to three, by key hash.
+type support struct {
+	a, b uint64
+	n    uint8
+}
+
+func (s *support) add(h uint64) {
+	switch {
+	case s.n == 0:
+		s.a, s.n = h, 1
+	case s.n == 1 && h != s.a:
+		s.b, s.n = h, 2
+	case s.n == 2 && h != s.a && h != s.b:
+		s.n = 3
+	}
+}
+
+// lenClient is a length learnt and the client that sent it.
+type lenClient struct {
+	n int
+	h uint64
+}
+
+// minShapeValues is how many values a parameter needs before its values'
+// kinds, characters and lengths are judged: fewer say too little of what
+// it takes (only its name is checked then).
+const minShapeValues = 30
+
+// maxEnum is how many distinct values an enumerated parameter may have.
+const maxEnum = 12
+
+// minEnumValues is how many learned values make a parameter an enum.
+const minEnumValues = 100
+
+// param is what is learned of one parameter of one route.
+type param struct {
+	seen    support
+	kinds   [numKinds]support
+	classes [numClasses]support
+	longest [3]lenClient // the longest values of distinct clients, longest first
+	values  int          // values learned
+	enum    []enumValue  // distinct values, while at most maxEnum
+	enumOff bool         // more than maxEnum distinct values
+
+	// The contract, set by Freeze.
+	known    bool
+	kindSet  uint16
+	classSet Class
+	maxLen   int      // the MinClients-th longest length from distinct clients
+	shaped   bool     // minShapeValues learnt: kinds, characters and lengths are judged
+	enumSet  []string // nil: not an enum
+}
+
+type enumValue struct {
+	v string
+	s support
+}
+
+// route is what is learned of one method and route template.
+type route struct {
+	seen     support
+	params   map[string]*param
+	overflow bool
+	known    bool
+}
+
+// Model learns a contract from events and checks events against it. It
+// is not safe for concurrent use.
+type Model struct {
+	opts     Options
+	routes   map[string]*route // host, method and template
+	prefixes map[string]*support
+	versions map[string]*support // host and API version
+	exts     map[string]*support // host and file extension served (".gz")
+	open     map[string]bool     // prefixes of many routes each seen by one client: a file tree, not an API (Freeze)
+	frozen   bool
+}
+
+// New returns an empty Model.
+func New(opts Options) *Model {
+	return &Model{opts: opts.withDefaults(), routes: map[string]*route{}, prefixes: map[string]*support{},
+		versions: map[string]*support{}, exts: map[string]*support{}}
+}
+
+// routeKey is the key of a route: host, method and template.
+func routeKey(host, method, tmpl string) string {
+	return host + " " + method + " " + tmpl
+}
+
+// prefixesOf calls f with each proper path prefix of tmpl of one or two
+// segments ("/api/v2", then "/api"), longest first, until f returns false.
+func prefixesOf(tmpl string, f func(p string) bool) {
+	var ends [2]int
+	n := 0
+	for i := 1; i < len(tmpl) && n < 2; i++ {
+		if tmpl[i] == '/' {
+			ends[n] = i
+			n++
+		}
+	}
+	for j := n - 1; j >= 0; j-- {
+		if !f(tmpl[:ends[j]]) {
+			return
+		}
+	}
+}
+
+// keep reports whether s shows enough distinct clients.
+func (m *Model) keep(s support) bool { return int(s.n) >= m.opts.MinClients }
