@@ -108,12 +108,20 @@ func (o *Outbox) openTail() error {
 
 // Write appends f and fsyncs it: when Write returns nil the finding
 // survives a crash. It implements the embedded pipeline's FindingWriter.
-func (o *Outbox) Write(f detect.Finding) error {
-	b, err := json.Marshal(outboxLine{Queued: time.Now().UTC(), Finding: f})
-	if err != nil {
-		return fmt.Errorf("alert outbox: encode finding: %w", err)
+func (o *Outbox) Write(f detect.Finding) error { return o.WriteAll(f) }
+
+// WriteAll appends fs with one fsync: when it returns nil every one of
+// them survives a crash; on an error, any of them may have been kept.
+func (o *Outbox) WriteAll(fs ...detect.Finding) error {
+	queued := time.Now().UTC()
+	var b []byte
+	for _, f := range fs {
+		line, err := json.Marshal(outboxLine{Queued: queued, Finding: f})
+		if err != nil {
+			return fmt.Errorf("alert outbox: encode finding: %w", err)
+		}
+		b = append(append(b, line...), '\n')
 	}
-	b = append(b, '\n')
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.f == nil {
@@ -131,7 +139,7 @@ func (o *Outbox) Write(f detect.Finding) error {
 		return fmt.Errorf("alert outbox: fsync: %w", err)
 	}
 	o.size += int64(len(b))
-	o.total++
+	o.total += int64(len(fs))
 	close(o.changed)
 	o.changed = make(chan struct{})
 	return nil

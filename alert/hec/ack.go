@@ -14,7 +14,14 @@ import (
 // acknowledge within AckTimeout.
 var errAckTimeout = errors.New("not acknowledged in time")
 
-// waitAck polls the ack endpoint every AckPoll until HEC reports ack id
+// firstAckPoll is the first wait for an acknowledgement; each later one
+// doubles, up to AckPoll. A batch a healthy indexer takes in a few tens
+// of milliseconds is then known delivered that soon, rather than a whole
+// AckPoll later (the dispatcher holds one batch in flight per sink, so
+// that wait bounds the sink's throughput).
+const firstAckPoll = 50 * time.Millisecond
+
+// waitAck polls the ack endpoint, from firstAckPoll to every AckPoll, until HEC reports ack id
 // indexed, AckTimeout passes or ctx ends. Until then nothing is known to
 // be delivered, so every failure is worth retrying (the retry may index
 // the batch twice; delivery_id tells the copies apart). Transient poll
@@ -26,8 +33,10 @@ func (s *Sink) waitAck(ctx context.Context, id int64) (bool, error) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var last error
+	poll := min(firstAckPoll, s.o.AckPoll)
 	for {
-		wait := min(s.o.AckPoll, time.Until(deadline))
+		wait := min(poll, time.Until(deadline))
+		poll = min(2*poll, s.o.AckPoll)
 		timer.Reset(max(wait, 0))
 		select {
 		case <-ctx.Done():

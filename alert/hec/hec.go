@@ -71,7 +71,8 @@ type Options struct {
 	// persisted, since HEC forgets a channel's pending acks on restart too.
 	Channel string
 	// Ack turns on indexer acknowledgement: Notify polls the ack endpoint
-	// every AckPoll (default 1s) until the batch is indexed, and gives up
+	// after 50ms, then at doubling intervals up to AckPoll (default 1s),
+	// until the batch is indexed, and gives up
 	// after AckTimeout (default 60s) with retry true.
 	Ack        bool
 	AckTimeout time.Duration

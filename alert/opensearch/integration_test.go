@@ -25,7 +25,7 @@ var integrationEncoder alert.Encoder = encode.ECS
 // realCluster returns the URL of the node deploy/opensearch/opensearch.sh
 // started (GATEWATCH_TEST_OPENSEARCH), skipping the test without one
 // unless CI=true.
-func realCluster(t *testing.T) string {
+func realCluster(t testing.TB) string {
 	t.Helper()
 	u := testenv.Getenv(t, "OpenSearch node", "GATEWATCH_TEST_OPENSEARCH")[0]
 	return strings.TrimRight(u, "/")

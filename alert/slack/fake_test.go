@@ -45,7 +45,7 @@ type failure struct {
 }
 
 // newFakeSlack starts a fake Slack, stopped at the end of the test.
-func newFakeSlack(t *testing.T) *fakeSlack {
+func newFakeSlack(t testing.TB) *fakeSlack {
 	t.Helper()
 	fs := &fakeSlack{fail: map[string]*failure{}}
 	fs.srv = slacktest.NewTestServer(func(c slacktest.Customize) {

@@ -65,7 +65,7 @@ ruleset(name="siem") {
 
 // startRsyslog starts rsyslogd until the test ends; without rsyslogd or
 // its TLS driver the test skips (fails under CI=true).
-func startRsyslog(t *testing.T) *rsyslog {
+func startRsyslog(t testing.TB) *rsyslog {
 	t.Helper()
 	bin := testenv.LookPath(t, "rsyslogd", "rsyslog")
 	testenv.Stat(t, "/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so", "rsyslog-gnutls")
@@ -94,7 +94,7 @@ func startRsyslog(t *testing.T) *rsyslog {
 }
 
 // start runs rsyslogd and waits until it receives on all three ports.
-func (r *rsyslog) start(t *testing.T) {
+func (r *rsyslog) start(t testing.TB) {
 	t.Helper()
 	r.stop = run(t, r.dir, r.bin, "-n", "-f", r.conf, "-i", filepath.Join(r.dir, "rsyslogd.pid"))
 	waitListening(t, r.tcp, nil)
@@ -103,7 +103,7 @@ func (r *rsyslog) start(t *testing.T) {
 }
 
 // waitUDP sends probes over UDP until one is written out.
-func (r *rsyslog) waitUDP(t *testing.T) {
+func (r *rsyslog) waitUDP(t testing.TB) {
 	t.Helper()
 	c, err := net.Dial("udp", r.udp)
 	if err != nil {
@@ -127,6 +127,7 @@ func (r *rsyslog) messages(t *testing.T, n int) []map[string]any {
 	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
 		msgs = msgs[:0]
 		b, _ := os.ReadFile(r.out)
+		b = b[:bytes.LastIndexByte(b, '\n')+1] // a line rsyslog is still writing is read next time
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
@@ -149,7 +150,7 @@ func (r *rsyslog) messages(t *testing.T, n int) []map[string]any {
 
 // freePorts returns three loopback ports free a moment ago: one for UDP,
 // two for TCP.
-func freePorts(t *testing.T) []string {
+func freePorts(t testing.TB) []string {
 	t.Helper()
 	var ports []string
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -172,7 +173,7 @@ func freePorts(t *testing.T) []string {
 // run starts a server in the foreground and returns the function that
 // stops it, at the latest when the test ends. Its output is logged should
 // the test fail.
-func run(t *testing.T, dir, name string, args ...string) (stop func()) {
+func run(t testing.TB, dir, name string, args ...string) (stop func()) {
 	t.Helper()
 	logf, err := os.OpenFile(filepath.Join(dir, filepath.Base(name)+".out"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -207,7 +208,7 @@ func run(t *testing.T, dir, name string, args ...string) (stop func()) {
 
 // waitListening waits until something accepts connections on addr: TCP,
 // or TLS with cfg.
-func waitListening(t *testing.T, addr string, cfg *tls.Config) {
+func waitListening(t testing.TB, addr string, cfg *tls.Config) {
 	t.Helper()
 	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
 		d := &net.Dialer{Timeout: time.Second}
