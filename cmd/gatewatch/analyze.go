@@ -63,9 +63,11 @@ too long, or with characters the parameter never holds (quotes, markup,
 control bytes, "..", double encoding). Keys: input, line, time, client,
 method, route, path, status, reasons (reason, param, expected, got). The
 contract is learnt from --learn FILEs of ordinary traffic, or from the first
---learn-lines lines, or else from the input itself (read twice): a route,
-parameter, kind, character class or length counts only once 2 clients showed
-it in requests answered below 400, so the attacks in it do not widen it.
+--learn-lines lines, or else from the first quarter of the input
+(--learn-share), which is not judged; --learn-share 1 learns from all of it
+and judges all of it. A route, parameter, kind, character class or length
+counts only once 2 clients showed it in requests answered below 400, so an
+attacker in the learning period does not widen the contract.
 
   gatewatch analyze --requests --learn normal.log today.log
   gatewatch analyze --requests --learn-lines 100000 access.log`

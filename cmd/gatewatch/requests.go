@@ -17,6 +17,7 @@ type requestFlags struct {
 	on         bool
 	learn      []string
 	learnLines int64
+	learnShare float64
 }
 
 func registerRequestFlags(fs *flag.FlagSet) *requestFlags {
@@ -26,7 +27,8 @@ func registerRequestFlags(fs *flag.FlagSet) *requestFlags {
 		r.learn = append(r.learn, strings.Split(s, ",")...)
 		return nil
 	})
-	fs.Int64Var(&r.learnLines, "learn-lines", 0, "with --requests: learn from the input's first N lines and judge the rest (default: learn from all of it, then judge it)")
+	fs.Int64Var(&r.learnLines, "learn-lines", 0, "with --requests: learn from the input's first N lines and judge the rest")
+	fs.Float64Var(&r.learnShare, "learn-share", analyze.DefaultLearnShare, "with --requests: learn from this share of the input (by bytes, from its start) and judge the rest; 1 learns from all of it, then judges all of it")
 	return r
 }
 
@@ -35,7 +37,7 @@ func registerRequestFlags(fs *flag.FlagSet) *requestFlags {
 func (a *analyzeCmd) auditRequests(ctx context.Context) error {
 	o := a.opts
 	sum, err := analyze.Requests(ctx, analyze.RequestOptions{Inputs: o.Inputs, Stdin: o.Stdin, Format: o.Format, LogFormat: o.LogFormat,
-		Normalizer: o.Normalizer, Learn: a.requests.learn, LearnLines: a.requests.learnLines, Output: o.Output,
+		Normalizer: o.Normalizer, Learn: a.requests.learn, LearnLines: a.requests.learnLines, LearnShare: a.requests.learnShare, Output: o.Output,
 		DeadLetter: o.DeadLetter, TmpDir: o.TmpDir})
 	if err != nil {
 		return err
@@ -45,7 +47,7 @@ func (a *analyzeCmd) auditRequests(ctx context.Context) error {
 			human.Count(float64(sum.Lines)), human.Count(float64(sum.Rejects)), human.Count(float64(sum.Learned)),
 			human.Count(float64(sum.Judged)), human.Count(float64(sum.Flagged)), byReason(sum.ByReason))
 	}
-	return a.verdict(analyze.Summary{Lines: sum.Lines, Events: sum.Judged + min(sum.Learned, sum.Lines), Rejects: sum.Rejects})
+	return a.verdict(analyze.Summary{Lines: sum.Lines, Events: sum.Events, Rejects: sum.Rejects})
 }
 
 // byReason lists the reasons' counts, most frequent first.

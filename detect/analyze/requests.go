@@ -2,12 +2,14 @@ package analyze
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gatewatch/gatewatch/detect/contract"
@@ -25,16 +27,20 @@ type RequestOptions struct {
 	Format, LogFormat string
 	Normalizer        ingest.NormalizerOptions
 	// Learn are logs of ordinary traffic the contract is learnt from
-	// before the inputs are judged. Without them the contract is learnt
-	// from the inputs themselves, which are then read a second time to
-	// be judged (standard input is kept in a temporary file for that);
-	// contract.Model's poisoning rules keep the attacks among them out of
-	// the contract. LearnLines changes that.
+	// before the inputs are judged. Without them, the inputs' first part
+	// is the learning period: learnt from, not judged (LearnLines, or
+	// else LearnShare).
 	Learn []string
-	// LearnLines, when positive and Learn is empty, makes the inputs'
-	// first LearnLines lines the learning period: learnt from, not judged,
-	// read once.
+	// LearnLines, when positive, makes the inputs' first LearnLines lines
+	// the learning period.
 	LearnLines int64
+	// LearnShare is the share of the inputs' bytes, from their start, that
+	// is the learning period (DefaultLearnShare when 0). 1 learns from all
+	// of the inputs and then reads them again to judge them all (standard
+	// input is kept in a temporary file for that): contract.Model's
+	// poisoning rules keep attacks from fewer than MinClients clients
+	// out of the contract, but not a campaign from many addresses.
+	LearnShare float64
 	// Contract configures the model.
 	Contract contract.Options
 	// Output receives one JSON object per request outside the contract
@@ -47,6 +53,10 @@ type RequestOptions struct {
 	// MaxLine bounds a line (default 1 MiB); a longer one is rejected.
 	MaxLine int
 }
+
+// DefaultLearnShare is the share of the input learnt from before the rest
+// is judged, when neither learning logs nor a line count are given.
+const DefaultLearnShare = 0.25
 
 // RequestReport is one request outside the contract.
 type RequestReport struct {
@@ -64,6 +74,8 @@ type RequestReport struct {
 // RequestSummary is what Requests read and judged.
 type RequestSummary struct {
 	Lines, Rejects  int64 // lines of the judged inputs, and those that did not parse
+	Bytes           int64 // their bytes
+	Events          int64 // their events (learnt from or judged)
 	Learned         int64 // events learnt from
 	Judged, Flagged int64 // events judged, and those outside the contract
 	ByReason        map[contract.Reason]int64
@@ -93,7 +105,7 @@ func Requests(ctx context.Context, o RequestOptions) (RequestSummary, error) {
 	defer cleanup()
 	m := contract.New(o.Contract)
 	learnFrom := o.Learn
-	if len(learnFrom) == 0 && o.LearnLines <= 0 {
+	if o.learnAll() {
 		learnFrom = inputs
 	}
 	for _, name := range learnFrom {
@@ -102,8 +114,15 @@ func Requests(ctx context.Context, o RequestOptions) (RequestSummary, error) {
 		}
 	}
 	j := judge{o: &o, m: m, sum: &sum, enc: json.NewEncoder(o.Output)}
-	for _, name := range inputs {
-		if err := o.read(ctx, name, &sum, j.event(name)); err != nil {
+	if len(o.Learn) == 0 && o.LearnLines <= 0 && !o.learnAll() {
+		total, err := totalBytes(inputs)
+		if err != nil {
+			return sum, err
+		}
+		j.learnBytes = int64(float64(total) * cmp.Or(o.LearnShare, DefaultLearnShare))
+	}
+	for i, name := range inputs {
+		if err := o.read(ctx, name, &sum, j.event(o.Inputs[i])); err != nil {
 			return sum, err
 		}
 		if j.err != nil {
@@ -120,14 +139,17 @@ type judge struct {
 	sum    *RequestSummary
 	enc    *json.Encoder
 	frozen bool
-	vs     []contract.Violation
-	err    error
+	// learnBytes: the events of the inputs' first learnBytes bytes are
+	// the learning period (0: LearnLines decides).
+	learnBytes int64
+	vs         []contract.Violation
+	err        error
 }
 
 // event returns the handler of input name's events.
 func (j *judge) event(name string) func(line int64, ev *ingest.Event) {
 	return func(line int64, ev *ingest.Event) {
-		if len(j.o.Learn) == 0 && j.o.LearnLines > 0 && j.sum.Lines <= j.o.LearnLines {
+		if !j.frozen && j.learning() {
 			j.m.Learn(ev)
 			j.sum.Learned++
 			return
@@ -148,6 +170,48 @@ func (j *judge) event(name string) func(line int64, ev *ingest.Event) {
 		j.err = j.enc.Encode(RequestReport{Input: name, Line: line, Time: ev.Time, Client: ev.ClientKey, Method: ev.Method,
 			Route: ev.Route, Path: ev.Path, Status: ev.Status, Reasons: j.vs})
 	}
+}
+
+// learning reports whether the line just read is in the learning period.
+func (j *judge) learning() bool {
+	switch {
+	case len(j.o.Learn) > 0 || j.o.learnAll():
+		return false
+	case j.o.LearnLines > 0:
+		return j.sum.Lines <= j.o.LearnLines
+	}
+	return j.sum.Bytes <= j.learnBytes
+}
+
+// learnAll reports whether the whole input is learnt, then judged.
+func (o *RequestOptions) learnAll() bool {
+	return len(o.Learn) == 0 && o.LearnLines <= 0 && o.LearnShare >= 1
+}
+
+// totalBytes is the size of the named inputs, decompressed.
+func totalBytes(names []string) (int64, error) {
+	var n int64
+	for _, name := range names {
+		st, err := os.Stat(name)
+		if err != nil {
+			return 0, fmt.Errorf("analyze: %w", err)
+		}
+		if !strings.HasSuffix(name, ".gz") {
+			n += st.Size()
+			continue
+		}
+		r, _, err := ingest.OpenInput(name)
+		if err != nil {
+			return 0, err
+		}
+		k, err := io.Copy(io.Discard, r)
+		r.Close()
+		if err != nil {
+			return 0, fmt.Errorf("analyze: %s: %w", name, err)
+		}
+		n += k
+	}
+	return n, nil
 }
 
 // read decodes input name line by line, calling f with each event and its
@@ -175,6 +239,7 @@ func (o *RequestOptions) read(ctx context.Context, name string, sum *RequestSumm
 		}
 		if sum != nil {
 			sum.Lines++
+			sum.Bytes += int64(len(sc.Bytes())) + 1
 		}
 		err := dec.Decode(sc.Bytes(), &ev)
 		switch {
@@ -186,6 +251,9 @@ func (o *RequestOptions) read(ctx context.Context, name string, sum *RequestSumm
 				}
 			}
 		default:
+			if sum != nil {
+				sum.Events++
+			}
 			f(line, &ev)
 		}
 	}
@@ -210,16 +278,14 @@ func (o *RequestOptions) reject(sum *RequestSummary, name string, line int64, er
 // spoolStdin copies standard input to a temporary file when it must be
 // read twice, and returns the inputs to read.
 func (o *RequestOptions) spoolStdin() ([]string, func(), error) {
-	twice := len(o.Learn) == 0 && o.LearnLines <= 0
 	inputs := append([]string(nil), o.Inputs...)
 	cleanup := func() {}
 	for i, name := range inputs {
 		if name != "-" {
 			continue
 		}
-		if !twice && o.Stdin == nil {
-			continue
-		}
+		// Read twice (learnAll), or measured for LearnShare: kept in a
+		// file either way.
 		f, err := os.CreateTemp(o.TmpDir, "gatewatch-stdin-*")
 		if err != nil {
 			return nil, cleanup, fmt.Errorf("analyze: %w", err)

@@ -1,10 +1,13 @@
 package contract
 
 import (
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/corazawaf/libinjection-go"
 
 	"github.com/gatewatch/gatewatch/ingest"
 )
@@ -17,10 +20,12 @@ const (
 	UnknownRoute   Reason = "unknown_route"    // a route never served, under a prefix that is
 	UnknownVersion Reason = "unknown_version"  // an API version not in use (retired or never released)
 	ProbeFile      Reason = "probe_file"       // a backup, config or source file asked for
+	Traversal      Reason = "traversal"        // a path climbing out of its directory ("/scripts/../../winnt")
 	UnknownParam   Reason = "unknown_param"    // a parameter name the route never takes
 	WrongKind      Reason = "wrong_kind"       // a value of another kind, or not one of an enum's values
 	TooLong        Reason = "too_long"         // a value far longer than any learned
 	UnexpectedChar Reason = "unexpected_chars" // characters of a class the parameter never takes
+	Injection      Reason = "injection"        // SQL or script that libinjection recognises, in a value whose characters are allowed
 )
 
 // Violation is one way a request falls outside the contract.
@@ -52,14 +57,17 @@ func (m *Model) Check(ev *ingest.Event, out []Violation) []Violation {
 	if r == nil || !r.known {
 		return m.checkUnknownRoute(ev, out)
 	}
-	forEachParam(ev.Query, func(name, value string, decoded bool) {
-		out = m.checkParam(r, name, value, decoded, out)
-	})
+	each := func(name, value string, decoded bool) { out = m.checkParam(r, name, value, decoded, out) }
+	forEachPathValue(ev.Route, ev.Path, each)
+	forEachParam(ev.Query, each)
 	return out
 }
 
 // checkUnknownRoute: a probe for a file, or a route under a served prefix.
 func (m *Model) checkUnknownRoute(ev *ingest.Event, out []Violation) []Violation {
+	if traversal(ev.Path) {
+		return append(out, Violation{Reason: Traversal, Got: ev.Method + " " + quote(ev.Path)})
+	}
 	if probeFile(ev.Path) && !m.serves(ev.Host, ev.Path) {
 		return append(out, Violation{Reason: ProbeFile, Got: ev.Method + " " + quote(ev.Path)})
 	}
@@ -89,6 +97,7 @@ func (m *Model) checkParam(r *route, name, value string, decoded bool, out []Vio
 		return out
 	}
 	s := shapeOfParam(value, decoded)
+	before := len(out)
 	switch {
 	case p.kindSet != 0 && !fits(s.Kind, p.kindSet):
 		out = append(out, Violation{Reason: WrongKind, Param: name, Expected: kindsText(p.kindSet), Got: quote(value)})
@@ -103,7 +112,22 @@ func (m *Model) checkParam(r *route, name, value string, decoded bool, out []Vio
 		out = append(out, Violation{Reason: TooLong, Param: name, Expected: "at most " + strconv.Itoa(p.maxLen) + " bytes",
 			Got: strconv.Itoa(s.Len) + " bytes: " + quote(value)})
 	}
+	if len(out) == before && s.Class&injectable != 0 && injection(value) {
+		out = append(out, Violation{Reason: Injection, Param: name, Expected: "no SQL or script", Got: quote(value)})
+	}
 	return out
+}
+
+// injectable are the classes without which a value cannot carry SQL or
+// script that libinjection would recognise.
+const injectable = ClassQuote | ClassAngle | ClassParen | ClassSemi | ClassPunct
+
+// injection reports whether libinjection finds SQL or XSS in v.
+func injection(v string) bool {
+	if sqli, _ := libinjection.IsSQLi(v); sqli {
+		return true
+	}
+	return libinjection.IsXSS(v)
 }
 
 // serves reports whether host serves files of path's extension: a site
@@ -165,7 +189,27 @@ func probeFile(path string) bool {
 			return true
 		}
 	}
-	return strings.HasPrefix(base, ".") && len(base) > 1
+	// A dotfile or a dot-directory (/.aws/credentials), but for
+	// /.well-known/.
+	for _, seg := range strings.Split(p, "/") {
+		if len(seg) > 1 && seg[0] == '.' && seg[1] != '.' && seg != ".well-known" {
+			return true
+		}
+	}
+	return false
+}
+
+// traversal reports whether path has a ".." segment, plainly or
+// percent-encoded, with either slash.
+func traversal(path string) bool {
+	if !strings.Contains(path, "..") && !strings.Contains(path, "%") {
+		return false
+	}
+	p := strings.ReplaceAll(path, "\\", "/")
+	if d, err := url.PathUnescape(p); err == nil {
+		p = strings.ReplaceAll(d, "\\", "/")
+	}
+	return p == ".." || strings.HasPrefix(p, "../") || strings.HasSuffix(p, "/..") || strings.Contains(p, "/../")
 }
 
 var (

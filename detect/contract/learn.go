@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gatewatch/gatewatch/ingest"
@@ -36,7 +37,7 @@ func (m *Model) Learn(ev *ingest.Event) {
 	if x := extension(ev.Path); x != "" {
 		m.supportOf(m.exts, ev.Host+" "+x).add(h)
 	}
-	forEachParam(ev.Query, func(name, value string, decoded bool) {
+	learn := func(name, value string, decoded bool) {
 		p := m.param(r, name)
 		if p == nil {
 			return
@@ -53,7 +54,9 @@ func (m *Model) Learn(ev *ingest.Event) {
 		p.learnLen(s.Len, h)
 		p.values++
 		p.learnEnum(value, h)
-	})
+	}
+	forEachPathValue(ev.Route, ev.Path, learn)
+	forEachParam(ev.Query, learn)
 }
 
 // route returns the route of ev, created when new and room is left.
@@ -223,6 +226,30 @@ func forEachParam(q string, f func(name, value string, decoded bool)) {
 			continue
 		}
 		f(k, d, true)
+	}
+}
+
+// forEachPathValue calls f with the values of the templated segments of
+// path ("{id}" in route /orders/{id}), each named for its placeholder and
+// position ("{id}@2"), decoded. Nothing when route and path do not have
+// the same segments.
+func forEachPathValue(route, path string, f func(name, value string, decoded bool)) {
+	if strings.IndexByte(route, '{') < 0 || strings.Count(route, "/") != strings.Count(path, "/") {
+		return
+	}
+	for i := 0; route != ""; i++ {
+		var rs, ps string
+		rs, route, _ = strings.Cut(route, "/")
+		ps, path, _ = strings.Cut(path, "/")
+		if len(rs) < 2 || rs[0] != '{' {
+			continue
+		}
+		name := rs + "@" + strconv.Itoa(i)
+		if d, err := url.PathUnescape(ps); err == nil {
+			f(name, d, true)
+		} else {
+			f(name, ps, false)
+		}
 	}
 }
 

@@ -15,7 +15,7 @@ func event(client, method, route, path, query string, status int) *ingest.Event 
 
 // learnShop learns a small API from 50 clients, with one poisoner whose
 // odd values must not widen the contract, and an attack the API refused.
-func learnShop(t *testing.T) *Model {
+func learnShop(t testing.TB) *Model {
 	t.Helper()
 	m := New(Options{})
 	r := rand.New(rand.NewPCG(1, 2))
