@@ -26,6 +26,11 @@ const (
 	TooLong        Reason = "too_long"         // a value far longer than any learned
 	UnexpectedChar Reason = "unexpected_chars" // characters of a class the parameter never takes
 	Injection      Reason = "injection"        // SQL or script that libinjection recognises, in a value whose characters are allowed
+
+	// Against an OpenAPI specification (detect/contract/openapi):
+	ShadowEndpoint  Reason = "shadow_endpoint"  // an operation the specification does not document
+	ZombieEndpoint  Reason = "zombie_endpoint"  // a deprecated operation, or one of a retired version or server
+	SchemaViolation Reason = "schema_violation" // a parameter the operation's schema refuses (type, enum, pattern, range, length, required)
 )
 
 // Violation is one way a request falls outside the contract.

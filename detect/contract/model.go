@@ -20,7 +20,12 @@
 // control bytes, double encoding, "..").
 package contract
 
-import "math"
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strings"
+)
 
 // Options configure a Model. The zero value works.
 type Options struct {
@@ -164,3 +169,31 @@ func prefixesOf(tmpl string, f func(p string) bool) {
 
 // keep reports whether s shows enough distinct clients.
 func (m *Model) keep(s support) bool { return int(s.n) >= m.opts.MinClients }
+
+// Route is a route the model learnt, with what the contract says of it.
+type Route struct {
+	Host, Method, Template string
+	Known                  bool     // MinClients clients were answered below 400 (after Freeze)
+	Params                 []string // its parameters known to the contract, sorted (after Freeze)
+}
+
+// Routes returns the routes learnt, sorted by host, template and method.
+func (m *Model) Routes() []Route {
+	out := make([]Route, 0, len(m.routes))
+	for k, r := range m.routes {
+		host, rest, _ := strings.Cut(k, " ")
+		method, tmpl, _ := strings.Cut(rest, " ")
+		rt := Route{Host: host, Method: method, Template: tmpl, Known: r.known}
+		for name, p := range r.params {
+			if p.known && !strings.HasPrefix(name, "{") {
+				rt.Params = append(rt.Params, name)
+			}
+		}
+		slices.Sort(rt.Params)
+		out = append(out, rt)
+	}
+	slices.SortFunc(out, func(a, b Route) int {
+		return cmp.Or(strings.Compare(a.Host, b.Host), strings.Compare(a.Template, b.Template), strings.Compare(a.Method, b.Method))
+	})
+	return out
+}
