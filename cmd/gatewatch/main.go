@@ -57,6 +57,7 @@ func commands() []command {
 	return []command{
 		{"demo", "run the pipeline on built-in simulated gateway traffic with injected attacks", (*cli).demo},
 		{"analyze", "replay access-log files through the detectors and print findings", (*cli).analyze},
+		{"endpoints", "list the API's endpoints learnt from access logs: routes, methods, status mix, auth, sizes", (*cli).endpoints},
 		{"run", "run the embedded pipeline on live inputs (tail files, stdin)", (*cli).run},
 		{"collect", "ship access logs (files, stdin, syslog, HTTP) to Kafka as normalised events", (*cli).collect},
 		{"detect", "run the detectors as a Kafka consumer group (events topic -> findings topic)", (*cli).detect},
@@ -87,6 +88,7 @@ Try it:
   gatewatch demo                              # simulated traffic, attacks found in seconds
   gatewatch analyze /var/log/nginx/access.log # replay your own log
   gatewatch analyze --output text access.log.1 access.log.gz
+  gatewatch endpoints access.log              # the API's endpoints, learnt from its traffic
   gatewatch run --config gatewatch.yaml       # tail live logs
 
 Run "gatewatch <command> --help" for a command's flags and examples.
