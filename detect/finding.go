@@ -21,6 +21,9 @@ const (
 	DetectorFleetAuth    = "fleet_auth_failures"
 	DetectorBruteForce   = "brute_force"
 	DetectorCampaign     = "campaign"
+	// DetectorContract names the incidents of requests outside the API's
+	// learnt contract (detect/contract); the engine does not raise them.
+	DetectorContract = "contract"
 )
 
 // FleetClient is the Client of the fleet-wide findings (fleet_volume,

@@ -101,6 +101,7 @@ var detectorNames = map[string]string{
 	detect.DetectorFleetVolume:  "Fleet-wide request volume anomaly",
 	detect.DetectorFleetAuth:    "Fleet-wide authentication failures",
 	detect.DetectorCampaign:     "Distributed attack campaign",
+	detect.DetectorContract:     "Requests outside the API contract",
 }
 
 // eventName is the name of detector d's events.

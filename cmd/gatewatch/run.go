@@ -256,6 +256,7 @@ func (c *cli) pipelineOptions(cfg config.Config, norm ingest.NormalizerOptions, 
 	return pipeline.Options{
 		Inputs: c.fileInputs(cfg, nil, log), Normalizer: norm, Detect: cfg.DetectOptions(), Findings: writers, Store: store,
 		DeadLetterDir: filepath.Join(cfg.DataDir, "deadletter"), Logger: log, FalsePositivesFile: cfg.FalsePositivesFile(),
+		Contract: cfg.ContractOptions(), ContractGap: cfg.Detect.Contract.IncidentGap,
 		Counters: func(name string) (ingest.Counter, ingest.Counter) {
 			return m.lines.WithLabelValues(name), m.rejects.WithLabelValues(name)
 		},

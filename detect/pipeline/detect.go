@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/detect/contract"
 	"github.com/gatewatch/gatewatch/ingest"
 )
 
@@ -21,6 +22,12 @@ type detector struct {
 	events  []ingest.Event
 	finds   []detect.Finding
 	windows []detect.WindowStats
+	// The contract check, when on: its checker, the incidents it groups
+	// and the requests outside it waiting for the store.
+	contract   *contract.Checker
+	incidents  *contract.Incidents
+	vs         []contract.Violation
+	violations []contract.Report
 	// newest event time and when it arrived, to advance event time while
 	// the inputs are idle.
 	newest, lastArrival time.Time
@@ -31,6 +38,7 @@ type detector struct {
 func (p *Pipeline) detect(ctx context.Context) error {
 	d := &detector{p: p}
 	d.engine = detect.New(d.options())
+	d.startContract()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var grace <-chan time.Time
@@ -88,6 +96,9 @@ func (d *detector) emit(f detect.Finding) {
 // observe hands one event to the detectors, and keeps it for the store.
 func (d *detector) observe(ctx context.Context, ev *ingest.Event) {
 	d.engine.Observe(ev)
+	if d.contract != nil {
+		d.checkContract(ev)
+	}
 	if d.p.opts.Store != nil {
 		d.events = append(d.events, *ev)
 		if len(d.events) >= storeBatch {
@@ -108,6 +119,9 @@ func (d *detector) tick(ctx context.Context, now time.Time) {
 	d.flush(ctx)
 	if idle := now.Sub(d.lastArrival); !d.newest.IsZero() && idle >= time.Second {
 		d.engine.AdvanceTo(d.newest.Add(idle))
+		if d.incidents != nil {
+			d.keep(d.incidents.Sweep(d.newest.Add(idle - d.contractGap())))
+		}
 	}
 	d.report(now)
 }
@@ -127,6 +141,9 @@ func (d *detector) report(now time.Time) {
 func (d *detector) finish(ctx context.Context) error {
 	d.report(time.Now())
 	d.engine.Flush()
+	if d.incidents != nil {
+		d.keep(d.incidents.Flush())
+	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	d.flush(fctx)
@@ -159,5 +176,57 @@ func (d *detector) flush(ctx context.Context) {
 	if len(d.windows) > 0 {
 		keep(s.WriteWindows(ctx, d.windows))
 		d.windows = d.windows[:0]
+	}
+	if vs, ok := s.(ViolationStore); ok && len(d.violations) > 0 {
+		keep(vs.WriteViolations(ctx, d.violations))
+		d.violations = d.violations[:0]
+	}
+}
+
+// startContract sets up the contract check, when configured.
+func (d *detector) startContract() {
+	o := d.p.opts.Contract
+	if o == nil {
+		return
+	}
+	d.contract = contract.NewChecker(*o)
+	d.incidents = contract.NewIncidents(d.contractGap(), func(in *contract.Incident) error {
+		if in.Opened() {
+			d.emit(in.Finding(detect.StatusResolved))
+		}
+		return nil
+	})
+	d.incidents.OnOpen = func(in *contract.Incident) error {
+		d.emit(in.Finding(detect.StatusOpen))
+		return nil
+	}
+}
+
+// contractGap is how long a client's quiet ends its contract incident.
+func (d *detector) contractGap() time.Duration {
+	if g := d.p.opts.ContractGap; g > 0 {
+		return g
+	}
+	return contract.DefaultIncidentGap
+}
+
+// checkContract learns or checks ev against the contract; a request
+// outside it goes to the store and to its client's incident.
+func (d *detector) checkContract(ev *ingest.Event) {
+	d.vs = d.contract.Observe(ev, d.vs[:0])
+	if len(d.vs) == 0 {
+		return
+	}
+	r := contract.ReportOf(ev, d.vs)
+	if _, ok := d.p.opts.Store.(ViolationStore); ok {
+		d.violations = append(d.violations, r)
+	}
+	d.keep(d.incidents.Add(&contract.Located{Report: r}))
+}
+
+// keep records the first error of the run.
+func (d *detector) keep(err error) {
+	if err != nil && d.err == nil {
+		d.err = err
 	}
 }

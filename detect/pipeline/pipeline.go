@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/detect/contract"
 	"github.com/gatewatch/gatewatch/detect/feedback"
 	"github.com/gatewatch/gatewatch/ingest"
 )
@@ -75,6 +76,14 @@ type Options struct {
 	// goroutine with the detectors' counters and the queue's length, and
 	// once more at the end.
 	OnTick func(now time.Time, st detect.Stats, queued int)
+	// Contract, when set, learns the API's contract during its learning
+	// period and then checks every event against it (detect/contract):
+	// each request outside it is written to the Store, when the Store
+	// also has WriteViolations (ViolationStore), and each client's run of
+	// them is an incident, a finding of detector "contract" (opened at
+	// contract.OpenAfter requests, resolved after ContractGap of quiet).
+	Contract    *contract.CheckerOptions
+	ContractGap time.Duration
 	// FalsePositivesFile, when set, is the alert stage's feedback file
 	// (alert-feedback.jsonl): client/detector pairs people marked as false
 	// positives there are absorbed into their baselines instead of being
@@ -85,6 +94,12 @@ type Options struct {
 	// input fails to parse (naming the format its lines look like) or many
 	// events arrive late (WarnParseShare, WarnLateShare); default discard.
 	Logger *slog.Logger
+}
+
+// ViolationStore is a Store that also keeps the requests outside the
+// contract (storage.Writer does).
+type ViolationStore interface {
+	WriteViolations(ctx context.Context, rs []contract.Report) error
 }
 
 // Pipeline runs inputs through the detectors. Run it once.

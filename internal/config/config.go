@@ -205,6 +205,9 @@ type DetectConfig struct {
 	LoginRoutes []string      `yaml:"login_routes"`
 	CampaignGap time.Duration `yaml:"campaign_gap"`
 
+	// Contract is the API contract check of "run" (detect/contract).
+	Contract ContractConfig `yaml:"contract"`
+
 	// FalsePositivesFile is the alert stage's feedback file, whose false
 	// positives (Slack's button) the baselines absorb as ordinary windows
 	// instead of reporting them (default: alert-feedback.jsonl in the
@@ -220,6 +223,23 @@ type DetectConfig struct {
 // Switch turns one detector on or off.
 type Switch struct {
 	Enabled bool `yaml:"enabled"`
+}
+
+// ContractConfig is the API contract check: learnt from traffic for a
+// learning period, then every request checked against it.
+type ContractConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// LearnFor (event time) and MinLearned (events) bound the learning
+	// period; it ends once both have passed.
+	LearnFor   time.Duration `yaml:"learn_for"`
+	MinLearned int64         `yaml:"min_learned"`
+	// IncidentGap is how long a client may stay quiet and its requests
+	// outside the contract still be one incident.
+	IncidentGap time.Duration `yaml:"incident_gap"`
+	// MinClients is how many distinct clients must show a route,
+	// parameter, kind, character class or length before the contract
+	// takes it (2 or 3).
+	MinClients int `yaml:"min_clients"`
 }
 
 // Tuned turns one of the wider detectors on or off and sets its floor and

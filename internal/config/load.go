@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/detect/contract"
 	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/storage"
 )
@@ -59,6 +60,8 @@ func Default() Config {
 			AllowClients:      []string{},
 			AllowRoutes:       []string{},
 			Maintenance:       []Maintenance{},
+			Contract: ContractConfig{Enabled: true, LearnFor: contract.DefaultLearnFor, MinLearned: contract.DefaultMinLearned,
+				IncidentGap: contract.DefaultIncidentGap, MinClients: 2},
 		},
 		Output: OutputConfig{Format: "json", Stdout: true},
 		HTTP:   HTTPConfig{Listen: "127.0.0.1:9107"},

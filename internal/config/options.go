@@ -5,6 +5,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/alert/sinks"
 	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/detect/contract"
 	"github.com/gatewatch/gatewatch/ingest"
 )
 
@@ -91,4 +92,15 @@ func (cfg *Config) FalsePositivesFile() string {
 	default:
 		return f
 	}
+}
+
+// ContractOptions are the contract check's options for cfg's
+// detect.contract section; nil when it is off.
+func (cfg *Config) ContractOptions() *contract.CheckerOptions {
+	c := cfg.Detect.Contract
+	if !c.Enabled {
+		return nil
+	}
+	return &contract.CheckerOptions{LearnFor: c.LearnFor, MinLearned: c.MinLearned,
+		Contract: contract.Options{MinClients: c.MinClients}}
 }
