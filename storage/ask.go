@@ -6,15 +6,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/detect/contract"
 )
 
 // Question is one of the common audit questions, by name, as
 // "gatewatch query" asks it: "timeline" (Args: the client), "top" (ranked
-// By) or "findings" (incidents not yet resolved, since From).
+// By), "findings" (incidents not yet resolved, since From) or "contract"
+// (requests outside the API's contract, newest first; Args: optionally
+// the client).
 type Question struct {
 	Name     string
 	Args     []string // operands after the name
@@ -33,14 +37,15 @@ func ParseRankBy(s string) (RankBy, error) {
 }
 
 // Answer is a Question's rows: []StoredEvent for timeline, []ClientStat
-// for top, []detect.Finding for findings. WriteTable prints them for
+// for top, []detect.Finding for findings, []contract.Report for contract. WriteTable prints them for
 // people, WriteJSON for programs.
 type Answer struct {
 	Rows  any
 	table func(w io.Writer)
 }
 
-// Ask answers q with ClientTimeline, TopClients or OpenFindings.
+// Ask answers q with ClientTimeline, TopClients, OpenFindings or
+// ContractViolations.
 func (db *DB) Ask(ctx context.Context, q Question) (*Answer, error) {
 	switch q.Name {
 	case "timeline":
@@ -62,8 +67,18 @@ func (db *DB) Ask(ctx context.Context, q Question) (*Answer, error) {
 	case "findings":
 		fds, err := db.OpenFindings(ctx, FindingsQuery{Since: q.From, Limit: q.Limit})
 		return findingsAnswer(fds), err
+	case "contract":
+		if len(q.Args) > 1 {
+			return nil, fmt.Errorf("query contract: name at most one client")
+		}
+		vq := ViolationsQuery{From: q.From, To: q.To, Limit: q.Limit}
+		if len(q.Args) == 1 {
+			vq.Client = q.Args[0]
+		}
+		rs, err := db.ContractViolations(ctx, vq)
+		return contractAnswer(rs), err
 	}
-	return nil, fmt.Errorf("query %q: want timeline, top or findings", q.Name)
+	return nil, fmt.Errorf("query %q: want timeline, top, findings or contract", q.Name)
 }
 
 func timelineAnswer(evs []StoredEvent) *Answer {
@@ -91,6 +106,31 @@ func findingsAnswer(fds []detect.Finding) *Answer {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Client, f.Detector, f.WindowStart.UTC().Format(time.RFC3339), f.Summary)
 		}
 	}}
+}
+
+func contractAnswer(rs []contract.Report) *Answer {
+	return &Answer{Rows: rs, table: func(w io.Writer) {
+		fmt.Fprintln(w, "TIME\tCLIENT\tMETHOD\tPATH\tSTATUS\tREASONS")
+		for _, r := range rs {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Time.UTC().Format(time.RFC3339), r.Client, r.Method, r.Path, r.Status, reasonList(r.Violations))
+		}
+	}}
+}
+
+// reasonList is a report's violations for a table cell: each reason, with
+// the parameter it concerns in parentheses.
+func reasonList(vs []contract.Violation) string {
+	var b strings.Builder
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(string(v.Reason))
+		if v.Param != "" {
+			b.WriteString("(" + v.Param + ")")
+		}
+	}
+	return b.String()
 }
 
 // WriteTable prints the rows as aligned columns under a header line.

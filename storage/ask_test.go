@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/detect/contract"
 )
 
 func TestParseRankBy(t *testing.T) {
@@ -37,6 +38,10 @@ func TestAnswerPrints(t *testing.T) {
 			"CLIENT  KIND     REQUESTS  ERRORS  AUTH_FAILURES  BYTES_OUT  ROUTES  LAST\nk:a     api_key  3         0       0              0          0       2026-03-02T10:00:00Z\n", `"client": "k:a"`},
 		{"findings", findingsAnswer([]detect.Finding{{Severity: "high", Client: "k:a", Detector: "volume", WindowStart: at, Summary: "spike"}}),
 			"SEVERITY  CLIENT  DETECTOR  SINCE                 SUMMARY\nhigh      k:a     volume    2026-03-02T10:00:00Z  spike\n", `"detector": "volume"`},
+		{"contract", contractAnswer([]contract.Report{{Time: at, Client: "203.0.113.7", Method: "GET", Path: "/v1/orders/x", Status: 400,
+			Violations: []contract.Violation{{Reason: contract.WrongKind, Param: "id", Expected: "integer", Got: `"x"`}, {Reason: contract.ProbeFile}}}}),
+			"TIME                  CLIENT       METHOD  PATH          STATUS  REASONS\n2026-03-02T10:00:00Z  203.0.113.7  GET     /v1/orders/x  400     wrong_kind(id), probe_file\n",
+			`"reasons": [`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -21,7 +21,8 @@ type MessageReader interface {
 	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
-// ConsumerOptions configure ConsumeEvents and ConsumeFindings.
+// ConsumerOptions configure ConsumeEvents, ConsumeFindings,
+// ConsumeWindows and ConsumeViolations.
 type ConsumerOptions struct {
 	BatchOptions
 	// OnBadMessage is called for a message that does not decode (it is

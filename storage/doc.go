@@ -1,5 +1,6 @@
 // Package storage keeps gatewatch's audit trail in ClickHouse: every
-// normalised event, every per-client window aggregate and every finding,
+// normalised event, every per-client window aggregate, every finding and
+// every request outside the API's contract (contract_violations),
 // queryable for audits and for the Grafana dashboards.
 //
 // It sits downstream of ingest and detect (it imports both, never cmd).
@@ -14,19 +15,20 @@
 //     the DDL for every server: the 18.16 path (plain types, retention by
 //     DB.EnforceRetention dropping whole day partitions) and the newer path
 //     (LowCardinality, DateTime64, IPv6, TTL).
-//   - Writer batches events, windows and findings in memory (bounded by
-//     rows and time) and inserts them with retries; DB.ConsumeEvents and
-//     DB.ConsumeFindings read a Kafka topic through the MessageReader
+//   - Writer batches events, windows, findings and contract violations in
+//     memory (bounded by rows and time) and inserts them with retries;
+//     DB.ConsumeEvents, DB.ConsumeFindings, DB.ConsumeWindows and
+//     DB.ConsumeViolations read a Kafka topic through the MessageReader
 //     interface (which *kafka.Reader satisfies) and commit offsets only
 //     after ClickHouse acknowledged the batch that held them.
 //   - Store is the store consumer of a split deployment ("gatewatch
-//     store"): one member of a consumer group reading the events, findings
-//     and windows topics through those Consume methods, with retention
+//     store"): one member of a consumer group reading the events, findings,
+//     windows and contract topics through those Consume methods, with retention
 //     (DB.RetentionLoop) and the pipeline's own health samples
 //     (DB.HealthLoop; GatheredHealth makes them of Prometheus metrics)
 //     beside them; NewStore, then Run until ctx ends.
-//   - ClientTimeline, TopClients and OpenFindings answer the common audit
-//     questions with parameterised queries; Ask asks one by name ("gatewatch
+//   - ClientTimeline, TopClients, OpenFindings and ContractViolations
+//     answer the common audit questions with parameterised queries; Ask asks one by name ("gatewatch
 //     query") and its Answer prints as a table or JSON.
 //
 // docs/storage.md explains the schema, sort keys, retention, what happens

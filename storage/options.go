@@ -53,6 +53,9 @@ type Retention struct {
 	Windows  int `yaml:"windows" json:"windows"`
 	Findings int `yaml:"findings" json:"findings"`
 	Health   int `yaml:"health" json:"health"`
+	// Violations is contract_violations, the requests outside the API's
+	// contract.
+	Violations int `yaml:"violations" json:"violations"`
 }
 
 func (o *Options) setDefaults() {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/detect/contract"
 )
 
 // StoredEvent is an event as read back from the events table.
@@ -386,4 +387,60 @@ func nilIfEmpty(s []string) []string {
 		return nil
 	}
 	return s
+}
+
+// ViolationsQuery selects requests outside the API's contract in
+// [From, To), of one client when Client is set.
+type ViolationsQuery struct {
+	Client   string // "" for every client
+	From, To time.Time
+	Limit    int // default 100
+}
+
+// ContractViolations returns the requests outside the API's contract in
+// a time range, newest first, as the contract.Report each was stored
+// from. It reads with FINAL, so a batch stored twice (a crash replay not
+// yet merged) shows once; with a client, the sort key's client prefix
+// keeps that a narrow read.
+func (db *DB) ContractViolations(ctx context.Context, q ViolationsQuery) ([]contract.Report, error) {
+	if q.Limit <= 0 {
+		q.Limit = 100
+	}
+	where := "time >= ? AND time < ?"
+	args := []any{db.timeArg(q.From), db.timeArg(q.To)}
+	if q.Client != "" {
+		where += " AND client = ?"
+		args = append(args, q.Client)
+	}
+	sql := "SELECT time, time_us, client, client_kind, host, method, route, path, status, request_id," +
+		" reasons, params, expected, got" +
+		" FROM " + db.table(tableViolations) + " FINAL" +
+		" WHERE " + where +
+		" ORDER BY time DESC, time_us DESC, client, violation_id LIMIT ?"
+	rows, err := db.conn.Query(ctx, sql, append(args, uint64(q.Limit))...)
+	if err != nil {
+		return nil, fmt.Errorf("storage: contract violations: %w", err)
+	}
+	defer rows.Close()
+	var out []contract.Report
+	for rows.Next() {
+		var (
+			r                              contract.Report
+			tus                            uint32
+			status                         uint16
+			reasons, params, expected, got []string
+		)
+		if err := rows.Scan(&r.Time, &tus, &r.Client, &r.ClientKind, &r.Host, &r.Method, &r.Route, &r.Path,
+			&status, &r.RequestID, &reasons, &params, &expected, &got); err != nil {
+			return nil, fmt.Errorf("storage: contract violations: %w", err)
+		}
+		r.Time = r.Time.UTC().Truncate(time.Second).Add(time.Duration(tus) * time.Microsecond)
+		r.Status = int(status)
+		r.Violations = reportViolations(reasons, params, expected, got)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("storage: contract violations: %w", err)
+	}
+	return out, nil
 }

@@ -28,6 +28,7 @@ func (db *DB) EnforceRetention(ctx context.Context, now time.Time) ([]Dropped, e
 		{tableWindows, db.opts.Retention.Windows},
 		{tableFindings, db.opts.Retention.Findings},
 		{tableHealth, db.opts.Retention.Health},
+		{tableViolations, db.opts.Retention.Violations},
 	} {
 		if t.days <= 0 {
 			continue

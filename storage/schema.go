@@ -14,6 +14,7 @@ const (
 	tableWindows    = "client_windows"
 	tableFindings   = "findings"
 	tableHealth     = "pipeline_health"
+	tableViolations = "contract_violations"
 )
 
 // migration is one step of the schema. Every statement is idempotent, so
@@ -244,6 +245,32 @@ func (d ddl) findingColumnsV1() []column {
 	}
 }
 
+// violationColumns are contract_violations' columns in insert order
+// (violationRow.values): one row per request outside the API's contract
+// (contract.Report), its violations as parallel arrays, element i of each
+// describing violation i. time and time_us split the request's time as in
+// events; violation_id is the dedup key, made as events' event_id is.
+func (d ddl) violationColumns() []column {
+	s, z := d.str(), d.zstd()
+	return []column{
+		{"violation_id", "UInt64"},
+		{"time", d.eventTime()},
+		{"time_us", "UInt32"},
+		{"client", "String"},
+		{"client_kind", s},
+		{"host", s},
+		{"method", s},
+		{"route", s},
+		{"path", "String" + z},
+		{"status", "UInt16"},
+		{"request_id", "String" + z},
+		{"reasons", "Array(String)"},
+		{"params", "Array(String)"},
+		{"expected", "Array(String)"},
+		{"got", "Array(String)"},
+	}
+}
+
 func (d ddl) healthColumns() []column {
 	return []column{
 		{"time", "DateTime('UTC')"},
@@ -306,6 +333,18 @@ func (d ddl) migrations() []migration {
 			Version:    4,
 			Name:       "findings incidents and campaigns",
 			Statements: d.addColumns(tableFindings, "top_clients", d.findingIncidentColumns()),
+		},
+		{
+			Version: 5,
+			Name:    "contract_violations",
+			Statements: []statement{
+				// The request audit trail, laid out as events: by client then
+				// time, day partitions (EnforceRetention drops them on 18.16),
+				// and a dedup key last so a batch stored again after a crash
+				// collapses onto the first copy.
+				{SQL: d.create(tableViolations, d.violationColumns(), "ReplacingMergeTree()",
+					"toYYYYMMDD(time)", "(client, time, violation_id)", d.ttl(d.timeTTL(), d.ret.Violations))},
+			},
 		},
 	}
 }

@@ -37,6 +37,10 @@ type StoreOptions struct {
 	// (detect.WindowStats as JSON) for the client_windows table; empty
 	// reads none.
 	WindowsTopic string
+	// ContractTopic, when set, holds the requests outside the API's
+	// contract (contract.Report as JSON, one per message) for the
+	// contract_violations table (DB.ConsumeViolations); empty reads none.
+	ContractTopic string
 
 	// BatchRows, BatchBytes, FlushInterval and Backoff bound each table's
 	// batches and the waits between retries of its inserts and commits,
@@ -69,7 +73,7 @@ type StoreOptions struct {
 	OnBadMessage func(m kafka.Message, err error)
 	// OnBatch is called after a batch of table was stored and its offsets
 	// committed, with the rows it held. Tables are named as in the schema:
-	// "events", "findings", "client_windows".
+	// "events", "findings", "client_windows", "contract_violations".
 	OnBatch func(table string, rows int)
 	// OnInsertError is called for every failed insert or commit attempt
 	// for table; it is retried.
@@ -102,11 +106,12 @@ func (o *StoreOptions) setDefaults() {
 }
 
 // Store is the store consumer of a split deployment ("gatewatch store"):
-// one member of a consumer group that reads the events, findings and
-// windows topics into ClickHouse (DB.ConsumeEvents, DB.ConsumeFindings,
-// DB.ConsumeWindows: offsets are committed only once ClickHouse holds the
-// rows), enforces retention (DB.RetentionLoop) and records the pipeline's
-// health (DB.HealthLoop). Create it with NewStore and call Run once.
+// one member of a consumer group that reads the events, findings, windows
+// and contract topics into ClickHouse (DB.ConsumeEvents,
+// DB.ConsumeFindings, DB.ConsumeWindows, DB.ConsumeViolations: offsets are
+// committed only once ClickHouse holds the rows), enforces retention
+// (DB.RetentionLoop) and records the pipeline's health (DB.HealthLoop).
+// Create it with NewStore and call Run once.
 type Store struct {
 	db   *DB
 	opts StoreOptions
@@ -136,6 +141,9 @@ func (s *Store) tables() []storeTable {
 	}
 	if s.opts.WindowsTopic != "" {
 		ts = append(ts, storeTable{s.opts.WindowsTopic, tableWindows, s.db.ConsumeWindows})
+	}
+	if s.opts.ContractTopic != "" {
+		ts = append(ts, storeTable{s.opts.ContractTopic, tableViolations, s.db.ConsumeViolations})
 	}
 	return ts
 }
@@ -181,7 +189,7 @@ func (s *Store) Run(ctx context.Context) error {
 		wg.Go(func() { s.db.RetentionLoop(ctx, s.opts.RetentionEvery, s.logRetention) })
 	}
 	s.opts.Logger.Info("storing", "events", s.opts.EventsTopic, "findings", s.opts.FindingsTopic,
-		"group", s.opts.Group, "clickhouse", s.db.opts.Addr)
+		"windows", s.opts.WindowsTopic, "contract", s.opts.ContractTopic, "group", s.opts.Group, "clickhouse", s.db.opts.Addr)
 	wg.Wait()
 	close(errc)
 	return <-errc

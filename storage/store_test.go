@@ -31,8 +31,8 @@ func TestStoreOptionsDefaults(t *testing.T) {
 	}{
 		{"zero", StoreOptions{}, StoreOptions{Group: DefaultStoreGroup, EventsTopic: DefaultEventsTopic,
 			FindingsTopic: DefaultFindingsTopic, RetentionEvery: DefaultRetentionEvery, HealthEvery: DefaultHealthEvery}},
-		{"set", StoreOptions{Group: "g", EventsTopic: "e", FindingsTopic: "f", WindowsTopic: "w", RetentionEvery: time.Minute, HealthEvery: time.Second, Health: health},
-			StoreOptions{Group: "g", EventsTopic: "e", FindingsTopic: "f", WindowsTopic: "w", RetentionEvery: time.Minute, HealthEvery: time.Second}},
+		{"set", StoreOptions{Group: "g", EventsTopic: "e", FindingsTopic: "f", WindowsTopic: "w", ContractTopic: "c", RetentionEvery: time.Minute, HealthEvery: time.Second, Health: health},
+			StoreOptions{Group: "g", EventsTopic: "e", FindingsTopic: "f", WindowsTopic: "w", ContractTopic: "c", RetentionEvery: time.Minute, HealthEvery: time.Second}},
 		{"retention off", StoreOptions{RetentionEvery: -1}, StoreOptions{Group: DefaultStoreGroup, EventsTopic: DefaultEventsTopic,
 			FindingsTopic: DefaultFindingsTopic, RetentionEvery: -1, HealthEvery: DefaultHealthEvery}},
 	} {
@@ -47,7 +47,7 @@ func TestStoreOptionsDefaults(t *testing.T) {
 			}
 			got.Logger, got.Health = nil, nil
 			if got.Group != tc.want.Group || got.EventsTopic != tc.want.EventsTopic || got.FindingsTopic != tc.want.FindingsTopic ||
-				got.WindowsTopic != tc.want.WindowsTopic || got.RetentionEvery != tc.want.RetentionEvery || got.HealthEvery != tc.want.HealthEvery {
+				got.WindowsTopic != tc.want.WindowsTopic || got.ContractTopic != tc.want.ContractTopic || got.RetentionEvery != tc.want.RetentionEvery || got.HealthEvery != tc.want.HealthEvery {
 				t.Errorf("setDefaults = %+v, want %+v", got, tc.want)
 			}
 		})

@@ -8,6 +8,8 @@ const (
 	TableWindows  = tableWindows  // per client and window: tallies and what the baselines expected
 	TableFindings = tableFindings // every emission of every incident
 	TableHealth   = tableHealth   // the pipeline's own metrics over time
+	// TableViolations holds every request outside the API's contract.
+	TableViolations = tableViolations
 )
 
 // ValidName reports whether s can name a database: ASCII letters, digits

@@ -61,15 +61,18 @@ type WriterStats struct {
 	Events   uint64 // events acknowledged by ClickHouse
 	Windows  uint64
 	Findings uint64
-	Inserts  uint64 // successful INSERTs
-	Retries  uint64 // failed attempts that were retried
+	// Violations are requests outside the API's contract (WriteViolations).
+	Violations uint64
+	Inserts    uint64 // successful INSERTs
+	Retries    uint64 // failed attempts that were retried
 }
 
-// Writer stores events, windows and findings without Kafka (the embedded
-// mode of `gatewatch run`): callers hand it rows, it batches them and
-// inserts in the background with retries. While ClickHouse is down, Write
-// blocks once MaxPending batches wait, so memory stays bounded and the
-// caller's own input (a tailed file, an HTTP source) is the buffer.
+// Writer stores events, windows, findings and contract violations
+// without Kafka (the embedded mode of `gatewatch run`): callers hand it
+// rows, it batches them and inserts in the background with retries.
+// While ClickHouse is down, Write blocks once MaxPending batches wait, so
+// memory stays bounded and the caller's own input (a tailed file, an HTTP
+// source) is the buffer.
 //
 // A Writer is safe for concurrent use. Close flushes it.
 type Writer struct {
@@ -81,10 +84,13 @@ type Writer struct {
 	in       interner
 	windows  []ClientWindow
 	findings []detect.Finding
-	first    time.Time // when cur got its first row
-	closed   bool
-	seed     uint64
-	seq      uint64
+	// violations are WriteViolations' rows, already copied.
+	violations []violationRow
+	first      time.Time // when cur got its first row
+	closed     bool
+	seed       uint64
+	seq        uint64
+	vseq       atomic.Uint64 // violation ids: seed plus this sequence
 
 	queue  chan *job
 	free   chan *eventBatch
@@ -99,19 +105,25 @@ type Writer struct {
 	imu      sync.Mutex
 	inflight []*job
 
-	stats struct{ events, windows, findings, inserts, retries atomic.Uint64 }
+	stats struct{ events, windows, findings, violations, inserts, retries atomic.Uint64 }
 	lost  atomic.Uint64 // rows abandoned when Close timed out
 }
 
-// job is one insert unit: a batch of events plus whatever windows and
-// findings were pending when it was cut. flushed is closed once the job
-// is stored (or abandoned, with err set).
+// job is one insert unit: a batch of events plus whatever windows,
+// findings and violations were pending when it was cut. flushed is closed
+// once the job is stored (or abandoned, with err set).
 type job struct {
-	events   *eventBatch
-	windows  []ClientWindow
-	findings []detect.Finding
-	flushed  chan struct{}
-	err      error
+	events     *eventBatch
+	windows    []ClientWindow
+	findings   []detect.Finding
+	violations []violationRow
+	flushed    chan struct{}
+	err        error
+}
+
+// rows is how many rows of every table j holds.
+func (j *job) rows() int {
+	return j.events.Len() + len(j.windows) + len(j.findings) + len(j.violations)
 }
 
 // NewWriter starts a Writer on db.
@@ -123,15 +135,13 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 	if opts.Inserters <= 0 {
 		opts.Inserters = 2
 	}
-	var seed [8]byte
-	_, _ = rand.Read(seed[:])
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Writer{
 		db:     db,
 		opts:   opts,
 		cur:    newEventBatch(opts.BatchRows),
 		in:     make(interner),
-		seed:   binary.LittleEndian.Uint64(seed[:]),
+		seed:   randomSeed(),
 		queue:  make(chan *job, opts.MaxPending),
 		free:   make(chan *eventBatch, opts.MaxPending+opts.Inserters),
 		stop:   cancel,
@@ -192,16 +202,16 @@ func (w *Writer) WriteFindings(ctx context.Context, fs []detect.Finding) error {
 	return queueRows(ctx, w, &w.findings, fs)
 }
 
-// queueRows appends rows to one of w's side queues (windows, findings),
-// which ride along with the next event batch, and cuts a batch early when
-// the queue alone is full.
+// queueRows appends rows to one of w's side queues (windows, findings,
+// violations), which ride along with the next event batch, and cuts a
+// batch early when the queue alone is full.
 func queueRows[T any](ctx context.Context, w *Writer, queue *[]T, rows []T) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		return ErrClosed
 	}
-	if len(w.windows) == 0 && len(w.findings) == 0 && w.cur.Len() == 0 {
+	if w.pendingLocked() == 0 {
 		w.first = time.Now()
 	}
 	*queue = append(*queue, rows...)
@@ -255,7 +265,7 @@ func (w *Writer) Close(ctx context.Context) error {
 	if err != nil {
 		// The queue stayed full until ctx ended: what was being filled
 		// never made it into a job.
-		w.lost.Add(uint64(w.cur.Len() + len(w.windows) + len(w.findings)))
+		w.lost.Add(uint64(w.pendingLocked()))
 	}
 	w.closed = true
 	close(w.queue)
@@ -276,12 +286,19 @@ func (w *Writer) Close(ctx context.Context) error {
 // Stats returns the writer's counters.
 func (w *Writer) Stats() WriterStats {
 	return WriterStats{
-		Events:   w.stats.events.Load(),
-		Windows:  w.stats.windows.Load(),
-		Findings: w.stats.findings.Load(),
-		Inserts:  w.stats.inserts.Load(),
-		Retries:  w.stats.retries.Load(),
+		Events:     w.stats.events.Load(),
+		Windows:    w.stats.windows.Load(),
+		Findings:   w.stats.findings.Load(),
+		Violations: w.stats.violations.Load(),
+		Inserts:    w.stats.inserts.Load(),
+		Retries:    w.stats.retries.Load(),
 	}
+}
+
+// pendingLocked is how many rows wait in the batch being filled and the
+// side queues.
+func (w *Writer) pendingLocked() int {
+	return w.cur.Len() + len(w.windows) + len(w.findings) + len(w.violations)
 }
 
 func (w *Writer) cutLocked(ctx context.Context) error {
@@ -292,10 +309,10 @@ func (w *Writer) cutLocked(ctx context.Context) error {
 // cutJobLocked hands the rows gathered so far to the inserters, blocking
 // while the queue is full; with nothing gathered it does nothing.
 func (w *Writer) cutJobLocked(ctx context.Context) (*job, error) {
-	if w.cur.Len() == 0 && len(w.windows) == 0 && len(w.findings) == 0 {
+	if w.pendingLocked() == 0 {
 		return nil, nil
 	}
-	j := &job{events: w.cur, windows: w.windows, findings: w.findings, flushed: make(chan struct{})}
+	j := &job{events: w.cur, windows: w.windows, findings: w.findings, violations: w.violations, flushed: make(chan struct{})}
 	w.imu.Lock()
 	w.inflight = append(w.inflight, j)
 	w.imu.Unlock()
@@ -314,7 +331,7 @@ func (w *Writer) cutJobLocked(ctx context.Context) (*job, error) {
 	if len(w.in) > 1<<15 {
 		w.in = make(interner)
 	}
-	w.windows, w.findings = nil, nil
+	w.windows, w.findings, w.violations = nil, nil, nil
 	return j, nil
 }
 
@@ -348,7 +365,7 @@ func (w *Writer) run() {
 			for j := range w.queue {
 				j.err = w.store(j)
 				if j.err != nil {
-					w.lost.Add(uint64(j.events.Len() + len(j.windows) + len(j.findings)))
+					w.lost.Add(uint64(j.rows()))
 				}
 				w.finish(j)
 				j.events.reset()
@@ -409,7 +426,24 @@ func (w *Writer) store(j *job) error {
 		w.stats.findings.Add(uint64(len(j.findings)))
 		w.stats.inserts.Add(1)
 	}
+	if len(j.violations) > 0 {
+		if err := retry(w.runCtx, w.opts.Backoff, onErr, func(ctx context.Context) error {
+			return w.db.insertViolations(ctx, j.violations)
+		}); err != nil {
+			return err
+		}
+		w.stats.violations.Add(uint64(len(j.violations)))
+		w.stats.inserts.Add(1)
+	}
 	return nil
+}
+
+// randomSeed is 64 random bits, for dedup keys that must not repeat
+// across processes.
+func randomSeed() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])
 }
 
 // mix64 is the splitmix64 finaliser: it spreads sequential ids over the

@@ -67,10 +67,14 @@ contract is learnt from --learn FILEs of ordinary traffic, or from the first
 (--learn-share), which is not judged; --learn-share 1 learns from all of it
 and judges all of it. A route, parameter, kind, character class or length
 counts only once 2 clients showed it in requests answered below 400, so an
-attacker in the learning period does not widen the contract.
+attacker in the learning period does not widen the contract. With --openapi
+SPEC, every judged request is also checked against that OpenAPI 3
+specification: shadow_endpoint (not documented), zombie_endpoint (deprecated,
+or a retired version) and schema_violation (a parameter its schema refuses).
 
   gatewatch analyze --requests --learn normal.log today.log
-  gatewatch analyze --requests --learn-lines 100000 access.log`
+  gatewatch analyze --requests --learn-lines 100000 access.log
+  gatewatch analyze --requests --openapi api.yaml access.log`
 
 // exitParseErrors is analyze's exit status when too much of the input
 // could not be parsed.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/detect/analyze"
 	"github.com/gatewatch/gatewatch/detect/contract"
+	"github.com/gatewatch/gatewatch/detect/contract/openapi"
 	"github.com/gatewatch/gatewatch/internal/human"
 )
 
@@ -18,6 +19,7 @@ type requestFlags struct {
 	learn      []string
 	learnLines int64
 	learnShare float64
+	openapi    string // --openapi: a specification to check requests against too
 }
 
 func registerRequestFlags(fs *flag.FlagSet) *requestFlags {
@@ -29,6 +31,7 @@ func registerRequestFlags(fs *flag.FlagSet) *requestFlags {
 	})
 	fs.Int64Var(&r.learnLines, "learn-lines", 0, "with --requests: learn from the input's first N lines and judge the rest")
 	fs.Float64Var(&r.learnShare, "learn-share", analyze.DefaultLearnShare, "with --requests: learn from this share of the input (by bytes, from its start) and judge the rest; 1 learns from all of it, then judges all of it")
+	fs.StringVar(&r.openapi, "openapi", "", "with --requests: also check every request against this OpenAPI 3 specification (YAML or JSON): shadow and zombie endpoints, parameters its schemas refuse")
 	return r
 }
 
@@ -36,9 +39,17 @@ func registerRequestFlags(fs *flag.FlagSet) *requestFlags {
 // configuration.
 func (a *analyzeCmd) auditRequests(ctx context.Context) error {
 	o := a.opts
-	sum, err := analyze.Requests(ctx, analyze.RequestOptions{Inputs: o.Inputs, Stdin: o.Stdin, Format: o.Format, LogFormat: o.LogFormat,
+	ro := analyze.RequestOptions{Inputs: o.Inputs, Stdin: o.Stdin, Format: o.Format, LogFormat: o.LogFormat,
 		Normalizer: o.Normalizer, Learn: a.requests.learn, LearnLines: a.requests.learnLines, LearnShare: a.requests.learnShare, Output: o.Output,
-		DeadLetter: o.DeadLetter, TmpDir: o.TmpDir})
+		DeadLetter: o.DeadLetter, TmpDir: o.TmpDir}
+	if a.requests.openapi != "" {
+		spec, err := openapi.Load(a.requests.openapi)
+		if err != nil {
+			return err
+		}
+		ro.Spec = spec
+	}
+	sum, err := analyze.Requests(ctx, ro)
 	if err != nil {
 		return err
 	}

@@ -261,26 +261,29 @@ Queries:
   gatewatch query timeline CLIENT   a client's requests in time order
   gatewatch query top               the busiest clients (--by requests|errors|auth_failures)
   gatewatch query findings          incidents not yet resolved, most severe first
+  gatewatch query contract [CLIENT] requests outside the API's contract, newest
+                                    first, with their reasons; of one client if named
 
 Examples:
   gatewatch query top --by auth_failures --since 24h
   gatewatch query timeline 203.0.113.7 --since 1h --limit 50
-  gatewatch query findings --output json | jq .`
+  gatewatch query findings --output json | jq .
+  gatewatch query contract 203.0.113.7 --since 6h`
 
 func (c *cli) query(ctx context.Context, args []string) error {
-	fs := c.newFlags("query", "timeline CLIENT | top | findings [flags]", queryHelp)
+	fs := c.newFlags("query", "timeline CLIENT | top | findings | contract [CLIENT] [flags]", queryHelp)
 	configPath := fs.String("config", "", "config file (default $GATEWATCH_CONFIG)")
 	since := fs.String("since", "24h", "start of the range: a duration back from now, or an RFC 3339 time")
 	until := fs.String("until", "", "end of the range (default now)")
 	by := fs.String("by", "requests", "top: rank by requests, errors (5xx) or auth_failures")
-	limit := fs.Int("limit", 0, "most rows to return (default: 1000 timeline, 20 top, 100 findings)")
+	limit := fs.Int("limit", 0, "most rows to return (default: 1000 timeline, 20 top, 100 findings, 100 contract)")
 	output := fs.String("output", "table", "table or json")
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(rest) == 0 {
-		fmt.Fprintln(c.stderr, "gatewatch query: name a query: timeline, top or findings")
+		fmt.Fprintln(c.stderr, "gatewatch query: name a query: timeline, top, findings or contract")
 		fs.Usage()
 		return errUsage
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/detect/contract"
 	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/ingest/transport"
 	"github.com/gatewatch/gatewatch/internal/testenv"
@@ -385,5 +386,64 @@ func TestDashboardsCommand(t *testing.T) {
 	}
 	if code, _, stderr := testCLI(t, "", nil, "dashboards", "--database", "a-b", dir); code == 0 || !strings.Contains(stderr, "database name") {
 		t.Errorf("bad database name: exit %d: %s", code, stderr)
+	}
+}
+
+// TestQueryContract: "gatewatch query contract" lists the stored requests
+// outside the API's contract, newest first, as a table and as JSON, of
+// every client or of the one named.
+func TestQueryContract(t *testing.T) {
+	t.Parallel()
+	chAddr, env := testClickHouse(t)
+	db := fmt.Sprintf("test_query_contract_%d", time.Now().UnixNano())
+	ctx := context.Background()
+	st, err := storage.Open(ctx, storage.Options{Addr: chAddr, Database: db, Password: env["GATEWATCH_CLICKHOUSE_PASSWORD"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr},
+		Auth: clickhouse.Auth{Username: "default", Password: env["GATEWATCH_CLICKHOUSE_PASSWORD"]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); err != nil {
+			t.Errorf("drop test database: %v", err)
+		}
+		conn.Close()
+	})
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	reports := []contract.Report{
+		{Time: now.Add(-20 * time.Minute), Client: "198.51.100.7", ClientKind: "ip", Method: "GET", Route: "/v1/orders/{id}",
+			Path: "/v1/orders/abc", Status: 400, RequestID: "r-1",
+			Violations: []contract.Violation{{Reason: contract.WrongKind, Param: "id", Expected: "integer", Got: `"abc"`}}},
+		{Time: now.Add(-10 * time.Minute), Client: "198.51.100.9", ClientKind: "ip", Method: "GET", Path: "/.env", Status: 404,
+			Violations: []contract.Violation{{Reason: contract.ProbeFile, Got: "/.env"}}},
+	}
+	if err := st.InsertViolations(ctx, reports); err != nil {
+		t.Fatal(err)
+	}
+	env["GATEWATCH_CLICKHOUSE_ADDR"] = chAddr
+	cfgPath := filepath.Join(t.TempDir(), "gatewatch.yaml")
+	if err := os.WriteFile(cfgPath, []byte("clickhouse:\n  database: "+db+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := testCLI(t, "", env, "query", "contract", "--since", "1h", "--config", cfgPath)
+	wantTable := regexp.MustCompile(`(?s)^TIME +CLIENT +METHOD +PATH +STATUS +REASONS\n\S+ +198\.51\.100\.9 +GET +/\.env +404 +probe_file\n\S+ +198\.51\.100\.7 +GET +/v1/orders/abc +400 +wrong_kind\(id\)\n$`)
+	if code != 0 || !wantTable.MatchString(stdout) {
+		t.Errorf("query contract: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = testCLI(t, "", env, "query", "contract", "198.51.100.7", "--since", "1h", "--output", "json", "--config", cfgPath)
+	var got []contract.Report
+	if err := json.Unmarshal([]byte(stdout), &got); code != 0 || err != nil || len(got) != 1 || got[0].RequestID != "r-1" ||
+		len(got[0].Violations) != 1 || got[0].Violations[0] != reports[0].Violations[0] || !got[0].Time.Equal(reports[0].Time) {
+		t.Errorf("query contract 198.51.100.7 --output json: exit %d, %v, %+v\n%s%s", code, err, got, stdout, stderr)
+	}
+	if code, _, stderr := testCLI(t, "", env, "query", "contract", "a", "b", "--config", cfgPath); code == 0 || !strings.Contains(stderr, "at most one client") {
+		t.Errorf("query contract with two clients: exit %d: %s", code, stderr)
 	}
 }

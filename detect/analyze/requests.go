@@ -43,6 +43,12 @@ type RequestOptions struct {
 	LearnShare float64
 	// Contract configures the model.
 	Contract contract.Options
+	// Spec, when set, also checks every judged request against an API
+	// specification (detect/contract/openapi.Spec): its violations follow
+	// the learnt contract's in the same report.
+	Spec interface {
+		Check(ev *ingest.Event, out []contract.Violation) []contract.Violation
+	}
 	// Output receives one JSON object per request outside the contract
 	// (RequestReport).
 	Output io.Writer
@@ -160,6 +166,9 @@ func (j *judge) event(name string) func(line int64, ev *ingest.Event) {
 		}
 		j.sum.Judged++
 		j.vs = j.m.Check(ev, j.vs[:0])
+		if j.o.Spec != nil {
+			j.vs = j.o.Spec.Check(ev, j.vs)
+		}
 		if len(j.vs) == 0 || j.err != nil {
 			return
 		}

@@ -1,6 +1,9 @@
 package contract
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 // BenchmarkCheckFits is the cost of checking a request that fits its
 // route's contract (the common case on the hot path).
@@ -26,4 +29,33 @@ func BenchmarkLearn(b *testing.B) {
 	for b.Loop() {
 		m.Learn(ev)
 	}
+}
+
+// BenchmarkEncode is the cost of saving a model of 100 routes still
+// learning (its enums' values kept); BenchmarkDecode of loading it.
+func BenchmarkEncode(b *testing.B) {
+	m := manyRoutes(b, 100)
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if err := m.Encode(&buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(buf.Len()), "file-bytes")
+}
+
+func BenchmarkDecode(b *testing.B) {
+	var buf bytes.Buffer
+	if err := manyRoutes(b, 100).Encode(&buf); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(bytes.NewReader(buf.Bytes()), Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(buf.Len()), "file-bytes")
 }

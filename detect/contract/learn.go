@@ -1,7 +1,7 @@
 package contract
 
 import (
-	"hash/maphash"
+	"math/bits"
 	"net/url"
 	"slices"
 	"strconv"
@@ -10,9 +10,52 @@ import (
 	"github.com/gatewatch/gatewatch/ingest"
 )
 
-var seed = maphash.MakeSeed()
+// hashClient is the hash a support counts client s by: SipHash-2-4 under
+// the model's key, so the hashes a saved model holds stay valid in the
+// process that loads it (the key is saved with it).
+func (m *Model) hashClient(s string) uint64 { return sipHash(m.key[0], m.key[1], s) }
 
-func hashKey(s string) uint64 { return maphash.String(seed, s) }
+// sipHash is SipHash-2-4 of s under the key (k0, k1): fast on the short
+// keys clients have, and stable across processes and Go versions.
+func sipHash(k0, k1 uint64, s string) uint64 {
+	v0, v1 := k0^0x736f6d6570736575, k1^0x646f72616e646f6d
+	v2, v3 := k0^0x6c7967656e657261, k1^0x7465646279746573
+	t := uint64(len(s)) << 56
+	for ; len(s) >= 8; s = s[8:] {
+		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		v3 ^= w
+		v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+		v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+		v0 ^= w
+	}
+	for i := range len(s) {
+		t |= uint64(s[i]) << (8 * i)
+	}
+	v3 ^= t
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0 ^= t
+	v2 ^= 0xff
+	for range 4 {
+		v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	}
+	return v0 ^ v1 ^ v2 ^ v3
+}
+
+func sipRound(v0, v1, v2, v3 uint64) (uint64, uint64, uint64, uint64) {
+	v0 += v1
+	v1 = bits.RotateLeft64(v1, 13) ^ v0
+	v0 = bits.RotateLeft64(v0, 32)
+	v2 += v3
+	v3 = bits.RotateLeft64(v3, 16) ^ v2
+	v0 += v3
+	v3 = bits.RotateLeft64(v3, 21) ^ v0
+	v2 += v1
+	v1 = bits.RotateLeft64(v1, 17) ^ v2
+	v2 = bits.RotateLeft64(v2, 32)
+	return v0, v1, v2, v3
+}
 
 // Learn adds an event to what the model learns. Only requests answered
 // below 400 teach it: what the API refused is not part of its contract.
@@ -21,7 +64,7 @@ func (m *Model) Learn(ev *ingest.Event) {
 	if m.frozen || ev.Status >= 400 || ev.Status < 100 || ev.Route == "" {
 		return
 	}
-	h := hashKey(ev.ClientKey)
+	h := m.hashClient(ev.ClientKey)
 	r := m.route(ev)
 	if r == nil {
 		return

@@ -22,9 +22,13 @@ package contract
 
 import (
 	"cmp"
+	"crypto/rand"
+	"encoding/binary"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // Options configure a Model. The zero value works.
@@ -136,13 +140,27 @@ type Model struct {
 	exts     map[string]*support // host and file extension served (".gz")
 	open     map[string]bool     // prefixes of many routes each seen by one client: a file tree, not an API (Freeze)
 	frozen   bool
+	key      [2]uint64 // of the client hashes (hashClient), random, saved with the model
 }
 
 // New returns an empty Model.
 func New(opts Options) *Model {
+	m := newModel(opts)
+	var k [16]byte
+	_, _ = rand.Read(k[:]) // never fails (crypto/rand.Read crashes the program rather)
+	m.key = [2]uint64{binary.LittleEndian.Uint64(k[:8]), binary.LittleEndian.Uint64(k[8:])}
+	return m
+}
+
+// newModel returns an empty Model with a zero key.
+func newModel(opts Options) *Model {
 	return &Model{opts: opts.withDefaults(), routes: map[string]*route{}, prefixes: map[string]*support{},
 		versions: map[string]*support{}, exts: map[string]*support{}}
 }
+
+// Frozen reports whether the model was frozen: it checks and learns no
+// more.
+func (m *Model) Frozen() bool { return m.frozen }
 
 // routeKey is the key of a route: host, method and template.
 func routeKey(host, method, tmpl string) string {
@@ -196,4 +214,72 @@ func (m *Model) Routes() []Route {
 		return cmp.Or(strings.Compare(a.Host, b.Host), strings.Compare(a.Template, b.Template), strings.Compare(a.Method, b.Method))
 	})
 	return out
+}
+
+// Stats are the size of a Model.
+type Stats struct {
+	Routes      int `json:"routes"`       // routes learnt
+	KnownRoutes int `json:"known_routes"` // routes part of the contract (after Freeze; 0 before)
+	Params      int `json:"params"`       // parameters learnt, over all routes
+	Sets        int `json:"sets"`         // path prefixes, API versions and file extensions learnt
+	// Bytes is an estimate of the memory the model holds, from the sizes
+	// of its structures, its strings and its maps' slots: within a
+	// quarter or so of what the heap holds for it. BytesPerRoute is Bytes
+	// over Routes.
+	Bytes         int64 `json:"bytes"`
+	BytesPerRoute int64 `json:"bytes_per_route"`
+}
+
+// Stats returns the size of the model.
+func (m *Model) Stats() Stats {
+	st := Stats{Routes: len(m.routes), Sets: len(m.prefixes) + len(m.versions) + len(m.exts)}
+	b := int64(unsafe.Sizeof(*m))
+	b += mapBytes(len(m.routes), unsafe.Sizeof(""), unsafe.Sizeof(&route{}))
+	for k, r := range m.routes {
+		if r.known {
+			st.KnownRoutes++
+		}
+		st.Params += len(r.params)
+		b += int64(len(k)) + allocBytes(unsafe.Sizeof(*r)) + mapBytes(len(r.params), unsafe.Sizeof(""), unsafe.Sizeof(&param{}))
+		for name, p := range r.params {
+			b += int64(len(name)) + allocBytes(unsafe.Sizeof(*p)) + int64(cap(p.enum))*int64(unsafe.Sizeof(enumValue{}))
+			for _, e := range p.enum {
+				b += int64(len(e.v))
+			}
+			b += int64(cap(p.enumSet)) * int64(unsafe.Sizeof(""))
+		}
+	}
+	for _, set := range []map[string]*support{m.prefixes, m.versions, m.exts} {
+		b += mapBytes(len(set), unsafe.Sizeof(""), unsafe.Sizeof(&support{}))
+		for k := range set {
+			b += int64(len(k)) + allocBytes(unsafe.Sizeof(support{}))
+		}
+	}
+	b += mapBytes(len(m.open), unsafe.Sizeof(""), unsafe.Sizeof(true))
+	for k := range m.open {
+		b += int64(len(k))
+	}
+	st.Bytes = b
+	if st.Routes > 0 {
+		st.BytesPerRoute = b / int64(st.Routes)
+	}
+	return st
+}
+
+// mapBytes estimates the memory of a map of n entries: its slots (a
+// control byte, the key and the element), three in two taken on average
+// (Go's tables are between 7/16 and 7/8 full), and a header.
+func mapBytes(n int, key, elem uintptr) int64 {
+	return 48 + int64(n)*int64(key+elem+1)*3/2
+}
+
+// allocBytes estimates the memory an allocation of n bytes takes: n
+// rounded up to the allocator's size classes (16 bytes apart up to 256,
+// then about an eighth apart).
+func allocBytes(n uintptr) int64 {
+	if n <= 256 {
+		return int64((n + 15) &^ 15)
+	}
+	step := uintptr(1) << (bits.Len(uint(n)) - 4)
+	return int64((n + step - 1) &^ (step - 1))
 }

@@ -150,3 +150,28 @@ ALTER TABLE `gatewatch`.findings ADD COLUMN total_bytes Float64 AFTER total_fail
 -- skipped when findings.total_distinct_paths exists
 ALTER TABLE `gatewatch`.findings ADD COLUMN total_distinct_paths Float64 AFTER total_bytes;
 
+
+-- migration 5: contract_violations
+CREATE TABLE IF NOT EXISTS `gatewatch`.contract_violations
+(
+    violation_id UInt64,
+    time DateTime('UTC'),
+    time_us UInt32,
+    client String,
+    client_kind String,
+    host String,
+    method String,
+    route String,
+    path String,
+    status UInt16,
+    request_id String,
+    reasons Array(String),
+    params Array(String),
+    expected Array(String),
+    got Array(String)
+)
+ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (client, time, violation_id)
+SETTINGS index_granularity = 8192;
+

@@ -154,3 +154,29 @@ ALTER TABLE `gatewatch`.findings ADD COLUMN IF NOT EXISTS total_bytes Float64 AF
 -- skipped when findings.total_distinct_paths exists
 ALTER TABLE `gatewatch`.findings ADD COLUMN IF NOT EXISTS total_distinct_paths Float64 AFTER total_bytes;
 
+
+-- migration 5: contract_violations
+CREATE TABLE IF NOT EXISTS `gatewatch`.contract_violations
+(
+    violation_id UInt64,
+    time DateTime64(6, 'UTC'),
+    time_us UInt32,
+    client String,
+    client_kind LowCardinality(String),
+    host LowCardinality(String),
+    method LowCardinality(String),
+    route LowCardinality(String),
+    path String CODEC(ZSTD(1)),
+    status UInt16,
+    request_id String CODEC(ZSTD(1)),
+    reasons Array(String),
+    params Array(String),
+    expected Array(String),
+    got Array(String)
+)
+ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (client, time, violation_id)
+TTL toDateTime(time) + INTERVAL 90 DAY
+SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000;
+
