@@ -5,6 +5,7 @@ package alerttest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -77,5 +78,21 @@ func Deliver(b testing.TB, sink alert.Sink, feed alert.Feed, n int) (stop func()
 		} else if time.Since(lastAt) > 30*time.Second {
 			b.Fatalf("%d of %d delivered, none for 30 s; last error: %s", st.Delivered, n, st.LastError)
 		}
+	}
+}
+
+// Finding is the i-th finding of a benchmark run named run: an open
+// volume incident of one of 250 documentation-range clients, with routes
+// and a sample, the size of a typical finding.
+func Finding(run string, i int) detect.Finding {
+	end := time.Date(2026, 12, 5, 10, 30, 0, 0, time.UTC)
+	client := fmt.Sprintf("203.0.113.%d", i%250+1)
+	return detect.Finding{
+		IncidentID: fmt.Sprintf("%s-volume-%s-%d", run, client, i), Status: detect.StatusOpen,
+		Client: client, ClientKind: "ip", Detector: detect.DetectorVolume,
+		WindowStart: end.Add(-time.Minute), WindowEnd: end, Windows: 1, Observed: 52, Expected: 2, Spread: 1.5,
+		Unit: "req/min", Score: 0.97, PValue: 1e-9, Severity: detect.SeverityHigh, Baseline: detect.BaselineOwn,
+		Summary: "client " + client + " sent 52 req/min, baseline 2±1.5",
+		Routes:  []string{"GET /api/items/{id}", "POST /api/cart"}, Samples: []string{"GET /api/items/17 200 ua=curl/8.5"},
 	}
 }

@@ -39,7 +39,7 @@ func BenchmarkSustainedHEC(b *testing.B) {
 			r, srv := newReceiver(b)
 			r.discard = true
 			run := fmt.Sprintf("bench%d", time.Now().UnixNano())
-			o, feed := alerttest.Backlog(b, "hec", b.N, func(i int) detect.Finding { return benchFinding(run, i) })
+			o, feed := alerttest.Backlog(b, "hec", b.N, func(i int) detect.Finding { return alerttest.Finding(run, i) })
 			defer o.Close()
 			s := newSink(b, srv, Options{Index: "security", Encoder: encode.ECS, Ack: tc.ack, AckPoll: tc.poll})
 			b.ResetTimer()
@@ -56,17 +56,3 @@ func BenchmarkSustainedHEC(b *testing.B) {
 	}
 }
 
-// benchFinding is the i-th finding of round run, with its own delivery
-// id.
-func benchFinding(run string, i int) detect.Finding {
-	end := time.Date(2026, 12, 5, 10, 30, 0, 250e6, time.UTC)
-	client := fmt.Sprintf("203.0.113.%d", i%250+1)
-	return detect.Finding{
-		IncidentID: fmt.Sprintf("%s-volume-%s-%d", run, client, i), Status: detect.StatusOpen,
-		Client: client, ClientKind: "ip", Detector: detect.DetectorVolume,
-		WindowStart: end.Add(-time.Minute), WindowEnd: end, Windows: 1, Observed: 52, Expected: 2, Spread: 1.5,
-		Unit: "req/min", Score: 0.97, PValue: 1e-9, Severity: detect.SeverityHigh, Baseline: detect.BaselineOwn,
-		Summary: "client " + client + " sent 52 req/min, baseline 2±1.5",
-		Routes:  []string{"GET /api/items/{id}", "POST /api/cart"}, Samples: []string{"GET /api/items/17 200 ua=curl/8.5"},
-	}
-}

@@ -71,16 +71,11 @@ func benchKafka(b *testing.B, cfg transport.Config, client *kafka.Client, topic 
 // benchFinding is the i-th finding of round run, one of 1,000 incidents
 // (so every partition gets some), with its own delivery id.
 func benchFinding(run string, i int) detect.Finding {
-	end := time.Date(2026, 12, 5, 10, 30, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
-	client := fmt.Sprintf("198.51.100.%d", i%250+1)
-	return detect.Finding{
-		IncidentID: fmt.Sprintf("%s-volume-%s-%d", run, client, i%1000), Status: detect.StatusUpdate,
-		Client: client, ClientKind: "ip", Detector: detect.DetectorVolume,
-		WindowStart: end.Add(-time.Minute), WindowEnd: end, Windows: i/1000 + 1, Observed: 52.5, Expected: 2,
-		Spread: 1.5, Unit: "req/min", Score: 0.97, PValue: 1e-9, Severity: detect.SeverityHigh,
-		Baseline: detect.BaselineOwn, Summary: "client " + client + " sent 52 req/min, baseline 2±1.5",
-		Routes: []string{"GET /api/items/{id}", "POST /api/cart"}, Samples: []string{"GET /api/items/17 200 ua=curl/8.5"},
-	}
+	f := alerttest.Finding(run, i%1000)
+	f.Status, f.Windows = detect.StatusUpdate, i/1000+1
+	f.WindowEnd = f.WindowEnd.Add(time.Duration(i) * time.Minute)
+	f.WindowStart = f.WindowEnd.Add(-time.Minute)
+	return f
 }
 
 // createTopic creates topic and waits until every partition answers

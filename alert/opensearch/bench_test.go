@@ -44,7 +44,7 @@ func BenchmarkSustainedOpenSearch(b *testing.B) {
 // benchOpenSearch is one round of BenchmarkSustainedOpenSearch.
 func benchOpenSearch(b *testing.B, base, index string) {
 	run := fmt.Sprintf("bench%d", time.Now().UnixNano())
-	o, feed := alerttest.Backlog(b, "opensearch", b.N, func(i int) detect.Finding { return benchFinding(run, i) })
+	o, feed := alerttest.Backlog(b, "opensearch", b.N, func(i int) detect.Finding { return alerttest.Finding(run, i) })
 	defer o.Close()
 	s, err := New(Options{URL: base, Index: index, IndexDaily: true, Template: true, Encoder: encode.ECS})
 	if err != nil {
@@ -61,20 +61,6 @@ func benchOpenSearch(b *testing.B, base, index string) {
 	}
 }
 
-// benchFinding is the i-th finding of round run: its own incident, so
-// its own delivery id and document.
-func benchFinding(run string, i int) detect.Finding {
-	end := time.Date(2026, 12, 5, 10, 30, 0, 0, time.UTC)
-	client := fmt.Sprintf("198.51.100.%d", i%250+1)
-	return detect.Finding{
-		IncidentID: fmt.Sprintf("%s-volume-%s-%d", run, client, i), Status: detect.StatusOpen,
-		Client: client, ClientKind: "ip", Detector: detect.DetectorVolume,
-		WindowStart: end.Add(-time.Minute), WindowEnd: end, Windows: 1, Observed: 52.5, Expected: 2, Spread: 1.5,
-		Unit: "req/min", Score: 0.97, PValue: 1e-9, Severity: detect.SeverityHigh, Baseline: detect.BaselineOwn,
-		Summary: "client " + client + " sent 52 req/min, baseline 2±1.5",
-		Routes:  []string{"GET /api/items/{id}", "POST /api/cart"}, Samples: []string{"GET /api/items/17 200 ua=curl/8.5"},
-	}
-}
 
 // countDocs refreshes the run's indices and counts their documents
 // (0 before the first round created one).
