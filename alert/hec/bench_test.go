@@ -55,4 +55,3 @@ func BenchmarkSustainedHEC(b *testing.B) {
 		})
 	}
 }
-

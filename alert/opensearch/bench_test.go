@@ -61,7 +61,6 @@ func benchOpenSearch(b *testing.B, base, index string) {
 	}
 }
 
-
 // countDocs refreshes the run's indices and counts their documents
 // (0 before the first round created one).
 func countDocs(b *testing.B, base, index string) int {

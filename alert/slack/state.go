@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/internal/atomicfile"
 )
 
 // stateVersion is the version of the state file's format.
@@ -55,7 +56,7 @@ type store struct {
 	mu    sync.Mutex
 	path  string // "" keeps the state in memory only
 	data  stateData
-	write func(path string, b []byte) error // writeFileAtomic; tests replace it
+	write func(path string, b []byte) error // atomicfile.WriteBytes; tests replace it
 	now   func() time.Time
 }
 
@@ -64,7 +65,7 @@ type store struct {
 // sink that forgot its messages would post them again.
 func openStore(dir, name string) (*store, error) {
 	st := &store{data: stateData{Version: stateVersion, Incidents: map[string]entry{}},
-		write: writeFileAtomic, now: time.Now}
+		write: atomicfile.WriteBytes, now: time.Now}
 	if dir == "" {
 		return st, nil
 	}
@@ -185,36 +186,6 @@ func (st *store) saveLocked() error {
 	}
 	if err := st.write(st.path, b); err != nil {
 		return fmt.Errorf("slack state: %w", err)
-	}
-	return nil
-}
-
-// writeFileAtomic replaces path with b: it writes a temporary file in
-// the same directory, syncs it, renames it over path and syncs the
-// directory, so a crash leaves the old file or the new one.
-func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // not supported everywhere; the rename is what matters
-		_ = d.Close()
 	}
 	return nil
 }

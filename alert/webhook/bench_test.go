@@ -98,4 +98,3 @@ func benchNotify(b *testing.B, s *Sink) {
 	}
 	b.StopTimer()
 }
-
