@@ -19,6 +19,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/detect/inventory"
 	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/internal/testenv"
 	"github.com/gatewatch/gatewatch/storage"
@@ -266,6 +267,7 @@ func TestPanelsOnClickHouse(t *testing.T) {
 	if err := w.WriteFindings(ctx, testFindings()); err != nil {
 		t.Fatal(err)
 	}
+	writeTestEndpoints(t, ctx, w)
 	if err := w.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -312,6 +314,12 @@ func TestPanelsOnClickHouse(t *testing.T) {
 				{"resolved", with(varSeverity, all, varDetector, all, varStatus, []string{string(detect.StatusResolved)})},
 				{"volume or fleet", with(varSeverity, all, varDetector, []string{detect.DetectorVolume, detect.DetectorFleetAuth}, varStatus, all)},
 				{"high and medium open", with(varSeverity, []string{"high", "medium"}, varDetector, all, varStatus, []string{"open", "update"})},
+			}
+		case uidEndpoints:
+			return []scenario{
+				{"all", with(varHost, all)},
+				{"admin", with(varHost, []string{adminHost})},
+				{"quote in host", with(varHost, []string{"o'brien.example.com"})},
 			}
 		}
 		return []scenario{{"fleet", with()}}
@@ -483,6 +491,8 @@ func TestPanelsOnClickHouse(t *testing.T) {
 		}
 	})
 
+	t.Run("endpoints", func(t *testing.T) { checkEndpointPanels(t, answers[uidEndpoints]) })
+
 	t.Run("findings", func(t *testing.T) {
 		f := answers[uidFindings]
 		for _, c := range []struct {
@@ -535,6 +545,86 @@ func TestPanelsOnClickHouse(t *testing.T) {
 			t.Errorf("lifecycle statuses %v, want each incident's emissions in order", st)
 		}
 	})
+}
+
+// adminHost is the host of the one endpoint requiring authentication.
+const adminHost = "admin.example.com"
+
+// writeTestEndpoints stores two snapshots of the endpoint inventory:
+// an early one in which GET /v1/orders/{id} had one request, then the
+// inventory learnt from testEvents (orders first seen before the range,
+// search and login in it) plus an admin endpoint first seen in the range
+// that requires authentication and a legacy one last seen before it.
+func writeTestEndpoints(t *testing.T, ctx context.Context, w *storage.Writer) {
+	t.Helper()
+	inv := inventory.New(inventory.Options{})
+	evs := testEvents()
+	for i := range evs {
+		inv.Observe(&evs[i])
+	}
+	eps := inv.Endpoints()
+	early := slices.Clone(eps[:1])
+	early[0].Requests = 1
+	if err := w.WriteEndpoints(ctx, from.Add(-30*time.Minute), early); err != nil {
+		t.Fatal(err)
+	}
+	eps = append(eps,
+		inventory.Endpoint{Host: adminHost, Method: "GET", Route: "/admin/users", Requests: 12, Clients: 2,
+			Status: inventory.StatusMix{S2xx: 4, S4xx: 8, S401403: 8}, AuthRequired: true, BytesP50: 300, BytesP95: 900,
+			FirstSeen: t0.Add(30 * time.Minute), LastSeen: t0.Add(40 * time.Minute), Versions: []string{}},
+		inventory.Endpoint{Host: "api.example.com", Method: "GET", Route: "/v0/legacy", Requests: 5, Clients: 1,
+			Status: inventory.StatusMix{S2xx: 5}, FirstSeen: from.Add(-3 * time.Hour), LastSeen: from.Add(-2 * time.Hour)},
+	)
+	if err := w.WriteEndpoints(ctx, to.Add(-time.Minute), eps); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkEndpointPanels checks the endpoints dashboard: the endpoints
+// called in the range read from their newest snapshot, the new ones, the
+// host filter.
+func checkEndpointPanels(t *testing.T, answers map[string]map[string]result) {
+	t.Helper()
+	a := answers["all"]
+	for title, want := range map[string]float64{"Endpoints": 4, "New endpoints": 3, "Requiring authentication": 1, "Hosts": 2} {
+		if got := a[title].scalar(t); got != want {
+			t.Errorf("all hosts: %s = %v, want %v", title, got, want)
+		}
+	}
+	list := a["API endpoints"]
+	if routes := strs(list.column(t, "route")); !slices.Equal(routes, []string{"/v1/orders/{id}", "/v1/search", "/v1/login", "/admin/users"}) {
+		t.Errorf("API endpoints %v, want the 4 called in the range, busiest first", routes)
+	}
+	// orders: heavy's 300, flaky's 60, quiet's 10, and outside's 1000
+	// before the range: the inventory's total, from the newest snapshot.
+	if n := toFloat(t, list.rows[0][list.col("requests")]); n != 1370 {
+		t.Errorf("orders: %v requests, want 1370 (the newest snapshot's)", n)
+	}
+	if got := toFloat(t, list.rows[0][list.col("pct_5xx")]); math.Abs(got-100*30.0/1370) > 0.05 {
+		t.Errorf("orders: 5xx %v%%, want %.1f", got, 100*30.0/1370)
+	}
+	if auth := strs(list.column(t, "auth")); !slices.Equal(auth, []string{"no", "no", "no", "yes"}) {
+		t.Errorf("auth column %v", auth)
+	}
+	if routes := strs(a["New endpoints, newest first"].column(t, "route")); !slices.Equal(routes, []string{"/admin/users", "/v1/search", "/v1/login"}) {
+		t.Errorf("new endpoints %v, want admin, search, login (newest first)", routes)
+	}
+	if got := sumSeries(t, a["New endpoints over time"], "endpoints"); got != 3 {
+		t.Errorf("new endpoints over time sum to %v, want 3", got)
+	}
+	if hosts := strs(a["variable "+varHost].column(t, "host")); !slices.Equal(hosts, []string{adminHost, "api.example.com"}) {
+		t.Errorf("host list %v", hosts)
+	}
+	admin := answers["admin"]
+	if got := admin["Endpoints"].scalar(t); got != 1 {
+		t.Errorf("admin: Endpoints = %v, want 1", got)
+	}
+	if routes := strs(admin["API endpoints"].column(t, "route")); !slices.Equal(routes, []string{"/admin/users"}) {
+		t.Errorf("admin: API endpoints %v", routes)
+	}
+	if got := answers["quote in host"]["Endpoints"].scalar(t); got != 0 {
+		t.Errorf("unknown host with a quote: Endpoints = %v, want 0", got)
+	}
 }
 
 // checkTimeSeries checks what the plugin needs to draw a long frame as

@@ -31,10 +31,11 @@ func (o *Options) setDefaults() {
 // Dashboard UIDs: stable, so links between the dashboards and bookmarks
 // survive regeneration.
 const (
-	uidOverview = "gatewatch-overview"
-	uidClient   = "gatewatch-client"
-	uidFindings = "gatewatch-findings"
-	uidPipeline = "gatewatch-pipeline"
+	uidOverview  = "gatewatch-overview"
+	uidClient    = "gatewatch-client"
+	uidFindings  = "gatewatch-findings"
+	uidPipeline  = "gatewatch-pipeline"
+	uidEndpoints = "gatewatch-endpoints"
 )
 
 // tag marks gatewatch's dashboards; each dashboard links to the others
@@ -102,7 +103,8 @@ func unescapeHTML(b []byte) []byte {
 	return out
 }
 
-// All builds every dashboard: overview, client drill-down, findings.
+// All builds every dashboard: overview, client drill-down, findings,
+// pipeline, endpoints.
 func All(opts Options) ([]Dashboard, error) {
 	opts.setDefaults()
 	if !validIdent(opts.Database) {
@@ -116,6 +118,7 @@ func All(opts Options) ([]Dashboard, error) {
 		{"client.json", client},
 		{"findings.json", findings},
 		{"pipeline.json", pipeline},
+		{"endpoints.json", endpoints},
 	}
 	out := make([]Dashboard, 0, len(specs))
 	for _, s := range specs {

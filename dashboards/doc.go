@@ -11,7 +11,11 @@
 //   - findings (gatewatch-findings): every incident in the range, filtered
 //     by severity, detector and current status, and each one's lifecycle;
 //   - pipeline (gatewatch-pipeline): the pipeline's own metrics, which
-//     "store" and "run" write to pipeline_health: rates and latest values.
+//     "store" and "run" write to pipeline_health: rates and latest values;
+//   - endpoints (gatewatch-endpoints): the API's endpoint inventory from
+//     the endpoints table, filtered by host — every endpoint called in the
+//     range with its traffic, status mix, authentication and response
+//     size, and the endpoints first seen in the range.
 //
 // The dashboards are built with grafana-foundation-sdk; the ClickHouse
 // queries are Query targets for grafana-clickhouse-datasource, picked

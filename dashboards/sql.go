@@ -16,10 +16,14 @@ const (
 	tableWindows  = storage.TableWindows
 	tableFindings = storage.TableFindings
 	tableHealth   = storage.TableHealth
+	// tableEndpoints holds the endpoint inventory's snapshots.
+	tableEndpoints = storage.TableEndpoints
 )
 
 // Tables lists the tables the dashboards query.
-func Tables() []string { return []string{tableEvents, tableWindows, tableFindings, tableHealth} }
+func Tables() []string {
+	return []string{tableEvents, tableWindows, tableFindings, tableHealth, tableEndpoints}
+}
 
 // table is a table qualified by the ${database} dashboard constant.
 func table(name string) string { return "${" + varDatabase + "}." + name }
@@ -59,6 +63,14 @@ func latestEmissions(where string) string {
 	return "SELECT * FROM " + table(tableFindings) + " WHERE " + where +
 		" ORDER BY incident_id, window_end DESC, windows DESC, status = " + statusResolved + " DESC" +
 		" LIMIT 1 BY incident_id"
+}
+
+// latestEndpoints is each endpoint's newest row among the endpoints rows
+// matching where, every column under its own name: storage's own query
+// (storage.LatestEndpointsSQL), so the panels and DB.Endpoints pick the
+// same row.
+func latestEndpoints(where string) string {
+	return storage.LatestEndpointsSQL(table(tableEndpoints), where)
 }
 
 // quote is a ClickHouse string literal. Only constants from ingest and

@@ -17,6 +17,7 @@ const (
 	varSeverity   = "severity"
 	varDetector   = "detector"
 	varStatus     = "status"
+	varHost       = "host"
 )
 
 // allValue is what Grafana stores as the value of a multi-value

@@ -12,13 +12,15 @@ import (
 
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/detect/contract"
+	"github.com/gatewatch/gatewatch/detect/inventory"
 )
 
 // Question is one of the common audit questions, by name, as
 // "gatewatch query" asks it: "timeline" (Args: the client), "top" (ranked
-// By), "findings" (incidents not yet resolved, since From) or "contract"
+// By), "findings" (incidents not yet resolved, since From), "contract"
 // (requests outside the API's contract, newest first; Args: optionally
-// the client).
+// the client) or "endpoints" (the stored endpoint inventory, as of To
+// when set; Args: optionally the host).
 type Question struct {
 	Name     string
 	Args     []string // operands after the name
@@ -37,15 +39,16 @@ func ParseRankBy(s string) (RankBy, error) {
 }
 
 // Answer is a Question's rows: []StoredEvent for timeline, []ClientStat
-// for top, []detect.Finding for findings, []contract.Report for contract. WriteTable prints them for
-// people, WriteJSON for programs.
+// for top, []detect.Finding for findings, []contract.Report for contract,
+// []inventory.Endpoint for endpoints. WriteTable prints them for people,
+// WriteJSON for programs.
 type Answer struct {
 	Rows  any
 	table func(w io.Writer)
 }
 
-// Ask answers q with ClientTimeline, TopClients, OpenFindings or
-// ContractViolations.
+// Ask answers q with ClientTimeline, TopClients, OpenFindings,
+// ContractViolations or Endpoints.
 func (db *DB) Ask(ctx context.Context, q Question) (*Answer, error) {
 	switch q.Name {
 	case "timeline":
@@ -77,8 +80,24 @@ func (db *DB) Ask(ctx context.Context, q Question) (*Answer, error) {
 		}
 		rs, err := db.ContractViolations(ctx, vq)
 		return contractAnswer(rs), err
+	case "endpoints":
+		return db.askEndpoints(ctx, q)
 	}
-	return nil, fmt.Errorf("query %q: want timeline, top, findings or contract", q.Name)
+	return nil, fmt.Errorf("query %q: want timeline, top, findings, contract or endpoints", q.Name)
+}
+
+// askEndpoints answers "endpoints": the inventory as of q.To (the newest
+// when zero), of the host named in q.Args if any.
+func (db *DB) askEndpoints(ctx context.Context, q Question) (*Answer, error) {
+	if len(q.Args) > 1 {
+		return nil, fmt.Errorf("query endpoints: name at most one host")
+	}
+	eq := EndpointsQuery{AsOf: q.To, Limit: q.Limit}
+	if len(q.Args) == 1 {
+		eq.Host = q.Args[0]
+	}
+	eps, err := db.Endpoints(ctx, eq)
+	return endpointsAnswer(eps), err
 }
 
 func timelineAnswer(evs []StoredEvent) *Answer {
@@ -115,6 +134,15 @@ func contractAnswer(rs []contract.Report) *Answer {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Time.UTC().Format(time.RFC3339), r.Client, r.Method, r.Path, r.Status, reasonList(r.Violations))
 		}
 	}}
+}
+
+// endpointsAnswer prints as "gatewatch endpoints" does
+// (inventory.WriteTable), grouped by host when there are several.
+func endpointsAnswer(eps []inventory.Endpoint) *Answer {
+	if eps == nil {
+		eps = []inventory.Endpoint{}
+	}
+	return &Answer{Rows: eps, table: func(w io.Writer) { _ = inventory.WriteTable(w, eps) }}
 }
 
 // reasonList is a report's violations for a table cell: each reason, with

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/detect/contract"
+	"github.com/gatewatch/gatewatch/detect/inventory"
 )
 
 func TestParseRankBy(t *testing.T) {
@@ -42,6 +43,10 @@ func TestAnswerPrints(t *testing.T) {
 			Violations: []contract.Violation{{Reason: contract.WrongKind, Param: "id", Expected: "integer", Got: `"x"`}, {Reason: contract.ProbeFile}}}}),
 			"TIME                  CLIENT       METHOD  PATH          STATUS  REASONS\n2026-03-02T10:00:00Z  203.0.113.7  GET     /v1/orders/x  400     wrong_kind(id), probe_file\n",
 			`"reasons": [`},
+		{"endpoints", endpointsAnswer([]inventory.Endpoint{sampleEndpoint()}),
+			"METHOD  ROUTE            REQUESTS  CLIENTS  2xx  4xx   5xx  AUTH    P95  FIRST             LAST              VERSIONS\n" +
+				"GET     /v1/orders/{id}       120        7  83%  12%  2.5%  yes   4.1kB  2026-03-01 09:00  2026-03-04 08:59  v1,v2\n",
+			`"auth_required": true`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,7 +1,7 @@
 // Package storage keeps gatewatch's audit trail in ClickHouse: every
-// normalised event, every per-client window aggregate, every finding and
-// every request outside the API's contract (contract_violations),
-// queryable for audits and for the Grafana dashboards.
+// normalised event, every per-client window aggregate, every finding,
+// every request outside the API's contract (contract_violations) and the
+// endpoint inventory's snapshots (endpoints), queryable for audits and for the Grafana dashboards.
 //
 // It sits downstream of ingest and detect (it imports both, never cmd).
 // The pieces, in the order a deployment uses them:
@@ -15,8 +15,9 @@
 //     the DDL for every server: the 18.16 path (plain types, retention by
 //     DB.EnforceRetention dropping whole day partitions) and the newer path
 //     (LowCardinality, DateTime64, IPv6, TTL).
-//   - Writer batches events, windows, findings and contract violations in
-//     memory (bounded by rows and time) and inserts them with retries;
+//   - Writer batches events, windows, findings, contract violations and
+//     endpoint inventory snapshots (WriteEndpoints; DB.InsertEndpoints
+//     unbatched) in memory (bounded by rows and time) and inserts them with retries;
 //     DB.ConsumeEvents, DB.ConsumeFindings, DB.ConsumeWindows and
 //     DB.ConsumeViolations read a Kafka topic through the MessageReader
 //     interface (which *kafka.Reader satisfies) and commit offsets only
@@ -27,9 +28,10 @@
 //     (DB.RetentionLoop) and the pipeline's own health samples
 //     (DB.HealthLoop; GatheredHealth makes them of Prometheus metrics)
 //     beside them; NewStore, then Run until ctx ends.
-//   - ClientTimeline, TopClients, OpenFindings and ContractViolations
-//     answer the common audit questions with parameterised queries; Ask asks one by name ("gatewatch
-//     query") and its Answer prints as a table or JSON.
+//   - ClientTimeline, TopClients, OpenFindings, ContractViolations and
+//     Endpoints (each endpoint's newest snapshot) answer the common audit
+//     questions with parameterised queries; Ask asks one by name
+//     ("gatewatch query") and its Answer prints as a table or JSON.
 //
 // docs/storage.md explains the schema, sort keys, retention, what happens
 // while ClickHouse is down, and how duplicates are avoided.

@@ -56,7 +56,16 @@ type Retention struct {
 	// Violations is contract_violations, the requests outside the API's
 	// contract.
 	Violations int `yaml:"violations" json:"violations"`
+	// Endpoints is the endpoint inventory's snapshots (the endpoints
+	// table); DefaultEndpointRetentionDays is a sensible value.
+	Endpoints int `yaml:"endpoints" json:"endpoints"`
 }
+
+// DefaultEndpointRetentionDays is the retention suggested for the
+// endpoints table: inventories are small (one row per endpoint per day
+// once merged), and an endpoint no snapshot has listed for 90 days is
+// gone from the API.
+const DefaultEndpointRetentionDays = 90
 
 func (o *Options) setDefaults() {
 	if o.Addr == "" {

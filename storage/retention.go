@@ -29,6 +29,7 @@ func (db *DB) EnforceRetention(ctx context.Context, now time.Time) ([]Dropped, e
 		{tableFindings, db.opts.Retention.Findings},
 		{tableHealth, db.opts.Retention.Health},
 		{tableViolations, db.opts.Retention.Violations},
+		{tableEndpoints, db.opts.Retention.Endpoints},
 	} {
 		if t.days <= 0 {
 			continue

@@ -15,6 +15,7 @@ const (
 	tableFindings   = "findings"
 	tableHealth     = "pipeline_health"
 	tableViolations = "contract_violations"
+	tableEndpoints  = "endpoints"
 )
 
 // migration is one step of the schema. Every statement is idempotent, so
@@ -271,6 +272,37 @@ func (d ddl) violationColumns() []column {
 	}
 }
 
+// endpointColumns are endpoints' columns in insert order
+// (endpointRow.values): one row per endpoint per inventory snapshot, the
+// fields of inventory.Endpoint but MemoryBytes (the memory of the process
+// that learnt it, meaningless once stored). The status mix is stored as
+// counts, as the inventory keeps it; shares are a division in the query.
+// Times are to the second on every server: a snapshot is taken minutes
+// apart, and first/last seen need no more.
+func (d ddl) endpointColumns() []column {
+	s := d.str()
+	return []column{
+		{"snapshot", "DateTime('UTC')"},
+		{"host", s},
+		{"method", s},
+		{"route", s},
+		{"requests", "UInt64"},
+		{"clients", "UInt64"},
+		{"status_2xx", "UInt64"},
+		{"status_3xx", "UInt64"},
+		{"status_4xx", "UInt64"},
+		{"status_5xx", "UInt64"},
+		{"status_401_403", "UInt64"},
+		{"status_404", "UInt64"},
+		{"auth_required", "UInt8"},
+		{"bytes_p50", "UInt64"},
+		{"bytes_p95", "UInt64"},
+		{"first_seen", "DateTime('UTC')"},
+		{"last_seen", "DateTime('UTC')"},
+		{"versions", "Array(String)"},
+	}
+}
+
 func (d ddl) healthColumns() []column {
 	return []column{
 		{"time", "DateTime('UTC')"},
@@ -346,7 +378,30 @@ func (d ddl) migrations() []migration {
 					"toYYYYMMDD(time)", "(client, time, violation_id)", d.ttl(d.timeTTL(), d.ret.Violations))},
 			},
 		},
+		{
+			Version:    6,
+			Name:       "endpoints",
+			Statements: []statement{{SQL: d.endpointsTable()}},
+		},
 	}
+}
+
+// endpointsTable is the endpoint inventory's table (migration 6). Each
+// snapshot of the inventory inserts every endpoint it holds, with the
+// snapshot time as the Replacing engine's version, so within a partition
+// the latest snapshot of an endpoint is the row that survives merges.
+// Partitions are UTC days of the snapshot, like every other table's: the
+// table so keeps one row per endpoint per day once merged (at most
+// MaxEndpoints times the retained days, 900k rows for 10k endpoints and
+// 90 days: a daily history of the inventory for free), and
+// EnforceRetention drops its old days with the code every table uses
+// (month partitions would keep fewer rows but need a second retention
+// path). Reads never rely on the merge: they take each endpoint's newest
+// row with LIMIT 1 BY (DB.Endpoints). The sort key is the endpoint, route
+// before method as the inventory sorts, so a route's methods sit together.
+func (d ddl) endpointsTable() string {
+	return d.create(tableEndpoints, d.endpointColumns(), "ReplacingMergeTree(snapshot)",
+		"toYYYYMMDD(snapshot)", "(host, route, method)", d.ttl("snapshot", d.ret.Endpoints))
 }
 
 // addColumns adds columns to a table, the first after the column named

@@ -17,7 +17,7 @@ var update = flag.Bool("update", false, "rewrite the golden DDL files under test
 // files. Regenerate with: go test ./storage -run TestSchemaGolden -update
 func TestSchemaGolden(t *testing.T) {
 	t.Parallel()
-	ret := Retention{Events: 30, Windows: 90, Findings: 365, Health: 7, Violations: 90}
+	ret := Retention{Events: 30, Windows: 90, Findings: 365, Health: 7, Violations: 90, Endpoints: 90}
 	tests := []struct {
 		name    string
 		version ServerVersion

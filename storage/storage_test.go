@@ -94,7 +94,7 @@ func TestMigrateTwice(t *testing.T) {
 			t.Errorf("migration %d not marked applied", m.Version)
 		}
 	}
-	for _, table := range []string{tableEvents, tableWindows, tableFindings, tableHealth, tableViolations} {
+	for _, table := range []string{tableEvents, tableWindows, tableFindings, tableHealth, tableViolations, tableEndpoints} {
 		if n := count(t, db, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", db.Database(), table); n != 1 {
 			t.Errorf("table %s missing", table)
 		}
@@ -148,8 +148,9 @@ func TestMigrateOlderSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(applied) != 4 || applied[0].Version != 2 || applied[1].Version != 3 || applied[2].Version != 4 || applied[3].Version != 5 {
-		t.Fatalf("Migrate on the older schema applied %v, want [2 3 4 5]", applied)
+	if len(applied) != 5 || applied[0].Version != 2 || applied[1].Version != 3 || applied[2].Version != 4 || applied[3].Version != 5 ||
+		applied[4].Version != 6 {
+		t.Fatalf("Migrate on the older schema applied %v, want [2 3 4 5 6]", applied)
 	}
 	open, err := db.OpenFindings(ctx, FindingsQuery{})
 	if err != nil || len(open) != 1 || open[0].Summary != "old summary" || open[0].Why != "" || open[0].Routes != nil ||

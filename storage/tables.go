@@ -10,6 +10,10 @@ const (
 	TableHealth   = tableHealth   // the pipeline's own metrics over time
 	// TableViolations holds every request outside the API's contract.
 	TableViolations = tableViolations
+	// TableEndpoints holds the endpoint inventory's snapshots: one row per
+	// endpoint per snapshot, the newest per endpoint being its current
+	// state.
+	TableEndpoints = tableEndpoints
 )
 
 // ValidName reports whether s can name a database: ASCII letters, digits

@@ -63,12 +63,15 @@ type WriterStats struct {
 	Findings uint64
 	// Violations are requests outside the API's contract (WriteViolations).
 	Violations uint64
-	Inserts    uint64 // successful INSERTs
-	Retries    uint64 // failed attempts that were retried
+	// Endpoints are endpoint inventory rows, one per endpoint per snapshot
+	// (WriteEndpoints).
+	Endpoints uint64
+	Inserts   uint64 // successful INSERTs
+	Retries   uint64 // failed attempts that were retried
 }
 
-// Writer stores events, windows, findings and contract violations
-// without Kafka (the embedded mode of `gatewatch run`): callers hand it
+// Writer stores events, windows, findings, contract violations and
+// endpoint inventory snapshots without Kafka (the embedded mode of `gatewatch run`): callers hand it
 // rows, it batches them and inserts in the background with retries.
 // While ClickHouse is down, Write blocks once MaxPending batches wait, so
 // memory stays bounded and the caller's own input (a tailed file, an HTTP
@@ -86,11 +89,13 @@ type Writer struct {
 	findings []detect.Finding
 	// violations are WriteViolations' rows, already copied.
 	violations []violationRow
-	first      time.Time // when cur got its first row
-	closed     bool
-	seed       uint64
-	seq        uint64
-	vseq       atomic.Uint64 // violation ids: seed plus this sequence
+	// endpoints are WriteEndpoints' rows, already copied.
+	endpoints []endpointRow
+	first     time.Time // when cur got its first row
+	closed    bool
+	seed      uint64
+	seq       uint64
+	vseq      atomic.Uint64 // violation ids: seed plus this sequence
 
 	queue  chan *job
 	free   chan *eventBatch
@@ -105,25 +110,28 @@ type Writer struct {
 	imu      sync.Mutex
 	inflight []*job
 
-	stats struct{ events, windows, findings, violations, inserts, retries atomic.Uint64 }
-	lost  atomic.Uint64 // rows abandoned when Close timed out
+	stats struct {
+		events, windows, findings, violations, endpoints, inserts, retries atomic.Uint64
+	}
+	lost atomic.Uint64 // rows abandoned when Close timed out
 }
 
 // job is one insert unit: a batch of events plus whatever windows,
-// findings and violations were pending when it was cut. flushed is closed
+// findings, violations and endpoints were pending when it was cut. flushed is closed
 // once the job is stored (or abandoned, with err set).
 type job struct {
 	events     *eventBatch
 	windows    []ClientWindow
 	findings   []detect.Finding
 	violations []violationRow
+	endpoints  []endpointRow
 	flushed    chan struct{}
 	err        error
 }
 
 // rows is how many rows of every table j holds.
 func (j *job) rows() int {
-	return j.events.Len() + len(j.windows) + len(j.findings) + len(j.violations)
+	return j.events.Len() + len(j.windows) + len(j.findings) + len(j.violations) + len(j.endpoints)
 }
 
 // NewWriter starts a Writer on db.
@@ -203,7 +211,7 @@ func (w *Writer) WriteFindings(ctx context.Context, fs []detect.Finding) error {
 }
 
 // queueRows appends rows to one of w's side queues (windows, findings,
-// violations), which ride along with the next event batch, and cuts a
+// violations, endpoints), which ride along with the next event batch, and cuts a
 // batch early when the queue alone is full.
 func queueRows[T any](ctx context.Context, w *Writer, queue *[]T, rows []T) error {
 	w.mu.Lock()
@@ -290,6 +298,7 @@ func (w *Writer) Stats() WriterStats {
 		Windows:    w.stats.windows.Load(),
 		Findings:   w.stats.findings.Load(),
 		Violations: w.stats.violations.Load(),
+		Endpoints:  w.stats.endpoints.Load(),
 		Inserts:    w.stats.inserts.Load(),
 		Retries:    w.stats.retries.Load(),
 	}
@@ -298,7 +307,7 @@ func (w *Writer) Stats() WriterStats {
 // pendingLocked is how many rows wait in the batch being filled and the
 // side queues.
 func (w *Writer) pendingLocked() int {
-	return w.cur.Len() + len(w.windows) + len(w.findings) + len(w.violations)
+	return w.cur.Len() + len(w.windows) + len(w.findings) + len(w.violations) + len(w.endpoints)
 }
 
 func (w *Writer) cutLocked(ctx context.Context) error {
@@ -312,7 +321,8 @@ func (w *Writer) cutJobLocked(ctx context.Context) (*job, error) {
 	if w.pendingLocked() == 0 {
 		return nil, nil
 	}
-	j := &job{events: w.cur, windows: w.windows, findings: w.findings, violations: w.violations, flushed: make(chan struct{})}
+	j := &job{events: w.cur, windows: w.windows, findings: w.findings, violations: w.violations,
+		endpoints: w.endpoints, flushed: make(chan struct{})}
 	w.imu.Lock()
 	w.inflight = append(w.inflight, j)
 	w.imu.Unlock()
@@ -331,7 +341,7 @@ func (w *Writer) cutJobLocked(ctx context.Context) (*job, error) {
 	if len(w.in) > 1<<15 {
 		w.in = make(interner)
 	}
-	w.windows, w.findings, w.violations = nil, nil, nil
+	w.windows, w.findings, w.violations, w.endpoints = nil, nil, nil, nil
 	return j, nil
 }
 
@@ -392,6 +402,8 @@ func (w *Writer) finish(j *job) {
 	close(j.flushed)
 }
 
+// store inserts j's rows, one INSERT per table that has any, each
+// retried until it succeeds or the writer is stopped.
 func (w *Writer) store(j *job) error {
 	onErr := func(err error) {
 		w.stats.retries.Add(1)
@@ -399,40 +411,24 @@ func (w *Writer) store(j *job) error {
 			w.opts.OnError(err)
 		}
 	}
-	if j.events.Len() > 0 {
-		if err := retry(w.runCtx, w.opts.Backoff, onErr, func(ctx context.Context) error {
-			return w.db.insertEvents(ctx, j.events)
-		}); err != nil {
+	for _, t := range []struct {
+		rows   int
+		stored *atomic.Uint64
+		insert func(context.Context) error
+	}{
+		{j.events.Len(), &w.stats.events, func(ctx context.Context) error { return w.db.insertEvents(ctx, j.events) }},
+		{len(j.windows), &w.stats.windows, func(ctx context.Context) error { return w.db.InsertWindows(ctx, j.windows) }},
+		{len(j.findings), &w.stats.findings, func(ctx context.Context) error { return w.db.InsertFindings(ctx, j.findings) }},
+		{len(j.violations), &w.stats.violations, func(ctx context.Context) error { return w.db.insertViolations(ctx, j.violations) }},
+		{len(j.endpoints), &w.stats.endpoints, func(ctx context.Context) error { return w.db.insertEndpoints(ctx, j.endpoints) }},
+	} {
+		if t.rows == 0 {
+			continue
+		}
+		if err := retry(w.runCtx, w.opts.Backoff, onErr, t.insert); err != nil {
 			return err
 		}
-		w.stats.events.Add(uint64(j.events.Len()))
-		w.stats.inserts.Add(1)
-	}
-	if len(j.windows) > 0 {
-		if err := retry(w.runCtx, w.opts.Backoff, onErr, func(ctx context.Context) error {
-			return w.db.InsertWindows(ctx, j.windows)
-		}); err != nil {
-			return err
-		}
-		w.stats.windows.Add(uint64(len(j.windows)))
-		w.stats.inserts.Add(1)
-	}
-	if len(j.findings) > 0 {
-		if err := retry(w.runCtx, w.opts.Backoff, onErr, func(ctx context.Context) error {
-			return w.db.InsertFindings(ctx, j.findings)
-		}); err != nil {
-			return err
-		}
-		w.stats.findings.Add(uint64(len(j.findings)))
-		w.stats.inserts.Add(1)
-	}
-	if len(j.violations) > 0 {
-		if err := retry(w.runCtx, w.opts.Backoff, onErr, func(ctx context.Context) error {
-			return w.db.insertViolations(ctx, j.violations)
-		}); err != nil {
-			return err
-		}
-		w.stats.violations.Add(uint64(len(j.violations)))
+		t.stored.Add(uint64(t.rows))
 		w.stats.inserts.Add(1)
 	}
 	return nil

@@ -175,3 +175,31 @@ PARTITION BY toYYYYMMDD(time)
 ORDER BY (client, time, violation_id)
 SETTINGS index_granularity = 8192;
 
+
+-- migration 6: endpoints
+CREATE TABLE IF NOT EXISTS `gatewatch`.endpoints
+(
+    snapshot DateTime('UTC'),
+    host String,
+    method String,
+    route String,
+    requests UInt64,
+    clients UInt64,
+    status_2xx UInt64,
+    status_3xx UInt64,
+    status_4xx UInt64,
+    status_5xx UInt64,
+    status_401_403 UInt64,
+    status_404 UInt64,
+    auth_required UInt8,
+    bytes_p50 UInt64,
+    bytes_p95 UInt64,
+    first_seen DateTime('UTC'),
+    last_seen DateTime('UTC'),
+    versions Array(String)
+)
+ENGINE = ReplacingMergeTree(snapshot)
+PARTITION BY toYYYYMMDD(snapshot)
+ORDER BY (host, route, method)
+SETTINGS index_granularity = 8192;
+
