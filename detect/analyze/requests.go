@@ -50,8 +50,12 @@ type RequestOptions struct {
 		Check(ev *ingest.Event, out []contract.Violation) []contract.Violation
 	}
 	// Output receives one JSON object per request outside the contract
-	// (RequestReport).
-	Output io.Writer
+	// (RequestReport), or with ByClient one per client incident
+	// (contract.Incident, written when it ends: after IncidentGap of the
+	// client's quiet, or at the end of the inputs).
+	Output      io.Writer
+	ByClient    bool
+	IncidentGap time.Duration // default contract.DefaultIncidentGap
 	// DeadLetter, when set, keeps every rejected line of the inputs.
 	DeadLetter DeadLetter
 	// TmpDir holds the copy of standard input (default os.TempDir()).
@@ -85,6 +89,7 @@ type RequestSummary struct {
 	Learned         int64 // events learnt from
 	Judged, Flagged int64 // events judged, and those outside the contract
 	ByReason        map[contract.Reason]int64
+	Incidents       int64 // client incidents written (ByClient)
 }
 
 // Requests learns the contract, judges every request of the inputs
@@ -120,6 +125,9 @@ func Requests(ctx context.Context, o RequestOptions) (RequestSummary, error) {
 		}
 	}
 	j := judge{o: &o, m: m, sum: &sum, enc: json.NewEncoder(o.Output)}
+	if o.ByClient {
+		j.incidents = contract.NewIncidents(o.IncidentGap, j.writeIncident)
+	}
 	if len(o.Learn) == 0 && o.LearnLines <= 0 && !o.learnAll() {
 		total, err := totalBytes(inputs)
 		if err != nil {
@@ -135,7 +143,21 @@ func Requests(ctx context.Context, o RequestOptions) (RequestSummary, error) {
 			return sum, j.err
 		}
 	}
+	if j.incidents != nil {
+		if err := j.incidents.Flush(); err != nil {
+			return sum, err
+		}
+	}
 	return sum, nil
+}
+
+// writeIncident writes one client incident (ByClient).
+func (j *judge) writeIncident(in *contract.Incident) error {
+	j.sum.Incidents++
+	if err := j.enc.Encode(in.Summarized()); err != nil {
+		return fmt.Errorf("analyze: write: %w", err)
+	}
+	return nil
 }
 
 // judge learns the learning period's events and judges the rest.
@@ -149,6 +171,7 @@ type judge struct {
 	// the learning period (0: LearnLines decides).
 	learnBytes int64
 	vs         []contract.Violation
+	incidents  *contract.Incidents // ByClient
 	err        error
 }
 
@@ -175,6 +198,10 @@ func (j *judge) event(name string) func(line int64, ev *ingest.Event) {
 		j.sum.Flagged++
 		for _, v := range j.vs {
 			j.sum.ByReason[v.Reason]++
+		}
+		if j.incidents != nil {
+			j.err = j.incidents.Add(&contract.Located{Report: contract.ReportOf(ev, j.vs), Input: name, Line: line})
+			return
 		}
 		j.err = j.enc.Encode(RequestReport{Input: name, Line: line, Time: ev.Time, Client: ev.ClientKey, Method: ev.Method,
 			Route: ev.Route, Path: ev.Path, Status: ev.Status, Reasons: j.vs})

@@ -92,7 +92,8 @@ func NewIncidents(gap time.Duration, emit func(*Incident) error) *Incidents {
 }
 
 // Add folds one report into its client's incident, ending the incident
-// first when the client was quiet for longer than the gap.
+// first when the client was quiet for longer than the gap. The incident
+// keeps copies of the report's strings, not the report.
 func (g *Incidents) Add(r *Located) error {
 	in := g.open[r.Client]
 	if in != nil && r.Time.Sub(in.Last) > g.gap {
@@ -102,9 +103,11 @@ func (g *Incidents) Add(r *Located) error {
 		in = nil
 	}
 	if in == nil {
-		in = &Incident{Client: r.Client, First: r.Time, Last: r.Time, Reasons: map[Reason]int{},
+		// The report's strings may alias a reader's reused buffers: what
+		// the incident keeps is copied.
+		in = &Incident{Client: strings.Clone(r.Client), First: r.Time, Last: r.Time, Reasons: map[Reason]int{},
 			FirstLine: r.Line, Input: r.Input}
-		g.open[r.Client] = in
+		g.open[in.Client] = in
 	}
 	in.fold(r)
 	if !in.opened && (in.Requests >= OpenAfter || in.sure) {
@@ -145,6 +148,7 @@ func (in *Incident) fold(r *Located) {
 		if len(in.Samples) < maxIncidentSamples && !slices.ContainsFunc(in.Samples, func(s Sample) bool {
 			return s.Reason == v.Reason && s.Param == v.Param
 		}) {
+			v.Param, v.Expected, v.Got = strings.Clone(v.Param), strings.Clone(v.Expected), strings.Clone(v.Got)
 			in.Samples = append(in.Samples, Sample{Line: r.Line, Route: route, Violation: v})
 		}
 	}
@@ -213,6 +217,13 @@ func (in *Incident) Finding(status detect.Status) detect.Finding {
 		Why: "requests unlike anything the API was seen to accept (route, parameters, value kinds, characters, lengths " +
 			"learnt from traffic; docs/contract.md)",
 	}
+}
+
+// Summarized fills in the incident's Summary and returns it: the form
+// written as JSON by an audit (analyze --requests --by-client).
+func (in *Incident) Summarized() *Incident {
+	in.Summary = in.summary()
+	return in
 }
 
 // incidentID is the stable id of client's incident starting at first.

@@ -95,6 +95,9 @@ func (m *Model) Learn(ev *ingest.Event) {
 			p.classes[bitsTrailing(c)].add(h)
 		}
 		p.learnLen(s.Len, h)
+		if s.Kind == KindInt && !isPathParam(name) {
+			p.learnInt(intValue(value), h)
+		}
 		p.values++
 		p.learnEnum(value, h)
 	}
@@ -191,8 +194,8 @@ func (m *Model) Freeze() {
 	lone := map[string][2]int{} // per prefix: routes of one client, known routes
 	for k, r := range m.routes {
 		r.known = m.keep(r.seen)
-		for _, p := range r.params {
-			m.freezeParam(p)
+		for name, p := range r.params {
+			m.freezeParam(p, name)
 		}
 		host, rest, _ := strings.Cut(k, " ")
 		_, tmpl, _ := strings.Cut(rest, " ")
@@ -224,7 +227,8 @@ const (
 	openRatio = 1
 )
 
-func (m *Model) freezeParam(p *param) {
+// freezeParam sets the contract of parameter name from what was learnt.
+func (m *Model) freezeParam(p *param, name string) {
 	p.known = m.keep(p.seen)
 	for k, s := range p.kinds {
 		if m.keep(s) {
@@ -247,6 +251,7 @@ func (m *Model) freezeParam(p *param) {
 		slices.Sort(p.enumSet)
 	}
 	p.enum = nil
+	m.freezeRange(p, name)
 }
 
 // forEachParam calls f with each parameter of a query string, its name

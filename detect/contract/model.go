@@ -1,13 +1,14 @@
 // Package contract learns the shape of an API from its traffic — each
 // route's methods and, per query parameter, the kinds of value, the
-// character classes and the lengths it takes — and says which requests
+// character classes, the lengths and the integer range it takes — and
+// says which requests
 // fall outside it: "this request is unlike anything this API accepts",
 // where the detectors' baselines say "this client behaves unlike itself".
 //
 // A Model learns from events (Learn), is frozen into a contract (Freeze),
 // then checks events against it (Check). What it learns is robust to
-// poisoning: a route, a parameter, a kind, a character class or a length
-// becomes part of the contract only once Options.MinClients distinct
+// poisoning: a route, a parameter, a kind, a character class, a length
+// or the bound of a range becomes part of the contract only once Options.MinClients distinct
 // clients have shown it in requests answered below 400, so one attacker
 // present during learning — or an attack refused by the API — does not
 // widen it.
@@ -15,9 +16,10 @@
 // Checks: an unknown route under a prefix the API serves (or a retired
 // API version), a probe for a backup, config or source file, an unknown
 // parameter name, a value of another kind (SQL where an integer belongs),
-// a value far longer than any learned, and characters of a class the
-// parameter never takes (a quote in an identifier, markup in free text,
-// control bytes, double encoding, "..").
+// a value far longer than any learned, an integer far outside the range
+// a query parameter takes (qty=100000 where 1 to 99 are learnt), and
+// characters of a class the parameter never takes (a quote in an
+// identifier, markup in free text, control bytes, double encoding, "..").
 package contract
 
 import (
@@ -28,6 +30,7 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"time"
 	"unsafe"
 )
 
@@ -107,6 +110,7 @@ type param struct {
 	values  int          // values learned
 	enum    []enumValue  // distinct values, while at most maxEnum
 	enumOff bool         // more than maxEnum distinct values
+	ints    *intExtremes // of a query parameter's integer values; nil before the first
 
 	// The contract, set by Freeze.
 	known    bool
@@ -115,6 +119,10 @@ type param struct {
 	maxLen   int      // the MinClients-th longest length from distinct clients
 	shaped   bool     // minShapeValues learnt: kinds, characters and lengths are judged
 	enumSet  []string // nil: not an enum
+	// ranged: integers outside [below, above] are out of range; [lo, hi]
+	// is the range learnt (freezeRange).
+	ranged               bool
+	lo, hi, below, above int64
 }
 
 type enumValue struct {
@@ -141,6 +149,10 @@ type Model struct {
 	open     map[string]bool     // prefixes of many routes each seen by one client: a file tree, not an API (Freeze)
 	frozen   bool
 	key      [2]uint64 // of the client hashes (hashClient), random, saved with the model
+	// learnStart and learnedN are a Checker's learning progress, saved
+	// with the model (Checker.Save) and restored by LoadChecker.
+	learnStart time.Time
+	learnedN   int64
 }
 
 // New returns an empty Model.
@@ -247,6 +259,9 @@ func (m *Model) Stats() Stats {
 				b += int64(len(e.v))
 			}
 			b += int64(cap(p.enumSet)) * int64(unsafe.Sizeof(""))
+			if p.ints != nil {
+				b += allocBytes(unsafe.Sizeof(*p.ints))
+			}
 		}
 	}
 	for _, set := range []map[string]*support{m.prefixes, m.versions, m.exts} {

@@ -50,6 +50,10 @@ func TestCheck(t *testing.T) {
 		{"overlong", "GET", "/api/v2/products", "/api/v2/products", "q=" + strings.Repeat("A", 500), []Reason{TooLong}},
 		{"unknown parameter (the poisoner's)", "GET", "/api/v2/products", "/api/v2/products", "page=2&debug=1", []Reason{UnknownParam}},
 		{"negative quantity", "POST", "/api/v2/orders", "/api/v2/orders", "qty=-5&sku=a1b2c3d4", []Reason{UnexpectedChar}},
+		{"quantity above the range, not far", "POST", "/api/v2/orders", "/api/v2/orders", "qty=150&sku=a1b2c3d4", nil},
+		{"quantity far above the range", "POST", "/api/v2/orders", "/api/v2/orders", "qty=100000&sku=a1b2c3d4", []Reason{OutOfRange}},
+		{"page far above the range", "GET", "/api/v2/products", "/api/v2/products", "page=999999999", []Reason{OutOfRange}},
+		{"a new id above those learnt", "GET", "/api/v2/products/{id}", "/api/v2/products/99999999", "", nil},
 		{"unknown route under a served prefix", "GET", "/api/v2/admin", "/api/v2/admin", "", []Reason{UnknownRoute}},
 		{"unknown method", "DELETE", "/api/v2/orders", "/api/v2/orders", "", []Reason{UnknownRoute}},
 		{"backup file", "GET", "/api/v2/orders.bak", "/api/v2/orders.bak", "", []Reason{ProbeFile}},
@@ -72,9 +76,19 @@ func TestCheck(t *testing.T) {
 
 func TestViolationText(t *testing.T) {
 	m := learnShop(t)
-	vs := m.Check(event("198.51.100.1", "GET", "/api/v2/products", "/api/v2/products", "page=4%27%20OR%201=1", 200), nil)
-	if len(vs) == 0 || vs[0].Param != "page" || vs[0].Expected != "integer" || vs[0].Got != `"4' OR 1=1"` {
-		t.Errorf("violations %+v, want page: integer, got \"4' OR 1=1\"", vs)
+	for _, tt := range []struct {
+		method, route, query string
+		want                 Violation
+	}{
+		{"GET", "/api/v2/products", "page=4%27%20OR%201=1", Violation{WrongKind, "page", "an integer 1-40", `"4' OR 1=1"`}},
+		{"POST", "/api/v2/orders", "qty=4%27%20OR%201=1", Violation{WrongKind, "qty", "an integer 1-99", `"4' OR 1=1"`}},
+		{"POST", "/api/v2/orders", "qty=5000", Violation{OutOfRange, "qty", "an integer 1-99", `"5000"`}},
+		{"GET", "/api/v2/products", "sort=1", Violation{WrongKind, "sort", "one of name|price|rating", `"1"`}},
+	} {
+		vs := m.Check(event("198.51.100.1", tt.method, tt.route, tt.route, tt.query, 200), nil)
+		if len(vs) == 0 || vs[0] != tt.want {
+			t.Errorf("%s: violations %+v, want first %+v", tt.query, vs, tt.want)
+		}
 	}
 }
 

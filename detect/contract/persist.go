@@ -9,12 +9,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
+	"time"
 	"unicode/utf8"
+
+	"github.com/gatewatch/gatewatch/internal/atomicfile"
 )
 
 // FileFormat and FileVersion identify a saved Model. Decode refuses a
@@ -45,6 +46,16 @@ type savedModel struct {
 	Prefixes []savedEntry `json:"prefixes"`
 	Versions []savedEntry `json:"versions"`
 	Exts     []savedEntry `json:"extensions"`
+	// Learning is how far a Checker's learning period had come when it
+	// saved the model (Checker.Save); absent from Model.Save's files.
+	Learning *savedLearning `json:"learning,omitempty"`
+}
+
+// savedLearning is a Checker's learning progress: when its first event
+// was, and how many events it learnt from.
+type savedLearning struct {
+	Start   time.Time `json:"start"`
+	Learned int64     `json:"learned"`
 }
 
 // savedRoute is one route of a saved Model.
@@ -70,6 +81,23 @@ type savedParam struct {
 	Enum    []savedEnum          `json:"enum,omitempty"`
 	EnumOff bool                 `json:"enum_off,omitempty"`
 	EnumSet []text               `json:"enum_set,omitempty"` // of a frozen model: the enum's values in the contract
+	// Ints are the extremes of a query parameter's integer values; absent
+	// from files saved before ranges were learnt, which load without.
+	Ints *savedInts `json:"ints,omitempty"`
+}
+
+// savedInts are the integer extremes of a parameter: each client's
+// smallest and largest value, the three smallest smallest first, the
+// three largest largest first.
+type savedInts struct {
+	Low  []savedInt `json:"low"`
+	High []savedInt `json:"high"`
+}
+
+// savedInt is an integer learnt and the hash of the client that sent it.
+type savedInt struct {
+	Value  int64  `json:"value"`
+	Client uint64 `json:"client"`
 }
 
 // savedLen is a length learnt and the hash of the client that sent it.
@@ -155,6 +183,9 @@ func (m *Model) saved() *savedModel {
 	f := &savedModel{Format: FileFormat, Version: FileVersion, Key: fmt.Sprintf("%016x%016x", m.key[0], m.key[1]),
 		Frozen: m.frozen, Routes: make([]savedRoute, 0, len(m.routes)),
 		Prefixes: savedSet(m.prefixes), Versions: savedSet(m.versions), Exts: savedSet(m.exts)}
+	if m.learnedN > 0 {
+		f.Learning = &savedLearning{Start: m.learnStart.UTC(), Learned: m.learnedN}
+	}
 	for k, r := range m.routes {
 		host, rest, _ := strings.Cut(k, " ")
 		method, tmpl, _ := strings.Cut(rest, " ")
@@ -203,7 +234,18 @@ func (p *param) saved(name string) savedParam {
 	for _, v := range p.enumSet {
 		sp.EnumSet = append(sp.EnumSet, text(v))
 	}
+	if x := p.ints; x != nil && x.nLow > 0 {
+		sp.Ints = &savedInts{Low: savedInts3(x.low[:x.nLow]), High: savedInts3(x.high[:x.nHigh])}
+	}
 	return sp
+}
+
+func savedInts3(t []intClient) []savedInt {
+	out := make([]savedInt, len(t))
+	for i, e := range t {
+		out[i] = savedInt{Value: e.v, Client: e.h}
+	}
+	return out
 }
 
 // savedSet is a set of supports by host and value, sorted.
@@ -243,46 +285,10 @@ func (s savedSupport) support() (support, error) {
 // crash leaves the old file or the new one, never a torn one. The file
 // is readable by its owner only.
 func (m *Model) Save(path string) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
+	if err := atomicfile.Write(path, m.Encode); err != nil {
 		return fmt.Errorf("contract: save %s: %w", path, err)
-	}
-	err = m.Encode(tmp)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("contract: save %s: %w", path, err)
-	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("contract: save %s: sync directory: %w", path, err)
 	}
 	return nil
-}
-
-// syncDir syncs directory dir, so a rename in it is durable. A file
-// system that cannot sync directories is not an error.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if errors.Is(err, syscall.EINVAL) || errors.Is(err, errors.ErrUnsupported) {
-		return nil
-	}
-	return err
 }
 
 // Load reads a model saved with Save (see Decode).
@@ -410,6 +416,12 @@ func (f *savedModel) model(opts Options) (*Model, error) {
 			return nil, fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
+	if l := f.Learning; l != nil {
+		if l.Learned < 0 || l.Start.IsZero() {
+			return nil, fmt.Errorf("learning progress of %d events from %v", l.Learned, l.Start)
+		}
+		m.learnStart, m.learnedN = l.Start, l.Learned
+	}
 	if f.Frozen {
 		m.Freeze()
 		for _, e := range enumSets {
@@ -496,6 +508,11 @@ func restoreParam(sp *savedParam, frozen bool) (*param, error) {
 	if err := restoreEnum(p, sp, frozen); err != nil {
 		return nil, err
 	}
+	if sp.Ints != nil {
+		if err := restoreInts(p, sp.Ints); err != nil {
+			return nil, fmt.Errorf("integers: %w", err)
+		}
+	}
 	return p, nil
 }
 
@@ -523,6 +540,56 @@ func restoreLongest(p *param, ls []savedLen) error {
 			}
 		}
 		p.longest[i] = lenClient{n: l.Len, h: l.Client}
+	}
+	return nil
+}
+
+// restoreInts sets p's integer extremes, checked: as many smallest as
+// largest, one to three, in order, of distinct clients, each client's
+// smallest at most its largest, the same clients when fewer than three,
+// and no more clients than p's integer kind counts. (Any int64 is a
+// value Learn may keep: it saturates at the bounds.)
+func restoreInts(p *param, si *savedInts) error {
+	x := &intExtremes{}
+	switch n := len(si.Low); {
+	case n == 0 || n > len(x.low) || len(si.High) != n:
+		return fmt.Errorf("%d smallest and %d largest, want as many of each, 1 to %d", n, len(si.High), len(x.low))
+	case int(p.kinds[KindInt].n) < n:
+		return fmt.Errorf("extremes of %d clients, but %d sent integers", n, p.kinds[KindInt].n)
+	case si.Low[0].Value > si.High[0].Value:
+		return fmt.Errorf("smallest %d above largest %d", si.Low[0].Value, si.High[0].Value)
+	}
+	if err := restoreExtremes(x.low[:], si.Low, func(a, b int64) bool { return a < b }); err != nil {
+		return fmt.Errorf("smallest: %w", err)
+	}
+	if err := restoreExtremes(x.high[:], si.High, func(a, b int64) bool { return a > b }); err != nil {
+		return fmt.Errorf("largest: %w", err)
+	}
+	for _, l := range si.Low {
+		i := slices.IndexFunc(si.High, func(h savedInt) bool { return h.Client == l.Client })
+		switch {
+		case i >= 0 && si.High[i].Value < l.Value:
+			return fmt.Errorf("a client's smallest %d above its largest %d", l.Value, si.High[i].Value)
+		case i < 0 && len(si.Low) < len(x.low):
+			return errors.New("smallest and largest of different clients")
+		}
+	}
+	x.nLow, x.nHigh = uint8(len(si.Low)), uint8(len(si.High))
+	p.ints = x
+	return nil
+}
+
+// restoreExtremes copies saved extremes into t, checking they are of
+// distinct clients, none beyond the one before.
+func restoreExtremes(t []intClient, s []savedInt, beyond func(a, b int64) bool) error {
+	for i, e := range s {
+		if i > 0 && beyond(e.Value, s[i-1].Value) {
+			return errors.New("out of order")
+		}
+		if slices.ContainsFunc(s[:i], func(o savedInt) bool { return o.Client == e.Client }) {
+			return errors.New("of one client twice")
+		}
+		t[i] = intClient{v: e.Value, h: e.Client}
 	}
 	return nil
 }

@@ -84,7 +84,7 @@ func apiStream(n int) []*ingest.Event {
 func battery(stream []*ingest.Event) []*ingest.Event {
 	r := rand.New(rand.NewPCG(5, 6))
 	odd := []string{"1' OR 1=1", "%3Cscript%3E", strings.Repeat("x", 300), "a%0d%0ab", "..%2f..", "-5", "abc", "", "%FF", "%zz",
-		"de", "%FFx", "price", "QUJDQUJDQUJDQUJDQUJD", "2026-03-02", "u1%40example.com", "REDACTED", "9f8e7d6c5b"}
+		"de", "%FFx", "price", "QUJDQUJDQUJDQUJDQUJD", "2026-03-02", "u1%40example.com", "REDACTED", "9f8e7d6c5b", "100000", "75"}
 	var out []*ingest.Event
 	for i, ev := range stream {
 		if i%7 != 0 {
@@ -360,6 +360,27 @@ var rejectCases = []struct {
 	{name: "four lengths", edit: func(f *savedModel) { p := page(f); p.Longest = append(p.Longest, p.Longest[2]) }, want: "4 longest lengths"},
 	{name: "lengths of one client", edit: func(f *savedModel) { p := page(f); p.Longest[1].Client = p.Longest[0].Client }, want: "one client twice"},
 	{name: "negative values", edit: func(f *savedModel) { page(f).Values = -1 }, want: "-1 values, negative"},
+	{name: "ints unbalanced", edit: func(f *savedModel) { p := page(f); p.Ints.High = p.Ints.High[:2] }, want: "integers: 3 smallest and 2 largest"},
+	{name: "ints empty", edit: func(f *savedModel) { page(f).Ints = &savedInts{} }, want: "integers: 0 smallest and 0 largest"},
+	{name: "ints four", edit: func(f *savedModel) {
+		p := page(f)
+		p.Ints.Low, p.Ints.High = append(p.Ints.Low, savedInt{1, 99}), append(p.Ints.High, savedInt{1, 99})
+	}, want: "integers: 4 smallest and 4 largest"},
+	{name: "ints smallest out of order", edit: func(f *savedModel) { page(f).Ints.Low[2].Value = -1 }, want: "integers: smallest: out of order"},
+	{name: "ints largest out of order", edit: func(f *savedModel) { page(f).Ints.High[2].Value = 41 }, want: "integers: largest: out of order"},
+	{name: "ints of one client twice", edit: func(f *savedModel) { p := page(f); p.Ints.High[1].Client = p.Ints.High[0].Client },
+		want: "integers: largest: of one client twice"},
+	{name: "ints smallest above largest", edit: func(f *savedModel) { page(f).Ints.Low[0].Value = 50 }, want: "integers: smallest 50 above largest 40"},
+	{name: "ints a client's smallest above its largest", edit: func(f *savedModel) {
+		page(f).Ints = &savedInts{Low: []savedInt{{1, 1}, {2, 2}, {39, 3}}, High: []savedInt{{40, 4}, {40, 5}, {38, 3}}}
+	}, want: "integers: a client's smallest 39 above its largest 38"},
+	{name: "ints of different clients", edit: func(f *savedModel) {
+		page(f).Ints = &savedInts{Low: []savedInt{{1, 1}, {2, 2}}, High: []savedInt{{40, 1}, {30, 3}}}
+	}, want: "integers: smallest and largest of different clients"},
+	{name: "ints of more clients than integers", edit: func(f *savedModel) { page(f).Kinds[int(KindInt)] = savedSupport{1, 7, 0} },
+		want: "integers: extremes of 3 clients, but 1 sent integers"},
+	{name: "ints beyond int64", raw: func(s string) string { return strings.Replace(s, `{"value":40,`, `{"value":9223372036854775808,`, 1) },
+		want: "cannot unmarshal number 9223372036854775808"},
 	{name: "enum in a frozen model", edit: func(f *savedModel) { sortParam(f).Enum = []savedEnum{{"x", savedSupport{1, 1, 0}}} }, want: "enum values in a frozen model"},
 	{name: "enum set too long", edit: func(f *savedModel) { sortParam(f).EnumSet = make([]text, 13) }, want: "enum set of 13 values"},
 	{name: "enum set repeated", edit: func(f *savedModel) { p := sortParam(f); p.EnumSet[1] = p.EnumSet[0] }, want: "repeated"},
@@ -548,6 +569,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add(`{"format":"gatewatch.contract","version":1,"key":"00000000000000000000000000000000","frozen":true,"routes":[{"route":"/a",` +
 		`"seen":[3,1,2],"params":[{"name":{"base64":"/w=="},"seen":[1,0,0],"kinds":{"3":[1,5,0]},"longest":[{"len":1073741824,"client":5}],` +
 		`"values":9223372036854775807,"enum_set":["a"]}]}],"prefixes":[],"versions":null,"extensions":[{"host":"","value":".gz","seen":[2,1,2]}]}`)
+	f.Add(`{"format":"gatewatch.contract","version":1,"key":"00000000000000000000000000000000","frozen":true,"routes":[{"route":"/a",` +
+		`"seen":[3,1,2],"params":[{"name":"n","seen":[3,1,2],"kinds":{"1":[3,1,2]},"values":40,"ints":{"low":[{"value":-9223372036854775808,` +
+		`"client":1},{"value":3,"client":2},{"value":9,"client":3}],"high":[{"value":9223372036854775807,"client":2},{"value":10000,"client":1},` +
+		`{"value":9,"client":4}]}}]}],"prefixes":[],"versions":[],"extensions":[]}`)
 	f.Add("null")
 	evs := battery(apiStream(200))
 	f.Fuzz(func(t *testing.T, s string) {
@@ -573,4 +598,65 @@ func FuzzDecode(f *testing.F) {
 		_ = checks(m2, evs)
 		_ = m2.Stats()
 	})
+}
+
+// TestRangeRoundTrip: a model's integer extremes survive a save, frozen
+// or still learning, and the decoded model checks ranges as the original
+// does; a file saved before ranges were learnt (no "ints") still loads,
+// with no range.
+func TestRangeRoundTrip(t *testing.T) {
+	learning := New(Options{})
+	for _, ev := range apiStream(3000) {
+		learning.Learn(ev)
+	}
+	for _, m := range []*Model{learnShop(t), learning} {
+		b := encode(t, m)
+		got, err := Decode(bytes.NewReader(b), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, have := intsOf(m), intsOf(got)
+		if len(want) < 2 || fmt.Sprint(want) != fmt.Sprint(have) {
+			t.Errorf("frozen %v: integer extremes %v, want %v", m.Frozen(), have, want)
+		}
+	}
+	m := learnShop(t)
+	far := event("198.51.100.1", "POST", "/api/v2/orders", "/api/v2/orders", "qty=100000&sku=a1b2c3d4", 200)
+	if vs := m.Check(far, nil); len(vs) != 1 || vs[0].Reason != OutOfRange {
+		t.Fatalf("qty=100000: %+v, want out_of_range", vs)
+	}
+	f := m.saved()
+	for i := range f.Routes {
+		for j := range f.Routes[i].Params {
+			f.Routes[i].Params[j].Ints = nil
+		}
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte(`"ints"`)) {
+		t.Fatalf("old file with integers: %s", b)
+	}
+	old, err := Decode(bytes.NewReader(b), Options{})
+	if err != nil {
+		t.Fatalf("a file without integer extremes: %v", err)
+	}
+	if vs := old.Check(far, nil); len(vs) != 0 {
+		t.Errorf("qty=100000 on a model loaded without ranges: %+v, want nothing", vs)
+	}
+}
+
+// intsOf lists the integer extremes of m's parameters and, frozen, their
+// ranges.
+func intsOf(m *Model) map[string]string {
+	out := map[string]string{}
+	for k, r := range m.routes {
+		for name, p := range r.params {
+			if p.ints != nil {
+				out[k+" "+name] = fmt.Sprintf("%+v %v %d-%d (%d-%d)", *p.ints, p.ranged, p.lo, p.hi, p.below, p.above)
+			}
+		}
+	}
+	return out
 }

@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gatewatch/gatewatch/internal/atomicfile"
 )
 
 // FileFormat and FileVersion identify a saved inventory. Load refuses a
@@ -108,28 +109,8 @@ func (e *endpoint) saved() savedPoint {
 // same directory, synced, then renamed over path, so a crash leaves the
 // old inventory or the new one, never a torn file.
 func (inv *Inventory) Save(path string) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("inventory: save: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	err = inv.Encode(tmp)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
+	if err := atomicfile.Write(path, inv.Encode); err != nil {
 		return fmt.Errorf("inventory: save %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // not supported everywhere; the rename is what matters
-		_ = d.Close()
 	}
 	return nil
 }
