@@ -71,8 +71,13 @@ attacker in the learning period does not widen the contract. With --openapi
 SPEC, every judged request is also checked against that OpenAPI 3
 specification: shadow_endpoint (not documented), zombie_endpoint (deprecated,
 or a retired version) and schema_violation (a parameter its schema refuses).
+--by-client prints one JSON line per client incident instead (its requests
+outside the contract until detect.contract.incident_gap of quiet: client,
+first, last, requests, reasons by count, routes, samples with their lines,
+summary), written as each incident ends.
 
   gatewatch analyze --requests --learn normal.log today.log
+  gatewatch analyze --by-client --learn normal.log today.log | jq -r .summary
   gatewatch analyze --requests --learn-lines 100000 access.log
   gatewatch analyze --requests --openapi api.yaml access.log`
 
@@ -90,6 +95,7 @@ type analyzeCmd struct {
 	quiet          bool
 	maxParseErrors float64
 	lateness       time.Duration // the detectors' allowed lateness, for messages
+	incidentGap    time.Duration // detect.contract.incident_gap, for --requests --by-client
 	closeDL        func()        // flushes and closes the dead-letter file
 }
 
@@ -101,7 +107,7 @@ func (c *cli) analyze(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.closeDL()
-	if a.requests.on {
+	if a.requests.on || a.requests.byClient {
 		return a.auditRequests(ctx)
 	}
 	an, err := analyze.New(a.opts)
@@ -179,6 +185,7 @@ func (a *analyzeCmd) configure(configPath, output string) error {
 		return err
 	}
 	a.opts.Detect = cfg.DetectOptions()
+	a.incidentGap = cfg.Detect.Contract.IncidentGap
 	a.lateness = pipeline.Lateness(a.opts.Detect)
 	a.opts.Workers = cfg.Ingest.Workers
 	a.opts.Stdin, a.opts.Output = c.stdin, c.stdout

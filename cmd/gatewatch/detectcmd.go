@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/ingest/transport"
 	"github.com/gatewatch/gatewatch/storage"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,13 @@ collectors route them, with the collectors' HMAC key) or, with --from-store,
 the events ClickHouse stored since a time (read an hour at a time, in time
 order, each stored event once). Run it while no replica of the group is
 running.
+
+The API contract (detect.contract; docs/contract.md) is learnt by each replica
+from the events it reads, then every event is checked against it: requests
+outside it go to kafka.topics.contract (for "gatewatch store") and each
+client's run of them is a finding of detector "contract". The model is saved
+to DATA_DIR/contract-model.json (give each replica its own data_dir) and
+loaded at start; --backfill learns it from the history too.
 
 /metrics and /healthz are served on http.listen.
 
@@ -88,18 +96,8 @@ func (c *cli) detect(ctx context.Context, args []string) error {
 		return err
 	}
 	log := c.logger(cfg.LogLevel)
-	opts := group.Options{
-		Kafka:              kc,
-		GroupID:            cfg.Kafka.DetectGroup,
-		EventsTopic:        cfg.Kafka.Topics.Events,
-		FindingsTopic:      cfg.Kafka.Topics.Findings,
-		StateTopic:         cfg.Kafka.Topics.DetectState,
-		WindowsTopic:       cfg.Kafka.Topics.Windows,
-		Detect:             cfg.DetectOptions(),
-		FalsePositivesFile: cfg.FalsePositivesFile(),
-		CheckpointEvery:    *checkpoint,
-		Logger:             log,
-	}
+	opts := groupOptions(cfg, kc, log)
+	opts.CheckpointEvery = *checkpoint
 	if *replay {
 		opts.IdleAfter = -1
 	}
@@ -109,6 +107,31 @@ func (c *cli) detect(ctx context.Context, args []string) error {
 	if *backfill {
 		return c.backfill(ctx, cfg, opts, files, *format, *logFormat, log)
 	}
+	return c.runGroup(ctx, cfg, opts, log)
+}
+
+// groupOptions maps the config onto the detect group's options.
+func groupOptions(cfg config.Config, kc transport.Config, log *slog.Logger) group.Options {
+	return group.Options{
+		Kafka:              kc,
+		GroupID:            cfg.Kafka.DetectGroup,
+		EventsTopic:        cfg.Kafka.Topics.Events,
+		FindingsTopic:      cfg.Kafka.Topics.Findings,
+		StateTopic:         cfg.Kafka.Topics.DetectState,
+		WindowsTopic:       cfg.Kafka.Topics.Windows,
+		Detect:             cfg.DetectOptions(),
+		FalsePositivesFile: cfg.FalsePositivesFile(),
+		Contract:           cfg.ContractOptions(),
+		ContractGap:        cfg.Detect.Contract.IncidentGap,
+		ContractTopic:      contractTopic(cfg),
+		ContractModelFile:  cfg.ContractModelFile(),
+		Logger:             log,
+	}
+}
+
+// runGroup runs the detect group, with /metrics and /healthz, until ctx
+// ends.
+func (c *cli) runGroup(ctx context.Context, cfg config.Config, opts group.Options, log *slog.Logger) error {
 	r, err := group.New(opts)
 	if err != nil {
 		return err
@@ -117,7 +140,7 @@ func (c *cli) detect(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log.Info("detect starting", "group", opts.GroupID, "events", opts.EventsTopic, "findings", opts.FindingsTopic, "kafka", kc, "listen", cfg.HTTP.Listen)
+	log.Info("detect starting", "group", opts.GroupID, "events", opts.EventsTopic, "findings", opts.FindingsTopic, "kafka", opts.Kafka, "listen", cfg.HTTP.Listen)
 	runErr := r.Run(ctx)
 	if srv != nil {
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -128,7 +151,7 @@ func (c *cli) detect(ctx context.Context, args []string) error {
 		return fmt.Errorf("detect: %w", runErr)
 	}
 	st := r.Stats()
-	log.Info("detect stopped", "events", st.Events, "findings", st.Findings, "checkpoints", st.Checkpoints, "restores", st.Restores)
+	log.Info("detect stopped", "events", st.Events, "findings", st.Findings, "violations", st.Violations, "checkpoints", st.Checkpoints, "restores", st.Restores)
 	return nil
 }
 
@@ -147,6 +170,7 @@ func detectMetrics(r *group.Runner) *prometheus.Registry {
 	counter("gatewatch_detect_malformed_total", "Messages on the events topic that did not decode, skipped.", func(s group.Stats) int64 { return s.Malformed })
 	counter("gatewatch_detect_late_events_total", "Events older than the watermark allows (allowed_lateness): counted, not scored.", func(s group.Stats) int64 { return s.Late })
 	counter("gatewatch_detect_false_positive_windows_total", "Anomalous windows absorbed as ordinary ones: their client/detector pair was marked a false positive.", func(s group.Stats) int64 { return s.Forgiven })
+	counter("gatewatch_detect_contract_violations_total", "Requests outside the learnt API contract (replays included).", func(s group.Stats) int64 { return s.Violations })
 	counter("gatewatch_detect_findings_total", "Findings produced to the findings topic and acknowledged.", func(s group.Stats) int64 { return s.Findings })
 	counter("gatewatch_detect_checkpoints_total", "Detector state records written.", func(s group.Stats) int64 { return s.Checkpoints })
 	counter("gatewatch_detect_restores_total", "Partitions resumed from a state record.", func(s group.Stats) int64 { return s.Restores })
@@ -192,7 +216,20 @@ func (c *cli) backfill(ctx context.Context, cfg config.Config, opts group.Option
 	}
 	fmt.Fprintf(c.stderr, "backfill: %d lines (%d unparsable or timed in the future), %d events into %d partitions, %d clients with baselines, %d findings in the history (not produced), %.1fs\n",
 		lines, rejects, st.Events, st.Partitions, st.Clients, st.Findings, time.Since(start).Seconds())
+	c.reportContract(st)
 	return nil
+}
+
+// reportContract says what a backfill's contract learnt.
+func (c *cli) reportContract(st group.BackfillStats) {
+	if st.ContractLearned == 0 {
+		return
+	}
+	state := "still learning: detect goes on learning from the live events"
+	if st.ContractFrozen {
+		state = "learning period over: detect checks from the first live event"
+	}
+	fmt.Fprintf(c.stderr, "backfill: the API contract learnt from %d events (%s)\n", st.ContractLearned, state)
 }
 
 // backfillFromStore replays the events ClickHouse stored since since into
@@ -225,5 +262,6 @@ func (c *cli) backfillFromStore(ctx context.Context, cfg config.Config, opts gro
 	}
 	fmt.Fprintf(c.stderr, "backfill: %d stored events since %s, %d events into %d partitions, %d clients with baselines, %d findings in the history (not produced), %.1fs\n",
 		n, since.UTC().Format(time.RFC3339), st.Events, st.Partitions, st.Clients, st.Findings, time.Since(start).Seconds())
+	c.reportContract(st)
 	return nil
 }

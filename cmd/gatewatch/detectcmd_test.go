@@ -15,9 +15,11 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/detect/contract"
 	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/ingest/simulate"
 	"github.com/gatewatch/gatewatch/ingest/transport"
+	"github.com/gatewatch/gatewatch/internal/config"
 )
 
 // TestDetectConsumesKafka runs "gatewatch detect" as a consumer group on
@@ -52,8 +54,8 @@ func TestDetectConsumesKafka(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "gatewatch.yaml")
 	windows := "test.detect.windows." + suffix
-	cfg := fmt.Sprintf("kafka:\n  brokers: [%s]\n  detect_group: test-detect-%s\n  topics: {events: %s, findings: %s, detect_state: %s, windows: %s}\n",
-		broker, suffix, events, findings, "test.detect.state."+suffix, windows)
+	cfg := fmt.Sprintf("data_dir: %s\nkafka:\n  brokers: [%s]\n  detect_group: test-detect-%s\n  topics: {events: %s, findings: %s, detect_state: %s, windows: %s, contract: %s}\n",
+		dir, broker, suffix, events, findings, "test.detect.state."+suffix, windows, "test.detect.contract."+suffix)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -149,9 +151,10 @@ func TestDetectBackfill(t *testing.T) {
 	}
 	conn.Close()
 	path, _ := writeScenarioLog(t, smallScenario())
-	cfgPath := filepath.Join(t.TempDir(), "gatewatch.yaml")
-	cfg := fmt.Sprintf("kafka:\n  brokers: [%s]\n  detect_group: test-backfill-%s\n  topics: {events: %s, findings: %s.findings, detect_state: %s}\n",
-		broker, suffix, events, events, state)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "gatewatch.yaml")
+	cfg := fmt.Sprintf("data_dir: %s\nkafka:\n  brokers: [%s]\n  detect_group: test-backfill-%s\n  topics: {events: %s, findings: %s.findings, detect_state: %s}\n",
+		dir, broker, suffix, events, events, state)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -168,5 +171,10 @@ func TestDetectBackfill(t *testing.T) {
 	}
 	if msgs := readTopic(t, broker, state, 4, 30*time.Second); len(msgs) != 4 {
 		t.Errorf("%d state records, want 4", len(msgs))
+	}
+	// The history taught the contract too, saved where detect loads it.
+	c, err := contract.LoadChecker(filepath.Join(dir, config.ContractModelFile), contract.CheckerOptions{})
+	if err != nil || c.Learned() == 0 || !strings.Contains(stderr, fmt.Sprintf("contract learnt from %d events", c.Learned())) {
+		t.Errorf("contract model after the backfill: %v; stderr: %s", err, stderr)
 	}
 }

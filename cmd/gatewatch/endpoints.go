@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
+	"strings"
 
+	"github.com/gatewatch/gatewatch/detect/contract/openapi"
 	"github.com/gatewatch/gatewatch/detect/inventory"
 	"github.com/gatewatch/gatewatch/internal/human"
 )
@@ -40,6 +45,18 @@ it does not exist yet), so the inventory grows run after run. Client
 counts stay right across runs only when API keys hash the same way every
 time: set $GATEWATCH_HMAC_KEY or ingest.hmac_key_file in the config.
 
+--openapi SPEC compares the traffic with an OpenAPI 3 specification (YAML
+or JSON) and prints the drift instead of the endpoints: "Undocumented (in
+traffic, not in the spec)", the endpoints no operation documents (METHOD
+ROUTE HOST REQUESTS CLIENTS), then "Unused (in the spec, not in traffic)",
+the operations no endpoint calls (METHOD PATH, "deprecated" when the spec
+says so). Paths match under the spec's server base paths (/api/v2), a
+template such as {id} matching any parameter ({orderId}). Only endpoints
+at least 2 clients called, mostly answered below 400, count: a scanner's
+404s neither use an operation nor are undocumented. With --output json it
+prints one object per line, {"drift":"undocumented", host, method, route,
+requests, clients} or {"drift":"unused", method, path, deprecated}.
+
 Memory is bounded: beyond --max-endpoints endpoints the ones with the
 fewest requests, least recently seen first, are evicted (counted in the
 summary on standard error).
@@ -49,7 +66,9 @@ Examples:
   gatewatch endpoints --output json access.log.1 access.log.gz | jq 'select(.auth_required | not)'
   zcat old.log.gz | gatewatch endpoints --format nginx_combined -
   gatewatch endpoints --state endpoints.json --save access.log   # learn, keep learning tomorrow
-  gatewatch endpoints --state endpoints.json                     # list what was learnt`
+  gatewatch endpoints --state endpoints.json                     # list what was learnt
+  gatewatch endpoints --openapi api.yaml access.log              # undocumented and unused operations
+  gatewatch endpoints --openapi api.yaml --output json --state endpoints.json | jq 'select(.drift == "undocumented")'`
 
 // endpointsCmd is one "gatewatch endpoints": the reading's options and
 // what to do with the inventory.
@@ -62,9 +81,12 @@ type endpointsCmd struct {
 	save     bool
 	output   string
 	quiet    bool
+	specPath string        // --openapi: the specification to compare the traffic with
+	spec     *openapi.Spec // loaded from it
 	inv      *inventory.Inventory
 	readSum  inventory.ReadSummary
-	newState bool // --state named a file that does not exist yet
+	newState bool       // --state named a file that does not exist yet
+	drift    driftCount // what the drift view showed, with --openapi
 }
 
 // endpoints builds (or extends) the endpoint inventory from logs and
@@ -72,6 +94,9 @@ type endpointsCmd struct {
 func (c *cli) endpoints(ctx context.Context, args []string) error {
 	e, err := c.newEndpointsCmd(args)
 	if err != nil {
+		return err
+	}
+	if err := e.loadSpec(); err != nil {
 		return err
 	}
 	if err := e.load(); err != nil {
@@ -87,14 +112,13 @@ func (c *cli) endpoints(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	// --openapi SPEC (issue 14, wired later): the drift view between the
-	// spec and the traffic (documented but unused, used but undocumented)
-	// goes here, comparing eps with the spec's operations; register its
-	// flag in newEndpointsCmd and document it in endpointsHelp.
 	eps := e.inv.Endpoints()
-	if e.output == "json" {
+	switch {
+	case e.spec != nil:
+		err = e.writeDrift(eps)
+	case e.output == "json":
 		err = inventory.WriteJSON(c.stdout, eps)
-	} else {
+	default:
 		err = inventory.WriteTable(c.stdout, eps)
 	}
 	if err != nil {
@@ -110,9 +134,10 @@ func (c *cli) newEndpointsCmd(args []string) (*endpointsCmd, error) {
 	fs := c.newFlags("endpoints", "[flags] [FILE...]", endpointsHelp)
 	fs.StringVar(&e.read.Format, "format", "auto", "log format (see \"gatewatch formats\"); auto detects it per file")
 	fs.StringVar(&e.read.LogFormat, "log-format", "", "nginx log_format string, with --format nginx")
-	fs.StringVar(&e.output, "output", "table", "table, or json (one object per endpoint)")
+	fs.StringVar(&e.output, "output", "table", "table, or json (one object per endpoint, or per drift line with --openapi)")
 	fs.StringVar(&e.state, "state", "", "an inventory saved earlier (with --save) to add the logs' traffic to")
 	fs.BoolVar(&e.save, "save", false, "write the inventory back to the --state file")
+	fs.StringVar(&e.specPath, "openapi", "", "an OpenAPI 3 specification (YAML or JSON): print the drift between it and the traffic (undocumented and unused operations) instead of the endpoints")
 	fs.IntVar(&e.max, "max-endpoints", inventory.DefaultMaxEndpoints, "most endpoints kept; beyond, the least used are evicted (with --state, unless given: the saved inventory's bound)")
 	configPath := fs.String("config", "", "config file, for the normaliser and HMAC key (default $GATEWATCH_CONFIG; none is fine)")
 	fs.BoolVar(&e.quiet, "quiet", false, "no summary on standard error (warnings still)")
@@ -176,6 +201,19 @@ func (e *endpointsCmd) load() error {
 	return nil
 }
 
+// loadSpec loads the --openapi specification, if one is named.
+func (e *endpointsCmd) loadSpec() error {
+	if e.specPath == "" {
+		return nil
+	}
+	spec, err := openapi.Load(e.specPath)
+	if err != nil {
+		return fmt.Errorf("--openapi: %w", err)
+	}
+	e.spec = spec
+	return nil
+}
+
 // report prints, unless quiet, what was read and learnt, then warns of
 // inputs that did not parse.
 func (e *endpointsCmd) report() {
@@ -195,6 +233,12 @@ func (e *endpointsCmd) report() {
 				verb = "new inventory saved to"
 			}
 			fmt.Fprintf(w, "endpoints: %s %s\n", verb, e.state)
+		}
+		if e.spec != nil {
+			d := e.drift
+			fmt.Fprintf(w, "endpoints: drift from %s: %s undocumented, %s of %s operations unused; %s not counted (fewer than %d clients, or mostly answered 400 or above)\n",
+				e.specPath, human.Plural(d.undocumented, "endpoint"), human.Count(float64(d.unused)), human.Count(float64(d.operations)),
+				human.Plural(d.unknown, "endpoint"), inventory.MinKnownClients)
 		}
 	}
 	for _, in := range sum.Inputs {
@@ -219,4 +263,125 @@ func (e *endpointsCmd) verdict() error {
 		return &exitError{code: exitParseErrors, err: fmt.Errorf("no events in %s lines of input: wrong --format?", human.Count(float64(sum.Lines)))}
 	}
 	return nil
+}
+
+// driftCount is what the drift view showed.
+type driftCount struct {
+	undocumented, unused, operations int
+	unknown                          int // endpoints Drift does not count (not inventory.Endpoint.Known)
+}
+
+// writeDrift compares the traffic's endpoints with the --openapi
+// specification and prints the drift both ways: the known endpoints no
+// operation documents, and the operations no known endpoint uses.
+func (e *endpointsCmd) writeDrift(eps []inventory.Endpoint) error {
+	type routeKey struct{ host, method, route string }
+	byKey := make(map[routeKey]*inventory.Endpoint, len(eps))
+	for i := range eps {
+		ep := &eps[i]
+		byKey[routeKey{ep.Host, ep.Method, ep.Route}] = ep
+		if !ep.Known() {
+			e.drift.unknown++
+		}
+	}
+	rep := openapi.Drift(e.spec, inventory.Routes(eps))
+	undocumented := make([]*inventory.Endpoint, len(rep.Undocumented))
+	for i, r := range rep.Undocumented {
+		undocumented[i] = byKey[routeKey{r.Host, r.Method, r.Template}]
+	}
+	e.drift.undocumented, e.drift.unused = len(undocumented), len(rep.Unused)
+	e.drift.operations = len(e.spec.Operations())
+	bw := bufio.NewWriter(e.c.stdout)
+	if e.output == "json" {
+		writeDriftJSON(bw, undocumented, rep.Unused)
+	} else {
+		writeDriftTable(bw, undocumented, rep.Unused)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("drift: %w", err)
+	}
+	return nil
+}
+
+// undocumentedJSON and unusedJSON are the drift view's JSON lines.
+type (
+	undocumentedJSON struct {
+		Drift    string `json:"drift"` // "undocumented"
+		Host     string `json:"host"`
+		Method   string `json:"method"`
+		Route    string `json:"route"`
+		Requests int64  `json:"requests"`
+		Clients  int64  `json:"clients"`
+	}
+	unusedJSON struct {
+		Drift      string `json:"drift"` // "unused"
+		Method     string `json:"method"`
+		Path       string `json:"path"`
+		Deprecated bool   `json:"deprecated"`
+	}
+)
+
+// writeDriftJSON prints the drift as JSON, one object per line: the
+// undocumented endpoints, then the unused operations.
+func writeDriftJSON(w *bufio.Writer, undocumented []*inventory.Endpoint, unused []openapi.Operation) {
+	enc := json.NewEncoder(w)
+	for _, ep := range undocumented {
+		enc.Encode(undocumentedJSON{"undocumented", ep.Host, ep.Method, ep.Route, ep.Requests, ep.Clients})
+	}
+	for _, op := range unused {
+		enc.Encode(unusedJSON{"unused", op.Method, op.Path, op.Deprecated})
+	}
+}
+
+// writeDriftTable prints the drift as two aligned tables under their
+// headings, "(none)" for an empty one.
+func writeDriftTable(w *bufio.Writer, undocumented []*inventory.Endpoint, unused []openapi.Operation) {
+	w.WriteString("Undocumented (in traffic, not in the spec)\n")
+	rows := [][]string{{"METHOD", "ROUTE", "HOST", "REQUESTS", "CLIENTS"}}
+	for _, ep := range undocumented {
+		rows = append(rows, []string{ep.Method, ep.Route, cmp.Or(ep.Host, "-"),
+			human.Count(float64(ep.Requests)), human.Count(float64(ep.Clients))})
+	}
+	writeColumns(w, rows, 3, 4)
+	w.WriteString("\nUnused (in the spec, not in traffic)\n")
+	rows = [][]string{{"METHOD", "PATH", ""}}
+	for _, op := range unused {
+		note := ""
+		if op.Deprecated {
+			note = "deprecated"
+		}
+		rows = append(rows, []string{op.Method, op.Path, note})
+	}
+	writeColumns(w, rows)
+}
+
+// writeColumns writes rows, the first the header, as columns two spaces
+// apart, those numbered in right aligned right, without trailing
+// spaces; only "(none)" under the header when there is no other row.
+func writeColumns(w *bufio.Writer, rows [][]string, right ...int) {
+	if len(rows) == 1 {
+		w.WriteString("(none)\n")
+		return
+	}
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, cell := range r {
+			widths[i] = max(widths[i], len([]rune(cell)))
+		}
+	}
+	for _, r := range rows {
+		var line strings.Builder
+		for i, cell := range r {
+			pad := strings.Repeat(" ", widths[i]-len([]rune(cell)))
+			if i > 0 {
+				line.WriteString("  ")
+			}
+			if slices.Contains(right, i) {
+				line.WriteString(pad + cell)
+			} else {
+				line.WriteString(cell + pad)
+			}
+		}
+		w.WriteString(strings.TrimRight(line.String(), " ") + "\n")
+	}
 }

@@ -206,6 +206,7 @@ func TestEndpointsUsage(t *testing.T) {
 		{[]string{"--output", "yaml", "x.log"}, 2, `--output "yaml": table or json`},
 		{[]string{"--max-endpoints", "0", "x.log"}, 2, "--max-endpoints must be positive"},
 		{[]string{"--help"}, 0, "Examples:\n  gatewatch endpoints /var/log/nginx/access.log"},
+		{[]string{"--help"}, 0, "\n  gatewatch endpoints --openapi api.yaml access.log "},
 		{[]string{"--format", "envoy_json", filepath.Join("..", "..", "detect", "inventory", "testdata", "endpoints.log")}, exitParseErrors, "did not parse as envoy_json: wrong format?"},
 	} {
 		code, _, stderr := runEndpoints(t, "", tc.args...)

@@ -20,6 +20,7 @@ type requestFlags struct {
 	learnLines int64
 	learnShare float64
 	openapi    string // --openapi: a specification to check requests against too
+	byClient   bool
 }
 
 func registerRequestFlags(fs *flag.FlagSet) *requestFlags {
@@ -32,6 +33,7 @@ func registerRequestFlags(fs *flag.FlagSet) *requestFlags {
 	fs.Int64Var(&r.learnLines, "learn-lines", 0, "with --requests: learn from the input's first N lines and judge the rest")
 	fs.Float64Var(&r.learnShare, "learn-share", analyze.DefaultLearnShare, "with --requests: learn from this share of the input (by bytes, from its start) and judge the rest; 1 learns from all of it, then judges all of it")
 	fs.StringVar(&r.openapi, "openapi", "", "with --requests: also check every request against this OpenAPI 3 specification (YAML or JSON): shadow and zombie endpoints, parameters its schemas refuse")
+	fs.BoolVar(&r.byClient, "by-client", false, "(implies --requests) one JSON line per client incident (its requests outside the contract until detect.contract.incident_gap of quiet: counts by reason, routes, samples with line numbers) instead of one per request")
 	return r
 }
 
@@ -41,7 +43,7 @@ func (a *analyzeCmd) auditRequests(ctx context.Context) error {
 	o := a.opts
 	ro := analyze.RequestOptions{Inputs: o.Inputs, Stdin: o.Stdin, Format: o.Format, LogFormat: o.LogFormat,
 		Normalizer: o.Normalizer, Learn: a.requests.learn, LearnLines: a.requests.learnLines, LearnShare: a.requests.learnShare, Output: o.Output,
-		DeadLetter: o.DeadLetter, TmpDir: o.TmpDir}
+		DeadLetter: o.DeadLetter, TmpDir: o.TmpDir, ByClient: a.requests.byClient, IncidentGap: a.incidentGap}
 	if a.requests.openapi != "" {
 		spec, err := openapi.Load(a.requests.openapi)
 		if err != nil {
@@ -57,6 +59,9 @@ func (a *analyzeCmd) auditRequests(ctx context.Context) error {
 		fmt.Fprintf(a.c.stderr, "analyze: %s lines, %s parse errors; learnt from %s requests, judged %s: %s outside the contract (%s)\n",
 			human.Count(float64(sum.Lines)), human.Count(float64(sum.Rejects)), human.Count(float64(sum.Learned)),
 			human.Count(float64(sum.Judged)), human.Count(float64(sum.Flagged)), byReason(sum.ByReason))
+		if a.requests.byClient {
+			fmt.Fprintf(a.c.stderr, "analyze: %s client incidents\n", human.Count(float64(sum.Incidents)))
+		}
 	}
 	return a.verdict(analyze.Summary{Lines: sum.Lines, Events: sum.Events, Rejects: sum.Rejects})
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gatewatch/gatewatch/detect/contract"
 	"github.com/gatewatch/gatewatch/ingest/simulate"
 )
 
@@ -128,4 +130,59 @@ func TestAnalyzeRequestsOpenAPI(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "nope.yaml") {
 		t.Errorf("missing specification: exit %d\n%s", code, stderr)
 	}
+}
+
+// TestAnalyzeRequestsByClient: --by-client groups the same requests the
+// per-request audit reports into client incidents: the same clients, and
+// every request counted once.
+func TestAnalyzeRequestsByClient(t *testing.T) {
+	t.Parallel()
+	log, labels, err := simulate.APIRequests(simulate.APIConfig{Seed: 9, Learn: 4000, Normal: 4000, Attacks: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(log), "\n")
+	dir := t.TempDir()
+	learn, judge := filepath.Join(dir, "learn.log"), filepath.Join(dir, "today.log")
+	os.WriteFile(learn, []byte(strings.Join(lines[:4000], "")), 0o600)
+	os.WriteFile(judge, []byte(strings.Join(lines[4000:], "")), 0o600)
+	_, perRequest, _ := runAnalyze(t, "", 0, 0, "--requests", "--learn", learn, judge)
+	want := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(perRequest), "\n") {
+		var r struct{ Client string }
+		json.Unmarshal([]byte(line), &r)
+		want[r.Client]++
+	}
+	code, out, stderr := runAnalyze(t, "", 0, 0, "--by-client", "--learn", learn, judge)
+	if code != 0 || !strings.Contains(stderr, " client incidents") {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	got := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var in contract.Incident
+		if err := json.Unmarshal([]byte(line), &in); err != nil || in.Input != judge || in.FirstLine <= 0 || in.Summary == "" ||
+			len(in.Samples) == 0 || in.Last.Before(in.First) {
+			t.Fatalf("incident %q: %v", line, err)
+		}
+		got[in.Client] += in.Requests
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("requests per client: incidents %v, per-request audit %v", got, want)
+	}
+	attackers := map[string]bool{}
+	for _, l := range labels[4000:] {
+		if l.Attack != "" {
+			attackers[l.Client] = true
+		}
+	}
+	found := 0
+	for c := range attackers {
+		if got[c] > 0 {
+			found++
+		}
+	}
+	if found < len(attackers)*9/10 {
+		t.Errorf("%d of %d attacking clients in an incident", found, len(attackers))
+	}
+	t.Logf("%d incidents' clients, %d of %d attackers", len(got), found, len(attackers))
 }

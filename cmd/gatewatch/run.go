@@ -36,6 +36,12 @@ as FILE arguments (- for standard input) with --format. SIGINT or SIGTERM
 stops the inputs, drains what was read, closes the open windows and flushes
 every file before exiting.
 
+The API contract (detect.contract; docs/contract.md) is learnt from the first
+24 hours of traffic, then every request is checked against it; the learnt
+model is saved to DATA_DIR/contract-model.json every 5 minutes and on exit,
+and loaded at start, so a restart goes on where it stopped. Delete the file
+to learn afresh (after an API release that changes its shape, say).
+
 Examples:
   gatewatch run --config gatewatch.yaml
   gatewatch run --format nginx_combined /var/log/nginx/access.log
@@ -256,7 +262,8 @@ func (c *cli) pipelineOptions(cfg config.Config, norm ingest.NormalizerOptions, 
 	return pipeline.Options{
 		Inputs: c.fileInputs(cfg, nil, log), Normalizer: norm, Detect: cfg.DetectOptions(), Findings: writers, Store: store,
 		DeadLetterDir: filepath.Join(cfg.DataDir, "deadletter"), Logger: log, FalsePositivesFile: cfg.FalsePositivesFile(),
-		Contract: cfg.ContractOptions(), ContractGap: cfg.Detect.Contract.IncidentGap,
+		Contract: cfg.ContractOptions(), ContractGap: cfg.Detect.Contract.IncidentGap, ContractModelFile: cfg.ContractModelFile(),
+		Inventory: cfg.InventoryOptions(), InventoryFile: cfg.InventoryFile(),
 		Counters: func(name string) (ingest.Counter, ingest.Counter) {
 			return m.lines.WithLabelValues(name), m.rejects.WithLabelValues(name)
 		},

@@ -195,10 +195,20 @@ func storeOptions(cfg config.Config, kc transport.Config, log *slog.Logger) stor
 		EventsTopic:   cfg.Kafka.Topics.Events,
 		FindingsTopic: cfg.Kafka.Topics.Findings,
 		WindowsTopic:  cfg.Kafka.Topics.Windows,
+		ContractTopic: contractTopic(cfg),
 		BatchRows:     cfg.Storage.BatchRows,
 		FlushInterval: cfg.Storage.FlushEvery,
 		Logger:        log,
 	}
+}
+
+// contractTopic is the topic of requests outside the contract, when
+// "detect" checks the contract (kafka.topics.contract, "" otherwise).
+func contractTopic(cfg config.Config) string {
+	if !cfg.Detect.Contract.Enabled {
+		return ""
+	}
+	return cfg.Kafka.Topics.Contract
 }
 
 // storeMetrics are the Prometheus metrics of "store" and its /healthz.
@@ -263,27 +273,30 @@ Queries:
   gatewatch query findings          incidents not yet resolved, most severe first
   gatewatch query contract [CLIENT] requests outside the API's contract, newest
                                     first, with their reasons; of one client if named
+  gatewatch query endpoints [HOST]  the endpoint inventory (run's detect.inventory)
+                                    as of --until: the newest snapshot of each
 
 Examples:
   gatewatch query top --by auth_failures --since 24h
   gatewatch query timeline 203.0.113.7 --since 1h --limit 50
   gatewatch query findings --output json | jq .
-  gatewatch query contract 203.0.113.7 --since 6h`
+  gatewatch query contract 203.0.113.7 --since 6h
+  gatewatch query endpoints api.example.com --output json | jq 'select(.auth_required | not)'`
 
 func (c *cli) query(ctx context.Context, args []string) error {
-	fs := c.newFlags("query", "timeline CLIENT | top | findings | contract [CLIENT] [flags]", queryHelp)
+	fs := c.newFlags("query", "timeline CLIENT | top | findings | contract [CLIENT] | endpoints [HOST] [flags]", queryHelp)
 	configPath := fs.String("config", "", "config file (default $GATEWATCH_CONFIG)")
 	since := fs.String("since", "24h", "start of the range: a duration back from now, or an RFC 3339 time")
 	until := fs.String("until", "", "end of the range (default now)")
 	by := fs.String("by", "requests", "top: rank by requests, errors (5xx) or auth_failures")
-	limit := fs.Int("limit", 0, "most rows to return (default: 1000 timeline, 20 top, 100 findings, 100 contract)")
+	limit := fs.Int("limit", 0, "most rows to return (default: 1000 timeline, 20 top, 100 findings, 100 contract, 10000 endpoints)")
 	output := fs.String("output", "table", "table or json")
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(rest) == 0 {
-		fmt.Fprintln(c.stderr, "gatewatch query: name a query: timeline, top, findings or contract")
+		fmt.Fprintln(c.stderr, "gatewatch query: name a query: timeline, top, findings, contract or endpoints")
 		fs.Usage()
 		return errUsage
 	}

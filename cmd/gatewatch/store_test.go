@@ -16,8 +16,10 @@ import (
 
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/detect/contract"
+	"github.com/gatewatch/gatewatch/detect/inventory"
 	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/ingest/transport"
+	"github.com/gatewatch/gatewatch/internal/config"
 	"github.com/gatewatch/gatewatch/internal/testenv"
 	"github.com/gatewatch/gatewatch/storage"
 )
@@ -284,6 +286,38 @@ func TestRunStoresInClickHouse(t *testing.T) {
 		if err := conn.QueryRow(ctx, "SELECT count() FROM findings WHERE client = ?", l.Client).Scan(&n); err != nil || n == 0 {
 			t.Errorf("attack %s by %s: %d finding rows (%v)", l.Kind, l.Client, n, err)
 		}
+	}
+	checkRunInventory(t, st, env, cfgPath, lines)
+}
+
+// checkRunInventory checks what run kept of the endpoint inventory: a
+// snapshot in ClickHouse counting every request, the same as the file it
+// saved in the data directory, and "query endpoints" listing it.
+func checkRunInventory(t *testing.T, st *storage.DB, env map[string]string, cfgPath string, lines int) {
+	t.Helper()
+	eps, err := st.Endpoints(context.Background(), storage.EndpointsQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored int64
+	for _, e := range eps {
+		stored += e.Requests
+	}
+	inv, err := inventory.Load(filepath.Join(env["GATEWATCH_DATA_DIR"], config.InventoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved int64
+	for _, e := range inv.Endpoints() {
+		saved += e.Requests
+	}
+	if len(eps) == 0 || stored != saved || saved != int64(lines) {
+		t.Errorf("endpoints: %d stored with %d requests, %d requests in the saved inventory, %d lines", len(eps), stored, saved, lines)
+	}
+	code, out, stderr := testCLI(t, "", env, "query", "endpoints", "--config", cfgPath, "--output", "json")
+	var listed []inventory.Endpoint
+	if err := json.Unmarshal([]byte(out), &listed); code != 0 || err != nil || len(listed) != len(eps) {
+		t.Errorf("query endpoints: exit %d, %d endpoints listed of %d (%v): %s", code, len(listed), len(eps), err, stderr)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/detect/contract"
 	"github.com/gatewatch/gatewatch/ingest"
 )
 
@@ -31,6 +32,7 @@ type Backfill struct {
 	newest  map[int]int64
 	bal     kafka.Murmur2Balancer
 	stats   BackfillStats
+	vs      []contract.Violation
 }
 
 // BackfillStats say what a backfill learnt.
@@ -40,6 +42,11 @@ type BackfillStats struct {
 	Findings   int64 // findings the history raised (not produced)
 	Partitions int   // state records written
 	Clients    int   // clients held across the partitions' engines
+	// ContractLearned is how many events the API contract learnt from
+	// (Options.Contract; saved to ContractModelFile), and ContractFrozen
+	// whether its learning period is over.
+	ContractLearned int64
+	ContractFrozen  bool
 }
 
 // NewBackfill prepares a backfill of the group opts describes: it reads
@@ -99,6 +106,9 @@ func (b *Backfill) Observe(ev *ingest.Event) {
 	}
 	p := b.bal.Balance(kafka.Message{Key: []byte(ev.ClientKey)}, b.ids...)
 	b.engines[p].Observe(ev)
+	if c := b.r.contract; c != nil {
+		b.vs = c.observe(ev, b.vs[:0]) // the history's violations are not produced
+	}
 	b.stats.Events++
 	if t := ev.Time.UnixNano(); t > b.newest[p] {
 		b.newest[p] = t
@@ -106,7 +116,8 @@ func (b *Backfill) Observe(ev *ingest.Event) {
 }
 
 // Commit closes the history's windows and writes every partition's state
-// record. It closes the Backfill's connections whatever happens.
+// record, and saves the contract learnt from the history to
+// Options.ContractModelFile. It closes the Backfill's connections whatever happens.
 func (b *Backfill) Commit(ctx context.Context) (BackfillStats, error) {
 	defer b.r.close()
 	var msgs []kafka.Message
@@ -125,6 +136,12 @@ func (b *Backfill) Commit(ctx context.Context) (BackfillStats, error) {
 			return b.stats, fmt.Errorf("backfill: partition %d: state of %d bytes exceeds StateMaxBytes %d", id, len(rec), b.r.opts.StateMaxBytes)
 		}
 		msgs = append(msgs, kafka.Message{Key: []byte(stateKey(b.r.opts.EventsTopic, id)), Value: rec, Time: time.Now()})
+	}
+	if c := b.r.contract; c != nil {
+		if err := c.save(); err != nil {
+			return b.stats, fmt.Errorf("backfill: %w", err)
+		}
+		b.stats.ContractLearned, b.stats.ContractFrozen = c.c.Learned(), !c.c.Learning()
 	}
 	for _, m := range msgs {
 		// One at a time: a state record can be tens of MB.

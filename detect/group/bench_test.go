@@ -33,6 +33,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewatch/gatewatch/detect/contract"
 	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/ingest/simulate"
 	"github.com/gatewatch/gatewatch/ingest/transport"
@@ -147,8 +148,17 @@ func cpuTime() time.Duration {
 // BenchmarkRunnerCatchUp measures one replica (one Runner owning all six
 // partitions) catching up on a backlog of b.N*100,000 events on a real
 // broker, with production settings: default fetch sizes, checkpoints every
-// 100,000 events per partition or 10 s.
+// 100,000 events per partition or 10 s; without the API contract, and
+// with it (learnt from the first 10,000 events and the first minute, so
+// that nearly every event is checked against it).
 func BenchmarkRunnerCatchUp(b *testing.B) {
+	b.Run("contract-off", func(b *testing.B) { benchCatchUp(b, nil) })
+	b.Run("contract-on", func(b *testing.B) {
+		benchCatchUp(b, &contract.CheckerOptions{LearnFor: time.Minute, MinLearned: 10_000})
+	})
+}
+
+func benchCatchUp(b *testing.B, co *contract.CheckerOptions) {
 	cfg := brokerConfig(b)
 	n := b.N * benchEventsPerOp
 	if n > benchMaxEvents {
@@ -165,6 +175,7 @@ func BenchmarkRunnerCatchUp(b *testing.B) {
 		EventsTopic: tp.events, FindingsTopic: tp.findings, StateTopic: tp.state,
 		IdleAfter:      -1, // a replay: wall time means nothing
 		SessionTimeout: 10 * time.Second,
+		Contract:       co,
 		Logger:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
@@ -240,6 +251,7 @@ func BenchmarkRunnerCatchUp(b *testing.B) {
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/event")
 	b.ReportMetric(firstEvent.Seconds(), "s-to-first-event")
 	b.ReportMetric(float64(st.Findings), "findings")
+	b.ReportMetric(float64(st.Violations), "violations")
 	b.Logf("%d events (%.0f bytes each on the wire) in %v (first after %v); %d checkpoints while timed; stats after shutdown %+v",
 		n, wireSize, elapsed.Round(time.Millisecond), firstEvent.Round(time.Millisecond), timed.Checkpoints, st)
 }

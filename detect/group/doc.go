@@ -79,6 +79,22 @@
 // The Runner checkpoints right after every idle advance that emitted
 // findings to keep that window short.
 //
+// # The API contract
+//
+// With Options.Contract, a Runner learns the API's contract
+// (detect/contract) from every event its partitions read, one model for
+// the member, saved to Options.ContractModelFile every ContractSaveEvery
+// and loaded at start; once learnt, each event is checked against it. A
+// request outside it is produced to Options.ContractTopic at the
+// checkpoint, before the findings, and joins its client's contract
+// incident (findings of detector "contract", seq "<partition>/<offset>/c<n>").
+// Those incidents are not part of the state record: after a crash or a
+// rebalance the next owner starts them afresh from the events it replays,
+// so a contract incident open at that moment may be reported again under
+// a new incident id, and its requests before the checkpoint are not
+// counted again. The model is not in the state record either: each replica
+// learns its own from the clients of its partitions.
+//
 // # Idle partitions
 //
 // An engine's clock moves with event time, so on a partition that receives

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/detect/contract"
 	"github.com/gatewatch/gatewatch/ingest/transport"
 	"github.com/segmentio/kafka-go"
 )
@@ -84,6 +85,23 @@ type Options struct {
 	// reported, in every partition's engine (detect.Options.FalsePositives).
 	// It is followed while Run runs; a missing one is empty.
 	FalsePositivesFile string
+	// Contract, when set, has the Runner learn the API's contract from the
+	// events it reads during the learning period, then check every event
+	// against it (detect/contract): one model shared by the member's
+	// partitions. Each request outside it is produced to ContractTopic,
+	// when set (contract.Report as JSON, keyed by client, at each
+	// checkpoint, for storage's contract_violations; Run creates the topic
+	// like the findings topic), and each client's run of them is an
+	// incident, findings of detector "contract" (resolved after ContractGap
+	// of quiet; default contract.DefaultIncidentGap).
+	Contract      *contract.CheckerOptions
+	ContractGap   time.Duration
+	ContractTopic string
+	// ContractModelFile, when set with Contract, is where the learnt model
+	// lives across runs: New loads it when it exists (one that does not
+	// load is an error), and Run saves it every ContractSaveEvery and when
+	// it returns. Give each replica its own file.
+	ContractModelFile string
 	// Logger receives the Runner's events; nothing is logged when nil.
 	Logger *slog.Logger
 }

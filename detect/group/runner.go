@@ -25,10 +25,12 @@ type Runner struct {
 	client    *kafka.Client
 	findings  *kafka.Writer
 	state     *kafka.Writer
-	windows   *kafka.Writer // nil without Options.WindowsTopic
-	fps       *feedback.Set // nil without Options.FalsePositivesFile
+	windows   *kafka.Writer   // nil without Options.WindowsTopic
+	fps       *feedback.Set   // nil without Options.FalsePositivesFile
+	contract  *sharedContract // nil without Options.Contract
+	contractW *kafka.Writer   // nil without Options.Contract and ContractTopic
 
-	events, malformed, produced, checkpoints, restores, idleAdvances, failures, late atomic.Int64
+	violations, events, malformed, produced, checkpoints, restores, idleAdvances, failures, late atomic.Int64
 
 	mu    sync.Mutex
 	lag   map[int]int64 // owned partition -> messages behind its high watermark
@@ -48,6 +50,7 @@ type Stats struct {
 	Partitions   int   // partitions owned now
 	Lag          int64 // owned partitions' messages not yet read, as of their last fetch
 	Forgiven     int64 // anomalous windows absorbed as ordinary: marked false positives (FalsePositivesFile)
+	Violations   int64 // requests outside the contract (Options.Contract; replays included)
 }
 
 // New returns a Runner configured by opts. It checks the Kafka
@@ -69,8 +72,13 @@ func New(opts Options) (*Runner, error) {
 		}
 		opts.Detect.FalsePositives = fps
 	}
+	shared, err := newSharedContract(&opts)
+	if err != nil {
+		return nil, fmt.Errorf("detect group: %w", err)
+	}
 	r := &Runner{
 		fps:       fps,
+		contract:  shared,
 		opts:      opts,
 		dialer:    dialer,
 		transport: tr,
@@ -98,6 +106,9 @@ func New(opts Options) (*Runner, error) {
 	if opts.WindowsTopic != "" {
 		r.windows = writer(opts.WindowsTopic)
 	}
+	if shared != nil && opts.ContractTopic != "" {
+		r.contractW = writer(opts.ContractTopic)
+	}
 	// A state record can be large: the batch is bounded by bytes instead.
 	r.state = writer(opts.StateTopic)
 	r.state.BatchSize, r.state.BatchBytes = 0, int64(opts.StateMaxBytes)
@@ -108,6 +119,9 @@ func New(opts Options) (*Runner, error) {
 func (r *Runner) close() {
 	if r.windows != nil {
 		r.windows.Close()
+	}
+	if r.contractW != nil {
+		r.contractW.Close()
 	}
 	r.state.Close()
 	r.findings.Close()
@@ -125,6 +139,7 @@ func (r *Runner) Stats() Stats {
 		Restores:     r.restores.Load(),
 		IdleAdvances: r.idleAdvances.Load(),
 		Failures:     r.failures.Load(),
+		Violations:   r.violations.Load(),
 	}
 	if r.fps != nil {
 		s.Forgiven = r.fps.Hits()
@@ -181,6 +196,12 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.fps.Follow(runCtx, 0, func(err error) { r.warnf("false positives file: %v", err) })
 		}()
 		defer func() { cancel(); follow.Wait() }()
+	}
+	if r.contract != nil {
+		// Saved once more after the last partition's final checkpoint.
+		stopSave, saved := make(chan struct{}), make(chan struct{})
+		go func() { defer close(saved); r.saveContract(stopSave) }()
+		defer func() { close(stopSave); <-saved }()
 	}
 
 	for {
@@ -275,11 +296,20 @@ func (r *Runner) awaitTopics(ctx context.Context) error {
 	}
 }
 
+// contractTopic is Options.ContractTopic when the contract is on.
+func (r *Runner) contractTopic() string {
+	if r.contractW == nil {
+		return ""
+	}
+	return r.opts.ContractTopic
+}
+
 // ensureTopics creates the findings and state topics when missing, with
 // the events topic's partition count.
 func (r *Runner) ensureTopics(ctx context.Context) error {
 	md, err := r.client.Metadata(ctx, &kafka.MetadataRequest{
-		Topics: slices.DeleteFunc([]string{r.opts.EventsTopic, r.opts.FindingsTopic, r.opts.StateTopic, r.opts.WindowsTopic}, func(s string) bool { return s == "" }),
+		Topics: slices.DeleteFunc([]string{r.opts.EventsTopic, r.opts.FindingsTopic, r.opts.StateTopic, r.opts.WindowsTopic, r.contractTopic()},
+			func(s string) bool { return s == "" }),
 	})
 	if err != nil {
 		return fmt.Errorf("detect group: metadata: %w", err)
@@ -302,8 +332,10 @@ func (r *Runner) ensureTopics(ctx context.Context) error {
 	if parts[r.opts.FindingsTopic] == 0 {
 		topics = append(topics, kafka.TopicConfig{Topic: r.opts.FindingsTopic, NumPartitions: n, ReplicationFactor: rf})
 	}
-	if w := r.opts.WindowsTopic; w != "" && parts[w] == 0 {
-		topics = append(topics, kafka.TopicConfig{Topic: w, NumPartitions: n, ReplicationFactor: rf})
+	for _, w := range []string{r.opts.WindowsTopic, r.contractTopic()} {
+		if w != "" && parts[w] == 0 {
+			topics = append(topics, kafka.TopicConfig{Topic: w, NumPartitions: n, ReplicationFactor: rf})
+		}
 	}
 	if parts[r.opts.StateTopic] == 0 {
 		topics = append(topics, kafka.TopicConfig{

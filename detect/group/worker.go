@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/detect/contract"
 	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/segmentio/kafka-go"
 )
@@ -55,6 +56,17 @@ type worker struct {
 	sinceCP  int
 	lag      int64
 	activity time.Time // wall time of the last event or idle advance
+
+	// The contract check (Options.Contract): the partition's incidents,
+	// the requests outside the contract not yet produced, the offset its
+	// findings are attributed to and their own seq numbering.
+	incidents   *contract.Incidents
+	contractGap time.Duration
+	vs          []contract.Violation
+	reports     []kafka.Message
+	contractOff int64
+	cSeqOff     int64
+	cSeqIdx     uint64
 }
 
 func (w *worker) run(gctx context.Context) error {
@@ -201,6 +213,7 @@ func (w *worker) fold(m *kafka.Message) {
 	if timed && t.UnixNano() > w.newest {
 		w.newest = t.UnixNano()
 	}
+	w.checkContract(ev, m.Offset)
 	w.flushIfCaughtUp()
 }
 
@@ -259,6 +272,17 @@ func (w *worker) window(ws detect.WindowStats) {
 
 // emit is the engine's Options.Emit: findings wait for the next checkpoint.
 func (w *worker) emit(f detect.Finding) {
+	seq := strconv.AppendInt(nil, int64(w.part), 10)
+	seq = append(seq, '/')
+	seq = strconv.AppendInt(seq, w.seqOff, 10)
+	seq = append(seq, '/')
+	seq = strconv.AppendUint(seq, w.seqIdx, 10)
+	w.seqIdx++
+	w.queueFinding(f, seq)
+}
+
+// queueFinding encodes f for the findings topic, with its seq header.
+func (w *worker) queueFinding(f detect.Finding, seq []byte) {
 	v, err := json.Marshal(f)
 	if err != nil {
 		// Finding holds finite numbers and strings; this cannot happen,
@@ -267,12 +291,6 @@ func (w *worker) emit(f detect.Finding) {
 		w.r.opts.Logger.Error("detect group: encode finding", "partition", w.part, "incident", f.IncidentID, "err", err)
 		return
 	}
-	seq := strconv.AppendInt(nil, int64(w.part), 10)
-	seq = append(seq, '/')
-	seq = strconv.AppendInt(seq, w.seqOff, 10)
-	seq = append(seq, '/')
-	seq = strconv.AppendUint(seq, w.seqIdx, 10)
-	w.seqIdx++
 	w.pending = append(w.pending, kafka.Message{
 		Key:     []byte(f.Client),
 		Value:   v,
@@ -285,6 +303,14 @@ func (w *worker) emit(f detect.Finding) {
 func (w *worker) checkpoint(ctx context.Context) error {
 	r := w.r
 	w.sinceCP = 0
+	w.sweepContract()
+	if n := len(w.reports); n > 0 {
+		if err := r.contractW.WriteMessages(ctx, w.reports...); err != nil {
+			return fmt.Errorf("partition %d: produce %d contract reports: %w", w.part, n, err)
+		}
+		clear(w.reports)
+		w.reports = w.reports[:0]
+	}
 	if n := len(w.windows); n > 0 {
 		if err := r.windows.WriteMessages(ctx, w.windows...); err != nil {
 			return fmt.Errorf("partition %d: produce %d window records: %w", w.part, n, err)
@@ -380,6 +406,7 @@ func (w *worker) restore(gctx context.Context) (int64, error) {
 	if r.windows != nil {
 		opts.OnWindow = w.window
 	}
+	w.startContract()
 	// Right after Run creates the state topic its partitions may not have
 	// a leader yet: retry soon, then back off.
 	backoff := retryBackoff / 8

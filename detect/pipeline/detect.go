@@ -28,6 +28,9 @@ type detector struct {
 	incidents  *contract.Incidents
 	vs         []contract.Violation
 	violations []contract.Report
+	// savedContract and savedInventory are when the contract and the
+	// inventory were last saved (wall time).
+	savedContract, savedInventory time.Time
 	// newest event time and when it arrived, to advance event time while
 	// the inputs are idle.
 	newest, lastArrival time.Time
@@ -39,6 +42,7 @@ func (p *Pipeline) detect(ctx context.Context) error {
 	d := &detector{p: p}
 	d.engine = detect.New(d.options())
 	d.startContract()
+	d.savedInventory = time.Now()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var grace <-chan time.Time
@@ -99,6 +103,7 @@ func (d *detector) observe(ctx context.Context, ev *ingest.Event) {
 	if d.contract != nil {
 		d.checkContract(ev)
 	}
+	d.observeInventory(ev)
 	if d.p.opts.Store != nil {
 		d.events = append(d.events, *ev)
 		if len(d.events) >= storeBatch {
@@ -123,6 +128,8 @@ func (d *detector) tick(ctx context.Context, now time.Time) {
 			d.keep(d.incidents.Sweep(d.newest.Add(idle - d.contractGap())))
 		}
 	}
+	d.saveContract(now, false)
+	d.snapshotInventory(ctx, now, false)
 	d.report(now)
 }
 
@@ -144,8 +151,10 @@ func (d *detector) finish(ctx context.Context) error {
 	if d.incidents != nil {
 		d.keep(d.incidents.Flush())
 	}
+	d.saveContract(time.Now(), true)
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
+	d.snapshotInventory(fctx, time.Now(), true)
 	d.flush(fctx)
 	return d.err
 }
@@ -181,47 +190,6 @@ func (d *detector) flush(ctx context.Context) {
 		keep(vs.WriteViolations(ctx, d.violations))
 		d.violations = d.violations[:0]
 	}
-}
-
-// startContract sets up the contract check, when configured.
-func (d *detector) startContract() {
-	o := d.p.opts.Contract
-	if o == nil {
-		return
-	}
-	d.contract = contract.NewChecker(*o)
-	d.incidents = contract.NewIncidents(d.contractGap(), func(in *contract.Incident) error {
-		if in.Opened() {
-			d.emit(in.Finding(detect.StatusResolved))
-		}
-		return nil
-	})
-	d.incidents.OnOpen = func(in *contract.Incident) error {
-		d.emit(in.Finding(detect.StatusOpen))
-		return nil
-	}
-}
-
-// contractGap is how long a client's quiet ends its contract incident.
-func (d *detector) contractGap() time.Duration {
-	if g := d.p.opts.ContractGap; g > 0 {
-		return g
-	}
-	return contract.DefaultIncidentGap
-}
-
-// checkContract learns or checks ev against the contract; a request
-// outside it goes to the store and to its client's incident.
-func (d *detector) checkContract(ev *ingest.Event) {
-	d.vs = d.contract.Observe(ev, d.vs[:0])
-	if len(d.vs) == 0 {
-		return
-	}
-	r := contract.ReportOf(ev, d.vs)
-	if _, ok := d.p.opts.Store.(ViolationStore); ok {
-		d.violations = append(d.violations, r)
-	}
-	d.keep(d.incidents.Add(&contract.Located{Report: r}))
 }
 
 // keep records the first error of the run.

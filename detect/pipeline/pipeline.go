@@ -22,6 +22,7 @@ import (
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/detect/contract"
 	"github.com/gatewatch/gatewatch/detect/feedback"
+	"github.com/gatewatch/gatewatch/detect/inventory"
 	"github.com/gatewatch/gatewatch/ingest"
 )
 
@@ -84,6 +85,19 @@ type Options struct {
 	// contract.OpenAfter requests, resolved after ContractGap of quiet).
 	Contract    *contract.CheckerOptions
 	ContractGap time.Duration
+	// ContractModelFile, when set with Contract, is where the learnt
+	// contract lives across runs: New loads it when it exists (a file
+	// that does not load is an error), and the pipeline saves it every
+	// ContractSaveEvery and at the end, so a restarted run goes on
+	// learning, or checking, where it stopped.
+	ContractModelFile string
+	// Inventory, when set, keeps the endpoint inventory of the traffic
+	// (detect/inventory): saved to InventoryFile, when set, and handed to
+	// the Store, when it is an EndpointStore, every InventoryEvery and at
+	// the end. New loads InventoryFile when it exists, so the inventory
+	// grows across runs; one that does not load is an error.
+	Inventory     *inventory.Options
+	InventoryFile string
 	// FalsePositivesFile, when set, is the alert stage's feedback file
 	// (alert-feedback.jsonl): client/detector pairs people marked as false
 	// positives there are absorbed into their baselines instead of being
@@ -109,7 +123,9 @@ type Pipeline struct {
 	events  chan ingest.Event
 	healthy sync.Map // input name -> error text, "" when fine
 	watch   *inputWatch
-	fps     *feedback.Set // nil without FalsePositivesFile
+	fps     *feedback.Set        // nil without FalsePositivesFile
+	checker *contract.Checker    // loaded from ContractModelFile; nil for a new one
+	inv     *inventory.Inventory // nil without Options.Inventory
 }
 
 // New returns a Pipeline, or an error for missing options.
@@ -129,6 +145,12 @@ func New(opts Options) (*Pipeline, error) {
 	}
 	p := &Pipeline{opts: opts, log: log, events: make(chan ingest.Event, opts.QueueSize),
 		watch: newInputWatch(log, Lateness(opts.Detect))}
+	if err := p.loadContract(); err != nil {
+		return nil, err
+	}
+	if err := p.loadInventory(); err != nil {
+		return nil, err
+	}
 	if opts.FalsePositivesFile != "" {
 		fps, err := feedback.Open(opts.FalsePositivesFile, 0)
 		if err != nil {

@@ -52,8 +52,10 @@ func (s *store) WriteWindows(_ context.Context, ws []detect.WindowStats) error {
 // a labelled scenario's nginx log read from standard input: every attack's
 // client is in a finding, no trap's is, every event and finding reaches
 // the store, and the bad lines are in the dead-letter file.
-func TestPipelineFindsAttacks(t *testing.T) {
-	t.Parallel()
+// attackLog is the scenario of the pipeline tests (400 clients for two
+// hours, attacks at 90 minutes) and its nginx log.
+func attackLog(t *testing.T) (*simulate.Scenario, *bytes.Buffer) {
+	t.Helper()
 	scen, err := simulate.New(simulate.Config{Seed: 11, Clients: 400, Duration: 2 * time.Hour, AttackAt: 90 * time.Minute, AttackFor: 10 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -62,13 +64,19 @@ func TestPipelineFindsAttacks(t *testing.T) {
 	if err := scen.WriteNginx(context.Background(), &log); err != nil {
 		t.Fatal(err)
 	}
+	return scen, &log
+}
+
+func TestPipelineFindsAttacks(t *testing.T) {
+	t.Parallel()
+	scen, log := attackLog(t)
 	lines := strings.Count(log.String(), "\n")
 	log.WriteString("not an access log line\n\n")
 	dir := t.TempDir()
 	out, st := &findings{}, &store{}
 	ticks := 0
 	p, err := New(Options{
-		Inputs:        []ingest.Input{{Source: &ingest.FileSource{Path: "-", Stdin: &log}, Format: "nginx_combined"}},
+		Inputs:        []ingest.Input{{Source: &ingest.FileSource{Path: "-", Stdin: log}, Format: "nginx_combined"}},
 		Findings:      []FindingWriter{out},
 		Store:         st,
 		DeadLetterDir: dir,
@@ -166,14 +174,7 @@ func TestNewRequires(t *testing.T) {
 // reports that client, and still reports the other attackers.
 func TestPipelineReadsFalsePositives(t *testing.T) {
 	t.Parallel()
-	scen, err := simulate.New(simulate.Config{Seed: 11, Clients: 400, Duration: 2 * time.Hour, AttackAt: 90 * time.Minute, AttackFor: 10 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var log bytes.Buffer
-	if err := scen.WriteNginx(context.Background(), &log); err != nil {
-		t.Fatal(err)
-	}
+	_, log := attackLog(t)
 	path := filepath.Join(t.TempDir(), "alert-feedback.jsonl")
 	before := runWithFeedback(t, log.Bytes(), path)
 	marked := before[0].Client

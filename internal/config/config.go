@@ -106,6 +106,10 @@ type KafkaTopics struct {
 	DetectState string `yaml:"detect_state"`
 	Raw         string `yaml:"raw"`
 	Windows     string `yaml:"windows"`
+	// Contract receives the requests outside the API's contract
+	// (contract.Report as JSON, keyed by client) from "detect", for the
+	// store's contract_violations; "" is off.
+	Contract string `yaml:"contract"`
 }
 
 // CollectConfig is what "gatewatch collect" listens on besides files.
@@ -205,8 +209,12 @@ type DetectConfig struct {
 	LoginRoutes []string      `yaml:"login_routes"`
 	CampaignGap time.Duration `yaml:"campaign_gap"`
 
-	// Contract is the API contract check of "run" (detect/contract).
+	// Contract is the API contract check of "run" and "detect"
+	// (detect/contract).
 	Contract ContractConfig `yaml:"contract"`
+
+	// Inventory is the endpoint inventory of "run" (detect/inventory).
+	Inventory InventoryConfig `yaml:"inventory"`
 
 	// FalsePositivesFile is the alert stage's feedback file, whose false
 	// positives (Slack's button) the baselines absorb as ordinary windows
@@ -240,6 +248,25 @@ type ContractConfig struct {
 	// parameter, kind, character class or length before the contract
 	// takes it (2 or 3).
 	MinClients int `yaml:"min_clients"`
+	// ModelFile is where the learnt contract is saved (every few minutes
+	// and on shutdown) and loaded from at start, so a restart neither
+	// learns again nor forgets: default contract-model.json in the data
+	// directory; "off" keeps it in memory only.
+	ModelFile string `yaml:"model_file"`
+}
+
+// InventoryConfig is the endpoint inventory "run" keeps of the traffic:
+// saved to a file and, with ClickHouse, stored as snapshots (the
+// endpoints table, the Grafana endpoints dashboard).
+type InventoryConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// MaxEndpoints bounds the endpoints kept; beyond, the least used are
+	// evicted.
+	MaxEndpoints int `yaml:"max_endpoints"`
+	// File is where it is saved every 5 minutes and on shutdown, and
+	// loaded from at start: default endpoints.json in the data directory;
+	// "off" keeps it in memory only.
+	File string `yaml:"file"`
 }
 
 // Tuned turns one of the wider detectors on or off and sets its floor and

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/detect/contract"
+	"github.com/gatewatch/gatewatch/detect/inventory"
 	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/storage"
 )
@@ -62,6 +63,7 @@ func Default() Config {
 			Maintenance:       []Maintenance{},
 			Contract: ContractConfig{Enabled: true, LearnFor: contract.DefaultLearnFor, MinLearned: contract.DefaultMinLearned,
 				IncidentGap: contract.DefaultIncidentGap, MinClients: 2},
+			Inventory: InventoryConfig{Enabled: true, MaxEndpoints: inventory.DefaultMaxEndpoints},
 		},
 		Output: OutputConfig{Format: "json", Stdout: true},
 		HTTP:   HTTPConfig{Listen: "127.0.0.1:9107"},
@@ -70,7 +72,8 @@ func Default() Config {
 			ClientID:    "gatewatch",
 			Compression: "zstd",
 			Topics: KafkaTopics{Events: "gatewatch.events", DeadLetter: "gatewatch.deadletter",
-				Findings: "gatewatch.findings", DetectState: "gatewatch.detect-state", Raw: "gatewatch.raw", Windows: "gatewatch.windows"},
+				Findings: "gatewatch.findings", DetectState: "gatewatch.detect-state", Raw: "gatewatch.raw", Windows: "gatewatch.windows",
+				Contract: "gatewatch.contract"},
 			DetectGroup: "gatewatch-detect",
 		},
 		Collect: CollectConfig{SyslogFormat: "auto", HTTP: CollectHTTPConfig{
@@ -78,7 +81,8 @@ func Default() Config {
 		}, Raw: CollectRawConfig{Format: "auto", Group: "gatewatch-collect-raw"}},
 		Storage: StorageConfig{
 			Database: "gatewatch", Username: "default", Migrate: true,
-			Retention: storage.Retention{Events: 30, Windows: 180, Findings: 730, Health: 30},
+			Retention: storage.Retention{Events: 30, Windows: 180, Findings: 730, Health: 30, Violations: 30,
+				Endpoints: storage.DefaultEndpointRetentionDays},
 			BatchRows: 100_000, FlushEvery: time.Second, Group: "gatewatch-store", HealthEvery: time.Minute,
 		},
 	}

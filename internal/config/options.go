@@ -6,6 +6,7 @@ import (
 	"github.com/gatewatch/gatewatch/alert/sinks"
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/detect/contract"
+	"github.com/gatewatch/gatewatch/detect/inventory"
 	"github.com/gatewatch/gatewatch/ingest"
 )
 
@@ -93,6 +94,49 @@ func (cfg *Config) FalsePositivesFile() string {
 		return f
 	}
 }
+
+// ContractModelFile is where the learnt contract is saved and loaded
+// ("" when detect.contract.model_file is "off").
+func (cfg *Config) ContractModelFile() string {
+	switch f := cfg.Detect.Contract.ModelFile; f {
+	case "off":
+		return ""
+	case "":
+		return filepath.Join(cfg.DataDir, ContractModelFile)
+	default:
+		return f
+	}
+}
+
+// ContractModelFile is the default name of the saved contract model in
+// the data directory.
+const ContractModelFile = "contract-model.json"
+
+// InventoryOptions are the endpoint inventory's options for cfg's
+// detect.inventory section; nil when it is off.
+func (cfg *Config) InventoryOptions() *inventory.Options {
+	if !cfg.Detect.Inventory.Enabled {
+		return nil
+	}
+	return &inventory.Options{MaxEndpoints: cfg.Detect.Inventory.MaxEndpoints}
+}
+
+// InventoryFile is where the endpoint inventory is saved and loaded ("" when
+// detect.inventory.file is "off").
+func (cfg *Config) InventoryFile() string {
+	switch f := cfg.Detect.Inventory.File; f {
+	case "off":
+		return ""
+	case "":
+		return filepath.Join(cfg.DataDir, InventoryFile)
+	default:
+		return f
+	}
+}
+
+// InventoryFile is the default name of the saved endpoint inventory in the
+// data directory.
+const InventoryFile = "endpoints.json"
 
 // ContractOptions are the contract check's options for cfg's
 // detect.contract section; nil when it is off.
