@@ -12,7 +12,13 @@ import (
 // notes in the state (so later edits keep it) and the message, rebuilt
 // from blocks (the message as Slack sent it with the click), shows them.
 // Without blocks the note goes in the message's thread.
+//
+// It holds the lock Notify holds, so edits reach Slack in the order their
+// notes were saved: the message's last edit carries every note, even when
+// two people click at once.
 func (s *Sink) annotate(ctx context.Context, a Action, blocks []slackapi.Block, text string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	note := noteText(a)
 	notes, err := s.st.addNote(a.IncidentID, note)
 	if err != nil {
