@@ -89,6 +89,8 @@ type windowItem struct {
 	volExpected             float64 // what the volume detector expected
 	errExpected             float64 // the expected 5xx ratio
 	authExpected            float64 // the expected auth failures
+	volSpread, errSpread    float64 // ± around volExpected and errExpected (standard deviation)
+	authSpread              float64 // ± around authExpected
 }
 
 // Stats are an Engine's counters.
@@ -430,7 +432,7 @@ func (e *Engine) judge(w int64, it *windowItem, f *fleet) {
 		v.seasonal = seasonal
 		e.tests++
 		e.candidate(it.idx, detVolume, &v)
-		it.volFlagged, it.volExpected = v.anomalous, v.expected
+		it.volFlagged, it.volExpected, it.volSpread = v.anomalous, v.expected, v.spread
 		c = &e.tab.list[it.idx]
 		x := it.req
 		if c.vol.n >= uint32(o.MinHistory) {
@@ -447,7 +449,7 @@ func (e *Engine) judge(w int64, it *windowItem, f *fleet) {
 		j := ratioJudge{det: detErrors, minHits: o.MinErrors, model: e.pop.errs, excess: f.errs}
 		v := e.judgeRatio(&c.errs, it.errs, it.req, j)
 		e.tests++
-		it.errExpected = v.expected
+		it.errExpected, it.errSpread = v.expected, v.spread
 		e.candidate(it.idx, detErrors, &v)
 		c = &e.tab.list[it.idx]
 		e.absorbRatio(&c.errs, it.errs, it.req, j.model, &v)
@@ -461,7 +463,7 @@ func (e *Engine) judge(w int64, it *windowItem, f *fleet) {
 		v := e.judgeRatio(&c.auth, it.auth, it.req, j)
 		e.tests++
 		e.candidate(it.idx, detAuth, &v)
-		it.authFlagged, it.authExpected = v.anomalous, v.expected
+		it.authFlagged, it.authExpected, it.authSpread = v.anomalous, v.expected, v.spread
 		c = &e.tab.list[it.idx]
 		e.absorbRatio(&c.auth, it.auth, it.req, j.model, &v)
 		if !v.anomalous {
@@ -548,6 +550,11 @@ type WindowStats struct {
 	ExpectedRequests     float64 `json:"expected_requests"`
 	ExpectedErrorRatio   float64 `json:"expected_error_ratio"`
 	ExpectedAuthFailures float64 `json:"expected_auth_failures"`
+	// The spread (one standard deviation) around each expectation, in the
+	// same unit: the band a report draws around the expected line.
+	SpreadRequests     float64 `json:"spread_requests,omitempty"`
+	SpreadErrorRatio   float64 `json:"spread_error_ratio,omitempty"`
+	SpreadAuthFailures float64 `json:"spread_auth_failures,omitempty"`
 }
 
 // reportWindow hands one client window to Options.OnWindow.
@@ -559,5 +566,6 @@ func (e *Engine) reportWindow(w int64, it *windowItem) {
 		Start: start, End: start.Add(e.opts.Window),
 		Requests: uint64(it.n.req), Errors: uint64(it.n.err), AuthFailures: uint64(it.n.auth), BytesOut: it.n.bytes,
 		ExpectedRequests: finite(it.volExpected), ExpectedErrorRatio: finite(it.errExpected), ExpectedAuthFailures: finite(it.authExpected),
+		SpreadRequests: finite(it.volSpread), SpreadErrorRatio: finite(it.errSpread), SpreadAuthFailures: finite(it.authSpread),
 	})
 }

@@ -42,6 +42,20 @@ type FindingWriter interface {
 	Write(f detect.Finding) error
 }
 
+// Recorder sees what an analysis reads and finds, for a report
+// (*report.Collector in dashboards/report is one). Its methods are called
+// from the goroutine feeding the detectors.
+type Recorder interface {
+	// Reset forgets everything: the input is being read again, sorted.
+	Reset()
+	// Event sees every event, in the order the detectors see it.
+	Event(ev *ingest.Event)
+	// Window sees every client window as the detectors close it.
+	Window(ws detect.WindowStats)
+	// Finding sees every emission: open, update and resolved.
+	Finding(f detect.Finding)
+}
+
 // DeadLetter keeps rejected lines; *ingest.DeadLetterWriter is one.
 type DeadLetter interface {
 	Write(input string, r ingest.Reject) error
@@ -101,6 +115,9 @@ type Options struct {
 	// later than the detectors allow, with the detectors' counters, before
 	// the input is sorted and read again.
 	OnUnsorted func(first detect.Stats)
+	// Recorder, when set, sees every event, window and finding emission
+	// of the reading that makes the findings, for a report.
+	Recorder Recorder
 }
 
 // defaultHoldBytes is how much of the first reading's findings is kept
@@ -281,7 +298,15 @@ func (a *Analysis) newEngine(w io.Writer) (*detect.Engine, *error) {
 		opts.CampaignGap = a.opts.CampaignGap
 	}
 	stream := a.opts.Stream
+	rec := a.opts.Recorder
+	if rec != nil {
+		rec.Reset()
+		opts.OnWindow = recordWindows(rec, opts.OnWindow)
+	}
 	opts.Emit = func(f detect.Finding) {
+		if rec != nil {
+			rec.Finding(f)
+		}
 		if f.Status == detect.StatusOpen {
 			a.st.incidents.Add(1)
 		}
@@ -293,6 +318,27 @@ func (a *Analysis) newEngine(w io.Writer) (*detect.Engine, *error) {
 		}
 	}
 	return detect.New(opts), &emitErr
+}
+
+// recordWindows returns an OnWindow that hands every window to rec, then
+// to next when set.
+func recordWindows(rec Recorder, next func(detect.WindowStats)) func(detect.WindowStats) {
+	return func(ws detect.WindowStats) {
+		rec.Window(ws)
+		if next != nil {
+			next(ws)
+		}
+	}
+}
+
+// observe hands evs to the recorder, if any, then to engine.
+func (a *Analysis) observe(engine *detect.Engine, evs []ingest.Event) {
+	if rec := a.opts.Recorder; rec != nil {
+		for i := range evs {
+			rec.Event(&evs[i])
+		}
+	}
+	engine.ObserveBatch(evs)
 }
 
 // readAll is the first reading: every input in the order given, findings
@@ -331,7 +377,7 @@ func (a *Analysis) readInput(ctx context.Context, in *input, engine *detect.Engi
 	progress.setFile(in.Name, size)
 	counted := &countingReader{r: r, n: &a.st.bytes}
 	in.Format, err = ingest.ParseStream(ctx, counted, a.streamOptions(a.opts.Format), func(b *ingest.Batch) error {
-		engine.ObserveBatch(b.Events)
+		a.observe(engine, b.Events)
 		if err := a.rejected(in, b.Rejects); err != nil {
 			return err
 		}

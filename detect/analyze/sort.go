@@ -36,7 +36,7 @@ func (a *Analysis) sortAll(ctx context.Context) (engine *detect.Engine, runs int
 	}
 	progress.stop() // the merge reports no progress
 	err = sorter.Merge(ctx, func(evs []ingest.Event) error {
-		engine.ObserveBatch(evs)
+		a.observe(engine, evs)
 		return *emitErr
 	})
 	if err != nil {
@@ -64,7 +64,7 @@ func (a *Analysis) gather(ctx context.Context, in *input, sorter *timesort.Sorte
 		for i := range b.Events {
 			ev := &b.Events[i]
 			if err := sorter.Add(ev); errors.Is(err, timesort.ErrNoTime) {
-				engine.Observe(ev)
+				a.observe(engine, b.Events[i:i+1])
 			} else if err != nil {
 				return err
 			}
