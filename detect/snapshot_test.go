@@ -181,7 +181,7 @@ func TestSnapshotEquivalence(t *testing.T) {
 	const attackAt = 80 * time.Minute
 	cfg := simulate.Config{Seed: 3, Clients: 300, Duration: 2 * time.Hour, AttackAt: attackAt, Attacks: qualityKinds()}
 	if testing.Short() {
-		cfg.Clients, cfg.Duration = 100, 100*time.Minute
+		cfg.Clients, cfg.Duration = 150, 100*time.Minute
 	}
 	stream, _ := simulated(t, cfg)
 	start := simulate.DefaultStart()
