@@ -2,10 +2,13 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/detect/contract"
@@ -333,12 +336,9 @@ func (db *DB) OpenFindings(ctx context.Context, q FindingsQuery) ([]detect.Findi
 	// resolved. LIMIT 1 BY keeps that row; it is several times faster here
 	// than argMax over every column. Every emission carries the incident's
 	// first window start, so the latest row has everything.
-	sql := "SELECT incident_id, status, client, client_kind, detector, window_start, window_end, windows," +
-		" observed, expected, spread, unit, score, p_value, severity, baseline, history, summary," +
-		" why, requests, routes, samples, top_clients," +
-		" detectors, campaign, clients, client_count, total_requests, total_failures, total_bytes, total_distinct_paths" +
+	sql := "SELECT " + findingSelect +
 		" FROM (SELECT * FROM " + db.table(tableFindings) + " WHERE window_end >= ?" +
-		" ORDER BY incident_id, window_end DESC, windows DESC, status = 'resolved' DESC LIMIT 1 BY incident_id)" +
+		" ORDER BY incident_id, " + latestEmission + " LIMIT 1 BY incident_id)" +
 		" WHERE status != 'resolved'" +
 		" ORDER BY multiIf(severity = 'critical', 3, severity = 'high', 2, severity = 'medium', 1, 0) DESC, window_end DESC, incident_id" +
 		" LIMIT ?"
@@ -349,34 +349,132 @@ func (db *DB) OpenFindings(ctx context.Context, q FindingsQuery) ([]detect.Findi
 	defer rows.Close()
 	var out []detect.Finding
 	for rows.Next() {
-		var (
-			f                             detect.Finding
-			status, severity              string
-			windows, history, clientCount uint32
-			tot                           detect.Totals
-		)
-		if err := rows.Scan(&f.IncidentID, &status, &f.Client, &f.ClientKind, &f.Detector,
-			&f.WindowStart, &f.WindowEnd, &windows, &f.Observed, &f.Expected, &f.Spread, &f.Unit,
-			&f.Score, &f.PValue, &severity, &f.Baseline, &history, &f.Summary,
-			&f.Why, &f.Requests, &f.Routes, &f.Samples, &f.TopClients,
-			&f.Detectors, &f.Campaign, &f.Clients, &clientCount,
-			&tot.Requests, &tot.Failures, &tot.Bytes, &tot.DistinctPaths); err != nil {
+		f, err := scanFinding(rows)
+		if err != nil {
 			return nil, fmt.Errorf("storage: open findings: %w", err)
-		}
-		f.Status, f.Severity = detect.Status(status), detect.Severity(severity)
-		f.Windows, f.History, f.ClientCount = int(windows), int(history), int(clientCount)
-		f.WindowStart, f.WindowEnd = f.WindowStart.UTC(), f.WindowEnd.UTC()
-		f.Routes, f.Samples, f.TopClients = nilIfEmpty(f.Routes), nilIfEmpty(f.Samples), nilIfEmpty(f.TopClients)
-		f.Detectors, f.Clients = nilIfEmpty(f.Detectors), nilIfEmpty(f.Clients)
-		if tot != (detect.Totals{}) {
-			// A finding without totals (fleet findings, rows stored before
-			// migration 4) reads back as all zeros.
-			f.Totals = &tot
 		}
 		out = append(out, f)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("storage: open findings: %w", err)
+	}
+	return out, nil
+}
+
+// ErrNotFound is wrapped by the errors of lookups that found nothing
+// (DB.Finding): test for it with errors.Is.
+var ErrNotFound = errors.New("not found")
+
+// Finding returns the latest emission of one incident: the row with the
+// greatest window end and window count, a resolved one winning a tie
+// (the same order OpenFindings uses). An incident with no stored
+// emission is an error wrapping ErrNotFound. The findings table is
+// sorted by client first, so this reads the incident_id column of every
+// day; incidents are few next to events, and it is an interactive
+// lookup (`gatewatch explain`).
+func (db *DB) Finding(ctx context.Context, incidentID string) (detect.Finding, error) {
+	sql := "SELECT " + findingSelect + " FROM " + db.table(tableFindings) +
+		" WHERE incident_id = ? ORDER BY " + latestEmission + " LIMIT 1"
+	rows, err := db.conn.Query(ctx, sql, incidentID)
+	if err != nil {
+		return detect.Finding{}, fmt.Errorf("storage: finding %q: %w", incidentID, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return detect.Finding{}, fmt.Errorf("storage: finding %q: %w", incidentID, err)
+		}
+		return detect.Finding{}, fmt.Errorf("storage: finding %q: %w (no emission of that incident is stored)", incidentID, ErrNotFound)
+	}
+	f, err := scanFinding(rows)
+	if err != nil {
+		return detect.Finding{}, fmt.Errorf("storage: finding %q: %w", incidentID, err)
+	}
+	return f, nil
+}
+
+// findingSelect lists the findings columns scanFinding reads, in its
+// order.
+const findingSelect = "incident_id, status, client, client_kind, detector, window_start, window_end, windows," +
+	" observed, expected, spread, unit, score, p_value, severity, baseline, history, summary," +
+	" why, requests, routes, samples, top_clients," +
+	" detectors, campaign, clients, client_count, total_requests, total_failures, total_bytes, total_distinct_paths"
+
+// latestEmission orders an incident's emissions latest first: greatest
+// (window_end, windows), a resolved one first among equals so an
+// incident resolved in the same window as its last update reads as
+// resolved.
+const latestEmission = "window_end DESC, windows DESC, status = 'resolved' DESC"
+
+// scanFinding reads one row of findingSelect.
+func scanFinding(rows driver.Rows) (detect.Finding, error) {
+	var (
+		f                             detect.Finding
+		status, severity              string
+		windows, history, clientCount uint32
+		tot                           detect.Totals
+	)
+	if err := rows.Scan(&f.IncidentID, &status, &f.Client, &f.ClientKind, &f.Detector,
+		&f.WindowStart, &f.WindowEnd, &windows, &f.Observed, &f.Expected, &f.Spread, &f.Unit,
+		&f.Score, &f.PValue, &severity, &f.Baseline, &history, &f.Summary,
+		&f.Why, &f.Requests, &f.Routes, &f.Samples, &f.TopClients,
+		&f.Detectors, &f.Campaign, &f.Clients, &clientCount,
+		&tot.Requests, &tot.Failures, &tot.Bytes, &tot.DistinctPaths); err != nil {
+		return f, err
+	}
+	f.Status, f.Severity = detect.Status(status), detect.Severity(severity)
+	f.Windows, f.History, f.ClientCount = int(windows), int(history), int(clientCount)
+	f.WindowStart, f.WindowEnd = f.WindowStart.UTC(), f.WindowEnd.UTC()
+	f.Routes, f.Samples, f.TopClients = nilIfEmpty(f.Routes), nilIfEmpty(f.Samples), nilIfEmpty(f.TopClients)
+	f.Detectors, f.Clients = nilIfEmpty(f.Detectors), nilIfEmpty(f.Clients)
+	if tot != (detect.Totals{}) {
+		// A finding without totals (fleet findings, rows stored before
+		// migration 4) reads back as all zeros.
+		f.Totals = &tot
+	}
+	return f, nil
+}
+
+// ClientWindowsQuery selects one client's windows starting in [From, To).
+type ClientWindowsQuery struct {
+	Client   string
+	From, To time.Time
+	Limit    int // default 10000: a week of one-minute windows
+}
+
+// ClientWindows returns a client's windows in time order: its tallies
+// and what its baselines expected, with the spread around each
+// expectation (0 for windows stored before migration 7). It reads with
+// FINAL, so a window stored twice (a replay) shows once, the newest
+// copy; the client prefix of the sort key keeps that a narrow read.
+func (db *DB) ClientWindows(ctx context.Context, q ClientWindowsQuery) ([]detect.WindowStats, error) {
+	if q.Limit <= 0 {
+		q.Limit = 10_000
+	}
+	sql := "SELECT client, client_kind, window_start, window_end, requests, errors, auth_failures, bytes_out," +
+		" expected_requests, expected_error_ratio, expected_auth_failures," +
+		" spread_requests, spread_error_ratio, spread_auth_failures" +
+		" FROM " + db.table(tableWindows) + " FINAL" +
+		" WHERE client = ? AND window_start >= ? AND window_start < ?" +
+		" ORDER BY window_start LIMIT ?"
+	rows, err := db.conn.Query(ctx, sql, q.Client, db.timeArg(q.From), db.timeArg(q.To), uint64(q.Limit))
+	if err != nil {
+		return nil, fmt.Errorf("storage: windows of %q: %w", q.Client, err)
+	}
+	defer rows.Close()
+	var out []detect.WindowStats
+	for rows.Next() {
+		var w detect.WindowStats
+		if err := rows.Scan(&w.Client, &w.ClientKind, &w.Start, &w.End, &w.Requests, &w.Errors, &w.AuthFailures, &w.BytesOut,
+			&w.ExpectedRequests, &w.ExpectedErrorRatio, &w.ExpectedAuthFailures,
+			&w.SpreadRequests, &w.SpreadErrorRatio, &w.SpreadAuthFailures); err != nil {
+			return nil, fmt.Errorf("storage: windows of %q: %w", q.Client, err)
+		}
+		w.Start, w.End = w.Start.UTC(), w.End.UTC()
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("storage: windows of %q: %w", q.Client, err)
 	}
 	return out, nil
 }

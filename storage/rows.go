@@ -35,6 +35,12 @@ type ClientWindow struct {
 	ExpectedRequests     float64
 	ExpectedErrorRatio   float64
 	ExpectedAuthFailures float64
+	// The spread (one standard deviation) around each expectation, in
+	// its unit; 0 without a baseline, and in windows stored before
+	// migration 7.
+	SpreadRequests     float64
+	SpreadErrorRatio   float64
+	SpreadAuthFailures float64
 }
 
 // ClientWindowOf is the row of a window the detect engine reported.
@@ -43,6 +49,7 @@ func ClientWindowOf(w detect.WindowStats) ClientWindow {
 		Client: w.Client, ClientKind: w.ClientKind, WindowStart: w.Start, WindowEnd: w.End,
 		Requests: w.Requests, Errors: w.Errors, AuthFailures: w.AuthFailures, BytesOut: w.BytesOut,
 		ExpectedRequests: w.ExpectedRequests, ExpectedErrorRatio: w.ExpectedErrorRatio, ExpectedAuthFailures: w.ExpectedAuthFailures,
+		SpreadRequests: w.SpreadRequests, SpreadErrorRatio: w.SpreadErrorRatio, SpreadAuthFailures: w.SpreadAuthFailures,
 	}
 }
 
@@ -289,7 +296,8 @@ func (db *DB) InsertWindows(ctx context.Context, ws []ClientWindow) error {
 		w := &ws[i]
 		if err := batch.Append(w.Client, w.ClientKind, w.WindowStart.UTC(), w.WindowEnd.UTC(),
 			w.Requests, w.Errors, w.AuthFailures, w.BytesOut, w.DistinctRoutes, w.DistinctPaths,
-			finite(w.ExpectedRequests), finite(w.ExpectedErrorRatio), finite(w.ExpectedAuthFailures), now); err != nil {
+			finite(w.ExpectedRequests), finite(w.ExpectedErrorRatio), finite(w.ExpectedAuthFailures), now,
+			finite(w.SpreadRequests), finite(w.SpreadErrorRatio), finite(w.SpreadAuthFailures)); err != nil {
 			return fmt.Errorf("storage: insert windows: %w", err)
 		}
 	}

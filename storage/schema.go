@@ -165,7 +165,26 @@ func (d ddl) eventColumns() []column {
 	}
 }
 
+// windowColumns are client_windows' columns in insert order
+// (DB.InsertWindows): the ones migration 1 created, then the spreads
+// migration 7 added.
 func (d ddl) windowColumns() []column {
+	return append(d.windowColumnsV1(), windowSpreadColumns()...)
+}
+
+// windowSpreadColumns hold detect.WindowStats' spreads: one standard
+// deviation around each expectation, in its unit, the band a chart draws
+// around the expected line. A window stored before migration 7 reads
+// them as 0 (no band).
+func windowSpreadColumns() []column {
+	return []column{
+		{"spread_requests", "Float64 DEFAULT 0"},
+		{"spread_error_ratio", "Float64 DEFAULT 0"},
+		{"spread_auth_failures", "Float64 DEFAULT 0"},
+	}
+}
+
+func (d ddl) windowColumnsV1() []column {
 	return []column{
 		{"client", "String"},
 		{"client_kind", d.str()},
@@ -323,8 +342,14 @@ func (d ddl) timeTTL() string {
 }
 
 // migrations returns the schema's steps, oldest first. Never edit a step
-// that shipped: add a new one.
+// that shipped: add a new one (in migrationsFrom7; the list is split only
+// to keep each function short).
 func (d ddl) migrations() []migration {
+	return append(d.migrationsTo6(), d.migrationsFrom7()...)
+}
+
+// migrationsTo6 are the steps up to version 6.
+func (d ddl) migrationsTo6() []migration {
 	return []migration{
 		{
 			Version: 1,
@@ -339,7 +364,7 @@ func (d ddl) migrations() []migration {
 					"toYYYYMMDD(time)", "(client, time, event_id)", d.ttl(d.timeTTL(), d.ret.Events))},
 				// One row per client per window; a window written again (a
 				// replay) replaces the older row, the newest inserted_at wins.
-				{SQL: d.create(tableWindows, d.windowColumns(), "ReplacingMergeTree(inserted_at)",
+				{SQL: d.create(tableWindows, d.windowColumnsV1(), "ReplacingMergeTree(inserted_at)",
 					"toYYYYMMDD(window_start)", "(client, window_start)", d.ttl("window_start", d.ret.Windows))},
 				// Every emission of an incident is a row (open, update...,
 				// resolved): the lifecycle is the audit. The key makes a replayed
@@ -382,6 +407,20 @@ func (d ddl) migrations() []migration {
 			Version:    6,
 			Name:       "endpoints",
 			Statements: []statement{{SQL: d.endpointsTable()}},
+		},
+	}
+}
+
+// migrationsFrom7 are the steps from version 7 on.
+func (d ddl) migrationsFrom7() []migration {
+	return []migration{
+		{
+			// The band around each expectation, for `gatewatch explain` and
+			// the incident charts (dashboards/bandplot). After the last
+			// expectation, so each spread sits by what it spreads around.
+			Version:    7,
+			Name:       "client_windows spreads",
+			Statements: d.addColumns(tableWindows, "expected_auth_failures", windowSpreadColumns()),
 		},
 	}
 }

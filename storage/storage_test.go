@@ -148,9 +148,9 @@ func TestMigrateOlderSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(applied) != 5 || applied[0].Version != 2 || applied[1].Version != 3 || applied[2].Version != 4 || applied[3].Version != 5 ||
-		applied[4].Version != 6 {
-		t.Fatalf("Migrate on the older schema applied %v, want [2 3 4 5 6]", applied)
+	if len(applied) != 6 || applied[0].Version != 2 || applied[1].Version != 3 || applied[2].Version != 4 || applied[3].Version != 5 ||
+		applied[4].Version != 6 || applied[5].Version != 7 {
+		t.Fatalf("Migrate on the older schema applied %v, want [2 3 4 5 6 7]", applied)
 	}
 	open, err := db.OpenFindings(ctx, FindingsQuery{})
 	if err != nil || len(open) != 1 || open[0].Summary != "old summary" || open[0].Why != "" || open[0].Routes != nil ||

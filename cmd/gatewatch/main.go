@@ -65,6 +65,7 @@ func commands() []command {
 		{"alert", "deliver findings from Kafka to Slack and SIEMs (syslog, Splunk HEC, OpenSearch, webhooks)", (*cli).alert},
 		{"migrate", "create or update gatewatch's ClickHouse tables", (*cli).migrate},
 		{"query", "ask the stored audit trail: a client's timeline, top clients, open findings, requests outside the contract", (*cli).query},
+		{"explain", "explain one stored incident: why, its windows against the baseline, the band as a PNG", (*cli).explain},
 		{"dashboards", "write the Grafana dashboards (JSON) that read the stored audit trail", (*cli).dashboards},
 		{"formats", "list the log formats gatewatch reads", (*cli).formats},
 		{"config", "print an example config file with every setting and its default", (*cli).config},

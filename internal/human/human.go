@@ -37,3 +37,17 @@ func Plural(n int, thing string) string {
 	}
 	return strconv.Itoa(n) + " " + thing + "s"
 }
+
+// Bytes formats a size in binary units: 512 -> 512 B; 448000 -> 437.5 KiB.
+func Bytes(v float64) string {
+	const unit = 1024
+	if v < unit {
+		return fmt.Sprintf("%.0f B", v)
+	}
+	exp, div := 0, float64(unit)
+	for v/div >= unit && exp < 4 {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", v/div, "KMGTP"[exp])
+}

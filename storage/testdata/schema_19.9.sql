@@ -203,3 +203,14 @@ PARTITION BY toYYYYMMDD(snapshot)
 ORDER BY (host, route, method)
 SETTINGS index_granularity = 8192;
 
+
+-- migration 7: client_windows spreads
+-- skipped when client_windows.spread_requests exists
+ALTER TABLE `gatewatch`.client_windows ADD COLUMN spread_requests Float64 DEFAULT 0 AFTER expected_auth_failures;
+
+-- skipped when client_windows.spread_error_ratio exists
+ALTER TABLE `gatewatch`.client_windows ADD COLUMN spread_error_ratio Float64 DEFAULT 0 AFTER spread_requests;
+
+-- skipped when client_windows.spread_auth_failures exists
+ALTER TABLE `gatewatch`.client_windows ADD COLUMN spread_auth_failures Float64 DEFAULT 0 AFTER spread_error_ratio;
+

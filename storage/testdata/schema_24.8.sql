@@ -209,3 +209,14 @@ ORDER BY (host, route, method)
 TTL snapshot + INTERVAL 90 DAY
 SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000;
 
+
+-- migration 7: client_windows spreads
+-- skipped when client_windows.spread_requests exists
+ALTER TABLE `gatewatch`.client_windows ADD COLUMN IF NOT EXISTS spread_requests Float64 DEFAULT 0 AFTER expected_auth_failures;
+
+-- skipped when client_windows.spread_error_ratio exists
+ALTER TABLE `gatewatch`.client_windows ADD COLUMN IF NOT EXISTS spread_error_ratio Float64 DEFAULT 0 AFTER spread_requests;
+
+-- skipped when client_windows.spread_auth_failures exists
+ALTER TABLE `gatewatch`.client_windows ADD COLUMN IF NOT EXISTS spread_auth_failures Float64 DEFAULT 0 AFTER spread_error_ratio;
+
