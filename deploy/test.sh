@@ -41,15 +41,17 @@ if [ -n "$unformatted" ]; then
 	echo "not gofmt-ed:"; echo "$unformatted"; exit 1
 fi
 
-step "tools: kcat, rsyslog + omkafka, nginx (real third-party parts of the tests)"
+step "tools: kcat, rsyslog + omkafka, nginx, chromium (real third-party parts of the tests)"
 # kcat proves the wire format from a non-Go client; rsyslog's omkafka and a
-# real nginx are the third-party shipping path (cmd/gatewatch/rsyslog_test.go).
+# real nginx are the third-party shipping path (cmd/gatewatch/rsyslog_test.go);
+# chromium renders the HTML report (dashboards/report/chromium_test.go).
 missing=()
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 [ -x /usr/sbin/rsyslogd ] || missing+=(rsyslog)
 [ -e /usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so ] || missing+=(rsyslog-kafka)
 [ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || missing+=(rsyslog-gnutls) # TLS receiver of alert/syslog tests
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
 	if [ "$(id -u)" = 0 ]; then
 		echo "installing ${missing[*]}"
@@ -68,6 +70,7 @@ fi
 command -v kcat && kcat -V 2>&1 | head -n 1 || true
 /usr/sbin/rsyslogd -v 2>/dev/null | head -n 1 || true
 /usr/sbin/nginx -v 2>&1 || true
+/usr/bin/chromium --version 2>/dev/null || true
 
 step "services: Apache Kafka (KRaft, PLAINTEXT and SASL_SSL) from Maven Central"
 # Integration tests talk to the real broker through GATEWATCH_TEST_KAFKA*.

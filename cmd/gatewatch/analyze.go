@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/gatewatch/gatewatch/alert"
+	"github.com/gatewatch/gatewatch/dashboards/report"
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/detect/analyze"
 	"github.com/gatewatch/gatewatch/detect/pipeline"
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/internal/atomicfile"
 	"github.com/gatewatch/gatewatch/internal/human"
 )
 
@@ -54,6 +56,14 @@ Examples:
   gatewatch analyze --format nginx --log-format '$remote_addr [$time_local] "$request" $status $body_bytes_sent' api.log
   gatewatch analyze --format aws_alb --dead-letter rejects.jsonl alb/*.log.gz
   gatewatch analyze --max-parse-errors 0.2 mixed.log  # tolerate up to 20% bad lines
+  gatewatch analyze --report report.html access.log   # and open report.html in a browser
+
+--report FILE writes one self-contained HTML page (no network fetch: it opens
+from disk or as an e-mail attachment) beside the findings: the incidents,
+sortable and filterable, each with its evidence and the client's requests (or
+errors, or auth failures) around it against the band its baseline expected;
+traffic per minute with the incidents marked; top clients and routes; status
+mix; parse errors and late lines, with a red banner when they are many.
 
 The request audit (--requests) prints, instead of incidents, one JSON line per
 request outside the API's contract: a route never served under a prefix that
@@ -97,6 +107,8 @@ type analyzeCmd struct {
 	lateness       time.Duration // the detectors' allowed lateness, for messages
 	incidentGap    time.Duration // detect.contract.incident_gap, for --requests --by-client
 	closeDL        func()        // flushes and closes the dead-letter file
+	reportPath     string        // --report: the HTML report's file
+	rep            *report.Collector
 }
 
 // analyze replays the inputs through detect/analyze, then prints the
@@ -119,7 +131,65 @@ func (c *cli) analyze(ctx context.Context, args []string) error {
 		return err
 	}
 	a.report(sum)
+	if err := a.writeReport(sum); err != nil {
+		return err
+	}
 	return a.verdict(sum)
+}
+
+// writeReport writes the --report page, when one was asked for, and says
+// where it is.
+func (a *analyzeCmd) writeReport(sum analyze.Summary) error {
+	if a.rep == nil {
+		return nil
+	}
+	a.rep.Input(reportInput(sum))
+	size, err := writeReportFile(a.reportPath, a.rep.Data())
+	if err != nil {
+		return err
+	}
+	if !a.quiet {
+		fmt.Fprintf(a.c.stderr, "analyze: report written to %s (%s)\n", a.reportPath, human.Bytes(float64(size)))
+	}
+	return nil
+}
+
+// writeReportFile renders d to path atomically (a reader never sees half
+// a page) and returns the page's size.
+func writeReportFile(path string, d report.Data) (int64, error) {
+	var size int64
+	err := atomicfile.Write(path, func(w io.Writer) error {
+		cw := &countingWriter{w: w}
+		err := report.Render(cw, d, report.RenderOptions{Generated: time.Now()})
+		size = cw.n
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("report: %w", err)
+	}
+	return size, nil
+}
+
+// reportInput is what the report shows of the inputs: the counts of the
+// reading and the late events of the engine that made the findings.
+func reportInput(sum analyze.Summary) report.InputStats {
+	in := report.InputStats{Lines: sum.Lines, Events: sum.Events, Rejects: sum.Rejects, Future: sum.Future, Late: sum.Detect.LateEvents}
+	for _, i := range sum.Inputs {
+		in.Inputs = append(in.Inputs, report.InputCount{Name: i.Name, Format: i.Format, Events: i.Events, Rejects: i.Rejects})
+	}
+	return in
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // newAnalyzeCmd parses the command line and the config into the
@@ -138,6 +208,7 @@ func (c *cli) newAnalyzeCmd(args []string) (*analyzeCmd, error) {
 	fs.StringVar(&a.opts.TmpDir, "tmp-dir", os.TempDir(), "directory for temporary files: sorted runs, a copy of standard input")
 	fs.Float64Var(&a.maxParseErrors, "max-parse-errors", pipeline.WarnParseShare, "largest share of lines (0 to 1) that may fail to parse before analyze exits with status 3")
 	fs.DurationVar(&a.opts.CampaignGap, "campaign-gap", 0, "how long a campaign may go quiet and stay one incident (default: the whole input, one line per campaign)")
+	fs.StringVar(&a.reportPath, "report", "", "also write a self-contained HTML report (incidents, each client's band, traffic) to this file")
 	a.requests = registerRequestFlags(fs)
 	files, err := parseArgs(fs, args)
 	if err != nil {
@@ -155,6 +226,10 @@ func (c *cli) newAnalyzeCmd(args []string) (*analyzeCmd, error) {
 	a.opts.Inputs = files
 	if err := a.configure(*configPath, *output); err != nil {
 		return nil, err
+	}
+	if a.reportPath != "" {
+		a.rep = report.New(report.Options{Title: "gatewatch analyze " + strings.Join(files, " "), Window: a.opts.Detect.Window})
+		a.opts.Recorder = a.rep
 	}
 	return a, a.openDeadLetter(*deadLetter)
 }

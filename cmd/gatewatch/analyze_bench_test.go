@@ -21,6 +21,12 @@ func BenchmarkAnalyzeNginx(b *testing.B) {
 	benchmarkAnalyze(b, false)
 }
 
+// BenchmarkAnalyzeNginxReport is BenchmarkAnalyzeNginx writing the HTML
+// report too (--report): the cost of the report's collector and page.
+func BenchmarkAnalyzeNginxReport(b *testing.B) {
+	benchmarkAnalyze(b, false, "--report", filepath.Join(b.TempDir(), "report.html"))
+}
+
 // BenchmarkAnalyzeNginxShuffled is BenchmarkAnalyzeNginx on the same
 // lines in random order: analyze reads them, finds them out of order,
 // sorts them by time (in runs of the default 64 MiB) and reads them
@@ -29,7 +35,7 @@ func BenchmarkAnalyzeNginxShuffled(b *testing.B) {
 	benchmarkAnalyze(b, true)
 }
 
-func benchmarkAnalyze(b *testing.B, shuffle bool) {
+func benchmarkAnalyze(b *testing.B, shuffle bool, extra ...string) {
 	scen, err := simulate.New(simulate.Config{Seed: 3, Clients: 1000, Duration: 2 * time.Hour})
 	if err != nil {
 		b.Fatal(err)
@@ -50,7 +56,8 @@ func benchmarkAnalyze(b *testing.B, shuffle bool) {
 	}
 	lines := bytes.Count(data, []byte{'\n'})
 	c := &cli{stdin: bytes.NewReader(nil), stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
-	args := []string{"analyze", "--quiet", "--format", "nginx_combined", "--tmp-dir", b.TempDir(), path}
+	args := append([]string{"analyze", "--quiet", "--format", "nginx_combined", "--tmp-dir", b.TempDir()}, extra...)
+	args = append(args, path)
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
 	for b.Loop() {

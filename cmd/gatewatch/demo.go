@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatewatch/gatewatch/alert"
+	"github.com/gatewatch/gatewatch/dashboards/report"
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/detect/demo"
 	"github.com/gatewatch/gatewatch/ingest/simulate"
@@ -27,8 +28,12 @@ Examples:
   gatewatch demo
   gatewatch demo --clients 5000 --hours 4 --seed 7
   gatewatch demo --output json | jq .summary
+  gatewatch demo --report demo.html     # and open demo.html in a browser
   gatewatch demo --write-log demo.log   # also write the traffic as an nginx log
-                                        # (then: gatewatch analyze demo.log)`
+                                        # (then: gatewatch analyze demo.log)
+
+--report FILE writes the same self-contained HTML page as "gatewatch analyze
+--report": the incidents with each client's band, the traffic overview.`
 
 func (c *cli) demo(ctx context.Context, args []string) error {
 	fs := c.newFlags("demo", "[flags]", demoHelp)
@@ -38,6 +43,7 @@ func (c *cli) demo(ctx context.Context, args []string) error {
 	output := fs.String("output", "text", "findings as text or json")
 	speed := fs.Float64("speed", 0, "simulated seconds per real second; 0 runs as fast as possible")
 	writeLog := fs.String("write-log", "", "also write the simulated traffic to this file as an nginx combined log")
+	reportPath := fs.String("report", "", "also write a self-contained HTML report (incidents, each client's band, traffic) to this file")
 	configPath := fs.String("config", "", "config file for detector settings (default $GATEWATCH_CONFIG; none is fine)")
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
@@ -67,7 +73,7 @@ func (c *cli) demo(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.stderr, "demo: %d normal clients, %.1f h of traffic from %s; attacks start at %s\n",
 		*clients, *hours, scen.Start().Format(time.RFC3339), scen.Start().Add(duration-time.Hour).Format("15:04"))
 	fmt.Fprintf(c.stderr, "demo: findings print as they fire (open, then resolved); the scorecard follows at the end\n")
-	res, err := demo.Run(ctx, demo.Options{Scenario: scen, Detect: cfg.DetectOptions(), Speed: *speed,
+	dopts := demo.Options{Scenario: scen, Detect: cfg.DetectOptions(), Speed: *speed,
 		OnFinding: func(f detect.Finding) error {
 			if f.Status == detect.StatusUpdate && *output == "text" {
 				return nil // keep the terminal readable: open and resolve only
@@ -76,11 +82,27 @@ func (c *cli) demo(ctx context.Context, args []string) error {
 		},
 		Progress: func(at time.Time, events, clients int) {
 			fmt.Fprintf(c.stderr, "demo: simulated %s, %s events, %d clients\n", at.Format("15:04"), human.Count(float64(events)), clients)
-		}})
+		}}
+	var rep *report.Collector
+	if *reportPath != "" {
+		rep = report.New(report.Options{Title: fmt.Sprintf("gatewatch demo (%d clients, %.1f h, seed %d)", *clients, *hours, *seed), Window: dopts.Detect.Window})
+		dopts.Recorder = rep
+	}
+	res, err := demo.Run(ctx, dopts)
 	if err != nil {
 		return err
 	}
 	fmt.Fprint(c.stderr, res.Score.Card(*clients, res.Events, res.Elapsed))
+	if rep == nil {
+		return nil
+	}
+	n := int64(res.Events)
+	rep.Input(report.InputStats{Lines: n, Events: n, Inputs: []report.InputCount{{Name: "simulated traffic", Format: "demo", Events: n}}})
+	size, err := writeReportFile(*reportPath, rep.Data())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "demo: report written to %s (%s)\n", *reportPath, human.Bytes(float64(size)))
 	return nil
 }
 

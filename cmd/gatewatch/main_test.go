@@ -136,7 +136,8 @@ func TestAnalyzeFindsAttacksInNginxLog(t *testing.T) {
 	// A garbled year must not drag the watermark past every real event.
 	appendLine(t, path, `198.51.100.77 - - [02/Nov/2099:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "x"`)
 	dead := filepath.Join(t.TempDir(), "dead.jsonl")
-	code, stdout, stderr := testCLI(t, "", nil, "analyze", "--dead-letter", dead, path)
+	page := filepath.Join(t.TempDir(), "report.html")
+	code, stdout, stderr := testCLI(t, "", nil, "analyze", "--dead-letter", dead, "--report", page, path)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -178,6 +179,32 @@ func TestAnalyzeFindsAttacksInNginxLog(t *testing.T) {
 		if len(l.Detectors) == 0 && found[l.Client] {
 			t.Errorf("trap %s (%s) alerted", l.Kind, l.Client)
 		}
+	}
+	checkReportFile(t, page, stdout, stderr)
+}
+
+// checkReportFile checks analyze's --report page: announced, and naming
+// every incident of the findings on stdout.
+func checkReportFile(t *testing.T, page, stdout, stderr string) {
+	t.Helper()
+	b, err := os.ReadFile(page)
+	if err != nil || !strings.Contains(stderr, "report written to "+page) {
+		t.Fatalf("report: %v; stderr: %s", err, stderr)
+	}
+	ids := 0
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var f struct {
+			IncidentID string `json:"incident_id"`
+		}
+		if json.Unmarshal([]byte(line), &f) == nil && f.IncidentID != "" {
+			ids++
+			if !strings.Contains(string(b), f.IncidentID) {
+				t.Errorf("incident %s is not in the report", f.IncidentID)
+			}
+		}
+	}
+	if ids == 0 || !strings.Contains(string(b), "<svg") {
+		t.Errorf("report of %d incidents without a chart (%d bytes)", ids, len(b))
 	}
 }
 
@@ -275,7 +302,7 @@ func TestRunTailsFileServesMetricsAndShutsDown(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "gatewatch_ingest_lines_total"} {
+	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "gatewatch_ingest_lines_total", "/": attacker} {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
 			t.Fatal(err)

@@ -333,12 +333,22 @@ func recordWindows(rec Recorder, next func(detect.WindowStats)) func(detect.Wind
 
 // observe hands evs to the recorder, if any, then to engine.
 func (a *Analysis) observe(engine *detect.Engine, evs []ingest.Event) {
-	if rec := a.opts.Recorder; rec != nil {
+	switch rec := a.opts.Recorder.(type) {
+	case nil:
+	case batchRecorder:
+		rec.Events(evs)
+	default:
 		for i := range evs {
 			rec.Event(&evs[i])
 		}
 	}
 	engine.ObserveBatch(evs)
+}
+
+// batchRecorder is a Recorder that also takes a batch at once (one lock
+// a batch instead of one an event); *report.Collector is one.
+type batchRecorder interface {
+	Events(evs []ingest.Event)
 }
 
 // readAll is the first reading: every input in the order given, findings

@@ -40,6 +40,17 @@ type Options struct {
 	// Progress, when set, hears every simulated half hour the simulated
 	// time, the events so far and the clients the detectors hold.
 	Progress func(simulated time.Time, events, clients int)
+	// Recorder, when set, sees every event, closed window and finding
+	// emission, in the order the detectors do (for an HTML report).
+	Recorder Recorder
+}
+
+// Recorder sees what a run feeds and finds; *report.Collector in
+// dashboards/report is one. Its methods are called from Run's goroutine.
+type Recorder interface {
+	Event(ev *ingest.Event)
+	Window(ws detect.WindowStats)
+	Finding(f detect.Finding)
 }
 
 // Result is what a run did: its events, its wall time (from the first
@@ -59,8 +70,21 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	score := NewScoreboard(opts.Scenario.Labels())
 	var emitErr error
 	dopts := opts.Detect
+	rec := opts.Recorder
+	if rec != nil {
+		next := dopts.OnWindow
+		dopts.OnWindow = func(ws detect.WindowStats) {
+			rec.Window(ws)
+			if next != nil {
+				next(ws)
+			}
+		}
+	}
 	dopts.Emit = func(f detect.Finding) {
 		score.Record(f)
+		if rec != nil {
+			rec.Finding(f)
+		}
 		if opts.OnFinding == nil {
 			return
 		}
@@ -92,6 +116,9 @@ func replay(ctx context.Context, opts Options, engine *detect.Engine, stop func(
 			simStart, lastReport = ev.Time, ev.Time
 		}
 		events++
+		if opts.Recorder != nil {
+			opts.Recorder.Event(ev)
+		}
 		engine.Observe(ev)
 		if ev.Time.Sub(lastReport) >= 30*time.Minute {
 			lastReport = ev.Time

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/ingest/simulate"
 )
 
@@ -21,7 +22,8 @@ func TestRunFindsEveryAttack(t *testing.T) {
 		t.Fatal(err)
 	}
 	findings, progress := 0, 0
-	res, err := Run(context.Background(), Options{Scenario: scen,
+	rec := &recorder{}
+	res, err := Run(context.Background(), Options{Scenario: scen, Recorder: rec,
 		OnFinding: func(detect.Finding) error { findings++; return nil },
 		Progress:  func(time.Time, int, int) { progress++ }})
 	if err != nil {
@@ -29,6 +31,10 @@ func TestRunFindsEveryAttack(t *testing.T) {
 	}
 	if res.Events == 0 || findings == 0 || progress != 3 {
 		t.Errorf("%d events, %d findings, %d progress reports (want 3)", res.Events, findings, progress)
+	}
+	if rec.events != res.Events || rec.findings != findings || rec.windows < 800 {
+		t.Errorf("recorder saw %d events, %d windows, %d findings; the run had %d events and %d findings",
+			rec.events, rec.windows, rec.findings, res.Events, findings)
 	}
 	attacks := 0
 	for _, o := range res.Score.Outcomes() {
@@ -46,6 +52,13 @@ func TestRunFindsEveryAttack(t *testing.T) {
 		t.Errorf("card:\n%s", card)
 	}
 }
+
+// recorder counts what a run hands its Recorder.
+type recorder struct{ events, windows, findings int }
+
+func (r *recorder) Event(*ingest.Event)       { r.events++ }
+func (r *recorder) Window(detect.WindowStats) { r.windows++ }
+func (r *recorder) Finding(detect.Finding)    { r.findings++ }
 
 // TestRunStopsAtFindingError checks that OnFinding's error ends the run
 // and is returned.

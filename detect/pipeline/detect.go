@@ -70,8 +70,16 @@ func (p *Pipeline) detect(ctx context.Context) error {
 // options are the detectors' options with the pipeline's hooks.
 func (d *detector) options() detect.Options {
 	opts := d.p.opts.Detect
-	if d.p.opts.Store != nil {
-		opts.OnWindow = func(ws detect.WindowStats) { d.windows = append(d.windows, ws) }
+	store, rec := d.p.opts.Store, d.p.opts.Recorder
+	if store != nil || rec != nil {
+		opts.OnWindow = func(ws detect.WindowStats) {
+			if rec != nil {
+				rec.Window(ws)
+			}
+			if store != nil {
+				d.windows = append(d.windows, ws)
+			}
+		}
 	}
 	opts.Emit = d.emit
 	opts.OnLate = func(*ingest.Event) {
@@ -87,6 +95,9 @@ func (d *detector) emit(f detect.Finding) {
 	if d.p.opts.Store != nil {
 		d.finds = append(d.finds, f)
 	}
+	if d.p.opts.Recorder != nil {
+		d.p.opts.Recorder.Finding(f)
+	}
 	if d.p.opts.OnFinding != nil {
 		d.p.opts.OnFinding(f)
 	}
@@ -99,6 +110,9 @@ func (d *detector) emit(f detect.Finding) {
 
 // observe hands one event to the detectors, and keeps it for the store.
 func (d *detector) observe(ctx context.Context, ev *ingest.Event) {
+	if d.p.opts.Recorder != nil {
+		d.p.opts.Recorder.Event(ev)
+	}
 	d.engine.Observe(ev)
 	if d.contract != nil {
 		d.checkContract(ev)

@@ -41,6 +41,13 @@ type Store interface {
 	WriteWindows(ctx context.Context, ws []detect.WindowStats) error
 }
 
+// Recorder sees what the detectors see and find, for a report.
+type Recorder interface {
+	Event(ev *ingest.Event)
+	Window(ws detect.WindowStats)
+	Finding(f detect.Finding)
+}
+
 // Options configure a Pipeline.
 type Options struct {
 	// Inputs are read in parallel. Required.
@@ -104,6 +111,10 @@ type Options struct {
 	// reported (detect.Options.FalsePositives). The file is followed while
 	// the pipeline runs; a missing one is empty.
 	FalsePositivesFile string
+	// Recorder, when set, sees every event, client window and finding
+	// emission, from the detectors' goroutine: the live report of `gatewatch
+	// run` (dashboards/report's Collector) is one. It must not block.
+	Recorder Recorder
 	// Logger gets progress and problems, and a warning when much of an
 	// input fails to parse (naming the format its lines look like) or many
 	// events arrive late (WarnParseShare, WarnLateShare); default discard.

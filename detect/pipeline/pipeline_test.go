@@ -73,12 +73,13 @@ func TestPipelineFindsAttacks(t *testing.T) {
 	lines := strings.Count(log.String(), "\n")
 	log.WriteString("not an access log line\n\n")
 	dir := t.TempDir()
-	out, st := &findings{}, &store{}
+	out, st, rec := &findings{}, &store{}, &recorder{}
 	ticks := 0
 	p, err := New(Options{
 		Inputs:        []ingest.Input{{Source: &ingest.FileSource{Path: "-", Stdin: log}, Format: "nginx_combined"}},
 		Findings:      []FindingWriter{out},
 		Store:         st,
+		Recorder:      rec,
 		DeadLetterDir: dir,
 		OnTick:        func(time.Time, detect.Stats, int) { ticks++ },
 	})
@@ -110,7 +111,17 @@ func TestPipelineFindsAttacks(t *testing.T) {
 	if ticks == 0 || p.Healthy() != nil {
 		t.Errorf("%d ticks, health %v", ticks, p.Healthy())
 	}
+	if rec.events != lines || rec.windows != st.windows || rec.finds != len(out.fs) {
+		t.Errorf("recorder saw %d events, %d windows, %d findings; want %d, %d, %d", rec.events, rec.windows, rec.finds, lines, st.windows, len(out.fs))
+	}
 }
+
+// recorder counts what a Recorder is handed.
+type recorder struct{ events, windows, finds int }
+
+func (r *recorder) Event(*ingest.Event)       { r.events++ }
+func (r *recorder) Window(detect.WindowStats) { r.windows++ }
+func (r *recorder) Finding(detect.Finding)    { r.finds++ }
 
 // failingSource is an input that fails at once.
 type failingSource struct{}
