@@ -62,7 +62,7 @@ func (c *cli) alert(ctx context.Context, args []string) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(sinks.NewCollector(svc.Stats))
-	srv, err := serveOps(cfg.HTTP.Listen, reg, svc.Healthy, log, interactions(svc)...)
+	srv, err := serveOps(cfg.HTTP, reg, svc.Healthy, log, interactions(svc)...)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func alertDeps(cfg config.Config, kc transport.Config, log *slog.Logger) sinks.D
 // interactions mounts Slack's buttons endpoint when configured.
 func interactions(svc *sinks.Service) []opsRoute {
 	if h := svc.Interactions(); h != nil {
-		return []opsRoute{{"POST /slack/interactions", h}}
+		return []opsRoute{{pattern: "POST /slack/interactions", h: h, own: true}}
 	}
 	return nil
 }

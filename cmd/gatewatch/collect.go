@@ -83,7 +83,7 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 		return err
 	}
 	m := newCollectMetrics(events)
-	srv, err := serveOps(cfg.HTTP.Listen, m.reg, func() error {
+	srv, err := serveOps(cfg.HTTP, m.reg, func() error {
 		// Unhealthy while undelivered events wait behind a failing Kafka.
 		if st := events.Stats(); st.LastError != nil && st.Buffered > 0 {
 			return errors.New("kafka unavailable, events buffered")

@@ -136,7 +136,7 @@ func (c *cli) runGroup(ctx context.Context, cfg config.Config, opts group.Option
 	if err != nil {
 		return err
 	}
-	srv, err := serveOps(cfg.HTTP.Listen, detectMetrics(r), func() error { return nil }, log)
+	srv, err := serveOps(cfg.HTTP, detectMetrics(r), func() error { return nil }, log)
 	if err != nil {
 		return err
 	}

@@ -6,14 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"path/filepath"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatewatch/gatewatch/alert"
 	"github.com/gatewatch/gatewatch/detect"
@@ -29,7 +26,11 @@ Run the embedded pipeline on live inputs: follow log files (rotation and
 truncation handled, like tail -F) and standard input, detect in-process, and
 write findings to standard output and to daily JSON-lines files in
 DATA_DIR/findings. Lines that cannot be parsed go to DATA_DIR/deadletter.
-/metrics (Prometheus) and /healthz are served on http.listen.
+/metrics (Prometheus) and /healthz are served on http.listen, and at / a live
+HTML report of what the run sees (incidents with each client's band, traffic
+per minute, top clients and routes; it reloads itself every 15 s; http.report
+false turns it off). With http.token_file, / and /metrics want
+"Authorization: Bearer TOKEN"; /healthz stays open for probes.
 
 Inputs come from the config file's ingest.sources, or from the command line
 as FILE arguments (- for standard input) with --format. SIGINT or SIGTERM
@@ -139,7 +140,7 @@ func (sf *sourceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&sf.format, "format", "auto", "log format of FILE arguments (see \"gatewatch formats\")")
 	fs.StringVar(&sf.logFormat, "log-format", "", "nginx log_format string, with --format nginx")
 	fs.BoolVar(&sf.fromStart, "from-start", false, "read FILE arguments from the beginning, not only new lines")
-	fs.StringVar(&sf.listen, "listen", "", "address for /metrics and /healthz (default from config: 127.0.0.1:9107)")
+	fs.StringVar(&sf.listen, "listen", "", "address for the live report at /, /metrics and /healthz (default from config: 127.0.0.1:9107)")
 }
 
 // parseSourceArgs parses the command line, loads the config and adds the
@@ -216,11 +217,13 @@ func (c *cli) runPipeline(ctx context.Context, cfg config.Config, norm ingest.No
 		writers = append(writers, alerts.Outbox)
 		health, routes = alerts.Service.Healthy, interactions(alerts.Service)
 	}
-	p, err := pipeline.New(c.pipelineOptions(cfg, norm, log, m, writers, store))
+	live := newLiveReport(cfg)
+	p, err := pipeline.New(c.pipelineOptions(cfg, norm, log, m, writers, store, live))
 	if err != nil {
 		return err
 	}
-	srv, err := serveOps(cfg.HTTP.Listen, m.reg, func() error { return errors.Join(p.Healthy(), health()) }, log, routes...)
+	routes = append(routes, live.routes()...)
+	srv, err := serveOps(cfg.HTTP, m.reg, func() error { return errors.Join(p.Healthy(), health()) }, log, routes...)
 	if err != nil {
 		return err
 	}
@@ -249,29 +252,25 @@ func (c *cli) runPipeline(ctx context.Context, cfg config.Config, norm ingest.No
 	return runErr
 }
 
-// opsRoute is one more endpoint of the ops server.
-type opsRoute struct {
-	pattern string
-	h       http.Handler
-}
-
 // pipelineOptions are the embedded pipeline's options for cfg, with its
 // metrics hooked in.
 func (c *cli) pipelineOptions(cfg config.Config, norm ingest.NormalizerOptions, log *slog.Logger, m *runMetrics,
-	writers []pipeline.FindingWriter, store pipeline.Store) pipeline.Options {
+	writers []pipeline.FindingWriter, store pipeline.Store, live *liveReport) pipeline.Options {
 	return pipeline.Options{
 		Inputs: c.fileInputs(cfg, nil, log), Normalizer: norm, Detect: cfg.DetectOptions(), Findings: writers, Store: store,
 		DeadLetterDir: filepath.Join(cfg.DataDir, "deadletter"), Logger: log, FalsePositivesFile: cfg.FalsePositivesFile(),
 		Contract: cfg.ContractOptions(), ContractGap: cfg.Detect.Contract.IncidentGap, ContractModelFile: cfg.ContractModelFile(),
 		Inventory: cfg.InventoryOptions(), InventoryFile: cfg.InventoryFile(),
+		Recorder: live.recorder(),
 		Counters: func(name string) (ingest.Counter, ingest.Counter) {
-			return m.lines.WithLabelValues(name), m.rejects.WithLabelValues(name)
+			return live.counters(name, m.lines.WithLabelValues(name), m.rejects.WithLabelValues(name))
 		},
 		OnFinding: func(f detect.Finding) {
 			m.findings.WithLabelValues(f.Detector, string(f.Severity), string(f.Status)).Inc()
 		},
 		OnLate: m.late.Inc,
 		OnTick: func(now time.Time, st detect.Stats, queued int) {
+			live.tick(st)
 			m.clients.Set(float64(st.ActiveClients))
 			m.forgiven.Store(st.Forgiven)
 			m.queue.Set(float64(queued))
@@ -341,35 +340,4 @@ func (s runStore) WriteWindows(ctx context.Context, ws []detect.WindowStats) err
 		rows[i] = storage.ClientWindowOf(w)
 	}
 	return s.Writer.WriteWindows(ctx, rows)
-}
-
-// serveOps serves /metrics from reg and /healthz from health on listen
-// ("" serves nothing). The server's goroutine ends at Shutdown.
-func serveOps(listen string, reg *prometheus.Registry, health func() error, log *slog.Logger, extra ...opsRoute) (*http.Server, error) {
-	if listen == "" {
-		return nil, nil
-	}
-	mux := http.NewServeMux()
-	for _, r := range extra {
-		mux.Handle(r.pattern, r.h)
-	}
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if err := health(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return nil, fmt.Errorf("http listen: %w", err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server", "err", err)
-		}
-	}()
-	return srv, nil
 }

@@ -173,7 +173,7 @@ func (c *cli) store(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := serveOps(cfg.HTTP.Listen, m.reg, m.healthy, log)
+	srv, err := serveOps(cfg.HTTP, m.reg, m.healthy, log)
 	if err != nil {
 		return err
 	}

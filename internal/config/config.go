@@ -293,6 +293,15 @@ type OutputConfig struct {
 // HTTPConfig is the operational endpoint of "gatewatch run".
 type HTTPConfig struct {
 	Listen string `yaml:"listen"` // serves /metrics and /healthz; empty disables
+	// TokenFile, when set, names a file holding a bearer token every
+	// request but /healthz must carry (Authorization: Bearer TOKEN).
+	TokenFile string `yaml:"token_file"`
+	// Report serves the live HTML report of "gatewatch run" at / (default
+	// true).
+	Report bool `yaml:"report"`
+	// Rate caps the requests per second of every route but /healthz
+	// (burst: twice as many); beyond it the answer is 429 (default 20).
+	Rate float64 `yaml:"rate"`
 }
 
 // Syslog reports whether any syslog listener is configured.

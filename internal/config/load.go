@@ -66,7 +66,7 @@ func Default() Config {
 			Inventory: InventoryConfig{Enabled: true, MaxEndpoints: inventory.DefaultMaxEndpoints},
 		},
 		Output: OutputConfig{Format: "json", Stdout: true},
-		HTTP:   HTTPConfig{Listen: "127.0.0.1:9107"},
+		HTTP:   HTTPConfig{Listen: "127.0.0.1:9107", Report: true, Rate: 20},
 		Kafka: KafkaConfig{
 			Brokers:     []string{"localhost:9092"},
 			ClientID:    "gatewatch",
