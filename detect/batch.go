@@ -39,9 +39,10 @@ func (e *Engine) ObserveBatch(evs []ingest.Event) {
 // (detect/group) can batch such events for ObserveBatch and observe the
 // others one by one. Before the first event the engine is never quiet:
 // the first event starts the clock, after which a later one in the same
-// batch could close a window.
+// batch could close a window. Nor is it while events are held for being
+// far ahead (ahead.go): the next event may let them move the clock.
 func (e *Engine) Quiet(n int, newest time.Time) bool {
-	if !e.clock.started || e.tab.live+n >= e.opts.MaxClients {
+	if !e.clock.started || e.tab.live+n >= e.opts.MaxClients || len(e.ah.held) != 0 {
 		return false
 	}
 	t, ok := unixNanos(newest)

@@ -39,6 +39,13 @@
 // dropped. AdvanceTo moves the watermark when input is idle; Flush closes
 // everything at the end of input.
 //
+// A handful of events cannot drag the clock: an event more than 15
+// minutes (or four windows and the lateness) past the newest time is held
+// back, counted once the clock reaches it, and moves the clock only when
+// enough such events arrive before as many ordinary ones (8, or an eighth
+// of a window's traffic, up to 256) — the stream itself moved. Otherwise
+// they are handed to OnLate and counted in Stats.Ahead (ahead.go).
+//
 // # Baselines
 //
 // Each client is compared with its own past: exponentially weighted means

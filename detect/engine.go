@@ -23,6 +23,7 @@ type Engine struct {
 	per        string  // window unit for findings: "min", "5m", ...
 
 	clock    clock
+	ah       aheadState // events held back for being far ahead of the clock (ahead.go)
 	ring     windowRing
 	tab      clientTable
 	pop      population
@@ -106,6 +107,7 @@ type Stats struct {
 	Resolved      uint64    // incidents resolved
 	OpenIncidents int       // incidents open now
 	Watermark     time.Time // events before the window holding it are late; zero before any
+	Ahead         uint64    // events dated so far ahead of the stream that it never caught up: handed to OnLate (ahead.go)
 	Forgiven      uint64    // anomalous windows absorbed as ordinary: marked false positives (Options.FalsePositives)
 }
 
@@ -182,8 +184,20 @@ func (e *Engine) observe(ev *ingest.Event, hash uint64) {
 		return
 	}
 	if t > e.clock.newest || !e.clock.started {
+		if e.clock.started && t-e.clock.newest > e.aheadGap() {
+			e.hold(ev)
+			return
+		}
 		e.advance(t)
 	}
+	e.count(ev, hash, t)
+	if len(e.ah.held) != 0 {
+		e.afterCounted()
+	}
+}
+
+// count counts ev, at time t within reach of the clock, in its window.
+func (e *Engine) count(ev *ingest.Event, hash uint64, t int64) {
 	w, slot := e.window(t)
 	if e.clock.isLate(w) {
 		e.stats.LateEvents++
@@ -270,6 +284,9 @@ func (e *Engine) AdvanceTo(t time.Time) {
 		return
 	}
 	e.advance(ns)
+	if len(e.ah.held) != 0 {
+		e.releaseReached()
+	}
 }
 
 // advance moves the clock to t and closes the windows the watermark
@@ -288,6 +305,7 @@ func (e *Engine) advance(t int64) {
 // Flush ends the input: every open window is closed and every open
 // incident resolved. Events for those windows are late afterwards.
 func (e *Engine) Flush() {
+	e.flushHeld()
 	if e.clock.started {
 		e.closeUntil(e.clock.index(e.clock.newest) + 1)
 	}
@@ -317,6 +335,7 @@ func (e *Engine) closeUntil(end int64) {
 		e.resolveQuiet(w)
 	}
 	e.stats.WindowsClosed += uint64(end - e.clock.next)
+	e.noteClosed(end - e.clock.next)
 	e.clock.next = end
 	if last < end {
 		e.resolveQuiet(end - 1)

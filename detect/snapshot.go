@@ -57,8 +57,11 @@ import (
 // of a client's several open incidents only the first is kept. Version 5
 // added, at the end, the POST routes' refusal counts that learn login
 // routes (loginroutes.go); earlier snapshots restore with none counted.
+// Version 6 added, at the end, the events held back for being far ahead
+// of the clock and the traffic estimate that decides their fate
+// (ahead.go); earlier snapshots restore with none held.
 //
-// Layout, version 5 (varints are encoding/binary's, floats IEEE 754
+// Layout, version 6 (varints are encoding/binary's, floats IEEE 754
 // little-endian bit patterns, so restored baselines are bit-identical),
 // with the function that writes each part:
 //
@@ -77,6 +80,7 @@ import (
 //	login routes and probe keys named by windows     AppendBinary
 //	campaigns                                        appendCampaigns
 //	POST routes' refusal counts                      appendRouteAuth
+//	events held far ahead, traffic estimate          appendAhead
 //	CRC-32C of all the above
 //
 // Order is kept wherever it decides the order of findings or which
@@ -86,7 +90,7 @@ import (
 // Snapshot framing.
 const (
 	snapshotMagic   = "GWDS"
-	snapshotVersion = 5
+	snapshotVersion = 6
 )
 
 // ErrSnapshot is wrapped by every error Restore returns for data that is
@@ -127,6 +131,7 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 	}
 	b = e.appendCampaigns(b)
 	b = e.appendRouteAuth(b)
+	b = e.appendAhead(b)
 	return binenc.Seal(b, start), nil
 }
 
@@ -436,6 +441,11 @@ func (e *Engine) restore(d *decoder) error {
 	}
 	if d.version >= 5 {
 		if err := e.restoreRouteAuth(d); err != nil {
+			return err
+		}
+	}
+	if d.version >= 6 {
+		if err := e.restoreAhead(d); err != nil {
 			return err
 		}
 	}

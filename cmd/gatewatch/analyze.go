@@ -173,7 +173,7 @@ func writeReportFile(path string, d report.Data) (int64, error) {
 // reportInput is what the report shows of the inputs: the counts of the
 // reading and the late events of the engine that made the findings.
 func reportInput(sum analyze.Summary) report.InputStats {
-	in := report.InputStats{Lines: sum.Lines, Events: sum.Events, Rejects: sum.Rejects, Future: sum.Future, Late: sum.Detect.LateEvents}
+	in := report.InputStats{Lines: sum.Lines, Events: sum.Events, Rejects: sum.Rejects, Future: sum.Future, Late: sum.Detect.LateEvents + sum.Detect.Ahead}
 	for _, i := range sum.Inputs {
 		in.Inputs = append(in.Inputs, report.InputCount{Name: i.Name, Format: i.Format, Events: i.Events, Rejects: i.Rejects})
 	}
@@ -327,6 +327,10 @@ func (a *analyzeCmd) summary(sum analyze.Summary) {
 	}
 	if sum.Future > 0 {
 		fmt.Fprintf(a.c.stderr, "analyze: %s events skipped: their time is more than %v in the future\n", human.Count(float64(sum.Future)), ingest.DefaultMaxSkew)
+	}
+	if n := sum.Detect.Ahead; n > 0 {
+		fmt.Fprintf(a.c.stderr, "analyze: %s events set aside (counted as late): dated far ahead of the rest of the input, which never caught up with them (a wrong clock or a garbled time)\n",
+			human.Count(float64(n)))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 )
 
 func TestStateRoundTrip(t *testing.T) {
@@ -65,4 +66,23 @@ func FuzzDecodeState(f *testing.F) {
 			t.Fatalf("re-decode of %+v: %+v, %v", h, h2, err)
 		}
 	})
+}
+
+// TestSaneClock checks which restored watermarks are trusted.
+func TestSaneClock(t *testing.T) {
+	now := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		wm   time.Time
+		want bool
+	}{
+		{time.Time{}, true},
+		{now.Add(-24 * time.Hour), true},
+		{now.Add(30 * time.Minute), true},
+		{now.Add(2 * time.Hour), false},
+		{time.Date(2150, 1, 1, 0, 0, 0, 0, time.UTC), false},
+	} {
+		if got := saneClock(tc.wm, now); got != tc.want {
+			t.Errorf("saneClock(%s) = %v, want %v", tc.wm, got, tc.want)
+		}
+	}
 }

@@ -429,6 +429,11 @@ func (w *worker) restore(gctx context.Context) (int64, error) {
 			if err != nil {
 				return 0, fmt.Errorf("%w: partition %d: restore: %v", errFatal, w.part, err)
 			}
+			if wm := eng.Stats().Watermark; !saneClock(wm, time.Now()) {
+				r.opts.Logger.Error("detect group: the checkpoint's clock is in the future; this partition's detectors start afresh",
+					"partition", w.part, "watermark", wm.UTC().Format(time.RFC3339))
+				eng = detect.New(opts)
+			}
 			w.eng, w.restored = eng, true
 			w.last, w.findings, w.newest = h.Offset, h.Findings, h.Newest
 			w.seqOff, w.seqIdx = h.Offset, h.NextIndex
@@ -442,6 +447,16 @@ func (w *worker) restore(gctx context.Context) (int64, error) {
 		}
 		backoff = min(2*backoff, retryBackoff)
 	}
+}
+
+// saneClock reports whether a restored watermark is plausible at wall
+// time now: not further ahead than any input may move it
+// (ingest.DefaultMaxSkew). A checkpoint written by a build that let one
+// garbled time drag the clock would make every event late; its partition
+// starts afresh from the checkpoint's offset instead, its baselines
+// relearnt, rather than with detection off.
+func saneClock(watermark, now time.Time) bool {
+	return watermark.Before(now.Add(ingest.DefaultMaxSkew))
 }
 
 // readState returns the newest state record of the partition, nil when
