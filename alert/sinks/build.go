@@ -35,6 +35,9 @@ type Deps struct {
 	// wins when set).
 	StateDir string
 	Log      *slog.Logger
+	// Chart draws the PNG a resolved incident's Slack thread gets; nil
+	// attaches none.
+	Chart slack.Charter
 }
 
 // Build constructs every configured sink, reading their secret files.
@@ -52,7 +55,7 @@ func Build(c Config, d Deps) ([]Built, error) {
 		out = append(out, Built{Sink: s, Pace: p})
 	}
 	if c.Slack != nil {
-		s, err := buildSlack(*c.Slack, c.stateDir(d), d.Log)
+		s, err := buildSlack(*c.Slack, c.stateDir(d), d.Log, d.Chart)
 		keep(s, slackPace(c.Slack.Pace), err)
 	}
 	for i, sc := range c.Syslog {
@@ -108,9 +111,9 @@ func slackPace(p Pace) alert.SinkOptions {
 	return o
 }
 
-func buildSlack(c SlackConfig, stateDir string, log *slog.Logger) (alert.Sink, error) {
+func buildSlack(c SlackConfig, stateDir string, log *slog.Logger, chart slack.Charter) (alert.Sink, error) {
 	o := slack.Options{Name: nameOr(c.Name, "slack", 0), Channel: c.Channel, APIURL: c.APIURL,
-		GrafanaURL: c.GrafanaURL, DigestOver: c.DigestOver, Logger: log}
+		GrafanaURL: c.GrafanaURL, DigestOver: c.DigestOver, Logger: log, Chart: chart}
 	if stateDir != "" {
 		o.StateDir = filepath.Join(stateDir, "slack-"+o.Name)
 	}

@@ -80,8 +80,9 @@ func metadata(id string) slackapi.MsgOption {
 		EventType: EventIncident, EventPayload: map[string]any{"incident_id": id}})
 }
 
-// post posts in's message and records where it is. A crash between the
-// two is healed by adopt on the next attempt.
+// post posts in's message and records where it is, then attaches the
+// chart of an incident resolved already. A crash between the post and
+// the record is healed by adopt on the next attempt.
 func (s *Sink) post(ctx context.Context, in *incident) error {
 	f := in.f
 	ch, ts, err := s.api.PostMessageContext(ctx, s.opts.Channel,
@@ -90,12 +91,17 @@ func (s *Sink) post(ctx context.Context, in *incident) error {
 	if err != nil {
 		return err
 	}
-	return s.st.put(ch, map[string]entry{f.IncidentID: {Channel: ch, TS: ts, Status: f.Status}})
+	e := entry{Channel: ch, TS: ts, Status: f.Status}
+	if err := s.st.put(ch, map[string]entry{f.IncidentID: e}); err != nil {
+		return err
+	}
+	return s.attachChart(ctx, f, e)
 }
 
 // edit brings in's message up to date: chat.update with the latest state
 // (a digest is left alone), then a thread reply when the status changed
-// to update or resolved. A message deleted in Slack is posted anew.
+// to update or resolved, then, once resolved, the chart in the thread.
+// A message deleted in Slack is posted anew.
 func (s *Sink) edit(ctx context.Context, in *incident, e entry) error {
 	f := in.f
 	if !e.Digest {
@@ -124,7 +130,12 @@ func (s *Sink) edit(ctx context.Context, in *incident, e entry) error {
 		}
 		e.Status = f.Status
 	}
-	return s.st.put("", map[string]entry{f.IncidentID: e})
+	// Recorded before the chart, so a retry after a failed upload does
+	// not repeat the reply.
+	if err := s.st.put("", map[string]entry{f.IncidentID: e}); err != nil {
+		return err
+	}
+	return s.attachChart(ctx, f, e)
 }
 
 // replyText is the thread reply announcing f's new status.

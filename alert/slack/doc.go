@@ -13,6 +13,16 @@
 // new incidents becomes one digest message whose thread gets their
 // updates.
 //
+// With Options.Chart, a resolved incident's thread also gets its chart:
+// a PNG of the client's metric against its expected band, drawn by the
+// Charter the caller provides and uploaded with files.getUploadURLExternal
+// and files.completeUploadExternal, which need the bot token's
+// files:write scope. The state records the upload, so a retried delivery never uploads twice. The
+// chart is an extra: one that cannot be drawn, or an upload Slack
+// refuses (missing_scope, not_allowed), is logged and given up, never
+// failing the delivery; a network error, a 5xx or a rate limit is
+// retried like a failed post. Digests get no chart.
+//
 // In webhook mode (Options.WebhookURL) messages cannot be edited: open
 // and resolved emissions are posted, updates skipped, and there are no
 // buttons.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -22,20 +24,34 @@ type call struct {
 	Metadata                    slackapi.SlackMetadata
 }
 
+// upload is one file shared through files.completeUploadExternal: what
+// files.getUploadURLExternal announced, the bytes sent to the upload URL
+// and where it was shared.
+type upload struct {
+	FileID, Filename, AltTxt, Title string
+	Channel, ThreadTS               string
+	Length                          int
+	Data                            []byte
+}
+
 // fakeSlack is a slacktest server whose Binder captures chat.postMessage,
-// chat.update, conversations.history and a webhook, keeps the channel's
-// history with metadata, and can fail an endpoint on demand.
+// chat.update, conversations.history, file uploads and a webhook, keeps
+// the channel's history with metadata, and can fail an endpoint on
+// demand.
 type fakeSlack struct {
 	srv *slacktest.Server
 
-	mu        sync.Mutex
-	posts     []call // top-level posts and thread replies
-	updates   []call
-	webhooks  []call
-	histories int
-	history   []slackapi.Message // top-level messages, oldest first
-	ts        int
-	fail      map[string]*failure // endpoint → a failure to answer once
+	mu         sync.Mutex
+	posts      []call // top-level posts and thread replies
+	updates    []call
+	webhooks   []call
+	histories  int
+	history    []slackapi.Message // top-level messages, oldest first
+	ts         int
+	uploadURLs int                 // files.getUploadURLExternal calls answered
+	files      map[string]*upload  // file id → announced (and uploaded) file
+	uploads    []upload            // files shared, in order
+	fail       map[string]*failure // endpoint → a failure to answer once
 }
 
 // failure is an answer given once to an endpoint after skip requests.
@@ -47,11 +63,14 @@ type failure struct {
 // newFakeSlack starts a fake Slack, stopped at the end of the test.
 func newFakeSlack(t testing.TB) *fakeSlack {
 	t.Helper()
-	fs := &fakeSlack{fail: map[string]*failure{}}
+	fs := &fakeSlack{fail: map[string]*failure{}, files: map[string]*upload{}}
 	fs.srv = slacktest.NewTestServer(func(c slacktest.Customize) {
 		c.Handle("/chat.postMessage", fs.guard("chat.postMessage", fs.postMessage))
 		c.Handle("/chat.update", fs.guard("chat.update", fs.update))
 		c.Handle("/conversations.history", fs.guard("conversations.history", fs.historyHandler))
+		c.Handle("/files.getUploadURLExternal", fs.guard("files.getUploadURLExternal", fs.getUploadURL))
+		c.Handle("/upload/", fs.guard("upload", fs.uploadHandler))
+		c.Handle("/files.completeUploadExternal", fs.guard("files.completeUploadExternal", fs.completeUpload))
 		c.Handle("/webhook", fs.guard("webhook", fs.webhook))
 	})
 	fs.srv.Start()
@@ -189,6 +208,78 @@ func (fs *fakeSlack) webhook(w http.ResponseWriter, r *http.Request) {
 	fs.webhooks = append(fs.webhooks, c)
 	fs.mu.Unlock()
 	_, _ = io.WriteString(w, "ok")
+}
+
+// getUploadURL answers files.getUploadURLExternal with an upload URL on
+// the API's host (slack-go sends the token only there or to Slack).
+func (fs *fakeSlack) getUploadURL(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	n, err := strconv.Atoi(r.PostForm.Get("length"))
+	if err != nil || n <= 0 || r.PostForm.Get("filename") == "" {
+		reply(w, map[string]any{"ok": false, "error": "invalid_arguments"})
+		return
+	}
+	fs.mu.Lock()
+	fs.uploadURLs++
+	id := fmt.Sprintf("F%08d", fs.uploadURLs)
+	fs.files[id] = &upload{FileID: id, Filename: r.PostForm.Get("filename"), AltTxt: r.PostForm.Get("alt_txt"), Length: n}
+	fs.mu.Unlock()
+	reply(w, map[string]any{"ok": true, "upload_url": "http://" + fs.srv.ServerAddr + "/upload/" + id, "file_id": id})
+}
+
+// uploadHandler takes the multipart file posted to an upload URL.
+func (fs *fakeSlack) uploadHandler(w http.ResponseWriter, r *http.Request) {
+	id := strings.TrimPrefix(r.URL.Path, "/upload/")
+	f, _, err := r.FormFile("file")
+	if err != nil {
+		http.Error(w, "no file", http.StatusBadRequest)
+		return
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	up := fs.files[id]
+	if err != nil || up == nil || len(data) != up.Length || r.Header.Get("Authorization") != "Bearer xoxb-test" {
+		http.Error(w, "bad upload", http.StatusBadRequest)
+		return
+	}
+	up.Data = data
+	fmt.Fprintf(w, "OK - %d", len(data))
+}
+
+// completeUpload shares the uploaded files in channel_id, in the thread
+// of thread_ts when set.
+func (fs *fakeSlack) completeUpload(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	var files []slackapi.FileSummary
+	if err := json.Unmarshal([]byte(r.PostForm.Get("files")), &files); err != nil || len(files) == 0 {
+		reply(w, map[string]any{"ok": false, "error": "invalid_arguments"})
+		return
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for _, f := range files {
+		if up := fs.files[f.ID]; up == nil || up.Data == nil {
+			reply(w, map[string]any{"ok": false, "error": "file_not_found"})
+			return
+		}
+	}
+	for _, f := range files {
+		up := *fs.files[f.ID]
+		up.Title, up.Channel, up.ThreadTS = f.Title, r.PostForm.Get("channel_id"), r.PostForm.Get("thread_ts")
+		fs.uploads = append(fs.uploads, up)
+		delete(fs.files, f.ID)
+	}
+	reply(w, map[string]any{"ok": true, "files": files})
+}
+
+// uploaded returns the files shared so far and how many upload URLs
+// were asked for.
+func (fs *fakeSlack) uploaded() (ups []upload, urls int) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return append([]upload(nil), fs.uploads...), fs.uploadURLs
 }
 
 // snapshot returns copies of the captured calls.

@@ -117,8 +117,10 @@ func TestInteractionHandler(t *testing.T) {
 	checkActionsRecorded(t, fb.got(), f, ts)
 	h.wg.Wait()
 	_, updates, _, _ := fake.snapshot()
-	if len(updates) != 2 || updates[1].TS != ts ||
-		!strings.Contains(string(updates[0].Blocks), "Silenced by \\u003c@U024BE7LH\\u003e") ||
+	// The two clicks' edits run on their own goroutines, in either order;
+	// the later one carries both notes.
+	if len(updates) != 2 || updates[0].TS != ts || updates[1].TS != ts ||
+		!strings.Contains(string(updates[0].Blocks)+string(updates[1].Blocks), "Silenced by \\u003c@U024BE7LH\\u003e") ||
 		!strings.Contains(string(updates[1].Blocks), "Acknowledged by") ||
 		!strings.Contains(string(updates[1].Blocks), "Silenced by") {
 		t.Fatalf("message edits: %+v", updates)

@@ -76,8 +76,12 @@ type Options struct {
 	// DefaultName.
 	Name string
 	// Logger gets warnings the caller cannot act on (a failed history
-	// lookup); nil means slog.Default().
+	// lookup, a chart not attached); nil means slog.Default().
 	Logger *slog.Logger
+	// Chart draws a resolved incident's chart, uploaded in bot mode into
+	// its message's thread (the app needs the files:write scope); nil
+	// attaches no charts.
+	Chart Charter
 }
 
 // Sink delivers notifications to Slack. It implements alert.Sink and
@@ -91,6 +95,9 @@ type Sink struct {
 	mu   sync.Mutex // serialises Notify, so an incident is posted once
 	log  *slog.Logger
 	now  func() time.Time
+	// chartFails counts the retryable failures of each incident's chart
+	// upload in this process (under mu): see maxChartTries.
+	chartFails map[string]int
 }
 
 var (
@@ -107,7 +114,7 @@ func New(opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{opts: opts, http: opts.HTTPClient, st: st, log: opts.Logger, now: time.Now}
+	s := &Sink{opts: opts, http: opts.HTTPClient, st: st, log: opts.Logger, now: time.Now, chartFails: map[string]int{}}
 	if opts.Token != "" {
 		s.api = slackapi.New(opts.Token, slackapi.OptionAPIURL(opts.APIURL), slackapi.OptionHTTPClient(opts.HTTPClient))
 	}

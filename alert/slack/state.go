@@ -36,9 +36,13 @@ type entry struct {
 	Digest bool `json:"digest,omitempty"`
 	// Status is the last status posted for the incident, as a message
 	// or a thread reply.
-	Status  detect.Status `json:"status"`
-	Notes   []string      `json:"notes,omitempty"`
-	Updated time.Time     `json:"updated"`
+	Status detect.Status `json:"status"`
+	// Chart is set once the resolved incident's chart is dealt with:
+	// uploaded into the thread, or given up (no chart, a refusal), so a
+	// retried Notify never uploads it twice.
+	Chart   bool      `json:"chart,omitempty"`
+	Notes   []string  `json:"notes,omitempty"`
+	Updated time.Time `json:"updated"`
 }
 
 // stateData is the state file's content.

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatewatch/gatewatch/alert/sinks"
+	"github.com/gatewatch/gatewatch/alert/slack"
 	"github.com/gatewatch/gatewatch/ingest/transport"
 	"github.com/gatewatch/gatewatch/internal/config"
 )
@@ -56,7 +57,9 @@ func (c *cli) alert(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, err := sinks.New(sinks.Options{Config: cfg.Alert, Deps: alertDeps(cfg, kc, log), FindingsTopic: cfg.Kafka.Topics.Findings})
+	chart, closeChart := c.storeChart(cfg, log)
+	defer closeChart()
+	svc, err := sinks.New(sinks.Options{Config: cfg.Alert, Deps: alertDeps(cfg, kc, log, chart), FindingsTopic: cfg.Kafka.Topics.Findings})
 	if err != nil {
 		return err
 	}
@@ -88,7 +91,7 @@ func (c *cli) alertTest(ctx context.Context, args []string) error {
 	if err != nil && len(cfg.Alert.Kafka) > 0 {
 		return err
 	}
-	res, err := sinks.SendTest(ctx, cfg.Alert, alertDeps(cfg, kcfg, c.logger(cfg.LogLevel)), *sink)
+	res, err := sinks.SendTest(ctx, cfg.Alert, alertDeps(cfg, kcfg, c.logger(cfg.LogLevel), nil), *sink)
 	if err != nil {
 		return err
 	}
@@ -101,9 +104,10 @@ func (c *cli) alertTest(ctx context.Context, args []string) error {
 	return nil
 }
 
-// alertDeps are the sinks' dependencies for cfg.
-func alertDeps(cfg config.Config, kc transport.Config, log *slog.Logger) sinks.Deps {
-	return sinks.Deps{Kafka: kc, StateDir: cfg.AlertStateDir(), Log: log}
+// alertDeps are the sinks' dependencies for cfg; chart draws the PNG of
+// a resolved incident's Slack thread (nil: none).
+func alertDeps(cfg config.Config, kc transport.Config, log *slog.Logger, chart slack.Charter) sinks.Deps {
+	return sinks.Deps{Kafka: kc, StateDir: cfg.AlertStateDir(), Log: log, Chart: chart}
 }
 
 // interactions mounts Slack's buttons endpoint when configured.
@@ -115,8 +119,10 @@ func interactions(svc *sinks.Service) []opsRoute {
 }
 
 // startAlerts starts the embedded pipeline's alert stage when sinks are
-// configured (nil otherwise), its metrics registered on reg.
-func (c *cli) startAlerts(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *slog.Logger) (*sinks.Embedded, error) {
+// configured (nil otherwise), its metrics registered on reg; Slack's
+// charts come from the live report, if any.
+func (c *cli) startAlerts(ctx context.Context, cfg config.Config, reg *prometheus.Registry, log *slog.Logger,
+	live *liveReport) (*sinks.Embedded, error) {
 	if cfg.Alert.Empty() {
 		return nil, nil
 	}
@@ -127,7 +133,7 @@ func (c *cli) startAlerts(ctx context.Context, cfg config.Config, reg *prometheu
 			return nil, err
 		}
 	}
-	e, err := sinks.StartEmbedded(ctx, cfg.Alert, alertDeps(cfg, kc, log))
+	e, err := sinks.StartEmbedded(ctx, cfg.Alert, alertDeps(cfg, kc, log, liveChart(live)))
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatewatch/gatewatch/dashboards/bandplot"
+	"github.com/gatewatch/gatewatch/dashboards/report"
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/internal/human"
 	"github.com/gatewatch/gatewatch/storage"
@@ -86,7 +87,11 @@ func (c *cli) explain(ctx context.Context, args []string) error {
 	if *pngPath == "" {
 		return nil
 	}
-	if err := ex.writePNG(*pngPath); err != nil {
+	b, err := ex.png()
+	if err == nil {
+		err = os.WriteFile(*pngPath, b, 0o644)
+	}
+	if err != nil {
 		return fmt.Errorf("--png %s: %w", *pngPath, err)
 	}
 	fmt.Fprintf(c.stderr, "wrote %s\n", *pngPath)
@@ -114,12 +119,24 @@ func loadExplanation(ctx context.Context, db *storage.DB, id string, around time
 	if err != nil {
 		return nil, err
 	}
+	return explainFinding(ctx, db, f, around)
+}
+
+// windowSource reads a client's stored windows: a *storage.DB.
+type windowSource interface {
+	ClientWindows(ctx context.Context, q storage.ClientWindowsQuery) ([]detect.WindowStats, error)
+}
+
+// explainFinding explains f with, for a per-client incident, its
+// client's windows from around before to around after it.
+func explainFinding(ctx context.Context, src windowSource, f detect.Finding, around time.Duration) (*explanation, error) {
 	ex := &explanation{f: f, perCl: perClient(f), m: metricFor(f.Detector)}
 	if !ex.perCl {
 		return ex, nil
 	}
+	var err error
 	ex.from, ex.to = f.WindowStart.Add(-around), f.WindowEnd.Add(around)
-	ex.windows, err = db.ClientWindows(ctx, storage.ClientWindowsQuery{Client: f.Client, From: ex.from, To: ex.to})
+	ex.windows, err = src.ClientWindows(ctx, storage.ClientWindowsQuery{Client: f.Client, From: ex.from, To: ex.to})
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +158,9 @@ type metric struct {
 	// value returns a window's observed value, expected value and spread;
 	// observed is NaN when undefined (a ratio without requests).
 	value func(w detect.WindowStats) (obs, exp, spread float64)
+	// point is value for a point of the live report's series (the
+	// average of its windows).
+	point func(p report.SeriesPoint) (obs, exp, spread float64)
 }
 
 // metricFor picks the series of a detector (see explainHelp).
@@ -148,20 +168,30 @@ func metricFor(detector string) metric {
 	switch detector {
 	case detect.DetectorErrorRatio:
 		return metric{name: "5xx ratio", value: func(w detect.WindowStats) (float64, float64, float64) {
-			obs := math.NaN()
-			if w.Requests > 0 {
-				obs = float64(w.Errors) / float64(w.Requests)
-			}
-			return obs, w.ExpectedErrorRatio, w.SpreadErrorRatio
+			return ratio(float64(w.Errors), float64(w.Requests)), w.ExpectedErrorRatio, w.SpreadErrorRatio
+		}, point: func(p report.SeriesPoint) (float64, float64, float64) {
+			return ratio(p.Errors, p.Requests), p.ExpectedErrorRatio, p.SpreadErrorRatio
 		}}
 	case detect.DetectorAuthFailures, detect.DetectorBruteForce:
 		return metric{name: "auth failures", rate: true, value: func(w detect.WindowStats) (float64, float64, float64) {
 			return float64(w.AuthFailures), w.ExpectedAuthFailures, w.SpreadAuthFailures
+		}, point: func(p report.SeriesPoint) (float64, float64, float64) {
+			return p.AuthFailures, p.ExpectedAuthFailures, p.SpreadAuthFailures
 		}}
 	}
 	return metric{name: "requests", rate: true, value: func(w detect.WindowStats) (float64, float64, float64) {
 		return float64(w.Requests), w.ExpectedRequests, w.SpreadRequests
+	}, point: func(p report.SeriesPoint) (float64, float64, float64) {
+		return p.Requests, p.ExpectedRequests, p.SpreadRequests
 	}}
+}
+
+// ratio is errs/req, NaN without requests.
+func ratio(errs, req float64) float64 {
+	if req > 0 {
+		return errs / req
+	}
+	return math.NaN()
 }
 
 // unit names the metric's unit for windows of length d: "requests/min",
@@ -198,31 +228,39 @@ func (ex *explanation) windowLength() time.Duration {
 	return ex.windows[0].End.Sub(ex.windows[0].Start)
 }
 
-// writePNG draws the incident's band to path. A campaign or fleet
+// png draws the incident's band as a PNG image. A campaign or fleet
 // incident has no per-client band.
-func (ex *explanation) writePNG(path string) error {
+func (ex *explanation) png() ([]byte, error) {
 	if !ex.perCl {
-		return fmt.Errorf("incident %s is a %s incident across clients: the band is drawn per client only; "+
+		return nil, fmt.Errorf("incident %s is a %s incident across clients: the band is drawn per client only; "+
 			"explain the incident of one of its clients", visible(ex.f.IncidentID), visible(ex.f.Detector))
 	}
 	if len(ex.windows) == 0 {
-		return fmt.Errorf("no windows of client %s stored from %s to %s: nothing to draw (does the store read the windows topic?)",
+		return nil, fmt.Errorf("no windows of client %s stored from %s to %s: nothing to draw (does the store read the windows topic?)",
 			visible(ex.f.Client), ex.from.Format(time.RFC3339), ex.to.Format(time.RFC3339))
 	}
-	s := bandplot.Series{
-		Title: ex.f.Client + " — " + ex.f.Detector + " (" + ex.f.IncidentID + ")",
-		Unit:  ex.m.unit(ex.windowLength()),
-		From:  ex.f.WindowStart, To: ex.f.WindowEnd,
-	}
+	s := bandSeries(ex.f, ex.m.unit(ex.windowLength()))
 	for _, w := range ex.windows {
 		obs, exp, spread := ex.m.value(w)
 		s.Points = append(s.Points, bandplot.Point{Time: w.Start, Observed: obs, Expected: exp, Spread: spread})
 	}
+	return drawBand(s)
+}
+
+// bandSeries is the band of f's client, without its points, the
+// incident's span shaded.
+func bandSeries(f detect.Finding, unit string) bandplot.Series {
+	return bandplot.Series{Title: f.Client + " — " + f.Detector + " (" + f.IncidentID + ")", Unit: unit,
+		From: f.WindowStart, To: f.WindowEnd}
+}
+
+// drawBand encodes s as a PNG image.
+func drawBand(s bandplot.Series) ([]byte, error) {
 	var b bytes.Buffer
 	if err := bandplot.PNG(&b, s, bandplot.Options{}); err != nil {
-		return err
+		return nil, err
 	}
-	return os.WriteFile(path, b.Bytes(), 0o644)
+	return b.Bytes(), nil
 }
 
 // writeText prints the finding, then the windows (at most rows of them;

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"image/png"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -280,5 +282,43 @@ func TestVisible(t *testing.T) {
 		if got := visible(in); got != want {
 			t.Errorf("visible(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// TestStoreCharterClickHouse: the Slack charter of "gatewatch alert"
+// draws, from the real ClickHouse, the band explain --png draws.
+func TestStoreCharterClickHouse(t *testing.T) {
+	t.Parallel()
+	cfgPath, env := explainFixture(t)
+	ctx := context.Background()
+	c := &cli{stdout: io.Discard, stderr: io.Discard, getenv: func(k string) string { return env[k] }}
+	cfg, err := c.loadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	db, err := c.openStorage(ctx, cfg, log, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol, err := db.Finding(ctx, "inc-vol")
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, done := c.storeChart(cfg, log)
+	defer done()
+	if ch == nil {
+		t.Fatal("no charter with clickhouse.addr set")
+	}
+	b, err := ch.Chart(ctx, vol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPNGBytes(t, b)
+	vol.Status = detect.StatusResolved
+	vol.Client = "k:nobody"
+	if _, err := ch.Chart(ctx, vol); err == nil || !strings.Contains(err.Error(), "no windows") {
+		t.Errorf("client without windows: err %v", err)
 	}
 }

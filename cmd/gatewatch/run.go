@@ -201,7 +201,8 @@ func (c *cli) runPipeline(ctx context.Context, cfg config.Config, norm ingest.No
 	if db != nil {
 		defer closeRunStore(db, store, log)
 	}
-	alerts, err := c.startAlerts(ctx, cfg, m.reg, log)
+	live := newLiveReport(cfg)
+	alerts, err := c.startAlerts(ctx, cfg, m.reg, log, live)
 	if err != nil {
 		return err
 	}
@@ -217,7 +218,6 @@ func (c *cli) runPipeline(ctx context.Context, cfg config.Config, norm ingest.No
 		writers = append(writers, alerts.Outbox)
 		health, routes = alerts.Service.Healthy, interactions(alerts.Service)
 	}
-	live := newLiveReport(cfg)
 	p, err := pipeline.New(c.pipelineOptions(cfg, norm, log, m, writers, store, live))
 	if err != nil {
 		return err
