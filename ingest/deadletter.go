@@ -18,14 +18,30 @@ import (
 //	{"time":"2026-11-23T10:00:00Z","source":"edge","line_no":42,"reason":"nginx_combined: bad status","line":"..."}
 //
 // A line that is not valid UTF-8 also gets "line_base64" with its exact bytes.
+// A line longer than the writer's limit (SetMaxLine) is kept cut to it, and
+// the record says so: "line_truncated":true,"line_bytes":<its length>.
 //
 // It is safe for concurrent use; call Flush before closing what it writes to.
 type DeadLetterWriter struct {
-	mu    sync.Mutex
-	w     *bufio.Writer
-	buf   []byte
-	count int64
-	now   func() time.Time
+	mu      sync.Mutex
+	w       *bufio.Writer
+	buf     []byte
+	count   int64
+	maxLine int // 0: lines are kept whole
+	now     func() time.Time
+}
+
+// DefaultDeadLetterMaxLine is how much of a rejected line a dead letter
+// sent as one message keeps (the collector's): with JSON escaping and
+// base64 the record stays well under Kafka's 1 MiB message limit.
+const DefaultDeadLetterMaxLine = 64 << 10
+
+// SetMaxLine makes the writer keep at most the first n bytes of each line
+// (n <= 0: whole lines, the default).
+func (d *DeadLetterWriter) SetMaxLine(n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.maxLine = max(n, 0)
 }
 
 // NewDeadLetterWriter returns a DeadLetterWriter that writes to w.
@@ -46,13 +62,21 @@ func (d *DeadLetterWriter) Write(source string, r Reject) error {
 	b = strconv.AppendInt(b, r.Line, 10)
 	b = append(b, `,"reason":`...)
 	b = AppendJSONString(b, r.Reason)
+	text := r.Text
+	if d.maxLine > 0 && len(text) > d.maxLine {
+		text = truncateBytes(text, d.maxLine)
+	}
 	b = append(b, `,"line":`...)
-	b = AppendJSONString(b, bytesString(r.Text))
-	if !utf8.Valid(r.Text) {
+	b = AppendJSONString(b, bytesString(text))
+	if !utf8.Valid(text) {
 		// JSON cannot carry arbitrary bytes: keep them exactly, too.
 		b = append(b, `,"line_base64":"`...)
-		b = base64.StdEncoding.AppendEncode(b, r.Text)
+		b = base64.StdEncoding.AppendEncode(b, text)
 		b = append(b, '"')
+	}
+	if len(text) < len(r.Text) {
+		b = append(b, `,"line_truncated":true,"line_bytes":`...)
+		b = strconv.AppendInt(b, int64(len(r.Text)), 10)
 	}
 	b = append(b, "}\n"...)
 	d.buf = b

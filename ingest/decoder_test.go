@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -98,7 +99,7 @@ func BenchmarkDecoder(b *testing.B) {
 }
 
 // FuzzDecoder: no line panics the decode step, and what it accepts is a
-// normalised event with a client key.
+// normalised event with a client key, every field within its limit.
 func FuzzDecoder(f *testing.F) {
 	f.Add([]byte(`203.0.113.7 - - [02/Nov/2026:09:59:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "x"`))
 	f.Add([]byte(`{"time":"2026-11-02T09:59:00Z","remote_addr":"203.0.113.7","request":"GET / HTTP/1.1","status":200}`))
@@ -107,10 +108,15 @@ func FuzzDecoder(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	f.Add([]byte(`203.0.113.7 - - [02/Nov/2026:09:59:00 +0000] "GET /` + strings.Repeat("1/", MaxPathBytes) + ` HTTP/1.1" 200 5 "-" "x"`))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var ev Event
-		if err := d.Decode(line, &ev); err == nil && ev.ClientKey == "" {
+		if err := d.Decode(line, &ev); err != nil {
+			return
+		}
+		if ev.ClientKey == "" {
 			t.Errorf("accepted %q without a client key", line)
 		}
+		checkBounded(t, &ev) // whatever a line holds, its event fits the wire limit
 	})
 }

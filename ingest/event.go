@@ -106,6 +106,10 @@ type Event struct {
 	TLSVersion string // e.g. TLSv1.3, when the log says
 	APIVersion string // from the path (/v2/...) or a version header
 	RequestID  string
+	// Truncated says a field was longer than its limit and was cut
+	// (Bound; MaxPathBytes and the others): the event is not the whole
+	// request as logged.
+	Truncated bool
 
 	// Raw holds what a parser found that only the Normalizer may read:
 	// credentials and proxy headers. The Normalizer clears it, so secrets

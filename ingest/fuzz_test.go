@@ -9,7 +9,8 @@ import (
 
 // fuzzFormat is the body of every parser's fuzz target: any input must
 // parse or fail with a *ParseError, never panic, and a parsed event must
-// survive normalisation and cloning. Seeds come from the golden inputs.
+// survive normalisation and cloning, within the field limits. Seeds come
+// from the golden inputs.
 func fuzzFormat(f *testing.F, format string, opts ParserOptions, seeds ...string) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -53,5 +54,6 @@ func fuzzFormat(f *testing.F, format string, opts ParserOptions, seeds ...string
 		if ev.Raw != (RawFields{}) {
 			t.Fatal("Normalize left raw fields behind")
 		}
+		checkBounded(t, &ev)
 	})
 }

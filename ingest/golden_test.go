@@ -41,6 +41,7 @@ type goldenEvent struct {
 	TLSVersion string `json:"tls_version,omitempty"`
 	APIVersion string `json:"api_version,omitempty"`
 	RequestID  string `json:"request_id,omitempty"`
+	Truncated  bool   `json:"truncated,omitempty"`
 }
 
 func goldenView(line int, ev *Event, err error) goldenEvent {
@@ -53,7 +54,7 @@ func goldenView(line int, ev *Event, err error) goldenEvent {
 		Status: ev.Status, BytesIn: ev.BytesIn, BytesOut: ev.BytesOut,
 		LatencyUS: ev.Latency.Microseconds(), UserAgent: ev.UserAgent, Referer: ev.Referer,
 		Auth: ev.Auth.String(), Scheme: ev.Scheme, TLSVersion: ev.TLSVersion,
-		APIVersion: ev.APIVersion, RequestID: ev.RequestID,
+		APIVersion: ev.APIVersion, RequestID: ev.RequestID, Truncated: ev.Truncated,
 	}
 	if !ev.Time.IsZero() {
 		g.Time = ev.Time.UTC().Format(time.RFC3339Nano)

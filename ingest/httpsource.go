@@ -69,30 +69,62 @@ type HTTPSourceOptions struct {
 	Burst int
 	// RetryAfter is what 503 answers ask a sender to wait (default 1s).
 	RetryAfter time.Duration
+	// MaxLineBytes is the longest line taken (default DefaultMaxLine); a
+	// longer one is rejected on its own ("line too long"), cut to it.
+	MaxLineBytes int
+	// MaxWait bounds how long one request waits for the pipeline to take
+	// its lines (the transport's buffer full, the request before still
+	// being taken) before it is answered 503 (default 10s).
+	MaxWait time.Duration
 	// Logger gets rejected requests and callback failures; default discard.
 	Logger *slog.Logger
 }
 
-// HTTPBatch is what one request carried. Lines and Events alias buffers
-// reused after the callback returns.
+// HTTPBatch is what one request carried, and what the callback did with
+// it. Lines, Events and Invalid alias buffers reused after the callback
+// returns.
 type HTTPBatch struct {
 	Identity string // token name or client certificate subject
 	Source   string // X-Gatewatch-Source, or ""
 	Format   string // X-Gatewatch-Format or ?format=, or "" (for Lines)
-	Lines    [][]byte
-	Events   []Event
+	// Lines are the body's non-blank lines, in order (for /v1/events each
+	// event's text), and Numbers their 1-based numbers in the
+	// (decompressed) body, blank lines counted: what answers name.
+	Lines   [][]byte
+	Numbers []int
+	// Events, for /v1/events only, are Lines decoded, index-aligned.
+	Events []Event
+	// Invalid[i], when not "", is why Lines[i] was refused before
+	// decoding: longer than MaxLineBytes (it is cut to it), or for
+	// /v1/events no wire event. The callback rejects such a line.
+	Invalid []string
+
+	// Rejected is the callback's: the lines it rejected (kept as dead
+	// letters, not to be sent again), in order, with why.
+	Rejected []HTTPRejected
+	// Handled is the callback's when it fails: how many lines, from the
+	// first, it took or rejected before it failed. The answer asks the
+	// sender to send the others again; left 0, all of them.
+	Handled int
+}
+
+// HTTPRejected is a line the callback rejected.
+type HTTPRejected struct {
+	Index  int    // into HTTPBatch.Lines
+	Reason string // why, for the sender: about the line, never internals
 }
 
 // HTTPSourceStats are an HTTPSource's counters.
 type HTTPSourceStats struct {
-	Requests       int64 // requests accepted (callback returned nil)
-	Lines          int64 // lines accepted
+	Requests       int64 // requests taken whole (callback returned nil)
+	Lines          int64 // lines accepted (taken, not rejected)
 	Events         int64 // events accepted
+	Rejected       int64 // lines and events rejected one by one
 	Unauthorized   int64 // 401s
 	RateLimited    int64 // 429s
 	TooLarge       int64 // 413s
 	BadRequests    int64 // 400s, 405s, 415s
-	CallbackErrors int64 // 503s
+	CallbackErrors int64 // 503s (the callback failed)
 }
 
 // HTTPSource receives access-log lines and wire-encoded events over HTTP:
@@ -104,13 +136,36 @@ type HTTPSourceStats struct {
 // not log lines); application/ndjson and application/jsonl also do for
 // events. The format of lines is named by X-Gatewatch-Format or ?format=
 // (400 for one Formats does not list), the sender's name for them by
-// X-Gatewatch-Source. Bodies may be gzip-compressed (Content-Encoding: gzip). Each accepted
-// request is handed whole to the callback; when it fails the request gets
-// 503 and Retry-After, so the sender keeps the data and retries. Answers
-// are terse on purpose: a client learns what to fix, never internals.
+// X-Gatewatch-Source. Bodies may be gzip-compressed (Content-Encoding: gzip).
+//
+// Each admitted request is handed whole to the callback, which takes its
+// lines in order and answers for each. The answer is JSON and names lines
+// by their 1-based number in the (decompressed) body, blank lines counted:
+//
+//	200 {"accepted":97,"rejected":[{"line":3,"reason":"nginx_combined: bad status"}]}
+//
+// 200: every line was taken. "accepted" counts those published;
+// "rejected" lists, in order, the lines refused one by one (a line that
+// does not parse, is longer than MaxLineBytes, has a time far in the
+// future, or for /v1/events is no wire event) — each is kept as a dead
+// letter, so sending it again changes nothing. "rejected" is [] when
+// there is none.
+//
+//	503 {"accepted":40,"rejected":[],"retry_from":42}   (and Retry-After)
+//
+// 503: the pipeline could not take everything in time (Kafka's buffer
+// full, MaxWait passed). The lines before "retry_from" were taken,
+// accepted or rejected as listed; that line and those after it were not.
+// A sender waits Retry-After and sends again only the lines from
+// "retry_from" on: nothing is then published twice. ("retry_from" is the
+// first line when nothing was taken.)
+//
+// Refused requests (401, 405, 413, 415, 429 with Retry-After, 400 for an
+// unknown format or a bad X-Gatewatch-Source) take no line. Answers are
+// terse on purpose: a client learns what to fix, never internals.
 type HTTPSource struct {
 	opts    HTTPSourceOptions
-	fn      func(ctx context.Context, batch HTTPBatch) error
+	fn      func(ctx context.Context, batch *HTTPBatch) error
 	formats []string
 	hashes  [][]byte // decoded HMACs, index-aligned with names
 	names   []string
@@ -121,25 +176,32 @@ type HTTPSource struct {
 
 	bufs sync.Pool // *httpBuf
 
-	requests, lines, events, unauthorized, rateLimited atomic.Int64
-	tooLarge, badRequests, callbackErrors              atomic.Int64
+	requests, lines, events, rejected, unauthorized    atomic.Int64
+	rateLimited, tooLarge, badRequests, callbackErrors atomic.Int64
 }
 
 // maxLimiters bounds the per-identity limiter map; certificate subjects
 // are verified, so only a misconfigured CA could come near it.
 const maxLimiters = 10000
 
-// httpBuf holds one request's decoded body and its parsed form.
+// httpBuf holds one request's decoded body, its parsed form and answer.
 type httpBuf struct {
-	body   bytes.Buffer
-	lines  [][]byte
-	events []Event
-	gz     *gzip.Reader
+	body     bytes.Buffer
+	lines    [][]byte
+	numbers  []int
+	invalid  []string
+	events   []Event
+	rejected []HTTPRejected
+	answer   []byte
+	gz       *gzip.Reader
 }
 
-// NewHTTPSource returns an HTTPSource calling fn once per accepted request,
-// possibly from several goroutines at once.
-func NewHTTPSource(opts HTTPSourceOptions, fn func(ctx context.Context, batch HTTPBatch) error) (*HTTPSource, error) {
+// NewHTTPSource returns an HTTPSource calling fn once per admitted
+// request, possibly from several goroutines at once. fn takes the batch's
+// lines in order, records what it rejected in batch.Rejected, and when it
+// fails (an error only for a failure of the pipeline, not of a line) sets
+// batch.Handled; its context ends after MaxWait.
+func NewHTTPSource(opts HTTPSourceOptions, fn func(ctx context.Context, batch *HTTPBatch) error) (*HTTPSource, error) {
 	if fn == nil {
 		return nil, errors.New("http source: nil callback")
 	}
@@ -151,6 +213,12 @@ func NewHTTPSource(opts HTTPSourceOptions, fn func(ctx context.Context, batch HT
 	}
 	if opts.RetryAfter <= 0 {
 		opts.RetryAfter = time.Second
+	}
+	if opts.MaxLineBytes <= 0 {
+		opts.MaxLineBytes = DefaultMaxLine
+	}
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = 10 * time.Second
 	}
 	if opts.Rate > 0 && opts.Burst <= 0 {
 		opts.Burst = max(1, int(math.Ceil(opts.Rate)))
@@ -208,6 +276,7 @@ func (h *HTTPSource) Stats() HTTPSourceStats {
 		Requests:       h.requests.Load(),
 		Lines:          h.lines.Load(),
 		Events:         h.events.Load(),
+		Rejected:       h.rejected.Load(),
 		Unauthorized:   h.unauthorized.Load(),
 		RateLimited:    h.rateLimited.Load(),
 		TooLarge:       h.tooLarge.Load(),
@@ -242,21 +311,13 @@ func (h *HTTPSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msg, status)
 		return
 	}
-	n := 0
+	buf.splitLines(h.opts.MaxLineBytes, events)
 	if events {
-		line, err := buf.decodeEvents()
-		if err != nil {
-			h.badRequests.Add(1)
-			h.log.Info("http source: bad event", "identity", batch.Identity, "line", line, "err", err)
-			http.Error(w, "line "+strconv.Itoa(line)+": invalid event", http.StatusBadRequest)
-			return
-		}
-		batch.Events, n = buf.events, len(buf.events)
-	} else {
-		buf.splitLines()
-		batch.Lines, n = buf.lines, len(buf.lines)
+		buf.decodeEvents()
+		batch.Events = buf.events
 	}
-	h.hand(w, r, batch, events, n)
+	batch.Lines, batch.Numbers, batch.Invalid, batch.Rejected = buf.lines, buf.numbers, buf.invalid, buf.rejected[:0]
+	h.hand(w, r, &batch, events, buf)
 }
 
 // admit checks a request before its body is read — method, credentials,
@@ -302,25 +363,78 @@ func (h *HTTPSource) admit(w http.ResponseWriter, r *http.Request, events bool) 
 	return batch, true
 }
 
-// hand passes an accepted request's n lines or events to the callback
-// and answers: 200 with the count, or 503 and Retry-After when it failed.
-func (h *HTTPSource) hand(w http.ResponseWriter, r *http.Request, batch HTTPBatch, events bool, n int) {
-	if err := h.fn(r.Context(), batch); err != nil {
-		h.callbackErrors.Add(1)
-		h.log.Warn("http source: batch not taken", "identity", batch.Identity, "err", err)
-		w.Header().Set("Retry-After", retryAfter(h.opts.RetryAfter))
-		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
-		return
+// hand passes an admitted request's lines to the callback, bounded by
+// MaxWait, and answers per line (see HTTPSource): 200 when it took them
+// all, else 503 with Retry-After and the line to send again from.
+func (h *HTTPSource) hand(w http.ResponseWriter, r *http.Request, batch *HTTPBatch, events bool, buf *httpBuf) {
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.MaxWait)
+	err := h.fn(ctx, batch)
+	cancel()
+	n := len(batch.Lines)
+	handled := n
+	if err != nil {
+		handled = min(max(batch.Handled, 0), n)
 	}
-	h.requests.Add(1)
+	rejected := 0
+	for _, rj := range batch.Rejected {
+		if rj.Index >= 0 && rj.Index < handled {
+			rejected++
+		}
+	}
 	if events {
-		h.events.Add(int64(n))
+		h.events.Add(int64(handled - rejected))
 	} else {
-		h.lines.Add(int64(n))
+		h.lines.Add(int64(handled - rejected))
 	}
+	h.rejected.Add(int64(rejected))
+	buf.rejected = batch.Rejected[:0] // keep the grown slice for the next request
+	status, retryFrom := http.StatusOK, 0
+	switch {
+	case err != nil && handled < n:
+		h.callbackErrors.Add(1)
+		h.log.Warn("http source: batch taken in part", "identity", batch.Identity, "taken", handled, "lines", n, "err", err)
+		w.Header().Set("Retry-After", retryAfter(h.opts.RetryAfter))
+		status, retryFrom = http.StatusServiceUnavailable, batch.Numbers[handled]
+	case err != nil:
+		h.log.Warn("http source: callback failed after taking every line", "identity", batch.Identity, "err", err)
+		fallthrough
+	default:
+		h.requests.Add(1)
+	}
+	buf.answer = appendAnswer(buf.answer[:0], batch, handled-rejected, handled, retryFrom)
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprintf(w, "{\"accepted\":%d}\n", n)
+	w.WriteHeader(status)
+	w.Write(buf.answer)
+}
+
+// appendAnswer appends the JSON answer to a request whose first handled
+// lines were taken: how many were accepted, those rejected, and the line
+// to send again from (0: none).
+func appendAnswer(dst []byte, batch *HTTPBatch, accepted, handled, retryFrom int) []byte {
+	dst = append(dst, `{"accepted":`...)
+	dst = strconv.AppendInt(dst, int64(accepted), 10)
+	dst = append(dst, `,"rejected":[`...)
+	first := true
+	for _, rj := range batch.Rejected {
+		if rj.Index < 0 || rj.Index >= handled {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, `{"line":`...)
+		dst = strconv.AppendInt(dst, int64(batch.Numbers[rj.Index]), 10)
+		dst = append(dst, `,"reason":`...)
+		dst = AppendJSONString(dst, rj.Reason)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, ']')
+	if retryFrom > 0 {
+		dst = append(dst, `,"retry_from":`...)
+		dst = strconv.AppendInt(dst, int64(retryFrom), 10)
+	}
+	return append(dst, "}\n"...)
 }
 
 // authenticate returns the request's identity. Every configured token is
@@ -455,11 +569,13 @@ func isTooLarge(err error) bool {
 	return errors.As(err, &mbe)
 }
 
-// splitLines cuts the body into lines, dropping CRs and blank lines.
-func (b *httpBuf) splitLines() {
+// splitLines cuts the body into lines with their numbers, dropping CRs
+// and blank lines (for events, white space around a line too). A line
+// longer than maxLine is cut to it and marked invalid.
+func (b *httpBuf) splitLines(maxLine int, trim bool) {
 	data := b.body.Bytes()
-	b.lines = b.lines[:0]
-	for len(data) > 0 {
+	b.lines, b.numbers, b.invalid = b.lines[:0], b.numbers[:0], b.invalid[:0]
+	for n := 1; len(data) > 0; n++ {
 		line := data
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
 			line, data = data[:i], data[i+1:]
@@ -467,37 +583,37 @@ func (b *httpBuf) splitLines() {
 			data = nil
 		}
 		line = bytes.TrimSuffix(line, []byte{'\r'})
-		if len(line) > 0 {
-			b.lines = append(b.lines, line)
+		if trim {
+			line = bytes.TrimSpace(line)
 		}
-	}
-}
-
-// decodeEvents decodes the body as NDJSON wire events; on failure it
-// returns the 1-based line number of the bad line.
-func (b *httpBuf) decodeEvents() (int, error) {
-	data := b.body.Bytes()
-	b.events = b.events[:0]
-	for lineNo := 1; len(data) > 0; lineNo++ {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
 			continue
 		}
-		b.events = slices.Grow(b.events, 1)
-		b.events = b.events[:len(b.events)+1]
-		ev := &b.events[len(b.events)-1]
+		invalid := ""
+		if len(line) > maxLine {
+			line, invalid = truncateBytes(line, maxLine), lineTooLong(maxLine)
+		}
+		b.lines = append(b.lines, line)
+		b.numbers = append(b.numbers, n)
+		b.invalid = append(b.invalid, invalid)
+	}
+}
+
+// decodeEvents decodes each line as a wire event, index-aligned; a line
+// that is none is marked invalid with the reason.
+func (b *httpBuf) decodeEvents() {
+	b.events = slices.Grow(b.events[:0], len(b.lines))[:len(b.lines)]
+	for i, line := range b.lines {
+		ev := &b.events[i]
 		ev.Reset()
+		if b.invalid[i] != "" {
+			continue
+		}
 		if err := DecodeWire(line, ev); err != nil {
-			return lineNo, err
+			// The error may quote the value: keep the reason short.
+			b.invalid[i] = "invalid event: " + truncateUTF8(err.Error(), 200)
 		}
 	}
-	return 0, nil
 }
 
 // putBuf returns buf to the pool unless it grew unusually large, so one
@@ -508,7 +624,9 @@ func (h *HTTPSource) putBuf(buf *httpBuf) {
 	}
 	buf.body.Reset()
 	clear(buf.lines)
-	buf.lines = buf.lines[:0]
-	buf.events = buf.events[:0]
+	clear(buf.invalid)
+	clear(buf.rejected[:cap(buf.rejected)])
+	buf.lines, buf.numbers, buf.invalid = buf.lines[:0], buf.numbers[:0], buf.invalid[:0]
+	buf.events, buf.rejected = buf.events[:0], buf.rejected[:0]
 	h.bufs.Put(buf)
 }

@@ -37,18 +37,23 @@ type captured struct {
 	err     error // returned by the callback
 }
 
-func (c *captured) fn(_ context.Context, b HTTPBatch) error {
+// fn keeps the batch and, as a callback must, rejects its invalid lines.
+func (c *captured) fn(_ context.Context, b *HTTPBatch) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var lines, clients []string
-	for _, l := range b.Lines {
+	for i, l := range b.Lines {
 		lines = append(lines, string(l))
+		if b.Invalid[i] != "" {
+			b.Rejected = append(b.Rejected, HTTPRejected{Index: i, Reason: b.Invalid[i]})
+		} else if b.Events != nil {
+			ev := b.Events[i]
+			clients = append(clients, ev.ClientKey+"/"+ev.Method+"/"+strconv.Itoa(ev.Status))
+		}
 	}
-	for _, ev := range b.Events {
-		clients = append(clients, ev.ClientKey+"/"+ev.Method+"/"+strconv.Itoa(ev.Status))
-	}
-	b.Lines, b.Events = nil, nil
-	c.batches = append(c.batches, b)
+	kept := *b
+	kept.Lines, kept.Events, kept.Numbers, kept.Invalid, kept.Rejected = nil, nil, nil, nil, nil
+	c.batches = append(c.batches, kept)
 	c.lines = append(c.lines, lines)
 	c.clients = append(c.clients, clients)
 	return c.err
@@ -254,7 +259,7 @@ func TestHTTPSourceRequests(t *testing.T) {
 			t.Errorf("%s: lines %q, want %q", tt.name, got, tt.lines)
 		}
 		c.mu.Unlock()
-		if want := `{"accepted":` + strconv.Itoa(len(tt.lines)) + "}\n"; w.Body.String() != want {
+		if want := `{"accepted":` + strconv.Itoa(len(tt.lines)) + `,"rejected":[]}` + "\n"; w.Body.String() != want {
 			t.Errorf("%s: body %q, want %q", tt.name, w.Body.String(), want)
 		}
 	}
@@ -307,19 +312,22 @@ func TestHTTPSourceEvents(t *testing.T) {
 	}
 	c.mu.Unlock()
 
+	// A line that is no event is rejected on its own; the others are taken.
 	bad := wireLine(t, "k_1", "GET", 200) + "\n" + `{"v":1,"time":"yesterday","client":"k"}` + "\n" + wireLine(t, "k_3", "GET", 200)
 	w = req{path: "/v1/events", token: tokenB, ctype: "application/x-ndjson", body: bad}.do(h)
-	if w.Code != 400 || strings.TrimSpace(w.Body.String()) != "line 2: invalid event" {
+	if w.Code != 200 || !strings.HasPrefix(w.Body.String(), `{"accepted":2,"rejected":[{"line":2,"reason":"invalid event: decode event: key time:`) {
 		t.Errorf("bad NDJSON: status %d body %q", w.Code, w.Body.String())
 	}
-	if c.count() != 1 {
-		t.Error("callback called for a request with a bad line")
+	c.mu.Lock()
+	if got := strings.Join(c.clients[1], " "); got != "k_1/GET/200 k_3/GET/200" {
+		t.Errorf("events of the batch with a bad line: %q", got)
 	}
+	c.mu.Unlock()
 	w = req{path: "/v1/events", token: tokenB, body: good}.do(h)
 	if w.Code != 415 {
 		t.Errorf("events as text/plain: status %d, want 415", w.Code)
 	}
-	if st := h.Stats(); st.Events != 2 || st.Requests != 1 || st.BadRequests != 2 {
+	if st := h.Stats(); st.Events != 4 || st.Rejected != 1 || st.Requests != 2 || st.BadRequests != 1 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -360,7 +368,76 @@ func TestHTTPSourceCallbackError(t *testing.T) {
 	if strings.Contains(w.Body.String(), "kafka") {
 		t.Errorf("internal error leaked to the client: %q", w.Body.String())
 	}
+	// A callback that does not say how far it got: all of it is to be sent again.
+	if want := `{"accepted":0,"rejected":[],"retry_from":1}` + "\n"; w.Body.String() != want {
+		t.Errorf("body %q, want %q", w.Body.String(), want)
+	}
 	if st := h.Stats(); st.CallbackErrors != 1 || st.Requests != 0 || st.Lines != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestHTTPSourceAnswersPerLine: the answer names each rejected line by
+// its number in the body (blank lines counted), and when the callback
+// fails part way, the line to send again from; a line over MaxLineBytes
+// reaches the callback cut and marked invalid.
+func TestHTTPSourceAnswersPerLine(t *testing.T) {
+	t.Parallel()
+	errDown := errors.New("kafka: buffer full")
+	// takeUntil is a callback that rejects the lines saying "bad" and the
+	// invalid ones, and fails at the line saying "down" (taking none at or
+	// after it), or when its context ends at the line saying "wait".
+	takeUntil := func(ctx context.Context, b *HTTPBatch) error {
+		for i, l := range b.Lines {
+			switch {
+			case string(l) == "down":
+				b.Handled = i
+				return errDown
+			case string(l) == "wait":
+				<-ctx.Done()
+				b.Handled = i
+				return ctx.Err()
+			case b.Invalid[i] != "" || string(l) == "bad":
+				reason := b.Invalid[i]
+				if reason == "" {
+					reason = "nginx_combined: bad status"
+				}
+				b.Rejected = append(b.Rejected, HTTPRejected{Index: i, Reason: reason})
+			}
+		}
+		return nil
+	}
+	h, err := NewHTTPSource(HTTPSourceOptions{TokenKey: testTokenKey, Tokens: []HTTPToken{{Name: "a", Hash: HashToken(testTokenKey, tokenA)}},
+		MaxLineBytes: 10, MaxWait: 50 * time.Millisecond, RetryAfter: 2 * time.Second}, takeUntil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, body string
+		status     int
+		want       string
+	}{
+		{name: "all taken", body: "ok\nok\n", status: 200, want: `{"accepted":2,"rejected":[]}`},
+		{name: "rejects named by body line", body: "ok\n\nbad\r\nok\n" + strings.Repeat("x", 11) + "\nok", status: 200,
+			want: `{"accepted":3,"rejected":[{"line":3,"reason":"nginx_combined: bad status"},{"line":5,"reason":"line too long (over 10 bytes)"}]}`},
+		{name: "fails part way", body: "ok\nbad\n\ndown\nok\n", status: 503,
+			want: `{"accepted":1,"rejected":[{"line":2,"reason":"nginx_combined: bad status"}],"retry_from":4}`},
+		{name: "fails at once", body: "\ndown\nok\n", status: 503, want: `{"accepted":0,"rejected":[],"retry_from":2}`},
+		{name: "waits no longer than MaxWait", body: "ok\nwait\nok\n", status: 503, want: `{"accepted":1,"rejected":[],"retry_from":2}`},
+		{name: "empty body", body: "", status: 200, want: `{"accepted":0,"rejected":[]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := req{token: tokenA, body: tt.body}.do(h)
+			if w.Code != tt.status || w.Body.String() != tt.want+"\n" || w.Header().Get("Content-Type") != "application/json" {
+				t.Errorf("%d %q (%s), want %d %q", w.Code, w.Body.String(), w.Header().Get("Content-Type"), tt.status, tt.want)
+			}
+			if ra := w.Header().Get("Retry-After"); (tt.status == 503) != (ra == "2") {
+				t.Errorf("Retry-After %q", ra)
+			}
+		})
+	}
+	if st := h.Stats(); st.Lines != 2+3+1+1 || st.Rejected != 3 || st.Requests != 3 || st.CallbackErrors != 3 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -408,7 +485,7 @@ func TestNewHTTPSourceErrors(t *testing.T) {
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty")
 	os.WriteFile(empty, []byte("\n"), 0o600)
-	fn := func(context.Context, HTTPBatch) error { return nil }
+	fn := func(context.Context, *HTTPBatch) error { return nil }
 	for name, opts := range map[string]HTTPSourceOptions{
 		"no auth":           {},
 		"hash without key":  {Tokens: []HTTPToken{{Hash: HashToken(testTokenKey, tokenA)}}},
@@ -434,7 +511,7 @@ func BenchmarkHTTPSourceLines(b *testing.B) {
 		body.WriteString(`203.0.113.7 - - [23/Nov/2026:10:00:00 +0000] "GET /v1/users/42 HTTP/1.1" 200 512 "-" "curl/8.0"` + "\n")
 	}
 	h, err := NewHTTPSource(HTTPSourceOptions{TokenKey: testTokenKey, Tokens: []HTTPToken{{Hash: HashToken(testTokenKey, tokenA)}}},
-		func(context.Context, HTTPBatch) error { return nil })
+		func(context.Context, *HTTPBatch) error { return nil })
 	if err != nil {
 		b.Fatal(err)
 	}

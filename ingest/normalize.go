@@ -95,7 +95,8 @@ func foldParam(p string) string {
 
 // Normalize completes ev in place. It never fails: what cannot be derived
 // is left empty (a missing client identity falls back to the remote IP,
-// and to "unknown" when there is none).
+// and to "unknown" when there is none). Every field ends within its
+// limit (Event.Bound): the route is templated from the cut path.
 func (n *Normalizer) Normalize(ev *Event) {
 	if ev.Source == "" {
 		ev.Source = n.opts.Source
@@ -109,6 +110,7 @@ func (n *Normalizer) Normalize(ev *Event) {
 			ev.Path = t
 		}
 	}
+	boundInputs(ev)
 	if ev.Raw.RawQuery != "" {
 		ev.Query = n.redactQuery(ev, ev.Raw.RawQuery)
 	}
@@ -129,6 +131,23 @@ func (n *Normalizer) Normalize(ev *Event) {
 	n.auth(ev)
 	n.clientKey(ev)
 	ev.Raw = RawFields{}
+	ev.Bound()
+}
+
+// boundInputs cuts the path, the raw query and the referer to their
+// limits before the Normalizer derives anything from them, so a
+// megabyte-long path costs no megabyte-long route. Cutting before
+// redaction leaks nothing: only a value's tail can go, never its key.
+// (Redaction can lengthen a query; Bound cuts it again afterwards.)
+func boundInputs(ev *Event) {
+	for _, f := range [...]struct {
+		s     *string
+		limit int
+	}{{&ev.Path, MaxPathBytes}, {&ev.Raw.RawQuery, MaxQueryBytes}, {&ev.Referer, MaxRefererBytes}} {
+		if len(*f.s) > f.limit {
+			*f.s, ev.Truncated = truncateUTF8(*f.s, f.limit), true
+		}
+	}
 }
 
 // remoteIP sets ev.RemoteIP from the peer address, walking X-Forwarded-For

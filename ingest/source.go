@@ -29,11 +29,15 @@ type Source interface {
 // Handler takes what a Source reads. Its methods are called from one
 // goroutine at a time; what they are passed is valid only during the call.
 type Handler interface {
-	// Line takes one raw line.
+	// Line takes one raw line: it publishes its event, or rejects the
+	// line (keeps it as a dead letter) and sets l.Rejected to why. Either
+	// way the line is done with; an error means neither happened (the
+	// transport is down or full) and the line is still to be taken.
 	Line(ctx context.Context, l *Line) error
 	// Event takes an event its sender already normalised (HTTP
-	// /v1/events).
-	Event(ctx context.Context, ev *Event) error
+	// /v1/events). It returns the reason when it rejected the event (kept
+	// as a dead letter), "" when it published it; an error as Line's.
+	Event(ctx context.Context, ev *Event) (rejected string, err error)
 	// Durable returns once everything handed over so far is safe
 	// (published, written). A source that acknowledges its input — a
 	// Kafka offset commit — calls it first.
@@ -56,9 +60,13 @@ type Line struct {
 	// dead letters are kept under "name:sender".
 	Sender string
 	// Malformed, when set, says the input could not even frame the line
-	// (a syslog frame that is no syslog message): it is rejected for this
-	// reason without decoding.
+	// (a syslog frame that is no syslog message, a line over the input's
+	// length limit): it is rejected for this reason without decoding.
 	Malformed string
+	// Rejected is set by Handler.Line to the reason it rejected the line
+	// (kept as a dead letter rather than published); "" when it published
+	// the line's event or skipped a blank line.
+	Rejected string
 }
 
 // Input is a Source and how to decode its lines.
@@ -124,8 +132,12 @@ func NewIntake(opts IntakeOptions) (*Intake, error) {
 	return &Intake{opts: opts, dec: d}, nil
 }
 
-// Line decodes l and emits its event, or rejects it.
+// Line decodes l and emits its event, or rejects it (l.Rejected says
+// why). An event the transport refuses for its size (a TooLargeError from
+// Emit) rejects the line with ReasonEventTooLarge: the same event would be
+// refused on every retry, so it must not stop the input.
 func (in *Intake) Line(ctx context.Context, l *Line) error {
+	l.Rejected = ""
 	if in.opts.Lines != nil {
 		in.opts.Lines.Inc()
 	}
@@ -144,19 +156,47 @@ func (in *Intake) Line(ctx context.Context, l *Line) error {
 	}
 	if l.Source != "" {
 		in.ev.Source = l.Source
+		in.ev.Bound()
 	}
-	return in.opts.Emit(ctx, &in.ev)
+	err = in.opts.Emit(ctx, &in.ev)
+	if reason, ok := eventTooLarge(err); ok {
+		return in.reject(ctx, l, reason)
+	}
+	return err
 }
 
-// Event emits an event that arrived normalised, unless its time is
-// further in the future than the Decoder allows: then its wire encoding
-// is rejected.
-func (in *Intake) Event(ctx context.Context, ev *Event) error {
+// Event emits an event that arrived normalised, cut to the field limits
+// (Event.Bound), unless its time is further in the future than the
+// Decoder allows or the transport refuses it for its size: then its wire
+// encoding is rejected, and the reason returned.
+func (in *Intake) Event(ctx context.Context, ev *Event) (string, error) {
+	ev.Bound()
+	reason := ""
 	if err := in.dec.CheckTime(ev); err != nil {
-		in.wire = AppendWire(in.wire[:0], ev)
-		return in.reject(ctx, &Line{Text: in.wire}, err.Error())
+		reason = err.Error()
+	} else {
+		err := in.opts.Emit(ctx, ev)
+		var ok bool
+		if reason, ok = eventTooLarge(err); !ok {
+			return "", err
+		}
 	}
-	return in.opts.Emit(ctx, ev)
+	l := Line{Text: AppendWire(in.wire[:0], ev)}
+	in.wire = l.Text
+	if err := in.reject(ctx, &l, reason); err != nil {
+		return "", err
+	}
+	return reason, nil
+}
+
+// eventTooLarge returns the reject reason for Emit's error when the
+// transport refused the event for its size.
+func eventTooLarge(err error) (string, bool) {
+	var tl *TooLargeError
+	if err == nil || !errors.As(err, &tl) {
+		return "", false
+	}
+	return ReasonEventTooLarge + " (" + tl.Error() + ")", true
 }
 
 // Durable calls IntakeOptions.Durable.
@@ -187,14 +227,19 @@ func (in *Intake) decoder(format string) (*Decoder, error) {
 	return d, nil
 }
 
-// reject counts a line and passes it to Reject under its label.
+// reject counts a line and passes it to Reject under its label; once
+// Reject took it, l.Rejected says why.
 func (in *Intake) reject(ctx context.Context, l *Line, reason string) error {
-	if in.opts.Rejects != nil {
-		in.opts.Rejects.Inc()
-	}
 	label := in.opts.Name
 	if l.Sender != "" {
 		label += ":" + l.Sender
 	}
-	return in.opts.Reject(ctx, label, Reject{Line: l.Number, Reason: reason, Text: l.Text})
+	if err := in.opts.Reject(ctx, label, Reject{Line: l.Number, Reason: reason, Text: l.Text}); err != nil {
+		return err
+	}
+	if in.opts.Rejects != nil {
+		in.opts.Rejects.Inc()
+	}
+	l.Rejected = reason
+	return nil
 }

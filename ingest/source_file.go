@@ -2,7 +2,10 @@ package ingest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 )
@@ -25,6 +28,10 @@ type FileSource struct {
 	Stdin io.Reader
 	// OnResume, when set, hears the position a file resumes from.
 	OnResume func(path string, pos TailPosition)
+	// MaxLine is the longest line taken (default DefaultMaxLine). A
+	// longer line is rejected ("line too long") with its first MaxLine
+	// bytes, and the input carries on with the next.
+	MaxLine int
 }
 
 // Name returns SourceName, or the file's base name, or "stdin".
@@ -40,19 +47,30 @@ func (f *FileSource) Name() string {
 
 // Run follows the file until ctx ends, or reads standard input to its end.
 func (f *FileSource) Run(ctx context.Context, h Handler) error {
+	maxLine := f.MaxLine
+	if maxLine <= 0 {
+		maxLine = DefaultMaxLine
+	}
 	var n int64
 	var l Line
-	handle := func(text []byte) error {
+	handle := func(text []byte, tooLong bool) error {
 		n++
 		l = Line{Text: text, Number: n}
+		if tooLong {
+			l.Malformed = lineTooLong(maxLine)
+		}
 		return h.Line(ctx, &l)
 	}
 	if f.Path == "-" {
-		return f.readStdin(handle)
+		if f.Stdin == nil {
+			return nil
+		}
+		return readLines(f.Stdin, maxLine, handle)
 	}
 	key, opts := f.resume()
+	opts.MaxLine = maxLine
 	return Tail(ctx, f.Path, opts, func(line []byte, pos TailPosition) error {
-		if err := handle(line); err != nil {
+		if err := handle(line, pos.Truncated); err != nil {
 			return err
 		}
 		if f.Positions != nil {
@@ -62,19 +80,38 @@ func (f *FileSource) Run(ctx context.Context, h Handler) error {
 	})
 }
 
-// readStdin passes each line of standard input to handle.
-func (f *FileSource) readStdin(handle func([]byte) error) error {
-	if f.Stdin == nil {
-		return nil
-	}
-	sc := bufio.NewScanner(f.Stdin)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if err := handle(sc.Bytes()); err != nil {
-			return err
+// readLines passes each line of r to fn without its line end, to EOF. A
+// line longer than maxLine is passed cut to it, with tooLong set, and the
+// rest of it is skipped: one long line never ends the input.
+func readLines(r io.Reader, maxLine int, fn func(line []byte, tooLong bool) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var buf []byte
+	tooLong := false
+	for {
+		frag, err := br.ReadSlice('\n')
+		if !tooLong {
+			buf = append(buf, frag...)
+			if n := len(bytes.TrimSuffix(buf, []byte{'\n'})); n > maxLine {
+				buf, tooLong = buf[:maxLine], true
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if len(buf) > 0 || tooLong {
+			line := bytes.TrimSuffix(bytes.TrimSuffix(buf, []byte{'\n'}), []byte{'\r'})
+			if ferr := fn(line, tooLong); ferr != nil {
+				return ferr
+			}
+		}
+		buf, tooLong = buf[:0], false
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case err != nil:
+			return fmt.Errorf("read: %w", err)
 		}
 	}
-	return sc.Err()
 }
 
 // resume returns the file's key in Positions and the Tail options that

@@ -4,16 +4,20 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 )
 
 // HTTPListener is the Source of the HTTP ingest endpoint (HTTPSource):
 // lines of POST /v1/lines become lines, named by the request's format,
-// source and token; events of POST /v1/events are handed over as events.
+// source and token; events of POST /v1/events are handed over as events
+// (a line that is no event, or any line over MaxLineBytes, as a malformed
+// line, so it is dead-lettered). Each request is answered per line (see
+// HTTPSource): rejected lines by number, and when the Handler fails part
+// way, the line a sender resends from — nothing taken is asked for again.
 type HTTPListener struct {
 	// Addr is the address to listen on ("127.0.0.1:9108").
 	Addr    string
@@ -66,25 +70,42 @@ func (s *HTTPListener) Run(ctx context.Context, h Handler) error {
 	}
 }
 
-// batches returns HTTPSource's callback: each request's events and lines
-// to h, one request at a time.
-func (s *HTTPListener) batches(h Handler) func(context.Context, HTTPBatch) error {
-	var mu sync.Mutex
+// batches returns HTTPSource's callback: each request's lines to h in
+// order, one request at a time (a request waits for the one before no
+// longer than its context allows). Lines of /v1/events go as events, or,
+// when they are none, as malformed lines; what h rejected and, when it
+// fails, how many lines it took are recorded in the batch for the answer.
+func (s *HTTPListener) batches(h Handler) func(context.Context, *HTTPBatch) error {
+	turn := make(chan struct{}, 1)
 	var l Line
-	return func(ctx context.Context, b HTTPBatch) error {
-		mu.Lock()
-		defer mu.Unlock()
-		for i := range b.Events {
-			if err := h.Event(ctx, &b.Events[i]); err != nil {
+	return func(ctx context.Context, b *HTTPBatch) error {
+		select {
+		case turn <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the request before: %w", context.Cause(ctx))
+		}
+		defer func() { <-turn }()
+		for i := range b.Lines {
+			reason, err := take(ctx, h, b, i, &l)
+			if err != nil {
+				b.Handled = i
 				return err
 			}
-		}
-		for i, text := range b.Lines {
-			l = Line{Text: text, Number: int64(i + 1), Format: b.Format, Source: b.Source, Sender: b.Identity}
-			if err := h.Line(ctx, &l); err != nil {
-				return err
+			if reason != "" {
+				b.Rejected = append(b.Rejected, HTTPRejected{Index: i, Reason: reason})
 			}
 		}
 		return nil
 	}
+}
+
+// take hands line i of b to h and returns why h rejected it, if it did.
+func take(ctx context.Context, h Handler, b *HTTPBatch, i int, l *Line) (string, error) {
+	if b.Events != nil && b.Invalid[i] == "" {
+		return h.Event(ctx, &b.Events[i])
+	}
+	*l = Line{Text: b.Lines[i], Number: int64(b.Numbers[i]), Format: b.Format, Source: b.Source,
+		Sender: b.Identity, Malformed: b.Invalid[i]}
+	err := h.Line(ctx, l)
+	return l.Rejected, err
 }

@@ -52,12 +52,12 @@ func TestIntake(t *testing.T) {
 		}
 	}
 	future := Event{Time: now.Add(2 * time.Hour), ClientKey: "c", Source: "sender"}
-	if err := in.Event(ctx, &future); err != nil {
-		t.Fatal(err)
+	if reason, err := in.Event(ctx, &future); err != nil || reason != ReasonFuture {
+		t.Fatalf("future event: %q, %v", reason, err)
 	}
 	ok := Event{Time: now, ClientKey: "c", Source: "sender"}
-	if err := in.Event(ctx, &ok); err != nil {
-		t.Fatal(err)
+	if reason, err := in.Event(ctx, &ok); err != nil || reason != "" {
+		t.Fatalf("event: %q, %v", reason, err)
 	}
 	wantEvents := "edge 203.0.113.7 nginx_combined|lb-2 203.0.113.7 nginx_combined|edge 198.51.100.4 nginx_json|sender c "
 	if got := strings.Join(events, "|"); got != wantEvents {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -331,8 +332,9 @@ type SyslogServer struct {
 	// with a client certificate; its subject becomes SyslogSource.Identity.
 	TLSConfig *tls.Config
 	// MaxMessage is the longest message accepted (default 64 KiB). Longer
-	// ones are counted and skipped; on a stream the framing is kept when
-	// possible and the connection closed when not.
+	// ones are counted, handed to OnMalformed with their first MaxMessage
+	// bytes, and skipped; on a stream the framing is kept when possible and
+	// the connection closed when not.
 	MaxMessage int
 	// MaxConns bounds open TCP+TLS connections (default 1024); more are
 	// closed as soon as they are accepted.
@@ -341,8 +343,10 @@ type SyslogServer struct {
 	// long (default 5 minutes); it also bounds the TLS handshake.
 	IdleTimeout time.Duration
 	// OnMalformed, when set, receives each frame that is not a syslog
-	// message with the reason, so it can be dead-lettered. raw is valid only
-	// during the call; it may be called from several goroutines at once.
+	// message, and the start of each message longer than MaxMessage
+	// ("message too long"), with the reason, so it can be dead-lettered.
+	// raw is valid only during the call; it may be called from several
+	// goroutines at once.
 	OnMalformed func(raw []byte, reason string)
 	// Logger gets connection-level problems; default: discard.
 	Logger *slog.Logger
@@ -519,7 +523,7 @@ func (s *SyslogServer) serveUDP(ctx context.Context, stop context.CancelCauseFun
 			return
 		}
 		if n > s.maxMsg {
-			s.oversized.Add(1)
+			s.tooLong(buf[:s.maxMsg])
 			continue
 		}
 		src := SyslogSource{Transport: "udp", Remote: unmap(from)}
@@ -527,6 +531,15 @@ func (s *SyslogServer) serveUDP(ctx context.Context, stop context.CancelCauseFun
 			stop(err)
 			return
 		}
+	}
+}
+
+// tooLong counts a message longer than MaxMessage and hands its start to
+// OnMalformed.
+func (s *SyslogServer) tooLong(head []byte) {
+	s.oversized.Add(1)
+	if s.OnMalformed != nil {
+		s.OnMalformed(head, "message too long (over "+strconv.Itoa(s.maxMsg)+" bytes)")
 	}
 }
 
@@ -645,7 +658,7 @@ func (s *SyslogServer) serveConn(ctx context.Context, c net.Conn, transport stri
 			frame, skip, err = s.readLineFrame(r)
 		}
 		if skip {
-			s.oversized.Add(1)
+			s.tooLong(frame)
 		} else if len(frame) > 0 {
 			if ferr := s.deliver(src, frame, &z, fn); ferr != nil {
 				return ferr
@@ -672,8 +685,9 @@ func (s *SyslogServer) logEnd(ctx context.Context, log *slog.Logger, err error) 
 var errFraming = errors.New("bad octet-counting frame length")
 
 // readOctetFrame reads "LEN SP MSG". An oversized frame is discarded whole
-// (skip), keeping the framing; a length that is not a number loses it,
-// and ends the connection.
+// (skip; frame is a copy of its first MaxMessage bytes), keeping the
+// framing; a length that is not a number loses it, and ends the
+// connection.
 func (s *SyslogServer) readOctetFrame(r *bufio.Reader) (frame []byte, skip bool, err error) {
 	n := 0
 	for digits := 0; ; digits++ {
@@ -698,10 +712,12 @@ func (s *SyslogServer) readOctetFrame(r *bufio.Reader) (frame []byte, skip bool,
 		n = n*10 + int(c-'0')
 	}
 	if n > s.maxMsg {
+		head, _ := r.Peek(s.maxMsg) // short only at the end of the stream
+		head = bytes.Clone(head)
 		if _, err := r.Discard(n); err != nil {
-			return nil, true, err
+			return head, true, err
 		}
-		return nil, true, nil
+		return head, true, nil
 	}
 	frame, err = r.Peek(n)
 	if err != nil {
@@ -717,17 +733,19 @@ func (s *SyslogServer) readOctetFrame(r *bufio.Reader) (frame []byte, skip bool,
 }
 
 // readLineFrame reads one LF-terminated message; a message longer than
-// MaxMessage is discarded up to its LF (skip).
+// MaxMessage is discarded up to its LF (skip; frame is a copy of its
+// first MaxMessage bytes).
 func (s *SyslogServer) readLineFrame(r *bufio.Reader) (frame []byte, skip bool, err error) {
 	frame, err = r.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
+		head := bytes.Clone(frame[:min(len(frame), s.maxMsg)])
 		for errors.Is(err, bufio.ErrBufferFull) {
 			_, err = r.ReadSlice('\n')
 		}
-		return nil, true, err
+		return head, true, err
 	}
 	if len(frame) > s.maxMsg+1 { // +1: the LF
-		return nil, true, err
+		return frame[:s.maxMsg], true, err
 	}
 	frame = bytes.TrimRight(frame, "\r\n\x00")
 	return frame, false, err

@@ -321,7 +321,9 @@ func TestSyslogServerUDP(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(bad) != 1 || bad[0] != "not syslog|"+errSyslogNoPRI.Error() {
+	// The oversized datagram is kept too, cut to MaxMessage, with why.
+	oversized := ("<13>Nov 23 10:00:00 h nginx: " + strings.Repeat("x", 300))[:256] + "|message too long (over 256 bytes)"
+	if len(bad) != 2 || bad[0] != "not syslog|"+errSyslogNoPRI.Error() || bad[1] != oversized {
 		t.Errorf("OnMalformed got %q", bad)
 	}
 }
@@ -353,6 +355,13 @@ func TestSyslogServerTCPFraming(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv := &SyslogServer{TCPAddr: "127.0.0.1:0", MaxMessage: 128}
+			var mu sync.Mutex
+			var over []string
+			srv.OnMalformed = func(raw []byte, reason string) {
+				mu.Lock()
+				defer mu.Unlock()
+				over = append(over, string(raw)+"|"+reason)
+			}
 			ch, _ := startSyslog(t, srv)
 			c, err := net.Dial("tcp", srv.Addrs().TCP.String())
 			if err != nil {
@@ -375,6 +384,12 @@ func TestSyslogServerTCPFraming(t *testing.T) {
 			waitFor(t, "connection to close", func() bool { return srv.Stats().Connections == 0 })
 			if st := srv.Stats(); st.Oversized != tt.over || st.Messages != int64(len(tt.want)) || st.ConnsAccepted != 1 {
 				t.Errorf("stats %+v", st)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			// The oversized message is kept, cut to MaxMessage, with why.
+			if want := long[:128] + "|message too long (over 128 bytes)"; len(over) != 1 || over[0] != want {
+				t.Errorf("OnMalformed got %q, want %q", over, want)
 			}
 		})
 	}

@@ -22,7 +22,7 @@ var wireKeys = [...]string{
 	"v", "time", "source", "format", "client", "client_kind", "ip",
 	"method", "host", "path", "route", "query", "status", "bytes_in",
 	"bytes_out", "latency_us", "user_agent", "referer", "auth", "scheme",
-	"tls_version", "api_version", "request_id",
+	"tls_version", "api_version", "request_id", "truncated",
 }
 
 // wireKey returns the index of a wire key in wireKeys, or -1. A switch
@@ -76,6 +76,8 @@ func wireKey(key []byte) int {
 		return wkAPIVersion
 	case "request_id":
 		return wkRequestID
+	case "truncated":
+		return wkTruncated
 	}
 	return -1
 }
@@ -104,6 +106,7 @@ const (
 	wkTLS
 	wkAPIVersion
 	wkRequestID
+	wkTruncated
 )
 
 // AppendWire appends the wire encoding of ev (one JSON object, no trailing
@@ -144,6 +147,9 @@ func AppendWire(dst []byte, ev *Event) []byte {
 	dst = appendStringField(dst, "tls_version", ev.TLSVersion)
 	dst = appendStringField(dst, "api_version", ev.APIVersion)
 	dst = appendStringField(dst, "request_id", ev.RequestID)
+	if ev.Truncated {
+		dst = append(dst, `,"truncated":true`...)
+	}
 	return append(dst, '}')
 }
 
@@ -226,7 +232,7 @@ func DecodeWire(data []byte, ev *Event) error {
 		switch idx {
 		case -1:
 			return nil
-		case wkVersion, wkTime, wkStatus, wkBytesIn, wkBytesOut, wkLatency, wkIP:
+		case wkVersion, wkTime, wkStatus, wkBytesIn, wkBytesOut, wkLatency, wkIP, wkTruncated:
 			return decodeWireParsed(ev, &version, idx, val)
 		}
 		if typ != jsonparser.String {
@@ -274,8 +280,8 @@ func DecodeWire(data []byte, ev *Event) error {
 
 // decodeWireParsed sets the field of ev that wire key idx names from its
 // value val, for the keys whose values are parsed rather than taken as
-// strings: the version (into *version), time, status, sizes, latency and
-// IP address.
+// strings: the version (into *version), time, status, sizes, latency, IP
+// address and the truncated flag.
 func decodeWireParsed(ev *Event, version *int64, idx int, val []byte) error {
 	var err error
 	switch idx {
@@ -297,6 +303,8 @@ func decodeWireParsed(ev *Event, version *int64, idx int, val []byte) error {
 		ev.Latency = time.Duration(us) * time.Microsecond
 	case wkIP:
 		ev.RemoteIP, err = netip.ParseAddr(bytesString(val))
+	case wkTruncated:
+		ev.Truncated, err = jsonparser.ParseBoolean(val)
 	}
 	if err != nil {
 		return fmt.Errorf("key %s: %w", wireKeys[idx], err)

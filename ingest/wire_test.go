@@ -48,10 +48,12 @@ func TestWireRoundTrip(t *testing.T) {
 	ipv6.RemoteIP = netip.MustParseAddr("2001:db8::1")
 	ctrl := full
 	ctrl.Path = "/a\x00b\x1fc"
+	truncated := full
+	truncated.Truncated = true
 	for _, tc := range []struct {
 		name string
 		ev   Event
-	}{{"full", full}, {"minimal", minimal}, {"ipv6", ipv6}, {"control bytes", ctrl}} {
+	}{{"full", full}, {"minimal", minimal}, {"ipv6", ipv6}, {"control bytes", ctrl}, {"truncated", truncated}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			data := AppendWire(nil, &tc.ev)
@@ -102,6 +104,7 @@ func TestDecodeWireErrors(t *testing.T) {
 		{"no client", `{"v":1,"time":"2026-11-23T10:00:00Z"}`, "no client"},
 		{"status not number", `{"v":1,"time":"2026-11-23T10:00:00Z","client":"a","status":"x"}`, "decode event"},
 		{"string field not string", `{"v":1,"time":"2026-11-23T10:00:00Z","client":5}`, "want a string"},
+		{"truncated not a boolean", `{"v":1,"time":"2026-11-23T10:00:00Z","client":"a","truncated":"maybe"}`, "key truncated"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -149,12 +152,14 @@ func FuzzDecodeWire(f *testing.F) {
 	f.Add(AppendWire(nil, &ev))
 	f.Add([]byte(`{"v":1,"time":"2026-11-23T10:00:00Z","client":"a\u00e9\\"}`))
 	f.Add([]byte(`{"v":1,"time":`))
+	f.Add([]byte(`{"v":1,"time":"2026-11-23T10:00:00Z","client":"a","path":"/` + strings.Repeat("\\u0001", MaxPathBytes) + `","truncated":true}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var ev Event
 		if err := DecodeWire(data, &ev); err != nil {
 			return
 		}
-		// Whatever decodes must re-encode to valid JSON that decodes the same.
+		// Whatever decodes must re-encode to valid JSON that decodes the
+		// same, and once bounded fit the wire limit.
 		out := AppendWire(nil, &ev)
 		if !json.Valid(out) {
 			t.Fatalf("re-encoding is not JSON: %s", out)
@@ -166,6 +171,13 @@ func FuzzDecodeWire(f *testing.F) {
 		if again.ClientKey != ev.ClientKey && perByteValid(ev.ClientKey) != again.ClientKey {
 			t.Fatalf("client %q -> %q", ev.ClientKey, again.ClientKey)
 		}
+		if again.Truncated != ev.Truncated {
+			t.Fatalf("truncated %v -> %v", ev.Truncated, again.Truncated)
+		}
+		if ev.Bound() && !ev.Truncated {
+			t.Fatal("Bound cut a field without marking the event")
+		}
+		checkBounded(t, &ev)
 	})
 }
 
@@ -212,6 +224,7 @@ type wireJSON struct {
 	TLSVersion string `json:"tls_version,omitempty"`
 	APIVersion string `json:"api_version,omitempty"`
 	RequestID  string `json:"request_id,omitempty"`
+	Truncated  bool   `json:"truncated,omitempty"`
 }
 
 func benchEvent() Event {

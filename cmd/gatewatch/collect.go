@@ -25,12 +25,17 @@ const collectHelp = `
 Collect access logs and ship them to Kafka as normalised events (one JSON
 object per message, docs/wire-format.md), keyed by client so all of a
 client's events land on one partition in order. Lines that do not parse go to
-the dead-letter topic with the reason.
+the dead-letter topic with the reason. No line stops collect: long fields are
+cut (path 8 KiB, user agent 1 KiB, ...; the event says "truncated":true), and a
+line over 1 MiB or an event still too large for Kafka goes to the dead-letter
+topic too.
 
 Inputs: files (followed like tail -F) and standard input from the command line
 or ingest.sources, a syslog receiver (collect.syslog_udp/syslog_tcp), and an
 HTTP endpoint with bearer tokens and per-token rate limits (collect.http:
-POST /v1/lines with raw lines, POST /v1/events with NDJSON wire events).
+POST /v1/lines with raw lines, POST /v1/events with NDJSON wire events; the
+answer is per line: 200 {"accepted":N,"rejected":[{"line":I,"reason":"..."}]},
+or 503 with Retry-After and "retry_from": resend only the lines from there).
 Kafka: the kafka section of the config (brokers, TLS, SASL); the SASL password
 comes from $GATEWATCH_KAFKA_PASSWORD or kafka.sasl.password_file. When Kafka is
 slow or down, collect buffers a bounded amount and then slows its inputs: it

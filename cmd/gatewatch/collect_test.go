@@ -284,6 +284,83 @@ func TestCollectResumesAfterRestart(t *testing.T) {
 	}
 }
 
+// TestCollectLongLineRealKafka: a line whose path is 600 KB (its event
+// would once have been 1.2 MB, over the broker's 1 MiB limit, and stopped
+// collect for good) and a 2 MiB line sit in the middle of a file. collect
+// keeps running: the long path arrives as one truncated event, the 2 MiB
+// line on the dead-letter topic with its reason, every other line exactly
+// once — also those written afterwards.
+func TestCollectLongLineRealKafka(t *testing.T) {
+	t.Parallel()
+	broker := testKafka(t)
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	next := 0
+	write := func(n int, extra ...string) {
+		t.Helper()
+		f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			fmt.Fprintf(f, "198.51.100.%d - - [02/Nov/2026:00:%02d:%02d +0000] \"GET /api/v1/orders/%d HTTP/1.1\" 200 10 \"-\" \"curl/8\"\n",
+				next%50, (next/60)%60, next%60, next)
+			next++
+			if i == n/2 {
+				for _, l := range extra {
+					fmt.Fprintln(f, l)
+				}
+			}
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	longPath := `203.0.113.5 - - [02/Nov/2026:00:30:00 +0000] "GET /search/` + strings.Repeat("p", 600<<10) + ` HTTP/1.1" 404 10 "-" "scanner"`
+	overLimit := `203.0.113.6 - - [02/Nov/2026:00:30:00 +0000] "GET /` + strings.Repeat("q", 2<<20) + ` HTTP/1.1" 404 10 "-" "scanner"`
+	write(200, longPath, overLimit)
+	events := fmt.Sprintf("test.collect.long.%d", time.Now().UnixNano())
+	cfgPath := filepath.Join(dir, "gatewatch.yaml")
+	cfg := fmt.Sprintf("data_dir: %s\nkafka:\n  brokers: [%s]\n  topics: {events: %s, dead_letter: %s.dead}\n",
+		filepath.Join(dir, "data"), broker, events, events)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := startBackground(t, nil, "collect", "--config", cfgPath, "--listen", "", "--from-start", "--format", "nginx_combined", logPath)
+	readTopic(t, broker, events, next+1, 60*time.Second)
+	if code, done := b.exited(); done {
+		t.Fatalf("collect exited %d after the long lines: %s", code, b.stderr.String())
+	}
+	write(50) // still collecting
+	msgs := readTopic(t, broker, events, next+1, 60*time.Second)
+	dead := readTopic(t, broker, events+".dead", 1, 30*time.Second)
+	b.stop(t)
+
+	seen := map[string]int{}
+	for _, m := range msgs {
+		var ev ingest.Event
+		if err := ingest.DecodeWire(m.Value, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Value) > ingest.MaxWireEventBytes || ev.Truncated != strings.HasPrefix(ev.Path, "/search/") {
+			t.Errorf("event %.30q: %d bytes, truncated %v", ev.Path, len(m.Value), ev.Truncated)
+		}
+		seen[ev.Path[:min(len(ev.Path), 30)]]++
+	}
+	for i := range next {
+		if n := seen[fmt.Sprintf("/api/v1/orders/%d", i)]; n != 1 {
+			t.Errorf("line %d arrived %d times, want once", i, n)
+		}
+	}
+	if n := seen["/search/"+strings.Repeat("p", 22)]; n != 1 || len(seen) != next+1 {
+		t.Errorf("the long path arrived %d times, %d distinct events; want once and %d", n, len(seen), next+1)
+	}
+	if len(dead) != 1 || !strings.Contains(string(dead[0].Value), `"reason":"line too long (over 1048576 bytes)"`) ||
+		!strings.Contains(string(dead[0].Value), `"line_truncated":true`) {
+		t.Errorf("dead letters: %d, first %.200s", len(dead), dead[0].Value)
+	}
+}
+
 // TestCollectSyslogTLS: syslog over TLS with client certificates. A sender
 // with a certificate the configured CA signed gets its lines to Kafka; one
 // without is refused at the handshake.

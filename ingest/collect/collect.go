@@ -56,11 +56,19 @@ type Options struct {
 }
 
 // Collector runs inputs into a transport.
+//
+// No line stops it: events are cut to the field limits when normalised
+// (ingest.Event.Bound), a line longer than its input takes and an event
+// the transport refuses for its size (ingest.TooLargeError) go to the dead
+// letters with the reason, and a dead letter keeps at most
+// ingest.DefaultDeadLetterMaxLine bytes of its line, so it is never too
+// large itself. Only a failure of the transport stops an input.
 type Collector struct {
 	opts Options
 	log  *slog.Logger
 	dlMu sync.Mutex // rejects come from every input's goroutine
 	dl   bytes.Buffer
+	dlw  *ingest.DeadLetterWriter // writes to dl
 }
 
 // New returns a Collector, or an error for missing options.
@@ -75,7 +83,9 @@ func New(opts Options) (*Collector, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Collector{opts: opts, log: log}, nil
+	c := &Collector{opts: opts, log: log}
+	c.dlw = ingest.NewDeadLetterWriter(&c.dl)
+	return c, nil
 }
 
 // Run reads every input until ctx ends (or, when they all end by
@@ -206,16 +216,38 @@ func (c *Collector) savePositions(ctx context.Context) {
 }
 
 // deadLetter publishes a rejected line keyed by its input's label, as the
-// same JSON record the embedded pipeline writes to disk.
+// same JSON record the embedded pipeline writes to disk, with at most
+// ingest.DefaultDeadLetterMaxLine bytes of the line. Should the transport
+// still find the record too large (a small message limit), it is sent
+// again with only the line's first deadLetterMinLine bytes.
 func (c *Collector) deadLetter(ctx context.Context, label string, r ingest.Reject) error {
 	c.dlMu.Lock()
 	defer c.dlMu.Unlock()
+	err := c.publishDeadLetter(ctx, label, r, ingest.DefaultDeadLetterMaxLine)
+	var tl *ingest.TooLargeError
+	if errors.As(err, &tl) && len(r.Text) > deadLetterMinLine {
+		c.log.Warn("dead letter too large, keeping less of the line", "label", label, "size", tl.Size, "limit", tl.Limit)
+		err = c.publishDeadLetter(ctx, label, r, deadLetterMinLine)
+	}
+	if err != nil {
+		return fmt.Errorf("dead letter: %w", err)
+	}
+	return nil
+}
+
+// deadLetterMinLine is how much of a line a dead letter keeps when even
+// DefaultDeadLetterMaxLine bytes made it too large.
+const deadLetterMinLine = 512
+
+// publishDeadLetter encodes r keeping at most maxLine bytes of its line
+// and publishes it; c.dlMu must be held.
+func (c *Collector) publishDeadLetter(ctx context.Context, label string, r ingest.Reject, maxLine int) error {
 	c.dl.Reset()
-	w := ingest.NewDeadLetterWriter(&c.dl)
-	if err := w.Write(label, r); err != nil {
+	c.dlw.SetMaxLine(maxLine)
+	if err := c.dlw.Write(label, r); err != nil {
 		return err
 	}
-	if err := w.Flush(); err != nil {
+	if err := c.dlw.Flush(); err != nil {
 		return err
 	}
 	return c.opts.DeadLetters.PublishRaw(ctx, []byte(label), bytes.TrimSuffix(c.dl.Bytes(), []byte{'\n'}))

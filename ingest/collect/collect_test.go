@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,14 +22,38 @@ type recorder struct {
 	mu      sync.Mutex
 	events  []ingest.Event
 	dead    map[string][]string // label -> reasons
+	records [][]byte            // dead-letter records, as published
 	flushes int
 	fail    error // returned by Flush when set
+	// limit, when set, is the largest message taken: a larger one is
+	// refused as transport.Producer does (an *ingest.TooLargeError).
+	limit int64
+	// failAt fails the Publish call of that number (1-based) once with
+	// its error, as a full buffer or a broker outage would.
+	failAt map[int]error
+	calls  int
 }
 
 func (r *recorder) Publish(_ context.Context, ev *ingest.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.calls++
+	if err, ok := r.failAt[r.calls]; ok {
+		delete(r.failAt, r.calls)
+		return err
+	}
+	if err := r.tooLarge(len(ev.ClientKey) + len(ingest.AppendWire(nil, ev))); err != nil {
+		return err
+	}
 	r.events = append(r.events, ev.Clone())
+	return nil
+}
+
+// tooLarge is the error for a message of size bytes over the limit.
+func (r *recorder) tooLarge(size int) error {
+	if r.limit > 0 && int64(size) > r.limit {
+		return fmt.Errorf("fake producer: %w", &ingest.TooLargeError{Size: int64(size), Limit: r.limit})
+	}
 	return nil
 }
 
@@ -41,10 +66,14 @@ func (r *recorder) PublishRaw(_ context.Context, key, value []byte) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.tooLarge(len(key) + len(value)); err != nil {
+		return err
+	}
 	if r.dead == nil {
 		r.dead = map[string][]string{}
 	}
 	r.dead[string(key)] = append(r.dead[string(key)], rec.Reason)
+	r.records = append(r.records, bytes.Clone(value))
 	return nil
 }
 

@@ -44,7 +44,9 @@ type ProducerOptions struct {
 	BatchTimeout time.Duration
 	// MaxMessageBytes caps one partition's record batch (uncompressed) and
 	// so one message; keep it at or below the broker's message.max.bytes.
-	// Publish refuses a larger message with ErrMessageTooLarge.
+	// Publish refuses a larger message with ErrMessageTooLarge, which
+	// wraps an *ingest.TooLargeError with the sizes (an ingest.Intake
+	// dead-letters the line of such an event and carries on).
 	MaxMessageBytes int64
 	// Compression is "zstd" (default), "lz4", "snappy", "gzip" or "none".
 	Compression string
@@ -365,7 +367,7 @@ func (p *Producer) enqueue(ctx context.Context, m pending) error {
 	m.size = int64(len(*m.buf)) + messageOverhead
 	if m.size > p.opts.MaxMessageBytes+messageOverhead {
 		p.putBuf(m.buf)
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, m.size-messageOverhead, p.opts.MaxMessageBytes)
+		return fmt.Errorf("%w: %w", ErrMessageTooLarge, &ingest.TooLargeError{Size: m.size - messageOverhead, Limit: p.opts.MaxMessageBytes})
 	}
 	p.mu.Lock()
 	for {

@@ -407,6 +407,12 @@ func TestPublishErrors(t *testing.T) {
 	if err := p.PublishRaw(ctx, nil, make([]byte, 1001)); !errors.Is(err, ErrMessageTooLarge) {
 		t.Errorf("oversized PublishRaw = %v, want ErrMessageTooLarge", err)
 	}
+	// An oversized event says its size, so an Intake dead-letters it.
+	big := ingest.Event{ClientKey: "c", Path: strings.Repeat("p", 2000)}
+	var tl *ingest.TooLargeError
+	if err := p.Publish(ctx, &big); !errors.Is(err, ErrMessageTooLarge) || !errors.As(err, &tl) || tl.Limit != 1000 || tl.Size < 2000 {
+		t.Errorf("oversized Publish = %v, want ErrMessageTooLarge with an *ingest.TooLargeError", err)
+	}
 	if err := p.PublishRaw(ctx, nil, []byte("one")); err != nil {
 		t.Fatal(err)
 	}
