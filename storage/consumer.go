@@ -29,9 +29,22 @@ type ConsumerOptions struct {
 	// skipped, and its offset committed with the batch, so one poison
 	// message cannot stall the topic). Nil ignores them.
 	OnBadMessage func(kafka.Message, error)
-	// OnBatch is called after each batch is stored and committed, with
-	// the rows it held; for metrics.
+	// OnBatch is called after each batch is stored and its offsets
+	// committed, with the rows it held; for metrics. Its sum is the rows
+	// this consumer stored and committed: with a reader that commits in
+	// the generation that fetched (the Store's), a batch re-read after a
+	// rebalance is counted by one member only, so the sum over the group
+	// never exceeds the rows stored.
 	OnBatch func(rows int)
+	// OnInsert is called after each batch is stored, before its commit,
+	// with the rows it held: a batch stored again after a crash or a
+	// rebalance counts again. Nil ignores it.
+	OnInsert func(rows int)
+	// OnRevoked is called instead of OnBatch for a batch that was stored
+	// but not committed because the consumer-group generation that fetched
+	// it ended first (a rebalance): the partition's new owner reads,
+	// stores and commits it again. Nil ignores it.
+	OnRevoked func(rows int)
 	// MaxInFlight is how many batches may be inserting at once while the
 	// next one fills; default 2 (see WriterOptions.Inserters for why).
 	// Offsets are still committed in order, a batch's only after it and
@@ -252,20 +265,30 @@ type consumer struct {
 	free     []sink    // emptied sinks to fill again
 	cur      sink      // the batch being filled
 	last     map[topicPartition]kafka.Message
+	epoch    any         // the generation cur's messages came in (WriterData)
 	timer    *time.Timer // FlushInterval of cur, from its first message
 	timerC   <-chan time.Time
 }
 
 // add puts m into the current batch (reporting it when it does not
 // decode: it is skipped but still committed) and launches the batch when
-// it is full.
+// it is full. A message of another consumer-group generation than the
+// batch's (kafka.Message.WriterData, set by groupReader) launches the
+// batch first: a batch is committed in the generation that fetched it,
+// or not at all.
 func (c *consumer) add(ctx context.Context, m kafka.Message) error {
+	if len(c.last) > 0 && m.WriterData != c.epoch {
+		if err := c.launch(ctx); err != nil {
+			return err
+		}
+	}
+	c.epoch = m.WriterData
 	if err := c.cur.add(&m); err != nil && c.opts.OnBadMessage != nil {
 		c.opts.OnBadMessage(m, err)
 	}
 	tp := topicPartition{m.Topic, m.Partition}
 	if prev, ok := c.last[tp]; !ok || m.Offset > prev.Offset {
-		c.last[tp] = kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+		c.last[tp] = kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, WriterData: m.WriterData}
 	}
 	if c.timer == nil {
 		c.timer = time.NewTimer(c.opts.FlushInterval)
@@ -314,26 +337,44 @@ func (c *consumer) launch(ctx context.Context) error {
 }
 
 // settle finishes the oldest flight, whose insert has returned: it
-// commits the flight's offsets (retrying until Kafka takes them) and
-// recycles its sink.
+// commits the flight's offsets (retrying until Kafka takes them, or its
+// generation ended) and recycles its sink.
 func (c *consumer) settle(ctx context.Context) error {
 	f := c.inflight[0]
 	if f.err != nil {
 		return f.err // only ctx's end stops an insert's retries
 	}
+	if c.opts.OnInsert != nil && f.s.len() > 0 {
+		c.opts.OnInsert(f.s.len())
+	}
+	revoked := false
 	err := retry(ctx, c.opts.Backoff, c.opts.OnError, func(ctx context.Context) error {
-		return c.r.CommitMessages(ctx, f.commit...)
+		err := c.r.CommitMessages(ctx, f.commit...)
+		if errors.Is(err, errGenerationEnded) {
+			revoked = true
+			return nil // retrying cannot help: another member owns it now
+		}
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	if c.opts.OnBatch != nil {
-		c.opts.OnBatch(f.s.len())
-	}
+	c.committed(f, revoked)
 	c.inflight = c.inflight[1:]
 	f.s.reset()
 	c.free = append(c.free, f.s)
 	return nil
+}
+
+// committed reports a settled flight: committed (OnBatch) or, when its
+// generation ended first, revoked (OnRevoked).
+func (c *consumer) committed(f *flight, revoked bool) {
+	switch {
+	case revoked && c.opts.OnRevoked != nil:
+		c.opts.OnRevoked(f.s.len())
+	case !revoked && c.opts.OnBatch != nil:
+		c.opts.OnBatch(f.s.len())
+	}
 }
 
 // fetchFailed waits for the batches already handed over, commits them,
@@ -353,7 +394,8 @@ func (c *consumer) fetchFailed(ctx context.Context, err error) error {
 
 // shutdown commits, in order, the flights that were stored, on a context
 // of its own: ctx has ended. It returns nil: what was not committed is
-// fetched again by the next consumer.
+// fetched again by the next consumer. A flight whose generation ended is
+// skipped: the flights after it belong to a newer one.
 func (c *consumer) shutdown(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -362,9 +404,14 @@ func (c *consumer) shutdown(ctx context.Context) error {
 		if f.err != nil {
 			break // not stored: it (and everything after it) is fetched again
 		}
-		if err := c.r.CommitMessages(sctx, f.commit...); err != nil {
+		if c.opts.OnInsert != nil && f.s.len() > 0 {
+			c.opts.OnInsert(f.s.len())
+		}
+		err := c.r.CommitMessages(sctx, f.commit...)
+		if err != nil && !errors.Is(err, errGenerationEnded) {
 			break
 		}
+		c.committed(f, err != nil)
 	}
 	return nil
 }

@@ -27,8 +27,14 @@ const (
 type StoreOptions struct {
 	// Kafka says how to reach the cluster (TLS, SASL).
 	Kafka transport.Config
-	// Group is the consumer group (default "gatewatch-store"); Stores
-	// sharing it share the topics' partitions.
+	// Group names the consumer groups (default "gatewatch-store"): each
+	// topic is read as a group of its own, StoreGroupID(Group, topic)
+	// ("gatewatch-store.gatewatch.events"), so a missing topic or a
+	// rebalance of one cannot stall the others. Stores with the same
+	// Group share each topic's partitions. A topic's group that has no
+	// committed offset yet first takes those Group itself committed for
+	// the topic (the one shared group of earlier versions), so an
+	// upgraded deployment resumes where it stopped.
 	Group string
 	// EventsTopic holds wire-format events (default "gatewatch.events"),
 	// FindingsTopic findings as JSON (default "gatewatch.findings").
@@ -53,6 +59,18 @@ type StoreOptions struct {
 	// while the next fills (default 2; see ConsumerOptions).
 	MaxInFlight int
 
+	// CreateTopics creates a topic the Store reads when it is missing,
+	// with TopicPartitions partitions (0: as many as EventsTopic has, else
+	// the broker's num.partitions) and the broker's default replication
+	// factor. Without it, or while creating fails (no permission), the
+	// table waits for its topic, checking again with WaitBackoff; the
+	// other tables carry on.
+	CreateTopics    bool
+	TopicPartitions int
+	// WaitBackoff bounds the waits between checks for a missing topic,
+	// and before joining a group again after a stall (default 1s to 30s).
+	WaitBackoff Backoff
+
 	// RetentionEvery is how often DB.EnforceRetention runs, the first time
 	// at once (default 1h); negative never runs it.
 	RetentionEvery time.Duration
@@ -73,8 +91,18 @@ type StoreOptions struct {
 	OnBadMessage func(m kafka.Message, err error)
 	// OnBatch is called after a batch of table was stored and its offsets
 	// committed, with the rows it held. Tables are named as in the schema:
-	// "events", "findings", "client_windows", "contract_violations".
+	// "events", "findings", "client_windows", "contract_violations". A
+	// batch is committed in the group generation that fetched it or not
+	// at all, so after a rebalance its rows are counted by one member
+	// only: summed over the group, OnBatch never exceeds the rows stored.
 	OnBatch func(table string, rows int)
+	// OnInsert is called after a batch of table was stored, before its
+	// commit: a batch stored again after a crash or a rebalance counts
+	// again.
+	OnInsert func(table string, rows int)
+	// OnState is called when a table's consumer changes state (joins,
+	// is assigned partitions, waits for its topic, stops).
+	OnState func(TableState)
 	// OnInsertError is called for every failed insert or commit attempt
 	// for table; it is retried.
 	OnInsertError func(table string, err error)
@@ -85,6 +113,9 @@ type StoreOptions struct {
 }
 
 func (o *StoreOptions) setDefaults() {
+	if len(o.Kafka.Brokers) == 0 {
+		o.Kafka.Brokers = []string{transport.DefaultBroker}
+	}
 	if o.Group == "" {
 		o.Group = DefaultStoreGroup
 	}
@@ -100,22 +131,42 @@ func (o *StoreOptions) setDefaults() {
 	if o.HealthEvery <= 0 {
 		o.HealthEvery = DefaultHealthEvery
 	}
+	if o.WaitBackoff.Min <= 0 {
+		o.WaitBackoff.Min = time.Second
+	}
+	if o.WaitBackoff.Max < o.WaitBackoff.Min {
+		o.WaitBackoff.Max = max(30*time.Second, o.WaitBackoff.Min)
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 }
 
 // Store is the store consumer of a split deployment ("gatewatch store"):
-// one member of a consumer group that reads the events, findings, windows
-// and contract topics into ClickHouse (DB.ConsumeEvents,
-// DB.ConsumeFindings, DB.ConsumeWindows, DB.ConsumeViolations: offsets are
-// committed only once ClickHouse holds the rows), enforces retention
-// (DB.RetentionLoop) and records the pipeline's health (DB.HealthLoop).
+// it reads the events, findings, windows and contract topics into
+// ClickHouse (DB.ConsumeEvents, DB.ConsumeFindings, DB.ConsumeWindows,
+// DB.ConsumeViolations: offsets are committed only once ClickHouse holds
+// the rows), each topic as a member of its own consumer group
+// (StoreGroupID), enforces retention (DB.RetentionLoop) and records the
+// pipeline's health (DB.HealthLoop). A table whose topic is missing
+// creates it (CreateTopics) or waits for it without holding back the
+// others; Health says which tables are not consuming and why.
 // Create it with NewStore and call Run once.
 type Store struct {
-	db   *DB
-	opts StoreOptions
+	db    *DB
+	opts  StoreOptions
+	admin *kafkaAdmin
+	tr    *kafka.Transport
+	mu    sync.Mutex
+	state map[string]TableState // by table
+	// watchEvery is how often a table without partitions checks its
+	// group (watchEvery; tests shorten it).
+	watchEvery time.Duration
 }
+
+// StoreGroupID is the consumer group a Store configured with group reads
+// topic as: group + "." + topic.
+func StoreGroupID(group, topic string) string { return group + "." + topic }
 
 // NewStore returns a Store that keeps what flows through Kafka in db. It
 // checks the Kafka configuration (and reads its TLS and SASL files) but
@@ -125,61 +176,66 @@ func NewStore(db *DB, opts StoreOptions) (*Store, error) {
 	if _, err := opts.Kafka.Dialer(); err != nil {
 		return nil, fmt.Errorf("storage: store: %w", err)
 	}
-	return &Store{db: db, opts: opts}, nil
+	tr, err := opts.Kafka.Transport()
+	if err != nil {
+		return nil, fmt.Errorf("storage: store: %w", err)
+	}
+	s := &Store{db: db, opts: opts, tr: tr, state: map[string]TableState{}, watchEvery: watchEvery,
+		admin: &kafkaAdmin{client: &kafka.Client{Addr: opts.Kafka.Addr(), Transport: tr},
+			create: opts.CreateTopics, partitions: opts.TopicPartitions, reference: opts.EventsTopic}}
+	for _, t := range s.tables() {
+		s.state[t.table] = TableState{Table: t.table, Topic: t.topic, Group: t.group, Reason: "starting", Since: time.Now()}
+	}
+	return s, nil
 }
 
-// storeTable is one topic and the table it is stored in.
+// storeTable is one topic, the group it is read as and the table it is
+// stored in.
 type storeTable struct {
-	topic, table string
-	consume      func(context.Context, MessageReader, ConsumerOptions) error
+	topic, group, table string
+	consume             func(context.Context, MessageReader, ConsumerOptions) error
 }
 
 func (s *Store) tables() []storeTable {
+	table := func(topic, name string, consume func(context.Context, MessageReader, ConsumerOptions) error) storeTable {
+		return storeTable{topic: topic, group: StoreGroupID(s.opts.Group, topic), table: name, consume: consume}
+	}
 	ts := []storeTable{
-		{s.opts.EventsTopic, tableEvents, s.db.ConsumeEvents},
-		{s.opts.FindingsTopic, tableFindings, s.db.ConsumeFindings},
+		table(s.opts.EventsTopic, tableEvents, s.db.ConsumeEvents),
+		table(s.opts.FindingsTopic, tableFindings, s.db.ConsumeFindings),
 	}
 	if s.opts.WindowsTopic != "" {
-		ts = append(ts, storeTable{s.opts.WindowsTopic, tableWindows, s.db.ConsumeWindows})
+		ts = append(ts, table(s.opts.WindowsTopic, tableWindows, s.db.ConsumeWindows))
 	}
 	if s.opts.ContractTopic != "" {
-		ts = append(ts, storeTable{s.opts.ContractTopic, tableViolations, s.db.ConsumeViolations})
+		ts = append(ts, table(s.opts.ContractTopic, tableViolations, s.db.ConsumeViolations))
 	}
 	return ts
 }
 
-// Run stores until ctx ends or a table's consumer fails for good (Kafka
-// returned an error other than ctx's end), and returns then, after every
-// goroutine it started has stopped. On ctx's end each table commits the
-// batches ClickHouse already holds, so a clean shutdown replays nothing;
-// Run returns nil then. Otherwise it returns the first failure, having
-// stopped the other tables.
+// Run stores until ctx ends or a table's consumer fails for good, and
+// returns then, after every goroutine it started has stopped. A missing
+// topic, an unreachable broker or a group that cannot be joined is not a
+// failure: the table waits and retries with backoff, says so once in the
+// log and in Health, and the other tables carry on. On ctx's end each
+// table commits the batches ClickHouse already holds, so a clean shutdown
+// replays nothing; Run returns nil then. Otherwise it returns the first
+// failure, having stopped the other tables.
 func (s *Store) Run(ctx context.Context) error {
 	tables := s.tables()
-	readers := make([]*kafka.Reader, 0, len(tables))
-	for _, t := range tables {
-		r, err := s.opts.Kafka.GroupReader(t.topic, s.opts.Group, 0, s.opts.Logger)
-		if err != nil {
-			for _, r := range readers {
-				r.Close()
-			}
-			return fmt.Errorf("store %s: %w", t.table, err)
-		}
-		readers = append(readers, r)
-	}
 	// The health samples outlive the consumers: the last one, written
 	// after they stopped, holds the final counts.
 	stopHealth := s.startHealth(ctx)
 	defer stopHealth()
+	defer s.tr.CloseIdleConnections()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, len(tables))
-	for i, t := range tables {
+	for _, t := range tables {
 		wg.Go(func() {
-			defer readers[i].Close()
-			if err := t.consume(ctx, readers[i], s.consumerOptions(t)); err != nil {
+			if err := s.runTable(ctx, t); err != nil {
 				errc <- fmt.Errorf("store %s: %w", t.table, err)
 				cancel()
 			}
@@ -189,8 +245,12 @@ func (s *Store) Run(ctx context.Context) error {
 		wg.Go(func() { s.db.RetentionLoop(ctx, s.opts.RetentionEvery, s.logRetention) })
 	}
 	s.opts.Logger.Info("storing", "events", s.opts.EventsTopic, "findings", s.opts.FindingsTopic,
-		"windows", s.opts.WindowsTopic, "contract", s.opts.ContractTopic, "group", s.opts.Group, "clickhouse", s.db.opts.Addr)
+		"windows", s.opts.WindowsTopic, "contract", s.opts.ContractTopic, "groups", s.opts.Group+".<topic>",
+		"create_topics", s.opts.CreateTopics, "clickhouse", s.db.opts.Addr)
 	wg.Wait()
+	for _, t := range tables {
+		s.setState(t, TableState{Reason: "stopped"}, nil)
+	}
 	close(errc)
 	return <-errc
 }
@@ -219,6 +279,15 @@ func (s *Store) consumerOptions(t storeTable) ConsumerOptions {
 			if o.OnBatch != nil {
 				o.OnBatch(t.table, rows)
 			}
+		},
+		OnInsert: func(rows int) {
+			if o.OnInsert != nil {
+				o.OnInsert(t.table, rows)
+			}
+		},
+		OnRevoked: func(rows int) {
+			log.Info("rebalance: a stored batch was left uncommitted for the partitions' new owner, which stores it again (collapsed by the dedup key)",
+				"table", t.table, "group", t.group, "rows", rows)
 		},
 		MaxInFlight: o.MaxInFlight,
 	}

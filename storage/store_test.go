@@ -251,7 +251,7 @@ func TestStoreRunRealKafka(t *testing.T) {
 		// rows before it: wait for the commits too.
 		waitFor(t, time.Minute, "every message committed", func() bool {
 			for name, n := range messages {
-				if committed(t, ctx, cfg, group, topics[name]) != n {
+				if committed(t, ctx, cfg, StoreGroupID(group, topics[name]), topics[name]) != n {
 					return false
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -131,8 +132,14 @@ Offsets are committed only after ClickHouse acknowledged the batch holding
 them; while ClickHouse is down or slow, store stops reading (Kafka is the
 buffer) and retries with backoff, so nothing is lost and memory stays
 bounded. A replay after a crash is collapsed by the events' dedup key.
-Retention (clickhouse.retention_days) is enforced hourly. Run several
-replicas with the same clickhouse.group to share the partitions.
+Retention (clickhouse.retention_days) is enforced hourly. Each topic is read
+as consumer group "<clickhouse.group>.<topic>"; run several replicas with the
+same clickhouse.group to share the partitions. A missing topic is created
+(clickhouse.create_topics, clickhouse.topic_partitions) or waited for without
+holding back the other topics; /healthz answers 503 "not consuming: waiting
+for topic ..." meanwhile. gatewatch_store_rows_total counts the rows stored
+and committed: summed over the replicas it never exceeds the rows stored, so
+it reaches the number of messages produced when loading is done.
 
 Examples:
   gatewatch store --config gatewatch.yaml
@@ -173,6 +180,7 @@ func (c *cli) store(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	m.consuming = st.Health
 	srv, err := serveOps(cfg.HTTP, m.reg, m.healthy, log)
 	if err != nil {
 		return err
@@ -190,15 +198,17 @@ func (c *cli) store(ctx context.Context, args []string) error {
 // caller adds metrics and health.
 func storeOptions(cfg config.Config, kc transport.Config, log *slog.Logger) storage.StoreOptions {
 	return storage.StoreOptions{
-		Kafka:         kc,
-		Group:         cfg.Storage.Group,
-		EventsTopic:   cfg.Kafka.Topics.Events,
-		FindingsTopic: cfg.Kafka.Topics.Findings,
-		WindowsTopic:  cfg.Kafka.Topics.Windows,
-		ContractTopic: contractTopic(cfg),
-		BatchRows:     cfg.Storage.BatchRows,
-		FlushInterval: cfg.Storage.FlushEvery,
-		Logger:        log,
+		Kafka:           kc,
+		Group:           cfg.Storage.Group,
+		EventsTopic:     cfg.Kafka.Topics.Events,
+		FindingsTopic:   cfg.Kafka.Topics.Findings,
+		WindowsTopic:    cfg.Kafka.Topics.Windows,
+		ContractTopic:   contractTopic(cfg),
+		CreateTopics:    cfg.Storage.CreateTopics,
+		TopicPartitions: cfg.Storage.TopicPartitions,
+		BatchRows:       cfg.Storage.BatchRows,
+		FlushInterval:   cfg.Storage.FlushEvery,
+		Logger:          log,
 	}
 }
 
@@ -213,26 +223,39 @@ func contractTopic(cfg config.Config) string {
 
 // storeMetrics are the Prometheus metrics of "store" and its /healthz.
 type storeMetrics struct {
-	reg          *prometheus.Registry
-	stored, bad  *prometheus.CounterVec
-	insertErrors prometheus.Counter
-	lastErr      sync.Map // table -> time of the last failed insert
+	reg              *prometheus.Registry
+	stored, inserted *prometheus.CounterVec
+	bad              *prometheus.CounterVec
+	partitions       *prometheus.GaugeVec
+	insertErrors     prometheus.Counter
+	lastErr          sync.Map // table -> time of the last failed insert
+	// consuming is the Store's Health: nil while every table consumes.
+	consuming func() error
 }
 
 func newStoreMetrics() *storeMetrics {
 	m := &storeMetrics{
 		reg: prometheus.NewRegistry(),
 		stored: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gatewatch_store_rows_total", Help: "Rows stored in ClickHouse and committed in Kafka, by table.",
+			Name: "gatewatch_store_rows_total",
+			Help: "Rows stored in ClickHouse whose Kafka offsets this replica then committed, by table. A batch re-read after a rebalance is counted by the replica that commits it only: summed over the replicas, never more than the rows stored.",
+		}, []string{"table"}),
+		inserted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatewatch_store_rows_inserted_total",
+			Help: "Rows inserted into ClickHouse, by table, committed or not: a batch stored again after a crash or a rebalance counts again (the replay collapses by the dedup key).",
 		}, []string{"table"}),
 		bad: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatewatch_store_bad_messages_total", Help: "Messages that did not decode (skipped), by topic.",
 		}, []string{"topic"}),
+		partitions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gatewatch_store_partitions",
+			Help: "Partitions of the table's topic assigned to this replica; -1 while it is not consuming (waiting for the topic, joining the group).",
+		}, []string{"table"}),
 		insertErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gatewatch_store_insert_errors_total", Help: "Failed INSERT attempts (retried).",
 		}),
 	}
-	m.reg.MustRegister(m.stored, m.bad, m.insertErrors, prometheus.NewGoCollector())
+	m.reg.MustRegister(m.stored, m.inserted, m.bad, m.partitions, m.insertErrors, prometheus.NewGoCollector())
 	return m
 }
 
@@ -240,15 +263,28 @@ func newStoreMetrics() *storeMetrics {
 func (m *storeMetrics) hook(o *storage.StoreOptions) {
 	o.OnBadMessage = func(msg kafka.Message, _ error) { m.bad.WithLabelValues(msg.Topic).Inc() }
 	o.OnBatch = func(table string, rows int) { m.stored.WithLabelValues(table).Add(float64(rows)) }
+	o.OnInsert = func(table string, rows int) { m.inserted.WithLabelValues(table).Add(float64(rows)) }
+	o.OnState = func(st storage.TableState) {
+		n := float64(st.Partitions)
+		if !st.Consuming {
+			n = -1
+		}
+		m.partitions.WithLabelValues(st.Table).Set(n)
+	}
 	o.OnInsertError = func(table string, _ error) {
 		m.insertErrors.Inc()
 		m.lastErr.Store(table, time.Now())
 	}
 }
 
-// healthy is /healthz: failing while a table's inserts failed in the last
-// 30 seconds.
+// healthy is /healthz: failing while a table is not consuming (with the
+// Store's reason: "not consuming: waiting for topic gatewatch.findings")
+// or its inserts failed in the last 30 seconds.
 func (m *storeMetrics) healthy() error {
+	var errs []error
+	if m.consuming != nil {
+		errs = append(errs, m.consuming())
+	}
 	var stale []string
 	m.lastErr.Range(func(k, v any) bool {
 		if time.Since(v.(time.Time)) < 30*time.Second {
@@ -257,9 +293,10 @@ func (m *storeMetrics) healthy() error {
 		return true
 	})
 	if len(stale) > 0 {
-		return fmt.Errorf("clickhouse inserts failing: %s", strings.Join(stale, ", "))
+		sort.Strings(stale)
+		errs = append(errs, fmt.Errorf("clickhouse inserts failing: %s", strings.Join(stale, ", ")))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 const queryHelp = `

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -479,5 +481,119 @@ func TestQueryContract(t *testing.T) {
 	}
 	if code, _, stderr := testCLI(t, "", env, "query", "contract", "a", "b", "--config", cfgPath); code == 0 || !strings.Contains(stderr, "at most one client") {
 		t.Errorf("query contract with two clients: exit %d: %s", code, stderr)
+	}
+}
+
+// TestStoreStartsBeforeTopicsHealthz starts "gatewatch store" with
+// clickhouse.create_topics off before its topics exist: /healthz says
+// which topics it waits for (503), the log says it once per topic, and
+// once the topics are created and written to, every row is stored,
+// /healthz turns 200 and gatewatch_store_rows_total counts exactly the
+// rows committed.
+func TestStoreStartsBeforeTopicsHealthz(t *testing.T) {
+	t.Parallel()
+	broker := testKafka(t)
+	chAddr, env := testClickHouse(t)
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	events, findings, windows := "test.early.events."+suffix, "test.early.findings."+suffix, "test.early.windows."+suffix
+	listen := freeAddr(t)
+	cfgPath := filepath.Join(t.TempDir(), "gatewatch.yaml")
+	cfg := fmt.Sprintf("kafka:\n  brokers: [%s]\n  topics: {events: %s, findings: %s, windows: %s}\n"+
+		"clickhouse:\n  addr: %s\n  database: test_early_%s\n  group: test-early-%s\n  flush_interval: 200ms\n  create_topics: false\n",
+		broker, events, findings, windows, chAddr, suffix, suffix)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store := startBackground(t, func(k string) string { return env[k] }, "store", "--config", cfgPath, "--listen", listen)
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + listen + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	waitUntil(t, store, time.Minute, "/healthz naming the missing topics", func() bool {
+		code, body := get("/healthz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "not consuming: waiting for topic "+events) &&
+			strings.Contains(body, "waiting for topic "+windows)
+	})
+	time.Sleep(3 * time.Second) // a few more checks of each topic
+	conn, err := kafka.Dial("tcp", broker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range []string{events, findings, windows} {
+		if err := conn.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: 3, ReplicationFactor: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close()
+	publishEarly(t, broker, events, findings, windows)
+	waitUntil(t, store, 2*time.Minute, "/healthz ok and every row counted", func() bool {
+		code, _ := get("/healthz")
+		_, metrics := get("/metrics")
+		return code == http.StatusOK && strings.Contains(metrics, `gatewatch_store_rows_total{table="events"} 200`+"\n") &&
+			strings.Contains(metrics, `gatewatch_store_rows_total{table="findings"} 1`+"\n") &&
+			strings.Contains(metrics, `gatewatch_store_rows_total{table="client_windows"} 1`+"\n") &&
+			strings.Contains(metrics, `gatewatch_store_partitions{table="events"} 3`+"\n")
+	})
+	store.stop(t)
+	for _, topic := range []string{events, findings, windows} {
+		if n := strings.Count(store.stderr.String(), "waiting for topic "+topic); n != 1 {
+			t.Errorf("the log says %d times that it waits for %s, want once:\n%s", n, topic, store.stderr.String())
+		}
+	}
+}
+
+// waitUntil polls cond, failing t if the command exits or the deadline
+// passes first.
+func waitUntil(t *testing.T, b *background, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(200 * time.Millisecond) {
+		if code, ok := b.exited(); ok {
+			t.Fatalf("exited %d waiting for %s: %s", code, what, b.stderr.String())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after %v: %s", what, d, b.stderr.String())
+		}
+	}
+}
+
+// publishEarly writes 200 events, a finding and a window record.
+func publishEarly(t *testing.T, broker, events, findings, windows string) {
+	t.Helper()
+	ctx := context.Background()
+	cfg := transport.Config{Brokers: []string{broker}}
+	now := time.Now().UTC().Truncate(time.Second)
+	p, err := transport.NewProducer(cfg, transport.ProducerOptions{Topic: events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		ev := &ingest.Event{Time: now.Add(-time.Duration(i) * time.Second), ClientKey: "198.51.100.7", ClientKind: ingest.ClientIP,
+			Method: "GET", Path: "/v1/orders", Route: "/v1/orders", Status: 200, RequestID: fmt.Sprint("r-", i)}
+		if err := p.Publish(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := json.Marshal(detect.Finding{IncidentID: "inc-1", Status: detect.StatusOpen, Client: "198.51.100.7", ClientKind: "ip",
+		Detector: "volume", WindowStart: now.Add(-time.Minute), WindowEnd: now, Windows: 1, Severity: detect.SeverityHigh})
+	w, _ := json.Marshal(detect.WindowStats{Client: "198.51.100.7", ClientKind: "ip", Start: now.Add(-time.Minute), End: now, Requests: 200})
+	for topic, v := range map[string][]byte{findings: f, windows: w} {
+		p, err := transport.NewProducer(cfg, transport.ProducerOptions{Topic: topic})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.PublishRaw(ctx, []byte("198.51.100.7"), v); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

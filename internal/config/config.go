@@ -55,7 +55,14 @@ type StorageConfig struct {
 	Retention    storage.Retention `yaml:"retention_days"`
 	BatchRows    int               `yaml:"batch_rows"`
 	FlushEvery   time.Duration     `yaml:"flush_interval"`
-	Group        string            `yaml:"group"` // consumer group of "gatewatch store"
+	// Group names the consumer groups of "gatewatch store": each topic is
+	// read as group "<group>.<topic>" (storage.StoreGroupID).
+	Group string `yaml:"group"`
+	// CreateTopics lets "store" create a topic it reads when missing, with
+	// TopicPartitions partitions (0: as many as the events topic, else the
+	// broker's default); without it, "store" waits for the topic.
+	CreateTopics    bool `yaml:"create_topics"`
+	TopicPartitions int  `yaml:"topic_partitions"`
 	// HealthEvery is how often "store" and "run" write their own metrics
 	// to the pipeline_health table; 0 turns it off.
 	HealthEvery time.Duration `yaml:"health_interval"`

@@ -116,3 +116,33 @@ func TestLoadEnvironment(t *testing.T) {
 		t.Fatalf("Load with environment = brokers %v, clickhouse %q, data dir %q, listen %q", cfg.Kafka.Brokers, cfg.Storage.Addr, cfg.DataDir, cfg.HTTP.Listen)
 	}
 }
+
+// TestStoreTopicSettings: "store" creates its missing topics by default;
+// topic_partitions must not be negative.
+func TestStoreTopicSettings(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, yaml, wantErr string
+		create              bool
+		partitions          int
+	}{
+		{"default", "", "", true, 0},
+		{"wait, 6 partitions", "clickhouse: {create_topics: false, topic_partitions: 6}", "", false, 6},
+		{"negative partitions", "clickhouse: {topic_partitions: -1}", "clickhouse.topic_partitions", true, -1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := Default()
+			err := Decode([]byte(tt.yaml), &cfg)
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+			if cfg.Storage.CreateTopics != tt.create || cfg.Storage.TopicPartitions != tt.partitions {
+				t.Errorf("create_topics %v, topic_partitions %d; want %v, %d", cfg.Storage.CreateTopics, cfg.Storage.TopicPartitions, tt.create, tt.partitions)
+			}
+		})
+	}
+}

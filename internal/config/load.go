@@ -83,7 +83,7 @@ func Default() Config {
 			Database: "gatewatch", Username: "default", Migrate: true,
 			Retention: storage.Retention{Events: 30, Windows: 180, Findings: 730, Health: 30, Violations: 30,
 				Endpoints: storage.DefaultEndpointRetentionDays},
-			BatchRows: 100_000, FlushEvery: time.Second, Group: "gatewatch-store", HealthEvery: time.Minute,
+			BatchRows: 100_000, FlushEvery: time.Second, Group: "gatewatch-store", CreateTopics: true, HealthEvery: time.Minute,
 		},
 	}
 }
@@ -139,6 +139,9 @@ func (cfg *Config) Validate() error {
 	var errs []error
 	if cfg.Detect.Window < time.Second {
 		errs = append(errs, fmt.Errorf("detect.window %v: must be at least 1s", cfg.Detect.Window))
+	}
+	if cfg.Storage.TopicPartitions < 0 {
+		errs = append(errs, fmt.Errorf("clickhouse.topic_partitions %d: must not be negative (0: as many as the events topic)", cfg.Storage.TopicPartitions))
 	}
 	if cfg.Detect.AllowedLateness < 0 {
 		errs = append(errs, fmt.Errorf("detect.allowed_lateness %v: must not be negative", cfg.Detect.AllowedLateness))
