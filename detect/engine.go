@@ -23,7 +23,8 @@ type Engine struct {
 	per        string  // window unit for findings: "min", "5m", ...
 
 	clock    clock
-	ah       aheadState // events held back for being far ahead of the clock (ahead.go)
+	ah       aheadState            // events held back for being far ahead of the clock (ahead.go)
+	origins  map[uint64]originMark // newest position counted per file origin (replay.go)
 	ring     windowRing
 	tab      clientTable
 	pop      population
@@ -108,6 +109,7 @@ type Stats struct {
 	OpenIncidents int       // incidents open now
 	Watermark     time.Time // events before the window holding it are late; zero before any
 	Ahead         uint64    // events dated so far ahead of the stream that it never caught up: handed to OnLate (ahead.go)
+	Replayed      uint64    // lines sent again by a restarted collector, skipped (replay.go); not in Events
 	Forgiven      uint64    // anomalous windows absorbed as ordinary: marked false positives (Options.FalsePositives)
 }
 
@@ -174,6 +176,10 @@ func (e *Engine) Observe(ev *ingest.Event) {
 
 // observe is Observe with the hash of ev's client key already computed.
 func (e *Engine) observe(ev *ingest.Event, hash uint64) {
+	if ev.Origin != 0 && e.replayed(ev) {
+		e.stats.Replayed++
+		return
+	}
 	e.stats.Events++
 	t, ok := unixNanos(ev.Time)
 	if !ok {

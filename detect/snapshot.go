@@ -59,7 +59,8 @@ import (
 // routes (loginroutes.go); earlier snapshots restore with none counted.
 // Version 6 added, at the end, the events held back for being far ahead
 // of the clock and the traffic estimate that decides their fate
-// (ahead.go); earlier snapshots restore with none held.
+// (ahead.go), then the newest position counted per file origin
+// (replay.go); earlier snapshots restore with none held or remembered.
 //
 // Layout, version 6 (varints are encoding/binary's, floats IEEE 754
 // little-endian bit patterns, so restored baselines are bit-identical),
@@ -81,6 +82,7 @@ import (
 //	campaigns                                        appendCampaigns
 //	POST routes' refusal counts                      appendRouteAuth
 //	events held far ahead, traffic estimate          appendAhead
+//	replayed lines, newest position per origin       appendOrigins
 //	CRC-32C of all the above
 //
 // Order is kept wherever it decides the order of findings or which
@@ -132,6 +134,7 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 	b = e.appendCampaigns(b)
 	b = e.appendRouteAuth(b)
 	b = e.appendAhead(b)
+	b = e.appendOrigins(b)
 	return binenc.Seal(b, start), nil
 }
 
@@ -446,6 +449,9 @@ func (e *Engine) restore(d *decoder) error {
 	}
 	if d.version >= 6 {
 		if err := e.restoreAhead(d); err != nil {
+			return err
+		}
+		if err := e.restoreOrigins(d); err != nil {
 			return err
 		}
 	}

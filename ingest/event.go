@@ -110,6 +110,15 @@ type Event struct {
 	// (Bound; MaxPathBytes and the others): the event is not the whole
 	// request as logged.
 	Truncated bool
+	// Origin and Pos say where in which file the line was read, for a
+	// consumer to recognise a line sent again (a collector re-sends the
+	// lines after its last saved position when it restarts after a
+	// crash): Origin identifies the file (source, inode and its first
+	// line, so a file truncated in place is a new origin), Pos is the
+	// offset just past the line, increasing within an origin. Origin is 0
+	// when the input has no positions (stdin, syslog, HTTP).
+	Origin uint64
+	Pos    int64
 
 	// Raw holds what a parser found that only the Normalizer may read:
 	// credentials and proxy headers. The Normalizer clears it, so secrets

@@ -63,6 +63,10 @@ type Line struct {
 	// (a syslog frame that is no syslog message, a line over the input's
 	// length limit): it is rejected for this reason without decoding.
 	Malformed string
+	// Origin and Pos are the line's file and position (Event.Origin and
+	// Event.Pos), for inputs that have them; Origin 0 otherwise.
+	Origin uint64
+	Pos    int64
 	// Rejected is set by Handler.Line to the reason it rejected the line
 	// (kept as a dead letter rather than published); "" when it published
 	// the line's event or skipped a blank line.
@@ -158,6 +162,7 @@ func (in *Intake) Line(ctx context.Context, l *Line) error {
 		in.ev.Source = l.Source
 		in.ev.Bound()
 	}
+	in.ev.Origin, in.ev.Pos = l.Origin, l.Pos
 	err = in.opts.Emit(ctx, &in.ev)
 	if reason, ok := eventTooLarge(err); ok {
 		return in.reject(ctx, l, reason)

@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
+	"os"
 	"path/filepath"
 )
 
@@ -55,7 +58,7 @@ func (f *FileSource) Run(ctx context.Context, h Handler) error {
 	var l Line
 	handle := func(text []byte, tooLong bool) error {
 		n++
-		l = Line{Text: text, Number: n}
+		l = Line{Text: text, Number: n, Origin: l.Origin, Pos: l.Pos}
 		if tooLong {
 			l.Malformed = lineTooLong(maxLine)
 		}
@@ -69,7 +72,12 @@ func (f *FileSource) Run(ctx context.Context, h Handler) error {
 	}
 	key, opts := f.resume()
 	opts.MaxLine = maxLine
+	var fp, origin uint64
 	return Tail(ctx, f.Path, opts, func(line []byte, pos TailPosition) error {
+		if pos.Fingerprint != fp {
+			fp, origin = pos.Fingerprint, lineOrigin(hostname+"\x00"+key, pos.Fingerprint)
+		}
+		l.Origin, l.Pos = origin, pos.Offset
 		if err := handle(line, pos.Truncated); err != nil {
 			return err
 		}
@@ -78,6 +86,20 @@ func (f *FileSource) Run(ctx context.Context, h Handler) error {
 		}
 		return nil
 	})
+}
+
+// hostname tells apart the files of collectors on different machines.
+var hostname, _ = os.Hostname()
+
+// lineOrigin is the Origin of the lines of the file a FileSource follows
+// (key: host and absolute path), with content fingerprint fp. Never 0.
+func lineOrigin(key string, fp uint64) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], fp)
+	h.Write(b[:])
+	return h.Sum64() | 1
 }
 
 // readLines passes each line of r to fn without its line end, to EOF. A

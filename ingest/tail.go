@@ -3,8 +3,10 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -41,6 +43,10 @@ type TailPosition struct {
 	Offset    int64  // byte offset just past the line in the current file
 	Inode     uint64 // the current file's inode (0 where the OS has none)
 	Truncated bool   // the line was longer than MaxLine and was cut
+	// Fingerprint identifies the file's content: its inode and first line
+	// (at most 256 bytes), so a file truncated in place and written anew
+	// gets another. Never 0.
+	Fingerprint uint64
 }
 
 // Tail follows the file at path like "tail -F": it reads lines as they
@@ -98,7 +104,8 @@ type tailer struct {
 	ino  uint64
 	off  int64 // offset of the first byte not yet read into buf
 	buf  []byte
-	skip bool // discarding the rest of an over-long line
+	skip bool   // discarding the rest of an over-long line
+	fp   uint64 // the current file's fingerprint; 0 until a line was read
 	rd   [64 << 10]byte
 }
 
@@ -112,7 +119,7 @@ func (t *tailer) open(first bool) error {
 		f.Close()
 		return fmt.Errorf("tail %s: %w", t.path, err)
 	}
-	t.f, t.ino, t.buf, t.skip = f, inode(st), t.buf[:0], false
+	t.f, t.ino, t.buf, t.skip, t.fp = f, inode(st), t.buf[:0], false, 0
 	t.off = 0
 	if first {
 		switch {
@@ -197,7 +204,10 @@ func (t *tailer) feed(data []byte) error {
 }
 
 func (t *tailer) emit(line []byte, end int64, truncated bool) error {
-	return t.fn(line, TailPosition{Offset: end, Inode: t.ino, Truncated: truncated})
+	if t.fp == 0 {
+		t.fp = t.fingerprint()
+	}
+	return t.fn(line, TailPosition{Offset: end, Inode: t.ino, Truncated: truncated, Fingerprint: t.fp})
 }
 
 // resumeRotated handles a saved position whose file is no longer at path:
@@ -229,7 +239,7 @@ func (t *tailer) resumeRotated() (bool, error) {
 		f.Close()
 		return true, nil
 	}
-	t.f, t.ino, t.off = f, t.opts.Inode, t.opts.Offset
+	t.f, t.ino, t.off, t.fp = f, t.opts.Inode, t.opts.Offset, 0
 	if err := t.drain(); err != nil {
 		return true, err
 	}
@@ -288,13 +298,30 @@ func (t *tailer) checkRotation() error {
 	}
 	if st.Size() < t.off {
 		// Truncated in place (copytruncate): start over.
-		t.buf, t.skip = t.buf[:0], false
+		t.buf, t.skip, t.fp = t.buf[:0], false, 0
 		t.off = 0
 		if _, err := t.f.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("tail %s: %w", t.path, err)
 		}
 	}
 	return nil
+}
+
+// fingerprint hashes the current file's inode and first line (at most
+// 256 bytes; a line was read, so it is complete). Never 0.
+func (t *tailer) fingerprint() uint64 {
+	var head [256]byte
+	n, _ := t.f.ReadAt(head[:], 0)
+	first := head[:n]
+	if i := bytes.IndexByte(first, '\n'); i >= 0 {
+		first = first[:i]
+	}
+	h := fnv.New64a()
+	var ino [8]byte
+	binary.LittleEndian.PutUint64(ino[:], t.ino)
+	h.Write(ino[:])
+	h.Write(first)
+	return h.Sum64() | 1
 }
 
 func inode(fi os.FileInfo) uint64 {

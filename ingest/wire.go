@@ -22,7 +22,7 @@ var wireKeys = [...]string{
 	"v", "time", "source", "format", "client", "client_kind", "ip",
 	"method", "host", "path", "route", "query", "status", "bytes_in",
 	"bytes_out", "latency_us", "user_agent", "referer", "auth", "scheme",
-	"tls_version", "api_version", "request_id", "truncated",
+	"tls_version", "api_version", "request_id", "truncated", "origin", "pos",
 }
 
 // wireKey returns the index of a wire key in wireKeys, or -1. A switch
@@ -78,6 +78,10 @@ func wireKey(key []byte) int {
 		return wkRequestID
 	case "truncated":
 		return wkTruncated
+	case "origin":
+		return wkOrigin
+	case "pos":
+		return wkPos
 	}
 	return -1
 }
@@ -107,6 +111,8 @@ const (
 	wkAPIVersion
 	wkRequestID
 	wkTruncated
+	wkOrigin
+	wkPos
 )
 
 // AppendWire appends the wire encoding of ev (one JSON object, no trailing
@@ -150,7 +156,22 @@ func AppendWire(dst []byte, ev *Event) []byte {
 	if ev.Truncated {
 		dst = append(dst, `,"truncated":true`...)
 	}
+	if ev.Origin != 0 {
+		dst = append(dst, `,"origin":"`...)
+		dst = appendHex16(dst, ev.Origin)
+		dst = append(dst, `","pos":`...)
+		dst = strconv.AppendInt(dst, ev.Pos, 10)
+	}
 	return append(dst, '}')
+}
+
+// appendHex16 appends x as 16 lower-case hex digits.
+func appendHex16(dst []byte, x uint64) []byte {
+	const digits = "0123456789abcdef"
+	for shift := 60; shift >= 0; shift -= 4 {
+		dst = append(dst, digits[(x>>uint(shift))&0xf])
+	}
+	return dst
 }
 
 func appendIntField(dst []byte, key string, v int64) []byte {
@@ -232,7 +253,7 @@ func DecodeWire(data []byte, ev *Event) error {
 		switch idx {
 		case -1:
 			return nil
-		case wkVersion, wkTime, wkStatus, wkBytesIn, wkBytesOut, wkLatency, wkIP, wkTruncated:
+		case wkVersion, wkTime, wkStatus, wkBytesIn, wkBytesOut, wkLatency, wkIP, wkTruncated, wkOrigin, wkPos:
 			return decodeWireParsed(ev, &version, idx, val)
 		}
 		if typ != jsonparser.String {
@@ -305,6 +326,10 @@ func decodeWireParsed(ev *Event, version *int64, idx int, val []byte) error {
 		ev.RemoteIP, err = netip.ParseAddr(bytesString(val))
 	case wkTruncated:
 		ev.Truncated, err = jsonparser.ParseBoolean(val)
+	case wkOrigin:
+		ev.Origin, err = strconv.ParseUint(bytesString(val), 16, 64)
+	case wkPos:
+		ev.Pos, err = jsonparser.ParseInt(val)
 	}
 	if err != nil {
 		return fmt.Errorf("key %s: %w", wireKeys[idx], err)

@@ -99,7 +99,7 @@ func (s *eventSink) add(m *kafka.Message) error {
 	if err := ingest.DecodeWire(m.Value, &s.ev); err != nil {
 		return err
 	}
-	s.b.add(&s.ev, EventID(m.Topic, m.Partition, m.Offset), s.in)
+	s.b.add(&s.ev, KeyOf(&s.ev, m.Topic, m.Partition, m.Offset), s.in)
 	return nil
 }
 func (s *eventSink) len() int                         { return s.b.Len() }

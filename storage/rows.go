@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"strconv"
@@ -51,6 +52,22 @@ func ClientWindowOf(w detect.WindowStats) ClientWindow {
 		ExpectedRequests: w.ExpectedRequests, ExpectedErrorRatio: w.ExpectedErrorRatio, ExpectedAuthFailures: w.ExpectedAuthFailures,
 		SpreadRequests: w.SpreadRequests, SpreadErrorRatio: w.SpreadErrorRatio, SpreadAuthFailures: w.SpreadAuthFailures,
 	}
+}
+
+// KeyOf is the deduplication key of an event read from Kafka at (topic,
+// partition, offset): for a line read from a file, its origin and
+// position (ingest.Event Origin and Pos), so a line a restarted collector
+// sent again collapses onto the first copy; for other events EventID.
+func KeyOf(ev *ingest.Event, topic string, partition int, offset int64) uint64 {
+	if ev.Origin == 0 {
+		return EventID(topic, partition, offset)
+	}
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], ev.Origin)
+	binary.LittleEndian.PutUint64(b[8:], uint64(ev.Pos))
+	h := fnv.New64a()
+	h.Write(b[:])
+	return h.Sum64()
 }
 
 // EventID is the deduplication key of an event read from Kafka: the same

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gatewatch/gatewatch/ingest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden DDL files under testdata/")
@@ -141,6 +143,26 @@ func TestEventID(t *testing.T) {
 			t.Errorf("EventID collision between %v and %s", c, prev)
 		}
 		seen[id] = c.topic
+	}
+}
+
+// TestKeyOf checks that a line sent twice (same origin and position, at
+// other Kafka offsets) gets one key, and that events without an origin
+// keep their Kafka coordinates' key.
+func TestKeyOf(t *testing.T) {
+	t.Parallel()
+	line := ingest.Event{Origin: 0xfeed, Pos: 4096}
+	if KeyOf(&line, "events", 3, 1000) != KeyOf(&line, "events", 3, 90210) {
+		t.Error("a re-sent line gets another key")
+	}
+	next := ingest.Event{Origin: 0xfeed, Pos: 4200}
+	other := ingest.Event{Origin: 0xbeef, Pos: 4096}
+	if KeyOf(&line, "events", 3, 1) == KeyOf(&next, "events", 3, 1) || KeyOf(&line, "events", 3, 1) == KeyOf(&other, "events", 3, 1) {
+		t.Error("two lines share a key")
+	}
+	var syslog ingest.Event
+	if KeyOf(&syslog, "events", 3, 1000) != EventID("events", 3, 1000) {
+		t.Error("an event without an origin is not keyed by its offset")
 	}
 }
 
