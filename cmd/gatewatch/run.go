@@ -56,7 +56,7 @@ type runMetrics struct {
 	lines     *prometheus.CounterVec
 	rejects   *prometheus.CounterVec
 	findings  *prometheus.CounterVec
-	late      prometheus.Counter
+	late      *prometheus.CounterVec
 	forgiven  atomic.Uint64 // detect.Stats.Forgiven, as of the last tick
 	clients   prometheus.Gauge
 	queue     prometheus.Gauge
@@ -75,9 +75,10 @@ func newRunMetrics() *runMetrics {
 		findings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatewatch_detect_findings_total", Help: "Findings emitted, by detector, severity and status.",
 		}, []string{"detector", "severity", "status"}),
-		late: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "gatewatch_detect_late_events_total", Help: "Events older than the watermark allows (counted, not scored).",
-		}),
+		late: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatewatch_detect_late_events_total",
+			Help: "Events older than the watermark allows, or dated far ahead of the stream (counted, not scored), by source.",
+		}, []string{"source"}),
 		clients: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "gatewatch_detect_clients", Help: "Clients with state in the detectors.",
 		}),
@@ -95,6 +96,30 @@ func newRunMetrics() *runMetrics {
 	m.reg.MustRegister(m.lines, m.rejects, m.findings, m.late, forgiven, m.clients, m.queue, m.watermark,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
+}
+
+// maxLateSources bounds the source label of the late-events counter: an
+// HTTP sender names its events' source, so the names are not all ours.
+const maxLateSources = 64
+
+// lateBySource returns what counts a late event under its source, the
+// first maxLateSources names as they are, later ones as "other". It is
+// called from the detectors' goroutine only.
+func (m *runMetrics) lateBySource() func(source string) {
+	known := map[string]prometheus.Counter{}
+	other := m.late.WithLabelValues("other")
+	return func(source string) {
+		c, ok := known[source]
+		switch {
+		case ok:
+		case len(known) < maxLateSources:
+			c = m.late.WithLabelValues(source)
+			known[source] = c
+		default:
+			c = other
+		}
+		c.Inc()
+	}
 }
 
 func (c *cli) run(ctx context.Context, args []string) error {
@@ -268,7 +293,7 @@ func (c *cli) pipelineOptions(cfg config.Config, norm ingest.NormalizerOptions, 
 		OnFinding: func(f detect.Finding) {
 			m.findings.WithLabelValues(f.Detector, string(f.Severity), string(f.Status)).Inc()
 		},
-		OnLate: m.late.Inc,
+		OnLate: m.lateBySource(),
 		OnTick: func(now time.Time, st detect.Stats, queued int) {
 			live.tick(st)
 			m.clients.Set(float64(st.ActiveClients))

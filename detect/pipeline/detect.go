@@ -82,9 +82,9 @@ func (d *detector) options() detect.Options {
 		}
 	}
 	opts.Emit = d.emit
-	opts.OnLate = func(*ingest.Event) {
+	opts.OnLate = func(ev *ingest.Event) {
 		if d.p.opts.OnLate != nil {
-			d.p.opts.OnLate()
+			d.p.opts.OnLate(ev.Source)
 		}
 	}
 	return opts

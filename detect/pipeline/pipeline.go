@@ -78,8 +78,9 @@ type Options struct {
 	OnReject func(input string, text []byte)
 	// OnFinding, when set, hears each finding emission.
 	OnFinding func(f detect.Finding)
-	// OnLate, when set, hears each event the detectors found too late.
-	OnLate func()
+	// OnLate, when set, hears the source of each event the detectors
+	// found too late, or set aside for being dated far ahead.
+	OnLate func(source string)
 	// OnTick, when set, is called about once a second from the detector
 	// goroutine with the detectors' counters and the queue's length, and
 	// once more at the end.
