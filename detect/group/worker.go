@@ -262,12 +262,11 @@ func (w *worker) idleAdvance(ctx context.Context, reader *kafka.Reader, now time
 // checkpoint, like findings, so a replay after a crash reproduces them
 // (storage keeps one row per client and window).
 func (w *worker) window(ws detect.WindowStats) {
-	v, err := json.Marshal(ws)
-	if err != nil {
-		w.r.failures.Add(1)
-		return
-	}
-	w.windows = append(w.windows, kafka.Message{Key: []byte(ws.Client), Value: v})
+	// One allocation holds key and value: the message keeps both.
+	b := make([]byte, 0, len(ws.Client)+320)
+	b = append(b, ws.Client...)
+	v := ws.AppendJSON(b[len(b):])
+	w.windows = append(w.windows, kafka.Message{Key: b[:len(ws.Client)], Value: v})
 }
 
 // emit is the engine's Options.Emit: findings wait for the next checkpoint.
