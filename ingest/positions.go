@@ -21,6 +21,7 @@ type Positions struct {
 	mu   sync.Mutex
 	m    map[string]TailPosition
 	save sync.Mutex // one Save at a time: they share the temp file
+	err  error      // of the last Save, under save
 }
 
 // positionsFile is the on-disk form; versioned so it can change.
@@ -95,6 +96,24 @@ func (p *Positions) Save(snap map[string]TailPosition) error {
 	if p.file == "" {
 		return errors.New("positions: no file (use LoadPositions)")
 	}
+	p.save.Lock()
+	defer p.save.Unlock()
+	p.err = p.write(snap)
+	return p.err
+}
+
+// SaveErr is the error of the last Save, nil when it succeeded or none
+// was made: a health check's answer while positions cannot be kept (the
+// directory unwritable or full), when a restart would re-send everything
+// read since the last save.
+func (p *Positions) SaveErr() error {
+	p.save.Lock()
+	defer p.save.Unlock()
+	return p.err
+}
+
+// write is Save's work, under p.save.
+func (p *Positions) write(snap map[string]TailPosition) error {
 	f := positionsFile{Version: 1, Files: make(map[string]savedPosition, len(snap))}
 	for path, pos := range snap {
 		f.Files[path] = savedPosition{Offset: pos.Offset, Inode: pos.Inode}
@@ -103,8 +122,6 @@ func (p *Positions) Save(snap map[string]TailPosition) error {
 	if err != nil {
 		return fmt.Errorf("positions: %w", err)
 	}
-	p.save.Lock()
-	defer p.save.Unlock()
 	if err := os.MkdirAll(filepath.Dir(p.file), 0o750); err != nil {
 		return fmt.Errorf("positions: %w", err)
 	}

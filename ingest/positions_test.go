@@ -58,3 +58,27 @@ func TestPositionsBadFile(t *testing.T) {
 		t.Error("zero Positions saved without a file")
 	}
 }
+
+// TestPositionsSaveErr checks that a Save that cannot write (its
+// directory's parent is a file, as good as a full or read-only disk) is
+// remembered for health checks, and forgotten once a Save succeeds.
+func TestPositionsSaveErr(t *testing.T) {
+	sub := filepath.Join(t.TempDir(), "sub")
+	p, err := LoadPositions(filepath.Join(sub, "positions.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sub, nil, 0o600); err != nil { // the directory is a file now
+		t.Fatal(err)
+	}
+	snap := map[string]TailPosition{"/var/log/a.log": {Offset: 10, Inode: 1}}
+	if err := p.Save(snap); err == nil || p.SaveErr() == nil {
+		t.Fatalf("Save under a file: %v, SaveErr %v; want errors", err, p.SaveErr())
+	}
+	if err := os.Remove(sub); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Save(snap); err != nil || p.SaveErr() != nil {
+		t.Errorf("Save once writable: %v, SaveErr %v", err, p.SaveErr())
+	}
+}

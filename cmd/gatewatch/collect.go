@@ -87,18 +87,25 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	positions, err := loadCollectPositions(cfg)
+	if err != nil {
+		return errors.Join(err, closeProducers(events, dead))
+	}
 	m := newCollectMetrics(events)
 	srv, err := serveOps(cfg.HTTP, m.reg, func() error {
 		// Unhealthy while undelivered events wait behind a failing Kafka.
 		if st := events.Stats(); st.LastError != nil && st.Buffered > 0 {
 			return errors.New("kafka unavailable, events buffered")
 		}
+		if err := positions.SaveErr(); err != nil {
+			return errors.New("read positions cannot be saved (data_dir unwritable or full?)")
+		}
 		return nil
 	}, log)
 	if err != nil {
 		return errors.Join(err, closeProducers(events, dead))
 	}
-	runErr := c.runCollector(ctx, cfg, kc, norm, events, dead, m, log)
+	runErr := c.runCollector(ctx, cfg, kc, norm, positions, events, dead, m, log)
 	errs := []error{runErr, closeProducers(events, dead)}
 	if srv != nil {
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -113,15 +120,7 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 // runCollector builds the config's inputs and runs the collector library
 // (ingest/collect) until ctx ends or the inputs do.
 func (c *cli) runCollector(ctx context.Context, cfg config.Config, kc transport.Config, norm ingest.NormalizerOptions,
-	events, dead *transport.Producer, m *collectMetrics, log *slog.Logger) error {
-	posFile := cfg.Collect.PositionsFile
-	if posFile == "" {
-		posFile = filepath.Join(cfg.DataDir, "collect-positions.json")
-	}
-	positions, err := ingest.LoadPositions(posFile)
-	if err != nil {
-		return err
-	}
+	positions *ingest.Positions, events, dead *transport.Producer, m *collectMetrics, log *slog.Logger) error {
 	inputs, err := c.collectInputs(cfg, kc, positions, log)
 	if err != nil {
 		return err
@@ -138,6 +137,15 @@ func (c *cli) runCollector(ctx context.Context, cfg config.Config, kc transport.
 	log.Info("collecting", "sources", len(cfg.Ingest.Sources), "syslog_udp", cfg.Collect.SyslogUDP,
 		"syslog_tcp", cfg.Collect.SyslogTCP, "syslog_tls", cfg.Collect.SyslogTLS.Listen, "kafka", cfg.Kafka.Brokers, "topic", cfg.Kafka.Topics.Events)
 	return col.Run(ctx)
+}
+
+// loadCollectPositions reads the files' saved read positions.
+func loadCollectPositions(cfg config.Config) (*ingest.Positions, error) {
+	posFile := cfg.Collect.PositionsFile
+	if posFile == "" {
+		posFile = filepath.Join(cfg.DataDir, "collect-positions.json")
+	}
+	return ingest.LoadPositions(posFile)
 }
 
 // openCollectProducers opens the producers of the events and dead-letter

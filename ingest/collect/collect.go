@@ -207,9 +207,15 @@ func (c *Collector) savePositions(ctx context.Context) {
 		if maps.Equal(snap, last) || c.durable(ctx) != nil {
 			continue // unchanged; or the transport is down or closing: try again, or the final save does it
 		}
+		failing := c.opts.Positions.SaveErr() != nil
 		if err := c.opts.Positions.Save(snap); err != nil {
-			c.log.Warn("saving read positions", "err", err)
+			if !failing { // once per outage, not every second
+				c.log.Error("saving read positions failed: a restart would re-send what was read since", "err", err)
+			}
 			continue
+		}
+		if failing {
+			c.log.Info("read positions saved again")
 		}
 		last = snap
 	}
