@@ -254,6 +254,15 @@ type scenario struct {
 // and checks the key panels' answers.
 func TestPanelsOnClickHouse(t *testing.T) {
 	db, conn := testStorage(t)
+	testPanels(t, db, conn)
+}
+
+// testPanels is TestPanelsOnClickHouse on the server conn talks to, db
+// being storage on it, migrated; TestChdbPanels runs it on chdb. It
+// returns every answer: [dashboard uid][scenario][panel title or
+// "variable name"].
+func testPanels(t *testing.T, db *storage.DB, conn driver.Conn) map[string]map[string]map[string]result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -362,7 +371,7 @@ func TestPanelsOnClickHouse(t *testing.T) {
 		}
 	}
 	if t.Failed() {
-		return
+		return answers
 	}
 	t.Logf("ran %d expanded queries on ClickHouse %s", ran, db.Version())
 
@@ -545,6 +554,7 @@ func TestPanelsOnClickHouse(t *testing.T) {
 			t.Errorf("lifecycle statuses %v, want each incident's emissions in order", st)
 		}
 	})
+	return answers
 }
 
 // adminHost is the host of the one endpoint requiring authentication.

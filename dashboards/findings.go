@@ -64,11 +64,13 @@ func findings(opts Options) *dashboard.DashboardBuilder {
 				"  round(score, 3) AS score, p_value, baseline, history, summary, why,",
 				"  arrayStringConcat(routes, ', ') AS route_list, arrayStringConcat(samples, ' | ') AS sample_requests,",
 				"  arrayStringConcat(top_clients, ', ') AS fleet_top_clients, incident_id",
-				"FROM "+latest,
+				// Both sides named: current servers (the analyzer, 24.3+) refuse
+				// a JOIN of subqueries without aliases; 18.16 takes either.
+				"FROM "+latest+" AS latest",
 				"ANY LEFT JOIN (",
 				"  SELECT incident_id, count() AS emissions, min(emitted_at) AS first_emitted, max(emitted_at) AS last_emitted",
 				"  FROM "+f, "  WHERE "+inRange, "  GROUP BY incident_id",
-				") USING incident_id",
+				") AS counts USING incident_id",
 				"WHERE "+filters,
 				"ORDER BY "+severityRank+" DESC, window_end DESC, incident_id",
 				"LIMIT 1000"),

@@ -108,6 +108,19 @@ else
 	if [ "${CI:-}" = "true" ]; then exit 1; fi
 fi
 
+step "services: chdb (ClickHouse 26.9 in process, from PyPI) for the current-server SQL tests"
+# The TestChdb tests run the newer-server DDL, every migration and every
+# query and dashboard panel on it through GATEWATCH_TEST_CHDB, the python
+# of a venv cached under ~/.cache/gatewatch (made once, ~35 s; then reused).
+if chdb_env="$(bash deploy/chdb/chdb.sh env)"; then
+	eval "$chdb_env"
+	export GATEWATCH_TEST_CHDB
+	echo "chdb ready: $GATEWATCH_TEST_CHDB"
+else
+	echo "chdb venv failed"
+	if [ "${CI:-}" = "true" ]; then exit 1; fi
+fi
+
 step "tests (go test -race -v)"
 status=0
 go test -race -v -count=1 -timeout 20m ./... 2>&1 | tee "$LOG" || status=$?

@@ -57,27 +57,12 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: connect %s: %w", opts.Addr, err)
 	}
-	if err := conn.Ping(ctx); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("storage: ping %s: %w", opts.Addr, err)
-	}
-	sv, err := conn.ServerVersion()
+	db, err := OpenConn(ctx, conn, opts)
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("storage: server version of %s: %w", opts.Addr, err)
+		return nil, err
 	}
-	v := ServerVersion{Major: sv.Version.Major, Minor: sv.Version.Minor, Patch: sv.Version.Patch}
-	f := FeaturesFor(v)
-	if opts.Features != nil {
-		f = *opts.Features
-	}
-	return &DB{
-		conn:     conn,
-		opts:     opts,
-		version:  v,
-		features: f,
-		ddl:      ddl{f: f, db: opts.Database, ret: opts.Retention},
-	}, nil
+	return db, nil
 }
 
 // Version is the server's release, detected at Open.
