@@ -444,7 +444,10 @@ func (d ddl) endpointsTable() string {
 }
 
 // addColumns adds columns to a table, the first after the column named
-// after, each after the previous, so the table reads in insert order.
+// after, each after the previous, so they sit beside their kin. Columns
+// added later than after's successors (emitted_at, inserted_at) stay
+// last, so a migrated table's order differs from a new one's: every
+// INSERT names its columns, which makes the order irrelevant.
 func (d ddl) addColumns(table, after string, cols []column) []statement {
 	out := make([]statement, 0, len(cols))
 	for _, c := range cols {
