@@ -245,7 +245,7 @@ func storeContractTopic(t *testing.T, ctx context.Context, db *DB, cfg transport
 		seen.mu.Lock()
 		rows, bad := seen.rows[tableViolations], seen.bad[topics["contract"]]
 		seen.mu.Unlock()
-		return rows == 4 && bad == 3 && committed(t, ctx, cfg, group, topics["contract"]) == int64(n)
+		return rows == 4 && bad == 3 && committed(t, ctx, cfg, StoreGroupID(group, topics["contract"]), topics["contract"]) == int64(n)
 	})
 	stop()
 	if err := <-done; err != nil {
