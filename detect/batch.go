@@ -79,27 +79,21 @@ func (e *Engine) touch(run []ingest.Event, hashes *[batchRun]uint64) {
 		}
 	}
 	var sink uint64
-	slots := e.ring.slots
 	for i := range run {
-		if refs[i] == 0 || int(refs[i]) > len(t.hot) {
+		if refs[i] == 0 || int(refs[i]) > t.hot.len() || int(refs[i]) > e.ring.counts.len() {
 			continue
 		}
-		idx := int(refs[i] - 1)
-		sink += uint64(t.hot[idx].gen)
+		idx := int32(refs[i] - 1)
+		sink += uint64(t.hot.at(idx).gen)
 		ns, ok := unixNanos(run[i].Time)
 		if !ok {
 			continue
 		}
 		_, slot := e.window(ns)
-		j := idx*slots + slot
-		if j >= len(e.ring.counts) {
-			continue
-		}
-		// A 24-byte winCount may straddle two lines: load both ends.
-		c := &e.ring.counts[j]
-		sink += uint64(c.req) + c.bytes
-		if ev := &run[i]; ev.Route != ev.Path || ev.ClientKind != ingest.ClientIP {
-			sink += uint64(e.ring.cold[j].probes)
+		c := &e.ring.counts.recs(idx)[slot]
+		sink += uint64(c.req)
+		if ev := &run[i]; c.cold != 0 && (ev.Route != ev.Path || ev.ClientKind != ingest.ClientIP) {
+			sink += uint64(e.ring.colds[c.cold-1].probes)
 		}
 	}
 	e.sink += sink

@@ -105,7 +105,7 @@ func (e *Engine) judgeSweeps(w int64) {
 			continue
 		}
 		v := verdict{observed: max(it.n.scan.estimate(), float64(it.n.sigReq)), requests: it.req,
-			history: int(e.tab.list[it.idx].moreN[mScan]), effect: float64(max(kinds, 1)), rule: true, anomalous: true,
+			history: int(e.tab.list.at(it.idx).moreN[mScan]), effect: float64(max(kinds, 1)), rule: true, anomalous: true,
 			logP: e.logPValue * float64(max(kinds, 1)), tool: tool}
 		e.curItem = int32(i)
 		e.candidate(it.idx, detScan, &v)
@@ -136,7 +136,7 @@ func (e *Engine) feedCampaigns(w int64) {
 	}
 	for i := range e.work {
 		it := &e.work[i]
-		if it.flagged || !it.n.cold || e.incs[it.idx] != 0 || e.clientAllowed(&e.tab.list[it.idx]) {
+		if it.flagged || it.n.cold == 0 || *e.incs.at(it.idx) != 0 || e.clientAllowed(it.idx) {
 			continue // a client with an incident of its own: its probes are part of it
 		}
 		// A probe campaign's clients are probing: at least a third of
@@ -186,7 +186,7 @@ func keyedSignature(s signature) bool {
 // probeKind is the kind of client idx's first injection probe sample in
 // window w ("sqli", "xss", "traversal", "cmdi"), "" when none was kept.
 func (e *Engine) probeKind(idx int32, w int64) string {
-	x := e.extra[idx].take(w)
+	x := e.samplesOf(idx, w)
 	if x == nil || x.nProbe == 0 {
 		return ""
 	}
@@ -242,7 +242,7 @@ func (e *Engine) campaignFor(key string, s signature) int32 {
 // incident.
 func (e *Engine) contribute(ci int32, it *windowItem, reqs float64, w int64) {
 	c := &e.camps[ci]
-	key := e.tab.list[it.idx].key
+	key := e.tab.key(it.idx)
 	if c.seen == nil {
 		c.seen = make(map[uint64]struct{})
 	}

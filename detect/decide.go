@@ -101,7 +101,7 @@ func (e *Engine) decide(w int64) {
 		if c.det == detFleetAuth {
 			continue // decideFleetAuth, once the window's campaigns are known
 		}
-		if c.idx >= 0 && e.clientAllowed(&e.tab.list[c.idx]) {
+		if c.idx >= 0 && e.clientAllowed(c.idx) {
 			continue
 		}
 		c.v.ex = e.explainFor(c, w)
@@ -137,18 +137,19 @@ func (e *Engine) inMaintenance(w int64) bool {
 	return false
 }
 
-// clientAllowed reports whether c is on the AllowClients list.
-func (e *Engine) clientAllowed(c *client) bool {
+// clientAllowed reports whether client idx is on the AllowClients list.
+func (e *Engine) clientAllowed(idx int32) bool {
 	if len(e.opts.AllowClients) == 0 {
 		return false
 	}
-	if _, ok := e.allowClient[c.key]; ok {
+	key := e.tab.key(idx)
+	if _, ok := e.allowClient[key]; ok {
 		return true
 	}
 	if len(e.allowNets) == 0 {
 		return false
 	}
-	a, err := netip.ParseAddr(c.key)
+	a, err := netip.ParseAddr(key)
 	if err != nil {
 		return false
 	}
@@ -197,7 +198,7 @@ func (e *Engine) explainFor(c *candidate, w int64) *explain {
 		ex.top = e.topClients(c.det)
 		return ex
 	}
-	x := e.extra[c.idx].take(w)
+	x := e.samplesOf(c.idx, w)
 	if x == nil {
 		x = &winExtra{} // no samples were kept for the window
 	}
@@ -236,7 +237,7 @@ func (e *Engine) explainFor(c *candidate, w int64) *explain {
 		addRoute(&x.idRoute)
 		addRoute(&x.big)
 	}
-	ex.samples = e.requestIDSamples(ex.samples, clientRef{idx: c.idx, gen: e.tab.hot[c.idx].gen}, w, c.det)
+	ex.samples = e.requestIDSamples(ex.samples, clientRef{idx: c.idx, gen: e.tab.hot.at(c.idx).gen}, w, c.det)
 	return ex
 }
 

@@ -238,7 +238,7 @@ func (e *Engine) needSample(h *hit, biggest bool) bool {
 func (e *Engine) sample(ev *ingest.Event, idx int32, w int64, h *hit, biggest bool) {
 	big := biggest && e.on.exfil
 	ids := h.idReq && h.pathHash%idSampling == 0
-	x := e.extra[idx].forWindow(w)
+	x := e.samplesFor(idx, w).forWindow(w)
 	if x == nil {
 		return
 	}
@@ -311,7 +311,7 @@ func (e *Engine) metricTuning(m metric) *Tuning {
 // judgeMetric judges value x of metric m for client c.
 func (e *Engine) judgeMetric(idx int32, c *client, m metric, x float64, floor bool, n *winTally) verdict {
 	t := e.metricTuning(m)
-	b := &e.more[idx][m]
+	b := &e.more.at(idx)[m]
 	if b.n >= uint32(e.opts.MinHistory) {
 		v := e.judgeOwn(b, x, floor, t.MinRatio, metricTails[m])
 		v.requests = float64(n.req)
@@ -446,7 +446,7 @@ func (e *Engine) judgeOwn(b *volumeBaseline, x float64, floor bool, minRatio flo
 // absorbMetric folds x into c's baseline of metric m, winsorised like
 // volume.
 func (e *Engine) absorbMetric(idx int32, m metric, x float64, v *verdict) {
-	b := &e.more[idx][m]
+	b := &e.more.at(idx)[m]
 	if b.n < uint32(e.opts.MinHistory) && v.anomalous {
 		p := &e.mpop[m]
 		lhi := p.mid + clipNew*p.sd
@@ -493,25 +493,28 @@ func (e *Engine) judgeMore(w int64, it *windowItem) {
 		if e.metricTuning(m).Disabled {
 			continue
 		}
-		if m == mShare && e.tab.list[it.idx].kind == ingest.ClientIP {
+		if m == mShare && e.tab.list.at(it.idx).kind == ingest.ClientIP {
 			continue
 		}
 		x, floor := e.metricValue(m, &it.n)
-		c := &e.tab.list[it.idx]
+		c := e.tab.list.at(it.idx)
 		bit := uint8(1) << m
 		e.tests++
-		if x == 0 && c.quiet&bit != 0 {
+		if x == 0 && c.quiet&bit != 0 && (m != mExfil || c.moreN[m] >= uint32(o.MinHistory)) {
 			// Most clients never get a 404 nor use a key from anywhere
 			// else: a zero window against an all-zero baseline is never
 			// anomalous and leaves the baseline as it was, but for its
-			// window count.
+			// window count. So for a young baseline too, judged against
+			// the population (an effect of 0 clears no floor), but for
+			// exfiltration, whose young judgement ends a run.
 			if c.moreN[m] < maxWindows {
 				c.moreN[m]++
 			}
 			e.mpop[m].xs = append(e.mpop[m].xs, 0)
+			e.pred = prediction{} // as absorbOwn leaves it
 			continue
 		}
-		b := &e.more[it.idx][m]
+		b := &e.more.at(it.idx)[m]
 		b.n = c.moreN[m]
 		var v verdict
 		if m == mExfil {
@@ -524,9 +527,9 @@ func (e *Engine) judgeMore(w int64, it *windowItem) {
 		if !v.anomalous {
 			e.mpop[m].add(x)
 		}
-		c = &e.tab.list[it.idx]
+		c = e.tab.list.at(it.idx)
 		c.moreN[m] = b.n
-		c.quiet = setQuiet(c.quiet, bit, b, e.opts.MinHistory)
+		c.quiet = setQuiet(c.quiet, bit, b)
 	}
 	if !o.Injection.Disabled && it.n.probes > 0 {
 		k := float64(it.n.probes)
@@ -561,10 +564,9 @@ func (e *Engine) judgeExfil(idx int32, c *client, x float64, floor bool, n *winT
 	return v
 }
 
-// setQuiet sets or clears bit in quiet as baseline b is all zero and
-// established.
-func setQuiet(quiet, bit uint8, b *volumeBaseline, minHistory int) uint8 {
-	if b.mean == 0 && b.vari == 0 && b.lm == 0 && b.lv == 0 && b.n >= uint32(minHistory) {
+// setQuiet sets or clears bit in quiet as baseline b is all zero.
+func setQuiet(quiet, bit uint8, b *volumeBaseline) uint8 {
+	if b.mean == 0 && b.vari == 0 && b.lm == 0 && b.lv == 0 {
 		return quiet | bit
 	}
 	return quiet &^ bit

@@ -32,10 +32,11 @@ type Engine struct {
 	fleet    fleetState
 	fleetInc [numDetectors - numClientDetectors]int32 // open fleet incidents, index + 1
 	inc      incidents
-	extra    []clientExtra // samples, by client slot
-	more     []clientMore  // the newer detectors' baselines, by client slot
-	incs     []clientIncs  // open incidents, by client slot
-	reqIDs   requestIDs    // request ids for findings, shared by client slot
+	samples  samplePool        // samples of the clients that have some (samples.go)
+	seasons  seasonPool        // profiles of the clients that have one (season.go)
+	more     paged[clientMore] // the newer detectors' baselines, by client slot
+	incs     paged[clientIncs] // open incidents, by client slot
+	reqIDs   requestIDs        // request ids for findings, shared by client slot
 
 	on   detectorsOn
 	pm   probeMatch // the probe classify found in the current event
@@ -125,6 +126,8 @@ func New(opts Options) *Engine {
 		per:        perWindow(opts.Window),
 		clock:      newClock(opts.Window, opts.AllowedLateness),
 		tab:        newClientTable(),
+		more:       newPaged[clientMore](1),
+		incs:       newPaged[clientIncs](1),
 		pop:        newPopulation(),
 	}
 	e.ring = newWindowRing(e.clock.slots())
@@ -216,7 +219,7 @@ func (e *Engine) count(ev *ingest.Event, hash uint64, t int64) {
 	if !found {
 		idx = e.addClient(ev, hash, w)
 	}
-	c := &e.tab.hot[idx]
+	c := e.tab.hot.at(idx)
 	if t > c.lastSeen {
 		c.lastSeen = t
 	}
@@ -269,13 +272,13 @@ func (e *Engine) addClient(ev *ingest.Event, hash uint64, w int64) int32 {
 		e.evictOldest()
 	}
 	idx := e.tab.add(ev.ClientKey, hash, ev.ClientKind)
-	e.ring.grow(len(e.tab.list))
-	e.growExtra(len(e.tab.list))
-	e.extra[idx] = newClientExtra()
-	e.more[idx] = clientMore{}
-	e.incs[idx] = 0
-	e.tab.list[idx].founding = w < e.warmUntil
-	e.tab.hot[idx].lastSeen = math.MinInt64
+	e.ring.grow(e.tab.list.len())
+	e.growExtra(e.tab.list.len())
+	*e.more.at(idx) = clientMore{}
+	*e.incs.at(idx) = 0
+	e.tab.list.at(idx).founding = w < e.warmUntil
+	e.tab.list.at(idx).quiet = 1<<numMetrics - 1 // every metric baseline is zero
+	e.tab.hot.at(idx).lastSeen = math.MinInt64
 	return idx
 }
 
@@ -361,19 +364,8 @@ func (e *Engine) closeWindow(w int64) {
 	// rows are read front to back instead of at random, which at a
 	// hundred thousand clients costs less than the sort.
 	e.refTmp = sortRefs(refs, e.refTmp)
-	e.work = e.work[:0]
 	e.pop.reset()
-	for _, r := range refs {
-		if e.tab.hot[r.idx].gen != r.gen {
-			continue // evicted since; its counts were cleared
-		}
-		n := e.ring.take(r.idx, s)
-		if n.req == 0 {
-			continue
-		}
-		it := windowItem{idx: r.idx, req: float64(n.req), errs: float64(n.err), auth: float64(n.auth), n: n}
-		e.work = append(e.work, it)
-	}
+	e.takeWindow(refs, s)
 	e.ring.active[s] = refs[:0]
 	if len(e.work) == 0 {
 		return
@@ -382,6 +374,9 @@ func (e *Engine) closeWindow(w int64) {
 	e.season = e.seasonPointOf(w)
 	e.closing = w
 	for i := range e.work {
+		if i%judgeRun == 0 {
+			e.warmClients(e.work[i:min(i+judgeRun, len(e.work))])
+		}
 		e.curItem = int32(i)
 		e.judge(w, &e.work[i], &f)
 		e.judgeMore(w, &e.work[i])
@@ -398,7 +393,60 @@ func (e *Engine) closeWindow(w int64) {
 	e.decide(w)
 	e.feedCampaigns(w)
 	e.decideFleetAuth(w)
+	e.releaseSamplesUntil(w)
 	e.cands, e.tests = e.cands[:0], 0
+}
+
+// takeWindow sets e.work to the tallies of the live clients of refs in
+// ring slot s, taken out of the ring. It loads the lines of a run of
+// clients before taking their tallies (see warmClients).
+func (e *Engine) takeWindow(refs []clientRef, s int) {
+	e.work = e.work[:0]
+	for len(refs) > 0 {
+		run := refs[:min(len(refs), judgeRun)]
+		var sink uint64
+		for _, r := range run {
+			sink += uint64(e.tab.hot.at(r.idx).gen) + uint64(e.ring.counts.recs(r.idx)[s].req)
+		}
+		e.sink += sink
+		for _, r := range run {
+			if e.tab.hot.at(r.idx).gen != r.gen {
+				continue // evicted since; its counts were cleared
+			}
+			n := e.ring.take(r.idx, s)
+			if n.req == 0 {
+				continue
+			}
+			it := windowItem{idx: r.idx, req: float64(n.req), errs: float64(n.err), auth: float64(n.auth), n: n}
+			e.work = append(e.work, it)
+		}
+		refs = refs[len(run):]
+	}
+}
+
+// judgeRun is how many clients closeWindow loads the records of at once
+// (warmClients) before judging them.
+const judgeRun = 16
+
+// warmClients loads the cache lines judging the clients of items reads
+// first, their records and metric baselines, without using them. With a
+// million clients those rows are far apart in memory even in slot
+// order, and judging one client waits for several misses in turn; in a
+// loop of independent loads, the misses of a run of clients overlap
+// instead, as ObserveBatch does for events.
+func (e *Engine) warmClients(items []windowItem) {
+	var sink uint64
+	for i := range items {
+		idx := items[i].idx
+		c := e.tab.list.at(idx)
+		m := e.more.at(idx)
+		sink += uint64(c.quiet) + uint64(c.vol.n) + uint64(c.errs.n) + uint64(c.auth.n) + math.Float64bits(c.exfilRun)
+		for k := range m {
+			sink += math.Float64bits(m[k].mean)
+		}
+		sink += math.Float64bits(m[numMetrics-1].lv) + uint64(*e.incs.at(idx))
+	}
+	e.sink += sink
 }
 
 // radixBits is the digit of sortRefs: two passes sort up to four
@@ -451,17 +499,17 @@ func sortRefs(refs, tmp []clientRef) []clientRef {
 func (e *Engine) judge(w int64, it *windowItem, f *fleet) {
 	o := &e.opts
 	if !o.Volume.Disabled {
-		c := &e.tab.list[it.idx]
-		s, seasonal := c.season.logFactor(&e.season)
+		c := e.tab.list.at(it.idx)
+		s, seasonal := e.seasonOf(it.idx).logFactor(&e.season)
 		v := e.judgeVolume(c, it.req, f, s)
 		v.seasonal = seasonal
 		e.tests++
 		e.candidate(it.idx, detVolume, &v)
 		it.volFlagged, it.volExpected, it.volSpread = v.anomalous, v.expected, v.spread
-		c = &e.tab.list[it.idx]
+		c = e.tab.list.at(it.idx)
 		x := it.req
 		if c.vol.n >= uint32(o.MinHistory) {
-			c.season.learn(&e.season, math.Log1p(x)-c.vol.lm-math.Log(f.vol))
+			e.learnSeason(it.idx, math.Log1p(x)-c.vol.lm-math.Log(f.vol))
 			x *= math.Exp(-s) // the level is kept net of the schedule
 		}
 		e.absorbVolume(c, x, &v)
@@ -470,26 +518,26 @@ func (e *Engine) judge(w int64, it *windowItem, f *fleet) {
 		}
 	}
 	if !o.ErrorRatio.Disabled {
-		c := &e.tab.list[it.idx]
+		c := e.tab.list.at(it.idx)
 		j := ratioJudge{det: detErrors, minHits: o.MinErrors, model: e.pop.errs, excess: f.errs}
 		v := e.judgeRatio(&c.errs, it.errs, it.req, j)
 		e.tests++
 		it.errExpected, it.errSpread = v.expected, v.spread
 		e.candidate(it.idx, detErrors, &v)
-		c = &e.tab.list[it.idx]
+		c = e.tab.list.at(it.idx)
 		e.absorbRatio(&c.errs, it.errs, it.req, j.model, &v)
 		if !v.anomalous {
 			e.pop.addErrors(it.req, it.errs)
 		}
 	}
 	if !o.AuthFailures.Disabled {
-		c := &e.tab.list[it.idx]
+		c := e.tab.list.at(it.idx)
 		j := ratioJudge{det: detAuth, minHits: o.MinAuthFailures, model: e.pop.auth, excess: f.auth}
 		v := e.judgeRatio(&c.auth, it.auth, it.req, j)
 		e.tests++
 		e.candidate(it.idx, detAuth, &v)
 		it.authFlagged, it.authExpected, it.authSpread = v.anomalous, v.expected, v.spread
-		c = &e.tab.list[it.idx]
+		c = e.tab.list.at(it.idx)
 		e.absorbRatio(&c.auth, it.auth, it.req, j.model, &v)
 		if !v.anomalous {
 			e.pop.addAuth(it.req, it.auth)
@@ -529,27 +577,11 @@ type clientMore [numMetrics]volumeBaseline
 // Apart from client, since incidents are rare.
 type clientIncs = int32
 
-// growExtra makes room for the samples, metric baselines and incident
-// links of clients [0, n).
+// growExtra makes room for the metric baselines and incident links of
+// clients [0, n).
 func (e *Engine) growExtra(n int) {
-	if n <= len(e.extra) {
-		return
-	}
-	if n <= cap(e.extra) {
-		e.extra = e.extra[:n]
-		e.more = e.more[:n]
-		e.incs = e.incs[:n]
-		return
-	}
-	in := make([]clientIncs, n, max(n, 2*cap(e.extra)))
-	copy(in, e.incs)
-	e.incs = in
-	x := make([]clientExtra, n, max(n, 2*cap(e.extra)))
-	copy(x, e.extra)
-	e.extra = x
-	m := make([]clientMore, n, cap(x))
-	copy(m, e.more)
-	e.more = m
+	e.more.grow(n)
+	e.incs.grow(n)
 }
 
 // newClientExtra returns empty samples that belong to no window.
@@ -584,10 +616,9 @@ type WindowStats struct {
 
 // reportWindow hands one client window to Options.OnWindow.
 func (e *Engine) reportWindow(w int64, it *windowItem) {
-	c := &e.tab.list[it.idx]
 	start := e.clock.start(w)
 	e.opts.OnWindow(WindowStats{
-		Client: c.key, ClientKind: c.kind.String(),
+		Client: e.tab.key(it.idx), ClientKind: e.tab.list.at(it.idx).kind.String(),
 		Start: start, End: start.Add(e.opts.Window),
 		Requests: uint64(it.n.req), Errors: uint64(it.n.err), AuthFailures: uint64(it.n.auth), BytesOut: it.n.bytes,
 		ExpectedRequests: finite(it.volExpected), ExpectedErrorRatio: finite(it.errExpected), ExpectedAuthFailures: finite(it.authExpected),

@@ -294,8 +294,8 @@ func TestEviction(t *testing.T) {
 				t.Errorf("recent client %d evicted", i)
 			}
 		}
-		if len(e.tab.list) > 128 {
-			t.Errorf("%d slots allocated for 128 clients: freed slots not reused", len(e.tab.list))
+		if e.tab.list.len() > 128 {
+			t.Errorf("%d slots allocated for 128 clients: freed slots not reused", e.tab.list.len())
 		}
 	})
 }
@@ -349,15 +349,15 @@ func TestClientTableCollisions(t *testing.T) {
 	if tab.live != 0 {
 		t.Errorf("live %d after removing all", tab.live)
 	}
-	if d := tab.add("d", 7, ingest.ClientIP); tab.hot[d].gen == 0 {
+	if d := tab.add("d", 7, ingest.ClientIP); tab.hot.at(d).gen == 0 {
 		t.Error("reused slot kept generation 0")
 	}
 	// The key is copied: mutating the source buffer does not rename it.
 	buf := []byte("10.1.1.1")
 	i := tab.add(string(buf), 9, ingest.ClientIP)
 	buf[0] = 'X'
-	if tab.list[i].key != "10.1.1.1" {
-		t.Errorf("key %q changed with the event buffer", tab.list[i].key)
+	if tab.key(i) != "10.1.1.1" {
+		t.Errorf("key %q changed with the event buffer", tab.key(i))
 	}
 	if idx, ok := tab.lookup("10.1.1.1", 9); !ok || idx != i {
 		t.Error("key not found after its source buffer changed")
@@ -404,7 +404,7 @@ func TestClientTableGrowth(t *testing.T) {
 			continue
 		}
 		cells++
-		if seen[e.ref] || !tab.list[e.ref-1].live {
+		if seen[e.ref] || !tab.list.at(int32(e.ref-1)).live {
 			t.Errorf("slot %d indexed twice or while free", e.ref-1)
 		}
 		seen[e.ref] = true

@@ -27,9 +27,9 @@ func (e *Engine) evictIdle(wm int64) {
 		return
 	}
 	cutoff := wm - int64(e.opts.IdleAfter)
-	for i := range e.tab.list {
-		if e.tab.list[i].live && e.tab.hot[i].lastSeen < cutoff {
-			e.evict(int32(i))
+	for i := range int32(e.tab.list.len()) {
+		if e.tab.list.at(i).live && e.tab.hot.at(i).lastSeen < cutoff {
+			e.evict(i)
 		}
 	}
 }
@@ -39,21 +39,21 @@ func (e *Engine) evictIdle(wm int64) {
 func (e *Engine) evictOldest() {
 	n := max(1, e.opts.MaxClients/evictBatch)
 	e.seen = e.seen[:0]
-	for i := range e.tab.list {
-		if e.tab.list[i].live {
-			e.seen = append(e.seen, float64(e.tab.hot[i].lastSeen))
+	for i := range int32(e.tab.list.len()) {
+		if e.tab.list.at(i).live {
+			e.seen = append(e.seen, float64(e.tab.hot.at(i).lastSeen))
 		}
 	}
 	if len(e.seen) == 0 {
 		return
 	}
 	cutoff := selectKth(e.seen, min(n, len(e.seen))-1)
-	for i := range e.tab.list {
+	for i := range int32(e.tab.list.len()) {
 		if n == 0 {
 			break
 		}
-		if e.tab.list[i].live && float64(e.tab.hot[i].lastSeen) <= cutoff {
-			e.evict(int32(i))
+		if e.tab.list.at(i).live && float64(e.tab.hot.at(i).lastSeen) <= cutoff {
+			e.evict(i)
 			n--
 		}
 	}
@@ -63,6 +63,8 @@ func (e *Engine) evictOldest() {
 func (e *Engine) evict(idx int32) {
 	e.resolveClient(idx)
 	e.ring.clear(idx)
+	e.releaseSamples(idx)
+	e.releaseSeason(idx)
 	e.tab.remove(idx)
 	e.stats.Evicted++
 }

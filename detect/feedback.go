@@ -27,7 +27,7 @@ func (e *Engine) forgiven(idx int32, d detector) bool {
 	}
 	client := FleetClient
 	if idx >= 0 {
-		client = e.tab.list[idx].key
+		client = e.tab.key(idx)
 	}
 	if !fp.FalsePositive(client, d.String(), e.clock.start(e.closing+1)) {
 		return false

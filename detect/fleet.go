@@ -44,7 +44,7 @@ func (e *Engine) measureFleet() fleet {
 	minHist := uint32(o.MinHistory)
 	for i := range e.work {
 		it := &e.work[i]
-		c := &e.tab.list[it.idx]
+		c := e.tab.list.at(it.idx)
 		if !o.Volume.Disabled && c.vol.n >= minHist {
 			if mean := c.vol.mean; mean >= fleetMinExpected {
 				e.fleetVol = append(e.fleetVol, it.req/mean)

@@ -162,7 +162,7 @@ func (e *Engine) topClients(d detector) []string {
 	}
 	out := make([]string, n)
 	for i := range n {
-		out[i] = e.tab.list[idx[i]].key
+		out[i] = e.tab.key(idx[i])
 	}
 	return out
 }

@@ -192,7 +192,7 @@ func (e *Engine) resolveGap(in *incident) int64 {
 
 // resolveClient resolves the open incident of client idx.
 func (e *Engine) resolveClient(idx int32) {
-	if i := e.incs[idx]; i != 0 {
+	if i := *e.incs.at(idx); i != 0 {
 		e.resolve(i - 1)
 	}
 }
@@ -226,8 +226,7 @@ func (e *Engine) emit(in *incident, status Status) {
 	}
 	key, kind := FleetClient, "fleet"
 	if in.client >= 0 {
-		c := &e.tab.list[in.client]
-		key, kind = c.key, c.kind.String()
+		key, kind = e.tab.key(in.client), e.tab.list.at(in.client).kind.String()
 	}
 	v := &in.worst
 	f := Finding{
@@ -281,7 +280,7 @@ func (e *Engine) incSlot(idx int32, d detector) *int32 {
 	if idx < 0 {
 		return &e.fleetInc[d-numClientDetectors]
 	}
-	return &e.incs[idx]
+	return e.incs.at(idx)
 }
 
 // clientKey is the key of client idx, FleetClient for -1.
@@ -289,7 +288,7 @@ func (e *Engine) clientKey(idx int32) string {
 	if idx < 0 {
 		return FleetClient
 	}
-	return e.tab.list[idx].key
+	return e.tab.key(idx)
 }
 
 func baselineName(population bool) string {

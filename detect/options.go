@@ -238,7 +238,7 @@ type Options struct {
 }
 
 // maxLatenessWindows caps AllowedLateness, in windows: every window that
-// may still receive events costs 64 bytes per client.
+// may still receive events costs 32 bytes per client (winCount).
 const maxLatenessWindows = 60
 
 // maxWindow caps Window, keeping the window arithmetic far from overflow.

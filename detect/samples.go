@@ -67,10 +67,81 @@ type winExtra struct {
 }
 
 // clientExtra holds a client's samples of the two newest windows
-// (indexed by window parity). It lives apart from client, in a parallel
-// slice, so the records Observe looks up per event stay small.
+// (indexed by window parity). It lives apart from client, in a pool
+// (samplePool), so the records Observe looks up per event stay small and
+// only clients with samples in an open window hold one.
 type clientExtra struct {
 	win [2]winExtra
+}
+
+// samplePool holds the clientExtra of the clients that sampled a request
+// in a window still open, linked from client.samples. Most clients never
+// do: at 640 bytes a client, giving every client its own would be half
+// of the engine's memory with a long tail of clients. A client's entry
+// returns to the pool once the windows it holds are closed
+// (releaseSamplesUntil) or the client is evicted.
+type samplePool struct {
+	list []clientExtra
+	// owner and newest are parallel to list: the entry's client + 1 (0
+	// for a free entry) and the newest window it holds samples of.
+	owner  []int32
+	newest []int64
+	free   []int32 // indexes + 1 of unused entries
+}
+
+// samplesFor returns client idx's samples, to keep some of window w,
+// taking an empty entry from the pool if it has none.
+func (e *Engine) samplesFor(idx int32, w int64) *clientExtra {
+	c := e.tab.list.at(idx)
+	p := &e.samples
+	if c.samples == 0 {
+		if n := len(p.free); n > 0 {
+			c.samples = p.free[n-1]
+			p.free = p.free[:n-1]
+		} else {
+			p.list = append(p.list, clientExtra{})
+			p.owner, p.newest = append(p.owner, 0), append(p.newest, 0)
+			c.samples = int32(len(p.list))
+		}
+		p.list[c.samples-1] = newClientExtra()
+		p.owner[c.samples-1], p.newest[c.samples-1] = idx+1, w
+	}
+	j := c.samples - 1
+	p.newest[j] = max(p.newest[j], w)
+	return &p.list[j]
+}
+
+// samplesOf returns the samples client idx holds for window w, nil if
+// none.
+func (e *Engine) samplesOf(idx int32, w int64) *winExtra {
+	if ref := e.tab.list.at(idx).samples; ref != 0 {
+		return e.samples.list[ref-1].take(w)
+	}
+	return nil
+}
+
+// releaseSamples returns client idx's samples, if any, to the pool.
+func (e *Engine) releaseSamples(idx int32) {
+	c := e.tab.list.at(idx)
+	if c.samples != 0 {
+		p := &e.samples
+		p.owner[c.samples-1] = 0
+		p.free = append(p.free, c.samples)
+		c.samples = 0
+	}
+}
+
+// releaseSamplesUntil returns to the pool the samples that hold no window
+// after w, which is being closed: once it is, samples of w or before are
+// never read again. A client that samples again gets an entry emptied
+// for its window, as the entry released would have been.
+func (e *Engine) releaseSamplesUntil(w int64) {
+	p := &e.samples
+	for j, owner := range p.owner {
+		if owner != 0 && p.newest[j] <= w {
+			e.releaseSamples(owner - 1)
+		}
+	}
 }
 
 // forWindow returns the samples of window w, reset when they belonged to

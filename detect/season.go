@@ -47,8 +47,9 @@ const (
 	seasonSlots        = 24 + 7 // hours of the day, then days of the week
 )
 
-// clientSeason is one client's own volume profile: 80 bytes, kept in its
-// client record because every window close of the client reads it.
+// clientSeason is one client's own volume profile: 80 bytes, in a pool
+// (seasonPool) linked from the client record, since only a client with
+// MinHistory windows behind it learns one.
 type clientSeason struct {
 	factor [seasonSlots]int16 // log-scale factors × seasonScale: hours 0-23, then weekdays (Sunday first)
 	// seen holds, for each slot i, in bits 2i and 2i+1, on how many
@@ -144,5 +145,62 @@ func (s *clientSeason) count(i int, n int64) {
 	s.parity = s.parity&^bit | par
 	if k < 3 {
 		s.seen += 1 << (2 * i)
+	}
+}
+
+// seasonPool holds the profiles of the clients that learnt one, linked
+// from client.season; a client without one has the empty profile, which
+// trusts nothing. Clients with a history are few among many: the long
+// tail sending a request or two never reaches MinHistory windows.
+type seasonPool struct {
+	list []clientSeason
+	free []int32 // indexes + 1 of unused entries
+}
+
+// noSeason is the profile of a client without one. Never written.
+var noSeason clientSeason
+
+// seasonOf returns client idx's profile, for reading only.
+func (e *Engine) seasonOf(idx int32) *clientSeason {
+	if ref := e.tab.list.at(idx).season; ref != 0 {
+		return &e.seasons.list[ref-1]
+	}
+	return &noSeason
+}
+
+// seasonFor returns client idx's profile, taking an empty one from the
+// pool if it has none.
+func (e *Engine) seasonFor(idx int32) *clientSeason {
+	c := e.tab.list.at(idx)
+	p := &e.seasons
+	if c.season == 0 {
+		if n := len(p.free); n > 0 {
+			c.season = p.free[n-1]
+			p.free = p.free[:n-1]
+		} else {
+			p.list = append(p.list, clientSeason{})
+			c.season = int32(len(p.list))
+		}
+		p.list[c.season-1] = clientSeason{}
+	}
+	return &p.list[c.season-1]
+}
+
+// learnSeason teaches client idx's profile, at the window being closed, a
+// departure r from its level (clientSeason.learn), giving the client a
+// profile when the window can teach one.
+func (e *Engine) learnSeason(idx int32, r float64) {
+	if !e.season.ok || math.IsNaN(r) {
+		return // learn would leave the profile as it is
+	}
+	e.seasonFor(idx).learn(&e.season, r)
+}
+
+// releaseSeason returns client idx's profile, if any, to the pool.
+func (e *Engine) releaseSeason(idx int32) {
+	c := e.tab.list.at(idx)
+	if c.season != 0 {
+		e.seasons.free = append(e.seasons.free, c.season)
+		c.season = 0
 	}
 }

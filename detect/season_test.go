@@ -172,10 +172,10 @@ func TestRestoreVersion2(t *testing.T) {
 	if n := e.Stats().ActiveClients; n != 20 {
 		t.Fatalf("%d clients restored, want 20", n)
 	}
-	for i := range e.tab.list {
-		c := &e.tab.list[i]
-		if c.live && (c.vol.n < 20 || c.season != (clientSeason{})) {
-			t.Errorf("client %s: %d windows, profile %+v", c.key, c.vol.n, c.season)
+	for i := range int32(e.tab.list.len()) {
+		c := e.tab.list.at(i)
+		if season := e.seasonOf(i); c.live && (c.vol.n < 20 || *season != (clientSeason{})) {
+			t.Errorf("client %s: %d windows, profile %+v", e.tab.key(i), c.vol.n, *season)
 		}
 	}
 	s := newSynth(t, Options{})

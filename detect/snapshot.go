@@ -189,30 +189,30 @@ func (e *Engine) appendPopulation(b []byte) []byte {
 // list, then each live slot's client with its baselines.
 func (e *Engine) appendClients(b []byte) []byte {
 	t := &e.tab
-	b = binary.AppendUvarint(b, uint64(len(t.list)))
+	b = binary.AppendUvarint(b, uint64(t.list.len()))
 	b = binary.AppendUvarint(b, uint64(len(t.free)))
 	for _, i := range t.free {
 		b = binary.AppendUvarint(b, uint64(i))
 	}
-	for i := range t.list {
-		c := &t.list[i]
+	for i := range int32(t.list.len()) {
+		c := t.list.at(i)
 		if !c.live {
 			continue
 		}
-		b = appendString(b, c.key)
+		b = t.appendKey(b, int32(i))
 		b = append(b, byte(c.kind), boolBits(c.founding))
 		// Relative to the newest time: a few bytes instead of nine. The
 		// subtraction may wrap; the addition in Restore wraps back.
-		b = binary.AppendVarint(b, e.clock.newest-t.hot[i].lastSeen)
+		b = binary.AppendVarint(b, e.clock.newest-t.hot.at(i).lastSeen)
 		b = appendVolumeBaseline(b, &c.vol)
 		b = appendRatioBaseline(b, &c.errs)
 		b = appendRatioBaseline(b, &c.auth)
-		for m := range e.more[i] {
-			mb := e.more[i][m]
+		for m := range e.more.at(i) {
+			mb := e.more.at(i)[m]
 			mb.n = c.moreN[m]
 			b = appendVolumeBaseline(b, &mb)
 		}
-		b = appendSeason(b, &c.season)
+		b = appendSeason(b, e.seasonOf(int32(i)))
 		b = appendFloat(b, c.exfilRun)
 	}
 	return b
@@ -265,7 +265,7 @@ func (e *Engine) appendWindow(b []byte, w int64) []byte {
 			uint64(n.logins.n), uint64(n.logins.ok), uint64(n.logins.redirect), uint64(n.logins.denied), uint64(n.logins.follow), uint64(n.loginRoute), uint64(n.sigKey), uint64(n.tools)} {
 			b = binary.AppendUvarint(b, x)
 		}
-		x := e.extra[r.idx].take(w)
+		x := e.samplesOf(r.idx, w)
 		b = appendBool(b, x != nil)
 		if x != nil {
 			b = appendWinExtra(b, x)
@@ -313,15 +313,10 @@ func appendVolumeBaseline(b []byte, v *volumeBaseline) []byte {
 // refCounts returns the counts of r in slot s, or none when r names an
 // evicted client.
 func (e *Engine) refCounts(r clientRef, s int) winTally {
-	if !e.tab.list[r.idx].live || e.tab.hot[r.idx].gen != r.gen {
+	if !e.tab.list.at(r.idx).live || e.tab.hot.at(r.idx).gen != r.gen {
 		return winTally{}
 	}
-	i := int(r.idx)*e.ring.slots + s
-	n := winTally{winCount: e.ring.counts[i]}
-	if n.cold {
-		n.winCold = e.ring.cold[i]
-	}
-	return n
+	return e.ring.peek(r.idx, s)
 }
 
 // appendRatioBaseline encodes a ratio baseline.
@@ -533,8 +528,8 @@ func (e *Engine) restoreClients(d *decoder) error {
 	if d.Err != nil {
 		return d.Err
 	}
-	t.list = make([]client, n)
-	t.hot = make([]clientHot, n)
+	t.list.grow(n)
+	t.hot.grow(n)
 	t.free = make([]int32, nfree)
 	free := make([]bool, n)
 	for j := range t.free {
@@ -550,12 +545,7 @@ func (e *Engine) restoreClients(d *decoder) error {
 	}
 	t.rehash(2 * (n - nfree))
 	e.growExtra(n)
-	for i := range e.extra {
-		e.extra[i] = newClientExtra()
-		e.more[i] = clientMore{}
-		e.incs[i] = 0
-	}
-	for i := range t.list {
+	for i := range int32(n) {
 		if free[i] {
 			continue
 		}
@@ -568,13 +558,14 @@ func (e *Engine) restoreClients(d *decoder) error {
 		d.ratioBaseline(&c.errs)
 		d.ratioBaseline(&c.auth)
 		for m := range d.metrics() {
-			mb := &e.more[i][m]
+			mb := &e.more.at(i)[m]
 			d.volumeBaseline(mb)
 			c.moreN[m] = mb.n
-			c.quiet = setQuiet(c.quiet, 1<<m, mb, e.opts.MinHistory)
+			c.quiet = setQuiet(c.quiet, 1<<m, mb)
 		}
+		var season clientSeason
 		if d.version >= 3 {
-			d.season(&c.season)
+			d.season(&season)
 		}
 		if d.version >= 4 {
 			c.exfilRun = d.finite()
@@ -587,9 +578,12 @@ func (e *Engine) restoreClients(d *decoder) error {
 			return d.Fail("client key held twice")
 		}
 		t.place(int32(i), key, hash, c.kind)
-		c.key, c.live = key, true
-		t.list[i] = c
-		t.hot[i].lastSeen = lastSeen
+		c.live = true
+		*t.list.at(i) = c
+		t.hot.at(i).lastSeen = lastSeen
+		if season != (clientSeason{}) {
+			*e.seasonFor(int32(i)) = season
+		}
 	}
 	e.ring.grow(n)
 	return nil
@@ -634,7 +628,7 @@ func (e *Engine) restoreIncidents(d *decoder) error {
 			s.open = append(s.open, int32(i))
 			continue
 		}
-		if d.version < 4 && !fleet && in.client >= 0 && int(in.client) < len(e.tab.list) && e.incs[in.client] != 0 {
+		if d.version < 4 && !fleet && in.client >= 0 && int(in.client) < e.tab.list.len() && *e.incs.at(in.client) != 0 {
 			// Version 3 kept one incident per client and detector;
 			// this build keeps one per client: the first stands.
 			s.list[i] = incident{}
@@ -646,11 +640,11 @@ func (e *Engine) restoreIncidents(d *decoder) error {
 			return d.Fail("unknown detector")
 		case fleet != (in.client == -1):
 			return d.Fail("fleet incident of a client, or client incident of the fleet")
-		case in.client < -1 || int(in.client) >= len(e.tab.list):
+		case in.client < -1 || int(in.client) >= e.tab.list.len():
 			return d.Fail("incident client out of range")
 		case in.sev == "":
 			return d.Fail("unknown severity")
-		case !fleet && !e.tab.list[in.client].live:
+		case !fleet && !e.tab.list.at(in.client).live:
 			return d.Fail("incident of a freed client slot")
 		case *e.incSlot(in.client, in.det) != 0:
 			return d.Fail("two open incidents of one client and detector")
@@ -673,7 +667,7 @@ func (e *Engine) restoreWindow(d *decoder, w int64) error {
 	}
 	refs := make([]clientRef, 0, m)
 	for range m {
-		idx := d.int(len(e.tab.list) - 1)
+		idx := d.int(e.tab.list.len() - 1)
 		var n winTally
 		n.req, n.err, n.auth = d.uint32(), d.uint32(), d.uint32()
 		if d.version >= 4 {
@@ -706,21 +700,19 @@ func (e *Engine) restoreWindow(d *decoder, w int64) error {
 			return d.Err
 		}
 		if held {
-			e.extra[idx].win[w&1] = x
+			e.samplesFor(int32(idx), w).win[w&1] = x
 		}
 		switch {
-		case !e.tab.list[idx].live:
+		case !e.tab.list.at(int32(idx)).live:
 			return d.Fail("counts of a freed client slot")
 		case n.req == 0 || n.err > n.req || n.auth > n.req:
 			return d.Fail("inconsistent window counts")
 		}
-		c := &e.ring.counts[idx*e.ring.slots+s]
-		if c.req != 0 {
+		if e.ring.counts.recs(int32(idx))[s].req != 0 {
 			return d.Fail("client counted twice in a window")
 		}
-		n.cold = n.winCold != winCold{}
 		n.login = n.logins.n > 0
-		*c, e.ring.cold[idx*e.ring.slots+s] = n.winCount, n.winCold
+		e.ring.put(int32(idx), s, &n)
 		refs = append(refs, clientRef{idx: int32(idx)})
 	}
 	e.ring.active[s] = refs

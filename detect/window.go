@@ -117,16 +117,20 @@ func (c *clock) observe(t int64) bool {
 func (c *clock) isLate(w int64) bool { return w < c.next }
 
 // winCount holds one client's tallies for one open window that every
-// event touches: 24 bytes, so the ring of a hundred thousand clients
-// stays small enough to be cached.
+// event touches: 32 bytes, two to a cache line and never straddling
+// two, so the ring of a hundred thousand clients stays small enough to
+// be cached.
 type winCount struct {
 	req    uint32 // requests
 	err    uint32 // 5xx responses
 	auth   uint32 // 401 and 403 responses
 	maxKiB uint16 // largest response in KiB, saturating: when to refresh the sample of it
-	cold   bool   // the winCold beside it holds something
-	login  bool   // the winCold beside it counted a login attempt
-	bytes  uint64 // response bytes
+	login  bool   // the winCold of the window counted a login attempt
+	// cold is the index + 1 of the window's winCold in windowRing.colds,
+	// 0 while it has none; in a winTally, non-zero when winCold holds
+	// something.
+	cold  uint32
+	bytes uint64 // response bytes
 }
 
 // winCold holds the tallies only some events touch: 404/403s, requests
@@ -211,16 +215,20 @@ type clientRef struct {
 // windowRing holds the per-client counters of the open windows, in one
 // flat array (client index * slots + window slot), and for each slot the
 // clients that have counts in it, so closing a window touches only the
-// clients active in it.
+// clients active in it. The cold tallies, which most client windows never
+// touch, live apart in a pool shared by all (colds, reused through
+// freeCold) and are linked from winCount.cold: a client costs 32 bytes a
+// window slot, not the 112 a winCold beside every winCount would.
 type windowRing struct {
-	slots  int
-	counts []winCount
-	cold   []winCold // beside counts, same indexing
-	active [][]clientRef
+	slots    int
+	counts   paged[winCount] // slots records a client
+	colds    []winCold       // cold tallies in use or free
+	freeCold []uint32        // indexes + 1 of free entries in colds
+	active   [][]clientRef
 }
 
 func newWindowRing(slots int) windowRing {
-	return windowRing{slots: slots, active: make([][]clientRef, slots)}
+	return windowRing{slots: slots, counts: newPaged[winCount](slots), active: make([][]clientRef, slots)}
 }
 
 // slot is the ring position of window w.
@@ -228,28 +236,37 @@ func (r *windowRing) slot(w int64) int { return int(floorMod(w, int64(r.slots)))
 
 // grow makes room for clients [0, n).
 func (r *windowRing) grow(n int) {
-	need := n * r.slots
-	if need <= len(r.counts) {
-		return
+	r.counts.grow(n)
+}
+
+// coldOf returns the cold tallies of c, allocating them if c has none.
+func (r *windowRing) coldOf(c *winCount) *winCold {
+	if c.cold == 0 {
+		if n := len(r.freeCold); n > 0 {
+			c.cold = r.freeCold[n-1]
+			r.freeCold = r.freeCold[:n-1]
+		} else {
+			r.colds = append(r.colds, winCold{})
+			c.cold = uint32(len(r.colds))
+		}
 	}
-	if need <= cap(r.counts) {
-		r.counts = r.counts[:need]
-		r.cold = r.cold[:need]
-		return
+	return &r.colds[c.cold-1]
+}
+
+// dropCold returns the cold tallies of c, if any, to the pool, zeroed.
+func (r *windowRing) dropCold(c *winCount) {
+	if c.cold != 0 {
+		r.colds[c.cold-1] = winCold{}
+		r.freeCold = append(r.freeCold, c.cold)
+		c.cold = 0
 	}
-	c := make([]winCount, need, max(need, 2*cap(r.counts)))
-	copy(c, r.counts)
-	r.counts = c
-	k := make([]winCold, need, cap(c))
-	copy(k, r.cold)
-	r.cold = k
 }
 
 // add counts one request of client ref in window slot s, and reports
 // whether its response is the largest of the window so far and at least
 // bigKiB.
 func (r *windowRing) add(ref clientRef, s int, h *hit) (biggest bool) {
-	c := &r.counts[int(ref.idx)*r.slots+s]
+	c := &r.counts.recs(ref.idx)[s]
 	if c.req == 0 {
 		r.active[s] = append(r.active[s], ref)
 	}
@@ -262,41 +279,12 @@ func (r *windowRing) add(ref clientRef, s int, h *hit) (biggest bool) {
 	}
 	if c.login && !h.login && h.status < 400 {
 		// A client that goes on after a login attempt was let in.
-		if k := &r.cold[int(ref.idx)*r.slots+s]; k.logins.n > 0 {
+		if k := &r.colds[c.cold-1]; k.logins.n > 0 {
 			k.logins.follow = satInc(k.logins.follow)
 		}
 	}
 	if h.miss || h.idReq || h.probe || h.addr || h.login || h.sig != sigNone {
-		c.cold = true
-		k := &r.cold[int(ref.idx)*r.slots+s]
-		if h.miss {
-			k.scan.add(h.pathHash)
-			if h.tool {
-				k.tools = satInc(k.tools)
-			}
-		}
-		if h.idReq {
-			k.ids.add(h.routeBucket, h.pathHash)
-		}
-		if h.probe {
-			k.probes = satInc(k.probes)
-		}
-		if h.addr {
-			k.ips.add(h.addrHash)
-			k.nets.add(h.netHash)
-		}
-		if h.sig != sigNone {
-			if k.sigs == 0 {
-				k.sigKey = h.sigKey
-			}
-			k.sigs |= 1 << h.sig
-			k.sigReq = satInc(k.sigReq)
-		}
-		if h.login {
-			c.login = true
-			k.logins.add(h.status)
-			k.loginRoute = h.loginRoute
-		}
+		r.addCold(c, h)
 	}
 	c.bytes += h.bytes
 	if b := uint16(min(h.bytes>>10, math.MaxUint16)); b > c.maxKiB {
@@ -306,21 +294,74 @@ func (r *windowRing) add(ref clientRef, s int, h *hit) (biggest bool) {
 	return false
 }
 
-// take returns and zeroes client idx's tallies in slot s.
-func (r *windowRing) take(idx int32, s int) winTally {
-	i := int(idx)*r.slots + s
-	v := winTally{winCount: r.counts[i]}
-	r.counts[i] = winCount{}
-	if v.cold {
-		v.winCold, r.cold[i] = r.cold[i], winCold{}
+// addCold counts what h adds to the cold tallies of window counts c.
+func (r *windowRing) addCold(c *winCount, h *hit) {
+	k := r.coldOf(c)
+	if h.miss {
+		k.scan.add(h.pathHash)
+		if h.tool {
+			k.tools = satInc(k.tools)
+		}
+	}
+	if h.idReq {
+		k.ids.add(h.routeBucket, h.pathHash)
+	}
+	if h.probe {
+		k.probes = satInc(k.probes)
+	}
+	if h.addr {
+		k.ips.add(h.addrHash)
+		k.nets.add(h.netHash)
+	}
+	if h.sig != sigNone {
+		if k.sigs == 0 {
+			k.sigKey = h.sigKey
+		}
+		k.sigs |= 1 << h.sig
+		k.sigReq = satInc(k.sigReq)
+	}
+	if h.login {
+		c.login = true
+		k.logins.add(h.status)
+		k.loginRoute = h.loginRoute
+	}
+}
+
+// peek returns client idx's tallies in slot s, leaving them in place.
+func (r *windowRing) peek(idx int32, s int) winTally {
+	c := &r.counts.recs(idx)[s]
+	v := winTally{winCount: *c}
+	if c.cold != 0 {
+		v.winCold = r.colds[c.cold-1]
 	}
 	return v
+}
+
+// take returns and zeroes client idx's tallies in slot s.
+func (r *windowRing) take(idx int32, s int) winTally {
+	c := &r.counts.recs(idx)[s]
+	v := r.peek(idx, s)
+	r.dropCold(c)
+	*c = winCount{}
+	return v
+}
+
+// put sets client idx's tallies in slot s, which are empty, to v.
+func (r *windowRing) put(idx int32, s int, v *winTally) {
+	c := &r.counts.recs(idx)[s]
+	*c = v.winCount
+	c.cold = 0
+	if v.winCold != (winCold{}) {
+		*r.coldOf(c) = v.winCold
+	}
 }
 
 // clear zeroes every slot of client idx, when it is evicted; its stale
 // entries in the active lists are skipped by generation.
 func (r *windowRing) clear(idx int32) {
-	base := int(idx) * r.slots
-	clear(r.counts[base : base+r.slots])
-	clear(r.cold[base : base+r.slots])
+	recs := r.counts.recs(idx)
+	for i := range recs {
+		r.dropCold(&recs[i])
+	}
+	clear(recs)
 }
