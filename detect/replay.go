@@ -30,6 +30,25 @@ type originMark struct {
 	w   int64
 }
 
+// Admit reports whether ev is to be counted: false for a line counted
+// before (Stats.Replayed counts it), true otherwise. An admitted event's
+// position is recorded and its Origin cleared, so Observe or
+// ObserveBatch, which must get it next, counts it without checking it
+// again. A caller that looks at events besides counting them (the API
+// contract of detect/group) calls Admit first, so a re-sent line reaches
+// none of it; others just call Observe, which does the same check.
+func (e *Engine) Admit(ev *ingest.Event) bool {
+	if ev.Origin == 0 {
+		return true
+	}
+	if e.replayed(ev) {
+		e.stats.Replayed++
+		return false
+	}
+	ev.Origin = 0
+	return true
+}
+
 // replayed reports whether ev was counted before, and otherwise records
 // its position.
 func (e *Engine) replayed(ev *ingest.Event) bool {

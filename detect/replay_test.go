@@ -95,3 +95,37 @@ func TestOriginsBounded(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestAdmitThenObserve: Admit skips what was counted before and clears
+// the origin of what it admits, so Observe after it counts the event
+// once, neither skipping it as its own replay nor counting it twice; a
+// batch admitted event by event and then observed together counts every
+// event.
+func TestAdmitThenObserve(t *testing.T) {
+	e := New(Options{})
+	evs := replayStream()[:500]
+	var batch []ingest.Event
+	for _, ev := range evs {
+		if !e.Admit(&ev) {
+			t.Fatalf("fresh event at %d not admitted", ev.Pos)
+		}
+		if ev.Origin != 0 {
+			t.Fatal("admitted event keeps its origin")
+		}
+		batch = append(batch, ev)
+	}
+	e.ObserveBatch(batch)
+	for _, ev := range evs[300:] {
+		if e.Admit(&ev) {
+			t.Fatalf("re-sent event at %d admitted", ev.Pos)
+		}
+	}
+	noOrigin := ingest.Event{Time: evs[499].Time, ClientKey: "203.0.113.9", Status: 200}
+	if !e.Admit(&noOrigin) {
+		t.Fatal("an event without origin (syslog, HTTP) not admitted")
+	}
+	e.Observe(&noOrigin)
+	if st := e.Stats(); st.Events != 501 || st.Replayed != 200 {
+		t.Errorf("Events %d, Replayed %d; want 501 and 200", st.Events, st.Replayed)
+	}
+}

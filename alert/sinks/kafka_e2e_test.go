@@ -540,3 +540,47 @@ func caughtUp(t *testing.T, client *kafka.Client, topic, group string) bool {
 	}
 	return true
 }
+
+// TestKafkaAlertStartedBeforeTheFindingsTopic: `gatewatch alert` started
+// before any `detect` has created the findings topic waits for it, then
+// delivers every finding written to it. A consumer group member that
+// joined before the topic existed used to be assigned nothing, for good:
+// nothing was ever delivered.
+func TestKafkaAlertStartedBeforeTheFindingsTopic(t *testing.T) {
+	broker := testenv.Getenv(t, "Kafka broker", "GATEWATCH_TEST_KAFKA")[0]
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	topic, prefix := "gatewatch-alert-late-findings-"+suffix, "gatewatch-alert-late-"+suffix
+	client := &kafka.Client{Addr: kafka.TCP(broker), Timeout: 10 * time.Second}
+	desk := newSlackDesk()
+	srv := slacktest.NewTestServer(desk.bind)
+	srv.Start()
+	defer srv.Stop()
+	wh := &flakyHook{}
+	hs := httptest.NewServer(wh)
+	defer hs.Close()
+	stop := runAlert(t, kafkaAlertOptions(t, broker, srv.GetAPIURL(), hs.URL, topic, prefix))
+	time.Sleep(3 * time.Second) // the sinks start and find no topic
+	createTopic(t, client, topic)
+	before, during := kafkaPhases()
+	all := slices.Concat(before, during)
+	publishFindings(t, broker, topic, all)
+	waitFor(t, 60*time.Second, "both groups committed to the end of the topic", func() bool {
+		return caughtUp(t, client, topic, prefix+"-slack") && caughtUp(t, client, topic, prefix+"-webhook")
+	})
+	stop()
+	wh.mu.Lock()
+	took := slices.Clone(wh.took)
+	wh.mu.Unlock()
+	want := make([]string, len(all))
+	for i, f := range all {
+		want[i] = alert.DeliveryID(f, "webhook")
+	}
+	slices.Sort(took)
+	slices.Sort(want)
+	if !slices.Equal(took, want) {
+		t.Errorf("webhook took %d deliveries %q, want each of the %d emissions once %q", len(took), took, len(want), want)
+	}
+	if n := desk.postCount(); n != 4 {
+		t.Errorf("Slack took %d posts, want one per incident (4)", n)
+	}
+}

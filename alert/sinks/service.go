@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -94,12 +95,16 @@ func (s *Service) feed(o Options, name string) (alert.Feed, error) {
 	if prefix == "" {
 		prefix = DefaultGroupPrefix
 	}
-	r, err := o.Deps.Kafka.GroupReader(o.FindingsTopic, prefix+"-"+name, 0, o.Deps.Log)
-	if err != nil {
+	if _, err := o.Deps.Kafka.Dialer(); err != nil { // the TLS and SASL files, checked now
 		return nil, fmt.Errorf("alert sink %s: %w", name, err)
 	}
-	s.closers = append(s.closers, r)
-	return alert.NewKafkaFeed(r), nil
+	log := o.Deps.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	f := &topicFeed{kafka: o.Deps.Kafka, topic: o.FindingsTopic, group: prefix + "-" + name, log: log}
+	s.closers = append(s.closers, f)
+	return f, nil
 }
 
 // slackInteractions builds the buttons' endpoint when a signing secret

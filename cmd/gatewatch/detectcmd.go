@@ -167,6 +167,7 @@ func detectMetrics(r *group.Runner) *prometheus.Registry {
 			func() float64 { return float64(v(r.Stats())) }))
 	}
 	counter("gatewatch_detect_events_total", "Events folded into the detectors (replays after a restore included).", func(s group.Stats) int64 { return s.Events })
+	counter("gatewatch_detect_replayed_total", "Lines a restarted collector sent again (same file and position), skipped: counted once, not twice.", func(s group.Stats) int64 { return s.Replayed })
 	counter("gatewatch_detect_malformed_total", "Messages on the events topic that did not decode, skipped.", func(s group.Stats) int64 { return s.Malformed })
 	counter("gatewatch_detect_late_events_total", "Events older than the watermark allows (allowed_lateness): counted, not scored.", func(s group.Stats) int64 { return s.Late })
 	counter("gatewatch_detect_false_positive_windows_total", "Anomalous windows absorbed as ordinary ones: their client/detector pair was marked a false positive.", func(s group.Stats) int64 { return s.Forgiven })

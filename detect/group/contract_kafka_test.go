@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +134,72 @@ func checkContractFindings(t *testing.T, parts [][]kafka.Message, attackers map[
 	}
 	if opened == 0 {
 		t.Error("no contract incident opened")
+	}
+}
+
+// TestRunnerSkipsResentLinesBeforeTheContract: lines a crashed collector
+// sent again (same origin and position, later in the topic) are skipped
+// before anything looks at them: the engines count every line once
+// (Stats.Events), the copies are Stats.Replayed, and no request appears
+// twice on the contract topic. A copy used to be skipped by the engine
+// only, after the contract check had reported it a second time.
+func TestRunnerSkipsResentLinesBeforeTheContract(t *testing.T) {
+	t.Parallel()
+	cfg := brokerConfig(t)
+	log, _, err := simulate.APIRequests(simulate.APIConfig{Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []wireEvent
+	_, err = ingest.ParseStream(context.Background(), bytes.NewReader(log), ingest.StreamOptions{Format: "nginx_combined"},
+		func(b *ingest.Batch) error {
+			for i := range b.Events {
+				ev := &b.Events[i]
+				ev.Origin, ev.Pos = 0xfeed, int64(len(evs)+1)*100
+				ev.RequestID = fmt.Sprint("r", len(evs))
+				evs = append(evs, wireEvent{key: []byte(ev.ClientKey), value: ingest.AppendWire(nil, ev)})
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The collector crashed after publishing everything, its saved
+	// position 3,000 lines back: those are published again.
+	resent := evs[len(evs)-3000:]
+	all := append(slices.Clone(evs), resent...)
+	tp := newTopics(t, cfg)
+	publish(t, cfg, tp.events, all)
+	ctopic := tp.group + "-contract"
+	r := runOptions(t, Options{
+		Kafka: cfg, GroupID: tp.group, EventsTopic: tp.events, FindingsTopic: tp.findings, StateTopic: tp.state,
+		CheckpointEvery: 500 * time.Millisecond, IdleAfter: -1, SessionTimeout: 10 * time.Second,
+		Contract:      &contract.CheckerOptions{LearnFor: 50 * time.Minute, MinLearned: 15000},
+		ContractTopic: ctopic, ContractModelFile: filepath.Join(t.TempDir(), "contract-model.json"),
+	})
+	waitFor(t, 2*time.Minute, "all messages read", func() bool {
+		st := r.Stats()
+		return st.Events+st.Replayed >= int64(len(all))
+	})
+	r.stop(t)
+	st := r.Stats()
+	if st.Events != int64(len(evs)) || st.Replayed != int64(len(resent)) {
+		t.Errorf("Stats.Events %d, Replayed %d; want %d and %d", st.Events, st.Replayed, len(evs), len(resent))
+	}
+	seen, twice := map[string]bool{}, 0
+	for _, part := range readAll(t, cfg, ctopic) {
+		for _, m := range part {
+			var rep contract.Report
+			if err := json.Unmarshal(m.Value, &rep); err != nil {
+				t.Fatal(err)
+			}
+			if seen[rep.RequestID] {
+				twice++
+			}
+			seen[rep.RequestID] = true
+		}
+	}
+	if twice > 0 || len(seen) < 1500 || int64(len(seen)) != st.Violations {
+		t.Errorf("%d requests on the contract topic, %d of them twice; Stats.Violations %d", len(seen), twice, st.Violations)
 	}
 }

@@ -30,7 +30,7 @@ type Runner struct {
 	contract  *sharedContract // nil without Options.Contract
 	contractW *kafka.Writer   // nil without Options.Contract and ContractTopic
 
-	violations, events, malformed, produced, checkpoints, restores, idleAdvances, failures, late atomic.Int64
+	violations, events, replayed, malformed, produced, checkpoints, restores, idleAdvances, failures, late atomic.Int64
 
 	mu    sync.Mutex
 	lag   map[int]int64 // owned partition -> messages behind its high watermark
@@ -39,7 +39,8 @@ type Runner struct {
 
 // Stats are a Runner's counters since it was created.
 type Stats struct {
-	Events       int64 // events folded into engines (replays after a restore included)
+	Events       int64 // events folded into engines (replays after a restore included; re-sent lines not)
+	Replayed     int64 // lines a restarted collector sent again, skipped (detect.Engine.Admit)
 	Malformed    int64 // messages that did not decode as events, skipped
 	Late         int64 // events older than an engine's watermark allowed: counted, not scored (replays included)
 	Findings     int64 // findings produced and acknowledged
@@ -132,6 +133,7 @@ func (r *Runner) close() {
 func (r *Runner) Stats() Stats {
 	s := Stats{
 		Events:       r.events.Load(),
+		Replayed:     r.replayed.Load(),
 		Malformed:    r.malformed.Load(),
 		Late:         r.late.Load(),
 		Findings:     r.produced.Load(),

@@ -190,6 +190,14 @@ func (w *worker) fold(m *kafka.Message) {
 		w.flushIfCaughtUp()
 		return
 	}
+	if !w.eng.Admit(ev) {
+		// A line the collector sent again after a crash: counted once,
+		// by no detector and no contract check twice.
+		w.batch = w.batch[:len(w.batch)-1]
+		w.r.replayed.Add(1)
+		w.flushIfCaughtUp()
+		return
+	}
 	w.r.events.Add(1)
 	// The engine ignores times outside its range (Stats.Untimed); so does
 	// the idle clock.

@@ -61,13 +61,9 @@ func ReadRaw(ctx context.Context, cfg Config, opts RawOptions, handle func(RawLi
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	dialer, err := cfg.Dialer()
-	if err != nil {
-		return err
-	}
 	// A consumer group that joins before its topic exists is assigned
 	// nothing and stays idle, so wait for the first shipper to create it.
-	if err := awaitTopic(ctx, dialer, cfg.brokers(), opts.Topic, log); err != nil {
+	if err := cfg.AwaitTopic(ctx, opts.Topic, log.With("reader", "raw lines")); err != nil {
 		return err
 	}
 	r, err := cfg.GroupReader(opts.Topic, opts.Group, 250*time.Millisecond, log)
@@ -126,18 +122,30 @@ func ReadRaw(ctx context.Context, cfg Config, opts RawOptions, handle func(RawLi
 	}
 }
 
-// awaitTopic returns once topic exists, or when ctx ends.
-func awaitTopic(ctx context.Context, d *kafka.Dialer, brokers []string, topic string, log *slog.Logger) error {
+// AwaitTopic returns once topic exists (it has partitions), checking
+// every second, or with ctx's error when ctx ends first. It logs to log
+// (nil: discarded) once that it is waiting. It never creates the topic
+// (a metadata request through a Dialer would, on a broker that
+// auto-creates topics, with the broker's default partitions). A consumer
+// group member that joins before its topic exists is assigned nothing and
+// kafka-go never asks again, so every group reader of a topic that
+// another program creates waits for it first.
+func (c Config) AwaitTopic(ctx context.Context, topic string, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	tr, err := c.Transport()
+	if err != nil {
+		return fmt.Errorf("awaiting topic %s: %w", topic, err)
+	}
+	client := &kafka.Client{Addr: c.Addr(), Transport: tr}
 	for logged := false; ; {
-		var err error
-		for _, b := range brokers {
-			var parts []kafka.Partition
-			if parts, err = d.LookupPartitions(ctx, "tcp", b, topic); err == nil && len(parts) > 0 {
-				return nil
-			}
+		err := topicExists(ctx, client, topic)
+		if err == nil {
+			return nil
 		}
 		if !logged {
-			log.Info("raw lines: waiting for the topic to be created (by a shipper or an admin)", "topic", topic, "err", err)
+			log.Info("waiting for the topic to be created", "topic", topic, "err", err)
 			logged = true
 		}
 		select {
@@ -146,6 +154,23 @@ func awaitTopic(ctx context.Context, d *kafka.Dialer, brokers []string, topic st
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// topicExists returns nil when topic has partitions, else why not.
+func topicExists(ctx context.Context, client *kafka.Client, topic string) error {
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return err
+	}
+	for _, t := range md.Topics {
+		if t.Name == topic && t.Error == nil && len(t.Partitions) > 0 {
+			return nil
+		}
+		if t.Name == topic && t.Error != nil {
+			return t.Error
+		}
+	}
+	return errors.New("topic does not exist")
 }
 
 // splitLines hands each non-empty line of m to handle.
