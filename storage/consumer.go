@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -71,8 +72,9 @@ func (db *DB) ConsumeFindings(ctx context.Context, r MessageReader, opts Consume
 }
 
 // ConsumeWindows reads per-client window records (detect.WindowStats as
-// JSON, produced by "gatewatch detect" to its windows topic) from r and
-// stores them in client_windows, like ConsumeEvents. A replayed window
+// JSON, one or more newline-separated records a message, produced by
+// "gatewatch detect" to its windows topic) from r and stores them in
+// client_windows, like ConsumeEvents. A replayed window
 // (same client and window start) replaces the earlier row at merge time.
 func (db *DB) ConsumeWindows(ctx context.Context, r MessageReader, opts ConsumerOptions) error {
 	return consume(ctx, r, opts, func() sink { return &windowSink{db: db} })
@@ -141,15 +143,32 @@ type windowSink struct {
 	size int
 }
 
+// add decodes every record of m, or none: a message with a bad record
+// goes to the dead letter whole.
 func (s *windowSink) add(m *kafka.Message) error {
-	var w detect.WindowStats
-	if err := json.Unmarshal(m.Value, &w); err != nil {
-		return err
+	n := len(s.ws)
+	for rest := m.Value; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		var w detect.WindowStats
+		err := json.Unmarshal(line, &w)
+		if err == nil && (w.Client == "" || w.Start.IsZero()) {
+			err = errors.New("window record without client or window_start")
+		}
+		if err != nil {
+			rec := len(s.ws) - n + 1
+			s.ws = s.ws[:n]
+			return fmt.Errorf("window record %d: %w", rec, err)
+		}
+		s.ws = append(s.ws, ClientWindowOf(w))
 	}
-	if w.Client == "" || w.Start.IsZero() {
-		return errors.New("window record without client or window_start")
+	if len(s.ws) == n {
+		return errors.New("empty window message")
 	}
-	s.ws = append(s.ws, ClientWindowOf(w))
 	s.size += len(m.Value)
 	return nil
 }

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"reflect"
@@ -181,7 +182,7 @@ func TestMigrateWindowSpreads(t *testing.T) {
 }
 
 // TestConsumeWindowsSpreads: window records as "gatewatch detect"
-// produces them (detect.WindowStats as JSON) keep their spreads through
+// produces them (detect.WindowStats as JSON, newline-separated) keep their spreads through
 // ConsumeWindows into client_windows and back through ClientWindows.
 func TestConsumeWindowsSpreads(t *testing.T) {
 	t.Parallel()
@@ -199,6 +200,9 @@ func TestConsumeWindowsSpreads(t *testing.T) {
 		want = append(want, w)
 		vals = append(vals, mustJSON(t, w))
 	}
+	// Two records in one message, the third alone, as detect cuts its
+	// chunks.
+	vals = [][]byte{bytes.Join(vals[:2], []byte("\n")), vals[2]}
 	r.push("windows", 2, vals...)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

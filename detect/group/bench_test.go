@@ -151,14 +151,18 @@ func cpuTime() time.Duration {
 // 100,000 events per partition or 10 s; without the API contract, and
 // with it (learnt from the first 10,000 events and the first minute, so
 // that nearly every event is checked against it).
+//
+// windows-on adds what `gatewatch detect` does by default: every
+// client's window aggregates produced to the windows topic (for store).
 func BenchmarkRunnerCatchUp(b *testing.B) {
-	b.Run("contract-off", func(b *testing.B) { benchCatchUp(b, nil) })
+	b.Run("contract-off", func(b *testing.B) { benchCatchUp(b, nil, false) })
 	b.Run("contract-on", func(b *testing.B) {
-		benchCatchUp(b, &contract.CheckerOptions{LearnFor: time.Minute, MinLearned: 10_000})
+		benchCatchUp(b, &contract.CheckerOptions{LearnFor: time.Minute, MinLearned: 10_000}, false)
 	})
+	b.Run("windows-on", func(b *testing.B) { benchCatchUp(b, nil, true) })
 }
 
-func benchCatchUp(b *testing.B, co *contract.CheckerOptions) {
+func benchCatchUp(b *testing.B, co *contract.CheckerOptions, windows bool) {
 	cfg := brokerConfig(b)
 	n := b.N * benchEventsPerOp
 	if n > benchMaxEvents {
@@ -166,13 +170,18 @@ func benchCatchUp(b *testing.B, co *contract.CheckerOptions) {
 	}
 	b.StopTimer()
 	tp := newTopics(b, cfg)
-	b.Cleanup(func() { deleteTopics(b, cfg, tp.events, tp.findings, tp.state) })
+	windowsTopic, topics := "", []string{tp.events, tp.findings, tp.state}
+	if windows {
+		windowsTopic = tp.group + "-windows"
+		topics = append(topics, windowsTopic)
+	}
+	b.Cleanup(func() { deleteTopics(b, cfg, topics...) })
 	wireSize := produceScenario(b, cfg, tp.events, n)
 
 	logs := &syncBuffer{}
 	r, err := New(Options{
 		Kafka: cfg, GroupID: tp.group,
-		EventsTopic: tp.events, FindingsTopic: tp.findings, StateTopic: tp.state,
+		EventsTopic: tp.events, FindingsTopic: tp.findings, StateTopic: tp.state, WindowsTopic: windowsTopic,
 		IdleAfter:      -1, // a replay: wall time means nothing
 		SessionTimeout: 10 * time.Second,
 		Contract:       co,

@@ -37,9 +37,11 @@ type Options struct {
 	// compacted, both with as many partitions as the events topic.
 	EventsTopic, FindingsTopic, StateTopic string
 	// WindowsTopic, when set, receives every client's tallies for every
-	// closed window (detect.WindowStats as JSON, keyed by client), for
-	// storage's client_windows; produced at each checkpoint, before the
-	// findings. Run creates it like the findings topic.
+	// closed window, for storage's client_windows: detect.WindowStats as
+	// JSON, one record a line, up to 128 KiB of them a message, keyed by
+	// the events partition they were counted on; produced at each
+	// checkpoint, before the findings. Run creates it like the findings
+	// topic.
 	WindowsTopic string
 	// ReplicationFactor of the topics Run creates; the broker's
 	// default.replication.factor when zero.
