@@ -335,7 +335,10 @@ func textValue(ev *Event, v []byte, buf *[]byte) string {
 }
 
 // unescapeCLF appends src to dst with the escapes nginx (\xHH) and Apache
-// (\", \\, \xHH) write in log fields decoded. Other backslashes are kept.
+// (\", \\, \xHH) write in log fields decoded. Other backslashes are kept,
+// and so is the escape of a control byte (below 0x20, or 0x7F): the
+// server escaped it so that no terminal or viewer acts on it, and
+// decoding it would hand a client's ESC sequence to every output.
 func unescapeCLF(dst, src []byte) []byte {
 	for i := 0; i < len(src); i++ {
 		c := src[i]
@@ -348,7 +351,11 @@ func unescapeCLF(dst, src []byte) []byte {
 			dst = append(dst, n)
 			i++
 		case n == 'x' && i+3 < len(src) && isHex(src[i+2]) && isHex(src[i+3]):
-			dst = append(dst, unhex(src[i+2])<<4|unhex(src[i+3]))
+			if b := unhex(src[i+2])<<4 | unhex(src[i+3]); b >= 0x20 && b != 0x7f {
+				dst = append(dst, b)
+			} else {
+				dst = append(dst, src[i:i+4]...)
+			}
 			i += 3
 		default:
 			dst = append(dst, c)

@@ -338,3 +338,35 @@ func FuzzNginxCombined(f *testing.F) {
 		`1.2.3.4 - - [12/Mar/2024:14:02:11 +0000] "GET / HTTP/1.1" 200 1 "-" "-" "1.2.3.4" 0.1`,
 		`1.2.3.4 - - [12/Mar/2024:14:02:11 +0000] "\x16\x03" 400 1 "a\"" "\\"`)
 }
+
+// TestSecurityLogEscapesNeverBecomeControlBytes: nginx and Apache write a
+// control byte a client sent as \xHH so that no terminal acts on it; the
+// parsers keep that escape as text (an ESC sequence that clears the
+// screen or sets the window title must not come back to life in
+// gatewatch's output), while a printable or UTF-8 byte is decoded.
+func TestSecurityLogEscapesNeverBecomeControlBytes(t *testing.T) {
+	line := `203.0.113.7 - - [02/Nov/2026:00:00:00 +0000] "GET /a\x1B]0;pwned\x07\x1B[2J/caf\xC3\xA9\x7F\x00 HTTP/1.1" 404 100 "\x1B[31mref" "UA \x22q\x22 \x1b[0m"`
+	for _, format := range []string{"nginx_combined", "apache_combined"} {
+		p, err := NewParser(format, ParserOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev Event
+		if err := p.Parse([]byte(line), &ev); err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		for name, v := range map[string]string{"target": ev.Raw.Target, "referer": ev.Referer, "user agent": ev.UserAgent} {
+			for i := 0; i < len(v); i++ {
+				if v[i] < 0x20 || v[i] == 0x7f {
+					t.Errorf("%s: %s %q holds control byte %#x", format, name, v, v[i])
+				}
+			}
+		}
+		if want := `/a\x1B]0;pwned\x07\x1B[2J/café\x7F\x00`; ev.Raw.Target != want {
+			t.Errorf("%s: target %q, want %q", format, ev.Raw.Target, want)
+		}
+		if want := `UA "q" \x1b[0m`; ev.UserAgent != want {
+			t.Errorf("%s: user agent %q, want %q", format, ev.UserAgent, want)
+		}
+	}
+}
