@@ -13,6 +13,7 @@ import (
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/detect/contract"
 	"github.com/gatewatch/gatewatch/detect/inventory"
+	"github.com/gatewatch/gatewatch/internal/human"
 )
 
 // Question is one of the common audit questions, by name, as
@@ -104,7 +105,7 @@ func timelineAnswer(evs []StoredEvent) *Answer {
 	return &Answer{Rows: evs, table: func(w io.Writer) {
 		fmt.Fprintln(w, "TIME\tMETHOD\tPATH\tSTATUS\tBYTES_OUT\tAUTH\tIP")
 		for _, e := range evs {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339), e.Method, e.Path, e.Status, e.BytesOut, e.Auth, e.IP)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339), human.Printable(e.Method), human.Printable(e.Path), e.Status, e.BytesOut, e.Auth, e.IP)
 		}
 	}}
 }
@@ -113,7 +114,7 @@ func topAnswer(stats []ClientStat) *Answer {
 	return &Answer{Rows: stats, table: func(w io.Writer) {
 		fmt.Fprintln(w, "CLIENT\tKIND\tREQUESTS\tERRORS\tAUTH_FAILURES\tBYTES_OUT\tROUTES\tLAST")
 		for _, s := range stats {
-			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Client, s.ClientKind, s.Requests, s.Errors, s.AuthFailures, s.BytesOut, s.Routes, s.Last.UTC().Format(time.RFC3339))
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", human.Printable(s.Client), s.ClientKind, s.Requests, s.Errors, s.AuthFailures, s.BytesOut, s.Routes, s.Last.UTC().Format(time.RFC3339))
 		}
 	}}
 }
@@ -122,7 +123,7 @@ func findingsAnswer(fds []detect.Finding) *Answer {
 	return &Answer{Rows: fds, table: func(w io.Writer) {
 		fmt.Fprintln(w, "SEVERITY\tCLIENT\tDETECTOR\tSINCE\tSUMMARY")
 		for _, f := range fds {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Client, f.Detector, f.WindowStart.UTC().Format(time.RFC3339), f.Summary)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", f.Severity, human.Printable(f.Client), f.Detector, f.WindowStart.UTC().Format(time.RFC3339), human.Printable(f.Summary))
 		}
 	}}
 }
@@ -131,7 +132,7 @@ func contractAnswer(rs []contract.Report) *Answer {
 	return &Answer{Rows: rs, table: func(w io.Writer) {
 		fmt.Fprintln(w, "TIME\tCLIENT\tMETHOD\tPATH\tSTATUS\tREASONS")
 		for _, r := range rs {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Time.UTC().Format(time.RFC3339), r.Client, r.Method, r.Path, r.Status, reasonList(r.Violations))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Time.UTC().Format(time.RFC3339), human.Printable(r.Client), human.Printable(r.Method), human.Printable(r.Path), r.Status, human.Printable(reasonList(r.Violations)))
 		}
 	}}
 }

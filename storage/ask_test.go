@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"net/netip"
 	"strings"
 	"testing"
@@ -64,5 +65,38 @@ func TestAnswerPrints(t *testing.T) {
 				t.Errorf("json lacks %s:\n%s", tc.jsonField, js.String())
 			}
 		})
+	}
+}
+
+// TestSecurityQueryTablesEscapeControlBytes: "gatewatch query" prints
+// what clients sent (paths, keys, summaries quoting them); bytes a
+// terminal obeys, tabs and newlines that would break the table, C1 and
+// bidirectional controls and invalid UTF-8 come out escaped, in every
+// table.
+func TestSecurityQueryTablesEscapeControlBytes(t *testing.T) {
+	hostile := "/a\x1b]0;pwned\x07\x1b[2J\tb\nc\u202e\u0085\xff/é"
+	answers := map[string]*Answer{
+		"timeline": timelineAnswer([]StoredEvent{{Method: "GET\x1b", Path: hostile}}),
+		"top":      topAnswer([]ClientStat{{Client: hostile}}),
+		"findings": findingsAnswer([]detect.Finding{{Client: hostile, Summary: hostile}}),
+		"contract": contractAnswer([]contract.Report{{Client: hostile, Method: "GET", Path: hostile}}),
+	}
+	for name, a := range answers {
+		var b bytes.Buffer
+		if err := a.WriteTable(&b); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		if n := strings.Count(out, "\n"); n != 2 {
+			t.Errorf("%s: %d lines, want header and one row:\n%s", name, n, out)
+		}
+		for _, bad := range []string{"\x1b", "\x07", "\u202e", "\u0085", "\xff"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("%s: table holds %q raw:\n%q", name, bad, out)
+			}
+		}
+		if !strings.Contains(out, `/a\x1B]0;pwned\x07\x1B[2J\x09b\x0Ac\u{202E}\u{0085}\xFF/é`) {
+			t.Errorf("%s: hostile text not escaped as expected:\n%q", name, out)
+		}
 	}
 }

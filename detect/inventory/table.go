@@ -75,11 +75,11 @@ func tableRow(e *Endpoint) []string {
 	if e.AuthRequired {
 		auth = "yes"
 	}
-	versions := strings.Join(e.Versions, ",")
+	versions := human.Printable(strings.Join(e.Versions, ","))
 	if versions == "" {
 		versions = "-"
 	}
-	return []string{e.Method, e.Route, human.Count(float64(e.Requests)), human.Count(float64(e.Clients)),
+	return []string{human.Printable(e.Method), human.Printable(e.Route), human.Count(float64(e.Requests)), human.Count(float64(e.Clients)),
 		share(e.Status.S2xx), share(e.Status.S4xx), share(e.Status.S5xx), auth, Size(e.BytesP95),
 		minute(e.FirstSeen), minute(e.LastSeen), versions}
 }
@@ -119,7 +119,7 @@ func hostName(h string) string {
 	if h == "" {
 		return "(none)"
 	}
-	return h
+	return human.Printable(h)
 }
 
 // minute formats a time in UTC to the minute, "-" when unknown.

@@ -1,11 +1,16 @@
-// Package human formats numbers for people reading a terminal: counts
-// with thousands separators or k and M, shares as percentages, plurals.
-// analyze's progress and summary lines and the demo's scorecard use it.
+// Package human formats for people reading a terminal: counts with
+// thousands separators or k and M, shares as percentages, plurals, and
+// untrusted text with what a terminal would obey escaped. analyze's
+// progress and summary lines, the demo's scorecard and the query and
+// endpoint tables use it.
 package human
 
 import (
 	"fmt"
 	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Count formats a count: 1234 -> 1,234; 56789 -> 57k; 12345678 -> 12.35M.
@@ -50,4 +55,52 @@ func Bytes(v float64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", v/div, "KMGTP"[exp])
+}
+
+// Printable is s for a terminal or a table cell: what a client put in a
+// request (a path, a user agent, a key) can hold bytes a terminal obeys
+// (ESC sequences that clear the screen or set the window title), or a
+// tab or newline that would break a table. Those, the C1 and
+// bidirectional controls and invalid UTF-8 are written as \xHH or
+// \u{HHHH}.
+func Printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || shown(r) != r {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&b, "\\x%02X", s[i])
+		case shown(r) != r:
+			if r < 0x80 {
+				fmt.Fprintf(&b, "\\x%02X", r)
+			} else {
+				fmt.Fprintf(&b, "\\u{%04X}", r)
+			}
+		default:
+			b.WriteRune(r)
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// shown is r when a terminal prints it as a character, else -1: the C0
+// and C1 controls, DEL, the bidirectional controls, the line and
+// paragraph separators and the byte order mark are not.
+func shown(r rune) rune {
+	if r < 0x20 || r >= 0x7f && r <= 0x9f || unicode.Is(unicode.Bidi_Control, r) ||
+		unicode.In(r, unicode.Zl, unicode.Zp) || r == 0xfeff {
+		return -1
+	}
+	return r
 }

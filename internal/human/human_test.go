@@ -16,3 +16,23 @@ func TestFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintable: what a terminal would obey or a table would split on is
+// escaped; ordinary text, UTF-8 included, and backslashes stay as they
+// are.
+func TestPrintable(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/api/v1/users?q=café", "/api/v1/users?q=café"},
+		{`/a\x1B-as-text`, `/a\x1B-as-text`},
+		{"\x1b]0;pwned\x07", `\x1B]0;pwned\x07`},
+		{"a\tb\nc\rd\x7f", `a\x09b\x0Ac\x0Dd\x7F`},
+		{"\u0085\u202e\u2066\u2028\ufeff", `\u{0085}\u{202E}\u{2066}\u{2028}\u{FEFF}`},
+		{"bad \xff\xfe utf8", `bad \xFF\xFE utf8`},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := Printable(tt.in); got != tt.want {
+			t.Errorf("Printable(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
