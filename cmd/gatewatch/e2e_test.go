@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -18,7 +20,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/segmentio/kafka-go"
 	"github.com/slack-go/slack/slacktest"
 
 	"github.com/gatewatch/gatewatch/alert/encode"
@@ -34,6 +35,7 @@ type e2eSlack struct {
 	posts   []string // incident ids of top-level posts, in order
 	updates int
 	history []map[string]any
+	bodies  []string // every form posted but its token, for the secrets check
 }
 
 func (f *e2eSlack) bind(c slacktest.Customize) {
@@ -41,6 +43,7 @@ func (f *e2eSlack) bind(c slacktest.Customize) {
 		r.ParseForm()
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		f.bodies = append(f.bodies, formWithoutToken(r))
 		ts := fmt.Sprintf("1700000000.%06d", len(f.history)+f.updates+1)
 		if r.Form.Get("thread_ts") == "" {
 			var md struct {
@@ -56,6 +59,7 @@ func (f *e2eSlack) bind(c slacktest.Customize) {
 		r.ParseForm()
 		f.mu.Lock()
 		f.updates++
+		f.bodies = append(f.bodies, formWithoutToken(r))
 		f.mu.Unlock()
 		fmt.Fprintf(w, `{"ok":true,"channel":"C0E2E","ts":%q}`, r.Form.Get("ts"))
 	})
@@ -68,6 +72,14 @@ func (f *e2eSlack) bind(c slacktest.Customize) {
 		}
 		json.NewEncoder(w).Encode(map[string]any{"ok": true, "messages": msgs, "has_more": false})
 	})
+}
+
+// formWithoutToken is what a Slack call posted besides the token, which
+// slack-go sends in the form (the one place it belongs).
+func formWithoutToken(r *http.Request) string {
+	form := r.Form
+	form.Del("token")
+	return form.Encode()
 }
 
 func (f *e2eSlack) postedIncidents() []string {
@@ -132,6 +144,8 @@ func countLines(t *testing.T, path string) int {
 func TestEndToEndNginxToClickHouseAndAlerts(t *testing.T) {
 	t.Parallel()
 	broker := testKafka(t)
+	sasl := testenv.Getenv(t, "Kafka broker with SASL over TLS", "GATEWATCH_TEST_KAFKA_SASL", "GATEWATCH_TEST_KAFKA_CA",
+		"GATEWATCH_TEST_KAFKA_USER", "GATEWATCH_TEST_KAFKA_PASSWORD")
 	chAddr, chEnv := testClickHouse(t)
 	nginx := needTool(t, "nginx", "nginx-light")
 	rsyslogd := needTool(t, "rsyslogd", "rsyslog")
@@ -215,7 +229,16 @@ ruleset(name="siem") {
 	slackSrv.Start()
 	defer slackSrv.Stop()
 	token := filepath.Join(dir, "slack.token")
-	if err := os.WriteFile(token, []byte("xoxb-e2e\n"), 0o600); err != nil {
+	// Marker secrets: each must reach only where it is used, never a log,
+	// a topic, a table, a file or a sink (checkSecrets at the end).
+	secrets := map[string]string{
+		"kafka password":      sasl[3],
+		"clickhouse password": chEnv["GATEWATCH_CLICKHOUSE_PASSWORD"],
+		"slack token":         "xoxb-e2e-marker-" + suffix,
+		"hmac key":            "e2e-hmac-marker-" + suffix,
+		"a client's secret":   "client-secret-marker-" + suffix, // in requests' query strings
+	}
+	if err := os.WriteFile(token, []byte(secrets["slack token"]+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -228,6 +251,8 @@ ruleset(name="siem") {
 		cfg := fmt.Sprintf(`data_dir: %[1]s
 kafka:
   brokers: [%[2]s]
+  tls: {enabled: true, ca_file: %[12]s}
+  sasl: {mechanism: scram-sha-512, username: %[13]s}
   detect_group: test-e2e-detect-%[3]s
   topics: {events: %[4]s, findings: %[5]s, windows: %[6]s, dead_letter: %[4]s.dead, detect_state: %[4]s.state}
 detect:
@@ -254,30 +279,20 @@ alert:
       address: %[11]s
       transport: tcp
       format: rfc5424
-`, data, broker, suffix, events, findings, windows, chAddr, db, token, slackSrv.GetAPIURL(), sysAddr)
+`, data, sasl[0], suffix, events, findings, windows, chAddr, db, token, slackSrv.GetAPIURL(), sysAddr, sasl[1], sasl[2])
 		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return path
 	}
 	env := map[string]string{
-		"GATEWATCH_HMAC_KEY":            "0123456789abcdef0123456789abcdef",
-		"GATEWATCH_CLICKHOUSE_PASSWORD": chEnv["GATEWATCH_CLICKHOUSE_PASSWORD"],
+		"GATEWATCH_HMAC_KEY":            secrets["hmac key"],
+		"GATEWATCH_CLICKHOUSE_PASSWORD": secrets["clickhouse password"],
+		"GATEWATCH_KAFKA_PASSWORD":      secrets["kafka password"],
 	}
 	getenv := func(k string) string { return env[k] }
-	// The findings topic exists before "gatewatch alert" starts, as an
-	// admin would create it: alert's consumer groups, joined while the
-	// topic does not exist yet, never deliver (see the report of this
-	// test's first runs; store and detect wait for their topics, alert
-	// does not).
-	kc, err := kafka.Dial("tcp", broker)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kc.CreateTopics(kafka.TopicConfig{Topic: findings, NumPartitions: 6, ReplicationFactor: 1}); err != nil {
-		t.Fatal(err)
-	}
-	kc.Close()
+	// "gatewatch alert" starts before any detect has created the findings
+	// topic, and waits for it.
 	procs := map[string]*background{}
 	for _, p := range []struct {
 		name string
@@ -371,7 +386,7 @@ alert:
 		}
 		alive()
 		for i := range normalClients {
-			path := "/api/v1/orders"
+			path := "/api/v1/orders?secret=" + secrets["a client's secret"]
 			if (i+tick)%3 == 0 {
 				path = fmt.Sprintf("/api/v1/items/%d", (i*7+tick)%40)
 			}
@@ -546,6 +561,22 @@ alert:
 	for _, n := range []string{"collect", "detect-1", "detect-2", "alert", "store"} {
 		procs[n].stop(t)
 	}
+	haystacks := map[string][]byte{}
+	for n, p := range procs {
+		haystacks[n+" output"] = []byte(p.stdout.String() + p.stderr.String())
+	}
+	fs.mu.Lock()
+	haystacks["slack requests"] = []byte(strings.Join(fs.bodies, "\n"))
+	fs.mu.Unlock()
+	for _, topic := range []string{events, findings, windows, events + ".dead", events + ".state"} {
+		var b []byte
+		for _, m := range readTopicNowOrEmpty(broker, topic) {
+			b = append(append(append(b, m.Key...), m.Value...), '\n')
+		}
+		haystacks["topic "+topic] = b
+	}
+	checkSecrets(t, secrets, haystacks, dir, accessLog, token)
+	checkSecretsInClickHouse(t, ctx, conn, secrets)
 	if t.Failed() {
 		t.Log(dump())
 	}
@@ -571,4 +602,57 @@ func totalOf(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// checkSecrets fails the test for every secret found in a haystack (a
+// process's output, a topic, what a sink received) or in a file under dir
+// other than those that hold it by design: the monitored API's own log
+// (which logged the client's query string) and the token file.
+func checkSecrets(t *testing.T, secrets map[string]string, haystacks map[string][]byte, dir string, own ...string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || slices.Contains(own, path) {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil // a socket, a file removed meanwhile
+		}
+		rel, _ := filepath.Rel(dir, path)
+		haystacks["file "+rel] = b
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, secret := range secrets {
+		for where, b := range haystacks {
+			if bytes.Contains(b, []byte(secret)) {
+				t.Errorf("the %s is in %s", name, where)
+			}
+		}
+	}
+	t.Logf("%d secrets checked in %d outputs, files, topics and sinks", len(secrets), len(haystacks))
+}
+
+// checkSecretsInClickHouse fails the test for every secret found in the
+// text columns of the stored events, findings and contract reports.
+func checkSecretsInClickHouse(t *testing.T, ctx context.Context, conn clickhouse.Conn, secrets map[string]string) {
+	t.Helper()
+	queries := []string{
+		"SELECT count() FROM events WHERE position(concat(client, ' ', path, ' ', query, ' ', referer, ' ', request_id), ?) > 0",
+		"SELECT count() FROM findings WHERE position(concat(client, ' ', summary, ' ', why, ' ', arrayStringConcat(samples, ' '), ' ', arrayStringConcat(routes, ' ')), ?) > 0",
+	}
+	for name, secret := range secrets {
+		for _, q := range queries {
+			var n uint64
+			if err := conn.QueryRow(ctx, q, secret).Scan(&n); err != nil {
+				t.Errorf("%s: %v", q, err)
+				return
+			}
+			if n > 0 {
+				t.Errorf("the %s is in %d rows of %s", name, n, strings.Fields(q)[3])
+			}
+		}
+	}
 }
