@@ -85,7 +85,7 @@ func TestNewStoreChecksKafkaConfig(t *testing.T) {
 
 // storeTopics creates a topic of 3 partitions for each name, unique to
 // this run, and returns the names given them.
-func storeTopics(t *testing.T, ctx context.Context, cfg transport.Config, names ...string) map[string]string {
+func storeTopics(t testing.TB, ctx context.Context, cfg transport.Config, names ...string) map[string]string {
 	t.Helper()
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])

@@ -1,0 +1,67 @@
+package storage
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatewatch/gatewatch/ingest/transport"
+	"github.com/gatewatch/gatewatch/internal/testenv"
+)
+
+// BenchmarkStoreFromKafka measures "gatewatch store" end to end on the
+// real broker and server: b.N*100,000 events (5,000 clients over an hour,
+// as benchEvents makes them) are produced to a 3-partition topic first,
+// untimed; then a Store with production settings (its default batch of
+// 100,000 rows, findings and windows topics idle) reads them as its
+// consumer group and inserts them, and the timer stops once every row is
+// committed. rows/s is the figure the README's performance table quotes.
+func BenchmarkStoreFromKafka(b *testing.B) {
+	broker := testenv.Getenv(b, "Kafka broker", "GATEWATCH_TEST_KAFKA")[0]
+	db := migrated(b, testClickHouse(b))
+	n := b.N * 100_000
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cfg := transport.Config{Brokers: []string{broker}, ClientID: "gatewatch-storage-bench"}
+	topics := storeTopics(b, ctx, cfg, "events", "findings", "windows")
+	p, err := transport.NewProducer(cfg, transport.ProducerOptions{Topic: topics["events"]})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < n; i += 100_000 {
+		evs := benchEvents(min(100_000, n-i), time.Date(2026, 3, 8, 0, 0, 0, 0, time.UTC), time.Hour, uint64(i))
+		for j := range evs {
+			if err := p.Publish(ctx, &evs[j]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := p.Close(ctx); err != nil {
+		b.Fatal(err)
+	}
+	var rows atomic.Int64
+	opts := StoreOptions{Kafka: cfg, Group: "gatewatch-store-bench-" + topics["events"][len(topics["events"])-12:],
+		EventsTopic: topics["events"], FindingsTopic: topics["findings"], WindowsTopic: topics["windows"],
+		OnBatch: func(table string, n int) { rows.Add(int64(n)) }}
+	s, err := NewStore(db, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(rctx) }()
+	for rows.Load() < int64(n) {
+		if ctx.Err() != nil {
+			b.Fatalf("%d of %d rows stored when the deadline passed", rows.Load(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.StopTimer()
+	stop()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+}
