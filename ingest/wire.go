@@ -247,56 +247,75 @@ var ErrWireVersion = errors.New("unsupported wire version")
 // event. Strings alias data, or ev's scratch buffer where they had escapes.
 // Unknown keys are ignored so older decoders read newer minor additions.
 func DecodeWire(data []byte, ev *Event) error {
+	if version, ok := decodeWireFast(data, ev); ok {
+		if err := checkWireDecoded(data, ev, version, nil); err == nil {
+			return nil
+		}
+	}
+	// Anything the fast path did not take whole (an error, an escape in
+	// a key, a nested value, odd spacing) is decoded again by the
+	// general parser, which also words the error.
+	ev.Reset()
 	version := int64(-1)
 	err := jsonparser.ObjectEach(data, func(key, val []byte, typ jsonparser.ValueType, _ int) error {
-		idx := wireKey(key)
-		switch idx {
-		case -1:
-			return nil
-		case wkVersion, wkTime, wkStatus, wkBytesIn, wkBytesOut, wkLatency, wkIP, wkTruncated, wkOrigin, wkPos:
-			return decodeWireParsed(ev, &version, idx, val)
-		}
-		if typ != jsonparser.String {
-			return fmt.Errorf("key %s: want a string", wireKeys[idx])
-		}
-		s := wireString(ev, val)
-		switch idx {
-		case wkSource:
-			ev.Source = s
-		case wkFormat:
-			ev.Format = s
-		case wkClient:
-			ev.ClientKey = s
-		case wkClientKind:
-			ev.ClientKind = ParseClientKind(s)
-		case wkMethod:
-			ev.Method = s
-		case wkHost:
-			ev.Host = s
-		case wkPath:
-			ev.Path = s
-		case wkRoute:
-			ev.Route = s
-		case wkQuery:
-			ev.Query = s
-		case wkUserAgent:
-			ev.UserAgent = s
-		case wkReferer:
-			ev.Referer = s
-		case wkAuth:
-			ev.Auth = ParseAuthOutcome(s)
-		case wkScheme:
-			ev.Scheme = s
-		case wkTLS:
-			ev.TLSVersion = s
-		case wkAPIVersion:
-			ev.APIVersion = s
-		case wkRequestID:
-			ev.RequestID = s
-		}
-		return nil
+		return decodeWireValue(ev, &version, wireKey(key), val, typ == jsonparser.String)
 	})
 	return checkWireDecoded(data, ev, version, err)
+}
+
+// decodeWireValue sets the field of ev that wire key idx (-1: unknown,
+// ignored) names from val, the content of a JSON string when quoted, else
+// the literal.
+func decodeWireValue(ev *Event, version *int64, idx int, val []byte, quoted bool) error {
+	switch idx {
+	case -1:
+		return nil
+	case wkVersion, wkTime, wkStatus, wkBytesIn, wkBytesOut, wkLatency, wkIP, wkTruncated, wkOrigin, wkPos:
+		return decodeWireParsed(ev, version, idx, val)
+	}
+	if !quoted {
+		return fmt.Errorf("key %s: want a string", wireKeys[idx])
+	}
+	setWireString(ev, idx, wireString(ev, val))
+	return nil
+}
+
+// setWireString sets the string field of ev that wire key idx names.
+func setWireString(ev *Event, idx int, s string) {
+	switch idx {
+	case wkSource:
+		ev.Source = s
+	case wkFormat:
+		ev.Format = s
+	case wkClient:
+		ev.ClientKey = s
+	case wkClientKind:
+		ev.ClientKind = ParseClientKind(s)
+	case wkMethod:
+		ev.Method = s
+	case wkHost:
+		ev.Host = s
+	case wkPath:
+		ev.Path = s
+	case wkRoute:
+		ev.Route = s
+	case wkQuery:
+		ev.Query = s
+	case wkUserAgent:
+		ev.UserAgent = s
+	case wkReferer:
+		ev.Referer = s
+	case wkAuth:
+		ev.Auth = ParseAuthOutcome(s)
+	case wkScheme:
+		ev.Scheme = s
+	case wkTLS:
+		ev.TLSVersion = s
+	case wkAPIVersion:
+		ev.APIVersion = s
+	case wkRequestID:
+		ev.RequestID = s
+	}
 }
 
 // decodeWireParsed sets the field of ev that wire key idx names from its

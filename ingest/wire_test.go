@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/netip"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/buger/jsonparser"
 )
 
 func wireSample() Event {
@@ -259,6 +262,27 @@ func BenchmarkWireDecode(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
+// BenchmarkWireDecodeGeneral decodes with the general JSON parser alone,
+// as DecodeWire does when its fast path declines: the fast path's gain.
+func BenchmarkWireDecodeGeneral(b *testing.B) {
+	ev := benchEvent()
+	data := AppendWire(nil, &ev)
+	var out Event
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		out.Reset()
+		version := int64(-1)
+		err := jsonparser.ObjectEach(data, func(key, val []byte, typ jsonparser.ValueType, _ int) error {
+			return decodeWireValue(&out, &version, wireKey(key), val, typ == jsonparser.String)
+		})
+		if err = checkWireDecoded(data, &out, version, err); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
 func BenchmarkWireEncodeStdlib(b *testing.B) {
 	ev := benchEvent()
 	w := wireJSON{V: 1, Time: ev.Time.Format(time.RFC3339Nano), Source: ev.Source, Format: ev.Format,
@@ -300,4 +324,34 @@ func TestWireKeyMatchesKeys(t *testing.T) {
 			t.Errorf("wireKey(%q) = %d, want -1", k, got)
 		}
 	}
+}
+
+// FuzzDecodeWireFastMatchesGeneral: whatever the fast path takes whole
+// decodes as the general parser decodes it: the same event, the same
+// version.
+func FuzzDecodeWireFastMatchesGeneral(f *testing.F) {
+	ev := wireSample()
+	f.Add(AppendWire(nil, &ev))
+	f.Add([]byte(` { "v" : 1 , "time":"2026-11-23T10:00:00Z","client":"a\u00e9\\"  , "x":[1,{"y":2}] } `))
+	f.Add([]byte(`{"v":1,"time":"2026-11-23T10:00:00Z","client":"a","path":"/\"q\\\\","status":404,"truncated":true,"v":1}`))
+	f.Add([]byte(`{"v":1,"time":"2026-11-23T10:00:00Z","client":"a","status":"404"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast Event
+		version, ok := decodeWireFast(data, &fast)
+		if !ok || checkWireDecoded(data, &fast, version, nil) != nil {
+			return
+		}
+		var general Event
+		gversion := int64(-1)
+		err := jsonparser.ObjectEach(data, func(key, val []byte, typ jsonparser.ValueType, _ int) error {
+			return decodeWireValue(&general, &gversion, wireKey(key), val, typ == jsonparser.String)
+		})
+		if err = checkWireDecoded(data, &general, gversion, err); err != nil {
+			t.Fatalf("fast path took %q, the general parser refused it: %v", data, err)
+		}
+		a, b := AppendWire(nil, &fast), AppendWire(nil, &general)
+		if !bytes.Equal(a, b) || version != gversion {
+			t.Fatalf("%q:\nfast    %s (v%d)\ngeneral %s (v%d)", data, a, version, b, gversion)
+		}
+	})
 }
