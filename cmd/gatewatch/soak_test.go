@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestSoakPipelineThroughput measures the whole pipeline as separate
+// processes on the real broker and server: GATEWATCH_SOAK_LINES nginx
+// lines (default 2,000,000) from 5,000 clients are in a file when
+// "gatewatch collect" starts on it; one "gatewatch detect" replica (its
+// default windows topic on) and "gatewatch store" run beside it. The
+// figure is lines/s from collect's start until store has committed the
+// last event row, with when detect had counted every event. It runs only
+// with GATEWATCH_SOAK=1: minutes of both cores, for the README's table
+// and the closing note, not for CI.
+func TestSoakPipelineThroughput(t *testing.T) {
+	if os.Getenv("GATEWATCH_SOAK") != "1" {
+		t.Skip("a load measurement: GATEWATCH_SOAK=1 runs it")
+	}
+	lines := 2_000_000
+	if v, err := strconv.Atoi(os.Getenv("GATEWATCH_SOAK_LINES")); err == nil && v > 0 {
+		lines = v
+	}
+	broker := testKafka(t)
+	chAddr, env := testClickHouse(t)
+	dir := t.TempDir()
+	bin := buildGatewatchBinary(t, dir)
+	logPath := filepath.Join(dir, "access.log")
+	writeSoakLog(t, logPath, lines, time.Now().UTC().Add(-2*time.Hour).Truncate(time.Second))
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	top := newCrashTopic(t, broker, "test.soak.events."+suffix, crashPartitions)
+	db := "test_soak_" + suffix
+	dropDatabaseAtEnd(t, chAddr, env, db)
+	cfgPath := filepath.Join(dir, "gatewatch.yaml")
+	writeCrashFile(t, cfgPath, fmt.Sprintf(`data_dir: %[1]s
+kafka:
+  brokers: [%[2]s]
+  detect_group: test-soak-detect-%[3]s
+  topics: {events: %[4]s, findings: %[4]s.findings, windows: %[4]s.windows, dead_letter: %[4]s.dead, detect_state: %[4]s.state}
+clickhouse:
+  addr: %[5]s
+  database: %[6]s
+  group: test-soak-store-%[3]s
+`, filepath.Join(dir, "data"), broker, suffix, top.name, chAddr, db))
+	chEnv := []string{"GATEWATCH_CLICKHOUSE_PASSWORD=" + env["GATEWATCH_CLICKHOUSE_PASSWORD"]}
+	detectAt, storeAt := freeAddr(t), freeAddr(t)
+	startCrashProc(t, bin, filepath.Join(dir, "detect.out"), nil, "detect", "--config", cfgPath, "--listen", detectAt)
+	store := startCrashProc(t, bin, filepath.Join(dir, "store.out"), chEnv, "store", "--config", cfgPath, "--listen", storeAt)
+	time.Sleep(3 * time.Second) // both joined their groups
+	start := time.Now()
+	startCrashProc(t, bin, filepath.Join(dir, "collect.out"), nil, "collect", "--config", cfgPath, "--listen", "",
+		"--from-start", "--format", "nginx_combined", logPath)
+	var detected time.Duration
+	for deadline := start.Add(20 * time.Minute); storedEventRows(storeAt) < float64(lines); time.Sleep(100 * time.Millisecond) {
+		if detected == 0 && soakMetric(detectAt, detectEventsRE) >= float64(lines) {
+			detected = time.Since(start)
+		}
+		if store.exited() || time.Now().After(deadline) {
+			t.Fatalf("store: %v of %d rows committed:\n%s", storedEventRows(storeAt), lines, store.output())
+		}
+	}
+	elapsed := time.Since(start)
+	if detected == 0 {
+		detected = elapsed
+	}
+	t.Logf("soak: %d lines, 5,000 clients: stored in %v = %.0f lines/s end to end; detect counted them all after %v (%.0f events/s)",
+		lines, elapsed.Round(time.Millisecond), float64(lines)/elapsed.Seconds(), detected.Round(time.Millisecond), float64(lines)/detected.Seconds())
+}
+
+var detectEventsRE = regexp.MustCompile(`(?m)^gatewatch_detect_events_total (\S+)$`)
+
+// soakMetric reads the first match of re off listen's /metrics; -1 when
+// it cannot.
+func soakMetric(listen string, re *regexp.Regexp) float64 {
+	resp, err := http.Get("http://" + listen + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := re.FindSubmatch(b)
+	if m == nil {
+		return -1
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+// writeSoakLog writes n nginx combined lines from 5,000 clients, 500 a
+// second from from, to a small API: orders, items by id, a search.
+func writeSoakLog(t *testing.T, path string, n int, from time.Time) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	var line []byte
+	var ts string
+	for i := range n {
+		if i%500 == 0 {
+			ts = from.Add(time.Duration(i/500) * time.Second).Format("02/Jan/2006:15:04:05 -0700")
+		}
+		c := (i * 7919) % 5000
+		line = append(strconv.AppendInt(append(line[:0], "10."...), int64(c/250), 10), '.')
+		line = append(strconv.AppendInt(line, int64(c%250), 10), ".7.9 - - ["...)
+		line = append(append(line, ts...), "] \"GET "...)
+		switch i % 3 {
+		case 0:
+			line = append(line, "/api/v1/orders"...)
+		case 1:
+			line = strconv.AppendInt(append(line, "/api/v1/items/"...), int64(i%10_000), 10)
+		default:
+			line = append(line, "/api/v1/search?q=shoes&page=2"...)
+		}
+		line = append(strconv.AppendInt(append(line, " HTTP/1.1\" "...), int64(200+(i%97/96)*204), 10), ' ')
+		line = append(strconv.AppendInt(line, int64(200+i%5000), 10), " \"-\" \"okhttp/4.12\"\n"...)
+		w.Write(line)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
