@@ -241,6 +241,24 @@ func (c *Collector) deadLetter(ctx context.Context, label string, r ingest.Rejec
 	return nil
 }
 
+// RefusedLabel keys the dead letters of events Kafka refused (Refused).
+const RefusedLabel = "kafka-refused"
+
+// Refused dead-letters an event the brokers refused for good (too large
+// for the topic's max.message.bytes, an invalid record): value, the
+// encoded event, becomes the dead letter's line and err its reason, so
+// the refusal loses nothing. Pass it as the events producer's
+// transport.ProducerOptions.OnReject; it returns once the dead letter is
+// queued, or after 10 seconds with a logged error.
+func (c *Collector) Refused(key, value []byte, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r := ingest.Reject{Reason: "kafka refused the event: " + err.Error(), Text: value}
+	if derr := c.deadLetter(ctx, RefusedLabel, r); derr != nil {
+		c.log.Error("an event Kafka refused could not be dead-lettered either", "client", string(key), "refusal", err, "err", derr)
+	}
+}
+
 // deadLetterMinLine is how much of a line a dead letter keeps when even
 // DefaultDeadLetterMaxLine bytes made it too large.
 const deadLetterMinLine = 512

@@ -70,7 +70,8 @@ type ProducerOptions struct {
 	// OnReject, when set, receives messages the brokers refused for good
 	// (too large, invalid record) before they are released; key and value
 	// are only valid during the call. Such messages are counted in
-	// Stats.Rejected and the first such error is returned by Close.
+	// Stats.Rejected; without OnReject, the first such error is also
+	// returned by Close (nothing else kept them).
 	OnReject func(key, value []byte, err error)
 	// Logger receives kafka-go's messages (Debug) and errors (Warn);
 	// nothing is logged when nil.
@@ -188,6 +189,15 @@ type Producer struct {
 	w      messageWriter
 	bufMax int // buffers grown past this are not pooled
 
+	// bal is the writer's balancer (nil for writers that do not split
+	// per partition); load is the sender's scratch for cutting writes
+	// at one kafka-go batch per partition (partbatch.go) of partBytes
+	// and partCount.
+	bal       *partitionCounter
+	load      partitionLoad
+	partBytes int64
+	partCount int
+
 	pool sync.Pool // *[]byte holding key then value
 
 	mu       sync.Mutex
@@ -251,10 +261,11 @@ func NewProducer(cfg Config, opts ProducerOptions) (*Producer, error) {
 	if err != nil {
 		return nil, err
 	}
+	bal := &partitionCounter{}
 	w := &kafka.Writer{
 		Addr:     cfg.Addr(),
 		Topic:    opts.Topic,
-		Balancer: &kafka.Murmur2Balancer{},
+		Balancer: bal,
 		// The Producer batches by size and time itself and hands kafka-go
 		// one batch per call; kafka-go then only splits it per partition.
 		// Its own timer would otherwise hold every partial per-partition
@@ -280,7 +291,7 @@ func NewProducer(cfg Config, opts ProducerOptions) (*Producer, error) {
 			l.Warn(fmt.Sprintf(msg, args...), "component", "kafka-go", "topic", opts.Topic)
 		})
 	}
-	return newProducer(opts, w), nil
+	return newProducer(opts, w, bal), nil
 }
 
 // partitionBatchSize is kafka-go's per-partition BatchSize. kafka-go
@@ -295,21 +306,27 @@ func partitionBatchSize(o ProducerOptions) int {
 	return min(o.BatchSize, max(int(o.MaxMessageBytes/512), 100))
 }
 
-// newProducer starts a Producer on w; opts must have its defaults set.
-func newProducer(opts ProducerOptions, w messageWriter) *Producer {
+// newProducer starts a Producer on w, whose balancer is bal (nil: w
+// does not split writes per partition); opts must have its defaults set.
+func newProducer(opts ProducerOptions, w messageWriter, bal *partitionCounter) *Producer {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Producer{
-		opts:     opts,
-		w:        w,
-		bufMax:   64 << 10,
-		space:    make(chan struct{}),
-		settled:  make(chan struct{}),
-		nextSeq:  1,
-		wake:     make(chan struct{}, 1),
-		closing:  make(chan struct{}),
-		done:     make(chan struct{}),
-		abort:    cancel,
-		writeCtx: ctx,
+		opts: opts,
+		w:    w,
+		bal:  bal,
+		// A tenth below kafka-go's byte limit: its per-message framing
+		// is a little more than messageOverhead for some records.
+		partBytes: (opts.MaxMessageBytes + messageOverhead) * 9 / 10,
+		partCount: partitionBatchSize(opts),
+		bufMax:    64 << 10,
+		space:     make(chan struct{}),
+		settled:   make(chan struct{}),
+		nextSeq:   1,
+		wake:      make(chan struct{}, 1),
+		closing:   make(chan struct{}),
+		done:      make(chan struct{}),
+		abort:     cancel,
+		writeCtx:  ctx,
 	}
 	go p.run()
 	return p
@@ -562,15 +579,7 @@ func (p *Producer) nextBatch(batch []pending, timer *time.Timer) []pending {
 		due := n >= p.opts.BatchSize || p.queueB >= p.opts.BatchBytes ||
 			(n > 0 && (closing || time.Since(p.firstAt) >= p.opts.BatchTimeout))
 		if due {
-			var bytes int64
-			i := 0
-			for ; i < n && i < p.opts.BatchSize; i++ {
-				s := p.queue[i].size
-				if i > 0 && bytes+s > p.opts.BatchBytes {
-					break
-				}
-				bytes += s
-			}
+			i, bytes := p.cut(n)
 			batch = append(batch, p.queue[:i]...)
 			p.inFlight = batch[0].seq
 			// Slide the rest down rather than reslicing, so the queue's
@@ -613,6 +622,38 @@ func (p *Producer) nextBatch(batch []pending, timer *time.Timer) []pending {
 			continue
 		}
 	}
+}
+
+// cut returns how many of the n queued messages the next write takes, and
+// their bytes: at most BatchSize and BatchBytes in all, and no more for
+// any partition than one kafka-go batch holds (partbatch.go). At least
+// one message. p.mu must be held.
+func (p *Producer) cut(n int) (i int, bytes int64) {
+	parts := 0
+	if p.bal != nil {
+		// Before the first write the count is unknown: cut as if
+		// everything went to one partition.
+		parts = max(int(p.bal.n.Load()), 1)
+		p.load.reset(parts)
+	}
+	for ; i < n && i < p.opts.BatchSize; i++ {
+		m := p.queue[i]
+		if i > 0 && bytes+m.size > p.opts.BatchBytes {
+			break
+		}
+		if parts > 0 {
+			var key []byte
+			if m.key >= 0 {
+				key = (*m.buf)[:m.key]
+			}
+			k := p.bal.partitionOf(key, parts, p.load.ids)
+			if !p.load.fits(k, m.size, p.partBytes, p.partCount) && i > 0 {
+				break
+			}
+		}
+		bytes += m.size
+	}
+	return i, bytes
 }
 
 // settle accounts for a written batch: delivered and rejected messages are
@@ -666,7 +707,7 @@ func (p *Producer) settle(batch []pending, err error) bool {
 	if err != nil {
 		p.lastErr = fmt.Errorf("kafka producer: write to %s: %w", p.opts.Topic, err)
 	}
-	if firstReject != nil && p.firstErr == nil {
+	if firstReject != nil && p.firstErr == nil && p.opts.OnReject == nil {
 		p.firstErr = fmt.Errorf("kafka producer: %d messages rejected by %s: %w", rejected, p.opts.Topic, firstReject)
 	}
 	if len(retry) > 0 {

@@ -1,11 +1,13 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,7 +82,7 @@ func testProducer(t *testing.T, opts ProducerOptions, w *fakeWriter) *Producer {
 		opts.WriteBackoffMax = 5 * time.Millisecond
 	}
 	opts.setDefaults()
-	p := newProducer(opts, w)
+	p := newProducer(opts, w, nil)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -329,44 +331,59 @@ func TestProducerRetriesUntilDelivered(t *testing.T) {
 	}
 }
 
+// TestProducerRejectsPermanentFailures: a message the broker refused for
+// good is released, counted and handed to OnReject; Close reports the
+// refusal only when no OnReject took it.
 func TestProducerRejectsPermanentFailures(t *testing.T) {
 	t.Parallel()
-	w := &fakeWriter{fail: func(call int, msgs []kafka.Message) error {
-		werrs := make(kafka.WriteErrors, len(msgs))
-		for i, m := range msgs {
-			if strings.Contains(string(m.Value), "huge") {
-				werrs[i] = kafka.MessageSizeTooLarge
+	for _, handled := range []bool{true, false} {
+		t.Run(fmt.Sprint("OnReject=", handled), func(t *testing.T) {
+			t.Parallel()
+			w := &fakeWriter{fail: func(call int, msgs []kafka.Message) error {
+				werrs := make(kafka.WriteErrors, len(msgs))
+				for i, m := range msgs {
+					if strings.Contains(string(m.Value), "huge") {
+						werrs[i] = kafka.MessageSizeTooLarge
+					}
+				}
+				return werrs
+			}}
+			var mu sync.Mutex
+			var rejected []string
+			opts := ProducerOptions{BatchSize: 10}
+			if handled {
+				opts.OnReject = func(key, value []byte, err error) {
+					mu.Lock()
+					defer mu.Unlock()
+					rejected = append(rejected, fmt.Sprintf("%s=%s: %v", key, value, errors.Is(err, kafka.MessageSizeTooLarge)))
+				}
 			}
-		}
-		return werrs
-	}}
-	var mu sync.Mutex
-	var rejected []string
-	p := testProducer(t, ProducerOptions{BatchSize: 10, OnReject: func(key, value []byte, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		rejected = append(rejected, fmt.Sprintf("%s=%s: %v", key, value, errors.Is(err, kafka.MessageSizeTooLarge)))
-	}}, w)
-	ctx := context.Background()
-	for _, v := range []string{"a", "huge", "b"} {
-		if err := p.PublishRaw(ctx, []byte(v), []byte(v)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	err := p.Close(cctx)
-	if !errors.Is(err, kafka.MessageSizeTooLarge) || !strings.Contains(err.Error(), "1 messages rejected") {
-		t.Fatalf("Close = %v, want the rejection", err)
-	}
-	if len(w.delivered()) != 2 {
-		t.Errorf("delivered %d, want 2", len(w.delivered()))
-	}
-	if len(rejected) != 1 || rejected[0] != "huge=huge: true" {
-		t.Errorf("OnReject saw %q", rejected)
-	}
-	if st := p.Stats(); st.Rejected != 1 || st.Delivered != 2 || st.Buffered != 0 {
-		t.Errorf("Stats = %+v", st)
+			p := testProducer(t, opts, w)
+			ctx := context.Background()
+			for _, v := range []string{"a", "huge", "b"} {
+				if err := p.PublishRaw(ctx, []byte(v), []byte(v)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			err := p.Close(cctx)
+			if handled && err != nil {
+				t.Fatalf("Close = %v, want nil: OnReject took the refusal", err)
+			}
+			if !handled && (!errors.Is(err, kafka.MessageSizeTooLarge) || !strings.Contains(err.Error(), "1 messages rejected")) {
+				t.Fatalf("Close = %v, want the rejection", err)
+			}
+			if len(w.delivered()) != 2 {
+				t.Errorf("delivered %d, want 2", len(w.delivered()))
+			}
+			if handled && (len(rejected) != 1 || rejected[0] != "huge=huge: true") {
+				t.Errorf("OnReject saw %q", rejected)
+			}
+			if st := p.Stats(); st.Rejected != 1 || st.Delivered != 2 || st.Buffered != 0 {
+				t.Errorf("Stats = %+v", st)
+			}
+		})
 	}
 }
 
@@ -606,5 +623,78 @@ func TestFlushAfterGivingUp(t *testing.T) {
 	}
 	if err := p.Flush(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Errorf("Flush = %v, want ErrClosed", err)
+	}
+}
+
+// TestProducerKeepsPartitionOrderAcrossFailedBatches: kafka-go sends a
+// partition's batches one after another and goes on after one failed
+// for good; a retry of the failed one then lands after the next, and a
+// consumer that skips by source position (detect's replay check) loses
+// it. The writer here splits writes per partition as kafka-go does and,
+// on its first write, fails each partition's first batch only (a broker
+// coming back between two batches). Each partition must still get its
+// messages in publish order: the Producer cuts writes at one batch per
+// partition, so a partition's messages in a write fail or succeed
+// together.
+func TestProducerKeepsPartitionOrderAcrossFailedBatches(t *testing.T) {
+	t.Parallel()
+	const parts = 3
+	bal := &partitionCounter{}
+	bal.n.Store(parts) // as after a first write
+	ids := []int{0, 1, 2}
+	opts := ProducerOptions{MaxMessageBytes: 64 << 10, WriteBackoffMin: time.Millisecond, WriteBackoffMax: 5 * time.Millisecond}
+	opts.setDefaults()
+	maxBytes, maxCount := opts.MaxMessageBytes+messageOverhead, partitionBatchSize(opts)
+	w := &fakeWriter{fail: func(call int, msgs []kafka.Message) error {
+		if call > 1 {
+			return nil
+		}
+		// kafka-go's split: per partition, batches of maxCount messages
+		// and maxBytes; fail every partition's first batch.
+		werrs := make(kafka.WriteErrors, len(msgs))
+		bytes, count, batch := make([]int64, parts), make([]int, parts), make([]int, parts)
+		for i, m := range msgs {
+			k := bal.partitionOf(m.Key, parts, ids)
+			size := int64(len(m.Key)+len(m.Value)) + messageOverhead
+			if count[k] > 0 && (bytes[k]+size > maxBytes || count[k] >= maxCount) {
+				batch[k]++
+				bytes[k], count[k] = 0, 0
+			}
+			bytes[k], count[k] = bytes[k]+size, count[k]+1
+			if batch[k] == 0 {
+				werrs[i] = kafka.NotLeaderForPartition
+			}
+		}
+		return werrs
+	}}
+	p := newProducer(opts, w, bal)
+	ctx := context.Background()
+	value := bytes.Repeat([]byte("v"), 2000)
+	for i := range 400 {
+		v := append(strconv.AppendInt(nil, int64(i), 10), value...)
+		if err := p.PublishRaw(ctx, []byte("client-"+strconv.Itoa(i%37)), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := p.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	last := make([]int, parts)
+	for k := range last {
+		last[k] = -1
+	}
+	got := w.delivered()
+	for _, m := range got {
+		k := bal.partitionOf(m.Key, parts, ids)
+		n, _ := strconv.Atoi(string(bytes.TrimRight(m.Value, "v")))
+		if n <= last[k] {
+			t.Fatalf("partition %d: message %d after %d", k, n, last[k])
+		}
+		last[k] = n
+	}
+	if len(got) != 400 {
+		t.Errorf("%d delivered, want 400", len(got))
 	}
 }

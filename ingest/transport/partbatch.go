@@ -1,0 +1,86 @@
+package transport
+
+import (
+	"sync/atomic"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// One write, one batch per partition.
+//
+// kafka-go splits a write into batches per partition and sends a
+// partition's batches one after another; when one fails for good (its
+// attempts spent while a broker restarts) it goes on with the next, which
+// may succeed. The failed messages, queued again, would then land after
+// later ones of their partition, and a consumer that skips what it has
+// already seen by source position (detect's replay check) would skip them
+// as replays. So the Producer cuts its writes such that no partition gets
+// more than one of kafka-go's batches: all of a partition's messages in a
+// write succeed or fail together, and a retry comes before anything newer.
+
+// partitionCounter is the writer's balancer: Murmur2, as Java clients
+// partition, remembering how many partitions the topic had at the last
+// write, which lets the Producer tell where its messages will go.
+type partitionCounter struct {
+	kafka.Murmur2Balancer
+	n atomic.Int32
+}
+
+// Balance picks msg's partition and notes the partition count.
+func (b *partitionCounter) Balance(msg kafka.Message, partitions ...int) int {
+	b.n.Store(int32(len(partitions)))
+	return b.Murmur2Balancer.Balance(msg, partitions...)
+}
+
+// partitionOf is the partition of key among n, as Balance picks it for a
+// topic whose partitions are 0..n-1, or -1 for a nil key (any partition).
+func (b *partitionCounter) partitionOf(key []byte, n int, ids []int) int {
+	if key == nil {
+		return -1
+	}
+	return b.Murmur2Balancer.Balance(kafka.Message{Key: key}, ids[:n]...)
+}
+
+// partitionLoad tracks, while a write is assembled, what each partition
+// would get, against the limits of one kafka-go batch.
+type partitionLoad struct {
+	bytes []int64
+	count []int
+	ids   []int
+	// anyBytes, anyCount: messages without a key, which may go anywhere.
+	anyBytes int64
+	anyCount int
+}
+
+// reset prepares l for a write to n partitions.
+func (l *partitionLoad) reset(n int) {
+	if cap(l.bytes) < n {
+		l.bytes, l.count, l.ids = make([]int64, n), make([]int, n), make([]int, n)
+		for i := range l.ids {
+			l.ids[i] = i
+		}
+	}
+	l.bytes, l.count, l.ids = l.bytes[:n], l.count[:n], l.ids[:n]
+	clear(l.bytes)
+	clear(l.count)
+	l.anyBytes, l.anyCount = 0, 0
+}
+
+// fits reports whether a message of size bytes for partition k (-1: any)
+// still fits one batch of maxBytes and maxCount there, and if so counts it.
+func (l *partitionLoad) fits(k int, size int64, maxBytes int64, maxCount int) bool {
+	if k < 0 {
+		for i := range l.bytes {
+			if l.bytes[i]+l.anyBytes+size > maxBytes || l.count[i]+l.anyCount+1 > maxCount {
+				return false
+			}
+		}
+		l.anyBytes, l.anyCount = l.anyBytes+size, l.anyCount+1
+		return true
+	}
+	if l.bytes[k]+l.anyBytes+size > maxBytes || l.count[k]+l.anyCount+1 > maxCount {
+		return false
+	}
+	l.bytes[k], l.count[k] = l.bytes[k]+size, l.count[k]+1
+	return true
+}
