@@ -43,7 +43,9 @@ func (a *Analysis) startProgress(ctx context.Context, sorting bool, st *counters
 				return
 			case <-t.C:
 			}
-			report(p.report(sorting, start, a.st.incidents.Load()))
+			if pr := p.report(sorting, start, a.st.incidents.Load()); pr.File != "" {
+				report(pr) // nothing to say before the first input is open
+			}
 		}
 	}()
 	return p
