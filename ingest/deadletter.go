@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -21,11 +22,20 @@ import (
 // A line longer than the writer's limit (SetMaxLine) is kept cut to it, and
 // the record says so: "line_truncated":true,"line_bytes":<its length>.
 //
+// Credentials are redacted before anything is written (RedactLine): the
+// values of sensitive query parameters, headers and JSON keys, JWTs, and
+// what follows Bearer or Basic become REDACTED, and the record says
+// "line_redacted":true. So a dead letter, on disk or on the dead-letter
+// topic, is the line as it was except for its secrets (and line_base64
+// holds the redacted bytes); line_bytes is the length of the line as it
+// was received.
+//
 // It is safe for concurrent use; call Flush before closing what it writes to.
 type DeadLetterWriter struct {
 	mu      sync.Mutex
 	w       *bufio.Writer
 	buf     []byte
+	red     []byte // the redacted line
 	count   int64
 	maxLine int // 0: lines are kept whole
 	now     func() time.Time
@@ -61,8 +71,12 @@ func (d *DeadLetterWriter) Write(source string, r Reject) error {
 	b = append(b, `,"line_no":`...)
 	b = strconv.AppendInt(b, r.Line, 10)
 	b = append(b, `,"reason":`...)
-	b = AppendJSONString(b, r.Reason)
-	text := r.Text
+	d.red = RedactLine(d.red[:0], stringBytes(r.Reason)) // a parser's reason may quote the line
+	b = AppendJSONString(b, bytesString(d.red))
+	// Redact the whole line before cutting it: a cut could leave a JWT
+	// without the dot that makes it recognisable.
+	d.red = RedactLine(d.red[:0], r.Text)
+	text, redacted := d.red, !bytes.Equal(d.red, r.Text)
 	if d.maxLine > 0 && len(text) > d.maxLine {
 		text = truncateBytes(text, d.maxLine)
 	}
@@ -74,7 +88,10 @@ func (d *DeadLetterWriter) Write(source string, r Reject) error {
 		b = base64.StdEncoding.AppendEncode(b, text)
 		b = append(b, '"')
 	}
-	if len(text) < len(r.Text) {
+	if redacted {
+		b = append(b, `,"line_redacted":true`...)
+	}
+	if len(text) < len(d.red) {
 		b = append(b, `,"line_truncated":true,"line_bytes":`...)
 		b = strconv.AppendInt(b, int64(len(r.Text)), 10)
 	}

@@ -55,3 +55,64 @@ func TestDeadLetterWriter(t *testing.T) {
 		}
 	}
 }
+
+// TestSecurityDeadLetterRedacted: a line no parser accepts still has its
+// credentials redacted before the dead letter is written (on disk or to
+// the dead-letter topic, which share this writer).
+func TestSecurityDeadLetterRedacted(t *testing.T) {
+	t.Parallel()
+	const (
+		jwt    = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyLTg4MTIifQ.c2lnbmF0dXJl"
+		basic  = "YWxpY2U6d29uZGVybGFuZA=="
+		apiKey = "sk_live_51Hx9KzLmNoPqRsTuVwXyZ012345"
+	)
+	secrets := []string{jwt, basic, apiKey, "hunter2", "opaque-abc-123", "Zm9vYmFy"}
+	lines := []struct {
+		name string
+		text []byte
+	}{
+		{"combined with a garbled time", []byte(`203.0.113.7 - - [23/Nov/2026:10:00 "GET /login?user=a&password=hunter2&api_key=` + apiKey +
+			` HTTP/1.1" 200 5 "https://app.example/cb?access_token=` + jwt + `" "curl/8" "Authorization: Bearer opaque-abc-123"`)},
+		{"json cut short", []byte(`{"time":"2026-11-23T10:00:00Z","http_authorization":"Basic ` + basic + `","request":"GET /x?sig=Zm9vYmFy`)},
+		{"not utf-8", append([]byte("\xff\xfe GET /a?token="+jwt+" Bearer "), []byte(basic)...)},
+		{"cut by the limit", []byte(strings.Repeat("x", 90) + " token=" + jwt)},
+	}
+	d, err := NewDecoder(DecoderOptions{Format: "nginx_combined"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines {
+		t.Run(l.name, func(t *testing.T) {
+			var ev Event
+			derr := d.Decode(l.text, &ev)
+			if derr == nil {
+				t.Fatalf("line parsed: %s", l.text)
+			}
+			var buf bytes.Buffer
+			w := NewDeadLetterWriter(&buf)
+			w.SetMaxLine(100)
+			if err := w.Write("edge", Reject{Line: 1, Reason: derr.Error(), Text: l.text}); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			var rec struct {
+				Line       string `json:"line"`
+				LineBase64 []byte `json:"line_base64"`
+				Redacted   bool   `json:"line_redacted"`
+			}
+			if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+				t.Fatalf("record is not JSON: %v: %s", err, buf.Bytes())
+			}
+			for _, s := range secrets {
+				if strings.Contains(buf.String(), s) || bytes.Contains(rec.LineBase64, []byte(s)) {
+					t.Errorf("secret %q kept: %s", s, buf.Bytes())
+				}
+			}
+			if !rec.Redacted || !strings.Contains(rec.Line+string(rec.LineBase64), "RED") {
+				t.Errorf("record does not say it was redacted: %s", buf.Bytes())
+			}
+		})
+	}
+}

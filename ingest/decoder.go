@@ -63,6 +63,9 @@ func NewDecoder(opts DecoderOptions) (*Decoder, error) {
 		d.now = time.Now
 	}
 	var err error
+	if opts.ParserOptions.VerifiedField == "" {
+		opts.ParserOptions.VerifiedField = opts.Normalizer.Identity.VerifiedField
+	}
 	if opts.Format == "" || opts.Format == "auto" {
 		d.parser = NewAutoParser(opts.ParserOptions)
 	} else if d.parser, err = NewParser(opts.Format, opts.ParserOptions); err != nil {

@@ -15,7 +15,7 @@ type ClientKind uint8
 const (
 	ClientUnknown ClientKind = iota
 	ClientAPIKey             // a keyed HMAC of an API key, or a gateway's consumer/key id
-	ClientJWTSub             // the "sub" claim of a JWT or an authorizer principal
+	ClientJWTSub             // a subject the gateway verified: a JWT "sub", an authorizer principal, a Basic or authenticated user
 	ClientMTLS               // the subject of a client certificate
 	ClientToken              // a keyed HMAC of an opaque bearer token
 	ClientIP                 // the remote IP address
@@ -89,6 +89,12 @@ type Event struct {
 	ClientKey  string     // who made the request: see ClientKind; never a secret in clear
 	ClientKind ClientKind // how ClientKey was derived
 	RemoteIP   netip.Addr // the client's address, X-Forwarded-For honoured only from trusted proxies
+	// ClaimedSubject is "c_" and a keyed HMAC of an identity the request
+	// claimed but nobody vouched for (the "sub" of a JWT or the user of a
+	// Basic header the gateway is not known to have verified): such a
+	// claim never becomes the client key, and is never kept in clear.
+	// It is not (yet) part of the wire encoding.
+	ClaimedSubject string
 
 	Method     string
 	Host       string
@@ -134,13 +140,22 @@ type RawFields struct {
 	XForwardedFor string // the X-Forwarded-For header as logged
 	APIKey        string // an API key in clear: hashed, never kept
 	APIKeyID      string // a gateway's non-secret key or consumer id
-	Authorization string // an Authorization header: hashed or reduced to a JWT sub, never kept
+	Authorization string // an Authorization header: hashed, reduced to a verified subject, or its claim HMAC'd; never kept
 	JWTSub        string // a subject a gateway already extracted from a verified token
 	MTLSSubject   string // a client certificate subject
 	AuthOutcome   AuthOutcome
 	Version       string // an API version header
 	RawQuery      string // the query as logged, before redaction
 	Target        string // request target (path?query) when the log has it as one field
+	// ClaimedUser is a user name the log gives without saying the gateway
+	// verified it (Traefik's ClientUsername, which a client sets with
+	// http://name@host/ when no auth middleware runs): a claim, like a
+	// Basic user.
+	ClaimedUser string
+	// IdentityVerified is the value of the log field or header the
+	// gateway sets once it verified the caller's credentials
+	// (NormalizerOptions.Identity.VerifiedField), as logged.
+	IdentityVerified string
 }
 
 // Reset clears the event for reuse, keeping its scratch capacity.
@@ -165,7 +180,7 @@ func (e *Event) AppendString(b []byte) string { return e.appendScratch(b) }
 func (e *Event) Clone() Event {
 	c := *e
 	c.scratch = nil
-	n := len(e.Source) + len(e.Format) + len(e.ClientKey) + len(e.Method) + len(e.Host) +
+	n := len(e.Source) + len(e.Format) + len(e.ClientKey) + len(e.ClaimedSubject) + len(e.Method) + len(e.Host) +
 		len(e.Path) + len(e.Route) + len(e.Query) + len(e.UserAgent) + len(e.Referer) +
 		len(e.Scheme) + len(e.TLSVersion) + len(e.APIVersion) + len(e.RequestID)
 	buf := make([]byte, 0, n)
@@ -178,6 +193,7 @@ func (e *Event) Clone() Event {
 		return bytesString(buf[start:len(buf):len(buf)])
 	}
 	c.Source, c.Format, c.ClientKey = own(e.Source), own(e.Format), own(e.ClientKey)
+	c.ClaimedSubject = own(e.ClaimedSubject)
 	c.Method, c.Host, c.Path, c.Route = own(e.Method), own(e.Host), own(e.Path), own(e.Route)
 	c.Query, c.UserAgent, c.Referer = own(e.Query), own(e.UserAgent), own(e.Referer)
 	c.Scheme, c.TLSVersion, c.APIVersion, c.RequestID = own(e.Scheme), own(e.TLSVersion), own(e.APIVersion), own(e.RequestID)

@@ -8,10 +8,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -529,4 +532,192 @@ func BenchmarkHTTPSourceLines(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*lines)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// lineSink is a Handler keeping the lines' text.
+type lineSink struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (s *lineSink) Line(_ context.Context, l *Line) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lines = append(s.lines, string(l.Text))
+	return nil
+}
+
+func (s *lineSink) Event(context.Context, *Event) (string, error) { return "", nil }
+func (s *lineSink) Durable(context.Context) error                 { return nil }
+
+func (s *lineSink) got() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.lines)
+}
+
+// startHTTPListener runs l until the test ends and returns its address
+// and what it took.
+func startHTTPListener(t *testing.T, l *HTTPListener) (string, *lineSink) {
+	t.Helper()
+	addrc := make(chan net.Addr, 1)
+	l.OnListen = func(a net.Addr) { addrc <- a }
+	sink := &lineSink{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx, sink) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case a := <-addrc:
+		return a.String(), sink
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("listener did not start")
+	}
+	return "", nil
+}
+
+// TestSecurityHTTPIngestHostile attacks HTTP ingest over a real HTTPS
+// listener: no token, a wrong token, a wrong method, an unknown format, an
+// oversized and a gzip-bomb body, headers trickled (slowloris), a flood
+// over the rate, a TLS 1.1 client. Each is refused with a terse answer
+// that echoes nothing of the request, and no line gets through.
+func TestSecurityHTTPIngestHostile(t *testing.T) {
+	t.Parallel()
+	const marker = "M4RK3R<script>"
+	pki := testpki.New(t)
+	l := &HTTPListener{Addr: "127.0.0.1:0", TLS: &tls.Config{Certificates: []tls.Certificate{pki.Server}},
+		Options: HTTPSourceOptions{TokenKey: testTokenKey, Tokens: []HTTPToken{{Name: "edge-a", Hash: HashToken(testTokenKey, tokenA)}},
+			Rate: 3, MaxBodyBytes: 1024}}
+	addr, sink := startHTTPListener(t, l)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.Pool}}, Timeout: 30 * time.Second}
+	post := func(method, token string, header map[string]string, body []byte) (int, string) {
+		req, _ := http.NewRequest(method, "https://"+addr+"/v1/lines?x="+url.QueryEscape(marker), bytes.NewReader(body))
+		req.Header.Set("Content-Type", "text/plain")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	terse := func(what string, code, want int, body string) {
+		t.Helper()
+		if code != want || len(body) > 64 || strings.Contains(body, "M4RK3R") || strings.Contains(body, "goroutine") {
+			t.Errorf("%s: %d %q, want %d, terse, without the request's input", what, code, body, want)
+		}
+	}
+	line := []byte(marker + "\n")
+	code, body := post("POST", "", map[string]string{"X-Gatewatch-Source": marker}, line)
+	terse("no token", code, 401, body)
+	code, body = post("POST", marker, nil, line)
+	terse("wrong token", code, 401, body)
+	code, body = post("PUT", tokenA, nil, line)
+	terse("wrong method", code, 405, body)
+	code, body = post("POST", tokenA, map[string]string{"X-Gatewatch-Format": marker}, line)
+	terse("unknown format", code, 400, body)
+	code, body = post("POST", tokenA, nil, bytes.Repeat(line, 200))
+	terse("oversized body", code, 413, body)
+	code, body = post("POST", tokenA, map[string]string{"Content-Encoding": "gzip"}, gzipBytes(make([]byte, 1<<20)))
+	terse("gzip bomb", code, 413, body)
+	limited := 0
+	for range 20 {
+		code, body = post("POST", tokenA, nil, []byte("\n"))
+		if code == 429 {
+			limited++
+			terse("over rate", code, 429, body)
+		}
+	}
+	if limited == 0 {
+		t.Error("20 quick requests at rate 3: none limited")
+	}
+	if got := sink.got(); len(got) != 0 {
+		t.Errorf("hostile requests delivered lines: %q", got)
+	}
+	if st := l.Stats(); st.Unauthorized != 2 || st.BadRequests != 2 || st.TooLarge != 2 || st.RateLimited != int64(limited) {
+		t.Errorf("refusals counted: %+v (rate limited %d)", st, limited)
+	}
+
+	t.Run("slowloris", func(t *testing.T) {
+		t.Parallel()
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.Pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		io.WriteString(c, "POST /v1/lines HTTP/1.1\r\nHost: x\r\n")
+		var err2 error
+		for time.Since(start) < 20*time.Second && err2 == nil {
+			_, err2 = io.WriteString(c, "X")
+			time.Sleep(200 * time.Millisecond)
+			if err2 == nil {
+				c.SetReadDeadline(time.Now().Add(time.Millisecond))
+				var ne net.Error
+				if _, rerr := c.Read(make([]byte, 1)); rerr != nil && !(errors.As(rerr, &ne) && ne.Timeout()) {
+					err2 = rerr
+				}
+			}
+		}
+		if err2 == nil || time.Since(start) > 10*time.Second {
+			t.Errorf("client trickling headers: closed after %v (%v), want about ReadHeaderTimeout (5s)", time.Since(start), err2)
+		}
+	})
+	t.Run("TLS 1.1", func(t *testing.T) {
+		t.Parallel()
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.Pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
+		if err == nil {
+			c.Close()
+			t.Error("a TLS 1.1 client completed the handshake")
+		}
+	})
+}
+
+// TestSecurityBearerOverPlainHTTP: an HTTPListener with bearer tokens and
+// no TLS refuses to start on an address other than loopback unless
+// AllowPlainHTTP; on loopback it serves; client certificates need TLS.
+func TestSecurityBearerOverPlainHTTP(t *testing.T) {
+	t.Parallel()
+	opts := HTTPSourceOptions{TokenKey: testTokenKey, Tokens: []HTTPToken{{Name: "edge-a", Hash: HashToken(testTokenKey, tokenA)}}}
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
+		l := &HTTPListener{Addr: addr, Options: opts}
+		if err := l.Run(context.Background(), &lineSink{}); !errors.Is(err, ErrPlainHTTPTokens) {
+			t.Errorf("%s: Run = %v, want ErrPlainHTTPTokens", addr, err)
+		}
+	}
+	cert := &HTTPListener{Addr: "127.0.0.1:0", Options: HTTPSourceOptions{RequireClientCert: true}}
+	if err := cert.Run(context.Background(), &lineSink{}); err == nil || !strings.Contains(err.Error(), "need TLS") {
+		t.Errorf("client certificates without TLS: %v", err)
+	}
+	startHTTPListener(t, &HTTPListener{Addr: "0.0.0.0:0", Options: opts, AllowPlainHTTP: true})
+	addr, sink := startHTTPListener(t, &HTTPListener{Addr: "127.0.0.1:0", Options: opts})
+	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/lines", strings.NewReader("on loopback\n"))
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("Authorization", "Bearer "+tokenA)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(sink.got()) != 1 {
+		t.Errorf("plain HTTP on loopback: %d, lines %q", resp.StatusCode, sink.got())
+	}
+	for _, a := range []string{"127.0.0.1:1", "[::1]:1", "localhost:1"} {
+		if !IsLoopbackListen(a) {
+			t.Errorf("IsLoopbackListen(%q) = false", a)
+		}
+	}
+	for _, a := range []string{"0.0.0.0:1", ":1", "example.com:1", "10.0.0.1:1", "bad"} {
+		if IsLoopbackListen(a) {
+			t.Errorf("IsLoopbackListen(%q) = true", a)
+		}
+	}
 }

@@ -90,6 +90,8 @@ const (
 	fClientVerify                   // nginx $ssl_client_verify: the subject counts only when "SUCCESS"
 	fVersion                        // API version header
 	fAWSError                       // API Gateway $context.error.message
+	fVerified                       // the configured ParserOptions.VerifiedField
+	fClaimedUser                    // a user name the request claims, not known to be verified
 )
 
 // jsonSlot is a destination in the event. Each key is primary or fallback for
@@ -121,6 +123,7 @@ const (
 	slotJWTSub
 	slotMTLS
 	slotVersion
+	slotClaimedUser
 	slotNone // not a slot: a kind that fills several or none
 )
 
@@ -163,7 +166,7 @@ var kindSlot = [...]jsonSlot{
 	fAPIKeyID: slotAPIKeyID, fAuthorization: slotAuthz, fJWTSub: slotJWTSub, fMTLSSubject: slotMTLS,
 	fVersion: slotVersion,
 	fIgnore:  slotNone, fQueryObject: slotNone, fRequestLine: slotNone, fURL: slotNone, fRouteKey: slotNone,
-	fClientVerify: slotNone, fAWSError: slotNone,
+	fClientVerify: slotNone, fAWSError: slotNone, fVerified: slotNone, fClaimedUser: slotClaimedUser,
 }
 
 // jsonSchemaSpec describes one JSON format.
@@ -218,9 +221,12 @@ func compileJSONSchema(spec jsonSchemaSpec) *jsonSchema {
 
 // newParser returns a parser for the schema; it has the registry's factory
 // signature.
-func (s *jsonSchema) newParser(ParserOptions) (Parser, error) {
+func (s *jsonSchema) newParser(opts ParserOptions) (Parser, error) {
 	p := &jsonParser{}
 	p.dec.schema = s
+	if opts.VerifiedField != "" {
+		p.dec.verified = appendFoldedKey(nil, []byte(opts.VerifiedField))
+	}
 	p.dec.key = make([]byte, 0, 128)
 	p.dec.onElem = p.dec.visitElem
 	p.dec.onParam = p.dec.visitParam
@@ -630,6 +636,8 @@ type jsonDecoder struct {
 	prefix [maxJSONDepth + 1]int // len(key) of the object path at each depth
 	field  jsonField             // table row of the key being visited
 
+	verified []byte // folded ParserOptions.VerifiedField, or nil
+
 	strong, weak uint32 // slots filled by primary / fallback keys
 	matched      int    // known keys seen, for detection
 	reason       string // why the line is rejected, once known
@@ -688,6 +696,10 @@ func (d *jsonDecoder) visitKey(k []byte, depth int) jsonAction {
 			}
 		}
 	}
+	if !f.known && d.verified != nil && d.isVerifiedKey() {
+		d.field = jsonField{kind: fVerified, slot: slotNone}
+		return actValue
+	}
 	switch {
 	case f.known:
 		d.matched++
@@ -700,6 +712,18 @@ func (d *jsonDecoder) visitKey(k []byte, depth int) jsonAction {
 		return actDescend
 	}
 	return actSkip
+}
+
+// isVerifiedKey reports whether the key being visited is the configured
+// VerifiedField: the same folded path, or a path ending in it, optionally
+// as an nginx header variable ("http_x_jwt_verified").
+func (d *jsonDecoder) isVerifiedKey() bool {
+	k := d.key
+	if !bytes.HasSuffix(k, d.verified) {
+		return false
+	}
+	k = bytes.TrimSuffix(k[:len(k)-len(d.verified)], []byte("http_"))
+	return len(k) == 0 || k[len(k)-1] == '.'
 }
 
 // visitValue implements jsonVisitor.
@@ -789,6 +813,12 @@ func (d *jsonDecoder) set(f jsonField, v []byte, t jsonparser.ValueType) {
 	case fClientVerify:
 		if s, ok := d.text(v, t); ok && s != "SUCCESS" {
 			d.verifyFailed = true
+		}
+	case fVerified:
+		if t == jsonparser.Boolean {
+			d.ev.Raw.IdentityVerified = bytesString(v) // true or false
+		} else if s, ok := d.text(v, t); ok {
+			d.ev.Raw.IdentityVerified = s
 		}
 	default:
 		s, ok := d.text(v, t)
@@ -897,6 +927,8 @@ func (d *jsonDecoder) textSlot(s jsonSlot) *string {
 		return &ev.Raw.MTLSSubject
 	case slotVersion:
 		return &ev.Raw.Version
+	case slotClaimedUser:
+		return &ev.Raw.ClaimedUser
 	}
 	return nil
 }

@@ -13,7 +13,14 @@ import (
 func init() {
 	registerParser("nginx",
 		"any nginx log_format, given verbatim as the log format option (a bare format string, the quoted parts, or the whole log_format directive; escape=json understood)",
-		func(o ParserOptions) (Parser, error) { return newLogFormatParser(o.LogFormat) })
+		func(o ParserOptions) (Parser, error) {
+			p, err := newLogFormatParser(o.LogFormat)
+			if err != nil {
+				return nil, err
+			}
+			p.setVerifiedField(o.VerifiedField)
+			return p, nil
+		})
 }
 
 // combinedLogFormat is nginx's predefined "combined" format.
@@ -439,6 +446,9 @@ type logFormatParser struct {
 	zones zoneCache
 	vals  [maxLogFormatVars]lfSpan
 	buf   []byte
+	// verified is the index in f.vars of the ParserOptions.VerifiedField
+	// variable, or -1.
+	verified int
 }
 
 type lfSpan struct{ start, end int }
@@ -451,11 +461,28 @@ func newLogFormatParser(spec string) (*logFormatParser, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &logFormatParser{f: f}
+	p := &logFormatParser{f: f, verified: -1}
 	if f.text == combinedLogFormat && f.escape == escDefault {
 		p.clf = newCLFParser("nginx", true)
 	}
 	return p, nil
+}
+
+// setVerifiedField finds the variable carrying ParserOptions.VerifiedField:
+// the name itself ($jwt_verified) or the header of that name
+// ($http_x_jwt_verified, $sent_http_..., $upstream_http_...).
+func (p *logFormatParser) setVerifiedField(name string) {
+	name = strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(name, "$")), "-", "_")
+	if name == "" {
+		return
+	}
+	for i, v := range p.f.vars {
+		switch v.name {
+		case name, "http_" + name, "sent_http_" + name, "upstream_http_" + name:
+			p.verified = i
+			return
+		}
+	}
 }
 
 func (p *logFormatParser) Format() string { return "nginx" }
@@ -687,6 +714,11 @@ func (p *logFormatParser) fillRaw(line []byte, ev *Event) {
 	r.Authorization = p.str(ev, p.val(line, lfAuthorization))
 	r.Version = p.str(ev, p.val(line, lfVersion))
 	r.JWTSub = p.str(ev, p.val(line, lfJWTSub))
+	if p.verified >= 0 {
+		if s := p.vals[p.verified]; !isDash(line[s.start:s.end]) {
+			r.IdentityVerified = p.str(ev, line[s.start:s.end])
+		}
+	}
 	if dn := p.val(line, lfSSLClientDN); dn != nil {
 		// With ssl_verify_client optional(_no_ca) nginx logs the subject of a
 		// certificate it did not verify; only a verified one is an identity.

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,14 +15,16 @@ import (
 	"github.com/buger/jsonparser"
 )
 
-// DefaultSensitiveParams are query parameters whose values are redacted
-// unless NormalizerOptions.SensitiveParams replaces the list. Matching
-// ignores case, '-' and '_'.
+// DefaultSensitiveParams are query parameters whose values are always
+// redacted, by exact name (ignoring case, percent-encoding and
+// separators). Most credential names are caught by their stems besides
+// (redact.go): this list holds those no stem covers ("code", the OAuth
+// authorization code) and documents the common ones.
 var DefaultSensitiveParams = []string{
 	"password", "passwd", "pwd", "pass", "secret", "client_secret",
 	"token", "access_token", "refresh_token", "id_token", "auth", "authorization",
 	"api_key", "apikey", "key", "signature", "sig", "session", "sessionid", "sid",
-	"code", "otp", "x-amz-signature", "x-amz-credential", "x-amz-security-token",
+	"code", "auth_code", "otp", "x-amz-signature", "x-amz-credential", "x-amz-security-token",
 }
 
 // Redacted replaces the value of a sensitive query parameter.
@@ -32,15 +35,51 @@ const Redacted = "REDACTED"
 // keys derived from credentials then change from one process to the next,
 // which is fine for tests and one-off analysis but not for a deployment).
 type NormalizerOptions struct {
-	// HMACKey keys the hash of API keys and opaque tokens. Keep it secret
-	// and stable: client baselines are keyed by its output.
+	// HMACKey keys the hash of API keys, opaque tokens and unverified
+	// identity claims. Keep it secret and stable: client baselines are
+	// keyed by its output.
 	HMACKey []byte
 	// TrustedProxies are the networks whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
-	// SensitiveParams overrides DefaultSensitiveParams when not nil.
+	// SensitiveParams are query parameters redacted besides
+	// DefaultSensitiveParams and what the stems and shapes of redact.go
+	// catch (which cannot be turned off).
 	SensitiveParams []string
 	// Source names the log source on every event, unless a parser set one.
 	Source string
+	// Identity says which identity claims the gateway verified.
+	Identity IdentityOptions
+}
+
+// IdentityOptions say when an identity claim found in a request — the
+// "sub" of a JWT bearer token, the user of a Basic Authorization header,
+// Traefik's ClientUsername (RawFields.ClaimedUser), none of which this
+// process can verify — may name the client. By default it
+// may not: the request is keyed by IP and the claim kept only as an HMAC
+// (Event.ClaimedSubject), because anyone can send a token naming anyone.
+//
+// Identities the gateway itself resolved are trusted whatever these say,
+// unless it rejected the request (401): a consumer or API-key id (Kong,
+// API Gateway), a subject it extracted from a token it verified
+// ($jwt_claim_sub, authorizer claims), a verified client certificate.
+// API keys and opaque tokens are keyed by their keyed HMAC, which no
+// client can choose to match another's without knowing its secret.
+type IdentityOptions struct {
+	// VerifiedField names the log field or request header the gateway
+	// sets once it verified the caller's credentials (e.g. x-jwt-verified
+	// or x-authenticated-user); parsers of JSON logs and nginx log_format
+	// read it (ParserOptions.VerifiedField). Logged as "1", "true", "yes",
+	// "ok", "success", "verified" or "valid", it makes the request's claim
+	// the client; as "0", "false", "no", "failed", "invalid" or the like it
+	// keeps the claim out; any other value is the verified user name
+	// itself and names the client ("user:<value>"). The field must be one
+	// the gateway writes (or strips from incoming requests), never a
+	// header a client can send as is.
+	VerifiedField string
+	// TrustClaims trusts the claims of every request the gateway did not
+	// reject, for gateways that verify every credential they pass on. A
+	// VerifiedField logged on a line still decides for that line.
+	TrustClaims bool
 }
 
 // A Normalizer derives an Event's client key, remote IP, route template,
@@ -50,12 +89,13 @@ type NormalizerOptions struct {
 // A Normalizer is not safe for concurrent use; NewNormalizer is cheap
 // enough to make one per goroutine from shared options.
 type Normalizer struct {
-	opts      NormalizerOptions
-	key       []byte
-	mac       hash.Hash
-	sensitive map[string]struct{}
-	sum       [sha256.Size]byte
-	tmp       [1024]byte
+	opts   NormalizerOptions
+	key    []byte
+	mac    hash.Hash
+	redact queryRedactor
+	sum    [sha256.Size]byte
+	tmp    [1024]byte
+	hdr    [256]byte // a JWT's decoded header
 }
 
 // NewNormalizer returns a Normalizer for opts.
@@ -67,30 +107,11 @@ func NewNormalizer(opts NormalizerOptions) (*Normalizer, error) {
 			return nil, fmt.Errorf("normalizer: random hmac key: %w", err)
 		}
 	}
-	params := opts.SensitiveParams
-	if params == nil {
-		params = DefaultSensitiveParams
+	red := defaultRedactor
+	if len(opts.SensitiveParams) > 0 {
+		red = newRedactor(append(append([]string(nil), DefaultSensitiveParams...), opts.SensitiveParams...))
 	}
-	sensitive := make(map[string]struct{}, len(params))
-	for _, p := range params {
-		sensitive[foldParam(p)] = struct{}{}
-	}
-	return &Normalizer{opts: opts, key: key, mac: hmac.New(sha256.New, key), sensitive: sensitive}, nil
-}
-
-func foldParam(p string) string {
-	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if c == '-' || c == '_' {
-			continue
-		}
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
+	return &Normalizer{opts: opts, key: key, mac: hmac.New(sha256.New, key), redact: queryRedactor{r: red}}, nil
 }
 
 // Normalize completes ev in place. It never fails: what cannot be derived
@@ -114,7 +135,7 @@ func (n *Normalizer) Normalize(ev *Event) {
 	if ev.Raw.RawQuery != "" {
 		ev.Query = n.redactQuery(ev, ev.Raw.RawQuery)
 	}
-	if i := strings.IndexByte(ev.Referer, '?'); i >= 0 && n.hasSensitive(ev.Referer[i+1:]) {
+	if i := strings.IndexByte(ev.Referer, '?'); i >= 0 && n.redact.hasSensitive(ev.Referer[i+1:]) {
 		// A referer is another page's URL: its tokens are as secret as ours.
 		start := len(ev.scratch)
 		ev.scratch = append(ev.scratch, ev.Referer[:i+1]...)
@@ -155,6 +176,7 @@ func boundInputs(ev *Event) {
 // the header, so only hops added by our own proxies are believed.
 func (n *Normalizer) remoteIP(ev *Event) {
 	if ev.RemoteIP.IsValid() {
+		ev.RemoteIP = ev.RemoteIP.WithZone("") // see parseHostIP
 		return
 	}
 	peer, ok := parseHostIP(ev.Raw.RemoteAddr)
@@ -203,101 +225,41 @@ func (n *Normalizer) trusted(ip netip.Addr) bool {
 	return false
 }
 
-// parseHostIP parses "1.2.3.4", "1.2.3.4:5678", "[::1]:80" or "::1".
+// parseHostIP parses "1.2.3.4", "1.2.3.4:5678", "[::1]:80" or "::1". An
+// IPv6 zone ("fe80::1%eth0") is dropped: it names an interface of the
+// host that logged the address, not the client, and is as long as the
+// sender likes.
 func parseHostIP(s string) (netip.Addr, bool) {
 	if s == "" || s == "-" {
 		return netip.Addr{}, false
 	}
 	if ip, err := netip.ParseAddr(s); err == nil {
-		return ip.Unmap(), true
+		return ip.WithZone("").Unmap(), true
 	}
 	if s[0] == '[' {
 		if i := strings.IndexByte(s, ']'); i > 0 {
 			ip, err := netip.ParseAddr(s[1:i])
-			return ip, err == nil
+			return ip.WithZone(""), err == nil
 		}
 		return netip.Addr{}, false
 	}
 	if i := strings.LastIndexByte(s, ':'); i > 0 && strings.IndexByte(s[:i], ':') < 0 {
 		ip, err := netip.ParseAddr(s[:i])
-		return ip.Unmap(), err == nil
+		return ip.WithZone("").Unmap(), err == nil
 	}
 	return netip.Addr{}, false
 }
 
-// redactQuery returns q with sensitive values replaced by Redacted. When
-// nothing is sensitive it returns q itself, without copying.
+// redactQuery returns q with sensitive values replaced by Redacted (see
+// redact.go). When nothing is sensitive it returns q itself, without
+// copying.
 func (n *Normalizer) redactQuery(ev *Event, q string) string {
-	if !n.hasSensitive(q) {
+	if !n.redact.hasSensitive(q) {
 		return q
 	}
 	start := len(ev.scratch)
-	rest := q
-	for first := true; ; first = false {
-		var pair string
-		if i := strings.IndexByte(rest, '&'); i >= 0 {
-			pair, rest = rest[:i], rest[i+1:]
-		} else {
-			pair, rest = rest, ""
-		}
-		if !first {
-			ev.scratch = append(ev.scratch, '&')
-		}
-		k, _, hasValue := strings.Cut(pair, "=")
-		if hasValue && n.isSensitive(k) {
-			ev.scratch = append(ev.scratch, k...)
-			ev.scratch = append(ev.scratch, '=')
-			ev.scratch = append(ev.scratch, Redacted...)
-		} else {
-			ev.scratch = append(ev.scratch, pair...)
-		}
-		if rest == "" {
-			break
-		}
-	}
+	ev.scratch = n.redact.appendRedactedQuery(ev.scratch, q)
 	return bytesString(ev.scratch[start:])
-}
-
-func (n *Normalizer) hasSensitive(q string) bool {
-	for q != "" {
-		var pair string
-		if i := strings.IndexByte(q, '&'); i >= 0 {
-			pair, q = q[:i], q[i+1:]
-		} else {
-			pair, q = q, ""
-		}
-		if k, _, ok := strings.Cut(pair, "="); ok && n.isSensitive(k) {
-			return true
-		}
-	}
-	return false
-}
-
-func (n *Normalizer) isSensitive(k string) bool {
-	var buf [40]byte
-	j := 0
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if c == '-' || c == '_' {
-			continue
-		}
-		if c == '%' && i+2 < len(k) { // %5F is '_', %2D is '-'
-			if h := k[i+1 : i+3]; h == "5F" || h == "5f" || h == "2D" || h == "2d" {
-				i += 2
-				continue
-			}
-		}
-		if j == len(buf) {
-			return false
-		}
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		buf[j] = c
-		j++
-	}
-	_, ok := n.sensitive[string(buf[:j])]
-	return ok
 }
 
 // pathVersion finds an API version segment such as v1, v2 or v1.2 among the
@@ -339,7 +301,7 @@ func (n *Normalizer) auth(ev *Event) {
 	case ev.Status == 403:
 		ev.Auth = AuthForbidden
 	case ev.Raw.APIKey != "" || ev.Raw.APIKeyID != "" || ev.Raw.Authorization != "" ||
-		ev.Raw.JWTSub != "" || ev.Raw.MTLSSubject != "":
+		ev.Raw.JWTSub != "" || ev.Raw.MTLSSubject != "" || ev.Raw.ClaimedUser != "":
 		ev.Auth = AuthOK
 	default:
 		ev.Auth = AuthNone
@@ -350,35 +312,15 @@ func (n *Normalizer) auth(ev *Event) {
 // credential the gateway rejected (401) is an unverified claim, not an
 // identity: such requests are keyed by IP, so a credential-stuffing run
 // shows up as one client with many failures rather than many clients with
-// one each.
+// one each. A claim only the client makes (a JWT's "sub", a Basic user) is
+// no identity either unless IdentityOptions say the gateway verified it.
 func (n *Normalizer) clientKey(ev *Event) {
-	r := &ev.Raw
-	verified := ev.Auth != AuthFailed
-	switch {
-	case verified && r.APIKeyID != "":
-		ev.ClientKey, ev.ClientKind = n.prefixed(ev, "key:", r.APIKeyID), ClientAPIKey
-		return
-	case verified && r.APIKey != "":
-		ev.ClientKey, ev.ClientKind = n.hmacKey(ev, "k_", r.APIKey), ClientAPIKey
-		return
-	case verified && r.JWTSub != "":
-		ev.ClientKey, ev.ClientKind = n.prefixed(ev, "sub:", r.JWTSub), ClientJWTSub
-		return
-	case verified && r.MTLSSubject != "":
-		ev.ClientKey, ev.ClientKind = n.prefixed(ev, "mtls:", r.MTLSSubject), ClientMTLS
-		return
-	case verified && r.Authorization != "":
-		if sub := n.bearerSubject(r.Authorization); sub != nil {
-			ev.ClientKey, ev.ClientKind = n.prefixed(ev, "sub:", bytesString(sub)), ClientJWTSub
-			return
-		}
-		if user := basicUser(r.Authorization, n.tmp[:]); user != nil {
-			ev.ClientKey, ev.ClientKind = n.prefixed(ev, "user:", bytesString(user)), ClientJWTSub
-			return
-		}
-		ev.ClientKey, ev.ClientKind = n.hmacKey(ev, "t_", r.Authorization), ClientToken
+	if ev.Auth == AuthFailed {
+		n.authorizationKey(ev, false) // only to keep the claim, hashed
+	} else if n.credentialKey(ev) {
 		return
 	}
+	r := &ev.Raw
 	if ev.RemoteIP.IsValid() {
 		start := len(ev.scratch)
 		ev.scratch = ev.RemoteIP.AppendTo(ev.scratch)
@@ -398,6 +340,103 @@ func (n *Normalizer) clientKey(ev *Event) {
 		return
 	}
 	ev.ClientKey, ev.ClientKind = "unknown", ClientUnknown
+}
+
+// credentialKey sets the client key from the request's credentials and
+// reports whether it did: identities the gateway resolved first, then
+// what the Authorization header proves.
+func (n *Normalizer) credentialKey(ev *Event) bool {
+	r := &ev.Raw
+	switch said, user := verifiedValue(r.IdentityVerified); {
+	case r.APIKeyID != "":
+		ev.ClientKey, ev.ClientKind = n.prefixed(ev, "key:", r.APIKeyID), ClientAPIKey
+	case r.APIKey != "":
+		ev.ClientKey, ev.ClientKind = n.hmacKey(ev, "k_", r.APIKey), ClientAPIKey
+	case r.JWTSub != "":
+		ev.ClientKey, ev.ClientKind = n.prefixed(ev, "sub:", r.JWTSub), ClientJWTSub
+	case said == verifiedYes && user != "":
+		ev.ClientKey, ev.ClientKind = n.prefixed(ev, "user:", user), ClientJWTSub
+	case r.MTLSSubject != "":
+		ev.ClientKey, ev.ClientKind = n.prefixed(ev, "mtls:", r.MTLSSubject), ClientMTLS
+	case r.Authorization != "" || r.ClaimedUser != "":
+		trusted := said == verifiedYes || said == verifiedUnsaid && n.opts.Identity.TrustClaims
+		return n.authorizationKey(ev, trusted)
+	default:
+		return false
+	}
+	return true
+}
+
+// authorizationKey keys ev by its Authorization header (or a user name
+// the log claims) and reports whether it did. A JWT's subject or a user
+// (Basic, or ClaimedUser) names the client only when trusted, and never
+// for a token whose "alg" is none or missing: anyone can mint one. An
+// untrusted claim is kept as an HMAC in Event.ClaimedSubject. An opaque
+// token is keyed by its HMAC; anything else falls back to the address.
+func (n *Normalizer) authorizationKey(ev *Event, trusted bool) bool {
+	authz := ev.Raw.Authorization
+	prefix, claim, isJWT, signed := n.claim(ev)
+	switch {
+	case claim != nil && trusted && signed:
+		ev.ClientKey, ev.ClientKind = n.prefixed(ev, prefix, bytesString(claim)), ClientJWTSub
+		return true
+	case claim != nil:
+		ev.ClaimedSubject = n.hmacParts(ev, "c_", prefix, bytesString(claim))
+	}
+	// A JWT is a carrier of claims, and one we cannot trust names nobody:
+	// not even by its hash, which changes with every refresh and which
+	// anyone can vary at will with an unsigned token. Nor does a Basic
+	// header, whose hash would be one of its password.
+	if authz == "" || isJWT || ev.Auth == AuthFailed || basicUser(authz, n.tmp[:]) != nil {
+		return false
+	}
+	ev.ClientKey, ev.ClientKind = n.hmacKey(ev, "t_", authz), ClientToken
+	return true
+}
+
+// claim returns the identity a request claims, with the prefix of its
+// kind: the "sub" of a JWT bearer token, else the user of a Basic header,
+// else the log's ClaimedUser. It also reports whether the Authorization
+// header is a JWT and whether the claim is signed (always, but for a JWT
+// whose alg is none or missing). The claim aliases n.tmp or the event.
+func (n *Normalizer) claim(ev *Event) (prefix string, claim []byte, isJWT, signed bool) {
+	if claim, isJWT, signed = n.bearerSubject(ev.Raw.Authorization); isJWT {
+		return "sub:", claim, true, signed
+	}
+	if claim = basicUser(ev.Raw.Authorization, n.tmp[:]); claim == nil && ev.Raw.ClaimedUser != "" {
+		claim = stringBytes(ev.Raw.ClaimedUser)
+	}
+	return "user:", claim, false, true
+}
+
+// A verdict is what a line's VerifiedField says.
+type verdict uint8
+
+const (
+	verifiedUnsaid verdict = iota // the field is not configured or not logged
+	verifiedYes
+	verifiedNo
+)
+
+// verifiedValue reads a VerifiedField value: a yes, a no, or a user name
+// (which is a yes).
+func verifiedValue(v string) (verdict, string) {
+	v = strings.TrimSpace(v)
+	if v == "" || v == "-" {
+		return verifiedUnsaid, ""
+	}
+	for _, w := range [...]string{"1", "true", "yes", "y", "on", "ok", "success", "succeeded", "verified", "valid", "authenticated"} {
+		if strings.EqualFold(v, w) {
+			return verifiedYes, ""
+		}
+	}
+	for _, w := range [...]string{"0", "false", "no", "n", "off", "none", "null", "fail", "failed", "failure",
+		"invalid", "unverified", "denied", "anonymous", "unauthenticated"} {
+		if strings.EqualFold(v, w) {
+			return verifiedNo, ""
+		}
+	}
+	return verifiedYes, v
 }
 
 // isHostName reports whether s, logged where an address belongs, is a
@@ -433,8 +472,14 @@ func (n *Normalizer) prefixed(ev *Event, prefix, s string) string {
 // hmacKey returns prefix + the first 64 bits of HMAC-SHA256(key, secret) in
 // hex: enough to tell clients apart, useless for recovering the secret.
 func (n *Normalizer) hmacKey(ev *Event, prefix, secret string) string {
+	return n.hmacParts(ev, prefix, secret, "")
+}
+
+// hmacParts is hmacKey of the concatenation a+b, without building it.
+func (n *Normalizer) hmacParts(ev *Event, prefix, a, b string) string {
 	n.mac.Reset()
-	n.mac.Write(stringBytes(secret))
+	n.mac.Write(stringBytes(a))
+	n.mac.Write(stringBytes(b))
 	sum := n.mac.Sum(n.sum[:0])
 	start := len(ev.scratch)
 	ev.scratch = append(ev.scratch, prefix...)
@@ -453,37 +498,64 @@ func (n *Normalizer) HashSecret(prefix, secret string) string {
 	return n.hmacKey(&ev, prefix, secret)
 }
 
-// bearerSubject returns the "sub" claim of a JWT bearer token, decoded into
-// n.tmp, or nil. The signature is not checked here: the caller only uses the
-// claim when the gateway accepted the request, i.e. verified the token.
-func (n *Normalizer) bearerSubject(authz string) []byte {
+// bearerSubject looks at a Bearer Authorization header. It reports
+// whether the token is a JWT, its "sub" claim decoded into n.tmp (nil when
+// it has none), and whether the token claims a signature at all: an
+// "alg" that is missing, not a string, or "none" in any case means anyone
+// could have minted it. The signature itself is not checked here: the
+// caller trusts the claim only when the gateway verified it.
+func (n *Normalizer) bearerSubject(authz string) (sub []byte, isJWT, signed bool) {
 	const bearer = "bearer "
 	if len(authz) <= len(bearer) || !strings.EqualFold(authz[:len(bearer)], bearer) {
-		return nil
+		return nil, false, false
 	}
 	tok := strings.TrimSpace(authz[len(bearer):])
-	first := strings.IndexByte(tok, '.')
-	if first < 0 {
-		return nil
+	header, rest, ok := strings.Cut(tok, ".")
+	if !ok {
+		return nil, false, false
 	}
-	rest := tok[first+1:]
-	second := strings.IndexByte(rest, '.')
-	if second < 0 {
-		return nil
+	payload, _, ok := strings.Cut(rest, ".")
+	if !ok {
+		return nil, false, false
 	}
-	payload := rest[:second]
-	if base64.RawURLEncoding.DecodedLen(len(payload)) > len(n.tmp) {
-		return nil
+	signed = n.jwtSigned(header)
+	claims, ok := decodeB64URL(n.tmp[:], payload)
+	if !ok {
+		return nil, true, signed
 	}
-	m, err := base64.RawURLEncoding.Decode(n.tmp[:], stringBytes(strings.TrimRight(payload, "=")))
+	v, typ, _, err := jsonparser.Get(claims, "sub")
+	if err != nil || typ != jsonparser.String || len(v) == 0 {
+		return nil, true, signed
+	}
+	return v, true, signed
+}
+
+// jwtSigned reports whether a JWT header segment names a signing
+// algorithm other than "none".
+func (n *Normalizer) jwtSigned(header string) bool {
+	h, ok := decodeB64URL(n.hdr[:], header)
+	if !ok {
+		return false
+	}
+	alg, typ, _, err := jsonparser.Get(h, "alg")
+	if err != nil || typ != jsonparser.String || bytes.IndexByte(alg, '\\') >= 0 {
+		return false // an escaped alg ("non\u0065") is judged unsigned rather than decoded
+	}
+	a := strings.TrimSpace(bytesString(alg))
+	return a != "" && !strings.EqualFold(a, "none")
+}
+
+// decodeB64URL decodes a base64url segment (padded or not) into buf.
+func decodeB64URL(buf []byte, seg string) ([]byte, bool) {
+	seg = strings.TrimRight(seg, "=")
+	if base64.RawURLEncoding.DecodedLen(len(seg)) > len(buf) {
+		return nil, false
+	}
+	m, err := base64.RawURLEncoding.Decode(buf, stringBytes(seg))
 	if err != nil {
-		return nil
+		return nil, false
 	}
-	sub, typ, _, err := jsonparser.Get(n.tmp[:m], "sub")
-	if err != nil || typ != jsonparser.String || len(sub) == 0 {
-		return nil
-	}
-	return sub
+	return buf[:m], true
 }
 
 // basicUser returns the user name of an HTTP Basic Authorization header,

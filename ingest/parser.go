@@ -40,6 +40,14 @@ type ParserOptions struct {
 	// "nginx" format (e.g. `$remote_addr - $remote_user [$time_local] ...`).
 	// Ignored by other formats.
 	LogFormat string
+	// VerifiedField names the log field or request header the gateway sets
+	// once it verified the caller (NormalizerOptions.Identity): a JSON key
+	// (a dotted path, or a last segment such as "x-jwt-verified" under
+	// any headers object) or an nginx variable ($http_x_jwt_verified, or
+	// the name itself). Its value goes to RawFields.IdentityVerified.
+	// Read by the JSON formats and "nginx" (log_format); a Decoder takes
+	// it from its normaliser options when it is empty here.
+	VerifiedField string
 }
 
 type parserFactory struct {

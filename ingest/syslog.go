@@ -308,12 +308,30 @@ type SyslogSource struct {
 
 // SyslogStats are a SyslogServer's counters since it started.
 type SyslogStats struct {
-	Messages       int64 // messages passed to fn
-	Malformed      int64 // frames that were not syslog messages
-	Oversized      int64 // messages longer than MaxMessage, skipped
-	Connections    int64 // TCP and TLS connections open now
-	ConnsAccepted  int64 // TCP and TLS connections accepted in all
-	ConnsRejected  int64 // connections closed at once: MaxConns reached
+	Messages      int64 // messages passed to fn
+	Malformed     int64 // frames that were not syslog messages
+	Oversized     int64 // messages longer than MaxMessage, skipped
+	Connections   int64 // TCP and TLS connections open now
+	ConnsAccepted int64 // TCP and TLS connections accepted in all
+	// ConnsRejected counts connections closed as soon as accepted:
+	// RejectedPerSource plus RejectedFull.
+	ConnsRejected int64
+	// RejectedPerSource: the sender's address (IPv6: its /64) already
+	// held MaxConnsPerSource connections.
+	RejectedPerSource int64
+	// RejectedFull: MaxConns were open and no source held enough more
+	// connections than the new one's to give one up.
+	RejectedFull int64
+	// Evicted: open connections closed to admit a connection of another
+	// source while MaxConns were open (the longest-idle connection of the
+	// source holding the most).
+	Evicted int64
+	// FirstFrameTimeouts: connections closed because they completed no
+	// frame (nor TLS handshake) within FirstFrameTimeout, e.g. slowloris.
+	FirstFrameTimeouts int64
+	// IdleTimeouts: connections closed after sending nothing for
+	// IdleTimeout.
+	IdleTimeouts   int64
 	HandshakeFails int64 // TLS handshakes that failed (bad or missing client cert...)
 }
 
@@ -327,7 +345,8 @@ type SyslogServer struct {
 	UDPAddr string
 	TCPAddr string
 	TLSAddr string
-	// TLSConfig is required with TLSAddr. Set ClientAuth to
+	// TLSConfig is required with TLSAddr; versions before TLS 1.2 are
+	// refused whatever its MinVersion. Set ClientAuth to
 	// tls.RequireAndVerifyClientCert (and ClientCAs) to admit only senders
 	// with a client certificate; its subject becomes SyslogSource.Identity.
 	TLSConfig *tls.Config
@@ -336,11 +355,23 @@ type SyslogServer struct {
 	// bytes, and skipped; on a stream the framing is kept when possible and
 	// the connection closed when not.
 	MaxMessage int
-	// MaxConns bounds open TCP+TLS connections (default 1024); more are
-	// closed as soon as they are accepted.
+	// MaxConns bounds open TCP+TLS connections (default 1024). When they
+	// are all open, a new connection takes the place of the longest-idle
+	// connection of the source holding the most, if that source holds at
+	// least two more than the new one's; otherwise it is closed at once.
+	// So a flood from a few addresses cannot lock other senders out.
 	MaxConns int
-	// IdleTimeout closes a stream connection that sends nothing for this
-	// long (default 5 minutes); it also bounds the TLS handshake.
+	// MaxConnsPerSource bounds the connections open from one source: one
+	// IPv4 address, or one IPv6 /64 (default 16). More are closed as soon
+	// as they are accepted.
+	MaxConnsPerSource int
+	// FirstFrameTimeout closes a connection that has not completed its TLS
+	// handshake and its first frame within this long of being accepted
+	// (default 10s), so a slow or silent client (slowloris) holds a slot
+	// only briefly. Afterwards IdleTimeout applies.
+	FirstFrameTimeout time.Duration
+	// IdleTimeout closes a stream connection that has sent a frame and
+	// then nothing for this long (default 5 minutes).
 	IdleTimeout time.Duration
 	// OnMalformed, when set, receives each frame that is not a syslog
 	// message, and the start of each message longer than MaxMessage
@@ -358,24 +389,34 @@ type SyslogServer struct {
 	served   bool
 
 	// The options with defaults applied, fixed for the whole of Serve.
-	maxMsg int
-	idle   time.Duration
-	log    *slog.Logger
+	maxMsg     int
+	idle       time.Duration
+	firstFrame time.Duration
+	tlsConfig  *tls.Config // TLSConfig with TLS 1.2 at least
+	log        *slog.Logger
 
-	messages, malformed, oversized       atomic.Int64
-	conns, accepted, rejected, handshake atomic.Int64
+	messages, malformed, oversized        atomic.Int64
+	conns, accepted, handshake            atomic.Int64
+	rejectedSource, rejectedFull, evicted atomic.Int64
+	firstFrameTimeouts, idleTimeouts      atomic.Int64
+	lastFloodLog                          atomic.Int64 // Unix nanoseconds
 }
 
 // Stats returns the counters; it is safe to call at any time.
 func (s *SyslogServer) Stats() SyslogStats {
 	return SyslogStats{
-		Messages:       s.messages.Load(),
-		Malformed:      s.malformed.Load(),
-		Oversized:      s.oversized.Load(),
-		Connections:    s.conns.Load(),
-		ConnsAccepted:  s.accepted.Load(),
-		ConnsRejected:  s.rejected.Load(),
-		HandshakeFails: s.handshake.Load(),
+		Messages:           s.messages.Load(),
+		Malformed:          s.malformed.Load(),
+		Oversized:          s.oversized.Load(),
+		Connections:        s.conns.Load(),
+		ConnsAccepted:      s.accepted.Load(),
+		ConnsRejected:      s.rejectedSource.Load() + s.rejectedFull.Load(),
+		RejectedPerSource:  s.rejectedSource.Load(),
+		RejectedFull:       s.rejectedFull.Load(),
+		Evicted:            s.evicted.Load(),
+		FirstFrameTimeouts: s.firstFrameTimeouts.Load(),
+		IdleTimeouts:       s.idleTimeouts.Load(),
+		HandshakeFails:     s.handshake.Load(),
 	}
 }
 
@@ -467,20 +508,7 @@ func (s *SyslogServer) Serve(ctx context.Context, fn func(src SyslogSource, m Sy
 	if served {
 		return errors.New("syslog: Serve called twice")
 	}
-	s.maxMsg, s.idle, s.log = s.MaxMessage, s.IdleTimeout, s.Logger
-	if s.maxMsg <= 0 {
-		s.maxMsg = 64 << 10
-	}
-	if s.idle <= 0 {
-		s.idle = 5 * time.Minute
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	maxConns := s.MaxConns
-	if maxConns <= 0 {
-		maxConns = 1024
-	}
+	table := s.applyDefaults()
 	parent := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -488,15 +516,15 @@ func (s *SyslogServer) Serve(ctx context.Context, fn func(src SyslogSource, m Sy
 	s.mu.Lock()
 	udp, tcpLn, tlsLn := s.udp, s.tcp, s.tls
 	s.mu.Unlock()
-	slots := make(chan struct{}, maxConns)
+	s.tlsConfig = atLeastTLS12(s.TLSConfig)
 	if udp != nil {
 		wg.Go(func() { s.serveUDP(ctx, cancel, udp, fn) })
 	}
 	if tcpLn != nil {
-		wg.Go(func() { s.accept(ctx, cancel, &wg, tcpLn, "tcp", slots, fn) })
+		wg.Go(func() { s.accept(ctx, cancel, &wg, tcpLn, "tcp", table, fn) })
 	}
 	if tlsLn != nil {
-		wg.Go(func() { s.accept(ctx, cancel, &wg, tlsLn, "tls", slots, fn) })
+		wg.Go(func() { s.accept(ctx, cancel, &wg, tlsLn, "tls", table, fn) })
 	}
 	<-ctx.Done()
 	s.mu.Lock()
@@ -507,6 +535,40 @@ func (s *SyslogServer) Serve(ctx context.Context, fn func(src SyslogSource, m Sy
 		return parent.Err()
 	}
 	return context.Cause(ctx) // fn's error, or a listener's
+}
+
+// Defaults of SyslogServer's connection limits.
+const (
+	DefaultSyslogMaxConns          = 1024
+	DefaultSyslogMaxConnsPerSource = 16
+	DefaultSyslogFirstFrameTimeout = 10 * time.Second
+	DefaultSyslogIdleTimeout       = 5 * time.Minute
+)
+
+// applyDefaults fixes the options for Serve and returns the connection
+// table they bound.
+func (s *SyslogServer) applyDefaults() *connTable {
+	s.maxMsg, s.idle, s.firstFrame, s.log = s.MaxMessage, s.IdleTimeout, s.FirstFrameTimeout, s.Logger
+	if s.maxMsg <= 0 {
+		s.maxMsg = 64 << 10
+	}
+	if s.idle <= 0 {
+		s.idle = DefaultSyslogIdleTimeout
+	}
+	if s.firstFrame <= 0 {
+		s.firstFrame = DefaultSyslogFirstFrameTimeout
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	maxConns, perSource := s.MaxConns, s.MaxConnsPerSource
+	if maxConns <= 0 {
+		maxConns = DefaultSyslogMaxConns
+	}
+	if perSource <= 0 {
+		perSource = DefaultSyslogMaxConnsPerSource
+	}
+	return newConnTable(maxConns, min(perSource, maxConns))
 }
 
 func (s *SyslogServer) serveUDP(ctx context.Context, stop context.CancelCauseFunc, c *net.UDPConn, fn func(SyslogSource, SyslogMessage) error) {
@@ -558,7 +620,7 @@ func (s *SyslogServer) deliver(src SyslogSource, frame []byte, z *zoneCache, fn 
 	return fn(src, m)
 }
 
-func (s *SyslogServer) accept(ctx context.Context, stop context.CancelCauseFunc, wg *sync.WaitGroup, ln net.Listener, transport string, slots chan struct{}, fn func(SyslogSource, SyslogMessage) error) {
+func (s *SyslogServer) accept(ctx context.Context, stop context.CancelCauseFunc, wg *sync.WaitGroup, ln net.Listener, transport string, table *connTable, fn func(SyslogSource, SyslogMessage) error) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -572,27 +634,68 @@ func (s *SyslogServer) accept(ctx context.Context, stop context.CancelCauseFunc,
 			stop(fmt.Errorf("syslog %s: accept: %w", transport, err))
 			return
 		}
-		select {
-		case slots <- struct{}{}:
-		default:
-			s.rejected.Add(1)
-			s.log.Warn("syslog: too many connections, closing new one", "transport", transport, "remote", c.RemoteAddr().String(), "max", cap(slots))
-			c.Close()
+		tc := s.admit(c, transport, table)
+		if tc == nil {
 			continue
 		}
 		s.accepted.Add(1)
 		s.conns.Add(1)
 		wg.Go(func() {
-			defer func() { <-slots; s.conns.Add(-1) }()
+			defer func() { table.release(tc); s.conns.Add(-1) }()
 			// Closing the connection is what unblocks its reader at shutdown.
 			unhook := context.AfterFunc(ctx, func() { c.Close() })
 			defer unhook()
 			defer c.Close()
-			if err := s.serveConn(ctx, c, transport, fn); err != nil {
+			if err := s.serveConn(ctx, tc, transport, fn); err != nil {
 				stop(err)
 			}
 		})
 	}
+}
+
+// admit enters a new connection in the table, evicting another source's
+// idle connection when the table is full, or closes it and returns nil.
+func (s *SyslogServer) admit(c net.Conn, transport string, table *connTable) *trackedConn {
+	var remote netip.AddrPort
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		remote = unmap(ta.AddrPort())
+	}
+	now := time.Now()
+	tc := &trackedConn{Conn: c, source: sourceKey(remote.Addr()), idle: s.idle, firstBy: now.Add(s.firstFrame)}
+	tc.last.Store(now.UnixNano())
+	victim, reason := table.admit(tc)
+	switch reason {
+	case rejectPerSource:
+		s.rejectedSource.Add(1)
+	case rejectFull:
+		s.rejectedFull.Add(1)
+	}
+	if reason != "" {
+		if s.floodLog() {
+			s.log.Warn("syslog: refusing connections (logged once a second at most)", "transport", transport,
+				"remote", remote.String(), "reason", reason, "stats", s.Stats())
+		}
+		c.Close()
+		return nil
+	}
+	if victim != nil {
+		s.evicted.Add(1)
+		if s.floodLog() {
+			s.log.Warn("syslog: connections full, closing the longest-idle one of the busiest source (logged once a second at most)",
+				"transport", transport, "evicted", victim.source.String(), "for", remote.String(), "stats", s.Stats())
+		}
+		victim.evict()
+	}
+	return tc
+}
+
+// floodLog reports whether a connection refusal may be logged: once a
+// second at most, so a flood does not flood the logs too. The counters
+// count them all.
+func (s *SyslogServer) floodLog() bool {
+	now := time.Now().UnixNano()
+	last := s.lastFloodLog.Load()
+	return now-last >= int64(time.Second) && s.lastFloodLog.CompareAndSwap(last, now)
 }
 
 // unmap turns an IPv4-mapped IPv6 sender (from a dual-stack socket) back
@@ -601,37 +704,25 @@ func unmap(ap netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
-// deadlineConn pushes the read deadline forward on every read, so only a
-// connection that stays silent for the idle timeout is closed.
-type deadlineConn struct {
-	net.Conn
-	idle time.Duration
-}
-
-func (d deadlineConn) Read(p []byte) (int, error) {
-	if err := d.Conn.SetReadDeadline(time.Now().Add(d.idle)); err != nil {
-		return 0, err
-	}
-	return d.Conn.Read(p)
-}
-
 // serveConn reads one stream connection; it returns only fn's error, and
 // logs why a connection ended abnormally.
-func (s *SyslogServer) serveConn(ctx context.Context, c net.Conn, transport string, fn func(SyslogSource, SyslogMessage) error) error {
+func (s *SyslogServer) serveConn(ctx context.Context, c *trackedConn, transport string, fn func(SyslogSource, SyslogMessage) error) error {
 	src := SyslogSource{Transport: transport}
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		src.Remote = unmap(ta.AddrPort())
 	}
 	log := s.log.With("transport", transport, "remote", src.Remote.String())
-	rc := net.Conn(deadlineConn{Conn: c, idle: s.idle})
+	rc := net.Conn(c)
 	if transport == "tls" {
-		tc := tls.Server(rc, s.TLSConfig)
-		hctx, cancel := context.WithTimeout(ctx, s.idle)
+		tc := tls.Server(rc, s.tlsConfig)
+		hctx, cancel := context.WithDeadline(ctx, c.firstBy)
 		err := tc.HandshakeContext(hctx)
 		cancel()
 		if err != nil {
-			s.handshake.Add(1)
-			log.Warn("syslog: TLS handshake failed", "err", err)
+			if !s.timedOut(c, err) {
+				s.handshake.Add(1)
+				log.Warn("syslog: TLS handshake failed", "err", err)
+			}
 			return nil
 		}
 		if cs := tc.ConnectionState(); len(cs.VerifiedChains) > 0 && len(cs.PeerCertificates) > 0 {
@@ -645,7 +736,7 @@ func (s *SyslogServer) serveConn(ctx context.Context, c net.Conn, transport stri
 	var z zoneCache
 	first, err := r.Peek(1)
 	if err != nil {
-		s.logEnd(ctx, log, err)
+		s.logEnd(ctx, c, log, err)
 		return nil
 	}
 	octets := first[0] >= '0' && first[0] <= '9'
@@ -657,6 +748,10 @@ func (s *SyslogServer) serveConn(ctx context.Context, c net.Conn, transport stri
 		} else {
 			frame, skip, err = s.readLineFrame(r)
 		}
+		if err == nil {
+			// A whole frame, even one refused: the sender is no slowloris.
+			c.established.Store(true)
+		}
 		if skip {
 			s.tooLong(frame)
 		} else if len(frame) > 0 {
@@ -665,18 +760,37 @@ func (s *SyslogServer) serveConn(ctx context.Context, c net.Conn, transport stri
 			}
 		}
 		if err != nil {
-			s.logEnd(ctx, log, err)
+			s.logEnd(ctx, c, log, err)
 			return nil
 		}
 	}
 }
 
-func (s *SyslogServer) logEnd(ctx context.Context, log *slog.Logger, err error) {
+// timedOut reports whether err is c's read deadline passing, and counts
+// it as a first-frame or an idle timeout.
+func (s *SyslogServer) timedOut(c *trackedConn, err error) bool {
 	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || c.evicted.Load() {
+		return false
+	}
+	if c.established.Load() {
+		s.idleTimeouts.Add(1)
+	} else {
+		s.firstFrameTimeouts.Add(1)
+	}
+	return true
+}
+
+func (s *SyslogServer) logEnd(ctx context.Context, c *trackedConn, log *slog.Logger, err error) {
 	switch {
-	case errors.Is(err, io.EOF) || ctx.Err() != nil:
-	case errors.As(err, &ne) && ne.Timeout():
-		log.Info("syslog: closing idle connection")
+	case errors.Is(err, io.EOF) || ctx.Err() != nil || c.evicted.Load():
+	case s.timedOut(c, err):
+		if c.established.Load() {
+			log.Info("syslog: closing idle connection")
+		} else if s.floodLog() {
+			log.Warn("syslog: closing connection that sent no complete message in time (logged once a second at most)",
+				"timeout", s.firstFrame, "stats", s.Stats())
+		}
 	default:
 		log.Warn("syslog: closing connection", "err", err)
 	}
@@ -749,4 +863,153 @@ func (s *SyslogServer) readLineFrame(r *bufio.Reader) (frame []byte, skip bool, 
 	}
 	frame = bytes.TrimRight(frame, "\r\n\x00")
 	return frame, false, err
+}
+
+// atLeastTLS12 returns cfg, or a copy of it that refuses versions
+// before TLS 1.2 when cfg allows them.
+func atLeastTLS12(cfg *tls.Config) *tls.Config {
+	if cfg == nil || cfg.MinVersion >= tls.VersionTLS12 {
+		return cfg
+	}
+	cfg = cfg.Clone()
+	cfg.MinVersion = tls.VersionTLS12
+	return cfg
+}
+
+// Why connTable.admit refuses a connection; fixed values, usable as
+// metric labels.
+const (
+	rejectPerSource = "per_source_limit"
+	rejectFull      = "max_conns"
+)
+
+// sourceKey is what connections are counted by: an IPv4 address, or the
+// /64 of an IPv6 one (a host is usually given a whole /64).
+func sourceKey(a netip.Addr) netip.Prefix {
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p
+	}
+	return netip.PrefixFrom(a, a.BitLen())
+}
+
+// trackedConn is an admitted stream connection. Each Read pushes the read
+// deadline forward by the idle timeout, or, until the first frame is in,
+// no further than firstBy.
+type trackedConn struct {
+	net.Conn
+	source  netip.Prefix
+	idle    time.Duration
+	firstBy time.Time
+	// last is when the connection last read data (Unix nanoseconds).
+	last        atomic.Int64
+	established atomic.Bool // a whole frame was read
+	evicted     atomic.Bool
+	index       int // in its source's list; the table's lock guards it
+}
+
+// Read reads with the connection's deadline.
+func (t *trackedConn) Read(p []byte) (int, error) {
+	now := time.Now()
+	dl := now.Add(t.idle)
+	if !t.established.Load() && t.firstBy.Before(dl) {
+		dl = t.firstBy
+	}
+	if err := t.Conn.SetReadDeadline(dl); err != nil {
+		return 0, err
+	}
+	n, err := t.Conn.Read(p)
+	if n > 0 {
+		t.last.Store(now.UnixNano())
+	}
+	return n, err
+}
+
+// evict closes the connection to make room for another.
+func (t *trackedConn) evict() {
+	t.evicted.Store(true)
+	t.Conn.Close()
+}
+
+// connTable counts open stream connections, in all and per source.
+type connTable struct {
+	mu          sync.Mutex
+	max, perSrc int
+	total       int
+	bySource    map[netip.Prefix][]*trackedConn
+}
+
+func newConnTable(maxConns, perSource int) *connTable {
+	return &connTable{max: maxConns, perSrc: perSource, bySource: map[netip.Prefix][]*trackedConn{}}
+}
+
+// admit enters c, or says why not. When the table is full it takes the
+// place of the longest-idle connection of the source holding the most,
+// provided that source holds at least two more than c's: the victim,
+// already out of the table, is returned for the caller to close.
+func (t *connTable) admit(c *trackedConn) (victim *trackedConn, reason string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	mine := len(t.bySource[c.source])
+	if mine >= t.perSrc {
+		return nil, rejectPerSource
+	}
+	if t.total >= t.max {
+		victim = t.victimLocked(mine)
+		if victim == nil {
+			return nil, rejectFull
+		}
+		t.removeLocked(victim)
+	}
+	list := t.bySource[c.source]
+	c.index = len(list)
+	t.bySource[c.source] = append(list, c)
+	t.total++
+	return victim, ""
+}
+
+// victimLocked returns the longest-idle connection of the source holding
+// the most connections, when it holds at least mine+2.
+func (t *connTable) victimLocked(mine int) *trackedConn {
+	var busiest []*trackedConn
+	for _, list := range t.bySource {
+		if len(list) > len(busiest) {
+			busiest = list
+		}
+	}
+	if len(busiest) < mine+2 {
+		return nil
+	}
+	victim := busiest[0]
+	for _, c := range busiest[1:] {
+		if c.last.Load() < victim.last.Load() {
+			victim = c
+		}
+	}
+	return victim
+}
+
+// release takes c out of the table, unless eviction already did.
+func (t *connTable) release(c *trackedConn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if list := t.bySource[c.source]; c.index >= 0 && c.index < len(list) && list[c.index] == c {
+		t.removeLocked(c)
+	}
+}
+
+func (t *connTable) removeLocked(c *trackedConn) {
+	list := t.bySource[c.source]
+	last := len(list) - 1
+	list[c.index] = list[last]
+	list[c.index].index = c.index
+	list[last] = nil
+	if last == 0 {
+		delete(t.bySource, c.source)
+	} else {
+		t.bySource[c.source] = list[:last]
+	}
+	c.index = -1
+	t.total--
 }

@@ -612,3 +612,196 @@ func BenchmarkSyslogServerTCP(b *testing.B) {
 		})
 	}
 }
+
+// dialFrom opens a TCP connection to addr from the local address ip
+// (any of 127/8 is local on Linux).
+func dialFrom(ip, addr string) (net.Conn, error) {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
+	return d.Dial("tcp", addr)
+}
+
+// TestSecuritySyslogConnectionFlood: 1,100 idle connections from one
+// address take at most MaxConnsPerSource slots; idle connections from 70
+// more addresses fill MaxConns; a sender from yet another address is still
+// admitted (the busiest source's longest-idle connection makes room) and
+// every one of its messages arrives.
+func TestSecuritySyslogConnectionFlood(t *testing.T) {
+	t.Parallel()
+	// FirstFrameTimeout long: eviction, not the slowloris timeout, must
+	// make room here.
+	srv := &SyslogServer{TCPAddr: "127.0.0.1:0", FirstFrameTimeout: time.Minute}
+	ch, _ := startSyslog(t, srv)
+	addr := srv.Addrs().TCP.String()
+	var conns []net.Conn
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	open := func(ip string, n int) {
+		for range n {
+			c, err := dialFrom(ip, addr)
+			if err != nil {
+				t.Fatalf("dial from %s: %v", ip, err)
+			}
+			conns = append(conns, c)
+		}
+	}
+	open("127.0.0.1", 1100)
+	waitFor(t, "per-source rejections", func() bool {
+		return srv.Stats().RejectedPerSource == 1100-DefaultSyslogMaxConnsPerSource
+	})
+	if st := srv.Stats(); st.Connections != DefaultSyslogMaxConnsPerSource {
+		t.Fatalf("one source holds %d connections, want %d", st.Connections, DefaultSyslogMaxConnsPerSource)
+	}
+	for i := 2; i < 72; i++ {
+		open(fmt.Sprintf("127.0.0.%d", i), DefaultSyslogMaxConnsPerSource)
+	}
+	waitFor(t, "the flood accepted or refused", func() bool {
+		st := srv.Stats()
+		return st.ConnsAccepted+st.ConnsRejected == 1100+70*DefaultSyslogMaxConnsPerSource
+	})
+	if st := srv.Stats(); st.Evicted == 0 || st.Connections > DefaultSyslogMaxConns+st.Evicted {
+		t.Fatalf("after the flood: %+v", st)
+	}
+
+	legit, err := dialFrom("127.0.0.200", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer legit.Close()
+	const n = 100
+	for i := range n {
+		if _, err := fmt.Fprintf(legit, "<13>Nov 23 10:00:00 h app: legit %d\n", i); err != nil {
+			t.Fatalf("legitimate sender, message %d: %v", i, err)
+		}
+	}
+	for i := range n {
+		r := recv(t, ch)
+		if want := fmt.Sprintf("legit %d", i); r.msg != want || r.src.Remote.Addr().String() != "127.0.0.200" {
+			t.Fatalf("got %q from %v, want %q from 127.0.0.200", r.msg, r.src.Remote, want)
+		}
+	}
+	t.Logf("stats: %+v", srv.Stats())
+}
+
+// TestSecuritySyslogSlowloris: a connection that trickles a frame it never
+// completes is closed after FirstFrameTimeout, while one that sent a whole
+// message keeps the longer IdleTimeout.
+func TestSecuritySyslogSlowloris(t *testing.T) {
+	t.Parallel()
+	srv := &SyslogServer{TCPAddr: "127.0.0.1:0", FirstFrameTimeout: 300 * time.Millisecond, IdleTimeout: time.Minute}
+	ch, _ := startSyslog(t, srv)
+	addr := srv.Addrs().TCP.String()
+	good, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer good.Close()
+	io.WriteString(good, "<13>Nov 23 10:00:00 h t: hello\n")
+	recv(t, ch)
+
+	slow, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	start := time.Now()
+	var werr error
+	for _, b := range []byte("<13>Nov 23 10:00:00 h t: never ends") {
+		if _, werr = slow.Write([]byte{b}); werr != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if werr == nil {
+		slow.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, werr = slow.Read(make([]byte, 1))
+	}
+	var ne net.Error
+	if werr == nil || errors.As(werr, &ne) && ne.Timeout() {
+		t.Fatalf("trickling connection still open after %v: %v", time.Since(start), werr)
+	}
+	waitFor(t, "first-frame timeout counted", func() bool { return srv.Stats().FirstFrameTimeouts == 1 })
+	// The established sender, silent meanwhile, is still served.
+	io.WriteString(good, "<13>Nov 23 10:00:00 h t: still here\n")
+	// (What the slow one sent before it was cut off comes first.)
+	for r := recv(t, ch); r.msg != "still here"; r = recv(t, ch) {
+		if r.src.Remote.String() != slow.LocalAddr().String() {
+			t.Fatalf("got %q from %v", r.msg, r.src.Remote)
+		}
+	}
+	if st := srv.Stats(); st.IdleTimeouts != 0 {
+		t.Errorf("idle timeouts: %+v", st)
+	}
+}
+
+// TestSecuritySyslogTLSMinVersion: the TLS listener refuses a TLS 1.1
+// client even when its tls.Config sets no MinVersion.
+func TestSecuritySyslogTLSMinVersion(t *testing.T) {
+	t.Parallel()
+	pki := testpki.New(t)
+	srv := &SyslogServer{TLSAddr: "127.0.0.1:0", TLSConfig: &tls.Config{Certificates: []tls.Certificate{pki.Server}, MinVersion: tls.VersionTLS10}}
+	ch, _ := startSyslog(t, srv)
+	addr := srv.Addrs().TLS.String()
+	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.Pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
+	if err == nil {
+		c.Close()
+		t.Fatal("a TLS 1.1 client completed the handshake")
+	}
+	c, err = tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.Pool, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatalf("TLS 1.2 client: %v", err)
+	}
+	defer c.Close()
+	io.WriteString(c, octet("<13>Nov 23 10:00:00 h t: tls12"))
+	if r := recv(t, ch); r.msg != "tls12" {
+		t.Errorf("got %q", r.msg)
+	}
+}
+
+func TestSyslogConnTable(t *testing.T) {
+	t.Parallel()
+	mk := func(ip string, last int64) *trackedConn {
+		c := &trackedConn{source: sourceKey(netip.MustParseAddr(ip))}
+		c.last.Store(last)
+		return c
+	}
+	tab := newConnTable(4, 3)
+	a1, a2, a3 := mk("10.0.0.1", 3), mk("10.0.0.1", 1), mk("10.0.0.1", 2)
+	for _, c := range []*trackedConn{a1, a2, a3} {
+		if v, why := tab.admit(c); v != nil || why != "" {
+			t.Fatalf("admit: %v %q", v, why)
+		}
+	}
+	if _, why := tab.admit(mk("10.0.0.1", 4)); why != rejectPerSource {
+		t.Errorf("fourth from one source: %q", why)
+	}
+	// IPv6 counts by /64.
+	b1 := mk("2001:db8::1", 5)
+	if _, why := tab.admit(b1); why != "" {
+		t.Fatal(why)
+	}
+	if got := sourceKey(netip.MustParseAddr("2001:db8::ffff:1")); got != b1.source {
+		t.Errorf("source of another address of the /64 = %v, want %v", got, b1.source)
+	}
+	// Full: a new source evicts the busiest source's longest-idle one (a2).
+	v, why := tab.admit(mk("10.0.0.9", 6))
+	if why != "" || v != a2 {
+		t.Fatalf("full table: victim %p %q, want a2 %p", v, why, a2)
+	}
+	tab.release(a2) // its goroutine ends later: a no-op
+	if tab.total != 4 {
+		t.Errorf("total %d after eviction and release", tab.total)
+	}
+	// Now 2+1+1: no source holds two more than a new one's 1 -> refused.
+	if _, why := tab.admit(mk("2001:db8::2", 7)); why != rejectFull {
+		t.Errorf("balanced full table: %q, want %q", why, rejectFull)
+	}
+	for _, c := range []*trackedConn{a1, a3, b1} {
+		tab.release(c)
+	}
+	if tab.total != 1 || len(tab.bySource) != 1 {
+		t.Errorf("after releases: total %d, sources %d", tab.total, len(tab.bySource))
+	}
+}

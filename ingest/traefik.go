@@ -14,7 +14,7 @@ var traefikKeys = []jsonKey{
 	// Set by the basic/digest/forward auth middlewares. Basic auth logs the
 	// user even when the password was wrong, but then the status is 401 and
 	// the Normalizer does not take a rejected identity.
-	{"ClientUsername", fJWTSub, rankPrimary},
+	{"ClientUsername", fClaimedUser, rankPrimary}, // from the URL's user info unless an auth middleware set it: a claim
 
 	{"RequestMethod", fMethod, rankPrimary},
 	{"RequestPath", fTarget, rankPrimary}, // includes the query

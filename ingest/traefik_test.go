@@ -18,7 +18,7 @@ func TestTraefikJSON(t *testing.T) {
 	want := time.Date(2026, 11, 23, 10, 20, 0, 123456789, time.UTC)
 	if !ev.Time.Equal(want) || ev.Status != 401 || ev.Latency != 1500*time.Microsecond || ev.TLSVersion != "TLSv1.2" ||
 		ev.Host != "api.example.com" || ev.Raw.RemoteAddr != "2001:db8::1" || ev.Path != "/a" || ev.Raw.RawQuery != "b=c" ||
-		ev.Raw.Authorization != "" || ev.Raw.JWTSub != "bob" || ev.Scheme != "https" {
+		ev.Raw.Authorization != "" || ev.Raw.ClaimedUser != "bob" || ev.Scheme != "https" {
 		t.Errorf("unexpected event %+v", *ev)
 	}
 	for in, want := range map[string]string{"1.0": "TLSv1", "1.1": "TLSv1.1", "1.3": "TLSv1.3", "TLSv1.3": "TLSv1.3", "SSLv3": "SSLv3"} {

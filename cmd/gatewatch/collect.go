@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,8 +32,9 @@ line over 1 MiB or an event still too large for Kafka goes to the dead-letter
 topic too.
 
 Inputs: files (followed like tail -F) and standard input from the command line
-or ingest.sources, a syslog receiver (collect.syslog_udp/syslog_tcp), and an
-HTTP endpoint with bearer tokens and per-token rate limits (collect.http:
+or ingest.sources, a syslog receiver (collect.syslog_udp/syslog_tcp/syslog_tls,
+with per-address connection limits), and an HTTP endpoint with bearer tokens
+or client certificates and per-sender rate limits (collect.http:
 POST /v1/lines with raw lines, POST /v1/events with NDJSON wire events; the
 answer is per line: 200 {"accepted":N,"rejected":[{"line":I,"reason":"..."}]},
 or 503 with Retry-After and "retry_from": resend only the lines from there).
@@ -83,7 +85,8 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	events, dead, err := openCollectProducers(cfg, kc)
+	refused := &refusals{}
+	events, dead, err := openCollectProducers(cfg, kc, refused.onReject)
 	if err != nil {
 		return err
 	}
@@ -105,7 +108,7 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 	if err != nil {
 		return errors.Join(err, closeProducers(events, dead))
 	}
-	runErr := c.runCollector(ctx, cfg, kc, norm, positions, events, dead, m, log)
+	runErr := c.runCollector(ctx, cfg, kc, norm, positions, events, dead, refused, m, log)
 	errs := []error{runErr, closeProducers(events, dead)}
 	if srv != nil {
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -120,8 +123,8 @@ func (c *cli) collect(ctx context.Context, args []string) error {
 // runCollector builds the config's inputs and runs the collector library
 // (ingest/collect) until ctx ends or the inputs do.
 func (c *cli) runCollector(ctx context.Context, cfg config.Config, kc transport.Config, norm ingest.NormalizerOptions,
-	positions *ingest.Positions, events, dead *transport.Producer, m *collectMetrics, log *slog.Logger) error {
-	inputs, err := c.collectInputs(cfg, kc, positions, log)
+	positions *ingest.Positions, events, dead *transport.Producer, refused *refusals, m *collectMetrics, log *slog.Logger) error {
+	inputs, err := c.collectInputs(cfg, kc, positions, m, log)
 	if err != nil {
 		return err
 	}
@@ -134,6 +137,7 @@ func (c *cli) runCollector(ctx context.Context, cfg config.Config, kc transport.
 	if err != nil {
 		return err
 	}
+	refused.col.Store(col)
 	log.Info("collecting", "sources", len(cfg.Ingest.Sources), "syslog_udp", cfg.Collect.SyslogUDP,
 		"syslog_tcp", cfg.Collect.SyslogTCP, "syslog_tls", cfg.Collect.SyslogTLS.Listen, "kafka", cfg.Kafka.Brokers, "topic", cfg.Kafka.Topics.Events)
 	return col.Run(ctx)
@@ -148,16 +152,30 @@ func loadCollectPositions(cfg config.Config) (*ingest.Positions, error) {
 	return ingest.LoadPositions(posFile)
 }
 
-// openCollectProducers opens the producers of the events and dead-letter
-// topics.
-func openCollectProducers(cfg config.Config, kc transport.Config) (events, dead *transport.Producer, err error) {
-	open := func(topic string) (*transport.Producer, error) {
-		return transport.NewProducer(kc, transport.ProducerOptions{Topic: topic, Compression: cfg.Kafka.Compression, AllowAutoTopicCreation: true})
+// refusals hands the events Kafka refused for good to the collector's
+// dead letter: the producers exist before the collector, which is set
+// before anything is published.
+type refusals struct {
+	col atomic.Pointer[collect.Collector]
+}
+
+func (r *refusals) onReject(key, value []byte, err error) {
+	if c := r.col.Load(); c != nil {
+		c.Refused(key, value, err)
 	}
-	if events, err = open(cfg.Kafka.Topics.Events); err != nil {
+}
+
+// openCollectProducers opens the producers of the events and dead-letter
+// topics; onReject receives the events the brokers refused for good.
+func openCollectProducers(cfg config.Config, kc transport.Config, onReject func(key, value []byte, err error)) (events, dead *transport.Producer, err error) {
+	open := func(topic string, onReject func(key, value []byte, err error)) (*transport.Producer, error) {
+		return transport.NewProducer(kc, transport.ProducerOptions{Topic: topic, Compression: cfg.Kafka.Compression,
+			AllowAutoTopicCreation: true, OnReject: onReject})
+	}
+	if events, err = open(cfg.Kafka.Topics.Events, onReject); err != nil {
 		return nil, nil, err
 	}
-	if dead, err = open(cfg.Kafka.Topics.DeadLetter); err != nil {
+	if dead, err = open(cfg.Kafka.Topics.DeadLetter, nil); err != nil {
 		events.Close(context.Background())
 		return nil, nil, err
 	}
@@ -197,21 +215,26 @@ func newCollectMetrics(events *transport.Producer) *collectMetrics {
 
 // collectInputs builds the inputs the config names: its files and
 // standard input, the syslog and HTTP listeners, the raw topic.
-func (c *cli) collectInputs(cfg config.Config, kc transport.Config, positions *ingest.Positions, log *slog.Logger) ([]ingest.Input, error) {
+func (c *cli) collectInputs(cfg config.Config, kc transport.Config, positions *ingest.Positions, m *collectMetrics, log *slog.Logger) ([]ingest.Input, error) {
 	inputs := c.fileInputs(cfg, positions, log)
 	cc := cfg.Collect
 	if cc.Syslog() {
-		tlsCfg, err := syslogServerTLS(cc.SyslogTLS)
+		srv, err := syslogServer(cc, log)
 		if err != nil {
 			return nil, err
 		}
-		srv := &ingest.SyslogServer{UDPAddr: cc.SyslogUDP, TCPAddr: cc.SyslogTCP, TLSAddr: cc.SyslogTLS.Listen, TLSConfig: tlsCfg, Logger: log}
+		if m != nil {
+			m.registerSyslog(srv)
+		}
 		inputs = append(inputs, ingest.Input{Source: &ingest.SyslogListener{Server: srv}, Format: cc.SyslogFormat})
 	}
 	if cc.HTTP.Listen != "" {
 		src, err := httpListener(cc.HTTP, log)
 		if err != nil {
 			return nil, err
+		}
+		if m != nil {
+			m.registerHTTP(src)
 		}
 		inputs = append(inputs, ingest.Input{Source: src})
 	}
@@ -236,9 +259,69 @@ func (c *cli) fileInputs(cfg config.Config, positions *ingest.Positions, log *sl
 	return inputs
 }
 
+// syslogServer is the syslog receiver the config describes.
+func syslogServer(cc config.CollectConfig, log *slog.Logger) (*ingest.SyslogServer, error) {
+	tlsCfg, err := syslogServerTLS(cc.SyslogTLS)
+	if err != nil {
+		return nil, err
+	}
+	return &ingest.SyslogServer{UDPAddr: cc.SyslogUDP, TCPAddr: cc.SyslogTCP, TLSAddr: cc.SyslogTLS.Listen, TLSConfig: tlsCfg,
+		MaxConns: cc.SyslogMaxConns, MaxConnsPerSource: cc.SyslogMaxConnsPerSource,
+		FirstFrameTimeout: cc.SyslogFirstFrameTimeout, IdleTimeout: cc.SyslogIdleTimeout, Logger: log}, nil
+}
+
+// registerSyslog adds the syslog receiver's connection series: open
+// connections, and connections refused or closed by reason (fixed
+// label values).
+func (m *collectMetrics) registerSyslog(srv *ingest.SyslogServer) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gatewatch_syslog_connections", Help: "Syslog TCP and TLS connections open.",
+	}, func() float64 { return float64(srv.Stats().Connections) }))
+	reasons := []struct {
+		label string
+		value func(ingest.SyslogStats) int64
+	}{
+		{"per_source_limit", func(st ingest.SyslogStats) int64 { return st.RejectedPerSource }},
+		{"max_conns", func(st ingest.SyslogStats) int64 { return st.RejectedFull }},
+		{"evicted", func(st ingest.SyslogStats) int64 { return st.Evicted }},
+		{"first_frame_timeout", func(st ingest.SyslogStats) int64 { return st.FirstFrameTimeouts }},
+		{"idle_timeout", func(st ingest.SyslogStats) int64 { return st.IdleTimeouts }},
+		{"tls_handshake", func(st ingest.SyslogStats) int64 { return st.HandshakeFails }},
+	}
+	for _, r := range reasons {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "gatewatch_syslog_connections_closed_total",
+			Help:        "Syslog connections refused at once (per_source_limit, max_conns) or closed early, by reason.",
+			ConstLabels: prometheus.Labels{"reason": r.label},
+		}, func() float64 { return float64(r.value(srv.Stats())) }))
+	}
+}
+
+// registerHTTP adds HTTP ingest's refused requests, by reason (fixed
+// label values).
+func (m *collectMetrics) registerHTTP(l *ingest.HTTPListener) {
+	reasons := []struct {
+		label string
+		value func(ingest.HTTPSourceStats) int64
+	}{
+		{"unauthorized", func(st ingest.HTTPSourceStats) int64 { return st.Unauthorized }},
+		{"rate_limited", func(st ingest.HTTPSourceStats) int64 { return st.RateLimited }},
+		{"too_large", func(st ingest.HTTPSourceStats) int64 { return st.TooLarge }},
+		{"bad_request", func(st ingest.HTTPSourceStats) int64 { return st.BadRequests }},
+		{"unavailable", func(st ingest.HTTPSourceStats) int64 { return st.CallbackErrors }},
+	}
+	for _, r := range reasons {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "gatewatch_http_ingest_refused_total",
+			Help:        "HTTP ingest requests refused, by reason (401, 429, 413, 400/405/415, 503).",
+			ConstLabels: prometheus.Labels{"reason": r.label},
+		}, func() float64 { return float64(r.value(l.Stats())) }))
+	}
+}
+
 // httpListener is the HTTP ingest endpoint the config describes.
 func httpListener(hc config.CollectHTTPConfig, log *slog.Logger) (*ingest.HTTPListener, error) {
-	opts := ingest.HTTPSourceOptions{Rate: hc.Rate, MaxBodyBytes: hc.MaxBodyBytes, Logger: log}
+	opts := ingest.HTTPSourceOptions{Rate: hc.Rate, MaxBodyBytes: hc.MaxBodyBytes, Logger: log, RequireClientCert: hc.ClientCAFile != ""}
 	for _, t := range hc.Tokens {
 		opts.Tokens = append(opts.Tokens, ingest.HTTPToken{Name: t.Name, File: t.File, Hash: t.Hash})
 	}
@@ -249,9 +332,9 @@ func httpListener(hc config.CollectHTTPConfig, log *slog.Logger) (*ingest.HTTPLi
 		}
 		opts.TokenKey = bytes.TrimSpace(k)
 	}
-	l := &ingest.HTTPListener{Addr: hc.Listen, Options: opts}
+	l := &ingest.HTTPListener{Addr: hc.Listen, Options: opts, AllowPlainHTTP: hc.AllowPlainHTTP}
 	if hc.TLSCertFile != "" {
-		t, err := tlsfiles.Files{CertFile: hc.TLSCertFile, KeyFile: hc.TLSKeyFile}.Server()
+		t, err := tlsfiles.Files{CertFile: hc.TLSCertFile, KeyFile: hc.TLSKeyFile, CAFile: hc.ClientCAFile}.Server()
 		if err != nil {
 			return nil, fmt.Errorf("collect.http: %w", err)
 		}

@@ -3,7 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +20,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/ingest/collect"
 	"github.com/gatewatch/gatewatch/internal/testenv"
 	"github.com/gatewatch/gatewatch/internal/testpki"
 )
@@ -421,4 +425,88 @@ func TestCollectSyslogTLS(t *testing.T) {
 		t.Errorf("%d events, want 1 (the certificate-less sender's line must not arrive)", len(msgs))
 	}
 	b.stop(t)
+}
+
+// TestCollectBrokerRefusalDeadLettered: an event the broker refuses for
+// good (here larger than its topic's max.message.bytes, 4 KiB) is not
+// only counted: it goes to the dead-letter topic with the broker's reason
+// and the event as its line, and collect carries on with the lines after
+// it.
+func TestCollectBrokerRefusalDeadLettered(t *testing.T) {
+	t.Parallel()
+	broker := testKafka(t)
+	dir := t.TempDir()
+	events := fmt.Sprintf("test.collect.refused.%d", time.Now().UnixNano())
+	client := &kafka.Client{Addr: kafka.TCP(broker), Timeout: 10 * time.Second}
+	res, err := client.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic: events, NumPartitions: 1, ReplicationFactor: 1,
+		ConfigEntries: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: "4096"}}}}})
+	if err != nil || res.Errors[events] != nil {
+		t.Fatalf("create topic: %v %v", err, res.Errors[events])
+	}
+	logPath := filepath.Join(dir, "access.log")
+	next := 0
+	write := func(lines ...string) {
+		t.Helper()
+		f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range lines {
+			fmt.Fprintln(f, l)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	normal := func(n int) []string {
+		var out []string
+		for range n {
+			out = append(out, fmt.Sprintf(`198.51.100.%d - - [02/Nov/2026:00:%02d:%02d +0000] "GET /api/v1/orders/%d HTTP/1.1" 200 10 "-" "curl/8"`,
+				next%50, (next/60)%60, next%60, next))
+			next++
+		}
+		return out
+	}
+	random := func(n int) string {
+		b := make([]byte, n/2)
+		rand.Read(b)
+		return hex.EncodeToString(b)
+	}
+	big := `203.0.113.5 - - [02/Nov/2026:00:30:00 +0000] "GET /x/` + random(8<<10) + ` HTTP/1.1" 404 10 "-" "` + random(1<<10) + `"`
+	write(normal(20)...)
+	cfgPath := filepath.Join(dir, "gatewatch.yaml")
+	cfg := fmt.Sprintf("data_dir: %s\nkafka:\n  brokers: [%s]\n  topics: {events: %s, dead_letter: %s.dead}\n",
+		filepath.Join(dir, "data"), broker, events, events)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := startBackground(t, nil, "collect", "--config", cfgPath, "--listen", "", "--from-start", "--format", "nginx_combined", logPath)
+	readTopic(t, broker, events, 20, 60*time.Second)
+	write(big)
+	dead := readTopic(t, broker, events+".dead", 1, 60*time.Second)
+	write(normal(20)...)
+	msgs := readTopic(t, broker, events, 40, 60*time.Second)
+	if code, done := b.exited(); done {
+		t.Fatalf("collect exited %d: %s", code, b.stderr.String())
+	}
+	b.stop(t)
+	if len(msgs) != 40 {
+		t.Errorf("%d events, want the 40 ordinary lines", len(msgs))
+	}
+	if len(dead) != 1 {
+		t.Fatalf("%d dead letters, want 1", len(dead))
+	}
+	var rec struct {
+		Source string `json:"source"`
+		Reason string `json:"reason"`
+		Line   string `json:"line"`
+	}
+	if err := json.Unmarshal(dead[0].Value, &rec); err != nil {
+		t.Fatalf("dead letter %.300s: %v", dead[0].Value, err)
+	}
+	if !strings.Contains(rec.Reason, "kafka refused the event") || !strings.Contains(rec.Reason, "Message Size Too Large") ||
+		!strings.Contains(rec.Line, `"path":"/x/`) || string(dead[0].Key) != collect.RefusedLabel {
+		t.Errorf("dead letter: key %q, %.300s", dead[0].Key, dead[0].Value)
+	}
 }

@@ -79,7 +79,8 @@ func (c *cli) kafkaConfig(cfg config.Config) (transport.Config, error) {
 			Enabled: k.TLS.Enabled, CAFile: k.TLS.CAFile, CertFile: k.TLS.CertFile,
 			KeyFile: k.TLS.KeyFile, ServerName: k.TLS.ServerName,
 		},
-		SASL: transport.SASLConfig{Mechanism: k.SASL.Mechanism, Username: k.SASL.Username, PasswordFile: k.SASL.PasswordFile},
+		SASL:               transport.SASLConfig{Mechanism: k.SASL.Mechanism, Username: k.SASL.Username, PasswordFile: k.SASL.PasswordFile},
+		AllowPlaintextSASL: k.AllowPlaintextSASL,
 	}
 	if v := c.getenv("GATEWATCH_KAFKA_PASSWORD"); v != "" {
 		tc.SASL.Password, tc.SASL.PasswordFile = transport.Secret(v), ""

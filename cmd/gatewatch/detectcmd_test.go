@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -100,15 +101,23 @@ func TestDetectConsumesKafka(t *testing.T) {
 			}
 		}
 	}
-	// Window records: one per client and window, adding up to at most
-	// the events (the last windows are still open).
+	// Window records: one per client and window, a line each, many a
+	// message, adding up to at most the events (the last windows are
+	// still open), each client's windows in one partition's chunks.
 	var inWindows uint64
+	keyOf := map[string]string{}
 	for _, m := range readTopic(t, broker, windows, 1, 30*time.Second) {
-		var ws detect.WindowStats
-		if err := json.Unmarshal(m.Value, &ws); err != nil || ws.Client != string(m.Key) || ws.Requests == 0 || !ws.End.After(ws.Start) {
-			t.Fatalf("window record %q (key %q): %v", m.Value, m.Key, err)
+		for _, line := range bytes.Split(m.Value, []byte("\n")) {
+			var ws detect.WindowStats
+			if err := json.Unmarshal(line, &ws); err != nil || ws.Client == "" || ws.Requests == 0 || !ws.End.After(ws.Start) {
+				t.Fatalf("window record %.200q (key %q): %v", line, m.Key, err)
+			}
+			if k, ok := keyOf[ws.Client]; ok && k != string(m.Key) {
+				t.Errorf("client %s has window records under keys %q and %q", ws.Client, k, m.Key)
+			}
+			keyOf[ws.Client] = string(m.Key)
+			inWindows += ws.Requests
 		}
-		inWindows += ws.Requests
 	}
 	if inWindows == 0 || inWindows > uint64(published) {
 		t.Errorf("window records count %d requests, %d events were published", inWindows, published)

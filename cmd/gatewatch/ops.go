@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,7 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
+	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/internal/config"
+	"github.com/gatewatch/gatewatch/internal/tlsfiles"
 )
 
 // opsRoute is one more endpoint of the ops server.
@@ -30,14 +33,19 @@ type opsRoute struct {
 }
 
 // serveOps serves /metrics from reg, /healthz from health and the extra
-// routes on hc.Listen ("" serves nothing). With hc.TokenFile, every route
-// but /healthz and the ones that authenticate themselves wants the
-// token; every route but /healthz (a liveness probe must not be starved
-// by a flood) shares the hc.Rate limit. The server's goroutine ends at
-// Shutdown.
+// routes on hc.Listen ("" serves nothing), over HTTPS with
+// hc.TLSCertFile. With hc.TokenFile, every route but /healthz and the
+// ones that authenticate themselves wants the token, which it refuses to
+// take over plain HTTP off loopback unless hc.AllowPlainHTTP; every route
+// but /healthz (a liveness probe must not be starved by a flood) shares
+// the hc.Rate limit. Refusals are terse and echo nothing of the request.
+// The server's goroutine ends at Shutdown.
 func serveOps(hc config.HTTPConfig, reg *prometheus.Registry, health func() error, log *slog.Logger, extra ...opsRoute) (*http.Server, error) {
 	if hc.Listen == "" {
 		return nil, nil
+	}
+	if hc.TokenFile != "" && hc.TLSCertFile == "" && !hc.AllowPlainHTTP && !ingest.IsLoopbackListen(hc.Listen) {
+		return nil, fmt.Errorf("http.token_file: refusing the token over plain HTTP on %s: set http.tls_cert_file, listen on loopback, or allow_plain_http: true", hc.Listen)
 	}
 	guard, err := opsGuard(hc.TokenFile)
 	if err != nil {
@@ -60,17 +68,37 @@ func serveOps(hc config.HTTPConfig, reg *prometheus.Registry, health func() erro
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	ln, err := net.Listen("tcp", hc.Listen)
+	ln, err := opsListen(hc)
 	if err != nil {
-		return nil, fmt.Errorf("http listen: %w", err)
+		return nil, err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+		IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
 		}
 	}()
 	return srv, nil
+}
+
+// opsListen listens on hc.Listen, with TLS when hc names a certificate.
+func opsListen(hc config.HTTPConfig) (net.Listener, error) {
+	var tlsCfg *tls.Config
+	if hc.TLSCertFile != "" || hc.TLSKeyFile != "" {
+		var err error
+		if tlsCfg, err = (tlsfiles.Files{CertFile: hc.TLSCertFile, KeyFile: hc.TLSKeyFile}).Server(); err != nil {
+			return nil, fmt.Errorf("http: %w", err)
+		}
+	}
+	ln, err := net.Listen("tcp", hc.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http listen: %w", err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	return ln, nil
 }
 
 // opsLimit returns what wraps a handler to share one limit of perSecond

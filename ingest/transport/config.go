@@ -43,7 +43,13 @@ type Config struct {
 	// TLS configures encryption; off unless TLS.Enabled.
 	TLS TLSConfig
 	// SASL configures authentication; off unless SASL.Mechanism is set.
+	// It needs TLS unless AllowPlaintextSASL is set.
 	SASL SASLConfig
+	// AllowPlaintextSASL lets SASL run without TLS, for a test broker on
+	// loopback only: PLAIN sends the password in clear, and with any
+	// mechanism the stream after the handshake is neither private nor
+	// protected from tampering.
+	AllowPlaintextSASL bool
 	// ClientID is sent to the brokers (it shows up in their logs and
 	// quotas); kafka-go's default when empty.
 	ClientID string
@@ -122,6 +128,9 @@ func (c Config) String() string {
 	if c.SASL.Mechanism != "" {
 		fmt.Fprintf(&b, " sasl=%s username=%q password=%s password_file=%q",
 			c.SASL.Mechanism, c.SASL.Username, c.SASL.Password.String(), c.SASL.PasswordFile)
+		if c.AllowPlaintextSASL {
+			b.WriteString(" allow_plaintext_sasl=true")
+		}
 	}
 	if c.ClientID != "" {
 		fmt.Fprintf(&b, " client_id=%q", c.ClientID)
@@ -200,12 +209,20 @@ func (c Config) Validate() error {
 		case s.Password == "" && s.PasswordFile == "":
 			errs = append(errs, errors.New("sasl: no password or password file"))
 		}
+		if !t.Enabled && !c.AllowPlaintextSASL {
+			errs = append(errs, ErrPlaintextSASL)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("kafka config: %w", err)
 	}
 	return nil
 }
+
+// ErrPlaintextSASL is Validate's error for SASL without TLS (and without
+// AllowPlaintextSASL).
+var ErrPlaintextSASL = errors.New("sasl: refusing to authenticate without TLS (credentials and data would cross the network in clear): " +
+	"enable tls, or allow_plaintext_sasl for a test broker on loopback")
 
 func canonicalMechanism(m string) (string, error) {
 	switch l := strings.ToLower(m); l {

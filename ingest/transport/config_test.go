@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -33,8 +34,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "tls on", cfg: Config{TLS: TLSConfig{Enabled: true, CAFile: "ca.pem"}}},
 		{name: "tls options without tls", cfg: Config{TLS: TLSConfig{CAFile: "ca.pem"}}, wantErr: "tls is not enabled"},
 		{name: "cert without key", cfg: Config{TLS: TLSConfig{Enabled: true, CertFile: "c.pem"}}, wantErr: "go together"},
-		{name: "scram", cfg: Config{SASL: SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "u", Password: "p"}}},
-		{name: "plain with file", cfg: Config{SASL: SASLConfig{Mechanism: "plain", Username: "u", PasswordFile: "f"}}},
+		{name: "scram", cfg: Config{TLS: TLSConfig{Enabled: true}, SASL: SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "u", Password: "p"}}},
+		{name: "plain with file", cfg: Config{TLS: TLSConfig{Enabled: true}, SASL: SASLConfig{Mechanism: "plain", Username: "u", PasswordFile: "f"}}},
+		{name: "plain allowed without tls", cfg: Config{AllowPlaintextSASL: true, SASL: SASLConfig{Mechanism: "plain", Username: "u", Password: "p"}}},
 		{name: "unknown mechanism", cfg: Config{SASL: SASLConfig{Mechanism: "gssapi", Username: "u", Password: "p"}}, wantErr: `unknown mechanism "gssapi"`},
 		{name: "no username", cfg: Config{SASL: SASLConfig{Mechanism: "plain", Password: "p"}}, wantErr: "username is empty"},
 		{name: "no password", cfg: Config{SASL: SASLConfig{Mechanism: "plain", Username: "u"}}, wantErr: "no password"},
@@ -112,12 +114,12 @@ func TestDialerAndTransport(t *testing.T) {
 		{name: "missing ca file", cfg: Config{TLS: TLSConfig{Enabled: true, CAFile: filepath.Join(dir, "nope.pem")}}, wantErr: "read ca file"},
 		{name: "ca file not pem", cfg: Config{TLS: TLSConfig{Enabled: true, CAFile: notPEM}}, wantErr: "no PEM certificate"},
 		{name: "bad client cert", cfg: Config{TLS: TLSConfig{Enabled: true, CertFile: notPEM, KeyFile: notPEM}}, wantErr: "client certificate"},
-		{name: "plain", cfg: Config{SASL: SASLConfig{Mechanism: "PLAIN", Username: "u", Password: "p"}}, wantMech: "PLAIN"},
-		{name: "scram-sha-256", cfg: Config{SASL: SASLConfig{Mechanism: "scram-sha-256", Username: "u", Password: "p"}}, wantMech: "SCRAM-SHA-256"},
-		{name: "scram-sha-512 password file", cfg: Config{SASL: SASLConfig{Mechanism: "scram-sha-512", Username: "u", PasswordFile: pwFile}}, wantMech: "SCRAM-SHA-512"},
-		{name: "missing password file", cfg: Config{SASL: SASLConfig{Mechanism: "plain", Username: "u", PasswordFile: filepath.Join(dir, "nope")}}, wantErr: "read password file"},
-		{name: "empty password file", cfg: Config{SASL: SASLConfig{Mechanism: "plain", Username: "u", PasswordFile: emptyPW}}, wantErr: "empty password"},
-		{name: "unknown mechanism", cfg: Config{SASL: SASLConfig{Mechanism: "oauthbearer", Username: "u", Password: "p"}}, wantErr: "unknown mechanism"},
+		{name: "plain", cfg: Config{AllowPlaintextSASL: true, SASL: SASLConfig{Mechanism: "PLAIN", Username: "u", Password: "p"}}, wantMech: "PLAIN"},
+		{name: "scram-sha-256", cfg: Config{AllowPlaintextSASL: true, SASL: SASLConfig{Mechanism: "scram-sha-256", Username: "u", Password: "p"}}, wantMech: "SCRAM-SHA-256"},
+		{name: "scram-sha-512 password file", cfg: Config{AllowPlaintextSASL: true, SASL: SASLConfig{Mechanism: "scram-sha-512", Username: "u", PasswordFile: pwFile}}, wantMech: "SCRAM-SHA-512"},
+		{name: "missing password file", cfg: Config{AllowPlaintextSASL: true, SASL: SASLConfig{Mechanism: "plain", Username: "u", PasswordFile: filepath.Join(dir, "nope")}}, wantErr: "read password file"},
+		{name: "empty password file", cfg: Config{AllowPlaintextSASL: true, SASL: SASLConfig{Mechanism: "plain", Username: "u", PasswordFile: emptyPW}}, wantErr: "empty password"},
+		{name: "unknown mechanism", cfg: Config{AllowPlaintextSASL: true, SASL: SASLConfig{Mechanism: "oauthbearer", Username: "u", Password: "p"}}, wantErr: "unknown mechanism"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -204,5 +206,37 @@ func TestPasswordRedacted(t *testing.T) {
 	}
 	if got := fmt.Sprint(Secret("")); got != "" {
 		t.Errorf("empty secret prints %q, want empty", got)
+	}
+}
+
+// TestSecuritySASLPlainNeedsTLS: SASL (PLAIN, and SCRAM too) without TLS
+// is a configuration error unless AllowPlaintextSASL says it is meant, and
+// no dialer is built for it.
+func TestSecuritySASLPlainNeedsTLS(t *testing.T) {
+	t.Parallel()
+	for _, mech := range []string{MechanismPlain, MechanismSCRAMSHA256, MechanismSCRAMSHA512} {
+		cfg := Config{SASL: SASLConfig{Mechanism: mech, Username: "u", Password: "p"}}
+		if err := cfg.Validate(); !errors.Is(err, ErrPlaintextSASL) {
+			t.Errorf("%s without TLS: Validate() = %v, want ErrPlaintextSASL", mech, err)
+		}
+		if _, err := cfg.Dialer(); err == nil {
+			t.Errorf("%s without TLS: Dialer() succeeded", mech)
+		}
+		if _, err := cfg.Transport(); err == nil {
+			t.Errorf("%s without TLS: Transport() succeeded", mech)
+		}
+		tls := cfg
+		tls.TLS.Enabled = true
+		if err := tls.Validate(); err != nil {
+			t.Errorf("%s over TLS: %v", mech, err)
+		}
+		allowed := cfg
+		allowed.AllowPlaintextSASL = true
+		if err := allowed.Validate(); err != nil {
+			t.Errorf("%s with AllowPlaintextSASL: %v", mech, err)
+		}
+		if s := allowed.String(); !strings.Contains(s, "allow_plaintext_sasl=true") {
+			t.Errorf("String() hides the opt-out: %s", s)
+		}
 	}
 }

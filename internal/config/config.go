@@ -11,9 +11,12 @@ package config
 
 import (
 	_ "embed"
-	"github.com/gatewatch/gatewatch/alert/sinks"
+	"errors"
+	"fmt"
 	"time"
 
+	"github.com/gatewatch/gatewatch/alert/sinks"
+	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/storage"
 )
 
@@ -86,6 +89,9 @@ type KafkaConfig struct {
 	Compression string          `yaml:"compression"`
 	Topics      KafkaTopics     `yaml:"topics"`
 	DetectGroup string          `yaml:"detect_group"`
+	// AllowPlaintextSASL lets SASL run without TLS (a test broker on
+	// loopback); otherwise SASL without tls.enabled is a config error.
+	AllowPlaintextSASL bool `yaml:"allow_plaintext_sasl"`
 }
 
 // KafkaTLSConfig is TLS to the brokers.
@@ -128,6 +134,19 @@ type CollectConfig struct {
 	HTTP          CollectHTTPConfig `yaml:"http"`
 	Raw           CollectRawConfig  `yaml:"raw"`
 	PositionsFile string            `yaml:"positions_file"`
+	// SyslogMaxConns bounds the open TCP and TLS syslog connections; when
+	// all are open, a new source's connection takes the place of the
+	// longest-idle one of the source holding the most.
+	SyslogMaxConns int `yaml:"syslog_max_conns"`
+	// SyslogMaxConnsPerSource bounds the connections of one sender
+	// address (IPv6: one /64).
+	SyslogMaxConnsPerSource int `yaml:"syslog_max_conns_per_source"`
+	// SyslogFirstFrameTimeout closes a connection that has completed no
+	// message (TLS handshake included) this long after it was accepted.
+	SyslogFirstFrameTimeout time.Duration `yaml:"syslog_first_frame_timeout"`
+	// SyslogIdleTimeout closes a connection silent this long after a
+	// message.
+	SyslogIdleTimeout time.Duration `yaml:"syslog_idle_timeout"`
 }
 
 // CollectSyslogTLS is the syslog-over-TLS listener (RFC 5425 framing).
@@ -157,6 +176,13 @@ type CollectHTTPConfig struct {
 	TokenKeyFile string             `yaml:"token_key_file"`
 	Rate         float64            `yaml:"rate"`
 	MaxBodyBytes int64              `yaml:"max_body_bytes"`
+	// ClientCAFile, when set, admits only senders presenting a client
+	// certificate it signed (needs tls_cert_file); the certificate's
+	// subject is then the sender's identity, and tokens become optional.
+	ClientCAFile string `yaml:"client_ca_file"`
+	// AllowPlainHTTP lets bearer tokens travel over plain HTTP on a
+	// non-loopback listen address; without it that is a config error.
+	AllowPlainHTTP bool `yaml:"allow_plain_http"`
 }
 
 // CollectHTTPToken is one accepted bearer token: a file holding it, or its
@@ -172,8 +198,23 @@ type IngestConfig struct {
 	HMACKeyFile     string         `yaml:"hmac_key_file"`
 	TrustedProxies  []string       `yaml:"trusted_proxies"`
 	SensitiveParams []string       `yaml:"sensitive_params"`
+	Identity        IdentityConfig `yaml:"identity"`
 	Workers         int            `yaml:"workers"`
 	Sources         []SourceConfig `yaml:"sources"`
+}
+
+// IdentityConfig says when a JWT subject or a Basic-auth user found in a
+// request may name the client (ingest.IdentityOptions). By default it may
+// not: anyone can send a token naming anyone, so such requests are keyed
+// by IP and the claim is kept only as an HMAC.
+type IdentityConfig struct {
+	// VerifiedField names the log field or request header the gateway
+	// sets once it verified the caller (e.g. x-jwt-verified, or
+	// x-authenticated-user holding the user name).
+	VerifiedField string `yaml:"verified_field"`
+	// TrustClaims trusts the claims of every request the gateway did not
+	// reject, for gateways that verify every credential they pass on.
+	TrustClaims bool `yaml:"trust_claims"`
 }
 
 // SourceConfig is one log input of "gatewatch run".
@@ -309,9 +350,55 @@ type HTTPConfig struct {
 	// Rate caps the requests per second of every route but /healthz
 	// (burst: twice as many); beyond it the answer is 429 (default 20).
 	Rate float64 `yaml:"rate"`
+	// TLSCertFile and TLSKeyFile, when set, serve HTTPS.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// AllowPlainHTTP lets the token travel over plain HTTP on a
+	// non-loopback listen address; without it that is a config error.
+	AllowPlainHTTP bool `yaml:"allow_plain_http"`
 }
 
 // Syslog reports whether any syslog listener is configured.
 func (c CollectConfig) Syslog() bool {
 	return c.SyslogUDP != "" || c.SyslogTCP != "" || c.SyslogTLS.Listen != ""
+}
+
+// validateTransport checks the settings that guard gatewatch's own
+// network endpoints and connections: the syslog connection limits, HTTP
+// ingest and ops authentication over plain HTTP, SASL without TLS.
+func (cfg *Config) validateTransport() []error {
+	var errs []error
+	cc := cfg.Collect
+	if cc.SyslogMaxConns < 0 || cc.SyslogMaxConnsPerSource < 0 || cc.SyslogFirstFrameTimeout < 0 || cc.SyslogIdleTimeout < 0 {
+		errs = append(errs, errors.New("collect.syslog_max_conns, syslog_max_conns_per_source, syslog_first_frame_timeout, syslog_idle_timeout: must not be negative (0: the default)"))
+	}
+	if h := cc.HTTP; h.Listen != "" {
+		if (h.TLSCertFile == "") != (h.TLSKeyFile == "") {
+			errs = append(errs, errors.New("collect.http: tls_cert_file and tls_key_file go together"))
+		}
+		if h.ClientCAFile != "" && h.TLSCertFile == "" {
+			errs = append(errs, errors.New("collect.http.client_ca_file: client certificates need TLS (tls_cert_file, tls_key_file)"))
+		}
+		if len(h.Tokens) == 0 && h.ClientCAFile == "" {
+			errs = append(errs, errors.New("collect.http: no tokens and no client_ca_file: an unauthenticated ingest endpoint is not offered"))
+		}
+		if len(h.Tokens) > 0 && h.TLSCertFile == "" && !h.AllowPlainHTTP && !ingest.IsLoopbackListen(h.Listen) {
+			errs = append(errs, fmt.Errorf("collect.http: bearer tokens over plain HTTP on %s would cross the network in clear: "+
+				"set tls_cert_file and tls_key_file, listen on loopback, or allow_plain_http: true", h.Listen))
+		}
+	}
+	if h := cfg.HTTP; h.Listen != "" {
+		if (h.TLSCertFile == "") != (h.TLSKeyFile == "") {
+			errs = append(errs, errors.New("http: tls_cert_file and tls_key_file go together"))
+		}
+		if h.TokenFile != "" && h.TLSCertFile == "" && !h.AllowPlainHTTP && !ingest.IsLoopbackListen(h.Listen) {
+			errs = append(errs, fmt.Errorf("http.token_file: the token over plain HTTP on %s would cross the network in clear: "+
+				"set http.tls_cert_file and tls_key_file, listen on loopback, or allow_plain_http: true", h.Listen))
+		}
+	}
+	if k := cfg.Kafka; k.SASL.Mechanism != "" && !k.TLS.Enabled && !k.AllowPlaintextSASL {
+		errs = append(errs, errors.New("kafka.sasl: refusing SASL without TLS (credentials and events would cross the network in clear): "+
+			"set kafka.tls.enabled, or kafka.allow_plaintext_sasl: true for a test broker on loopback"))
+	}
+	return errs
 }

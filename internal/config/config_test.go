@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -145,4 +146,87 @@ func TestStoreTopicSettings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// validateYAML decodes y over the defaults and validates it.
+func validateYAML(y string) error {
+	cfg := Default()
+	if err := Decode([]byte(y), &cfg); err != nil {
+		return err
+	}
+	return cfg.Validate()
+}
+
+// checkValidation runs validateYAML over cases: wantErr "" means valid,
+// else a substring of the error.
+func checkValidation(t *testing.T, cases [][2]string) {
+	t.Helper()
+	for _, c := range cases {
+		err := validateYAML(c[0])
+		if c[1] == "" && err != nil || c[1] != "" && (err == nil || !strings.Contains(err.Error(), c[1])) {
+			t.Errorf("%s: err = %v, want %q", c[0], err, c[1])
+		}
+	}
+}
+
+// TestSecurityBearerOverPlainHTTP: bearer tokens over plain HTTP on an
+// address other than loopback are a config error, for HTTP ingest
+// (collect.http.tokens) and the ops listener (http.token_file), unless
+// TLS is served or allow_plain_http says it is meant; loopback is fine.
+func TestSecurityBearerOverPlainHTTP(t *testing.T) {
+	t.Parallel()
+	tok := "tokens: [{name: edge, file: /t}]"
+	checkValidation(t, [][2]string{
+		{"collect: {http: {listen: '0.0.0.0:8443', " + tok + "}}", "collect.http: bearer tokens over plain HTTP"},
+		{"collect: {http: {listen: ':8443', " + tok + "}}", "collect.http: bearer tokens over plain HTTP"},
+		{"collect: {http: {listen: 'ingest.example:8443', " + tok + "}}", "collect.http: bearer tokens over plain HTTP"},
+		{"collect: {http: {listen: '0.0.0.0:8443', allow_plain_http: true, " + tok + "}}", ""},
+		{"collect: {http: {listen: '0.0.0.0:8443', tls_cert_file: c, tls_key_file: k, " + tok + "}}", ""},
+		{"collect: {http: {listen: '127.0.0.1:8443', " + tok + "}}", ""},
+		{"collect: {http: {listen: '[::1]:8443', " + tok + "}}", ""},
+		{"collect: {http: {listen: 'localhost:8443', " + tok + "}}", ""},
+		{"collect: {http: {listen: '127.0.0.1:8443'}}", "no tokens and no client_ca_file"},
+		{"collect: {http: {listen: '0.0.0.0:8443', tls_cert_file: c, " + tok + "}}", "go together"},
+		{"http: {listen: '0.0.0.0:9107', token_file: /t}", "http.token_file: the token over plain HTTP"},
+		{"http: {listen: '0.0.0.0:9107', token_file: /t, allow_plain_http: true}", ""},
+		{"http: {listen: '0.0.0.0:9107', token_file: /t, tls_cert_file: c, tls_key_file: k}", ""},
+		{"http: {listen: '127.0.0.1:9107', token_file: /t}", ""},
+		{"http: {listen: '0.0.0.0:9107'}", ""}, // no token: nothing to leak (deploy/k8s)
+	})
+}
+
+// TestSecurityHTTPClientCertConfig: collect.http.client_ca_file needs TLS
+// and stands in for tokens.
+func TestSecurityHTTPClientCertConfig(t *testing.T) {
+	t.Parallel()
+	checkValidation(t, [][2]string{
+		{"collect: {http: {listen: '0.0.0.0:8443', tls_cert_file: c, tls_key_file: k, client_ca_file: ca}}", ""},
+		{"collect: {http: {listen: '127.0.0.1:8443', client_ca_file: ca}}", "client certificates need TLS"},
+	})
+}
+
+// TestSecuritySASLPlainNeedsTLS: SASL without kafka.tls.enabled is a config
+// error unless kafka.allow_plaintext_sasl is set.
+func TestSecuritySASLPlainNeedsTLS(t *testing.T) {
+	t.Parallel()
+	checkValidation(t, [][2]string{
+		{"kafka: {sasl: {mechanism: plain, username: u, password_file: /p}}", "kafka.sasl: refusing SASL without TLS"},
+		{"kafka: {sasl: {mechanism: scram-sha-512, username: u, password_file: /p}}", "kafka.sasl: refusing SASL without TLS"},
+		{"kafka: {sasl: {mechanism: plain, username: u, password_file: /p}, allow_plaintext_sasl: true}", ""},
+		{"kafka: {sasl: {mechanism: plain, username: u, password_file: /p}, tls: {enabled: true}}", ""},
+	})
+}
+
+// TestSyslogLimitsConfig: the syslog connection limits default to the
+// library's and must not be negative.
+func TestSyslogLimitsConfig(t *testing.T) {
+	t.Parallel()
+	if c := Default().Collect; c.SyslogMaxConnsPerSource != 16 || c.SyslogMaxConns != 1024 || c.SyslogFirstFrameTimeout != 10*time.Second {
+		t.Errorf("defaults: %+v", c)
+	}
+	checkValidation(t, [][2]string{
+		{"collect: {syslog_max_conns_per_source: -1}", "must not be negative"},
+		{"collect: {syslog_first_frame_timeout: -1s}", "must not be negative"},
+		{"collect: {syslog_max_conns_per_source: 4, syslog_first_frame_timeout: 3s, syslog_max_conns: 0}", ""},
+	})
 }

@@ -78,7 +78,9 @@ func Default() Config {
 		},
 		Collect: CollectConfig{SyslogFormat: "auto", HTTP: CollectHTTPConfig{
 			Tokens: []CollectHTTPToken{}, Rate: 50, MaxBodyBytes: 10 << 20,
-		}, Raw: CollectRawConfig{Format: "auto", Group: "gatewatch-collect-raw"}},
+		}, Raw: CollectRawConfig{Format: "auto", Group: "gatewatch-collect-raw"},
+			SyslogMaxConns: ingest.DefaultSyslogMaxConns, SyslogMaxConnsPerSource: ingest.DefaultSyslogMaxConnsPerSource,
+			SyslogFirstFrameTimeout: ingest.DefaultSyslogFirstFrameTimeout, SyslogIdleTimeout: ingest.DefaultSyslogIdleTimeout},
 		Storage: StorageConfig{
 			Database: "gatewatch", Username: "default", Migrate: true,
 			Retention: storage.Retention{Events: 30, Windows: 180, Findings: 730, Health: 30, Violations: 30,
@@ -180,6 +182,7 @@ func (cfg *Config) Validate() error {
 	if err := cfg.Alert.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, cfg.validateTransport()...)
 	return errors.Join(errs...)
 }
 

@@ -21,6 +21,10 @@ func (cfg *Config) NormalizerOptions(key []byte) (ingest.NormalizerOptions, erro
 		HMACKey:         key,
 		TrustedProxies:  proxies,
 		SensitiveParams: cfg.Ingest.SensitiveParams,
+		Identity: ingest.IdentityOptions{
+			VerifiedField: cfg.Ingest.Identity.VerifiedField,
+			TrustClaims:   cfg.Ingest.Identity.TrustClaims,
+		},
 	}, nil
 }
 
