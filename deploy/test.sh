@@ -52,6 +52,9 @@ command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 [ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || missing+=(rsyslog-gnutls) # TLS receiver of alert/syslog tests
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)             # TestEndToEndCompose: a private Docker engine
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose) # Debian's compose 1.29, for the same test
+/usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv) # TestK8sManifestsValidate's venv
 if [ "${#missing[@]}" -gt 0 ]; then
 	if [ "$(id -u)" = 0 ]; then
 		echo "installing ${missing[*]}"
@@ -71,6 +74,7 @@ command -v kcat && kcat -V 2>&1 | head -n 1 || true
 /usr/sbin/rsyslogd -v 2>/dev/null | head -n 1 || true
 /usr/sbin/nginx -v 2>&1 || true
 /usr/bin/chromium --version 2>/dev/null || true
+docker-compose version --short 2>/dev/null || true
 
 step "services: Apache Kafka (KRaft, PLAINTEXT and SASL_SSL) from Maven Central"
 # Integration tests talk to the real broker through GATEWATCH_TEST_KAFKA*.

@@ -39,6 +39,7 @@ var stage = map[string]float64{
 	"internal/config":         4,
 	"dashboards":              4,
 	"cmd":                     5,
+	"deploy":                  6, // its tests and the container health probe
 }
 
 // place is the key of stage that names pkg: the longest path that is pkg
