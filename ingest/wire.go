@@ -23,6 +23,7 @@ var wireKeys = [...]string{
 	"method", "host", "path", "route", "query", "status", "bytes_in",
 	"bytes_out", "latency_us", "user_agent", "referer", "auth", "scheme",
 	"tls_version", "api_version", "request_id", "truncated", "origin", "pos",
+	"claimed",
 }
 
 // wireKey returns the index of a wire key in wireKeys, or -1. A switch
@@ -82,6 +83,8 @@ func wireKey(key []byte) int {
 		return wkOrigin
 	case "pos":
 		return wkPos
+	case "claimed":
+		return wkClaimed
 	}
 	return -1
 }
@@ -113,6 +116,7 @@ const (
 	wkTruncated
 	wkOrigin
 	wkPos
+	wkClaimed
 )
 
 // AppendWire appends the wire encoding of ev (one JSON object, no trailing
@@ -153,6 +157,7 @@ func AppendWire(dst []byte, ev *Event) []byte {
 	dst = appendStringField(dst, "tls_version", ev.TLSVersion)
 	dst = appendStringField(dst, "api_version", ev.APIVersion)
 	dst = appendStringField(dst, "request_id", ev.RequestID)
+	dst = appendStringField(dst, "claimed", ev.ClaimedSubject)
 	if ev.Truncated {
 		dst = append(dst, `,"truncated":true`...)
 	}
@@ -315,6 +320,8 @@ func setWireString(ev *Event, idx int, s string) {
 		ev.APIVersion = s
 	case wkRequestID:
 		ev.RequestID = s
+	case wkClaimed:
+		ev.ClaimedSubject = s
 	}
 }
 
