@@ -39,6 +39,7 @@ type DeadLetterWriter struct {
 	count   int64
 	maxLine int // 0: lines are kept whole
 	now     func() time.Time
+	names   *redactor // sensitive names; nil: the defaults
 }
 
 // DefaultDeadLetterMaxLine is how much of a rejected line a dead letter
@@ -52,6 +53,27 @@ func (d *DeadLetterWriter) SetMaxLine(n int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.maxLine = max(n, 0)
+}
+
+// SetSensitiveParams makes the writer redact, besides the defaults, the
+// parameter names the events' normaliser was given
+// (NormalizerOptions.SensitiveParams), so a dead letter keeps no secret an
+// event would not.
+func (d *DeadLetterWriter) SetSensitiveParams(names []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.names = nil
+	if len(names) > 0 {
+		d.names = newRedactor(append(append([]string(nil), DefaultSensitiveParams...), names...))
+	}
+}
+
+// redactLine is RedactLine with the writer's sensitive names.
+func (d *DeadLetterWriter) redactLine(dst, line []byte) []byte {
+	if d.names == nil {
+		return RedactLine(dst, line)
+	}
+	return d.names.appendRedactedLine(dst, line)
 }
 
 // NewDeadLetterWriter returns a DeadLetterWriter that writes to w.
@@ -71,11 +93,11 @@ func (d *DeadLetterWriter) Write(source string, r Reject) error {
 	b = append(b, `,"line_no":`...)
 	b = strconv.AppendInt(b, r.Line, 10)
 	b = append(b, `,"reason":`...)
-	d.red = RedactLine(d.red[:0], stringBytes(r.Reason)) // a parser's reason may quote the line
+	d.red = d.redactLine(d.red[:0], stringBytes(r.Reason)) // a parser's reason may quote the line
 	b = AppendJSONString(b, bytesString(d.red))
 	// Redact the whole line before cutting it: a cut could leave a JWT
 	// without the dot that makes it recognisable.
-	d.red = RedactLine(d.red[:0], r.Text)
+	d.red = d.redactLine(d.red[:0], r.Text)
 	text, redacted := d.red, !bytes.Equal(d.red, r.Text)
 	if d.maxLine > 0 && len(text) > d.maxLine {
 		text = truncateBytes(text, d.maxLine)

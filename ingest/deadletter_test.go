@@ -116,3 +116,22 @@ func TestSecurityDeadLetterRedacted(t *testing.T) {
 		})
 	}
 }
+
+// TestSecurityDeadLetterConfiguredParams: names added to the sensitive
+// parameters (ingest.sensitive_params) are redacted in dead letters too.
+func TestSecurityDeadLetterConfiguredParams(t *testing.T) {
+	var b bytes.Buffer
+	d := NewDeadLetterWriter(&b)
+	d.SetSensitiveParams([]string{"X-Tenant-Pin"})
+	line := `garbage "GET /x?x-tenant-pin=481516&api_key=k1&page=2" not a log line`
+	if err := d.Write("test", Reject{Line: 1, Reason: "unparsable", Text: []byte(line)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.Contains(out, "481516") || strings.Contains(out, "k1&") || !strings.Contains(out, "page=2") {
+		t.Errorf("dead letter %s", out)
+	}
+}

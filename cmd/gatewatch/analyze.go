@@ -282,6 +282,7 @@ func (a *analyzeCmd) openDeadLetter(path string) error {
 		return fmt.Errorf("dead letter: %w", err)
 	}
 	dl := ingest.NewDeadLetterWriter(f)
+	dl.SetSensitiveParams(a.opts.Normalizer.SensitiveParams)
 	a.opts.DeadLetter = dl
 	a.closeDL = func() { dl.Flush(); f.Close() }
 	return nil

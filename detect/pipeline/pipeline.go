@@ -259,7 +259,7 @@ func (p *Pipeline) startInputs(ctx context.Context) (wg *sync.WaitGroup, srcErrs
 func (p *Pipeline) intake(in ingest.Input) (*ingest.Intake, *deadLetter, error) {
 	name := in.Source.Name()
 	watch := p.watch.add(name, in.Format)
-	dl, err := openDeadLetter(filepath.Join(p.opts.DeadLetterDir, name+".jsonl"))
+	dl, err := openDeadLetter(filepath.Join(p.opts.DeadLetterDir, name+".jsonl"), p.opts.Normalizer.SensitiveParams)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -302,7 +302,7 @@ type deadLetter struct {
 	w *ingest.DeadLetterWriter
 }
 
-func openDeadLetter(path string) (*deadLetter, error) {
+func openDeadLetter(path string, sensitive []string) (*deadLetter, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("dead letter dir: %w", err)
 	}
@@ -310,7 +310,9 @@ func openDeadLetter(path string) (*deadLetter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dead letter: %w", err)
 	}
-	return &deadLetter{f: f, w: ingest.NewDeadLetterWriter(f)}, nil
+	w := ingest.NewDeadLetterWriter(f)
+	w.SetSensitiveParams(sensitive)
+	return &deadLetter{f: f, w: w}, nil
 }
 
 func (d *deadLetter) close() {

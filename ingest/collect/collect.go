@@ -85,6 +85,7 @@ func New(opts Options) (*Collector, error) {
 	}
 	c := &Collector{opts: opts, log: log}
 	c.dlw = ingest.NewDeadLetterWriter(&c.dl)
+	c.dlw.SetSensitiveParams(opts.Normalizer.SensitiveParams)
 	return c, nil
 }
 
