@@ -3,11 +3,8 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -61,7 +58,7 @@ clickhouse:
 		"--from-start", "--format", "nginx_combined", logPath)
 	var detected time.Duration
 	for deadline := start.Add(20 * time.Minute); storedEventRows(storeAt) < float64(lines); time.Sleep(100 * time.Millisecond) {
-		if detected == 0 && soakMetric(detectAt, detectEventsRE) >= float64(lines) {
+		if detected == 0 && metricValue(detectAt, "gatewatch_detect_events_total") >= float64(lines) {
 			detected = time.Since(start)
 		}
 		if store.exited() || time.Now().After(deadline) {
@@ -74,28 +71,6 @@ clickhouse:
 	}
 	t.Logf("soak: %d lines, 5,000 clients: stored in %v = %.0f lines/s end to end; detect counted them all after %v (%.0f events/s)",
 		lines, elapsed.Round(time.Millisecond), float64(lines)/elapsed.Seconds(), detected.Round(time.Millisecond), float64(lines)/detected.Seconds())
-}
-
-var detectEventsRE = regexp.MustCompile(`(?m)^gatewatch_detect_events_total (\S+)$`)
-
-// soakMetric reads the first match of re off listen's /metrics; -1 when
-// it cannot.
-func soakMetric(listen string, re *regexp.Regexp) float64 {
-	resp, err := http.Get("http://" + listen + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	m := re.FindSubmatch(b)
-	if m == nil {
-		return -1
-	}
-	v, err := strconv.ParseFloat(string(m[1]), 64)
-	if err != nil {
-		return -1
-	}
-	return v
 }
 
 // writeSoakLog writes n nginx combined lines from 5,000 clients, 500 a
