@@ -62,8 +62,9 @@ const (
 
 // campaign is one probe signature's or login route's campaign.
 type campaign struct {
-	key   string    // "probe:<signature>" or "login:<route>"
+	key   string    // "probe:<signature>", "login:<route>" or "route:<route>"
 	sig   signature // probe campaigns
+	route bool      // a write route's campaign (routesurge.go)
 	inc   int32     // open incident + 1
 	lastW int64     // window of the latest contribution
 
@@ -83,6 +84,9 @@ type campaign struct {
 func (c *campaign) name() string {
 	if c.sig != sigNone {
 		return strings.Replace(strings.TrimPrefix(c.key, "probe:"), ":", " ", 1)
+	}
+	if c.route {
+		return "route " + strings.TrimPrefix(c.key, "route:")
 	}
 	return "login " + strings.TrimPrefix(c.key, "login:")
 }
@@ -234,7 +238,7 @@ func (e *Engine) campaignFor(key string, s signature) int32 {
 		e.campIdx = make(map[string]int32)
 	}
 	e.campIdx[key] = int32(len(e.camps))
-	e.camps = append(e.camps, campaign{key: key, sig: s, lastW: math.MinInt64 / 2})
+	e.camps = append(e.camps, campaign{key: key, sig: s, lastW: math.MinInt64 / 2, route: strings.HasPrefix(key, "route:")})
 	return int32(len(e.camps) - 1)
 }
 
@@ -347,6 +351,9 @@ func (e *Engine) campaignIncident(idx int32, w int64, newClient bool) {
 
 // campaignReady reports whether c is large enough to report.
 func (e *Engine) campaignReady(c *campaign) bool {
+	if c.route {
+		return true // judgeRoutes found the window anomalous
+	}
 	if c.sig != sigNone {
 		return c.clients >= 2 || c.reqs >= e.opts.Probes.Floor
 	}
@@ -380,7 +387,9 @@ func (e *Engine) campaignFinding(f *Finding, in *incident, status Status) {
 	t := c.tot
 	f.Totals = &t
 	var b strings.Builder
-	if c.sig != sigNone {
+	if c.route {
+		e.routeFinding(f, c, &b)
+	} else if c.sig != sigNone {
 		b.WriteString(plural(c.clients, "client") + " sent " + plural(int(c.reqs), "request") + ": " + sigDescriptions[c.sig])
 		f.Why = "commodity probes of one kind from clients not flagged on their own; reported from 2 clients or " +
 			formatCount(e.opts.Probes.Floor) + " requests"
@@ -520,7 +529,7 @@ func (e *Engine) flaggedBeyond(idx int32) bool {
 func (e *Engine) loginCampaignActive(w int64) bool {
 	for i := range e.camps {
 		c := &e.camps[i]
-		if c.sig == sigNone && c.inc != 0 && w-c.lastW <= int64(e.opts.ResolveAfter) {
+		if c.sig == sigNone && !c.route && c.inc != 0 && w-c.lastW <= int64(e.opts.ResolveAfter) {
 			return true
 		}
 	}

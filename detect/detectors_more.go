@@ -218,7 +218,7 @@ func isMiss(status int) bool {
 
 // detectorsOn caches which of the detectors Observe feeds are enabled.
 type detectorsOn struct {
-	scan, enum, probe, exfil, share, sigs, brute bool
+	scan, enum, probe, exfil, share, sigs, brute, routes bool
 }
 
 // idSampling is how sparsely requests on id routes feed the dominant-route

@@ -26,8 +26,13 @@
 // (campaign.go): the same commodity probe (signature.go: cmd.exe, .env,
 // .git, wp-login.php where not served, ...) or failed logins on one
 // route from many clients, each small on its own, as one incident naming
-// its clients. Distinct counts are small linear-counting sketches
-// (sketch.go).
+// its clients. Each POST or PUT route also has a baseline of its own
+// across all its clients (routesurge.go): a window of it with many more
+// requests from new clients than usual, or far more failures or fewer
+// redirects than usual, from Options.Routes.Floor clients or more (sign-up
+// spam, card testing, a form redisplayed to a bot's every guess), is a
+// campaign "route <route>". Distinct counts are small linear-counting
+// sketches (sketch.go).
 //
 // # Windows and lateness
 //

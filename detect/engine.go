@@ -51,6 +51,8 @@ type Engine struct {
 	allowPrefix             []string
 	loginRoutes             map[string]struct{}
 	routeAuth               map[string]*routeAuth // POST routes' refusals, to learn login routes (loginroutes.go)
+	routeOpen               [][]*routeAuth        // by ring slot: the routes with requests in its window (routesurge.go)
+	routeStatsN             int                   // routes with a baseline
 
 	names   []string          // login routes and probe keys seen (winCold.loginRoute, sigKey)
 	nameIdx map[string]uint16 // index + 1 in names
@@ -131,10 +133,11 @@ func New(opts Options) *Engine {
 		pop:        newPopulation(),
 	}
 	e.ring = newWindowRing(e.clock.slots())
+	e.routeOpen = make([][]*routeAuth, e.ring.slots)
 	e.compileAllowLists()
 	e.on = detectorsOn{scan: !opts.Scanning.Disabled, enum: !opts.Enumeration.Disabled, probe: !opts.Injection.Disabled,
 		exfil: !opts.Exfiltration.Disabled, share: !opts.CredentialSharing.Disabled,
-		sigs: !opts.Probes.Disabled, brute: !opts.BruteForce.Disabled}
+		sigs: !opts.Probes.Disabled, brute: !opts.BruteForce.Disabled, routes: !opts.Routes.Disabled}
 	e.routesListed = len(opts.AllowRoutes) > 0
 	return e
 }
@@ -234,6 +237,9 @@ func (e *Engine) count(ev *ingest.Event, hash uint64, t int64) {
 		e.classify(ev, &h, w)
 	}
 	ref := clientRef{idx: idx, gen: c.gen}
+	if e.on.routes && (ev.Method == "POST" || ev.Method == "PUT") && len(ev.Route) != 0 {
+		e.countRoute(ev, &h, idx, c.gen, w, slot)
+	}
 	biggest := e.ring.add(ref, slot, &h)
 	if e.needSample(&h, biggest) {
 		e.sample(ev, idx, w, &h, biggest)
@@ -392,6 +398,7 @@ func (e *Engine) closeWindow(w int64) {
 	}
 	e.decide(w)
 	e.feedCampaigns(w)
+	e.judgeRoutes(w)
 	e.decideFleetAuth(w)
 	e.releaseSamplesUntil(w)
 	e.cands, e.tests = e.cands[:0], 0

@@ -153,7 +153,7 @@ type Finding struct {
 
 	// Incidents (added in schema 3; empty fields are left out).
 	Detectors   []string `json:"detectors,omitempty"`    // every detector that flagged the incident, when more than one
-	Campaign    string   `json:"campaign,omitempty"`     // campaigns: the probe signature or "login <route>"
+	Campaign    string   `json:"campaign,omitempty"`     // campaigns: the probe signature, "login <route>" or "route <route>"
 	Clients     []string `json:"clients,omitempty"`      // campaigns: the heaviest participating clients, heaviest first (at most 20)
 	ClientCount int      `json:"client_count,omitempty"` // campaigns: distinct participating clients
 	Totals      *Totals  `json:"totals,omitempty"`       // summed over the incident's anomalous windows

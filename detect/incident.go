@@ -179,9 +179,9 @@ func (e *Engine) resolveQuiet(w int64) {
 }
 
 // resolveGap is how many quiet windows resolve in: ResolveAfter, or
-// CampaignGap for a campaign.
+// CampaignGap for a campaign other than a route's.
 func (e *Engine) resolveGap(in *incident) int64 {
-	if in.camp != 0 {
+	if in.camp != 0 && !e.camps[in.camp-1].route {
 		if e.opts.CampaignGap < 0 {
 			return math.MaxInt64
 		}

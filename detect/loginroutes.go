@@ -43,6 +43,10 @@ type routeAuth struct {
 	clients       [learnClients]uint64 // hashes of the distinct refused clients, the first learnClients
 	nClients      uint8
 	learned       bool
+	// key and stats: the route's baseline across its clients
+	// (routesurge.go), for routes that have one.
+	key   string
+	stats *routeStats
 }
 
 // decayTo ages the counts to window w and forgets a route whose refusals

@@ -43,6 +43,8 @@ const (
 	DefaultBruteMinRatio     = 3       // times the client's own expectation
 	DefaultProbeCampaign     = 2       // commodity probe requests before a campaign of one client is reported
 	DefaultCampaignGap       = 7 * 24 * time.Hour
+	DefaultRouteClients      = 10 // distinct clients behind an anomalous write-route window
+	DefaultRouteMinRatio     = 5  // times the route's own expectation (plus three spreads)
 )
 
 // DetectorSwitch turns one detector off. The zero value leaves it on, so a
@@ -181,6 +183,13 @@ type Options struct {
 	// incident for all the clients sending it, reported once it has two
 	// clients or Floor requests (default 3).
 	Probes Tuning
+	// Routes judges each POST or PUT route against its own past across all
+	// its clients: requests from clients new to the site, and the shares
+	// answered 4xx/5xx and with a redirect (sign-up spam, SMS pumping,
+	// card testing from many addresses). Floor is the distinct clients an
+	// anomalous window needs (default 10); MinRatio how far above the
+	// route's expectation it must be (default 5). See routesurge.go.
+	Routes Tuning
 	// LoginRoutes lists route templates that are login routes besides
 	// those recognised by name (login, signin, logon, token, oauth, auth,
 	// session, wp-login.php, xmlrpc.php, j_security_check).
@@ -305,6 +314,7 @@ func (o Options) withDefaults() Options {
 	o.CredentialSharing = o.CredentialSharing.withDefaults(DefaultShareFloor, DefaultShareMinRatio)
 	o.BruteForce = o.BruteForce.withDefaults(DefaultBruteFloor, DefaultBruteMinRatio)
 	o.Probes = o.Probes.withDefaults(DefaultProbeCampaign, 1)
+	o.Routes = o.Routes.withDefaults(DefaultRouteClients, DefaultRouteMinRatio)
 	if o.CampaignGap == 0 {
 		o.CampaignGap = DefaultCampaignGap
 	}

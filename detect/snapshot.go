@@ -61,8 +61,11 @@ import (
 // of the clock and the traffic estimate that decides their fate
 // (ahead.go), then the newest position counted per file origin
 // (replay.go); earlier snapshots restore with none held or remembered.
+// Version 7 added, at the end, the write routes' baselines and open
+// windows (routesurge.go); earlier snapshots restore with none, and their
+// routes are judged once they have been seen for routeMinAge windows.
 //
-// Layout, version 6 (varints are encoding/binary's, floats IEEE 754
+// Layout, version 7 (varints are encoding/binary's, floats IEEE 754
 // little-endian bit patterns, so restored baselines are bit-identical),
 // with the function that writes each part:
 //
@@ -83,6 +86,7 @@ import (
 //	POST routes' refusal counts                      appendRouteAuth
 //	events held far ahead, traffic estimate          appendAhead
 //	replayed lines, newest position per origin       appendOrigins
+//	write routes' baselines and open windows         appendRouteStats
 //	CRC-32C of all the above
 //
 // Order is kept wherever it decides the order of findings or which
@@ -92,7 +96,7 @@ import (
 // Snapshot framing.
 const (
 	snapshotMagic   = "GWDS"
-	snapshotVersion = 6
+	snapshotVersion = 7
 )
 
 // ErrSnapshot is wrapped by every error Restore returns for data that is
@@ -135,6 +139,7 @@ func (e *Engine) AppendBinary(b []byte) ([]byte, error) {
 	b = e.appendRouteAuth(b)
 	b = e.appendAhead(b)
 	b = e.appendOrigins(b)
+	b = e.appendRouteStats(b)
 	return binenc.Seal(b, start), nil
 }
 
@@ -447,6 +452,11 @@ func (e *Engine) restore(d *decoder) error {
 			return err
 		}
 		if err := e.restoreOrigins(d); err != nil {
+			return err
+		}
+	}
+	if d.version >= 7 {
+		if err := e.restoreRouteStats(d); err != nil {
 			return err
 		}
 	}

@@ -39,6 +39,7 @@ func FuzzRestore(f *testing.F) {
 		f.Add(churnSnapshot(f, n))
 	}
 	f.Add(campaignSnapshot(f))
+	f.Add(routeSnapshot(f))
 	// The previous format too: the decoder still reads it.
 	v2, err := os.ReadFile(filepath.Join("testdata", "snapshot_v2.bin"))
 	if err != nil {
@@ -133,6 +134,27 @@ func campaignSnapshot(tb testing.TB) []byte {
 	}
 	if len(e.camps) < 2 || e.camps[0].inc == 0 {
 		tb.Fatalf("no open campaigns in the seed: %d", len(e.camps))
+	}
+	return b
+}
+
+// routeSnapshot is a snapshot taken in the shop's sign-up spam
+// (routesurge_test.go): route baselines, their open windows and a route
+// campaign's incident.
+func routeSnapshot(tb testing.TB) []byte {
+	site := newShopSite(5)
+	e := New(Options{})
+	cut := 0
+	for cut < len(site.events) && site.events[cut].at.Before(t0.Add((shopSpamAt+3)*time.Minute+30*time.Second)) {
+		cut++
+	}
+	site.observe(e, 0, cut)
+	if e.routeStatsN == 0 || len(e.camps) == 0 {
+		tb.Fatalf("no route baselines (%d) or campaigns (%d) in the seed", e.routeStatsN, len(e.camps))
+	}
+	b, err := e.MarshalBinary()
+	if err != nil {
+		tb.Fatal(err)
 	}
 	return b
 }

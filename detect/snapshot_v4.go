@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 )
 
 // Snapshot sections added in version 4 (snapshot.go): incidents'
@@ -127,6 +128,7 @@ func (e *Engine) restoreCampaigns(d *decoder) error {
 	n := d.int(min(len(d.B), maxCampaigns))
 	for range n {
 		c := campaign{key: d.string()}
+		c.route = strings.HasPrefix(c.key, "route:")
 		c.sig = signature(d.Byte())
 		c.inc = int32(d.int(len(e.inc.list)))
 		c.lastW = d.Varint()

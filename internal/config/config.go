@@ -253,6 +253,7 @@ type DetectConfig struct {
 	FleetAuthFailures Tuned `yaml:"fleet_auth_failures"`
 	BruteForce        Tuned `yaml:"brute_force"`
 	Probes            Tuned `yaml:"probes"`
+	Routes            Tuned `yaml:"routes"`
 
 	LoginRoutes []string      `yaml:"login_routes"`
 	CampaignGap time.Duration `yaml:"campaign_gap"`

@@ -55,6 +55,7 @@ func Default() Config {
 			FleetAuthFailures: Tuned{Enabled: true, Floor: detect.DefaultFleetAuthFloor, MinRatio: detect.DefaultFleetAuthMinRatio},
 			BruteForce:        Tuned{Enabled: true, Floor: detect.DefaultBruteFloor, MinRatio: detect.DefaultBruteMinRatio},
 			Probes:            Tuned{Enabled: true, Floor: detect.DefaultProbeCampaign, MinRatio: 1},
+			Routes:            Tuned{Enabled: true, Floor: detect.DefaultRouteClients, MinRatio: detect.DefaultRouteMinRatio},
 			LoginRoutes:       []string{},
 			CampaignGap:       detect.DefaultCampaignGap,
 			FDR:               detect.DefaultFDR,

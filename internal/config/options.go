@@ -56,6 +56,7 @@ func (cfg *Config) DetectOptions() detect.Options {
 	o.FleetAuth = d.FleetAuthFailures.Tuning()
 	o.BruteForce = d.BruteForce.Tuning()
 	o.Probes = d.Probes.Tuning()
+	o.Routes = d.Routes.Tuning()
 	o.LoginRoutes = d.LoginRoutes
 	o.CampaignGap = d.CampaignGap
 	o.FDR = d.FDR
