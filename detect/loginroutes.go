@@ -31,8 +31,10 @@ const (
 	learnShare   = 0.5
 	unlearnShare = 0.2
 	// maxRouteAuth bounds the routes counted; when full, routes whose
-	// counts have decayed below half a POST (one POST a half-life ago) make room, and otherwise a new
-	// route is not counted.
+	// counts have decayed below half a POST (one POST a half-life ago),
+	// and whose route baseline (routesurge.go), if any, saw no request
+	// for routeHorizon windows, make room; otherwise a new route is not
+	// counted.
 	maxRouteAuth = 4096
 )
 
@@ -104,7 +106,10 @@ func (e *Engine) newRouteAuth(route string, w int64) *routeAuth {
 	}
 	if len(e.routeAuth) >= maxRouteAuth {
 		for k, r := range e.routeAuth {
-			if r.decayTo(w); !r.learned && r.posts < 0.5 {
+			if r.decayTo(w); !r.learned && r.posts < 0.5 && (r.stats == nil || w-r.stats.seenW > routeHorizon) {
+				if r.stats != nil {
+					e.routeStatsN--
+				}
 				delete(e.routeAuth, k)
 			}
 		}

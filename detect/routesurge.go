@@ -122,6 +122,7 @@ type routeVerdict struct {
 // routeStats is a write route's baseline and open windows.
 type routeStats struct {
 	first, baseW     int64   // first window seen; last window folded into the baseline
+	seenW            int64   // newest window with a request
 	mFresh, m2Fresh  float64 // EWMA of new clients' requests per window and of its square
 	req, fail, redir float64 // decayed sums behind the shares
 	win              []routeWin
@@ -147,6 +148,10 @@ func (e *Engine) countRoute(ev *ingest.Event, h *hit, idx int32, gen uint32, w i
 	st := e.routeStatsOf(r, ev.Route, w)
 	if st == nil {
 		return
+	}
+	st.seenW = max(st.seenW, w)
+	if w < st.first { // an earlier window still open
+		st.first, st.baseW = w, min(st.baseW, w-1)
 	}
 	x := &st.win[s]
 	if x.w != w || x.req == 0 {
@@ -204,7 +209,7 @@ func (e *Engine) routeStatsOf(r *routeAuth, route string, w int64) *routeStats {
 		return nil
 	}
 	e.routeStatsN++
-	r.stats = &routeStats{first: w, baseW: w - 1, win: make([]routeWin, e.ring.slots)}
+	r.stats = &routeStats{first: w, baseW: w - 1, seenW: w, win: make([]routeWin, e.ring.slots)}
 	if r.key == "" {
 		r.key = strings.Clone(route)
 	}
@@ -256,15 +261,14 @@ func (st *routeStats) decayed(w int64) (mean, variance float64) {
 // clipped to what the baseline allowed and leaves the shares alone, so an
 // attack does not teach the route that it is ordinary.
 func (st *routeStats) fold(x *routeWin, w int64, anomalous bool) {
-	f := 1 - 1.0/routeHorizon
-	k := float64(w - 1 - st.baseW)
-	decay := math.Pow(f, k)
-	st.mFresh, st.m2Fresh = st.mFresh*decay, st.m2Fresh*decay
 	fresh := float64(x.fresh)
 	if anomalous {
 		m, v := st.decayed(w)
 		fresh = math.Min(fresh, m+3*math.Sqrt(v)+1)
 	}
+	f := 1 - 1.0/routeHorizon
+	decay := math.Pow(f, float64(w-1-st.baseW))
+	st.mFresh, st.m2Fresh = st.mFresh*decay, st.m2Fresh*decay
 	st.mFresh = f*st.mFresh + (1-f)*fresh
 	st.m2Fresh = f*st.m2Fresh + (1-f)*fresh*fresh
 	d := decay * f

@@ -26,6 +26,7 @@ func (e *Engine) appendRouteStats(b []byte) []byte {
 		b = appendString(b, k)
 		b = binary.AppendVarint(b, st.first)
 		b = binary.AppendVarint(b, st.baseW)
+		b = binary.AppendVarint(b, st.seenW)
 		b = binenc.AppendFloat(b, st.mFresh, st.m2Fresh, st.req, st.fail, st.redir)
 		b = appendSketch(b, &st.inc)
 		v := &st.worst
@@ -83,7 +84,7 @@ func (e *Engine) restoreRouteStats(d *decoder) error {
 			return d.Fail("route baselines out of order or without their route")
 		}
 		prev = k
-		st := &routeStats{first: d.Varint(), baseW: d.Varint(), win: make([]routeWin, e.ring.slots)}
+		st := &routeStats{first: d.Varint(), baseW: d.Varint(), seenW: d.Varint(), win: make([]routeWin, e.ring.slots)}
 		st.mFresh, st.m2Fresh, st.req, st.fail, st.redir = d.finite(), d.finite(), d.finite(), d.finite(), d.finite()
 		d.sketch(&st.inc)
 		v := &st.worst
@@ -92,7 +93,7 @@ func (e *Engine) restoreRouteStats(d *decoder) error {
 		if d.Err != nil {
 			return d.Err
 		}
-		if v.test > routeTestRedir || st.baseW < st.first-1 || !(st.mFresh >= 0) || !(st.req >= 0) || !(v.logP <= 0) {
+		if v.test > routeTestRedir || st.baseW < st.first-1 || st.seenW < st.first || !(st.mFresh >= 0) || !(st.req >= 0) || !(v.logP <= 0) {
 			return d.Fail("a route baseline")
 		}
 		r.key, r.stats = k, st

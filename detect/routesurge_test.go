@@ -3,6 +3,7 @@ package detect
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -270,5 +271,77 @@ func TestRouteSurgesDisabled(t *testing.T) {
 	}
 	if e.routeStatsN != 0 {
 		t.Errorf("%d route baselines kept with the detector off", e.routeStatsN)
+	}
+}
+
+// TestRouteStatsBounded: a spray of distinct POST routes (a honeypot
+// answers 200 to anything) keeps at most maxRouteStats baselines, the
+// count stays true through eviction, and once the spray has aged out a
+// new route gets a baseline again.
+func TestRouteStatsBounded(t *testing.T) {
+	t.Parallel()
+	e := New(Options{})
+	var ev ingest.Event
+	post := func(at time.Time, route string) {
+		ev.Reset()
+		ev.Time, ev.ClientKey, ev.ClientKind = at, "203.0.113.9", ingest.ClientIP
+		ev.Method, ev.Path, ev.Route, ev.Status = "POST", route, route, 200
+		e.Observe(&ev)
+	}
+	for i := range 6000 {
+		post(t0.Add(time.Duration(i)*time.Millisecond), fmt.Sprintf("/spray/%d", i))
+	}
+	held := func() int {
+		n := 0
+		for _, r := range e.routeAuth {
+			if r.stats != nil {
+				n++
+			}
+		}
+		return n
+	}
+	if n := held(); n != maxRouteStats || e.routeStatsN != n || len(e.routeAuth) != maxRouteAuth {
+		t.Fatalf("after the spray: %d baselines (counted %d), %d routes; want %d, %d", n, e.routeStatsN, len(e.routeAuth), maxRouteStats, maxRouteAuth)
+	}
+	for at := t0; at.Before(t0.Add(72 * time.Hour)); at = at.Add(10 * time.Minute) { // the clock moves on
+		ev.Reset()
+		ev.Time, ev.ClientKey, ev.ClientKind, ev.Method, ev.Path, ev.Route, ev.Status = at, "192.0.2.1", ingest.ClientIP, "GET", "/", "/", 200
+		e.Observe(&ev)
+	}
+	post(t0.Add(72*time.Hour), "/api/v1/signup")
+	r := e.routeAuth["/api/v1/signup"]
+	if r == nil || r.stats == nil {
+		t.Fatal("a new route three days after the spray has no baseline")
+	}
+	if n := held(); e.routeStatsN != n || n > maxRouteStats {
+		t.Errorf("after eviction: %d baselines, counted %d", n, e.routeStatsN)
+	}
+}
+
+// TestRouteBaselineIsEWMAOverEveryWindow: folding only the windows with
+// requests, idle ones decayed lazily, gives the bias-corrected EWMA (mean
+// and variance) over every window, idle ones as zeros.
+func TestRouteBaselineIsEWMAOverEveryWindow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	st := &routeStats{first: 100, baseW: 99}
+	f := 1 - 1.0/routeHorizon
+	var m, m2 float64
+	for w := int64(100); w < 2100; w++ {
+		x := 0.0
+		if rng.IntN(3) == 0 {
+			x = float64(rng.IntN(9))
+		}
+		if w%250 == 0 {
+			norm := 1 - math.Pow(f, float64(w-st.first))
+			gotM, gotV := st.decayed(w)
+			wantM, wantV := m/norm, m2/norm-(m/norm)*(m/norm)
+			if math.Abs(gotM-wantM) > 1e-9*(1+wantM) || math.Abs(gotV-wantV) > 1e-9*(1+wantV) {
+				t.Fatalf("window %d: mean %g var %g, want %g %g", w, gotM, gotV, wantM, wantV)
+			}
+		}
+		m, m2 = f*m+(1-f)*x, f*m2+(1-f)*x*x
+		if x > 0 {
+			st.fold(&routeWin{fresh: uint32(x)}, w, false)
+		}
 	}
 }
