@@ -106,6 +106,7 @@ type routeTop struct {
 type routeWin struct {
 	w                       int64
 	req, fail, redir, fresh uint32
+	bytes                   uint64 // response bytes
 	all, freshers, failers  routeSketch
 	top                     [routeTopN]routeTop
 	nTop                    uint8
@@ -160,6 +161,7 @@ func (e *Engine) countRoute(ev *ingest.Event, h *hit, idx int32, gen uint32, w i
 	}
 	ch := hashString(ev.ClientKey)
 	x.req++
+	x.bytes += uint64(max(ev.BytesOut, 0))
 	x.all.add(ch)
 	if ev.Status >= 400 && ev.Status < 500 {
 		x.fail++
@@ -350,6 +352,7 @@ func (e *Engine) routeIncident(r *routeAuth, st *routeStats, x *routeWin, v *rou
 	c.reqs += float64(x.req)
 	c.tot.Requests += float64(x.req)
 	c.tot.Failures += float64(x.fail)
+	c.tot.Bytes += float64(x.bytes)
 	c.lastW = w
 	if v.logP < st.worst.logP || st.worst.test == 0 {
 		st.worst = *v

@@ -54,6 +54,7 @@ func (e *Engine) appendRouteWins(b []byte, st *routeStats) []byte {
 		for _, n := range [...]uint32{x.req, x.fail, x.redir, x.fresh} {
 			b = binary.AppendUvarint(b, uint64(n))
 		}
+		b = binary.AppendUvarint(b, x.bytes)
 		for _, s := range [...]*routeSketch{&x.all, &x.freshers, &x.failers} {
 			b = appendSketch(b, s)
 		}
@@ -110,6 +111,7 @@ func (e *Engine) restoreRouteWins(d *decoder, st *routeStats, r *routeAuth) erro
 	for range d.int(e.ring.slots) {
 		x := routeWin{w: d.Varint()}
 		x.req, x.fail, x.redir, x.fresh = d.uint32(), d.uint32(), d.uint32(), d.uint32()
+		x.bytes = d.Uvarint()
 		for _, s := range [...]*routeSketch{&x.all, &x.freshers, &x.failers} {
 			d.sketch(s)
 		}

@@ -190,6 +190,9 @@ func checkShopFindings(t *testing.T, site *shopSite, out []Finding) {
 		if len(f.Clients) == 0 {
 			t.Errorf("%s names no client", f.Client)
 		}
+		if tot := f.Totals; tot == nil || tot.Requests < float64(n) || tot.Bytes != 900*tot.Requests {
+			t.Errorf("%s totals %+v: want at least a request per attacker, 900 bytes each", f.Client, tot)
+		}
 		for _, c := range f.Clients {
 			if !slices.Contains(w.attackers, c) {
 				t.Errorf("%s names %s, not one of its attackers", f.Client, c)
