@@ -38,6 +38,9 @@ type client struct {
 	// exfilRun is the response bytes of the client's current run of
 	// windows with anomalous bytes per request (judgeExfil).
 	exfilRun float64
+	// sweep is the client's current run of windows with 404/403s
+	// (sweep.go).
+	sweep sweepRun
 }
 
 // hotKeyLen is how many bytes of a key clientHot holds. Client keys are

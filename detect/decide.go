@@ -261,6 +261,13 @@ func (e *Engine) why(d detector, v *verdict) string {
 		b.WriteString(formatCount(e.opts.Injection.Floor))
 		b.WriteString("; not relative to a baseline")
 		return b.String()
+	case v.rule && d == detScan && v.span > 0:
+		b.WriteString("a sweep: distinct paths answered 404/403 over a run of windows (gaps of at most ")
+		b.WriteString(strconv.Itoa(e.opts.ResolveAfter))
+		b.WriteString(" quiet windows), at least ")
+		b.WriteString(formatCount(math.Max(1, e.opts.Scanning.Floor/2)))
+		b.WriteString(" and 75% of the client's requests since the run began, from a client with no habit of misses; a rule, not relative to a baseline")
+		return b.String()
 	case v.rule && d == detScan && v.tool:
 		b.WriteString("refused requests under an attack tool's user agent (nikto, sqlmap, nuclei, ...): the name and the refusals together; a rule, not relative to a baseline")
 		return b.String()

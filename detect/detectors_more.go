@@ -142,6 +142,7 @@ func (e *Engine) classify(ev *ingest.Event, h *hit, w int64) {
 	if e.on.scan && isMiss(ev.Status) && len(ev.Path) != 0 && !allowed {
 		h.miss = true
 		h.tool = isScannerAgent(ev.UserAgent)
+		h.asset = isAsset(ev.Path)
 	}
 	if e.on.enum && len(ev.Route) != 0 && ev.Route != ev.Path && !allowed {
 		h.idReq = true

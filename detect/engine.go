@@ -386,6 +386,7 @@ func (e *Engine) closeWindow(w int64) {
 		e.curItem = int32(i)
 		e.judge(w, &e.work[i], &f)
 		e.judgeMore(w, &e.work[i])
+		e.judgeSweep(w, &e.work[i])
 		if e.opts.OnWindow != nil {
 			e.reportWindow(w, &e.work[i])
 		}

@@ -185,6 +185,7 @@ type verdict struct {
 	prior      bool    // judged against the built-in prior (no population measured yet)
 	rule       bool    // a plausibility rule, not a test: exempt from FDR control
 	tool       bool    // the rule: refused requests under an attack tool's user agent
+	span       int     // a sweep (sweep.go): windows of the run so far; observed counts over all of them
 	seasonal   bool    // expected includes an hour-of-day factor
 	ex         *explain
 }
@@ -249,6 +250,10 @@ func writeObserved(b *strings.Builder, d detector, v *verdict, per string) {
 	case detScan:
 		b.WriteString(" got 404/403 on ~")
 		b.WriteString(formatCount(math.Round(v.observed)))
+		if v.span > 0 {
+			b.WriteString(" distinct paths over " + spanOf(v.span, per))
+			break
+		}
 		b.WriteString(" distinct paths/" + per)
 	case detEnum:
 		b.WriteString(" requested ~")
@@ -307,6 +312,10 @@ func writeObserved(b *strings.Builder, d detector, v *verdict, per string) {
 // clause: ", baseline 48±6", the population's (with its 99th percentile
 // for volume), or for injection, which has no baseline, ", floor-based".
 func writeBaseline(b *strings.Builder, d detector, v *verdict) {
+	if v.span > 0 {
+		b.WriteString(", " + formatPercent(math.Min(1, v.observed/math.Max(v.requests, 1))) + " of its requests; no habit of misses before")
+		return
+	}
 	switch {
 	case d == detProbe:
 		b.WriteString(", floor-based")
@@ -370,4 +379,12 @@ func formatPercent(r float64) string {
 		return strconv.FormatFloat(p, 'f', 1, 64) + "%"
 	}
 	return strconv.FormatFloat(p, 'f', 2, 64) + "%"
+}
+
+// spanOf renders n windows of length per: "29 min", "3 windows of 5m".
+func spanOf(n int, per string) string {
+	if per == "min" || per == "s" || per == "h" {
+		return strconv.Itoa(n) + " " + per
+	}
+	return plural(n, "window") + " of " + per
 }

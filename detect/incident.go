@@ -254,6 +254,9 @@ func (e *Engine) emit(in *incident, status Status) {
 	if in.det == detProbe {
 		f.PValue, f.Baseline = 0, BaselineNone // a count over a floor, not a test
 	}
+	if in.det == detScan && v.span > 0 {
+		f.Unit, f.PValue, f.Baseline = "distinct 404/403 paths", 0, BaselineNone // a sweep: a rule over a run of windows
+	}
 	if v.ex != nil {
 		f.Routes, f.Samples, f.TopClients = v.ex.routes, v.ex.samples, v.ex.top
 	}

@@ -61,9 +61,11 @@ import (
 // of the clock and the traffic estimate that decides their fate
 // (ahead.go), then the newest position counted per file origin
 // (replay.go); earlier snapshots restore with none held or remembered.
-// Version 7 added, at the end, the write routes' baselines and open
-// windows (routesurge.go); earlier snapshots restore with none, and their
-// routes are judged once they have been seen for routeMinAge windows.
+// Version 7 added each client's sweep run after its exfiltration run
+// (sweep.go) and, at the end, the write routes' baselines and open
+// windows (routesurge.go); earlier snapshots restore with no runs and no
+// route baselines, and their routes are judged once they have been seen
+// for routeMinAge windows.
 //
 // Layout, version 7 (varints are encoding/binary's, floats IEEE 754
 // little-endian bit patterns, so restored baselines are bit-identical),
@@ -219,6 +221,11 @@ func (e *Engine) appendClients(b []byte) []byte {
 		}
 		b = appendSeason(b, e.seasonOf(int32(i)))
 		b = appendFloat(b, c.exfilRun)
+		b = appendFloat(b, float64(c.sweep.paths))
+		b = appendFloat(b, float64(c.sweep.reqs))
+		b = binary.AppendVarint(b, c.sweep.firstW)
+		b = binary.AppendVarint(b, c.sweep.lastW)
+		b = append(b, boolBits(c.sweep.eligible))
 	}
 	return b
 }
@@ -270,6 +277,8 @@ func (e *Engine) appendWindow(b []byte, w int64) []byte {
 			uint64(n.logins.n), uint64(n.logins.ok), uint64(n.logins.redirect), uint64(n.logins.denied), uint64(n.logins.follow), uint64(n.loginRoute), uint64(n.sigKey), uint64(n.tools)} {
 			b = binary.AppendUvarint(b, x)
 		}
+		b = binary.AppendUvarint(b, uint64(n.misses))
+		b = binary.AppendUvarint(b, uint64(n.assets))
 		x := e.samplesOf(r.idx, w)
 		b = appendBool(b, x != nil)
 		if x != nil {
@@ -342,6 +351,7 @@ func appendVerdict(b []byte, v *verdict) []byte {
 		b = appendFloat(b, x)
 	}
 	b = binary.AppendUvarint(b, uint64(v.history))
+	b = binary.AppendUvarint(b, uint64(v.span))
 	if v.ex != nil {
 		for _, list := range [...][]string{v.ex.routes, v.ex.samples, v.ex.top} {
 			b = binary.AppendUvarint(b, uint64(len(list)))
@@ -580,6 +590,9 @@ func (e *Engine) restoreClients(d *decoder) error {
 		if d.version >= 4 {
 			c.exfilRun = d.finite()
 		}
+		if d.version >= 7 {
+			d.sweepRun(&c.sweep)
+		}
 		if d.Err != nil {
 			return d.Err
 		}
@@ -700,6 +713,9 @@ func (e *Engine) restoreWindow(d *decoder, w int64) error {
 			n.loginRoute = uint16(d.int(maxCampaigns))
 			n.sigKey = uint16(d.int(maxCampaigns))
 			n.tools = uint16(d.int(math.MaxUint16))
+		}
+		if d.version >= 7 {
+			n.misses, n.assets = uint16(d.int(math.MaxUint16)), uint16(d.int(math.MaxUint16))
 		}
 		var x winExtra
 		held := d.flags(1) != 0
@@ -875,6 +891,9 @@ func (d *decoder) verdict(v *verdict) {
 		*x = d.Float()
 	}
 	v.history = d.int(math.MaxUint32)
+	if d.version >= 7 {
+		v.span = d.int(math.MaxUint32)
+	}
 	if f&16 != 0 {
 		v.ex = &explain{}
 		for _, list := range [...]*[]string{&v.ex.routes, &v.ex.samples, &v.ex.top} {

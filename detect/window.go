@@ -142,6 +142,8 @@ type winCold struct {
 	nets   bitmap64 // distinct remote networks, /24 or /48
 	probes uint16   // injection probes, saturating
 	tools  uint16   // refused requests with a scanner's user agent, saturating
+	misses uint16   // requests answered 404/403 on routes not allowlisted, saturating
+	assets uint16   // 404/403s for static assets (images, styles, scripts, fonts), saturating: a page's broken images, not a sweep
 	sigs   uint32   // bit s set: a commodity probe of signature s (signature.go)
 	sigReq uint16   // commodity probe requests, saturating
 	sigKey uint16   // the window's first probe's key (Engine.names index + 1)
@@ -198,6 +200,7 @@ type hit struct {
 	loginRoute                    uint16    // its route, Engine.names index + 1
 	sigKey                        uint16    // the probe's key, Engine.names index + 1
 	tool                          bool      // a refused request with a scanner's user agent
+	asset                         bool      // a refused request for a static asset
 	sig                           signature // a commodity probe
 	status                        int
 	bytes                         uint64
@@ -299,8 +302,12 @@ func (r *windowRing) addCold(c *winCount, h *hit) {
 	k := r.coldOf(c)
 	if h.miss {
 		k.scan.add(h.pathHash)
+		k.misses = satInc(k.misses)
 		if h.tool {
 			k.tools = satInc(k.tools)
+		}
+		if h.asset {
+			k.assets = satInc(k.assets)
 		}
 	}
 	if h.idReq {
