@@ -144,6 +144,10 @@ type ratioJudge struct {
 	minHits int
 	model   ratioModel // population
 	excess  float64    // fleet excess ratio
+	// own is false while the client's history is mostly its open
+	// incident (pastIsIncident): judged and clipped against the
+	// population, whatever its windows.
+	own bool
 }
 
 // judgeRatio judges k hits out of n requests against baseline b.
@@ -151,7 +155,7 @@ func (e *Engine) judgeRatio(b *ratioBaseline, k, n float64, j ratioJudge) verdic
 	o := &e.opts
 	v := verdict{requests: n, hits: k, history: int(b.n)}
 	var p, mult float64
-	own := b.n >= uint32(o.MinHistory)
+	own := b.n >= uint32(o.MinHistory) && j.own
 	if own {
 		q, disp, reqs := b.expect(e.ra, j.model.p)
 		p, mult = q, disp+n/reqs
@@ -185,13 +189,14 @@ const maxRatio = 0.999
 
 // absorbRatio folds k hits out of n requests into baseline b, winsorised
 // as described above.
-func (e *Engine) absorbRatio(b *ratioBaseline, k, n float64, model ratioModel, v *verdict) {
+func (e *Engine) absorbRatio(b *ratioBaseline, k, n float64, j *ratioJudge, v *verdict) {
+	model := j.model
 	own, disp, reqs := b.expect(e.ra, model.p)
 	own = min(max(own, minRatio), maxRatio)
 	kHi := n
 	guarded := v.anomalous || v.suspect
 	switch {
-	case b.n >= uint32(e.opts.MinHistory):
+	case b.n >= uint32(e.opts.MinHistory) && j.own:
 		c := float64(clipNormal)
 		if guarded {
 			c = clipGuarded
@@ -202,4 +207,17 @@ func (e *Engine) absorbRatio(b *ratioBaseline, k, n float64, model ratioModel, v
 		kHi = n*p + clipNew*math.Sqrt((1+(n-1)*model.rho)*n*p*(1-p))
 	}
 	b.update(k, n, own, kHi, e.ra, guarded)
+}
+
+// pastIsIncident reports whether most of the n windows behind one of
+// client idx's baselines are windows of its open incident. Such a client
+// has no ordinary past to be judged against: a brute force answered 401
+// from its first window, five attempts a minute, would otherwise become
+// its own normal once min_history windows of it were absorbed (clipped,
+// but from the population's expectation, five trials a window cannot
+// tell 100% failures from the clipped baseline at the p-value), resolve,
+// and come back as a second incident.
+func (e *Engine) pastIsIncident(idx int32, n uint32) bool {
+	i := *e.incs.at(idx)
+	return i != 0 && 2*e.inc.list[i-1].windows >= int(n)
 }

@@ -527,26 +527,28 @@ func (e *Engine) judge(w int64, it *windowItem, f *fleet) {
 	}
 	if !o.ErrorRatio.Disabled {
 		c := e.tab.list.at(it.idx)
-		j := ratioJudge{det: detErrors, minHits: o.MinErrors, model: e.pop.errs, excess: f.errs}
+		j := ratioJudge{det: detErrors, minHits: o.MinErrors, model: e.pop.errs, excess: f.errs,
+			own: !e.pastIsIncident(it.idx, c.errs.n)}
 		v := e.judgeRatio(&c.errs, it.errs, it.req, j)
 		e.tests++
 		it.errExpected, it.errSpread = v.expected, v.spread
 		e.candidate(it.idx, detErrors, &v)
 		c = e.tab.list.at(it.idx)
-		e.absorbRatio(&c.errs, it.errs, it.req, j.model, &v)
+		e.absorbRatio(&c.errs, it.errs, it.req, &j, &v)
 		if !v.anomalous {
 			e.pop.addErrors(it.req, it.errs)
 		}
 	}
 	if !o.AuthFailures.Disabled {
 		c := e.tab.list.at(it.idx)
-		j := ratioJudge{det: detAuth, minHits: o.MinAuthFailures, model: e.pop.auth, excess: f.auth}
+		j := ratioJudge{det: detAuth, minHits: o.MinAuthFailures, model: e.pop.auth, excess: f.auth,
+			own: !e.pastIsIncident(it.idx, c.auth.n)}
 		v := e.judgeRatio(&c.auth, it.auth, it.req, j)
 		e.tests++
 		e.candidate(it.idx, detAuth, &v)
 		it.authFlagged, it.authExpected, it.authSpread = v.anomalous, v.expected, v.spread
 		c = e.tab.list.at(it.idx)
-		e.absorbRatio(&c.auth, it.auth, it.req, j.model, &v)
+		e.absorbRatio(&c.auth, it.auth, it.req, &j, &v)
 		if !v.anomalous {
 			e.pop.addAuth(it.req, it.auth)
 		}

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -60,5 +61,44 @@ func TestScanInYoungLog(t *testing.T) {
 				t.Errorf("scanner reported %v, want %v", found, tt.want)
 			}
 		})
+	}
+}
+
+// TestAttackFromFirstWindowStaysOneIncident: a new client failing five
+// logins a minute for an hour, answered 401, is one incident lasting the
+// hour. Before, its clipped attack windows became its own normal once
+// min_history of them were absorbed, the incident resolved after ten
+// windows and the rest came back as a login campaign of one client.
+func TestAttackFromFirstWindowStaysOneIncident(t *testing.T) {
+	t.Parallel()
+	const who = "203.0.113.62"
+	site := sweepSite(2, func(add func(int, string, string, int)) {
+		for m := 60; m < 120; m++ {
+			for range 5 {
+				add(m, who, "/login", 401)
+			}
+		}
+	})
+	for i := range site.events { // logins are POSTs
+		if site.events[i].client == who {
+			site.events[i].method = "POST"
+		}
+	}
+	ids := map[string]Finding{}
+	for _, f := range site.run(Options{}) {
+		if slices.Contains(namesOf(&f), who) {
+			ids[f.IncidentID] = f
+		}
+	}
+	if len(ids) != 1 {
+		for _, f := range ids {
+			t.Logf("%s %s: %s", f.Detector, f.Client, f.Summary)
+		}
+		t.Fatalf("%d incidents name the attacker, want 1", len(ids))
+	}
+	for _, f := range ids {
+		if end := t0.Add(119 * time.Minute); f.WindowEnd.Before(end) {
+			t.Errorf("the incident ends at %v, before the attack's last minute %v: %s", f.WindowEnd, end, f.Summary)
+		}
 	}
 }

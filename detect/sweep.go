@@ -18,7 +18,9 @@ import (
 // without a miss. A client whose run holds at least sweepFloor distinct
 // missed paths (half Options.Scanning.Floor, 10 by default), making at
 // least sweepShare of its requests since the run began, is a scanning
-// finding in each window of the run with a miss — unless it already
+// finding in each window of the run with a miss (a client present from
+// the stream's first windows, whose habits nobody saw: the whole floor
+// and 95%) — unless it already
 // collected misses before the run (a scanning baseline of one distinct
 // path a window or more: a monitor checking dead links, a crawler of a
 // site that moved), whose windows the ordinary test judges against that
@@ -31,8 +33,12 @@ import (
 // counted either: they have campaigns and a detector of their own.
 
 // sweepShare is the least share of a run's requests that must be
-// distinct missed paths.
-const sweepShare = 0.75
+// distinct missed paths; sweepFoundingShare that of a client present
+// from the first line, whose run must also reach the whole scanning floor.
+const (
+	sweepShare         = 0.75
+	sweepFoundingShare = 0.95
+)
 
 // sweepRun is a client's current run of windows with misses.
 type sweepRun struct {
@@ -73,8 +79,13 @@ func (e *Engine) judgeSweep(w int64, it *windowItem) {
 		r.eligible = e.more.at(it.idx)[mScan].mean < 1 || c.moreN[mScan] < uint32(e.opts.MinHistory)
 	}
 	r.paths, r.reqs, r.lastW = r.paths+float32(x), r.reqs+float32(it.req), w
-	floor := math.Max(1, e.opts.Scanning.Floor/2)
-	if !r.eligible || float64(r.paths) < floor || r.paths < sweepShare*r.reqs || e.hasCandidate(it.idx, detScan) {
+	floor, share := math.Max(1, e.opts.Scanning.Floor/2), float32(sweepShare)
+	if c.founding {
+		// Present from the first line, its habit unknown: a cache
+		// warmer whose misses are most of its traffic is not a sweep.
+		floor, share = math.Max(1, e.opts.Scanning.Floor), sweepFoundingShare
+	}
+	if !r.eligible || float64(r.paths) < floor || r.paths < share*r.reqs || e.hasCandidate(it.idx, detScan) {
 		return
 	}
 	v := verdict{observed: float64(r.paths), requests: float64(r.reqs), history: int(c.moreN[mScan]),
