@@ -98,7 +98,14 @@ var segmentSigs = func() map[string]sigEntry {
 		"administrator", "solr", "owa", "axis2", "_ignition", "telescope", "server-status",
 		// routers' and appliances' exploited endpoints (GPON, Huawei HG532,
 		// F5 BIG-IP, WebLogic, Pulse Secure, Cisco ASA, MobileIron)
-		"gponform", "ctrlt", "picsdesc.xml", "tmui", "wls-wsat", "dana-na", "+cscoe+", "mifs", "hudson")
+		"gponform", "ctrlt", "picsdesc.xml", "tmui", "wls-wsat", "dana-na", "+cscoe+", "mifs", "hudson",
+		// and more mass-exploited products' paths, seen in honeypot logs
+		// since: Exchange, Fortinet, Palo Alto, WebLogic, Struts,
+		// ColdFusion, GeoServer, Druid, Nacos, Jolokia, Liferay, Docker
+		// registries, routers' goform, file-manager plugins
+		"ecp", "fgt_lang", "global-protect", "sslmgr", "_async", "uddiexplorer", "ws_utc", "struts2-showcase",
+		"cfide", "cf_scripts", "geoserver", "druid", "nacos", "jolokia", "jsonws", "_catalog", "goform",
+		"setup.cgi", "elfinder", "kcfinder", "fckeditor", "jkstatus")
 	add(sigConsole, false, "eval-stdin.php")
 	add(sigShell, false, "c99.php", "r57.php", "wso.php")
 	add(sigShell, true, "shell.php", "cmd.php", "webshell", "alfa.php")

@@ -33,6 +33,13 @@ var sigCases = []sigCase{
 	{"lower-case method", "get", "/scripts/..%255c../winnt/system32/cmd.exe", 404, sigWinShell, "get"},
 	{"lower-case method cmd.exe", "get", "/c/cmd.exe", 404, sigWinShell, "get"},
 	// Files nobody has a reason to ask for, whatever the answer.
+	// Mass-exploited products' paths, probes when the site refused them.
+	{"exchange ecp", "GET", "/ecp/Current/exporttool/microsoft.exchange.ediscovery.exporttool.application", 404, sigConsole, "ecp"},
+	{"fortinet", "GET", "/remote/fgt_lang", 404, sigConsole, "fgt_lang"},
+	{"weblogic async", "POST", "/_async/AsyncResponseService", 404, sigConsole, "_async"},
+	{"docker registry", "GET", "/v2/_catalog", 404, sigConsole, "_catalog"},
+	{"elfinder", "GET", "/sites/all/libraries/elfinder/elfinder.php.html", 404, sigConsole, "elfinder"},
+	{"geoserver served", "GET", "/geoserver/web/", 200, sigNone, ""},
 	{"env 404", "GET", "/.env", 404, sigEnvFile, ".env"},
 	{"env 200", "GET", "/.env", 200, sigEnvFile, ".env"},
 	{"env variant", "GET", "/app/.env.production", 404, sigEnvFile, ".env"},
