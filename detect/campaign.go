@@ -298,13 +298,17 @@ func (c *campaign) rank(key string, reqs float64) {
 }
 
 // ranked returns the maxCampaignNames heaviest tracked clients, heaviest
-// first.
+// first, equal tallies by name.
 func (c *campaign) ranked() []string {
 	idx := make([]int, len(c.names))
 	for i := range idx {
 		idx[i] = i
 	}
-	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(c.nameReq[b], c.nameReq[a]) })
+	// Ties by name: lines of one second come in any order in an unsorted
+	// file, and the names must not depend on it.
+	slices.SortFunc(idx, func(a, b int) int {
+		return cmp.Or(cmp.Compare(c.nameReq[b], c.nameReq[a]), strings.Compare(c.names[a], c.names[b]))
+	})
 	out := make([]string, min(len(idx), maxCampaignNames))
 	for i, j := range idx[:len(out)] {
 		out[i] = c.names[j]

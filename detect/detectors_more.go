@@ -165,7 +165,7 @@ func (e *Engine) classify(ev *ingest.Event, h *hit, w int64) {
 			h.sig, key = sigOf(ev.Method, ev.Path, ev.Status)
 		}
 		if h.sig != sigNone {
-			h.sigKey = e.internName(key)
+			h.sigKey, h.sigOrd = e.internName(key), keyOrder(key)
 		}
 	}
 	if e.on.brute && !allowed && e.loginAttempt(ev, w) {

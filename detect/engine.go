@@ -237,6 +237,11 @@ func (e *Engine) count(ev *ingest.Event, hash uint64, t int64) {
 		e.classify(ev, &h, w)
 	}
 	ref := clientRef{idx: idx, gen: c.gen}
+	if !h.login && h.status < 400 && e.on.brute {
+		if r := e.ring.loginRoute(idx, slot); r != 0 {
+			h.formFetch = ev.Route == e.nameOf(r)
+		}
+	}
 	if e.on.routes && (ev.Method == "POST" || ev.Method == "PUT") && len(ev.Route) != 0 {
 		e.countRoute(ev, &h, idx, c.gen, w, slot)
 	}

@@ -475,3 +475,19 @@ func isScannerAgent(ua string) bool {
 	}
 	return false
 }
+
+// keyOrder ranks probe keys for the one a client window's campaign is
+// named by: the worms' hallmarks first (Nimda's root.exe, Code Red's
+// default.ida), then any key by its hash. A worm sends its dozen probes
+// within a second, in whatever order an unsorted or merged log keeps
+// them; the least key, unlike the first, is the same for every order, so
+// every host of the worm joins one campaign.
+func keyOrder(key string) uint32 {
+	switch key {
+	case "root.exe":
+		return 0
+	case "default.ida":
+		return 1
+	}
+	return 2 + uint32(hashString(key)>>34)
+}

@@ -279,6 +279,7 @@ func (e *Engine) appendWindow(b []byte, w int64) []byte {
 		}
 		b = binary.AppendUvarint(b, uint64(n.misses))
 		b = binary.AppendUvarint(b, uint64(n.assets))
+		b = binary.AppendUvarint(b, uint64(n.sigOrd))
 		x := e.samplesOf(r.idx, w)
 		b = appendBool(b, x != nil)
 		if x != nil {
@@ -716,6 +717,7 @@ func (e *Engine) restoreWindow(d *decoder, w int64) error {
 		}
 		if d.version >= 7 {
 			n.misses, n.assets = uint16(d.int(math.MaxUint16)), uint16(d.int(math.MaxUint16))
+			n.sigOrd = d.uint32()
 		}
 		var x winExtra
 		held := d.flags(1) != 0

@@ -146,7 +146,8 @@ type winCold struct {
 	assets uint16   // 404/403s for static assets (images, styles, scripts, fonts), saturating: a page's broken images, not a sweep
 	sigs   uint32   // bit s set: a commodity probe of signature s (signature.go)
 	sigReq uint16   // commodity probe requests, saturating
-	sigKey uint16   // the window's first probe's key (Engine.names index + 1)
+	sigKey uint16   // the window's probe key of least sigOrd (Engine.names index + 1)
+	sigOrd uint32   // keyOrder of sigKey: the choice does not depend on the order of a second's lines
 	// loginRoute is the route of the latest login attempt (Engine.names
 	// index + 1).
 	loginRoute uint16
@@ -199,8 +200,10 @@ type hit struct {
 	login                         bool      // a login attempt
 	loginRoute                    uint16    // its route, Engine.names index + 1
 	sigKey                        uint16    // the probe's key, Engine.names index + 1
+	sigOrd                        uint32    // keyOrder of the probe's key
 	tool                          bool      // a refused request with a scanner's user agent
 	asset                         bool      // a refused request for a static asset
+	formFetch                     bool      // not an attempt, but a request for the route of the window's login attempts
 	sig                           signature // a commodity probe
 	status                        int
 	bytes                         uint64
@@ -280,8 +283,11 @@ func (r *windowRing) add(ref clientRef, s int, h *hit) (biggest bool) {
 	if h.auth {
 		c.auth++
 	}
-	if c.login && !h.login && h.status < 400 {
-		// A client that goes on after a login attempt was let in.
+	if c.login && !h.login && h.status < 400 && !h.formFetch {
+		// A client that goes on after a login attempt was let in; one
+		// that fetches the login form again was not (and a bot's form
+		// fetch and post in one second come in either order in an
+		// unsorted log).
 		if k := &r.colds[c.cold-1]; k.logins.n > 0 {
 			k.logins.follow = satInc(k.logins.follow)
 		}
@@ -321,8 +327,8 @@ func (r *windowRing) addCold(c *winCount, h *hit) {
 		k.nets.add(h.netHash)
 	}
 	if h.sig != sigNone {
-		if k.sigs == 0 {
-			k.sigKey = h.sigKey
+		if k.sigs == 0 || h.sigOrd < k.sigOrd {
+			k.sigKey, k.sigOrd = h.sigKey, h.sigOrd
 		}
 		k.sigs |= 1 << h.sig
 		k.sigReq = satInc(k.sigReq)
@@ -371,4 +377,14 @@ func (r *windowRing) clear(idx int32) {
 		r.dropCold(&recs[i])
 	}
 	clear(recs)
+}
+
+// loginRoute returns the route (Engine.names index + 1) of the latest
+// login attempt of client idx in slot s, 0 when the window has none.
+func (r *windowRing) loginRoute(idx int32, s int) uint16 {
+	c := &r.counts.recs(idx)[s]
+	if !c.login || c.cold == 0 {
+		return 0
+	}
+	return r.colds[c.cold-1].loginRoute
 }
