@@ -379,6 +379,7 @@ func (e *Engine) closeWindow(w int64) {
 	e.takeWindow(refs, s)
 	e.ring.active[s] = refs[:0]
 	if len(e.work) == 0 {
+		e.judgeRoutes(w) // clients evicted since: their routes' tallies still close
 		return
 	}
 	f := e.measureFleet()

@@ -15,22 +15,22 @@ import (
 // catches both. So each client also keeps its current run of windows
 // with misses: the distinct missed paths of those windows and all its
 // requests since the run began. A run ends after ResolveAfter windows
-// without a miss. A client whose run holds at least sweepFloor distinct
-// missed paths (half Options.Scanning.Floor, 10 by default), making at
-// least sweepShare of its requests since the run began, is a scanning
-// finding in each window of the run with a miss (a client present from
-// the stream's first windows, whose habits nobody saw: the whole floor
-// and 95%) — unless it already
-// collected misses before the run (a scanning baseline of one distinct
-// path a window or more: a monitor checking dead links, a crawler of a
-// site that moved), whose windows the ordinary test judges against that
-// past. Visitors of a page with broken images do not get there: the page
-// and its working assets are requests too, and its broken ones are the
-// same few paths; and misses of static assets (images, styles, scripts,
-// fonts: what a browser fetches for a page) are not counted, so a page
-// whose dozen images are gone is no sweep even when it is all a visitor
-// loads. Commodity probes (signature.go) and injection probes are not
-// counted either: they have campaigns and a detector of their own.
+// without a miss.
+//
+// A run of at least half the scanning floor (10) distinct missed paths,
+// making at least sweepShare of the client's requests since the run
+// began, is a scanning finding in each of its windows with a miss. A
+// client present from the stream's first windows, whose habits nobody
+// saw, needs the whole floor and sweepFoundingShare. A client that
+// already collected misses before the run (a scanning baseline of one
+// distinct path a window or more: a monitor checking dead links, a
+// crawler of a site that moved) is left to the ordinary test against
+// that past.
+//
+// Not counted: misses of static assets (images, styles, scripts, fonts:
+// what a browser fetches for a page), so a page whose dozen images are
+// gone is no sweep even when it is all a visitor loads; and commodity and
+// injection probes, which have campaigns and a detector of their own.
 
 // sweepShare is the least share of a run's requests that must be
 // distinct missed paths; sweepFoundingShare that of a client present
