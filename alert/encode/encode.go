@@ -154,14 +154,16 @@ var httpMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 
 // request returns the finding's first route and its HTTP method when the
 // route names one ("POST /login"). Without routes, a login campaign's
-// route ("login /login") stands in; its method stays unknown (POST or
-// PUT).
+// route ("login /login") or a write route campaign's ("route /signup")
+// stands in; its method stays unknown (POST or PUT).
 func request(f *detect.Finding) (method, path string) {
 	switch {
 	case len(f.Routes) > 0:
 		path = f.Routes[0]
 	case f.ClientKind == kindCampaign && strings.HasPrefix(f.Campaign, "login /"):
 		path = strings.TrimPrefix(f.Campaign, "login ")
+	case f.ClientKind == kindCampaign && strings.HasPrefix(f.Campaign, "route /"):
+		path = strings.TrimPrefix(f.Campaign, "route ")
 	}
 	for _, m := range httpMethods {
 		if rest, ok := strings.CutPrefix(path, m+" "); ok {

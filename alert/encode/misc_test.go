@@ -163,3 +163,19 @@ func TestConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestRequestOfCampaigns: a login or write route campaign's route stands
+// in for the request a SIEM's url.path gets; a probe campaign has none.
+func TestRequestOfCampaigns(t *testing.T) {
+	for _, tc := range []struct{ campaign, path string }{
+		{"login /login", "/login"},
+		{"route /api/v1/signup", "/api/v1/signup"},
+		{"env-file .env", ""},
+		{"route", ""},
+	} {
+		f := detect.Finding{ClientKind: kindCampaign, Campaign: tc.campaign}
+		if m, p := request(&f); m != "" || p != tc.path {
+			t.Errorf("request(campaign %q) = %q %q, want \"\" %q", tc.campaign, m, p, tc.path)
+		}
+	}
+}
