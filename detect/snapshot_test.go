@@ -477,23 +477,35 @@ func TestRestoreCorrupt(t *testing.T) {
 // the churn stream, with open incidents and windows.
 func churnSnapshot(t testing.TB, n int) []byte {
 	t.Helper()
+	return churnSnapshotsOf(t, churnStream(rand.New(rand.NewPCG(5, 6))), n)[0]
+}
+
+// churnSnapshotsOf replays stream once and returns the engine's snapshot
+// after each of the first cuts[i] observations; cuts must not decrease.
+func churnSnapshotsOf(t testing.TB, stream []obs, cuts ...int) [][]byte {
+	t.Helper()
 	e := New(Options{MaxClients: 120, IdleAfter: 8 * time.Minute, MinHistory: 5})
-	stream := churnStream(rand.New(rand.NewPCG(5, 6)))
 	var ev ingest.Event
-	for _, o := range stream[:min(n, len(stream))] {
-		if o.advance {
-			e.AdvanceTo(o.at)
-			continue
+	snaps := make([][]byte, 0, len(cuts))
+	done := 0
+	for _, n := range cuts {
+		for _, o := range stream[done:max(done, min(n, len(stream)))] {
+			if o.advance {
+				e.AdvanceTo(o.at)
+				continue
+			}
+			ev.Reset()
+			ev.Time, ev.ClientKey, ev.ClientKind, ev.Status, ev.Auth = o.at, o.key, o.kind, o.status, o.auth
+			e.Observe(&ev)
 		}
-		ev.Reset()
-		ev.Time, ev.ClientKey, ev.ClientKind, ev.Status, ev.Auth = o.at, o.key, o.kind, o.status, o.auth
-		e.Observe(&ev)
+		done = max(done, min(n, len(stream)))
+		data, err := e.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		snaps = append(snaps, data)
 	}
-	data, err := e.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
+	return snaps
 }
 
 // reseal replaces the checksum of data, so a test or the fuzzer can reach
