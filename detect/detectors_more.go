@@ -193,7 +193,7 @@ func absoluteForm(ev *ingest.Event) bool {
 		return false
 	}
 	switch ev.Format {
-	case "nginx_combined", "apache_combined", "apache_common":
+	case "nginx_combined", "apache_combined", "apache_common", "apache_vhost_combined":
 		return true
 	}
 	return false

@@ -5,6 +5,12 @@ package ingest
 //
 //	apache_combined: %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"
 //	apache_common:   %h %l %u %t "%r" %>s %b
+//	apache_vhost_combined: %v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"
+//
+// The last is Debian's and Ubuntu's other_vhosts_access.log: the combined
+// format behind the virtual host that served the request. The virtual
+// host is not kept (Host stays the host of an absolute-form request, as
+// in the other formats).
 //
 // Apache escapes quotes in fields as \" (nginx writes \x22); the scanner
 // reads both. %h is a host name when HostnameLookups is on: it is kept as
@@ -18,4 +24,11 @@ func init() {
 	registerParser("apache_common",
 		`Apache "common" LogFormat (CLF): %h %l %u %t "%r" %>s %b`,
 		func(ParserOptions) (Parser, error) { return newCLFParser("apache_common", false), nil })
+	registerParser("apache_vhost_combined",
+		`Apache "vhost_combined" LogFormat (Debian's other_vhosts_access.log): %v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"`,
+		func(ParserOptions) (Parser, error) {
+			p := newCLFParser("apache_vhost_combined", true)
+			p.vhost = true
+			return p, nil
+		})
 }

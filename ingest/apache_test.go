@@ -38,6 +38,27 @@ func TestApacheLines(t *testing.T) {
 		},
 		{name: "common line", line: common, wantErr: true},
 	})
+	const combined = common + ` "-" "curl/8.5.0"`
+	runParseCases(t, "apache_vhost_combined", ParserOptions{}, []parseCase{
+		{
+			name: "host and port, then the client",
+			line: "www.example.com:443 " + combined,
+			want: textView{Time: ts, Method: "GET", Target: "/apache_pb.gif", Status: 200, BytesOut: 2326, Remote: "127.0.0.1", UA: "curl/8.5.0"},
+		},
+		{
+			name: "an address as the virtual host, an IPv6 client",
+			line: `127.0.1.1:80 2001:db8::7 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 5 "-" "-"`,
+			want: textView{Time: ts, Method: "GET", Target: "/", Status: 200, BytesOut: 5, Remote: "2001:db8::7"},
+		},
+		{name: "a combined line has no virtual host", line: combined, wantErr: true},
+		{name: "nor does one whose client is a host name", line: "client.example.net - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 5 \"-\" \"-\"", wantErr: true},
+		{name: "no referer or user agent", line: "www.example.com:443 " + common, wantErr: true},
+	})
+}
+
+func FuzzApacheVhostCombined(f *testing.F) {
+	fuzzFormat(f, "apache_vhost_combined", ParserOptions{},
+		`www.example.com:443 127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 - "\"" "\\\""`)
 }
 
 func FuzzApacheCombined(f *testing.F) {

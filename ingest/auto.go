@@ -49,6 +49,7 @@ var detectCandidates = [...]struct {
 	{"nginx_combined", famCLF},
 	{"apache_combined", famCLF},
 	{"apache_common", famCLF},
+	{"apache_vhost_combined", famCLF},
 }
 
 // detectScorer is implemented by parsers that can say how well the last
@@ -234,6 +235,11 @@ func (a *autoParser) score(c *autoCandidate, apacheHint bool) int {
 		if apacheHint {
 			s++
 		}
+	case "apache_vhost_combined":
+		// It parses only lines that start with a host and then an
+		// address, which the other CLF formats read with the host as the
+		// client: whenever it parses, it is the better reading.
+		s += 2
 	}
 	return s
 }

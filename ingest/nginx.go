@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -38,6 +39,7 @@ func init() {
 type clfParser struct {
 	format   string
 	combined bool // the referer and user agent fields are required
+	vhost    bool // the line starts with the virtual host (apache_vhost_combined)
 	zones    zoneCache
 	buf      []byte // unescaping scratch, reused across lines
 }
@@ -57,6 +59,14 @@ func (p *clfParser) Parse(line []byte, ev *Event) error {
 	line = trimEOL(line)
 	if isBlank(line) {
 		return ErrEmptyLine
+	}
+	var skip int
+	if p.vhost {
+		var err error
+		if skip, err = p.skipVhost(line); err != nil {
+			return err
+		}
+		line = line[skip:]
 	}
 	sp := bytes.IndexByte(line, ' ')
 	if sp <= 0 {
@@ -125,6 +135,27 @@ func (p *clfParser) Parse(line []byte, ev *Event) error {
 			p.extraField(ev, v, quoted)
 		}
 	}
+}
+
+// skipVhost returns where the client address starts in an
+// apache_vhost_combined line ("www.example.com:443 192.0.2.1 - - [...").
+// The second field must be an IP address: in the other CLF formats it is
+// the ident, which is "-" (identd is long gone), so a combined line is
+// never read as one with a virtual host.
+func (p *clfParser) skipVhost(line []byte) (int, error) {
+	sp := bytes.IndexByte(line, ' ')
+	if sp <= 0 || isDash(line[:sp]) {
+		return 0, p.fail("no virtual host")
+	}
+	rest := line[sp+1:]
+	end := bytes.IndexByte(rest, ' ')
+	if end <= 0 {
+		return 0, p.fail("no remote address")
+	}
+	if _, err := netip.ParseAddr(bytesString(rest[:end])); err != nil {
+		return 0, p.fail("no IP address after the virtual host")
+	}
+	return sp + 1, nil
 }
 
 // statusAndBytes reads the status and the bytes sent at *i, advancing it.

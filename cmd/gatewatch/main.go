@@ -227,8 +227,12 @@ func (c *cli) formats(_ context.Context, args []string) error {
 	}
 	names := ingest.Formats()
 	sort.Strings(names)
+	width := 0
 	for _, n := range names {
-		fmt.Fprintf(c.stdout, "%-16s %s\n", n, ingest.FormatDoc(n))
+		width = max(width, len(n))
+	}
+	for _, n := range names {
+		fmt.Fprintf(c.stdout, "%-*s %s\n", width, n, ingest.FormatDoc(n))
 	}
 	return nil
 }
