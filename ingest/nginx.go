@@ -30,6 +30,9 @@ func init() {
 // ignored. For exact control over extra fields use the "nginx" format with
 // the log_format string.
 //
+// The time may be $time_iso8601 instead of $time_local: a common edit of
+// the combined format that changes nothing else.
+//
 // A request line that is "-", empty or not of the form METHOD SP TARGET
 // [SP PROTOCOL] (a TLS handshake sent to a plain-HTTP port, a scanner's
 // junk) does not fail the line: the event keeps its status, time and
@@ -80,14 +83,11 @@ func (p *clfParser) Parse(line []byte, ev *Event) error {
 		return p.fail("no [time]")
 	}
 	i := sp + br + 2
-	if len(line) < i+27 || line[i+26] != ']' {
-		return p.fail("bad [time]")
-	}
-	t, ok := parseCLFTime(line[i:i+26], &p.zones)
+	t, n, ok := p.bracketTime(line[i:])
 	if !ok {
 		return p.fail("bad [time]")
 	}
-	i += 27
+	i += n + 1
 	if len(line) < i+2 || line[i] != ' ' || line[i+1] != '"' {
 		return p.fail("no quoted request")
 	}
@@ -135,6 +135,23 @@ func (p *clfParser) Parse(line []byte, ev *Event) error {
 			p.extraField(ev, v, quoted)
 		}
 	}
+}
+
+// bracketTime reads the time at the start of b, up to its closing ']':
+// $time_local ("10/Oct/2000:13:55:36 -0700"), or $time_iso8601
+// ("2000-10-10T13:55:36-07:00"), which many nginx configurations log in
+// its place. It returns the time and the index of the ']'.
+func (p *clfParser) bracketTime(b []byte) (time.Time, int, bool) {
+	if len(b) > 26 && b[26] == ']' {
+		t, ok := parseCLFTime(b[:26], &p.zones)
+		return t, 26, ok
+	}
+	end := bytes.IndexByte(b[:min(len(b), 40)], ']')
+	if end < 19 {
+		return time.Time{}, 0, false
+	}
+	t, ok := parseISOTime(b[:end], &p.zones)
+	return t, end, ok
 }
 
 // skipVhost returns where the client address starts in an

@@ -85,6 +85,18 @@ func TestNginxCombinedLines(t *testing.T) {
 			want: textView{Time: ts, Method: "GET", Target: "/a/1?x=y", Status: 200, BytesOut: 512, Referer: "https://r.example/", UA: "UA/1.0", Remote: "203.0.113.7"},
 		},
 		{
+			name: "$time_iso8601 in place of $time_local",
+			line: `203.0.113.7 - - [2024-03-12T15:02:11+01:00] "GET /a/1?x=y HTTP/1.1" 200 512 "https://r.example/" "UA/1.0"`,
+			want: textView{Time: ts, Method: "GET", Target: "/a/1?x=y", Status: 200, BytesOut: 512, Referer: "https://r.example/", UA: "UA/1.0", Remote: "203.0.113.7"},
+		},
+		{
+			name: "$time_iso8601 in UTC with milliseconds",
+			line: `203.0.113.7 - - [2024-03-12T14:02:11.250Z] "GET / HTTP/1.1" 200 5 "-" "-"`,
+			want: textView{Time: "2024-03-12T14:02:11.25Z", Method: "GET", Target: "/", Status: 200, BytesOut: 5, Remote: "203.0.113.7"},
+		},
+		{name: "a time that is neither", line: `203.0.113.7 - - [2024-03-12 garbage] "GET / HTTP/1.1" 200 5 "-" "-"`, wantErr: true},
+		{name: "HAProxy's accept date is not CLF", line: `203.0.113.7 - - [12/Mar/2024:14:02:11.655] "GET / HTTP/1.1" 200 5 "-" "-"`, wantErr: true},
+		{
 			name: "crlf and user with a space",
 			line: "2001:db8::1 - john smith [12/Mar/2024:15:02:11 +0100] \"POST /b HTTP/2.0\" 201 0 \"-\" \"-\"\r\n",
 			want: textView{Time: ts, Method: "POST", Target: "/b", Status: 201, Remote: "2001:db8::1"},
