@@ -9,7 +9,7 @@ import (
 
 func init() {
 	registerParser("nginx_combined",
-		`nginx's predefined "combined" log_format, also with "$http_x_forwarded_for", $request_time or other fields appended`,
+		`nginx's predefined "combined" log_format, also with "$http_x_forwarded_for", $request_time or other fields appended, $time_iso8601 for $time_local, or behind a syslog header`,
 		func(ParserOptions) (Parser, error) { return newCLFParser("nginx_combined", true), nil })
 }
 
@@ -63,6 +63,7 @@ func (p *clfParser) Parse(line []byte, ev *Event) error {
 	if isBlank(line) {
 		return ErrEmptyLine
 	}
+	line = p.syslogBody(line)
 	var skip int
 	if p.vhost {
 		var err error
@@ -135,6 +136,44 @@ func (p *clfParser) Parse(line []byte, ev *Event) error {
 			p.extraField(ev, v, quoted)
 		}
 	}
+}
+
+// syslogBody returns the message of a line that went through syslog to a
+// file (nginx's access_log syslog:, rsyslog's file output): "Mar  1
+// 10:00:00 web1 nginx: 192.0.2.1 - - [...", with or without a <PRI>, or
+// with an RFC 3339 stamp. A line without such a header is returned as it
+// is; the cheap checks on its first bytes fail for an address or a host
+// name. The event's time stays the one in brackets.
+func (p *clfParser) syslogBody(line []byte) []byte {
+	if len(line) == 0 {
+		return line
+	}
+	var m SyslogMessage
+	switch {
+	case line[0] == '<':
+		var err error
+		if m, err = parseSyslog(line, time.Time{}, &p.zones); err != nil {
+			return line
+		}
+	case bsdStampAt(line) || len(line) > 20 && line[4] == '-' && looksISOTime(line):
+		m = parse3164(m, line, time.Time{}, &p.zones)
+	default:
+		return line
+	}
+	if m.AppName == "" || len(m.Message) == 0 {
+		return line
+	}
+	return m.Message
+}
+
+// bsdStampAt reports whether b starts with an RFC 3164 stamp and a space:
+// "Mar  1 10:00:00 ".
+func bsdStampAt(b []byte) bool {
+	if len(b) < 16 || b[3] != ' ' || b[6] != ' ' || b[9] != ':' || b[12] != ':' || b[15] != ' ' {
+		return false
+	}
+	_, ok := month3(b[:3])
+	return ok
 }
 
 // bracketTime reads the time at the start of b, up to its closing ']':

@@ -97,6 +97,31 @@ func TestNginxCombinedLines(t *testing.T) {
 		{name: "a time that is neither", line: `203.0.113.7 - - [2024-03-12 garbage] "GET / HTTP/1.1" 200 5 "-" "-"`, wantErr: true},
 		{name: "HAProxy's accept date is not CLF", line: `203.0.113.7 - - [12/Mar/2024:14:02:11.655] "GET / HTTP/1.1" 200 5 "-" "-"`, wantErr: true},
 		{
+			name: "through syslog to a file",
+			line: `Mar 12 14:02:11 web1 nginx: 203.0.113.7 - - [12/Mar/2024:14:02:11 +0000] "GET / HTTP/1.1" 200 5 "-" "-"`,
+			want: textView{Time: ts, Method: "GET", Target: "/", Status: 200, BytesOut: 5, Remote: "203.0.113.7"},
+		},
+		{
+			name: "through syslog with a PRI and a single-digit day",
+			line: `<190>Mar  2 14:02:11 web1 nginx: 203.0.113.7 - - [12/Mar/2024:14:02:11 +0000] "GET / HTTP/1.1" 200 5 "-" "-"`,
+			want: textView{Time: ts, Method: "GET", Target: "/", Status: 200, BytesOut: 5, Remote: "203.0.113.7"},
+		},
+		{
+			name: "through rsyslog with an RFC 3339 stamp and a pid",
+			line: `2024-03-12T14:02:11.123456+00:00 web1 nginx[812]: 203.0.113.7 - - [12/Mar/2024:14:02:11 +0000] "GET / HTTP/1.1" 200 5 "-" "-"`,
+			want: textView{Time: ts, Method: "GET", Target: "/", Status: 200, BytesOut: 5, Remote: "203.0.113.7"},
+		},
+		{
+			name: "RFC 5424",
+			line: `<190>1 2024-03-12T14:02:11Z web1 nginx - - - 203.0.113.7 - - [12/Mar/2024:14:02:11 +0000] "GET / HTTP/1.1" 200 5 "-" "-"`,
+			want: textView{Time: ts, Method: "GET", Target: "/", Status: 200, BytesOut: 5, Remote: "203.0.113.7"},
+		},
+		{
+			name: "a client host name like a month is a host name",
+			line: `Mar.example.net - - [12/Mar/2024:14:02:11 +0000] "GET / HTTP/1.1" 200 5 "-" "-"`,
+			want: textView{Time: ts, Method: "GET", Target: "/", Status: 200, BytesOut: 5, Remote: "Mar.example.net"},
+		},
+		{
 			name: "crlf and user with a space",
 			line: "2001:db8::1 - john smith [12/Mar/2024:15:02:11 +0100] \"POST /b HTTP/2.0\" 201 0 \"-\" \"-\"\r\n",
 			want: textView{Time: ts, Method: "POST", Target: "/b", Status: 201, Remote: "2001:db8::1"},
