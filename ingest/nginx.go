@@ -182,8 +182,9 @@ func bsdStampAt(b []byte) bool {
 // its place. It returns the time and the index of the ']'.
 func (p *clfParser) bracketTime(b []byte) (time.Time, int, bool) {
 	if len(b) > 26 && b[26] == ']' {
-		t, ok := parseCLFTime(b[:26], &p.zones)
-		return t, 26, ok
+		if t, ok := parseCLFTime(b[:26], &p.zones); ok {
+			return t, 26, true
+		}
 	}
 	end := bytes.IndexByte(b[:min(len(b), 40)], ']')
 	if end < 19 {

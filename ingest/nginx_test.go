@@ -94,6 +94,11 @@ func TestNginxCombinedLines(t *testing.T) {
 			line: `203.0.113.7 - - [2024-03-12T14:02:11.250Z] "GET / HTTP/1.1" 200 5 "-" "-"`,
 			want: textView{Time: "2024-03-12T14:02:11.25Z", Method: "GET", Target: "/", Status: 200, BytesOut: 5, Remote: "203.0.113.7"},
 		},
+		{
+			name: "$time_iso8601 as long as $time_local",
+			line: `203.0.113.7 - - [2024-03-12T14:02:11.12345Z] "GET / HTTP/1.1" 200 5 "-" "-"`,
+			want: textView{Time: "2024-03-12T14:02:11.12345Z", Method: "GET", Target: "/", Status: 200, BytesOut: 5, Remote: "203.0.113.7"},
+		},
 		{name: "a time that is neither", line: `203.0.113.7 - - [2024-03-12 garbage] "GET / HTTP/1.1" 200 5 "-" "-"`, wantErr: true},
 		{name: "HAProxy's accept date is not CLF", line: `203.0.113.7 - - [12/Mar/2024:14:02:11.655] "GET / HTTP/1.1" 200 5 "-" "-"`, wantErr: true},
 		{
