@@ -64,10 +64,9 @@ func (p *clfParser) Parse(line []byte, ev *Event) error {
 		return ErrEmptyLine
 	}
 	line = p.syslogBody(line)
-	var skip int
 	if p.vhost {
-		var err error
-		if skip, err = p.skipVhost(line); err != nil {
+		skip, err := p.skipVhost(line)
+		if err != nil {
 			return err
 		}
 		line = line[skip:]
@@ -187,7 +186,7 @@ func (p *clfParser) bracketTime(b []byte) (time.Time, int, bool) {
 		}
 	}
 	end := bytes.IndexByte(b[:min(len(b), 40)], ']')
-	if end < 19 {
+	if end < 0 {
 		return time.Time{}, 0, false
 	}
 	t, ok := parseISOTime(b[:end], &p.zones)
