@@ -249,9 +249,12 @@ func AppendJSONString(dst []byte, s string) []byte {
 var ErrWireVersion = errors.New("unsupported wire version")
 
 // DecodeWire fills ev (which the caller has Reset) from one wire-encoded
-// event. Strings alias data, or ev's scratch buffer where they had escapes.
+// event, in either encoding (WireEncoding). Strings alias data, or ev's scratch buffer where they had escapes.
 // Unknown keys are ignored so older decoders read newer minor additions.
 func DecodeWire(data []byte, ev *Event) error {
+	if len(data) > 0 && data[0] == binaryWireFirst {
+		return decodeWireBinary(data, ev)
+	}
 	if version, ok := decodeWireFast(data, ev); ok {
 		if err := checkWireDecoded(data, ev, version, nil); err == nil {
 			return nil

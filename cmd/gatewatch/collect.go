@@ -168,9 +168,13 @@ func (r *refusals) onReject(key, value []byte, err error) {
 // openCollectProducers opens the producers of the events and dead-letter
 // topics; onReject receives the events the brokers refused for good.
 func openCollectProducers(cfg config.Config, kc transport.Config, onReject func(key, value []byte, err error)) (events, dead *transport.Producer, err error) {
+	wire, err := ingest.ParseWireEncoding(cfg.Kafka.Wire)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kafka.wire: %w", err)
+	}
 	open := func(topic string, onReject func(key, value []byte, err error)) (*transport.Producer, error) {
 		return transport.NewProducer(kc, transport.ProducerOptions{Topic: topic, Compression: cfg.Kafka.Compression,
-			AllowAutoTopicCreation: true, OnReject: onReject})
+			Wire: wire, AllowAutoTopicCreation: true, OnReject: onReject})
 	}
 	if events, err = open(cfg.Kafka.Topics.Events, onReject); err != nil {
 		return nil, nil, err

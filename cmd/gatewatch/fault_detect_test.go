@@ -278,7 +278,7 @@ detect:
 func attackerPartition(t *testing.T, top *crashTopic, client string) int {
 	t.Helper()
 	for _, m := range readAll(t, top) {
-		if strings.Contains(string(m.Value), `"`+client+`"`) {
+		if string(m.Key) == client {
 			return m.Partition
 		}
 	}

@@ -254,10 +254,20 @@ const RefusedLabel = "kafka-refused"
 func (c *Collector) Refused(key, value []byte, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r := ingest.Reject{Reason: "kafka refused the event: " + err.Error(), Text: value}
+	r := ingest.Reject{Reason: "kafka refused the event: " + err.Error(), Text: refusedText(value)}
 	if derr := c.deadLetter(ctx, RefusedLabel, r); derr != nil {
 		c.log.Error("an event Kafka refused could not be dead-lettered either", "client", string(key), "refusal", err, "err", derr)
 	}
+}
+
+// refusedText is the dead letter's line for a refused event: its JSON
+// encoding, which a person reads, whatever the producer's wire encoding.
+func refusedText(value []byte) []byte {
+	var ev ingest.Event
+	if err := ingest.DecodeWire(value, &ev); err != nil {
+		return value
+	}
+	return ingest.AppendWire(nil, &ev)
 }
 
 // deadLetterMinLine is how much of a line a dead letter keeps when even

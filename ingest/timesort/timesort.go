@@ -3,7 +3,7 @@
 // several servers, exports sorted by something else).
 //
 // It is an external merge sort over the event wire encoding
-// (ingest.AppendWire): events are gathered into runs of at most
+// (ingest.AppendWireBinary): events are gathered into runs of at most
 // Options.RunBytes; each full run is sorted by time and written to a
 // temporary file (by a goroutine of the Sorter's, while the next run is
 // gathered), and Merge reads the runs back in one k-way merge. An input
@@ -126,7 +126,7 @@ func (s *Sorter) Add(ev *ingest.Event) error {
 	limit := s.opts.RunBytes / 2
 	r.reserve(limit)
 	off := len(r.data)
-	r.data = ingest.AppendWire(r.data, ev)
+	r.data = ingest.AppendWireBinary(r.data, ev)
 	r.idx = append(r.idx, entry{t: t, off: uint32(off), n: uint32(len(r.data) - off)})
 	s.events++
 	if r.size() >= limit {

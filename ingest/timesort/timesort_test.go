@@ -153,7 +153,7 @@ func TestSortKeepsEngineFields(t *testing.T) {
 	earlier.ClientKind, earlier.Auth = ingest.ClientIP, ingest.AuthNone
 	// The first two fill a run and are spilled; the last stays in memory.
 	in := []ingest.Event{later, full, earlier}
-	size := len(ingest.AppendWire(nil, &later)) + len(ingest.AppendWire(nil, &full)) + 2*entrySize
+	size := len(ingest.AppendWireBinary(nil, &later)) + len(ingest.AppendWireBinary(nil, &full)) + 2*entrySize
 	out, s := sortAll(t, Options{RunBytes: 2 * size, Dir: t.TempDir()}, in) // two runs of half
 	if s.Runs() != 2 {
 		t.Fatalf("%d runs, want 2 (one spilled, one in memory)", s.Runs())

@@ -50,6 +50,10 @@ type ProducerOptions struct {
 	MaxMessageBytes int64
 	// Compression is "zstd" (default), "lz4", "snappy", "gzip" or "none".
 	Compression string
+	// Wire is the encoding Publish writes events in: binary (the zero
+	// value, docs/event.proto) or JSON (docs/wire-format.md). Readers
+	// take both, so it can change while a topic holds the other.
+	Wire ingest.WireEncoding
 	// MaxAttempts is how many times kafka-go tries a batch before handing
 	// the failure back, with a backoff between WriteBackoffMin and
 	// WriteBackoffMax. The Producer then keeps the failed messages and
@@ -332,7 +336,7 @@ func newProducer(opts ProducerOptions, w messageWriter, bal *partitionCounter) *
 	return p
 }
 
-// Publish encodes ev (ingest.AppendWire) keyed by its client and queues it.
+// Publish encodes ev (ProducerOptions.Wire) keyed by its client and queues it.
 // It blocks while the buffer is full, until there is room, ctx is done or
 // the Producer is closed. ev is not retained.
 func (p *Producer) Publish(ctx context.Context, ev *ingest.Event) error {
@@ -345,7 +349,7 @@ func (p *Producer) Publish(ctx context.Context, ev *ingest.Event) error {
 	if key == 0 {
 		key = -1
 	}
-	b = ingest.AppendWire(b, ev)
+	b = p.opts.Wire.Append(b, ev)
 	*bp = b
 	return p.enqueue(ctx, pending{buf: bp, key: key})
 }

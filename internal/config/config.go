@@ -87,8 +87,12 @@ type KafkaConfig struct {
 	TLS         KafkaTLSConfig  `yaml:"tls"`
 	SASL        KafkaSASLConfig `yaml:"sasl"`
 	Compression string          `yaml:"compression"`
-	Topics      KafkaTopics     `yaml:"topics"`
-	DetectGroup string          `yaml:"detect_group"`
+	// Wire is how events are encoded on the events topic: "binary"
+	// (default, docs/event.proto) or "json" (docs/wire-format.md, for
+	// topics that tools without the schema read). Readers take both.
+	Wire        string      `yaml:"wire"`
+	Topics      KafkaTopics `yaml:"topics"`
+	DetectGroup string      `yaml:"detect_group"`
 	// AllowPlaintextSASL lets SASL run without TLS (a test broker on
 	// loopback); otherwise SASL without tls.enabled is a config error.
 	AllowPlaintextSASL bool `yaml:"allow_plaintext_sasl"`
@@ -400,6 +404,9 @@ func (cfg *Config) validateTransport() []error {
 	if k := cfg.Kafka; k.SASL.Mechanism != "" && !k.TLS.Enabled && !k.AllowPlaintextSASL {
 		errs = append(errs, errors.New("kafka.sasl: refusing SASL without TLS (credentials and events would cross the network in clear): "+
 			"set kafka.tls.enabled, or kafka.allow_plaintext_sasl: true for a test broker on loopback"))
+	}
+	if _, err := ingest.ParseWireEncoding(cfg.Kafka.Wire); err != nil {
+		errs = append(errs, fmt.Errorf("kafka.wire: %w", err))
 	}
 	return errs
 }

@@ -72,6 +72,7 @@ func Default() Config {
 			Brokers:     []string{"localhost:9092"},
 			ClientID:    "gatewatch",
 			Compression: "zstd",
+			Wire:        "binary",
 			Topics: KafkaTopics{Events: "gatewatch.events", DeadLetter: "gatewatch.deadletter",
 				Findings: "gatewatch.findings", DetectState: "gatewatch.detect-state", Raw: "gatewatch.raw", Windows: "gatewatch.windows",
 				Contract: "gatewatch.contract"},
