@@ -197,7 +197,7 @@ func consume(ctx context.Context, r MessageReader, opts ConsumerOptions, newSink
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = 2
 	}
-	msgs, stopFetching := fetch(ctx, r)
+	msgs, closed, stopFetching := source(ctx, r)
 	defer stopFetching()
 	c := &consumer{r: r, opts: opts, newSink: newSink, cur: newSink(), last: make(map[topicPartition]kafka.Message)}
 	defer c.close()
@@ -220,6 +220,8 @@ func consume(ctx context.Context, r MessageReader, opts ConsumerOptions, newSink
 				return c.fetchFailed(ctx, f.err)
 			}
 			err = c.add(ctx, f.m)
+		case <-closed:
+			return c.fetchFailed(ctx, errReaderClosed)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -228,6 +230,26 @@ func consume(ctx context.Context, r MessageReader, opts ConsumerOptions, newSink
 			return err
 		}
 	}
+}
+
+// fetchSource is a MessageReader that hands its messages over a channel
+// of its own (groupReader): consume reads that channel directly rather
+// than through fetch's goroutine, a channel hop and two selects less per
+// message (a fifth of store's CPU went to selects). closed is closed when
+// the reader is.
+type fetchSource interface {
+	fetched() (msgs <-chan fetched, closed <-chan struct{})
+}
+
+// source returns r's messages as a channel: its own when it is a
+// fetchSource, else fetch's.
+func source(ctx context.Context, r MessageReader) (msgs <-chan fetched, closed <-chan struct{}, stop func()) {
+	if fs, ok := r.(fetchSource); ok {
+		msgs, closed = fs.fetched()
+		return msgs, closed, func() {}
+	}
+	msgs, stop = fetch(ctx, r)
+	return msgs, nil, stop
 }
 
 // fetchAhead is how many fetched messages may wait for the store loop.

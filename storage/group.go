@@ -53,7 +53,7 @@ type groupReaderConfig struct {
 type groupReader struct {
 	cfg  groupReaderConfig
 	cg   *kafka.ConsumerGroup
-	msgs chan kafka.Message
+	msgs chan fetched // fetchAhead of them: consume reads it directly (fetchSource)
 	stop context.CancelFunc
 	done chan struct{} // run returned
 }
@@ -109,7 +109,7 @@ func newGroupReader(cfg groupReaderConfig) (*groupReader, error) {
 		return nil, fmt.Errorf("consumer group %s: %w", cfg.Group, err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	r := &groupReader{cfg: cfg, cg: cg, msgs: make(chan kafka.Message), stop: stop, done: make(chan struct{})}
+	r := &groupReader{cfg: cfg, cg: cg, msgs: make(chan fetched, fetchAhead), stop: stop, done: make(chan struct{})}
 	go r.run(ctx)
 	return r, nil
 }
@@ -183,7 +183,7 @@ func (r *groupReader) readPartition(ctx context.Context, g *generation, p kafka.
 		}
 		m.WriterData = g
 		select {
-		case r.msgs <- m:
+		case r.msgs <- fetched{m: m}:
 		case <-ctx.Done():
 			return
 		}
@@ -194,14 +194,18 @@ func (r *groupReader) readPartition(ctx context.Context, g *generation, p kafka.
 // this member.
 func (r *groupReader) FetchMessage(ctx context.Context) (kafka.Message, error) {
 	select {
-	case m := <-r.msgs:
-		return m, nil
+	case f := <-r.msgs:
+		return f.m, nil
 	case <-ctx.Done():
 		return kafka.Message{}, ctx.Err()
 	case <-r.done:
 		return kafka.Message{}, errReaderClosed
 	}
 }
+
+// fetched implements fetchSource: consume takes the partition readers'
+// messages straight from their channel.
+func (r *groupReader) fetched() (msgs <-chan fetched, closed <-chan struct{}) { return r.msgs, r.done }
 
 // CommitMessages commits, for each partition, the offset after the newest
 // of msgs, in the generation that fetched them (all of msgs must come
