@@ -2,10 +2,12 @@ package storage
 
 import (
 	"context"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/ingest/transport"
 	"github.com/gatewatch/gatewatch/internal/testenv"
 )
@@ -17,6 +19,9 @@ import (
 // 100,000 rows, findings and windows topics idle) reads them as its
 // consumer group and inserts them, and the timer stops once every row is
 // committed. rows/s is the figure the README's performance table quotes.
+//
+// GATEWATCH_BENCH_WIRE=json publishes the events in the JSON encoding
+// instead of the default binary one, to compare the two.
 func BenchmarkStoreFromKafka(b *testing.B) {
 	broker := testenv.Getenv(b, "Kafka broker", "GATEWATCH_TEST_KAFKA")[0]
 	db := migrated(b, testClickHouse(b))
@@ -25,7 +30,7 @@ func BenchmarkStoreFromKafka(b *testing.B) {
 	defer cancel()
 	cfg := transport.Config{Brokers: []string{broker}, ClientID: "gatewatch-storage-bench"}
 	topics := storeTopics(b, ctx, cfg, "events", "findings", "windows")
-	p, err := transport.NewProducer(cfg, transport.ProducerOptions{Topic: topics["events"]})
+	p, err := transport.NewProducer(cfg, transport.ProducerOptions{Topic: topics["events"], Wire: benchWire(b)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -64,4 +69,14 @@ func BenchmarkStoreFromKafka(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// benchWire is the wire encoding GATEWATCH_BENCH_WIRE names (binary, the
+// default, or json).
+func benchWire(b *testing.B) ingest.WireEncoding {
+	w, err := ingest.ParseWireEncoding(os.Getenv("GATEWATCH_BENCH_WIRE"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return w
 }

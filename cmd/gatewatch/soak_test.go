@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,17 +38,23 @@ func TestSoakPipelineThroughput(t *testing.T) {
 	top := newCrashTopic(t, broker, "test.soak.events."+suffix, crashPartitions)
 	db := "test_soak_" + suffix
 	dropDatabaseAtEnd(t, chAddr, env, db)
+	// GATEWATCH_SOAK_WIRE=json and GATEWATCH_SOAK_COMPRESSION compare the
+	// event encodings and codecs.
+	wire := cmp.Or(os.Getenv("GATEWATCH_SOAK_WIRE"), "binary")
+	codec := cmp.Or(os.Getenv("GATEWATCH_SOAK_COMPRESSION"), "lz4")
 	cfgPath := filepath.Join(dir, "gatewatch.yaml")
 	writeCrashFile(t, cfgPath, fmt.Sprintf(`data_dir: %[1]s
 kafka:
   brokers: [%[2]s]
+  wire: %[7]s
+  compression: %[8]s
   detect_group: test-soak-detect-%[3]s
   topics: {events: %[4]s, findings: %[4]s.findings, windows: %[4]s.windows, dead_letter: %[4]s.dead, detect_state: %[4]s.state}
 clickhouse:
   addr: %[5]s
   database: %[6]s
   group: test-soak-store-%[3]s
-`, filepath.Join(dir, "data"), broker, suffix, top.name, chAddr, db))
+`, filepath.Join(dir, "data"), broker, suffix, top.name, chAddr, db, wire, codec))
 	chEnv := []string{"GATEWATCH_CLICKHOUSE_PASSWORD=" + env["GATEWATCH_CLICKHOUSE_PASSWORD"]}
 	detectAt, storeAt := freeAddr(t), freeAddr(t)
 	startCrashProc(t, bin, filepath.Join(dir, "detect.out"), nil, "detect", "--config", cfgPath, "--listen", detectAt)
@@ -69,8 +76,8 @@ clickhouse:
 	if detected == 0 {
 		detected = elapsed
 	}
-	t.Logf("soak: %d lines, 5,000 clients: stored in %v = %.0f lines/s end to end; detect counted them all after %v (%.0f events/s)",
-		lines, elapsed.Round(time.Millisecond), float64(lines)/elapsed.Seconds(), detected.Round(time.Millisecond), float64(lines)/detected.Seconds())
+	t.Logf("soak (%s events, %s): %d lines, 5,000 clients: stored in %v = %.0f lines/s end to end; detect counted them all after %v (%.0f events/s)",
+		wire, codec, lines, elapsed.Round(time.Millisecond), float64(lines)/elapsed.Seconds(), detected.Round(time.Millisecond), float64(lines)/detected.Seconds())
 }
 
 // writeSoakLog writes n nginx combined lines from 5,000 clients, 500 a

@@ -25,6 +25,7 @@ package group
 
 import (
 	"context"
+	"os"
 	"errors"
 	"log/slog"
 	"runtime"
@@ -83,12 +84,16 @@ func produceScenario(b *testing.B, cfg transport.Config, topic string, n int) fl
 	defer cancel()
 	produced, size := 0, 0
 	var key, value []byte
+	wire, err := ingest.ParseWireEncoding(os.Getenv("GATEWATCH_BENCH_WIRE")) // json, to compare
+	if err != nil {
+		b.Fatal(err)
+	}
 	err = sc.Run(ctx, func(ev *ingest.Event) error {
 		if produced == n {
 			return errBenchEnough
 		}
 		produced++
-		value = ingest.AppendWire(value[:0], ev)
+		value = wire.Append(value[:0], ev)
 		size += len(value)
 		if ev.ClientKey == "" {
 			return p.PublishRaw(ctx, nil, value) // a random partition, as Publish does

@@ -48,7 +48,10 @@ type ProducerOptions struct {
 	// wraps an *ingest.TooLargeError with the sizes (an ingest.Intake
 	// dead-letters the line of such an event and carries on).
 	MaxMessageBytes int64
-	// Compression is "zstd" (default), "lz4", "snappy", "gzip" or "none".
+	// Compression is "lz4" (default), "zstd", "snappy", "gzip" or "none".
+	// lz4 costs collect 12-17% less CPU than zstd and detect and store
+	// less to read (BenchmarkCollectRealBroker); zstd keeps events in 40%
+	// fewer bytes on the brokers' disks.
 	Compression string
 	// Wire is the encoding Publish writes events in: binary (the zero
 	// value, docs/event.proto) or JSON (docs/wire-format.md). Readers
@@ -102,7 +105,7 @@ func (o *ProducerOptions) setDefaults() {
 		o.BatchTimeout = DefaultBatchTimeout
 	}
 	if o.Compression == "" {
-		o.Compression = "zstd"
+		o.Compression = "lz4"
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = DefaultMaxAttempts

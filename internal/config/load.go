@@ -71,7 +71,7 @@ func Default() Config {
 		Kafka: KafkaConfig{
 			Brokers:     []string{"localhost:9092"},
 			ClientID:    "gatewatch",
-			Compression: "zstd",
+			Compression: "lz4",
 			Wire:        "binary",
 			Topics: KafkaTopics{Events: "gatewatch.events", DeadLetter: "gatewatch.deadletter",
 				Findings: "gatewatch.findings", DetectState: "gatewatch.detect-state", Raw: "gatewatch.raw", Windows: "gatewatch.windows",
