@@ -299,6 +299,8 @@ func sniffFamily(line []byte) lineFamily {
 	switch {
 	case line[0] == '{':
 		return famJSON
+	case (line[0] == '<' || bsdStampAt(line)) && bytes.Contains(line, []byte(": {")):
+		return famJSON // through syslog to a file: "Mar  1 10:00:00 web1 nginx: {..."
 	case line[0] == '[' && looksISOTime(line[1:]):
 		return famEnvoyText // [2026-11-23T10:00:00.000Z] "GET / HTTP/1.1" ...
 	}

@@ -226,6 +226,9 @@ func TestSniffFamily(t *testing.T) {
 		{`192.0.2.1:5000 [23/Nov/2026:10:00:00.123] fe be/srv 0/0/1/2/3 200 100 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1"`, famHAProxy},
 		{`192.0.2.1 - - [23/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua"`, famCLF},
 		{`[oops`, famCLF},
+		{`Nov 23 10:00:00 web1 nginx: {"remote_addr":"192.0.2.1"}`, famJSON},
+		{`<190>Nov 23 10:00:00 web1 nginx: {"remote_addr":"192.0.2.1"}`, famJSON},
+		{`Nov 23 10:00:00 web1 nginx: 192.0.2.1 - - [23/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua"`, famCLF},
 	}
 	for _, tt := range tests {
 		if got := sniffFamily([]byte(tt.line)); got != tt.want {

@@ -586,26 +586,36 @@ func (p *jsonParser) parse(line []byte, ev *Event) error {
 }
 
 // begin resets the decoder for a line and returns the line's object, with
-// the surrounding whitespace trimmed.
+// the surrounding whitespace trimmed, and past a syslog header when the
+// line went through syslog to a file ("Mar  1 10:00:00 web1 nginx: {...").
 func (d *jsonDecoder) begin(line []byte, ev *Event) ([]byte, error) {
-	i, j := 0, len(line)
-	for i < j && isJSONSpace(line[i]) {
-		i++
-	}
-	for j > i && isJSONSpace(line[j-1]) {
-		j--
-	}
-	if i == j {
+	line = trimJSONSpace(line)
+	if len(line) == 0 {
 		return nil, ErrEmptyLine
 	}
 	d.reset(ev)
-	if line[i] != '{' {
+	if line[0] != '{' {
+		line = trimJSONSpace(syslogBody(line, &d.zones))
+	}
+	if len(line) == 0 || line[0] != '{' {
 		return nil, d.fail("not a JSON object")
 	}
-	if line[j-1] != '}' {
+	if line[len(line)-1] != '}' {
 		return nil, d.fail("malformed JSON")
 	}
-	return line[i:j], nil
+	return line, nil
+}
+
+// trimJSONSpace returns b without JSON whitespace around it.
+func trimJSONSpace(b []byte) []byte {
+	i, j := 0, len(b)
+	for i < j && isJSONSpace(b[i]) {
+		i++
+	}
+	for j > i && isJSONSpace(b[j-1]) {
+		j--
+	}
+	return b[i:j]
 }
 
 // complete judges the walk of obj, which stopped at end with err, and

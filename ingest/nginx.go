@@ -142,8 +142,11 @@ func (p *clfParser) Parse(line []byte, ev *Event) error {
 // 10:00:00 web1 nginx: 192.0.2.1 - - [...", with or without a <PRI>, or
 // with an RFC 3339 stamp. A line without such a header is returned as it
 // is; the cheap checks on its first bytes fail for an address or a host
-// name. The event's time stays the one in brackets.
-func (p *clfParser) syslogBody(line []byte) []byte {
+// name. The event's time stays the one in the message.
+func (p *clfParser) syslogBody(line []byte) []byte { return syslogBody(line, &p.zones) }
+
+// syslogBody is clfParser.syslogBody for any parser, with its zone cache.
+func syslogBody(line []byte, zones *zoneCache) []byte {
 	if len(line) == 0 {
 		return line
 	}
@@ -151,11 +154,11 @@ func (p *clfParser) syslogBody(line []byte) []byte {
 	switch {
 	case line[0] == '<':
 		var err error
-		if m, err = parseSyslog(line, time.Time{}, &p.zones); err != nil {
+		if m, err = parseSyslog(line, time.Time{}, zones); err != nil {
 			return line
 		}
 	case bsdStampAt(line) || len(line) > 20 && line[4] == '-' && looksISOTime(line):
-		m = parse3164(m, line, time.Time{}, &p.zones)
+		m = parse3164(m, line, time.Time{}, zones)
 	default:
 		return line
 	}
