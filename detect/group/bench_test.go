@@ -25,9 +25,9 @@ package group
 
 import (
 	"context"
-	"os"
 	"errors"
 	"log/slog"
+	"os"
 	"runtime"
 	"runtime/pprof"
 	"syscall"
