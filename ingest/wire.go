@@ -136,7 +136,12 @@ func AppendWire(dst []byte, ev *Event) []byte {
 	dst = appendStringField(dst, "format", ev.Format)
 	dst = appendStringField(dst, "client", ev.ClientKey)
 	dst = appendStringField(dst, "client_kind", ev.ClientKind.String())
-	if ev.RemoteIP.IsValid() {
+	switch {
+	case ev.RemoteIP.Zone() != "":
+		// A zone is whatever the log said: escaped like any string.
+		dst = append(dst, `,"ip":`...)
+		dst = AppendJSONString(dst, ev.RemoteIP.String())
+	case ev.RemoteIP.IsValid():
 		dst = append(dst, `,"ip":"`...)
 		dst = ev.RemoteIP.AppendTo(dst)
 		dst = append(dst, '"')
@@ -352,7 +357,7 @@ func decodeWireParsed(ev *Event, version *int64, idx int, val []byte) error {
 		us, err = jsonparser.ParseInt(val)
 		ev.Latency = time.Duration(us) * time.Microsecond
 	case wkIP:
-		ev.RemoteIP, err = netip.ParseAddr(bytesString(val))
+		ev.RemoteIP, err = netip.ParseAddr(wireString(ev, val)) // a zone may hold escapes
 	case wkTruncated:
 		ev.Truncated, err = jsonparser.ParseBoolean(val)
 	case wkOrigin:

@@ -292,6 +292,10 @@ func checkBinaryDecoded(ev *Event, version, sec, nanos int64) error {
 		return errors.New("decode event: time nanoseconds out of range")
 	}
 	ev.Time = time.Unix(sec, nanos).UTC()
+	if y := ev.Time.Year(); y < 0 || y > 9999 {
+		// What RFC 3339, hence the JSON encoding, can write.
+		return errors.New("decode event: time out of range (years 0 to 9999)")
+	}
 	return checkWireDecoded(nil, ev, version, nil)
 }
 
