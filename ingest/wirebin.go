@@ -193,7 +193,8 @@ func appendPBString(dst []byte, num protowire.Number, s string) []byte {
 
 // decodeWireBinary fills ev (Reset by the caller) from a binary event.
 // Strings alias data. Unknown fields are skipped, so older decoders read
-// newer minor additions. A field's time is 0 when absent, as proto3 says.
+// newer minor additions. An absent time reads as the Unix epoch, as proto3
+// reads any absent field as zero.
 func decodeWireBinary(data []byte, ev *Event) error {
 	version, sec, nanos := int64(-1), int64(0), int64(0)
 	for len(data) > 0 {
