@@ -512,7 +512,7 @@ func (r *redactor) redactWord(dst []byte, l *lineScan, i, j int) ([]byte, int) {
 	if isAuthScheme(word) {
 		if end := schemeCredentialEnd(s, j); end > 0 {
 			dst = append(dst, s[j:credentialStart(s, j)]...)
-			return append(dst, Redacted...), end
+			return append(dst, Redacted...), chainedCredentialEnd(s, end)
 		}
 	}
 	vs, quote, sep := valueStart(s, j)
@@ -530,7 +530,7 @@ func (r *redactor) redactWord(dst []byte, l *lineScan, i, j int) ([]byte, int) {
 	}
 	if quote == 0 && isAuthScheme(v) { // Authorization: Bearer <token>
 		if end := schemeCredentialEnd(s, ve); end > 0 {
-			ve = end
+			ve = chainedCredentialEnd(s, end)
 		}
 	}
 	dst = append(dst, s[j:vs]...)
@@ -608,6 +608,27 @@ func credentialStart(s string, j int) int {
 		return j + 1
 	}
 	return -1
+}
+
+// chainedCredentialEnd extends a credential ending at s[end] over the
+// credentials of auth schemes it ends with: in "Bearer &Bearer 0000" the
+// first scheme's credential is "&Bearer", and "0000" is the second's,
+// which the scan, resuming after the first, would not see.
+func chainedCredentialEnd(s string, end int) int {
+	for {
+		w := end
+		for w > 0 && isNameByte(s[w-1]) {
+			w--
+		}
+		if !isAuthScheme(s[w:end]) {
+			return end
+		}
+		next := schemeCredentialEnd(s, end)
+		if next == 0 {
+			return end
+		}
+		end = next
+	}
 }
 
 // schemeCredentialEnd returns the end of the credential after an auth

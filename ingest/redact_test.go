@@ -189,6 +189,9 @@ func TestRedactLine(t *testing.T) {
 		{`authorization=Bearer%20opaque-token-123`, `authorization=REDACTED`},
 		{`{"http_authorization":"Basic YWxpY2U6d29uZGVybGFuZA==","status":200}`, `{"http_authorization":"REDACTED","status":200}`},
 		{`x Basic YWxpY2U6d29uZGVybGFuZA== y`, `x Basic REDACTED y`},
+		// A scheme whose credential ends with another scheme: both go.
+		{`BeArer &Bearer 0000`, `BeArer REDACTED`},
+		{`Authorization: Bearer Bearer s3cr3t-token x`, `Authorization: REDACTED x`},
 		{`curl -H 'X-Api-Key: k-123' https://h/x`, `curl -H 'X-Api-Key: REDACTED' https://h/x`},
 		{`trace ` + jwt + ` end`, `trace REDACTED end`},
 		{`{"msg":"{\"password\":\"hunter2\"}"}`, `{"msg":"{\"password\":\"REDACTED\"}"}`},
