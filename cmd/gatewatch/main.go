@@ -63,6 +63,7 @@ func commands() []command {
 		{"detect", "run the detectors as a Kafka consumer group (events topic -> findings topic)", (*cli).detect},
 		{"store", "store events and findings from Kafka in ClickHouse", (*cli).store},
 		{"alert", "deliver findings from Kafka to Slack and SIEMs (syslog, Splunk HEC, OpenSearch, webhooks)", (*cli).alert},
+		{"events", "print the events topic as JSON lines, whatever its wire encoding (a kcat | jq for gatewatch)", (*cli).events},
 		{"migrate", "create or update gatewatch's ClickHouse tables", (*cli).migrate},
 		{"query", "ask the stored audit trail: a client's timeline, top clients, open findings, requests outside the contract", (*cli).query},
 		{"explain", "explain one stored incident: why, its windows against the baseline, the band as a PNG", (*cli).explain},
@@ -178,7 +179,7 @@ func (c *cli) newFlags(name, usage, description string) *flag.FlagSet {
 				fmt.Fprintf(out, " %s", typ)
 			}
 			fmt.Fprintf(out, "\n      %s", help)
-			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
 				fmt.Fprintf(out, " (default %s)", f.DefValue)
 			}
 			fmt.Fprintln(out)
