@@ -237,20 +237,25 @@ func benchEvent() Event {
 	return ev
 }
 
-func BenchmarkWireEncode(b *testing.B) {
+func BenchmarkWireEncode(b *testing.B) { benchWireEncode(b, WireJSON) }
+func BenchmarkWireDecode(b *testing.B) { benchWireDecode(b, WireJSON) }
+
+// benchWireEncode measures encoding benchEvent in enc.
+func benchWireEncode(b *testing.B, enc WireEncoding) {
 	ev := benchEvent()
 	buf := make([]byte, 0, 1024)
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = AppendWire(buf[:0], &ev)
+		buf = enc.Append(buf[:0], &ev)
 	}
 	b.SetBytes(int64(len(buf)))
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
-func BenchmarkWireDecode(b *testing.B) {
+// benchWireDecode measures decoding benchEvent from enc.
+func benchWireDecode(b *testing.B, enc WireEncoding) {
 	ev := benchEvent()
-	data := AppendWire(nil, &ev)
+	data := enc.Append(nil, &ev)
 	var out Event
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))

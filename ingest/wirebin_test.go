@@ -334,28 +334,5 @@ func FuzzDecodeWireBinary(f *testing.F) {
 	})
 }
 
-func BenchmarkWireEncodeBinary(b *testing.B) {
-	ev := benchEvent()
-	buf := make([]byte, 0, 1024)
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = AppendWireBinary(buf[:0], &ev)
-	}
-	b.SetBytes(int64(len(buf)))
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-}
-
-func BenchmarkWireDecodeBinary(b *testing.B) {
-	ev := benchEvent()
-	data := AppendWireBinary(nil, &ev)
-	var out Event
-	b.ReportAllocs()
-	b.SetBytes(int64(len(data)))
-	for b.Loop() {
-		out.Reset()
-		if err := DecodeWire(data, &out); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-}
+func BenchmarkWireEncodeBinary(b *testing.B) { benchWireEncode(b, WireBinary) }
+func BenchmarkWireDecodeBinary(b *testing.B) { benchWireDecode(b, WireBinary) }
