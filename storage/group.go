@@ -155,25 +155,17 @@ func (r *groupReader) serve(gen *kafka.Generation) {
 // returns, which ends the generation: the member joins again.
 func (r *groupReader) readPartition(ctx context.Context, g *generation, p kafka.PartitionAssignment) {
 	log := r.cfg.Logger.With("topic", r.cfg.Topic, "partition", p.ID)
-	pr := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: r.cfg.Brokers, Dialer: r.cfg.Dialer, Topic: r.cfg.Topic, Partition: p.ID,
-		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: r.cfg.MaxWait, OffsetOutOfRangeError: true,
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			log.Debug(fmt.Sprintf(msg, args...), "component", "kafka-go")
-		}),
+	pr := transport.NewPartitionReader(r.cfg.Dialer, r.cfg.Brokers, transport.PartitionReaderOptions{
+		Topic: r.cfg.Topic, Partition: p.ID, Offset: p.Offset, MaxWait: r.cfg.MaxWait, OutOfRangeError: true,
 	})
 	defer pr.Close()
-	if err := pr.SetOffset(p.Offset); err != nil {
-		log.Warn("kafka partition reader", "err", err)
-		return
-	}
+	var slab valueSlab
 	for {
-		m, err := pr.FetchMessage(ctx)
+		rec, err := pr.Next(ctx)
 		if errors.Is(err, kafka.OffsetOutOfRange) && ctx.Err() == nil {
 			log.Warn("committed offset out of range (deleted by retention, or the topic was created again): reading from the oldest message", "offset", p.Offset)
-			if err = pr.SetOffset(kafka.FirstOffset); err == nil {
-				continue
-			}
+			pr.SetOffset(kafka.FirstOffset)
+			continue
 		}
 		if err != nil {
 			if ctx.Err() == nil {
@@ -181,13 +173,36 @@ func (r *groupReader) readPartition(ctx context.Context, g *generation, p kafka.
 			}
 			return
 		}
-		m.WriterData = g
+		m := kafka.Message{Topic: r.cfg.Topic, Partition: rec.Partition, Offset: rec.Offset,
+			HighWaterMark: rec.HighWaterMark, Value: slab.keep(rec.Value), WriterData: g}
 		select {
 		case r.msgs <- fetched{m: m}:
 		case <-ctx.Done():
 			return
 		}
 	}
+}
+
+// valueSlab gives fetched values memory of their own, which they need
+// once the reader reuses its buffer, in slabs rather than one allocation
+// each. A slab is never written again once full: the collector frees it
+// when the last message in it is stored.
+type valueSlab []byte
+
+// slabSize is the memory one slab holds: about 1,600 events.
+const slabSize = 256 << 10
+
+// keep returns a copy of v.
+func (s *valueSlab) keep(v []byte) []byte {
+	if v == nil {
+		return nil
+	}
+	if cap(*s)-len(*s) < len(v) {
+		*s = make([]byte, 0, max(slabSize, len(v)))
+	}
+	n := len(*s)
+	*s = append(*s, v...)
+	return (*s)[n:len(*s):len(*s)]
 }
 
 // FetchMessage returns the next message of any partition assigned to

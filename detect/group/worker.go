@@ -11,6 +11,7 @@ import (
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/detect/contract"
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/ingest/transport"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -68,6 +69,8 @@ type worker struct {
 	contractOff int64
 	cSeqOff     int64
 	cSeqIdx     uint64
+	// arena holds the values of the batched events (keep).
+	arena []byte
 }
 
 func (w *worker) run(gctx context.Context) error {
@@ -86,22 +89,11 @@ func (w *worker) run(gctx context.Context) error {
 	}
 	log.Info("detect group: partition assigned", "offset", start, "restored", w.restored)
 
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:   r.brokers(),
-		Topic:     r.opts.EventsTopic,
-		Partition: w.part,
-		Dialer:    r.dialer,
-		MinBytes:  1,
-		MaxBytes:  10 << 20,
-		MaxWait:   250 * time.Millisecond,
-		// Lag comes from the fetched messages' high watermarks.
-		ReadLagInterval: -1,
-		ErrorLogger:     kafka.LoggerFunc(r.warnf),
+	reader := transport.NewPartitionReader(r.dialer, r.brokers(), transport.PartitionReaderOptions{
+		Topic: r.opts.EventsTopic, Partition: w.part, Offset: start,
+		MaxWait: 250 * time.Millisecond, Logger: log,
 	})
 	defer reader.Close()
-	if err := reader.SetOffset(start); err != nil {
-		return fmt.Errorf("%w: partition %d: set offset %d: %v", errFatal, w.part, start, err)
-	}
 
 	w.activity = time.Now()
 	nextCP := w.activity.Add(r.opts.CheckpointEvery)
@@ -151,12 +143,12 @@ func (w *worker) run(gctx context.Context) error {
 // fetch folds messages into the engine until ctx is done or a checkpoint
 // is due: by count, or because findings are waiting — a finding is news,
 // so it does not wait for the next periodic checkpoint.
-func (w *worker) fetch(ctx context.Context, reader *kafka.Reader) error {
+func (w *worker) fetch(ctx context.Context, reader *transport.PartitionReader) error {
 	// Whatever ends the loop (a checkpoint due, findings, ctx), the state
 	// must cover every message folded in.
 	defer w.flush()
 	for w.sinceCP < w.r.opts.CheckpointEvents && len(w.pending) == 0 {
-		m, err := reader.FetchMessage(ctx)
+		m, err := reader.Next(ctx)
 		if err != nil {
 			return err
 		}
@@ -166,7 +158,7 @@ func (w *worker) fetch(ctx context.Context, reader *kafka.Reader) error {
 }
 
 // fold feeds one message to the engine.
-func (w *worker) fold(m *kafka.Message) {
+func (w *worker) fold(m *transport.Record) {
 	w.last, w.dirty = m.Offset, true
 	w.sinceCP++
 	w.lag = max(m.HighWaterMark-m.Offset-1, 0)
@@ -184,7 +176,7 @@ func (w *worker) fold(m *kafka.Message) {
 	w.batch = w.batch[:len(w.batch)+1]
 	ev := &w.batch[len(w.batch)-1]
 	ev.Reset()
-	if err := ingest.DecodeWire(m.Value, ev); err != nil {
+	if err := ingest.DecodeWire(w.keep(m.Value), ev); err != nil {
 		w.batch = w.batch[:len(w.batch)-1]
 		w.r.malformed.Add(1)
 		w.r.opts.Logger.Debug("detect group: malformed event", "partition", w.part, "offset", m.Offset, "err", err)
@@ -218,6 +210,7 @@ func (w *worker) fold(m *kafka.Message) {
 		w.seqOff, w.seqIdx = m.Offset, 0
 		w.eng.Observe(ev)
 		w.batch, w.batchTop = w.batch[:0], time.Time{}
+		w.release()
 	}
 	if timed && t.UnixNano() > w.newest {
 		w.newest = t.UnixNano()
@@ -244,18 +237,42 @@ func (w *worker) flush() {
 		w.eng.ObserveBatch(w.batch)
 		w.batch, w.batchTop = w.batch[:0], time.Time{}
 	}
+	w.release()
+}
+
+// keep copies a message's value, which the reader reuses, to memory that
+// lasts as long as the batch: a decoded event's strings alias it, and
+// the engine reads them when the batch is counted (it retains none).
+func (w *worker) keep(value []byte) []byte {
+	n := len(w.arena)
+	w.arena = append(w.arena, value...)
+	return w.arena[n:len(w.arena):len(w.arena)]
+}
+
+// arenaMax bounds the memory kept between batches for their values: a
+// batch that needed more (a few huge events) gives its memory back.
+const arenaMax = 1 << 20
+
+// release makes the values' memory reusable once the batch is counted.
+// Memory that append outgrew stays with the events that point into it
+// until the collector frees it; only the current array is reused.
+func (w *worker) release() {
+	if cap(w.arena) > arenaMax {
+		w.arena = nil
+	}
+	w.arena = w.arena[:0]
 }
 
 // idleAdvance moves the engine's clock by the wall time since the last
 // event when the partition is caught up and has been silent for
 // IdleAfter. It reports whether findings are waiting, which calls for a
 // checkpoint now (see the package doc).
-func (w *worker) idleAdvance(ctx context.Context, reader *kafka.Reader, now time.Time) bool {
+func (w *worker) idleAdvance(ctx context.Context, reader *transport.PartitionReader, now time.Time) bool {
 	idle := w.r.opts.IdleAfter
 	if idle <= 0 || w.newest == 0 || now.Sub(w.activity) < idle {
 		return false
 	}
-	lag, err := reader.ReadLag(ctx)
+	lag, err := reader.Lag(ctx)
 	if err != nil || lag > 0 {
 		return false
 	}

@@ -1,0 +1,188 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// writePartition writes values to partition p of topic, in order, and
+// returns the partition's end.
+func writePartition(t *testing.T, cfg Config, topic string, p int, values [][]byte) int64 {
+	t.Helper()
+	d, err := cfg.Dialer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := d.DialLeader(ctx, "tcp", cfg.Brokers[0], topic, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	for len(values) > 0 {
+		n := min(len(values), 100)
+		msgs := make([]kafka.Message, n)
+		for i := range msgs {
+			msgs[i].Value = values[i]
+		}
+		if _, err := conn.WriteCompressedMessages(kafka.Lz4.Codec(), msgs...); err != nil {
+			t.Fatal(err)
+		}
+		values = values[n:]
+	}
+	end, err := conn.ReadLastOffset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return end
+}
+
+// testValues are n values of different sizes; value 7 is bigger than a
+// PartitionReader's first buffer, and value 9 is empty.
+func testValues(n int) [][]byte {
+	vs := make([][]byte, n)
+	for i := range vs {
+		switch i {
+		case 7:
+			vs[i] = bytes.Repeat([]byte("0123456789abcdef"), 300<<10/16)
+		case 9:
+			vs[i] = []byte{}
+		default:
+			vs[i] = fmt.Appendf(nil, "value %d %s", i, bytes.Repeat([]byte{'x'}, i%50))
+		}
+	}
+	return vs
+}
+
+// TestPartitionReaderReadsInOrder reads a partition of the real broker
+// from several starting points, in plaintext and over TLS with SASL:
+// every value comes back once, in order, with its offset and the
+// partition's end, a value larger than the reader's buffer included.
+func TestPartitionReaderReadsInOrder(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		cfg  func(testing.TB) Config
+	}{{"plaintext", plaintextConfig}, {"sasl", saslConfig}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := tc.cfg(t)
+			topic := createTopic(t, cfg)
+			values := testValues(250)
+			end := writePartition(t, cfg, topic, 2, values)
+			if end != int64(len(values)) {
+				t.Fatalf("partition end %d, want %d", end, len(values))
+			}
+			for _, start := range []int64{0, kafka.FirstOffset, 5, 8, 249} {
+				from := max(start, 0)
+				got := readAll(t, cfg, topic, 2, start, int(end-from))
+				for i, rec := range got {
+					off := from + int64(i)
+					if rec.Offset != off || rec.Partition != 2 || rec.HighWaterMark != end {
+						t.Fatalf("start %d: record %d at offset %d partition %d end %d, want offset %d partition 2 end %d",
+							start, i, rec.Offset, rec.Partition, rec.HighWaterMark, off, end)
+					}
+					if !bytes.Equal(rec.Value, values[off]) {
+						t.Fatalf("start %d: offset %d: value of %d bytes, want %d", start, off, len(rec.Value), len(values[off]))
+					}
+				}
+			}
+		})
+	}
+}
+
+// readAll reads n records of partition p from start, copying their
+// values, and checks the reader's Lag once done.
+func readAll(t *testing.T, cfg Config, topic string, p int, start int64, n int) []Record {
+	t.Helper()
+	d, err := cfg.Dialer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewPartitionReader(d, cfg.Brokers, PartitionReaderOptions{Topic: topic, Partition: p, Offset: start, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []Record
+	for range n {
+		rec, err := r.Next(ctx)
+		if err != nil {
+			t.Fatalf("start %d, after %d records: %v", start, len(out), err)
+		}
+		rec.Value = bytes.Clone(rec.Value)
+		out = append(out, rec)
+	}
+	if lag, err := r.Lag(ctx); err != nil || lag != 0 {
+		t.Fatalf("start %d: Lag = %d, %v after reading everything", start, lag, err)
+	}
+	return out
+}
+
+// TestPartitionReaderWaitsAndStops: a reader at the end waits for the
+// next record, stops waiting when ctx ends (long before its MaxWait),
+// and then reads what was written meanwhile; an offset past the end is
+// an error with OutOfRangeError and a wait for records without.
+func TestPartitionReaderWaitsAndStops(t *testing.T) {
+	t.Parallel()
+	cfg := plaintextConfig(t)
+	topic := createTopic(t, cfg)
+	end := writePartition(t, cfg, topic, 0, testValues(20))
+	d, err := cfg.Dialer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Empty fetches (MaxWait passing without a record) are no error.
+	idle := NewPartitionReader(d, cfg.Brokers, PartitionReaderOptions{Topic: topic, Partition: 1, MaxWait: 20 * time.Millisecond})
+	defer idle.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	_, err = idle.Next(ctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Next on an empty partition returned %v, want the context's deadline", err)
+	}
+	r := NewPartitionReader(d, cfg.Brokers, PartitionReaderOptions{Topic: topic, Partition: 0, Offset: kafka.LastOffset, MaxWait: 20 * time.Second})
+	defer r.Close()
+	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	began := time.Now()
+	_, err = r.Next(ctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(began) > 10*time.Second {
+		t.Fatalf("Next at the end returned %v after %s, want the context's deadline after 300ms", err, time.Since(began))
+	}
+	if r.Offset() != end {
+		t.Fatalf("Offset() = %d after waiting at the end, want %d", r.Offset(), end)
+	}
+	writePartition(t, cfg, topic, 0, [][]byte{[]byte("late")})
+	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rec, err := r.Next(ctx)
+	if err != nil || rec.Offset != end || string(rec.Value) != "late" {
+		t.Fatalf("Next after a write = offset %d %q, %v; want offset %d \"late\"", rec.Offset, rec.Value, err, end)
+	}
+
+	strict := NewPartitionReader(d, cfg.Brokers, PartitionReaderOptions{Topic: topic, Partition: 0, Offset: end + 10, OutOfRangeError: true})
+	defer strict.Close()
+	if _, err := strict.Next(ctx); !errors.Is(err, kafka.OffsetOutOfRange) {
+		t.Fatalf("Next past the end with OutOfRangeError: %v, want OffsetOutOfRange", err)
+	}
+	patient := NewPartitionReader(d, cfg.Brokers, PartitionReaderOptions{Topic: topic, Partition: 0, Offset: end + 3, MaxWait: 50 * time.Millisecond})
+	defer patient.Close()
+	wctx, wcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	_, err = patient.Next(wctx)
+	wcancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Next past the end: %v, want a wait until the deadline", err)
+	}
+	writePartition(t, cfg, topic, 0, testValues(5))
+	if rec, err := patient.Next(ctx); err != nil || rec.Offset != end+3 {
+		t.Fatalf("Next once the offset exists = offset %d, %v; want %d", rec.Offset, err, end+3)
+	}
+}
