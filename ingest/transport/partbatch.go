@@ -21,14 +21,23 @@ import (
 // partitionCounter is the writer's balancer: Murmur2, as Java clients
 // partition, remembering how many partitions the topic had at the last
 // write, which lets the Producer tell where its messages will go.
+//
+// The Producer hashes each key once, when it cuts a write; the partition
+// it found travels in the message's WriterData (an int) and is taken as
+// is when the topic still has the hintN partitions it was found for.
 type partitionCounter struct {
 	kafka.Murmur2Balancer
-	n atomic.Int32
+	n     atomic.Int32
+	hintN atomic.Int32
 }
 
 // Balance picks msg's partition and notes the partition count.
 func (b *partitionCounter) Balance(msg kafka.Message, partitions ...int) int {
-	b.n.Store(int32(len(partitions)))
+	n := len(partitions)
+	b.n.Store(int32(n))
+	if k, ok := msg.WriterData.(int); ok && k >= 0 && k < n && int(b.hintN.Load()) == n {
+		return partitions[k]
+	}
 	return b.Murmur2Balancer.Balance(msg, partitions...)
 }
 

@@ -240,6 +240,7 @@ type pending struct {
 	key  int // len of the key prefix in *buf; -1 for a nil key
 	size int64
 	seq  uint64
+	part int // the partition cut found for the key (partitionCounter.hint); -1 for none
 }
 
 func (p pending) message() kafka.Message {
@@ -247,6 +248,9 @@ func (p pending) message() kafka.Message {
 	m := kafka.Message{Value: b[max(p.key, 0):]}
 	if p.key >= 0 {
 		m.Key = b[:p.key]
+	}
+	if p.part >= 0 {
+		m.WriterData = p.part
 	}
 	return m
 }
@@ -287,7 +291,7 @@ func NewProducer(cfg Config, opts ProducerOptions) (*Producer, error) {
 		WriteTimeout:           opts.WriteTimeout,
 		RequiredAcks:           kafka.RequireAll,
 		Compression:            codec,
-		Transport:              tr,
+		Transport:              &metadataCache{next: tr},
 		AllowAutoTopicCreation: opts.AllowAutoTopicCreation,
 	}
 	if l := opts.Logger; l != nil {
@@ -354,7 +358,7 @@ func (p *Producer) Publish(ctx context.Context, ev *ingest.Event) error {
 	}
 	b = p.opts.Wire.Append(b, ev)
 	*bp = b
-	return p.enqueue(ctx, pending{buf: bp, key: key})
+	return p.enqueue(ctx, pending{buf: bp, key: key, part: -1})
 }
 
 // PublishRaw queues one message with the given key (nil for none) and
@@ -368,7 +372,7 @@ func (p *Producer) PublishRaw(ctx context.Context, key, value []byte) error {
 		k = -1
 	}
 	*bp = append(b, value...)
-	return p.enqueue(ctx, pending{buf: bp, key: k})
+	return p.enqueue(ctx, pending{buf: bp, key: k, part: -1})
 }
 
 func (p *Producer) getBuf() *[]byte {
@@ -641,6 +645,7 @@ func (p *Producer) cut(n int) (i int, bytes int64) {
 		// Before the first write the count is unknown: cut as if
 		// everything went to one partition.
 		parts = max(int(p.bal.n.Load()), 1)
+		p.bal.hintN.Store(int32(parts))
 		p.load.reset(parts)
 	}
 	for ; i < n && i < p.opts.BatchSize; i++ {
@@ -654,6 +659,7 @@ func (p *Producer) cut(n int) (i int, bytes int64) {
 				key = (*m.buf)[:m.key]
 			}
 			k := p.bal.partitionOf(key, parts, p.load.ids)
+			p.queue[i].part = k
 			if !p.load.fits(k, m.size, p.partBytes, p.partCount) && i > 0 {
 				break
 			}
