@@ -219,7 +219,9 @@ func consume(ctx context.Context, r MessageReader, opts ConsumerOptions, newSink
 			if f.err != nil {
 				return c.fetchFailed(ctx, f.err)
 			}
-			err = c.add(ctx, f.m)
+			for i := 0; i < len(f.ms) && err == nil; i++ {
+				err = c.add(ctx, f.ms[i])
+			}
 		case <-closed:
 			return c.fetchFailed(ctx, errReaderClosed)
 		}
@@ -262,9 +264,11 @@ func source(ctx context.Context, r MessageReader) (msgs <-chan fetched, closed <
 // events, at most fetchAhead times the topic's max.message.bytes.
 const fetchAhead = 256
 
-// fetched is one FetchMessage outcome.
+// fetched is what a fetcher hands the store loop at once: messages in
+// order (one, from fetch; up to handoff, from a groupReader's partition),
+// or the error that ended it.
 type fetched struct {
-	m   kafka.Message
+	ms  []kafka.Message
 	err error
 }
 
@@ -283,7 +287,7 @@ func fetch(ctx context.Context, r MessageReader) (msgs <-chan fetched, stop func
 		for {
 			m, err := r.FetchMessage(fctx)
 			select {
-			case out <- fetched{m, err}:
+			case out <- fetched{[]kafka.Message{m}, err}:
 			case <-fctx.Done():
 				return
 			}
