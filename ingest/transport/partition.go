@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -95,8 +96,8 @@ func (r *PartitionReader) SetOffset(off int64) {
 }
 
 // Next returns the next record, fetching when the last fetch is used
-// up; it blocks until one is written or ctx ends (a fetch under way
-// waits at most MaxWait). Errors (a broker away, a leader moving) close
+// up; it blocks until one is written or ctx ends (at its deadline, a
+// fetch under way may take up to MaxWait to return). Errors (a broker away, a leader moving) close
 // the connection and are returned; the next call connects again, and the
 // caller decides when.
 func (r *PartitionReader) Next(ctx context.Context) (Record, error) {
@@ -171,7 +172,10 @@ func (r *PartitionReader) closeBatch() error {
 
 // fetch asks the partition's leader for the records from r.next,
 // connecting first when needed. A fetch waiting at the broker when ctx
-// ends is cut short (and its connection closed).
+// is cancelled is cut short, and its connection closed; one under way
+// when ctx's deadline passes is let finish (within MaxWait), so that a
+// caller that polls with deadlines (detect's checkpoints, every few
+// seconds) keeps its connection, and its TLS and SASL handshakes.
 func (r *PartitionReader) fetch(ctx context.Context) error {
 	if err := r.connect(ctx); err != nil {
 		return err
@@ -182,10 +186,15 @@ func (r *PartitionReader) fetch(ctx context.Context) error {
 	}
 	r.setDeadline()
 	conn := r.conn
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
+	var cut atomic.Bool
+	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			cut.Store(true)
+			_ = conn.SetReadDeadline(time.Unix(1, 0))
+		}
+	})
 	r.batch = r.conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: r.opts.MaxBytes, MaxWait: r.opts.MaxWait})
-	if !stop() {
-		r.closeBatch()
+	if !stop() && cut.Load() {
 		r.disconnect()
 		return ctx.Err()
 	}

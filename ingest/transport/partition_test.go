@@ -127,9 +127,10 @@ func readAll(t *testing.T, cfg Config, topic string, p int, start int64, n int) 
 }
 
 // TestPartitionReaderWaitsAndStops: a reader at the end waits for the
-// next record, stops waiting when ctx ends (long before its MaxWait),
-// and then reads what was written meanwhile; an offset past the end is
-// an error with OutOfRangeError and a wait for records without.
+// next record, stops waiting when ctx is cancelled (long before its
+// MaxWait), and then reads what was written meanwhile; a deadline lets
+// the fetch under way finish on the same connection; an offset past the
+// end is an error with OutOfRangeError and a wait for records without.
 func TestPartitionReaderWaitsAndStops(t *testing.T) {
 	t.Parallel()
 	cfg := plaintextConfig(t)
@@ -140,22 +141,31 @@ func TestPartitionReaderWaitsAndStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Empty fetches (MaxWait passing without a record) are no error.
-	idle := NewPartitionReader(d, cfg.Brokers, PartitionReaderOptions{Topic: topic, Partition: 1, MaxWait: 20 * time.Millisecond})
+	// A deadline passing during a fetch keeps the connection.
+	idle := NewPartitionReader(d, cfg.Brokers, PartitionReaderOptions{Topic: topic, Partition: 1, MaxWait: 200 * time.Millisecond})
 	defer idle.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	_, err = idle.Next(ctx)
-	cancel()
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Next on an empty partition returned %v, want the context's deadline", err)
+	var conns []*kafka.Conn
+	for _, wait := range []time.Duration{500 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond} {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		_, err = idle.Next(ctx)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Next on an empty partition returned %v, want the context's deadline", err)
+		}
+		conns = append(conns, idle.conn)
+	}
+	if conns[0] == nil || conns[1] != conns[0] || conns[2] != conns[0] {
+		t.Fatalf("connections after three deadlines: %p %p %p, want one kept", conns[0], conns[1], conns[2])
 	}
 	r := NewPartitionReader(d, cfg.Brokers, PartitionReaderOptions{Topic: topic, Partition: 0, Offset: kafka.LastOffset, MaxWait: 20 * time.Second})
 	defer r.Close()
-	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	began := time.Now()
+	time.AfterFunc(300*time.Millisecond, cancel)
 	_, err = r.Next(ctx)
 	cancel()
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(began) > 10*time.Second {
-		t.Fatalf("Next at the end returned %v after %s, want the context's deadline after 300ms", err, time.Since(began))
+	if !errors.Is(err, context.Canceled) || time.Since(began) > 10*time.Second {
+		t.Fatalf("Next at the end returned %v after %s, want the cancellation after 300ms", err, time.Since(began))
 	}
 	if r.Offset() != end {
 		t.Fatalf("Offset() = %d after waiting at the end, want %d", r.Offset(), end)
