@@ -220,7 +220,7 @@ func consume(ctx context.Context, r MessageReader, opts ConsumerOptions, newSink
 				return c.fetchFailed(ctx, f.err)
 			}
 			for i := 0; i < len(f.ms) && err == nil; i++ {
-				err = c.add(ctx, f.ms[i])
+				err = c.add(ctx, &f.ms[i])
 			}
 		case <-closed:
 			return c.fetchFailed(ctx, errReaderClosed)
@@ -334,15 +334,15 @@ type consumer struct {
 // batch's (kafka.Message.WriterData, set by groupReader) launches the
 // batch first: a batch is committed in the generation that fetched it,
 // or not at all.
-func (c *consumer) add(ctx context.Context, m kafka.Message) error {
+func (c *consumer) add(ctx context.Context, m *kafka.Message) error {
 	if len(c.last) > 0 && m.WriterData != c.epoch {
 		if err := c.launch(ctx); err != nil {
 			return err
 		}
 	}
 	c.epoch = m.WriterData
-	if err := c.cur.add(&m); err != nil && c.opts.OnBadMessage != nil {
-		c.opts.OnBadMessage(m, err)
+	if err := c.cur.add(m); err != nil && c.opts.OnBadMessage != nil {
+		c.opts.OnBadMessage(*m, err)
 	}
 	tp := topicPartition{m.Topic, m.Partition}
 	if prev, ok := c.last[tp]; !ok || m.Offset > prev.Offset {
