@@ -34,7 +34,9 @@ type partitionCounter struct {
 // Balance picks msg's partition and notes the partition count.
 func (b *partitionCounter) Balance(msg kafka.Message, partitions ...int) int {
 	n := len(partitions)
-	b.n.Store(int32(n))
+	if b.n.Load() != int32(n) { // a store per message would be a fence per message
+		b.n.Store(int32(n))
+	}
 	if k, ok := msg.WriterData.(int); ok && k >= 0 && k < n && int(b.hintN.Load()) == n {
 		return partitions[k]
 	}
