@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -57,11 +59,12 @@ clickhouse:
 `, filepath.Join(dir, "data"), broker, suffix, top.name, chAddr, db, wire, codec))
 	chEnv := []string{"GATEWATCH_CLICKHOUSE_PASSWORD=" + env["GATEWATCH_CLICKHOUSE_PASSWORD"]}
 	detectAt, storeAt := freeAddr(t), freeAddr(t)
-	startCrashProc(t, bin, filepath.Join(dir, "detect.out"), nil, "detect", "--config", cfgPath, "--listen", detectAt)
+	detect := startCrashProc(t, bin, filepath.Join(dir, "detect.out"), nil, "detect", "--config", cfgPath, "--listen", detectAt)
 	store := startCrashProc(t, bin, filepath.Join(dir, "store.out"), chEnv, "store", "--config", cfgPath, "--listen", storeAt)
 	time.Sleep(3 * time.Second) // both joined their groups
 	start := time.Now()
-	startCrashProc(t, bin, filepath.Join(dir, "collect.out"), nil, "collect", "--config", cfgPath, "--listen", "",
+	cpu0 := []time.Duration{0, cpuTime(detect), cpuTime(store)}
+	collect := startCrashProc(t, bin, filepath.Join(dir, "collect.out"), nil, "collect", "--config", cfgPath, "--listen", "",
 		"--from-start", "--format", "nginx_combined", logPath)
 	var detected time.Duration
 	for deadline := start.Add(20 * time.Minute); storedEventRows(storeAt) < float64(lines); time.Sleep(100 * time.Millisecond) {
@@ -76,8 +79,38 @@ clickhouse:
 	if detected == 0 {
 		detected = elapsed
 	}
+	var perLine []string
+	for i, p := range []*crashProc{collect, detect, store} {
+		perLine = append(perLine, fmt.Sprintf("%s %.1f µs", p.cmd.Args[1], float64((cpuTime(p)-cpu0[i]).Nanoseconds())/1e3/float64(lines)))
+	}
+	t.Logf("CPU per line since collect started (/proc): %s", strings.Join(perLine, ", "))
 	t.Logf("soak (%s events, %s): %d lines, 5,000 clients: stored in %v = %.0f lines/s end to end; detect counted them all after %v (%.0f events/s)",
 		wire, codec, lines, elapsed.Round(time.Millisecond), float64(lines)/elapsed.Seconds(), detected.Round(time.Millisecond), float64(lines)/detected.Seconds())
+}
+
+// cpuTime is the CPU time (user and system) p has used so far: from
+// /proc/<pid>/stat in the kernel's clock ticks of 1/100 s while it runs,
+// 0 where there is no /proc.
+func cpuTime(p *crashProc) time.Duration {
+	if p.exited() {
+		return p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// After the command name in parentheses: state, then 10 fields, then
+	// utime and stime (fields 14 and 15 of the line).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	user, err1 := strconv.ParseInt(f[11], 10, 64)
+	sys, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(user+sys) * 10 * time.Millisecond
 }
 
 // writeSoakLog writes n nginx combined lines from 5,000 clients, 500 a
