@@ -97,9 +97,9 @@ func (r *PartitionReader) SetOffset(off int64) {
 
 // Next returns the next record, fetching when the last fetch is used
 // up; it blocks until one is written or ctx ends (at its deadline, a
-// fetch under way may take up to MaxWait to return). Errors (a broker away, a leader moving) close
-// the connection and are returned; the next call connects again, and the
-// caller decides when.
+// fetch under way may take up to MaxWait to return). Errors (a broker
+// away, a leader moving) close the connection and are returned; the next
+// call connects again, and the caller decides when.
 func (r *PartitionReader) Next(ctx context.Context) (Record, error) {
 	for {
 		if r.batch != nil {
@@ -132,16 +132,21 @@ func (r *PartitionReader) read(ctx context.Context) (Record, bool, error) {
 			r.next = off + 1
 			return Record{Partition: r.opts.Partition, Offset: off,
 				HighWaterMark: r.batch.HighWaterMark(), Value: r.value[:n]}, true, nil
-		case errors.Is(err, io.ErrShortBuffer) && len(r.value) < r.opts.MaxBytes:
+		case errors.Is(err, io.ErrShortBuffer) && len(r.value) < maxRecord:
 			// The record was bigger than the buffer: fetch it again into a
-			// bigger one.
-			r.value = make([]byte, min(2*len(r.value), r.opts.MaxBytes))
+			// bigger one (a broker hands out a record bigger than MaxBytes
+			// rather than none).
+			r.value = make([]byte, 2*len(r.value))
 			r.closeBatch()
 			return Record{}, false, nil
 		}
 		return Record{}, false, r.batchEnded(ctx)
 	}
 }
+
+// maxRecord bounds the buffer a record may grow: far beyond any broker's
+// message size limit, short of what a corrupt length could ask for.
+const maxRecord = 1 << 30
 
 // batchEnded closes a batch that returned an error: nil when it was just
 // used up.

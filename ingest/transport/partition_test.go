@@ -95,6 +95,20 @@ func TestPartitionReaderReadsInOrder(t *testing.T) {
 					}
 				}
 			}
+			// A record bigger than MaxBytes still comes (the broker hands
+			// it out rather than none).
+			d, err := cfg.Dialer()
+			if err != nil {
+				t.Fatal(err)
+			}
+			small := NewPartitionReader(d, cfg.Brokers, PartitionReaderOptions{Topic: topic, Partition: 2, Offset: 7, MaxBytes: 100 << 10})
+			defer small.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			rec, err := small.Next(ctx)
+			if err != nil || rec.Offset != 7 || !bytes.Equal(rec.Value, values[7]) {
+				t.Fatalf("MaxBytes 100 KiB: offset %d, %d bytes, %v; want offset 7, %d bytes", rec.Offset, len(rec.Value), err, len(values[7]))
+			}
 		})
 	}
 }
