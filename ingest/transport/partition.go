@@ -278,11 +278,7 @@ func (r *PartitionReader) outOfRange(ctx context.Context) error {
 		r.next = first
 	case r.next > last:
 		// Past the end: wait as a fetch would, then ask again.
-		t := time.NewTimer(r.opts.MaxWait)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
+		if !sleepCtx(ctx, r.opts.MaxWait) {
 			return ctx.Err()
 		}
 	}

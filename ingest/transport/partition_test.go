@@ -11,6 +11,38 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
+// partitionTopic creates a topic and waits until each of its partitions
+// has a leader that answers: on a broker just started, the first reads and
+// writes of a new topic can meet "Not Leader For Partition".
+func partitionTopic(t *testing.T, cfg Config) string {
+	t.Helper()
+	topic := createTopic(t, cfg)
+	d, err := cfg.Dialer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for p := range testPartitions {
+		for {
+			conn, err := d.DialLeader(ctx, "tcp", cfg.Brokers[0], topic, p)
+			if err == nil {
+				_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+				_, err = conn.ReadLastOffset()
+				conn.Close()
+			}
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("partition %d of %s has no leader: %v", p, topic, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return topic
+}
+
 // writePartition writes values to partition p of topic, in order, and
 // returns the partition's end.
 func writePartition(t *testing.T, cfg Config, topic string, p int, values [][]byte) int64 {
@@ -75,7 +107,7 @@ func TestPartitionReaderReadsInOrder(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := tc.cfg(t)
-			topic := createTopic(t, cfg)
+			topic := partitionTopic(t, cfg)
 			values := testValues(250)
 			end := writePartition(t, cfg, topic, 2, values)
 			if end != int64(len(values)) {
@@ -148,7 +180,7 @@ func readAll(t *testing.T, cfg Config, topic string, p int, start int64, n int) 
 func TestPartitionReaderWaitsAndStops(t *testing.T) {
 	t.Parallel()
 	cfg := plaintextConfig(t)
-	topic := createTopic(t, cfg)
+	topic := partitionTopic(t, cfg)
 	end := writePartition(t, cfg, topic, 0, testValues(20))
 	d, err := cfg.Dialer()
 	if err != nil {

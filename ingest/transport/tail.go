@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -90,17 +91,22 @@ func (c Config) tailPartition(ctx context.Context, d *kafka.Dialer, topic string
 	if err != nil || (!opts.Follow && first >= end) {
 		return err
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.brokers(), Dialer: d, Topic: topic, Partition: p,
-		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: DefaultMaxWait})
+	r := NewPartitionReader(d, c.brokers(), PartitionReaderOptions{Topic: topic, Partition: p, Offset: first})
 	defer r.Close()
-	if err := r.SetOffset(first); err != nil {
-		return err
-	}
 	for {
-		m, err := r.FetchMessage(ctx)
+		rec, err := r.Next(ctx)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// A broker away or a leader moving: try again, as a tail
+			// waiting for events would.
+			if !sleepCtx(ctx, time.Second) {
+				return ctx.Err()
+			}
+			continue
 		}
+		m := kafka.Message{Topic: topic, Partition: p, Offset: rec.Offset, Value: bytes.Clone(rec.Value)}
 		select {
 		case msgs <- m:
 		case <-ctx.Done():
@@ -109,6 +115,18 @@ func (c Config) tailPartition(ctx context.Context, d *kafka.Dialer, topic string
 		if !opts.Follow && m.Offset+1 >= end {
 			return nil
 		}
+	}
+}
+
+// sleepCtx waits for d or ctx, reporting whether d passed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
