@@ -135,9 +135,8 @@ func BenchmarkInsertBatch(b *testing.B) {
 	const rows = 100_000
 	evs := benchEvents(rows, time.Date(2026, 3, 8, 0, 0, 0, 0, time.UTC), time.Hour, 2)
 	var batch eventBatch
-	in := make(interner)
 	for i := range evs {
-		batch.add(&evs[i], EventID("events", 0, int64(i)), in)
+		batch.add(&evs[i], EventID("events", 0, int64(i)))
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -322,9 +321,8 @@ func BenchmarkDashboard10M(b *testing.B) {
 	// with FINAL and must count each event once.
 	replay := benchEvents(100_000, end.Add(-2*time.Hour), time.Hour, 1<<40)
 	rb := newEventBatch(len(replay))
-	in := make(interner)
 	for i := range replay {
-		rb.add(&replay[i], EventID("replay", 0, int64(i)), in)
+		rb.add(&replay[i], EventID("replay", 0, int64(i)))
 	}
 	for range 2 {
 		if err := db.insertEvents(ctx, rb); err != nil {

@@ -20,7 +20,7 @@ func BenchmarkConsumeLoop(b *testing.B) {
 	const n = 100_000
 	vals := wireMessages(benchEvents(n, time.Date(2026, 3, 8, 0, 0, 0, 0, time.UTC), time.Hour, 3))
 	newSink := func() sink {
-		return discardEventSink{&eventSink{b: newEventBatch(10_000), in: make(interner)}}
+		return discardEventSink{&eventSink{b: newEventBatch(10_000)}}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

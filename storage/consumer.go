@@ -61,7 +61,7 @@ func (db *DB) ConsumeEvents(ctx context.Context, r MessageReader, opts ConsumerO
 	rows := opts.BatchOptions
 	rows.setDefaults()
 	return consume(ctx, r, opts, func() sink {
-		return &eventSink{db: db, b: newEventBatch(rows.BatchRows), in: make(interner)}
+		return &eventSink{db: db, b: newEventBatch(rows.BatchRows)}
 	})
 }
 
@@ -92,7 +92,6 @@ type sink interface {
 type eventSink struct {
 	db *DB
 	b  *eventBatch
-	in interner
 	ev ingest.Event
 }
 
@@ -101,7 +100,7 @@ func (s *eventSink) add(m *kafka.Message) error {
 	if err := ingest.DecodeWire(m.Value, &s.ev); err != nil {
 		return err
 	}
-	s.b.add(&s.ev, KeyOf(&s.ev, m.Topic, m.Partition, m.Offset), s.in)
+	s.b.add(&s.ev, KeyOf(&s.ev, m.Topic, m.Partition, m.Offset))
 	return nil
 }
 func (s *eventSink) len() int                         { return s.b.Len() }
@@ -109,9 +108,6 @@ func (s *eventSink) bytes() int                       { return s.b.Bytes() }
 func (s *eventSink) insert(ctx context.Context) error { return s.db.insertEvents(ctx, s.b) }
 func (s *eventSink) reset() {
 	s.b.reset()
-	if len(s.in) > 1<<15 {
-		s.in = make(interner)
-	}
 }
 
 type findingSink struct {

@@ -168,9 +168,8 @@ func itoa(i int) string { return strconv.Itoa(i) }
 func insertBatch(t testing.TB, db *DB, evs []ingest.Event, topic string, times int) {
 	t.Helper()
 	b := newEventBatch(len(evs))
-	in := make(interner)
 	for i := range evs {
-		b.add(&evs[i], EventID(topic, 0, int64(i)), in)
+		b.add(&evs[i], EventID(topic, 0, int64(i)))
 	}
 	for range times {
 		if err := db.insertEvents(context.Background(), b); err != nil {

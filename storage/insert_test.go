@@ -19,10 +19,9 @@ func TestInsertEventBlocksMakeOnePart(t *testing.T) {
 	ctx := context.Background()
 	evs := sampleEvents(20_000, time.Date(2026, 3, 4, 8, 0, 0, 0, time.UTC)) // 200 s, one day
 	b := newEventBatch(len(evs))
-	in := make(interner)
 	var bytesOut uint64
 	for i := range evs {
-		b.add(&evs[i], EventID("events", 0, int64(i)), in)
+		b.add(&evs[i], EventID("events", 0, int64(i)))
 		bytesOut += uint64(evs[i].BytesOut)
 	}
 	if err := db.insertEventBlocks(ctx, b, 3000); err != nil { // 6 full blocks and a short one
@@ -58,10 +57,9 @@ func TestEventBatchReuse(t *testing.T) {
 	}
 	var want []string
 	b := newEventBatch(10) // smaller than either fill: the buffers grow too
-	in := make(interner)
 	for n, evs := range [][]ingest.Event{first, second} {
 		for i := range evs {
-			b.add(&evs[i], EventID("events", n, int64(i)), in)
+			b.add(&evs[i], EventID("events", n, int64(i)))
 			want = append(want, rowKeyText(evs[i].ClientKey, evs[i].Path, evs[i].RequestID, evs[i].RemoteIP.String()))
 		}
 		if err := db.insertEvents(ctx, b); err != nil {
@@ -112,10 +110,9 @@ func TestCompressionRoundTrip(t *testing.T) {
 			start := time.Date(2026, 3, 5, 9, 0, 0, 0, time.UTC)
 			evs := sampleEvents(10_000, start)
 			b := newEventBatch(len(evs))
-			in := make(interner)
 			var latency uint64
 			for i := range evs {
-				b.add(&evs[i], EventID("events", 0, int64(i)), in)
+				b.add(&evs[i], EventID("events", 0, int64(i)))
 				latency += uint64(evs[i].Latency.Microseconds())
 			}
 			if err := db.insertEvents(ctx, b); err != nil {

@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"strconv"
 	"time"
-	"unsafe"
 
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/ingest"
@@ -85,162 +84,11 @@ func EventID(topic string, partition int, offset int64) uint64 {
 	return h.Sum64()
 }
 
-// eventBatch holds events column by column, the layout the native protocol
-// sends, so an insert is one Append per column and block instead of one
-// per value. Strings are copied into the batch (events alias their
-// parser's buffers): low-cardinality ones through the interner, the rest
-// into arena. A batch is reused after its insert (reset keeps every
-// buffer), so a writer in steady state allocates almost nothing per row.
-type eventBatch struct {
-	id                                             []uint64
-	time                                           []time.Time
-	timeUS                                         []uint32
-	source, format, client, kind                   []string
-	ip                                             [][]byte
-	method, host, path, route, query               []string
-	status                                         []uint16
-	bytesIn, bytesOut, latency                     []uint64
-	userAgent, referer, auth, scheme, tls, api, rq []string
-
-	ipBuf []byte // backing store of ip, 16 bytes per row
-	// arena holds the bytes of the high-cardinality strings (client, path,
-	// query, referer, request id): one buffer instead of one allocation
-	// per string. The batch's strings view it, so it is overwritten only
-	// after reset, once nothing reads them any more.
-	arena []byte
-	size  int // approximate bytes held, for the byte bound
-}
-
-// newEventBatch returns a batch with room for rows events, so filling it
-// does not grow (and copy) every column several times over.
-func newEventBatch(rows int) *eventBatch {
-	rows = max(rows, 0)
-	str := func() []string { return make([]string, 0, rows) }
-	u64 := func() []uint64 { return make([]uint64, 0, rows) }
-	return &eventBatch{
-		id: u64(), time: make([]time.Time, 0, rows), timeUS: make([]uint32, 0, rows),
-		source: str(), format: str(), client: str(), kind: str(), ip: make([][]byte, 0, rows),
-		method: str(), host: str(), path: str(), route: str(), query: str(),
-		status: make([]uint16, 0, rows), bytesIn: u64(), bytesOut: u64(), latency: u64(),
-		userAgent: str(), referer: str(), auth: str(), scheme: str(), tls: str(), api: str(), rq: str(),
-		ipBuf: make([]byte, 0, 16*rows),
-	}
-}
-
-func (b *eventBatch) Len() int { return len(b.id) }
-
-// Bytes approximates the memory the batch holds.
-func (b *eventBatch) Bytes() int { return b.size }
-
-// reset empties the batch and keeps its buffers. The caller guarantees
-// nothing reads the batch's strings any more: the arena and ipBuf are
-// written over.
-func (b *eventBatch) reset() {
-	*b = eventBatch{
-		id: b.id[:0], time: b.time[:0], timeUS: b.timeUS[:0], source: b.source[:0], format: b.format[:0],
-		client: b.client[:0], kind: b.kind[:0], ip: b.ip[:0], method: b.method[:0],
-		host: b.host[:0], path: b.path[:0], route: b.route[:0], query: b.query[:0],
-		status: b.status[:0], bytesIn: b.bytesIn[:0], bytesOut: b.bytesOut[:0],
-		latency: b.latency[:0], userAgent: b.userAgent[:0], referer: b.referer[:0],
-		auth: b.auth[:0], scheme: b.scheme[:0], tls: b.tls[:0], api: b.api[:0], rq: b.rq[:0],
-		ipBuf: b.ipBuf[:0], arena: b.arena[:0],
-	}
-}
-
-// interner copies strings once per batch for the low-cardinality fields,
-// which repeat on almost every row.
-type interner map[string]string
-
-func (in interner) get(s string) string {
-	if s == "" {
-		return ""
-	}
-	if v, ok := in[s]; ok {
-		return v
-	}
-	v := string([]byte(s))
-	if len(in) < 1<<16 {
-		in[v] = v
-	}
-	return v
-}
-
-// own copies s into the arena and returns the copy.
-func (b *eventBatch) own(s string) string {
-	if s == "" {
-		return ""
-	}
-	if cap(b.arena)-len(b.arena) < len(s) {
-		// A new buffer: the strings already made keep the old one alive,
-		// so it is never moved under them.
-		b.arena = make([]byte, 0, max(64<<10, 2*cap(b.arena), len(s)))
-	}
-	start := len(b.arena)
-	b.arena = append(b.arena, s...)
-	return unsafe.String(&b.arena[start], len(s))
-}
-
-// add copies ev into the batch under the dedup key id.
-func (b *eventBatch) add(ev *ingest.Event, id uint64, in interner) {
-	b.id = append(b.id, id)
-	b.time = append(b.time, ev.Time.UTC())
-	b.timeUS = append(b.timeUS, uint32(ev.Time.Nanosecond()/1000))
-	b.source = append(b.source, in.get(ev.Source))
-	b.format = append(b.format, in.get(ev.Format))
-	b.client = append(b.client, b.own(ev.ClientKey))
-	b.kind = append(b.kind, ev.ClientKind.String())
-	// IPv4 is stored IPv4-mapped, as ClickHouse's IPv6 functions expect;
-	// an unknown address is all zeros (::).
-	var a16 [16]byte
-	if ev.RemoteIP.IsValid() {
-		a16 = ev.RemoteIP.As16()
-	}
-	if cap(b.ipBuf)-len(b.ipBuf) < 16 {
-		// A new backing array: earlier rows keep pointing at the old one.
-		b.ipBuf = make([]byte, 0, max(4096, 2*cap(b.ipBuf)))
-	}
-	start := len(b.ipBuf)
-	b.ipBuf = append(b.ipBuf, a16[:]...)
-	b.ip = append(b.ip, b.ipBuf[start:start+16:start+16])
-	b.method = append(b.method, in.get(ev.Method))
-	b.host = append(b.host, in.get(ev.Host))
-	b.path = append(b.path, b.own(ev.Path))
-	b.route = append(b.route, in.get(ev.Route))
-	b.query = append(b.query, b.own(ev.Query))
-	st := ev.Status
-	if st < 0 || st > 65535 {
-		st = 0
-	}
-	b.status = append(b.status, uint16(st))
-	b.bytesIn = append(b.bytesIn, nonNeg(ev.BytesIn))
-	b.bytesOut = append(b.bytesOut, nonNeg(ev.BytesOut))
-	b.latency = append(b.latency, nonNeg(ev.Latency.Microseconds()))
-	b.userAgent = append(b.userAgent, in.get(ev.UserAgent))
-	b.referer = append(b.referer, b.own(ev.Referer))
-	b.auth = append(b.auth, ev.Auth.String())
-	b.scheme = append(b.scheme, in.get(ev.Scheme))
-	b.tls = append(b.tls, in.get(ev.TLSVersion))
-	b.api = append(b.api, in.get(ev.APIVersion))
-	b.rq = append(b.rq, b.own(ev.RequestID))
-	b.size += 120 + len(ev.ClientKey) + len(ev.Path) + len(ev.Query) + len(ev.Referer) + len(ev.RequestID)
-}
-
 func nonNeg(v int64) uint64 {
 	if v < 0 {
 		return 0
 	}
 	return uint64(v)
-}
-
-// columns returns rows [lo, hi) of the batch's columns in eventColumns
-// order.
-func (b *eventBatch) columns(lo, hi int) []any {
-	return []any{
-		b.id[lo:hi], b.time[lo:hi], b.timeUS[lo:hi], b.source[lo:hi], b.format[lo:hi], b.client[lo:hi], b.kind[lo:hi],
-		b.ip[lo:hi], b.method[lo:hi], b.host[lo:hi], b.path[lo:hi], b.route[lo:hi], b.query[lo:hi],
-		b.status[lo:hi], b.bytesIn[lo:hi], b.bytesOut[lo:hi], b.latency[lo:hi],
-		b.userAgent[lo:hi], b.referer[lo:hi], b.auth[lo:hi], b.scheme[lo:hi], b.tls[lo:hi], b.api[lo:hi], b.rq[lo:hi],
-	}
 }
 
 // insertBlockRows is the size of the native-protocol blocks an INSERT
@@ -250,6 +98,7 @@ const insertBlockRows = 8192
 // insertEvents sends the batch as one INSERT. The same batch sent twice
 // produces the same blocks, which servers with insert deduplication drop.
 func (db *DB) insertEvents(ctx context.Context, b *eventBatch) error {
+	b.sortByKey(db.ddl.f.DateTime64)
 	return db.insertEventBlocks(ctx, b, insertBlockRows)
 }
 
@@ -279,7 +128,7 @@ func (db *DB) insertEventBlocks(ctx context.Context, b *eventBatch, blockRows in
 	defer batch.Close()
 	for lo := 0; lo < n; lo += blockRows {
 		hi := min(lo+blockRows, n)
-		for i, c := range b.columns(lo, hi) {
+		for i, c := range b.block(lo, hi) {
 			if err := batch.Column(i).Append(c); err != nil {
 				return fmt.Errorf("storage: insert events, column %s: %w", cols[i].name, err)
 			}

@@ -1,9 +1,15 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,6 +59,8 @@ func BenchmarkStoreFromKafka(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	runtime.GC() // the producer's garbage is not store's
+	cpu0, server0 := processCPUTime(), serverCPUTime()
 	b.ResetTimer()
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -64,11 +72,52 @@ func BenchmarkStoreFromKafka(b *testing.B) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	b.StopTimer()
+	cpu, server := processCPUTime()-cpu0, serverCPUTime()-server0
 	stop()
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/row")
+	if server0 >= 0 {
+		b.ReportMetric(float64(server.Nanoseconds())/float64(n), "server-cpu-ns/row")
+	}
+}
+
+// processCPUTime is this process's user plus system CPU time (getrusage).
+func processCPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// serverCPUTime is the CPU time the ClickHouse server started by
+// deploy/clickhouse/clickhouse.sh (GATEWATCH_TEST_CLICKHOUSE_DIR) has
+// used, from /proc; -1 when it cannot be read. Its CPU per stored row is
+// the other half of what storing costs.
+func serverCPUTime() time.Duration {
+	pid, err := os.ReadFile(filepath.Join(os.Getenv("GATEWATCH_TEST_CLICKHOUSE_DIR"), "clickhouse.pid"))
+	if err != nil {
+		return -1
+	}
+	stat, err := os.ReadFile("/proc/" + strings.TrimSpace(string(pid)) + "/stat")
+	if err != nil {
+		return -1
+	}
+	// Fields after the command's closing parenthesis: utime and stime are
+	// the 12th and 13th, in clock ticks (100 a second on Linux).
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(f) < 13 {
+		return -1
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return time.Duration(u+s) * 10 * time.Millisecond
 }
 
 // benchWire is the wire encoding GATEWATCH_BENCH_WIRE names (binary, the

@@ -84,7 +84,6 @@ type Writer struct {
 
 	mu       sync.Mutex
 	cur      *eventBatch
-	in       interner
 	windows  []ClientWindow
 	findings []detect.Finding
 	// violations are WriteViolations' rows, already copied.
@@ -148,7 +147,6 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 		db:     db,
 		opts:   opts,
 		cur:    newEventBatch(opts.BatchRows),
-		in:     make(interner),
 		seed:   randomSeed(),
 		queue:  make(chan *job, opts.MaxPending),
 		free:   make(chan *eventBatch, opts.MaxPending+opts.Inserters),
@@ -185,7 +183,7 @@ func (w *Writer) Write(ctx context.Context, evs []ingest.Event) error {
 		// seed and a sequence number make ids unique, which is all dedup
 		// needs here (nothing replays them).
 		w.seq++
-		w.cur.add(&evs[i], mix64(w.seed+w.seq), w.in)
+		w.cur.add(&evs[i], mix64(w.seed+w.seq))
 	}
 	// Hand a full batch over now if that does not block; otherwise the
 	// next Write (or the ticker) does. The batch may so exceed BatchRows by
@@ -337,9 +335,6 @@ func (w *Writer) cutJobLocked(ctx context.Context) (*job, error) {
 		w.cur = b
 	default:
 		w.cur = newEventBatch(w.opts.BatchRows)
-	}
-	if len(w.in) > 1<<15 {
-		w.in = make(interner)
 	}
 	w.windows, w.findings, w.violations, w.endpoints = nil, nil, nil, nil
 	return j, nil
