@@ -67,12 +67,22 @@ type eventBatch struct {
 	clientOf map[string]uint32
 	dict     []string // the codes' strings, copied
 	codeOf   map[string]uint32
-	arena    []byte
-	size     int // approximate bytes held, for the byte bound
+	// last is each low column's last value (the dictionary's copy) and
+	// code: most rows repeat the row before in most of those columns, and
+	// comparing two short strings is cheaper than a map lookup.
+	last  [nLow]lastCode
+	arena []byte
+	size  int // approximate bytes held, for the byte bound
 
 	order keyOrder    // sortByKey's result and scratch
 	spare *eventBatch // the columns' arrays before sortByKey reordered them
 	blk   *blockBuf   // block's output, reused
+}
+
+// lastCode is a column's last value and its code.
+type lastCode struct {
+	s    string
+	code uint32
 }
 
 // newEventBatch returns a batch with room for rows events, so filling it
@@ -116,6 +126,7 @@ func (b *eventBatch) reset() {
 	b.clients, b.names, b.dict, b.arena, b.size = b.clients[:0], b.names[:0], b.dict[:0], b.arena[:0], 0
 	clear(b.clientOf)
 	clear(b.codeOf)
+	b.last = [nLow]lastCode{}
 	b.order.sorted, b.order.permuted = false, false
 }
 
@@ -194,7 +205,12 @@ func (b *eventBatch) add(ev *ingest.Event, id uint64) {
 	b.bytesOut = append(b.bytesOut, nonNeg(ev.BytesOut))
 	b.latency = append(b.latency, nonNeg(ev.Latency.Microseconds()))
 	for i, s := range [nLow]string{ev.Source, ev.Format, ev.Method, ev.Host, ev.Route, ev.UserAgent, ev.Scheme, ev.TLSVersion, ev.APIVersion} {
-		b.low[i] = append(b.low[i], b.code(s))
+		l := &b.last[i]
+		if s != l.s || len(b.low[i]) == 0 {
+			l.code = b.code(s)
+			l.s = b.dict[l.code]
+		}
+		b.low[i] = append(b.low[i], l.code)
 	}
 	for i, s := range [nHigh]string{ev.Path, ev.Query, ev.Referer, ev.RequestID} {
 		b.high[i] = append(b.high[i], b.own(s))
