@@ -18,6 +18,8 @@ type keyOrder struct {
 	keys             []int64 // each row's time at the column's precision
 	rank             []int32 // each client's place in client order
 	byName, count    []int32
+	last             []int32
+	unsorted         []bool // by rank: rows not added in time order
 }
 
 // sortByKey orders the batch's rows by the events table's sort key:
@@ -47,19 +49,16 @@ func (b *eventBatch) sortByKey(micro bool) {
 		return
 	}
 	o.permuted = true
-	perm := b.groupByClient()
-	for lo := 0; lo < len(perm); {
-		c := b.client[perm[lo]]
-		hi := lo + 1
-		for hi < len(perm) && b.client[perm[hi]] == c {
-			hi++
-		}
+	perm, ends := b.groupByClient()
+	lo := 0
+	for r, hi := range ends {
 		// A client's rows, in the order they were added: by time already
-		// when its partition was, sorted here otherwise.
-		if g := perm[lo:hi]; !slices.IsSortedFunc(g, b.timeIDOrder) {
-			slices.SortFunc(g, b.timeIDOrder)
+		// when its partition was (groupByClient checked), sorted here
+		// otherwise.
+		if o.unsorted[r] {
+			slices.SortFunc(perm[lo:hi], b.timeIDOrder)
 		}
-		lo = hi
+		lo = int(hi)
 	}
 	b.applyPerm(perm)
 }
@@ -151,27 +150,40 @@ func (b *eventBatch) timeIDOrder(x, y int32) int {
 }
 
 // groupByClient sets order.perm to the row numbers ordered by client rank,
-// each client's rows in the order they were added (a counting sort).
-func (b *eventBatch) groupByClient() []int32 {
+// each client's rows in the order they were added (a counting sort), and
+// returns it with where each rank's rows end. order.unsorted[r] says rank
+// r's rows were not added in (time, event_id) order.
+func (b *eventBatch) groupByClient() (perm, ends []int32) {
 	o := &b.order
 	n := len(b.clients)
-	start := slices.Grow(o.count[:0], n)[:n]
-	clear(start)
+	ends = slices.Grow(o.count[:0], n)[:n]
+	clear(ends)
 	for _, c := range b.client {
-		start[o.rank[c]]++
+		ends[o.rank[c]]++
 	}
 	pos := int32(0)
-	for r, k := range start {
-		start[r], pos = pos, pos+k
+	for r, k := range ends {
+		ends[r], pos = pos, pos+k
 	}
-	perm := slices.Grow(o.perm[:0], b.Len())[:b.Len()]
+	o.unsorted = slices.Grow(o.unsorted[:0], n)[:n]
+	clear(o.unsorted)
+	last := slices.Grow(o.last[:0], n)[:n] // each rank's last row so far
+	for r := range last {
+		last[r] = -1
+	}
+	perm = slices.Grow(o.perm[:0], b.Len())[:b.Len()]
 	for i, c := range b.client {
 		r := o.rank[c]
-		perm[start[r]] = int32(i)
-		start[r]++
+		if l := last[r]; l >= 0 && b.timeIDOrder(l, int32(i)) > 0 {
+			o.unsorted[r] = true
+		}
+		last[r] = int32(i)
+		perm[ends[r]] = int32(i)
+		ends[r]++
 	}
-	o.count, o.perm = start, perm
-	return perm
+	o.last = last
+	o.count, o.perm = ends, perm
+	return perm, ends
 }
 
 // blockBuf holds one block of rows as the driver's column types.

@@ -66,15 +66,25 @@ const (
 // as added, found by bytes_in), and the rows come out in the table's key
 // order: client, time at the precision, event_id.
 func TestSortByKeyKeepsRowsTogether(t *testing.T) {
-	for _, micro := range []bool{false, true} {
-		t.Run(fmt.Sprintf("micro=%v", micro), func(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		micro     bool
+		timeOrder bool // added in time order, clients interleaved, as a partition delivers them
+	}{
+		{"seconds", false, false}, {"micro", true, false}, {"seconds/time-ordered", false, true}, {"micro/time-ordered", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			evs := shuffledEvents(2000, 3)
+			if tc.timeOrder {
+				slices.SortStableFunc(evs, func(x, y ingest.Event) int { return x.Time.Compare(y.Time) })
+			}
 			b := newEventBatch(0)
 			for i := range evs {
+				evs[i].BytesIn = int64(i)           // the row's number, as rowsOf finds it
 				b.add(&evs[i], uint64(i*7919%2000)) // ids tie-break rows of one client and time
 			}
 			before := rowsOf(b)
-			b.sortByKey(micro)
+			b.sortByKey(tc.micro)
 			after := rowsOf(b)
 			if len(after) != len(before) {
 				t.Fatalf("%d rows after sorting, want %d", len(after), len(before))
@@ -86,7 +96,7 @@ func TestSortByKeyKeepsRowsTogether(t *testing.T) {
 				}
 			}
 			for j := 1; j < len(after); j++ {
-				if c := compareRows(after[j-1], after[j], micro); c > 0 {
+				if c := compareRows(after[j-1], after[j], tc.micro); c > 0 {
 					t.Fatalf("rows %d and %d out of key order: %v, %v", j-1, j, after[j-1][:6], after[j][:6])
 				}
 			}

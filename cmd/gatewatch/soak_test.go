@@ -64,6 +64,7 @@ clickhouse:
 	time.Sleep(3 * time.Second) // both joined their groups
 	start := time.Now()
 	cpu0 := []time.Duration{0, cpuTime(detect), cpuTime(store)}
+	servers0 := serversCPUTime()
 	collect := startCrashProc(t, bin, filepath.Join(dir, "collect.out"), nil, "collect", "--config", cfgPath, "--listen", "",
 		"--from-start", "--format", "nginx_combined", logPath)
 	var detected time.Duration
@@ -83,6 +84,11 @@ clickhouse:
 	for i, p := range []*crashProc{collect, detect, store} {
 		perLine = append(perLine, fmt.Sprintf("%s %.1f µs", p.cmd.Args[1], float64((cpuTime(p)-cpu0[i]).Nanoseconds())/1e3/float64(lines)))
 	}
+	for i, d := range serversCPUTime() {
+		if d >= 0 && servers0[i] >= 0 {
+			perLine = append(perLine, fmt.Sprintf("%s %.1f µs", []string{"ClickHouse", "broker"}[i], float64((d-servers0[i]).Nanoseconds())/1e3/float64(lines)))
+		}
+	}
 	t.Logf("CPU per line since collect started (/proc): %s", strings.Join(perLine, ", "))
 	t.Logf("soak (%s events, %s): %d lines, 5,000 clients: stored in %v = %.0f lines/s end to end; detect counted them all after %v (%.0f events/s)",
 		wire, codec, lines, elapsed.Round(time.Millisecond), float64(lines)/elapsed.Seconds(), detected.Round(time.Millisecond), float64(lines)/detected.Seconds())
@@ -95,20 +101,45 @@ func cpuTime(p *crashProc) time.Duration {
 	if p.exited() {
 		return p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	return max(pidCPUTime(p.cmd.Process.Pid), 0)
+}
+
+// serversCPUTime is the CPU time ClickHouse and the broker have used, when
+// deploy/'s scripts started them (GATEWATCH_TEST_CLICKHOUSE_DIR and
+// GATEWATCH_TEST_KAFKA_DIR name their directories and pid files); -1 for
+// one that cannot be read.
+func serversCPUTime() [2]time.Duration {
+	var d [2]time.Duration
+	for i, f := range []string{"GATEWATCH_TEST_CLICKHOUSE_DIR/clickhouse.pid", "GATEWATCH_TEST_KAFKA_DIR/kafka.pid"} {
+		env, name, _ := strings.Cut(f, "/")
+		d[i] = -1
+		if dir := os.Getenv(env); dir != "" {
+			if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+					d[i] = pidCPUTime(pid)
+				}
+			}
+		}
+	}
+	return d
+}
+
+// pidCPUTime is process pid's CPU time from /proc, -1 if unreadable.
+func pidCPUTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return -1
 	}
 	// After the command name in parentheses: state, then 10 fields, then
 	// utime and stime (fields 14 and 15 of the line).
 	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
 	if len(f) < 13 {
-		return 0
+		return -1
 	}
 	user, err1 := strconv.ParseInt(f[11], 10, 64)
 	sys, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0
+		return -1
 	}
 	return time.Duration(user+sys) * 10 * time.Millisecond
 }

@@ -306,6 +306,7 @@ cmd_env() {
 	printf 'export GATEWATCH_TEST_KAFKA_CA=%q\n' "$dir/ca.pem"
 	printf 'export GATEWATCH_TEST_KAFKA_USER=%q\n' "$SASL_USER"
 	printf 'export GATEWATCH_TEST_KAFKA_PASSWORD=%q\n' "$(cat "$dir/sasl.password")"
+	printf 'export GATEWATCH_TEST_KAFKA_DIR=%q\n' "$dir"
 }
 
 case "${1:-}" in
