@@ -27,7 +27,8 @@ import (
 // committed. rows/s is the figure the README's performance table quotes.
 //
 // GATEWATCH_BENCH_WIRE=json publishes the events in the JSON encoding
-// instead of the default binary one, to compare the two.
+// instead of the default binary one, to compare the two;
+// GATEWATCH_BENCH_BATCH_ROWS sets store's batch size.
 func BenchmarkStoreFromKafka(b *testing.B) {
 	broker := testenv.Getenv(b, "Kafka broker", "GATEWATCH_TEST_KAFKA")[0]
 	db := migrated(b, testClickHouse(b))
@@ -54,7 +55,7 @@ func BenchmarkStoreFromKafka(b *testing.B) {
 	var rows atomic.Int64
 	opts := StoreOptions{Kafka: cfg, Group: "gatewatch-store-bench-" + topics["events"][len(topics["events"])-12:],
 		EventsTopic: topics["events"], FindingsTopic: topics["findings"], WindowsTopic: topics["windows"],
-		OnBatch: func(table string, n int) { rows.Add(int64(n)) }}
+		OnBatch: func(table string, n int) { rows.Add(int64(n)) }, BatchRows: benchBatchRows()}
 	s, err := NewStore(db, opts)
 	if err != nil {
 		b.Fatal(err)
@@ -128,4 +129,11 @@ func benchWire(b *testing.B) ingest.WireEncoding {
 		b.Fatal(err)
 	}
 	return w
+}
+
+// benchBatchRows is the batch size GATEWATCH_BENCH_BATCH_ROWS names, to
+// compare; 0 (unset) is store's default.
+func benchBatchRows() int {
+	n, _ := strconv.Atoi(os.Getenv("GATEWATCH_BENCH_BATCH_ROWS"))
+	return n
 }

@@ -40,10 +40,12 @@ func TestSoakPipelineThroughput(t *testing.T) {
 	top := newCrashTopic(t, broker, "test.soak.events."+suffix, crashPartitions)
 	db := "test_soak_" + suffix
 	dropDatabaseAtEnd(t, chAddr, env, db)
-	// GATEWATCH_SOAK_WIRE=json and GATEWATCH_SOAK_COMPRESSION compare the
-	// event encodings and codecs.
+	// GATEWATCH_SOAK_WIRE=json, GATEWATCH_SOAK_COMPRESSION and
+	// GATEWATCH_SOAK_BATCH_ROWS compare the event encodings, codecs and
+	// store's batch sizes.
 	wire := cmp.Or(os.Getenv("GATEWATCH_SOAK_WIRE"), "binary")
 	codec := cmp.Or(os.Getenv("GATEWATCH_SOAK_COMPRESSION"), "lz4")
+	batchRows, _ := strconv.Atoi(os.Getenv("GATEWATCH_SOAK_BATCH_ROWS")) // 0: store's default
 	cfgPath := filepath.Join(dir, "gatewatch.yaml")
 	writeCrashFile(t, cfgPath, fmt.Sprintf(`data_dir: %[1]s
 kafka:
@@ -56,7 +58,8 @@ clickhouse:
   addr: %[5]s
   database: %[6]s
   group: test-soak-store-%[3]s
-`, filepath.Join(dir, "data"), broker, suffix, top.name, chAddr, db, wire, codec))
+  batch_rows: %[9]d
+`, filepath.Join(dir, "data"), broker, suffix, top.name, chAddr, db, wire, codec, batchRows))
 	chEnv := []string{"GATEWATCH_CLICKHOUSE_PASSWORD=" + env["GATEWATCH_CLICKHOUSE_PASSWORD"]}
 	detectAt, storeAt := freeAddr(t), freeAddr(t)
 	detect := startCrashProc(t, bin, filepath.Join(dir, "detect.out"), nil, "detect", "--config", cfgPath, "--listen", detectAt)
