@@ -35,8 +35,13 @@ const (
 type span struct{ off, n uint32 }
 
 // maxArena bounds a batch's arena, whose offsets are 32-bit. Batches are
-// cut at BatchBytes long before (setDefaults caps it lower).
+// cut at BatchBytes, at most maxBatchBytes, long before: the arena holds
+// less than a batch's bytes, and an event's strings are bounded by the
+// longest line taken, so own never meets the bound.
 const maxArena = 1<<32 - 1
+
+// maxBatchBytes caps BatchOptions.BatchBytes, well under maxArena.
+const maxBatchBytes = 1 << 30
 
 // eventBatch holds events column by column, the layout the native
 // protocol sends. It holds no pointers per row: strings are copied once

@@ -20,7 +20,7 @@ import (
 // dashboards at most about one interval behind.
 type BatchOptions struct {
 	BatchRows     int           // default 100,000
-	BatchBytes    int           // approximate; default 64 MiB
+	BatchBytes    int           // approximate; default 64 MiB, at most maxBatchBytes (1 GiB)
 	FlushInterval time.Duration // default 1s
 	Backoff       Backoff
 	// OnError is called for every failed insert attempt (the writer
@@ -35,6 +35,7 @@ func (o *BatchOptions) setDefaults() {
 	if o.BatchBytes <= 0 {
 		o.BatchBytes = 64 << 20
 	}
+	o.BatchBytes = min(o.BatchBytes, maxBatchBytes)
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = time.Second
 	}

@@ -126,3 +126,18 @@ func TestRetryStopsOnContext(t *testing.T) {
 		t.Errorf("retry = %v after %d calls, want success on the third", err, calls)
 	}
 }
+
+// TestBatchBytesCapped: a batch's byte bound stays under what an event
+// batch's 32-bit arena offsets can address.
+func TestBatchBytesCapped(t *testing.T) {
+	for _, in := range []int{0, 1 << 20, 1 << 30, 8 << 30} {
+		o := BatchOptions{BatchBytes: in}
+		o.setDefaults()
+		if o.BatchBytes <= 0 || o.BatchBytes > maxBatchBytes || o.BatchBytes >= maxArena/2 {
+			t.Errorf("BatchBytes %d became %d", in, o.BatchBytes)
+		}
+		if in > 0 && in <= maxBatchBytes && o.BatchBytes != in {
+			t.Errorf("BatchBytes %d changed to %d", in, o.BatchBytes)
+		}
+	}
+}
