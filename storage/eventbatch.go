@@ -91,7 +91,8 @@ type lastCode struct {
 }
 
 // newEventBatch returns a batch with room for rows events, so filling it
-// does not grow (and copy) every column several times over.
+// does not grow (and copy) every column several times over. The zero
+// eventBatch works too.
 func newEventBatch(rows int) *eventBatch {
 	rows = max(rows, 0)
 	u64 := func() []uint64 { return make([]uint64, 0, rows) }
@@ -167,6 +168,9 @@ func (b *eventBatch) code(s string) uint32 {
 	if c, ok := b.codeOf[s]; ok {
 		return c
 	}
+	if b.codeOf == nil {
+		b.codeOf = make(map[string]uint32)
+	}
 	c := uint32(len(b.dict))
 	s = string([]byte(s)) // the event's string aliases its parser's buffer
 	b.dict = append(b.dict, s)
@@ -178,6 +182,9 @@ func (b *eventBatch) code(s string) uint32 {
 func (b *eventBatch) clientIndex(client string) uint32 {
 	if c, ok := b.clientOf[client]; ok {
 		return c
+	}
+	if b.clientOf == nil {
+		b.clientOf = make(map[string]uint32)
 	}
 	c := uint32(len(b.clients))
 	s := b.own(client)

@@ -165,7 +165,7 @@ func TestEventBatchRoundTrip(t *testing.T) {
 		{}, // all empty: no address, zero time
 	}
 	evs = append(evs, shuffledEvents(20, 9)...) // every field distinct: a column in the wrong place shows
-	b := newEventBatch(0)
+	b := new(eventBatch)                        // the zero value works
 	for i := range evs {
 		b.add(&evs[i], uint64(i+1))
 	}
