@@ -29,10 +29,7 @@ type groupReaderConfig struct {
 	Group   string
 	Topic   string
 	MaxWait time.Duration // a fetch waits at most this for new messages
-	// MinBytes is how many bytes of messages a fetch waits for, up to
-	// MaxWait (default 1: the first message).
-	MinBytes int
-	Logger   *slog.Logger // kafka-go's own messages, at debug level
+	Logger  *slog.Logger  // kafka-go's own messages, at debug level
 	// OnJoinError is called for each failed attempt to join the group
 	// (kafka-go retries after its JoinGroupBackoff); OnAssigned with the
 	// number of partitions of each new generation. Both run on the
@@ -160,7 +157,7 @@ func (r *groupReader) serve(gen *kafka.Generation) {
 func (r *groupReader) readPartition(ctx context.Context, g *generation, p kafka.PartitionAssignment) {
 	log := r.cfg.Logger.With("topic", r.cfg.Topic, "partition", p.ID)
 	pr := transport.NewPartitionReader(r.cfg.Dialer, r.cfg.Brokers, transport.PartitionReaderOptions{
-		Topic: r.cfg.Topic, Partition: p.ID, Offset: p.Offset, MaxWait: r.cfg.MaxWait, MinBytes: r.cfg.MinBytes, OutOfRangeError: true,
+		Topic: r.cfg.Topic, Partition: p.ID, Offset: p.Offset, MaxWait: r.cfg.MaxWait, OutOfRangeError: true,
 	})
 	defer pr.Close()
 	var slab valueSlab

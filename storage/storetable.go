@@ -171,13 +171,6 @@ func (s *Store) adoptOffsets(ctx context.Context, t storeTable, partitions int) 
 	}
 }
 
-// storeFetchMinBytes is how much a store fetch waits for (at most
-// DefaultMaxWait): a store that keeps up with the topic otherwise fetches
-// whatever the last produce request added, and the broker spent about a
-// quarter more CPU per line serving those small fetches in the whole
-// pipeline's soak test; rows wait for the next insert anyway.
-const storeFetchMinBytes = 256 << 10
-
 // consumeTable consumes t as a member of its group until ctx ends (nil)
 // or the watchdog stops it (errStalled, errNoTopic).
 func (s *Store) consumeTable(ctx context.Context, t storeTable) error {
@@ -189,7 +182,7 @@ func (s *Store) consumeTable(ctx context.Context, t storeTable) error {
 	}
 	r, err := newGroupReader(groupReaderConfig{
 		Brokers: s.opts.Kafka.Brokers, Dialer: dialer, Group: t.group, Topic: t.topic,
-		MaxWait: transport.DefaultMaxWait, MinBytes: storeFetchMinBytes, Logger: s.opts.Logger,
+		MaxWait: transport.DefaultMaxWait, Logger: s.opts.Logger,
 		OnJoinError: func(err error) { s.setState(t, joining, err) },
 		OnAssigned:  func(n int) { s.setState(t, TableState{Consuming: true, Partitions: n}, nil) },
 	})

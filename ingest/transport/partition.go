@@ -45,11 +45,6 @@ type PartitionReaderOptions struct {
 	// MaxWait is how long a fetch waits at the broker for new records
 	// (default DefaultMaxWait).
 	MaxWait time.Duration
-	// MinBytes is how many bytes of records a fetch waits for, up to
-	// MaxWait (default 1: it returns with the first). A reader that is
-	// caught up and need not see each record at once fetches fewer,
-	// bigger batches with more.
-	MinBytes int
 	// OutOfRangeError makes Next return an error wrapping
 	// kafka.OffsetOutOfRange when the offset is outside the partition
 	// (retention deleted it, or the topic was created again). Without it,
@@ -82,7 +77,6 @@ func NewPartitionReader(dialer *kafka.Dialer, brokers []string, opts PartitionRe
 	if opts.MaxWait <= 0 {
 		opts.MaxWait = DefaultMaxWait
 	}
-	opts.MinBytes = min(max(opts.MinBytes, 1), opts.MaxBytes)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -204,7 +198,7 @@ func (r *PartitionReader) fetch(ctx context.Context) error {
 			_ = conn.SetReadDeadline(time.Unix(1, 0))
 		}
 	})
-	r.batch = r.conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: r.opts.MinBytes, MaxBytes: r.opts.MaxBytes, MaxWait: r.opts.MaxWait})
+	r.batch = r.conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: r.opts.MaxBytes, MaxWait: r.opts.MaxWait})
 	if !stop() && cut.Load() {
 		r.disconnect()
 		return ctx.Err()

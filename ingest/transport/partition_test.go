@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -241,44 +240,5 @@ func TestPartitionReaderWaitsAndStops(t *testing.T) {
 	writePartition(t, cfg, topic, 0, testValues(5))
 	if rec, err := patient.Next(ctx); err != nil || rec.Offset != end+3 {
 		t.Fatalf("Next once the offset exists = offset %d, %v; want %d", rec.Offset, err, end+3)
-	}
-}
-
-// TestPartitionReaderMinBytes: a fetch that asks for more bytes than the
-// partition holds still hands out what is there once MaxWait passes (the
-// broker held it that long), and a reader without MinBytes gets the
-// records at once.
-func TestPartitionReaderMinBytes(t *testing.T) {
-	t.Parallel()
-	cfg := plaintextConfig(t)
-	topic := partitionTopic(t, cfg)
-	writePartition(t, cfg, topic, 0, testValues(5))
-	d, err := cfg.Dialer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		minBytes int
-		atLeast  time.Duration
-		atMost   time.Duration
-	}{
-		{0, 0, 1500 * time.Millisecond},
-		{4 << 20, 1500 * time.Millisecond, 20 * time.Second},
-	} {
-		began := time.Now() // connecting on loopback takes milliseconds
-		r := NewPartitionReader(d, cfg.Brokers, PartitionReaderOptions{Topic: topic, Partition: 0, MaxWait: 2 * time.Second, MinBytes: tc.minBytes})
-		var got []int64
-		for range 5 {
-			rec, err := r.Next(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, rec.Offset)
-		}
-		took := time.Since(began)
-		r.Close()
-		if !slices.Equal(got, []int64{0, 1, 2, 3, 4}) || took < tc.atLeast || took > tc.atMost {
-			t.Errorf("MinBytes %d: offsets %v after %s, want 0-4 after %s to %s", tc.minBytes, got, took, tc.atLeast, tc.atMost)
-		}
 	}
 }
