@@ -17,7 +17,7 @@ type keyOrder struct {
 	perm             []int32
 	keys             []int64 // each row's time at the column's precision
 	rank             []int32 // each client's place in client order
-	byName, count    []int32
+	byName, ends     []int32
 	last             []int32
 	unsorted         []bool // by rank: rows not added in time order
 }
@@ -156,7 +156,7 @@ func (b *eventBatch) timeIDOrder(x, y int32) int {
 func (b *eventBatch) groupByClient() (perm, ends []int32) {
 	o := &b.order
 	n := len(b.clients)
-	ends = slices.Grow(o.count[:0], n)[:n]
+	ends = slices.Grow(o.ends[:0], n)[:n]
 	clear(ends)
 	for _, c := range b.client {
 		ends[o.rank[c]]++
@@ -182,7 +182,7 @@ func (b *eventBatch) groupByClient() (perm, ends []int32) {
 		ends[r]++
 	}
 	o.last = last
-	o.count, o.perm = ends, perm
+	o.ends, o.perm = ends, perm
 	return perm, ends
 }
 

@@ -1,15 +1,11 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -61,7 +57,7 @@ func BenchmarkStoreFromKafka(b *testing.B) {
 		b.Fatal(err)
 	}
 	runtime.GC() // the producer's garbage is not store's
-	cpu0, server0 := processCPUTime(), serverCPUTime()
+	cpu0, server0 := testenv.ProcessCPUTime(), clickHouseCPUTime()
 	b.ResetTimer()
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -73,7 +69,7 @@ func BenchmarkStoreFromKafka(b *testing.B) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	b.StopTimer()
-	cpu, server := processCPUTime()-cpu0, serverCPUTime()-server0
+	cpu, server := testenv.ProcessCPUTime()-cpu0, clickHouseCPUTime()-server0
 	stop()
 	if err := <-done; err != nil {
 		b.Fatal(err)
@@ -85,42 +81,6 @@ func BenchmarkStoreFromKafka(b *testing.B) {
 	}
 }
 
-// processCPUTime is this process's user plus system CPU time (getrusage).
-func processCPUTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// serverCPUTime is the CPU time the ClickHouse server started by
-// deploy/clickhouse/clickhouse.sh (GATEWATCH_TEST_CLICKHOUSE_DIR) has
-// used, from /proc; -1 when it cannot be read. Its CPU per stored row is
-// the other half of what storing costs.
-func serverCPUTime() time.Duration {
-	pid, err := os.ReadFile(filepath.Join(os.Getenv("GATEWATCH_TEST_CLICKHOUSE_DIR"), "clickhouse.pid"))
-	if err != nil {
-		return -1
-	}
-	stat, err := os.ReadFile("/proc/" + strings.TrimSpace(string(pid)) + "/stat")
-	if err != nil {
-		return -1
-	}
-	// Fields after the command's closing parenthesis: utime and stime are
-	// the 12th and 13th, in clock ticks (100 a second on Linux).
-	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	if len(f) < 13 {
-		return -1
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	s, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return -1
-	}
-	return time.Duration(u+s) * 10 * time.Millisecond
-}
-
 // benchWire is the wire encoding GATEWATCH_BENCH_WIRE names (binary, the
 // default, or json).
 func benchWire(b *testing.B) ingest.WireEncoding {
@@ -129,6 +89,13 @@ func benchWire(b *testing.B) ingest.WireEncoding {
 		b.Fatal(err)
 	}
 	return w
+}
+
+// clickHouseCPUTime is the CPU time of the ClickHouse server
+// deploy/clickhouse/clickhouse.sh started, -1 if unknown: its CPU per
+// stored row is the other half of what storing costs.
+func clickHouseCPUTime() time.Duration {
+	return testenv.ServerCPUTime("GATEWATCH_TEST_CLICKHOUSE_DIR", "clickhouse.pid")
 }
 
 // benchBatchRows is the batch size GATEWATCH_BENCH_BATCH_ROWS names, to

@@ -10,11 +10,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gatewatch/gatewatch/ingest/simulate"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 )
 
 // BenchmarkCollectRealBroker measures "gatewatch collect" end to end on
@@ -56,21 +56,12 @@ func BenchmarkCollectRealBroker(b *testing.B) {
 		var errOut syncBuffer
 		c := &cli{stdin: bytes.NewReader(log.Bytes()), stdout: io.Discard, stderr: &errOut, getenv: func(string) string { return "" }}
 		b.StartTimer()
-		cpu0 := processCPUTime()
+		cpu0 := testenv.ProcessCPUTime()
 		if code := c.main(context.Background(), []string{"collect", "--config", cfgPath, "--listen", "", "--format", "nginx_combined", "-"}); code != 0 {
 			b.Fatalf("collect exited %d: %s", code, errOut.String())
 		}
-		cpu += processCPUTime() - cpu0
+		cpu += testenv.ProcessCPUTime() - cpu0
 	}
 	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(lines*b.N), "cpu-ns/line")
-}
-
-// processCPUTime is this process's user plus system CPU time (getrusage).
-func processCPUTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"fmt"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatewatch/gatewatch/internal/testenv"
 )
 
 // TestSoakPipelineThroughput measures the whole pipeline as separate
@@ -104,47 +105,16 @@ func cpuTime(p *crashProc) time.Duration {
 	if p.exited() {
 		return p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()
 	}
-	return max(pidCPUTime(p.cmd.Process.Pid), 0)
+	return max(testenv.PidCPUTime(p.cmd.Process.Pid), 0)
 }
 
-// serversCPUTime is the CPU time ClickHouse and the broker have used, when
-// deploy/'s scripts started them (GATEWATCH_TEST_CLICKHOUSE_DIR and
-// GATEWATCH_TEST_KAFKA_DIR name their directories and pid files); -1 for
-// one that cannot be read.
+// serversCPUTime is the CPU time ClickHouse and the broker have used when
+// deploy/'s scripts started them; -1 for one that cannot be read.
 func serversCPUTime() [2]time.Duration {
-	var d [2]time.Duration
-	for i, f := range []string{"GATEWATCH_TEST_CLICKHOUSE_DIR/clickhouse.pid", "GATEWATCH_TEST_KAFKA_DIR/kafka.pid"} {
-		env, name, _ := strings.Cut(f, "/")
-		d[i] = -1
-		if dir := os.Getenv(env); dir != "" {
-			if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
-				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-					d[i] = pidCPUTime(pid)
-				}
-			}
-		}
+	return [2]time.Duration{
+		testenv.ServerCPUTime("GATEWATCH_TEST_CLICKHOUSE_DIR", "clickhouse.pid"),
+		testenv.ServerCPUTime("GATEWATCH_TEST_KAFKA_DIR", "kafka.pid"),
 	}
-	return d
-}
-
-// pidCPUTime is process pid's CPU time from /proc, -1 if unreadable.
-func pidCPUTime(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return -1
-	}
-	// After the command name in parentheses: state, then 10 fields, then
-	// utime and stime (fields 14 and 15 of the line).
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return -1
-	}
-	user, err1 := strconv.ParseInt(f[11], 10, 64)
-	sys, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return -1
-	}
-	return time.Duration(user+sys) * 10 * time.Millisecond
 }
 
 // writeSoakLog writes n nginx combined lines from 5,000 clients, 500 a

@@ -30,7 +30,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"syscall"
 	"testing"
 	"time"
 
@@ -38,6 +37,7 @@ import (
 	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/ingest/simulate"
 	"github.com/gatewatch/gatewatch/ingest/transport"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -140,16 +140,6 @@ func deleteTopics(tb testing.TB, cfg transport.Config, topics ...string) {
 	}
 }
 
-// cpuTime is the process's user plus system CPU time (getrusage, hence
-// the unix build constraint).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkRunnerCatchUp measures one replica (one Runner owning all six
 // partitions) catching up on a backlog of b.N*100,000 events on a real
 // broker, with production settings: default fetch sizes, checkpoints every
@@ -202,7 +192,7 @@ func benchCatchUp(b *testing.B, co *contract.CheckerOptions, windows bool) {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	cpu0 := cpuTime()
+	cpu0 := testenv.ProcessCPUTime()
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.StartTimer()
@@ -231,7 +221,7 @@ func benchCatchUp(b *testing.B, co *contract.CheckerOptions, windows bool) {
 	}
 	b.StopTimer()
 	elapsed := time.Since(start)
-	cpu := cpuTime() - cpu0
+	cpu := testenv.ProcessCPUTime() - cpu0
 	runtime.ReadMemStats(&after)
 	timed := r.Stats()
 
