@@ -21,7 +21,8 @@ import (
 //
 //   - a client window with commodity probes of exactly one signature
 //     (signature.go) feeds that signature's campaign. It is reported once
-//     it has two clients, or Options.Probes.Floor requests from one. (A
+//     it has two clients, or Options.Probes.Floor requests from one, or
+//     at once for a request that is an attack by itself (sureProbe). (A
 //     client probing two or more kinds in a window is a scanner and a
 //     scanning finding of its own: judgeSweeps.)
 //   - a client window with login attempts feeds the login route's
@@ -148,13 +149,17 @@ func (e *Engine) feedCampaigns(w int64) {
 		// page links to a file the site lost (/wp-content/... after a
 		// migration, a missing /config.json) is not one.
 		probing := 3*(float64(it.n.sigReq)+math.Round(it.n.scan.estimate())) >= float64(it.n.req)
+		// A probe that was an attack by itself (sureProbe) reports its
+		// campaign at once.
+		x := e.samplesOf(it.idx, w)
+		sure := x != nil && x.sure
 		if e.on.sigs && it.n.sigs != 0 && bits.OnesCount32(it.n.sigs) == 1 && probing {
 			s := signature(bits.TrailingZeros32(it.n.sigs))
-			e.feedProbe(it, s, e.nameOf(it.n.sigKey), float64(it.n.sigReq), w)
+			e.feedProbe(it, s, e.nameOf(it.n.sigKey), float64(it.n.sigReq), w, sure)
 		} else if e.on.sigs && it.n.probes > 0 {
 			// A few injection probes, under the injection floor: the
 			// campaign of their kind ("sqli", "xss", ...).
-			e.feedProbe(it, sigInjection, e.probeKind(it.idx, w), float64(it.n.probes), w)
+			e.feedProbe(it, sigInjection, e.probeKind(it.idx, w), float64(it.n.probes), w, sure)
 		}
 		if r := it.n.loginRoute; e.on.brute && it.n.logins.n > 0 && r > 0 {
 			e.feedLogin(it, e.nameOf(r), w)
@@ -163,14 +168,14 @@ func (e *Engine) feedCampaigns(w int64) {
 }
 
 // feedProbe adds a client window's probes of signature s and key to
-// their campaign.
-func (e *Engine) feedProbe(it *windowItem, s signature, key string, reqs float64, w int64) {
+// their campaign; sure reports it however small it is.
+func (e *Engine) feedProbe(it *windowItem, s signature, key string, reqs float64, w int64, sure bool) {
 	k := "probe:" + s.String()
 	if key != "" && keyedSignature(s) {
 		k += ":" + key
 	}
 	if c := e.campaignFor(k, s); c >= 0 {
-		e.contribute(c, it, reqs, w)
+		e.contribute(c, it, reqs, w, sure)
 	}
 }
 
@@ -219,7 +224,7 @@ func (e *Engine) feedLogin(it *windowItem, route string, w int64) {
 	c.fails, c.succ, c.failClients = c.fails*decay+fails, c.succ*decay+succ, c.failClients*decay
 	if fails > 0 {
 		c.failClients++
-		e.contribute(ci, it, float64(l.n), w)
+		e.contribute(ci, it, float64(l.n), w, false)
 		return
 	}
 	c.lastW = w
@@ -243,8 +248,8 @@ func (e *Engine) campaignFor(key string, s signature) int32 {
 }
 
 // contribute adds a client window to campaign c and opens or updates its
-// incident.
-func (e *Engine) contribute(ci int32, it *windowItem, reqs float64, w int64) {
+// incident, opening it whatever the campaign's size when sure.
+func (e *Engine) contribute(ci int32, it *windowItem, reqs float64, w int64, sure bool) {
 	c := &e.camps[ci]
 	key := e.tab.key(it.idx)
 	if c.seen == nil {
@@ -266,7 +271,7 @@ func (e *Engine) contribute(ci int32, it *windowItem, reqs float64, w int64) {
 	c.tot.Bytes += float64(it.n.bytes)
 	c.tot.DistinctPaths += math.Round(it.n.scan.estimate())
 	c.lastW = w
-	e.campaignIncident(ci, w, !old)
+	e.campaignIncident(ci, w, !old, sure)
 }
 
 // rank tracks the campaign's campaignTracked heaviest clients by the
@@ -316,14 +321,15 @@ func (c *campaign) ranked() []string {
 	return out
 }
 
-// campaignIncident opens c's incident once it crosses its floor, and
-// extends it (an update when it has doubled its clients) after that.
-func (e *Engine) campaignIncident(idx int32, w int64, newClient bool) {
+// campaignIncident opens c's incident once it crosses its floor, or at
+// once when sure, and extends it (an update when it has doubled its
+// clients) after that.
+func (e *Engine) campaignIncident(idx int32, w int64, newClient, sure bool) {
 	c := &e.camps[idx]
 	v := verdict{anomalous: true, rule: true, observed: float64(c.clients), requests: c.reqs,
 		effect: float64(c.clients), logP: e.logPValue * math.Max(1, math.Log2(1+c.reqs))}
 	if c.inc == 0 {
-		if !e.campaignReady(c) {
+		if !sure && !e.campaignReady(c) {
 			return
 		}
 		in := incident{id: incidentID(c.key, detCampaign, e.clock.start(w)), client: -1, det: detCampaign,

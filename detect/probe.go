@@ -47,9 +47,43 @@ func mayProbe(s string) bool {
 }
 
 // probeMatch describes a probe: its kind, where it was found (a parameter
-// name or "path") and the value that matched.
+// name or "path") and the value that matched. sure marks a probe no
+// legitimate client sends even once (sureProbe).
 type probeMatch struct {
 	kind, where, value string
+	sure               bool
+}
+
+// sureProbe reports whether a probe of kind with value is an attack by
+// itself, one request being enough to report: a Log4Shell lookup, or a
+// traversal that climbs two directories or names a system file
+// ("/cgi-bin/.%2e/.%2e/bin/sh", CVE-2021-41773). A single "../" can be a
+// relative link a site passes in a parameter (?next=../account), and
+// libinjection's and the command patterns' matches can be odd search
+// terms, so those still need Options.Probes.Floor requests or a second
+// client.
+func sureProbe(kind, value string) bool {
+	switch kind {
+	case probeJNDI:
+		return true
+	case probeTraversal:
+		l := strings.ToLower(value)
+		if strings.Contains(l, "../..") || strings.Contains(l, "..\\..") {
+			return true
+		}
+		for _, m := range systemFiles {
+			if strings.Contains(l, m) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// surely returns m with sure set by sureProbe.
+func surely(m probeMatch) probeMatch {
+	m.sure = sureProbe(m.kind, m.value)
+	return m
 }
 
 // findProbe checks a request's path and query; ok is false for an
@@ -72,7 +106,7 @@ func probePath(path string) (probeMatch, bool) {
 		p = path
 	}
 	if kind := patternKind(p); kind != "" {
-		return probeMatch{kind: kind, where: "path", value: p}, true
+		return surely(probeMatch{kind: kind, where: "path", value: p}), true
 	}
 	for seg := range strings.SplitSeq(p, "/") {
 		if kind := injectionKind(seg); kind != "" {
@@ -95,12 +129,12 @@ func probeQuery(query string) (probeMatch, bool) {
 			k = d
 		}
 		if kind := valueKind(v); kind != "" {
-			return probeMatch{kind: kind, where: k, value: v}, true
+			return surely(probeMatch{kind: kind, where: k, value: v}), true
 		}
 		// A payload in a parameter's name, or a bare query
 		// ("?0'union/**/select ..."), is checked as well.
 		if kind := valueKind(k); kind != "" {
-			return probeMatch{kind: kind, where: "query", value: k}, true
+			return surely(probeMatch{kind: kind, where: "query", value: k}), true
 		}
 	}
 	return probeMatch{}, false
@@ -131,7 +165,8 @@ func injectionKind(v string) string {
 // traversalMarks and commandMarks are substrings of decoded values that
 // no legitimate API parameter holds.
 var (
-	traversalMarks = []string{"../", "..\\", "/etc/passwd", "/etc/shadow", "win.ini", "/proc/self/"}
+	systemFiles    = []string{"/etc/passwd", "/etc/shadow", "win.ini", "/proc/self/"}
+	traversalMarks = append([]string{"../", "..\\"}, systemFiles...)
 	commandMarks   = []string{"$(", "`", "${ifs}", ";cat ", "; cat ", "|cat ", "| cat ", ";id", "; id", "|id", "| id",
 		"&&id", "&& id", ";ls", "; ls", "|ls", "| ls", "wget http", "curl http", ";sh ", "|sh ", "/bin/sh", "/bin/bash",
 		"; whoami", ";whoami", "|whoami", "| whoami", "nc -e", ";uname", "; uname", "|uname", "ping -c",
@@ -176,7 +211,7 @@ func headerProbe(userAgent, referer string) (probeMatch, bool) {
 			continue
 		}
 		if kind := patternKind(h.v); kind != "" {
-			return probeMatch{kind: kind, where: h.name, value: h.v}, true
+			return surely(probeMatch{kind: kind, where: h.name, value: h.v}), true
 		}
 	}
 	return probeMatch{}, false

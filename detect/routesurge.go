@@ -357,7 +357,7 @@ func (e *Engine) routeIncident(r *routeAuth, st *routeStats, x *routeWin, v *rou
 	if v.logP < st.worst.logP || st.worst.test == 0 {
 		st.worst = *v
 	}
-	e.campaignIncident(ci, w, bits.Len(uint(c.clients)) > bits.Len(uint(before)))
+	e.campaignIncident(ci, w, bits.Len(uint(c.clients)) > bits.Len(uint(before)), false)
 }
 
 // routeFinding fills in what a route campaign's finding says.

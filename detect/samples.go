@@ -60,6 +60,7 @@ type winExtra struct {
 	idVotes  int32
 	nScan    uint8
 	nProbe   uint8
+	sure     bool      // a probe in the window was an attack by itself (sureProbe)
 	scan     [2]sample // routes answered 404/403
 	probe    [2]sample // matched injection probes
 	idRoute  sample    // the id route most requests went to (a one-counter Misra–Gries)
@@ -165,7 +166,7 @@ func (x *clientExtra) forWindow(w int64) *winExtra {
 // stale bytes need no clearing; zeroing all ~300 bytes touched six cache
 // lines for a client's first sampled event of each window.
 func (x *winExtra) reset(w int64) {
-	x.w, x.bigBytes, x.idVotes, x.nScan, x.nProbe = w, 0, 0, 0, 0
+	x.w, x.bigBytes, x.idVotes, x.nScan, x.nProbe, x.sure = w, 0, 0, 0, 0, false
 	x.idRoute.n, x.big.n = 0, 0
 }
 

@@ -292,7 +292,11 @@ func (e *Engine) appendWindow(b []byte, w int64) []byte {
 // appendWinExtra encodes a window's extras: the samples it holds, the
 // enumeration votes and the largest response.
 func appendWinExtra(b []byte, x *winExtra) []byte {
-	b = append(b, x.nScan, x.nProbe)
+	np := x.nProbe
+	if x.sure {
+		np |= sureBit
+	}
+	b = append(b, x.nScan, np)
 	held, n := x.held()
 	for _, s := range held[:n] {
 		b = append(b, s.n)
@@ -845,10 +849,16 @@ func (d *decoder) volumeBaseline(v *volumeBaseline) {
 	v.mean, v.vari, v.lm, v.lv = d.finite(), d.finite(), d.finite(), d.finite()
 }
 
+// sureBit marks, in a snapshot's probe sample count, a window with a
+// probe that was an attack by itself (winExtra.sure); snapshots written
+// before it have the bit clear.
+const sureBit = 0x80
+
 // winExtra reads what appendWinExtra wrote for window w.
 func (d *decoder) winExtra(x *winExtra, w int64) {
 	x.w = w
 	x.nScan, x.nProbe = d.Byte(), d.Byte()
+	x.sure, x.nProbe = x.nProbe&sureBit != 0, x.nProbe&^sureBit
 	if x.nScan > 2 || x.nProbe > 2 {
 		d.Fail("too many samples")
 		return

@@ -196,6 +196,7 @@ const bigKiB = 64
 // hit is what one event adds to its client's window.
 type hit struct {
 	err, auth, miss, idReq, probe bool
+	sure                          bool      // a probe that is an attack by itself (sureProbe)
 	addr                          bool      // the remote address counts
 	login                         bool      // a login attempt
 	loginRoute                    uint16    // its route, Engine.names index + 1
