@@ -42,7 +42,7 @@ func BenchmarkCollectRealBroker(b *testing.B) {
 	lines := bytes.Count(log.Bytes(), []byte{'\n'})
 	dir := b.TempDir()
 	b.SetBytes(int64(log.Len()))
-	var cpu time.Duration
+	var cpu, brokerCPU time.Duration
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
@@ -56,12 +56,22 @@ func BenchmarkCollectRealBroker(b *testing.B) {
 		var errOut syncBuffer
 		c := &cli{stdin: bytes.NewReader(log.Bytes()), stdout: io.Discard, stderr: &errOut, getenv: func(string) string { return "" }}
 		b.StartTimer()
-		cpu0 := testenv.ProcessCPUTime()
+		cpu0, broker0 := testenv.ProcessCPUTime(), brokerCPUTime()
 		if code := c.main(context.Background(), []string{"collect", "--config", cfgPath, "--listen", "", "--format", "nginx_combined", "-"}); code != 0 {
 			b.Fatalf("collect exited %d: %s", code, errOut.String())
 		}
 		cpu += testenv.ProcessCPUTime() - cpu0
+		brokerCPU += brokerCPUTime() - broker0
 	}
 	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(lines*b.N), "cpu-ns/line")
+	if broker0 := brokerCPUTime(); broker0 >= 0 {
+		b.ReportMetric(float64(brokerCPU.Nanoseconds())/float64(lines*b.N), "broker-cpu-ns/line")
+	}
+}
+
+// brokerCPUTime is the CPU time of the broker deploy/kafka/kafka.sh
+// started, -1 when another started it.
+func brokerCPUTime() time.Duration {
+	return testenv.ServerCPUTime("GATEWATCH_TEST_KAFKA_DIR", "kafka.pid")
 }
