@@ -99,7 +99,7 @@ const binaryWireFirst = byte(pbVersion<<3) | byte(protowire.VarintType)
 func AppendWireBinary(dst []byte, ev *Event) []byte {
 	dst = appendPBVarint(dst, pbVersion, WireVersion)
 	t := ev.Time.UTC()
-	dst = protowire.AppendTag(dst, pbTimeSec, protowire.VarintType) // even at 0: a time is required
+	dst = pbAppendTag(dst, pbTimeSec, protowire.VarintType) // even at 0: a time is required
 	dst = protowire.AppendVarint(dst, uint64(t.Unix()))
 	dst = appendPBVarint(dst, pbTimeNanos, uint64(t.Nanosecond()))
 	dst = appendPBString(dst, pbSource, ev.Source)
@@ -107,7 +107,7 @@ func AppendWireBinary(dst []byte, ev *Event) []byte {
 	dst = appendPBString(dst, pbClient, ev.ClientKey)
 	dst = appendPBVarint(dst, pbClientKind, uint64(ev.ClientKind))
 	if ev.RemoteIP.IsValid() {
-		dst = protowire.AppendTag(dst, pbIP, protowire.BytesType)
+		dst = pbAppendTag(dst, pbIP, protowire.BytesType)
 		dst = appendPBAddr(dst, ev.RemoteIP)
 		dst = appendPBString(dst, pbIPZone, ev.RemoteIP.Zone())
 	}
@@ -144,8 +144,59 @@ func appendPBVarint(dst []byte, num protowire.Number, v uint64) []byte {
 	if v == 0 {
 		return dst
 	}
-	dst = protowire.AppendTag(dst, num, protowire.VarintType)
+	dst = pbAppendTag(dst, num, protowire.VarintType)
+	return pbAppendVarint(dst, v)
+}
+
+// pbAppendTag is protowire.AppendTag with the one-byte tags of field
+// numbers up to 15 (all but three of an event's) appended inline.
+func pbAppendTag(dst []byte, num protowire.Number, typ protowire.Type) []byte {
+	if num < 16 {
+		return append(dst, byte(num)<<3|byte(typ))
+	}
+	return protowire.AppendTag(dst, num, typ)
+}
+
+// pbAppendVarint is protowire.AppendVarint with values below 16,384 (most
+// lengths, codes and statuses) appended inline.
+func pbAppendVarint(dst []byte, v uint64) []byte {
+	if v < 0x80 {
+		return append(dst, byte(v))
+	}
+	if v < 0x4000 {
+		return append(dst, byte(v)|0x80, byte(v>>7))
+	}
 	return protowire.AppendVarint(dst, v)
+}
+
+// isASCII reports whether s is all ASCII, reading 32 bytes a step: most
+// of an event's strings are, and utf8.ValidString, which takes 8 bytes a
+// step, cost a third of encoding one.
+func isASCII(s string) bool {
+	i := 0
+	for ; i+32 <= len(s); i += 32 {
+		if (le64(s[i:])|le64(s[i+8:])|le64(s[i+16:])|le64(s[i+24:]))&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for ; i+8 <= len(s); i += 8 {
+		if le64(s[i:])&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// le64 reads the first 8 bytes of s as a little-endian word (one load).
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // appendPBAddr appends a's 4 or 16 bytes, length first.
@@ -164,9 +215,9 @@ func appendPBString(dst []byte, num protowire.Number, s string) []byte {
 	if s == "" {
 		return dst
 	}
-	dst = protowire.AppendTag(dst, num, protowire.BytesType)
-	if utf8.ValidString(s) {
-		return protowire.AppendString(dst, s)
+	dst = pbAppendTag(dst, num, protowire.BytesType)
+	if isASCII(s) || utf8.ValidString(s) {
+		return append(pbAppendVarint(dst, uint64(len(s))), s...)
 	}
 	n := 0
 	for i := 0; i < len(s); {
@@ -231,18 +282,28 @@ func decodeWireBinary(data []byte, ev *Event) error {
 	return checkBinaryDecoded(ev, version, sec, nanos)
 }
 
-// pbTag reads a field's tag, a byte for field numbers up to 15.
+// pbTag reads a field's tag: a byte for field numbers up to 15, two up to
+// 2047, read inline.
 func pbTag(data []byte) (protowire.Number, protowire.Type, int) {
-	if c := data[0]; c < 0x80 {
+	c := data[0]
+	if c < 0x80 {
 		return protowire.Number(c >> 3), protowire.Type(c & 7), 1
+	}
+	if len(data) > 1 && data[1] < 0x80 && data[1] != 0 {
+		v := uint64(c&0x7f) | uint64(data[1])<<7
+		return protowire.Number(v >> 3), protowire.Type(v & 7), 2
 	}
 	return protowire.ConsumeTag(data)
 }
 
-// pbVarint reads a varint, a byte for values below 128.
+// pbVarint reads a varint: a byte for values below 128, two (a status, a
+// path's or user agent's length) below 16,384, read inline.
 func pbVarint(data []byte) (uint64, int) {
 	if len(data) > 0 && data[0] < 0x80 {
 		return uint64(data[0]), 1
+	}
+	if len(data) > 1 && data[1] < 0x80 && data[1] != 0 {
+		return uint64(data[0]&0x7f) | uint64(data[1])<<7, 2
 	}
 	return protowire.ConsumeVarint(data)
 }
@@ -336,8 +397,8 @@ func setPBBytes(ev *Event, num protowire.Number, b []byte) {
 		}
 		return
 	}
-	if idx := pbStringWireKey(num); idx >= 0 {
-		setWireString(ev, idx, bytesString(b))
+	if f := pbStringField(ev, num); f != nil {
+		*f = bytesString(b)
 	}
 }
 
@@ -355,40 +416,41 @@ func setPBAddr(ev *Event, b []byte) bool {
 	return true
 }
 
-// pbStringWireKey maps a string field's number to its wire key index
-// (setWireString's argument), or -1.
-func pbStringWireKey(num protowire.Number) int {
+// pbStringField returns ev's string field of number num, nil for a
+// number that is not one: one switch, where going through the JSON
+// codec's key index (setWireString) took two.
+func pbStringField(ev *Event, num protowire.Number) *string {
 	switch num {
 	case pbSource:
-		return wkSource
+		return &ev.Source
 	case pbFormat:
-		return wkFormat
+		return &ev.Format
 	case pbClient:
-		return wkClient
+		return &ev.ClientKey
 	case pbMethod:
-		return wkMethod
+		return &ev.Method
 	case pbHost:
-		return wkHost
+		return &ev.Host
 	case pbPath:
-		return wkPath
+		return &ev.Path
 	case pbRoute:
-		return wkRoute
+		return &ev.Route
 	case pbQuery:
-		return wkQuery
+		return &ev.Query
 	case pbUserAgent:
-		return wkUserAgent
+		return &ev.UserAgent
 	case pbReferer:
-		return wkReferer
+		return &ev.Referer
 	case pbScheme:
-		return wkScheme
+		return &ev.Scheme
 	case pbTLS:
-		return wkTLS
+		return &ev.TLSVersion
 	case pbAPIVersion:
-		return wkAPIVersion
+		return &ev.APIVersion
 	case pbRequestID:
-		return wkRequestID
+		return &ev.RequestID
 	case pbClaimed:
-		return wkClaimed
+		return &ev.ClaimedSubject
 	}
-	return -1
+	return nil
 }

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"net/netip"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -336,3 +338,37 @@ func FuzzDecodeWireBinary(f *testing.F) {
 
 func BenchmarkWireEncodeBinary(b *testing.B) { benchWireEncode(b, WireBinary) }
 func BenchmarkWireDecodeBinary(b *testing.B) { benchWireDecode(b, WireBinary) }
+
+// FuzzPBFastPaths: the inline tag, varint and ASCII readers and writers
+// agree with protowire's and a byte loop on any input.
+func FuzzPBFastPaths(f *testing.F) {
+	for _, b := range [][]byte{{0x08}, {0x80, 0x01}, {0x82, 0x01, 0x05}, {0x80, 0x00}, {0xff, 0xff, 0x03}, {0xc8, 0x01}, []byte("Mozilla/5.0 (X11; Linux x86_64)"), []byte("caf\xc3\xa9")} {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 0 {
+			num, typ, n := pbTag(data)
+			wnum, wtyp, wn := protowire.ConsumeTag(data)
+			if n != wn && !(n == 1 && data[0]>>3 == 0) || n > 0 && n == wn && (num != wnum || typ != wtyp) {
+				t.Fatalf("pbTag(%x) = %d, %d, %d; protowire %d, %d, %d", data, num, typ, n, wnum, wtyp, wn)
+			}
+		}
+		v, n := pbVarint(data)
+		wv, wn := protowire.ConsumeVarint(data)
+		if n != wn || n > 0 && v != wv {
+			t.Fatalf("pbVarint(%x) = %d, %d; protowire %d, %d", data, v, n, wv, wn)
+		}
+		if n > 0 {
+			if got, want := pbAppendVarint(nil, v), protowire.AppendVarint(nil, v); !bytes.Equal(got, want) {
+				t.Fatalf("pbAppendVarint(%d) = %x, want %x", v, got, want)
+			}
+		}
+		ascii := true
+		for _, c := range data {
+			ascii = ascii && c < 0x80
+		}
+		if isASCII(string(data)) != ascii {
+			t.Fatalf("isASCII(%q) = %v", data, !ascii)
+		}
+	})
+}
