@@ -6,17 +6,16 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// One write, one batch per partition.
+// One write, one request per partition.
 //
-// kafka-go splits a write into batches per partition and sends a
-// partition's batches one after another; when one fails for good (its
-// attempts spent while a broker restarts) it goes on with the next, which
-// may succeed. The failed messages, queued again, would then land after
-// later ones of their partition, and a consumer that skips what it has
-// already seen by source position (detect's replay check) would skip them
-// as replays. So the Producer cuts its writes such that no partition gets
-// more than one of kafka-go's batches: all of a partition's messages in a
-// write succeed or fail together, and a retry comes before anything newer.
+// A partition's messages must land in the order they were published: a
+// consumer that skips what it has already seen by source position
+// (detect's replay check) would skip a message that landed after a later
+// one of its source as a replay. So a write sends each partition's
+// messages as one produce request (produceWriter), which succeeds or
+// fails as a whole, and a failed write is retried before anything newer.
+// One request carries at most MaxMessageBytes, so the Producer cuts its
+// writes such that no partition gets more than that.
 
 // partitionCounter is the writer's balancer: Murmur2, as Java clients
 // partition, remembering how many partitions the topic had at the last
@@ -53,7 +52,7 @@ func (b *partitionCounter) partitionOf(key []byte, n int, ids []int) int {
 }
 
 // partitionLoad tracks, while a write is assembled, what each partition
-// would get, against the limits of one kafka-go batch.
+// would get, against the limits of one produce request.
 type partitionLoad struct {
 	bytes []int64
 	count []int

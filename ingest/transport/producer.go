@@ -35,10 +35,9 @@ const (
 type ProducerOptions struct {
 	// Topic to publish to; DefaultTopic when empty.
 	Topic string
-	// BatchSize and BatchBytes cap one write: the messages handed to
-	// kafka-go at once, which it splits per partition and sends in
-	// parallel. BatchTimeout is how long the first message of a write
-	// waits for more.
+	// BatchSize and BatchBytes cap one write: the messages sent at once,
+	// one produce request per partition, in parallel. BatchTimeout is how
+	// long the first message of a write waits for more.
 	BatchSize    int
 	BatchBytes   int64
 	BatchTimeout time.Duration
@@ -57,9 +56,11 @@ type ProducerOptions struct {
 	// value, docs/event.proto) or JSON (docs/wire-format.md). Readers
 	// take both, so it can change while a topic holds the other.
 	Wire ingest.WireEncoding
-	// MaxAttempts is how many times kafka-go tries a batch before handing
-	// the failure back, with a backoff between WriteBackoffMin and
-	// WriteBackoffMax. The Producer then keeps the failed messages and
+	// MaxAttempts is how many times a partition's produce request is
+	// tried before the failure comes back to the Producer, with a backoff
+	// between WriteBackoffMin and WriteBackoffMax (a message too large or
+	// malformed is not tried again). The Producer then keeps the failed
+	// messages and
 	// tries again (same backoff) for as long as it runs: a broker outage
 	// blocks Publish once the buffer is full but loses nothing.
 	MaxAttempts     int
@@ -80,8 +81,8 @@ type ProducerOptions struct {
 	// Stats.Rejected; without OnReject, the first such error is also
 	// returned by Close (nothing else kept them).
 	OnReject func(key, value []byte, err error)
-	// Logger receives kafka-go's messages (Debug) and errors (Warn);
-	// nothing is logged when nil.
+	// Logger receives failed produce requests (Warn) and the retries of
+	// their partitions; nothing is logged when nil.
 	Logger *slog.Logger
 }
 
@@ -169,7 +170,7 @@ type Stats struct {
 	Published      int64 // messages accepted by Publish/PublishRaw
 	Delivered      int64 // messages acknowledged by the brokers
 	Rejected       int64 // messages the brokers refused for good (see OnReject)
-	FailedAttempts int64 // write attempts that failed (each after kafka-go's own MaxAttempts)
+	FailedAttempts int64 // writes that failed (each after MaxAttempts tries of the partitions that failed)
 	Buffered       int64 // messages held now: queued or in flight
 	BufferedBytes  int64 // their size
 	LastError      error // the most recent write error, nil if none yet
@@ -187,10 +188,11 @@ type Stats struct {
 // Events without a client key get a nil key and a random partition.
 //
 // Delivery is at least once. A write that times out may have landed and is
-// written again, and kafka-go has no idempotent producer, so a retried batch
-// can also be reordered behind a later batch of the same partition that
-// succeeded first. Both happen only around broker failures; consumers
-// that care (baselines do not) dedupe on the event's request id.
+// written again (there is no idempotent producer in kafka-go). A partition's
+// messages in a write are one request, and a failed write goes back to the
+// head of the queue, so a partition's messages land in the order they
+// were published. Duplicates happen only around broker failures; detect
+// and store skip a line they have seen by its source and position.
 type Producer struct {
 	opts   ProducerOptions
 	w      messageWriter
@@ -198,8 +200,8 @@ type Producer struct {
 
 	// bal is the writer's balancer (nil for writers that do not split
 	// per partition); load is the sender's scratch for cutting writes
-	// at one kafka-go batch per partition (partbatch.go) of partBytes
-	// and partCount.
+	// at one request per partition (partbatch.go) of partBytes and
+	// partCount.
 	bal       *partitionCounter
 	load      partitionLoad
 	partBytes int64
@@ -255,8 +257,9 @@ func (p pending) message() kafka.Message {
 	return m
 }
 
-// messageOverhead approximates a record's framing, so that BatchBytes
-// limits line up with kafka-go's own batch accounting (Message.totalSize).
+// messageOverhead approximates a record's framing (kafka-go's
+// Message.totalSize), so that a partition's request stays within
+// MaxMessageBytes.
 const messageOverhead = 48
 
 // NewProducer returns a Producer publishing to opts.Topic on the cluster cfg
@@ -273,48 +276,16 @@ func NewProducer(cfg Config, opts ProducerOptions) (*Producer, error) {
 		return nil, err
 	}
 	bal := &partitionCounter{}
-	w := &kafka.Writer{
-		Addr:     cfg.Addr(),
-		Topic:    opts.Topic,
-		Balancer: bal,
-		// The Producer batches by size and time itself and hands kafka-go
-		// one batch per call; kafka-go then only splits it per partition.
-		// Its own timer would otherwise hold every partial per-partition
-		// batch for a further BatchTimeout (a sync WriteMessages waits for
-		// it), so make it next to nothing.
-		BatchSize:              partitionBatchSize(opts),
-		BatchBytes:             opts.MaxMessageBytes + messageOverhead,
-		BatchTimeout:           time.Millisecond,
-		MaxAttempts:            opts.MaxAttempts,
-		WriteBackoffMin:        opts.WriteBackoffMin,
-		WriteBackoffMax:        opts.WriteBackoffMax,
-		WriteTimeout:           opts.WriteTimeout,
-		RequiredAcks:           kafka.RequireAll,
-		Compression:            codec,
-		Transport:              &metadataCache{next: tr},
-		AllowAutoTopicCreation: opts.AllowAutoTopicCreation,
+	w := &produceWriter{
+		client: &kafka.Client{Addr: cfg.Addr(), Transport: &metadataCache{next: tr}},
+		topic:  opts.Topic, codec: codec, autoCreate: opts.AllowAutoTopicCreation, bal: bal,
+		log: opts.Logger, timeout: opts.WriteTimeout, attempts: opts.MaxAttempts,
+		backoffMin: opts.WriteBackoffMin, backoffMax: opts.WriteBackoffMax,
 	}
-	if l := opts.Logger; l != nil {
-		w.Logger = kafka.LoggerFunc(func(msg string, args ...any) {
-			l.Debug(fmt.Sprintf(msg, args...), "component", "kafka-go", "topic", opts.Topic)
-		})
-		w.ErrorLogger = kafka.LoggerFunc(func(msg string, args ...any) {
-			l.Warn(fmt.Sprintf(msg, args...), "component", "kafka-go", "topic", opts.Topic)
-		})
+	if w.log != nil {
+		w.log = w.log.With("component", "kafka producer")
 	}
 	return newProducer(opts, w, bal), nil
-}
-
-// partitionBatchSize is kafka-go's per-partition BatchSize. kafka-go
-// preallocates that many Message slots (~150 bytes each) for every
-// partition batch, so passing the whole write's BatchSize would allocate
-// several times the write per call. A partition batch is bounded by
-// MaxMessageBytes anyway: size it for 512-byte events (an nginx event is
-// ~550 bytes on the wire); smaller events just take more produce requests.
-// Measured on the loopback broker: 2048 instead of 10000 halved B/op and
-// did not lower throughput.
-func partitionBatchSize(o ProducerOptions) int {
-	return min(o.BatchSize, max(int(o.MaxMessageBytes/512), 100))
 }
 
 // newProducer starts a Producer on w, whose balancer is bal (nil: w
@@ -325,10 +296,10 @@ func newProducer(opts ProducerOptions, w messageWriter, bal *partitionCounter) *
 		opts: opts,
 		w:    w,
 		bal:  bal,
-		// A tenth below kafka-go's byte limit: its per-message framing
-		// is a little more than messageOverhead for some records.
+		// A tenth below the byte limit: a record's framing is a little
+		// more than messageOverhead for some.
 		partBytes: (opts.MaxMessageBytes + messageOverhead) * 9 / 10,
-		partCount: partitionBatchSize(opts),
+		partCount: opts.BatchSize,
 		bufMax:    64 << 10,
 		space:     make(chan struct{}),
 		settled:   make(chan struct{}),
@@ -529,9 +500,9 @@ func (p *Producer) Close(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 	if len(errs) > 0 && ctx.Err() != nil {
-		// kafka-go's Close waits for batches still in its own retry loop
-		// (up to MaxAttempts write timeouts); the caller's deadline has
-		// passed, so let that finish in the background.
+		// A writer's Close may wait for requests in flight (up to a
+		// write timeout); the caller's deadline has passed, so let that
+		// finish in the background.
 		go p.w.Close() //nolint:errcheck // nobody is left to tell
 		return errors.Join(errs...)
 	}
@@ -561,7 +532,7 @@ func (p *Producer) run() {
 		}
 		err := p.w.WriteMessages(p.writeCtx, msgs...)
 		if p.writeCtx.Err() != nil {
-			// Close gave up; kafka-go may still read the buffers of
+			// Close gave up; a request may still read the buffers of
 			// this batch, so leave them to the garbage collector.
 			return
 		}
@@ -637,7 +608,7 @@ func (p *Producer) nextBatch(batch []pending, timer *time.Timer) []pending {
 
 // cut returns how many of the n queued messages the next write takes, and
 // their bytes: at most BatchSize and BatchBytes in all, and no more for
-// any partition than one kafka-go batch holds (partbatch.go). At least
+// any partition than one produce request holds (partbatch.go). At least
 // one message. p.mu must be held.
 func (p *Producer) cut(n int) (i int, bytes int64) {
 	parts := 0
@@ -691,8 +662,8 @@ func (p *Producer) settle(batch []pending, err error) bool {
 		case perMessage && permanent(merr):
 			// Only a per-message verdict rejects: an error for the whole
 			// call (metadata, connection) says nothing about the messages.
-			// kafka-go's whole-call MessageTooLargeError cannot happen:
-			// enqueue's limit (messageOverhead) is stricter than its own.
+			// A whole-call MessageTooLargeError cannot happen: enqueue's
+			// limit (messageOverhead) bounds every message.
 			rejected++
 			if firstReject == nil {
 				firstReject = merr

@@ -493,7 +493,7 @@ func TestNewProducerErrors(t *testing.T) {
 	}
 }
 
-var _ messageWriter = (*kafka.Writer)(nil)
+var _ messageWriter = (*produceWriter)(nil)
 var _ io.Closer = (*fakeWriter)(nil)
 
 // TestProducerBrokerUnreachable runs the real kafka-go Writer against a
@@ -626,11 +626,12 @@ func TestFlushAfterGivingUp(t *testing.T) {
 	}
 }
 
-// TestProducerKeepsPartitionOrderAcrossFailedBatches: kafka-go sends a
-// partition's batches one after another and goes on after one failed
-// for good; a retry of the failed one then lands after the next, and a
-// consumer that skips by source position (detect's replay check) loses
-// it. The writer here splits writes per partition as kafka-go does and,
+// TestProducerKeepsPartitionOrderAcrossFailedBatches: a writer that sent
+// a partition's messages in several batches and went on after one failed
+// for good (as kafka-go's Writer did) would land a retry of the failed one
+// after the next, and a consumer that skips by source position (detect's
+// replay check) would lose it. The writer here splits writes per
+// partition into batches of MaxMessageBytes and BatchSize messages and,
 // on its first write, fails each partition's first batch only (a broker
 // coming back between two batches). Each partition must still get its
 // messages in publish order: the Producer cuts writes at one batch per
@@ -644,13 +645,13 @@ func TestProducerKeepsPartitionOrderAcrossFailedBatches(t *testing.T) {
 	ids := []int{0, 1, 2}
 	opts := ProducerOptions{MaxMessageBytes: 64 << 10, WriteBackoffMin: time.Millisecond, WriteBackoffMax: 5 * time.Millisecond}
 	opts.setDefaults()
-	maxBytes, maxCount := opts.MaxMessageBytes+messageOverhead, partitionBatchSize(opts)
+	maxBytes, maxCount := opts.MaxMessageBytes+messageOverhead, opts.BatchSize
 	w := &fakeWriter{fail: func(call int, msgs []kafka.Message) error {
 		if call > 1 {
 			return nil
 		}
-		// kafka-go's split: per partition, batches of maxCount messages
-		// and maxBytes; fail every partition's first batch.
+		// Per partition, batches of maxCount messages and maxBytes;
+		// fail every partition's first batch.
 		werrs := make(kafka.WriteErrors, len(msgs))
 		bytes, count, batch := make([]int64, parts), make([]int, parts), make([]int, parts)
 		for i, m := range msgs {

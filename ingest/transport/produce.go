@@ -1,0 +1,221 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol/metadata"
+)
+
+// produceWriter is the Producer's messageWriter on a real cluster: a write
+// is one produce request per partition, sent at once, each carrying all of
+// that partition's messages, so they land or fail together. A request that
+// fails is tried again up to attempts times (not for a message too large
+// or malformed); then its partition's messages come back to the Producer
+// as their errors (kafka.WriteErrors), which queues them again, ahead of
+// anything newer. Only the Producer's sender calls WriteMessages.
+//
+// It replaced kafka-go's Writer, which asked its Transport for the topic's
+// metadata (a request object allocated and answered) and filled a map for
+// every message, and handed each partition's messages to a goroutine of
+// its own through a batch: 0.3-0.4 µs of collect's CPU per line.
+type produceWriter struct {
+	client     *kafka.Client // Addr is the cluster, Transport answers metadata from a cache
+	topic      string
+	codec      kafka.Compression
+	autoCreate bool
+	bal        *partitionCounter
+	log        *slog.Logger // nil: none
+	timeout    time.Duration
+	attempts   int
+	backoffMin time.Duration
+	backoffMax time.Duration
+
+	ids    []int     // 0..n-1 for the balancer
+	groups [][]int32 // message indexes per partition, reused
+	errs   []error   // each partition's outcome, reused
+	recs   []messageRecords
+}
+
+// WriteMessages produces msgs, each to the partition bal picks, and
+// returns nil, an error for the whole call (the topic's metadata), or
+// kafka.WriteErrors with one entry per message.
+func (w *produceWriter) WriteMessages(ctx context.Context, msgs ...kafka.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	n, err := w.partitions(ctx)
+	if err != nil {
+		return err
+	}
+	w.group(msgs, n)
+	var wg sync.WaitGroup
+	for p, idx := range w.groups {
+		w.errs[p] = nil
+		if len(idx) == 0 {
+			continue
+		}
+		r := &w.recs[p]
+		r.reset(msgs, idx)
+		wg.Go(func() { w.errs[p] = w.produce(ctx, p, r) })
+	}
+	wg.Wait()
+	return w.outcome(len(msgs))
+}
+
+// group assigns msgs to the n partitions.
+func (w *produceWriter) group(msgs []kafka.Message, n int) {
+	for len(w.ids) < n {
+		w.ids = append(w.ids, len(w.ids))
+	}
+	if len(w.groups) < n {
+		w.groups = append(w.groups, make([][]int32, n-len(w.groups))...)
+		w.errs = make([]error, n)
+		w.recs = make([]messageRecords, n)
+	}
+	w.groups = w.groups[:n]
+	for p := range w.groups {
+		w.groups[p] = w.groups[p][:0]
+	}
+	for i := range msgs {
+		p := w.bal.Balance(msgs[i], w.ids[:n]...)
+		w.groups[p] = append(w.groups[p], int32(i))
+	}
+}
+
+// outcome is the write's error: nil when every partition succeeded, else
+// each message's partition's error.
+func (w *produceWriter) outcome(count int) error {
+	failed := false
+	for p := range w.groups {
+		failed = failed || w.errs[p] != nil
+	}
+	if !failed {
+		return nil
+	}
+	werrs := make(kafka.WriteErrors, count)
+	for p, idx := range w.groups {
+		for _, i := range idx {
+			werrs[i] = w.errs[p]
+		}
+	}
+	return werrs
+}
+
+// partitions is the topic's partition count, from the Transport's
+// metadata (metadataCache answers most calls).
+func (w *produceWriter) partitions(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
+	res, err := w.client.Transport.RoundTrip(ctx, w.client.Addr, &metadata.Request{
+		TopicNames: []string{w.topic}, AllowAutoTopicCreation: w.autoCreate,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("metadata of %s: %w", w.topic, err)
+	}
+	for _, t := range res.(*metadata.Response).Topics {
+		if t.Name != w.topic {
+			continue
+		}
+		if t.ErrorCode != 0 {
+			return 0, fmt.Errorf("metadata of %s: %w", w.topic, kafka.Error(t.ErrorCode))
+		}
+		if len(t.Partitions) == 0 {
+			return 0, fmt.Errorf("metadata of %s: no partitions", w.topic)
+		}
+		return len(t.Partitions), nil
+	}
+	return 0, fmt.Errorf("metadata of %s: %w", w.topic, kafka.UnknownTopicOrPartition)
+}
+
+// produce sends one partition's records, trying up to w.attempts times
+// with a backoff between, until every replica has them.
+func (w *produceWriter) produce(ctx context.Context, p int, r *messageRecords) error {
+	backoff := w.backoffMin
+	for attempt := 1; ; attempt++ {
+		r.next = 0
+		err := w.produceOnce(ctx, p, r)
+		if err == nil || attempt >= w.attempts || permanent(err) || ctx.Err() != nil {
+			if err != nil && w.log != nil {
+				w.log.Warn("kafka produce failed", "topic", w.topic, "partition", p, "attempts", attempt, "err", err)
+			}
+			return err
+		}
+		if w.log != nil {
+			w.log.Debug("kafka produce failed; retrying", "topic", w.topic, "partition", p, "attempt", attempt, "err", err)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		backoff = min(2*backoff, w.backoffMax)
+	}
+}
+
+// produceOnce sends one partition's records once.
+func (w *produceWriter) produceOnce(ctx context.Context, p int, r *messageRecords) error {
+	ctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
+	res, err := w.client.Produce(ctx, &kafka.ProduceRequest{
+		Topic: w.topic, Partition: p, RequiredAcks: kafka.RequireAll, Compression: w.codec, Records: r,
+	})
+	switch {
+	case err != nil:
+		return err
+	case res.Error != nil:
+		return res.Error
+	}
+	for _, e := range res.RecordErrors {
+		return e
+	}
+	return nil
+}
+
+// Close releases nothing: the Transport's connections belong to it.
+func (w *produceWriter) Close() error { return nil }
+
+// messageRecords reads a partition's messages as records, as kafka-go's
+// Writer does, reusing one record and two readers.
+type messageRecords struct {
+	msgs       []kafka.Message
+	idx        []int32
+	next       int
+	rec        kafka.Record
+	key, value bytesReadCloser
+}
+
+func (r *messageRecords) reset(msgs []kafka.Message, idx []int32) {
+	r.msgs, r.idx, r.next = msgs, idx, 0
+}
+
+// ReadRecord returns the next record, io.EOF after the last.
+func (r *messageRecords) ReadRecord() (*kafka.Record, error) {
+	if r.next >= len(r.idx) {
+		return nil, io.EOF
+	}
+	m := &r.msgs[r.idx[r.next]]
+	r.next++
+	r.rec = kafka.Record{Time: m.Time, Headers: m.Headers}
+	if m.Key != nil {
+		r.key.Reset(m.Key)
+		r.rec.Key = &r.key
+	}
+	if m.Value != nil {
+		r.value.Reset(m.Value)
+		r.rec.Value = &r.value
+	}
+	return &r.rec, nil
+}
+
+type bytesReadCloser struct{ bytes.Reader }
+
+func (*bytesReadCloser) Close() error { return nil }
