@@ -60,9 +60,9 @@ type ProducerOptions struct {
 	// tried before the failure comes back to the Producer, with a backoff
 	// between WriteBackoffMin and WriteBackoffMax (a message too large or
 	// malformed is not tried again). The Producer then keeps the failed
-	// messages and
-	// tries again (same backoff) for as long as it runs: a broker outage
-	// blocks Publish once the buffer is full but loses nothing.
+	// messages and tries again (same backoff) for as long as it runs: a
+	// broker outage blocks Publish once the buffer is full but loses
+	// nothing.
 	MaxAttempts     int
 	WriteBackoffMin time.Duration
 	WriteBackoffMax time.Duration
