@@ -136,8 +136,9 @@ step "fuzz (each target for $FUZZTIME)"
 for pkg in $(go list ./...); do
 	for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
 		echo "-- $pkg $target"
-		ok=0
+		ok=0 attempt=0
 		for fuzztime in "$FUZZTIME" "$FUZZRETRYTIME"; do
+			attempt=$((attempt + 1))
 			if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 2s "$pkg" >"$LOG.fuzz" 2>&1; then
 				ok=1; break
 			fi
@@ -147,7 +148,11 @@ for pkg in $(go list ./...); do
 			# longer than -fuzztime to replay ("context deadline exceeded").
 			# Try once more with more time.
 			if grep -q "Failing input written to" "$LOG.fuzz"; then break; fi
-			echo "fuzzing engine failed without a crasher; retrying once for $FUZZRETRYTIME:"; tail -n 5 "$LOG.fuzz"
+			if [ "$attempt" -eq 2 ]; then break; fi
+			# Its "--- FAIL" lines are shown renamed, so a target that passes on
+			# the retry is not counted (or parsed by CI) as a failed test.
+			echo "fuzzing engine failed without a crasher; retrying once for $FUZZRETRYTIME:"
+			tail -n 5 "$LOG.fuzz" | sed 's/^\([[:space:]]*\)--- FAIL:/\1first attempt failed:/'
 		done
 		if [ "$ok" -eq 1 ]; then
 			tail -n 2 "$LOG.fuzz" | head -n 1
