@@ -195,7 +195,7 @@ func consume(ctx context.Context, r MessageReader, opts ConsumerOptions, newSink
 	}
 	msgs, closed, stopFetching := source(ctx, r)
 	defer stopFetching()
-	c := &consumer{r: r, opts: opts, newSink: newSink, cur: newSink(), last: make(map[topicPartition]kafka.Message)}
+	c := &consumer{r: r, opts: opts, newSink: newSink, cur: newSink(), last: make(map[topicPartition]*kafka.Message)}
 	defer c.close()
 	for {
 		var oldest <-chan struct{}
@@ -318,9 +318,10 @@ type consumer struct {
 	inflight []*flight // oldest first
 	free     []sink    // emptied sinks to fill again
 	cur      sink      // the batch being filled
-	last     map[topicPartition]kafka.Message
-	epoch    any         // the generation cur's messages came in (WriterData)
-	timer    *time.Timer // FlushInterval of cur, from its first message
+	last     map[topicPartition]*kafka.Message
+	hot      *kafka.Message // last's entry of the previous message's partition
+	epoch    any            // the generation cur's messages came in (WriterData)
+	timer    *time.Timer    // FlushInterval of cur, from its first message
 	timerC   <-chan time.Time
 }
 
@@ -340,10 +341,7 @@ func (c *consumer) add(ctx context.Context, m *kafka.Message) error {
 	if err := c.cur.add(m); err != nil && c.opts.OnBadMessage != nil {
 		c.opts.OnBadMessage(*m, err)
 	}
-	tp := topicPartition{m.Topic, m.Partition}
-	if prev, ok := c.last[tp]; !ok || m.Offset > prev.Offset {
-		c.last[tp] = kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, WriterData: m.WriterData}
-	}
+	c.noteOffset(m)
 	if c.timer == nil {
 		c.timer = time.NewTimer(c.opts.FlushInterval)
 		c.timerC = c.timer.C
@@ -352,6 +350,24 @@ func (c *consumer) add(ctx context.Context, m *kafka.Message) error {
 		return c.launch(ctx)
 	}
 	return nil
+}
+
+// noteOffset remembers m's offset if it is its partition's newest in the
+// batch. Messages come in runs of one partition: the run's entry is kept
+// at hand, which spares a map lookup per message.
+func (c *consumer) noteOffset(m *kafka.Message) {
+	last := c.hot
+	if last == nil || last.Partition != m.Partition || last.Topic != m.Topic {
+		tp := topicPartition{m.Topic, m.Partition}
+		if last = c.last[tp]; last == nil {
+			last = &kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: -1}
+			c.last[tp] = last
+		}
+		c.hot = last
+	}
+	if m.Offset > last.Offset {
+		last.Offset, last.WriterData = m.Offset, m.WriterData
+	}
 }
 
 // launch hands the current batch to an inserter and starts a new one.
@@ -363,9 +379,10 @@ func (c *consumer) launch(ctx context.Context) error {
 	}
 	f := &flight{s: c.cur, done: make(chan struct{})}
 	for _, m := range c.last {
-		f.commit = append(f.commit, m)
+		f.commit = append(f.commit, *m)
 	}
 	clear(c.last)
+	c.hot = nil
 	if f.s.len() > 0 {
 		go func() {
 			f.err = retry(ctx, c.opts.Backoff, c.opts.OnError, f.s.insert)
