@@ -531,9 +531,21 @@ func TestStoreStartsBeforeTopicsHealthz(t *testing.T) {
 	}
 	conn.Close()
 	publishEarly(t, broker, events, findings, windows)
+	var health, metrics string
+	defer func() {
+		if t.Failed() {
+			t.Logf("last /healthz: %s", health)
+			for _, l := range strings.Split(metrics, "\n") {
+				if strings.HasPrefix(l, "gatewatch_store_") {
+					t.Log(l)
+				}
+			}
+		}
+	}()
 	waitUntil(t, store, 2*time.Minute, "/healthz ok and every row counted", func() bool {
-		code, _ := get("/healthz")
-		_, metrics := get("/metrics")
+		var code int
+		code, health = get("/healthz")
+		_, metrics = get("/metrics")
 		return code == http.StatusOK && strings.Contains(metrics, `gatewatch_store_rows_total{table="events"} 200`+"\n") &&
 			strings.Contains(metrics, `gatewatch_store_rows_total{table="findings"} 1`+"\n") &&
 			strings.Contains(metrics, `gatewatch_store_rows_total{table="client_windows"} 1`+"\n") &&

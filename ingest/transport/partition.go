@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -20,17 +20,24 @@ import (
 // cost per message: kafka-go's Reader sets a read deadline, allocates the
 // key and the value, and passes each message through a channel from a
 // goroutine of its own, which together took about half of a detect
-// replica's CPU. A PartitionReader reads the fetched batch from its
-// connection to the partition's leader in the caller's goroutine, into
-// one buffer it reuses. It is not safe for concurrent use.
+// replica's CPU. A PartitionReader sends its fetches on its connection to
+// the partition's leader itself (fetch.go), in the caller's goroutine,
+// reads each response whole into one buffer it reuses, and hands out
+// values that point into it. It is not safe for concurrent use.
 type PartitionReader struct {
-	dialer  *kafka.Dialer
+	base    *kafka.Dialer
+	dialer  *kafka.Dialer // base, keeping the connection it dials in raw
 	brokers []string
 	opts    PartitionReaderOptions
-	conn    *kafka.Conn
-	batch   *kafka.Batch
-	next    int64 // offset of the next record to hand out
-	value   []byte
+	conn    *kafka.Conn // for offsets and deadlines
+	raw     net.Conn    // conn's connection (after TLS), for fetches
+	next    int64       // offset of the next record to hand out
+	fetched bool        // batches holds records of the last fetch
+	hwm     int64       // the partition's end at the last fetch
+	batches batchReader
+	req     []byte // the fetch request, reused
+	resp    []byte // the fetch response, reused
+	corr    int32  // the last fetch's correlation id
 }
 
 // PartitionReaderOptions say what a PartitionReader reads and how.
@@ -80,8 +87,9 @@ func NewPartitionReader(dialer *kafka.Dialer, brokers []string, opts PartitionRe
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &PartitionReader{dialer: dialer, brokers: brokers, opts: opts, next: opts.Offset,
-		value: make([]byte, 64<<10)}
+	r := &PartitionReader{base: dialer, brokers: brokers, opts: opts, next: opts.Offset}
+	r.dialer = r.capturing(dialer)
+	return r
 }
 
 // Offset is the offset of the next record Next returns (or
@@ -91,7 +99,7 @@ func (r *PartitionReader) Offset() int64 { return r.next }
 // SetOffset makes Next continue at off (an offset, kafka.FirstOffset or
 // kafka.LastOffset).
 func (r *PartitionReader) SetOffset(off int64) {
-	r.closeBatch()
+	r.fetched = false
 	r.next = off
 }
 
@@ -102,8 +110,8 @@ func (r *PartitionReader) SetOffset(off int64) {
 // call connects again, and the caller decides when.
 func (r *PartitionReader) Next(ctx context.Context) (Record, error) {
 	for {
-		if r.batch != nil {
-			rec, ok, err := r.read(ctx)
+		if r.fetched {
+			rec, ok, err := r.read()
 			if ok || err != nil {
 				return rec, err
 			}
@@ -117,63 +125,35 @@ func (r *PartitionReader) Next(ctx context.Context) (Record, error) {
 	}
 }
 
-// read returns the batch's next record at or after r.next (a batch may
-// begin before the offset asked for); ok is false when the batch is used
-// up.
-func (r *PartitionReader) read(ctx context.Context) (Record, bool, error) {
+// read returns the fetch's next record at or after r.next (a compressed
+// batch may begin before the offset asked for); ok is false when the fetch
+// is used up.
+func (r *PartitionReader) read() (Record, bool, error) {
 	for {
-		n, err := r.batch.Read(r.value)
-		switch {
-		case err == nil:
-			off := r.batch.Offset() - 1
-			if off < r.next {
-				continue
-			}
-			r.next = off + 1
-			return Record{Partition: r.opts.Partition, Offset: off,
-				HighWaterMark: r.batch.HighWaterMark(), Value: r.value[:n]}, true, nil
-		case errors.Is(err, io.ErrShortBuffer) && len(r.value) < maxRecord:
-			// The record was bigger than the buffer: fetch it again into a
-			// bigger one (a broker hands out a record bigger than MaxBytes
-			// rather than none).
-			r.value = make([]byte, 2*len(r.value))
-			r.closeBatch()
+		off, value, ok, err := r.batches.next()
+		if err != nil {
+			r.disconnect()
+			return Record{}, false, fmt.Errorf("kafka %s[%d] at offset %d: %w", r.opts.Topic, r.opts.Partition, r.next, err)
+		}
+		if !ok {
+			// Past the last whole batch, records deleted by compaction and
+			// transaction markers included.
+			r.next = max(r.next, r.batches.end)
+			r.fetched = false
 			return Record{}, false, nil
 		}
-		return Record{}, false, r.batchEnded(ctx)
+		if off < r.next {
+			continue
+		}
+		r.next = off + 1
+		return Record{Partition: r.opts.Partition, Offset: off, HighWaterMark: r.hwm, Value: value}, true, nil
 	}
 }
 
-// maxRecord bounds the buffer a record may grow: far beyond any broker's
-// message size limit, short of what a corrupt length could ask for.
+// maxRecord bounds a response's size and a batch's records decompressed:
+// far beyond any broker's message size limit, short of what a corrupt
+// length could ask for.
 const maxRecord = 1 << 30
-
-// batchEnded closes a batch that returned an error: nil when it was just
-// used up.
-func (r *PartitionReader) batchEnded(ctx context.Context) error {
-	err := r.closeBatch()
-	if err == nil || errors.Is(err, kafka.RequestTimedOut) {
-		// Used up, or nothing came within MaxWait (kafka-go's word for an
-		// empty fetch).
-		return nil
-	}
-	r.disconnect()
-	if errors.Is(err, kafka.OffsetOutOfRange) && !r.opts.OutOfRangeError {
-		return r.outOfRange(ctx)
-	}
-	return fmt.Errorf("kafka %s[%d] at offset %d: %w", r.opts.Topic, r.opts.Partition, r.next, err)
-}
-
-// closeBatch closes the current batch, returning its error (nil when it
-// was read to its end).
-func (r *PartitionReader) closeBatch() error {
-	if r.batch == nil {
-		return nil
-	}
-	err := r.batch.Close()
-	r.batch = nil
-	return err
-}
 
 // fetch asks the partition's leader for the records from r.next,
 // connecting first when needed. A fetch waiting at the broker when ctx
@@ -185,25 +165,60 @@ func (r *PartitionReader) fetch(ctx context.Context) error {
 	if err := r.connect(ctx); err != nil {
 		return err
 	}
-	if _, err := r.conn.Seek(r.next, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
-		r.disconnect()
-		return fmt.Errorf("kafka %s[%d]: %w", r.opts.Topic, r.opts.Partition, err)
-	}
-	r.setDeadline()
-	conn := r.conn
+	// The fetch goes on the connection itself, past kafka.Conn, whose
+	// deadlines apply to its own requests only.
+	raw := r.raw
+	_ = raw.SetDeadline(time.Now().Add(r.opts.MaxWait + ioTimeout))
 	var cut atomic.Bool
 	stop := context.AfterFunc(ctx, func() {
 		if errors.Is(ctx.Err(), context.Canceled) {
 			cut.Store(true)
-			_ = conn.SetReadDeadline(time.Unix(1, 0))
+			_ = raw.SetReadDeadline(time.Unix(1, 0))
 		}
 	})
-	r.batch = r.conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: r.opts.MaxBytes, MaxWait: r.opts.MaxWait})
+	res, err := r.roundTrip()
 	if !stop() && cut.Load() {
 		r.disconnect()
 		return ctx.Err()
 	}
+	if err != nil {
+		r.disconnect()
+		return fmt.Errorf("kafka %s[%d] at offset %d: %w", r.opts.Topic, r.opts.Partition, r.next, err)
+	}
+	if res.errCode != 0 {
+		return r.partitionError(ctx, kafka.Error(res.errCode))
+	}
+	r.hwm, r.fetched = res.highWaterMark, true
+	r.batches.reset(res.records)
 	return nil
+}
+
+// roundTrip sends a fetch from r.next and reads its response.
+func (r *PartitionReader) roundTrip() (fetchResult, error) {
+	r.corr++
+	q := fetchRequest{correlationID: r.corr, clientID: r.base.ClientID, topic: r.opts.Topic,
+		partition: int32(r.opts.Partition), offset: r.next, maxWait: r.opts.MaxWait, maxBytes: r.opts.MaxBytes}
+	r.req = q.appendTo(r.req[:0])
+	if _, err := r.raw.Write(r.req); err != nil {
+		return fetchResult{}, err
+	}
+	var body []byte
+	var err error
+	if r.resp, body, err = readResponse(r.raw, r.resp, r.corr); err != nil {
+		return fetchResult{}, err
+	}
+	return parseFetch(body, r.opts.Topic, int32(r.opts.Partition))
+}
+
+// partitionError handles an error the leader answered a fetch with: the
+// connection is closed (the leader may have moved), and an offset out of
+// range is moved into it unless the owner asked to be told.
+func (r *PartitionReader) partitionError(ctx context.Context, err error) error {
+	r.disconnect()
+	if errors.Is(err, kafka.OffsetOutOfRange) && !r.opts.OutOfRangeError {
+		return r.outOfRange(ctx)
+	}
+	return fmt.Errorf("kafka %s[%d] at offset %d: %w", r.opts.Topic, r.opts.Partition, r.next, err)
 }
 
 // connect dials the partition's leader unless connected, and turns
@@ -214,7 +229,7 @@ func (r *PartitionReader) connect(ctx context.Context) error {
 	}
 	var errs []error
 	for _, b := range r.brokers {
-		c, err := r.dialer.DialLeader(ctx, "tcp", b, r.opts.Topic, r.opts.Partition)
+		c, err := r.dialLeader(ctx, b)
 		if err == nil {
 			r.conn = c
 			break
@@ -225,6 +240,10 @@ func (r *PartitionReader) connect(ctx context.Context) error {
 		return fmt.Errorf("kafka %s[%d]: connect to the leader: %w", r.opts.Topic, r.opts.Partition, errors.Join(errs...))
 	}
 	r.setDeadline()
+	if err := r.checkFetchVersion(); err != nil {
+		r.disconnect()
+		return fmt.Errorf("kafka %s[%d]: %w", r.opts.Topic, r.opts.Partition, err)
+	}
 	var err error
 	switch r.next {
 	case kafka.FirstOffset:
@@ -252,10 +271,10 @@ func (r *PartitionReader) setDeadline() {
 
 // disconnect closes the connection (after an error, or to stop).
 func (r *PartitionReader) disconnect() {
-	r.closeBatch()
+	r.fetched = false
 	if r.conn != nil {
 		r.conn.Close()
-		r.conn = nil
+		r.conn, r.raw = nil, nil
 	}
 }
 
@@ -291,8 +310,8 @@ func (r *PartitionReader) Lag(ctx context.Context) (int64, error) {
 	if err := r.connect(ctx); err != nil {
 		return 0, err
 	}
-	if r.batch != nil {
-		return max(r.batch.HighWaterMark()-r.next, 0), nil
+	if r.fetched {
+		return max(r.hwm-r.next, 0), nil
 	}
 	r.setDeadline()
 	end, err := r.conn.ReadLastOffset()

@@ -5,10 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/gatewatch/gatewatch/internal/testenv"
 )
 
 // partitionTopic creates a topic and waits until each of its partitions
@@ -240,5 +244,60 @@ func TestPartitionReaderWaitsAndStops(t *testing.T) {
 	writePartition(t, cfg, topic, 0, testValues(5))
 	if rec, err := patient.Next(ctx); err != nil || rec.Offset != end+3 {
 		t.Fatalf("Next once the offset exists = offset %d, %v; want %d", rec.Offset, err, end+3)
+	}
+}
+
+// TestPartitionReaderReadsEveryCodec reads from the real broker batches
+// compressed with each codec, written by kafka-go and by librdkafka
+// (kcat), whose LZ4 frames are its own: every value back, in order.
+func TestPartitionReaderReadsEveryCodec(t *testing.T) {
+	t.Parallel()
+	cfg := plaintextConfig(t)
+	kcat := testenv.LookPath(t, "kcat", "kcat")
+	topic := partitionTopic(t, cfg)
+	d, err := cfg.Dialer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := d.DialLeader(ctx, "tcp", cfg.Brokers[0], topic, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var want []string
+	for _, codec := range []kafka.Compression{0, kafka.Gzip, kafka.Snappy, kafka.Lz4, kafka.Zstd} {
+		name := "none"
+		if codec != 0 {
+			name = codec.String()
+		}
+		msgs := make([]kafka.Message, 120)
+		var lines strings.Builder
+		for i := range msgs {
+			// 120 values of up to 2 KB: a batch spans LZ4 blocks.
+			v := fmt.Sprintf("kafka-go %s %d %s", name, i, strings.Repeat("abcdefgh", i*2))
+			msgs[i].Value = []byte(v)
+			want = append(want, v)
+		}
+		_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+		if _, err := conn.WriteCompressedMessages(codec.Codec(), msgs...); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for i := range msgs {
+			v := fmt.Sprintf("kcat %s %d %s", name, i, strings.Repeat("ijklmnop", i*2))
+			lines.WriteString(v + "\n")
+			want = append(want, v)
+		}
+		cmd := exec.CommandContext(ctx, kcat, "-P", "-b", cfg.Brokers[0], "-t", topic, "-p", "1", "-z", name)
+		cmd.Stdin = strings.NewReader(lines.String())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kcat -z %s: %v: %s", name, err, out)
+		}
+	}
+	for i, rec := range readAll(t, cfg, topic, 1, 0, len(want)) {
+		if rec.Offset != int64(i) || string(rec.Value) != want[i] {
+			t.Fatalf("record %d: offset %d %.40q, want %.40q", i, rec.Offset, rec.Value, want[i])
+		}
 	}
 }
