@@ -496,11 +496,15 @@ func TestStoreStartsBeforeTopicsHealthz(t *testing.T) {
 	chAddr, env := testClickHouse(t)
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	events, findings, windows := "test.early.events."+suffix, "test.early.findings."+suffix, "test.early.windows."+suffix
+	// The contract topic is named too: the default, gatewatch.contract,
+	// exists on the test broker only once another test created it, and
+	// /healthz is not ok while any table waits for its topic.
+	contract := "test.early.contract." + suffix
 	listen := freeAddr(t)
 	cfgPath := filepath.Join(t.TempDir(), "gatewatch.yaml")
-	cfg := fmt.Sprintf("kafka:\n  brokers: [%s]\n  topics: {events: %s, findings: %s, windows: %s}\n"+
+	cfg := fmt.Sprintf("kafka:\n  brokers: [%s]\n  topics: {events: %s, findings: %s, windows: %s, contract: %s}\n"+
 		"clickhouse:\n  addr: %s\n  database: test_early_%s\n  group: test-early-%s\n  flush_interval: 200ms\n  create_topics: false\n",
-		broker, events, findings, windows, chAddr, suffix, suffix)
+		broker, events, findings, windows, contract, chAddr, suffix, suffix)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -524,7 +528,7 @@ func TestStoreStartsBeforeTopicsHealthz(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, topic := range []string{events, findings, windows} {
+	for _, topic := range []string{events, findings, windows, contract} {
 		if err := conn.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: 3, ReplicationFactor: 1}); err != nil {
 			t.Fatal(err)
 		}
@@ -552,7 +556,7 @@ func TestStoreStartsBeforeTopicsHealthz(t *testing.T) {
 			strings.Contains(metrics, `gatewatch_store_partitions{table="events"} 3`+"\n")
 	})
 	store.stop(t)
-	for _, topic := range []string{events, findings, windows} {
+	for _, topic := range []string{events, findings, windows, contract} {
 		if n := strings.Count(store.stderr.String(), "waiting for topic "+topic); n != 1 {
 			t.Errorf("the log says %d times that it waits for %s, want once:\n%s", n, topic, store.stderr.String())
 		}
