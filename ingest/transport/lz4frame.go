@@ -13,8 +13,9 @@ import (
 // without verifying its xxHash checksums (the connection is TCP, or TLS,
 // whose own checks a corrupt byte does not pass; a corrupt block still
 // fails to decompress). ok is false for a frame it leaves to the codec's
-// reader: one whose blocks depend on each other (LZ4F's default, which
-// librdkafka may send), or with a dictionary, or not a frame at all.
+// reader: one whose blocks depend on each other (LZ4F's default; kafka-go
+// and librdkafka write independent blocks), or with a dictionary, or not
+// a frame at all.
 func inflateLZ4(frame, out []byte) (_ []byte, ok bool, err error) {
 	if len(frame) < 7 || binary.LittleEndian.Uint32(frame) != 0x184D2204 {
 		return out, false, nil
@@ -24,10 +25,11 @@ func inflateLZ4(frame, out []byte) (_ []byte, ok bool, err error) {
 	if flg&version != 0x40 || flg&independent == 0 || flg&dictID != 0 {
 		return out, false, nil
 	}
-	maxBlock := 1 << (8 + 2*int(bd>>4&7)) // 4: 64 KiB ... 7: 4 MiB
-	if bd>>4&7 < 4 {
-		return out, false, fmt.Errorf("%w: lz4 block size code %d", errMalformed, bd>>4&7)
+	code := int(bd >> 4 & 7)
+	if code < 4 {
+		return out, false, fmt.Errorf("%w: lz4 block size code %d", errMalformed, code)
 	}
+	maxBlock := 1 << (8 + 2*code) // 4: 64 KiB ... 7: 4 MiB
 	p := frame[6:]
 	if flg&contentSize != 0 {
 		if len(p) < 9 {

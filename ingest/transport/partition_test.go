@@ -51,6 +51,13 @@ func partitionTopic(t *testing.T, cfg Config) string {
 // returns the partition's end.
 func writePartition(t *testing.T, cfg Config, topic string, p int, values [][]byte) int64 {
 	t.Helper()
+	return writePartitionWith(t, cfg, topic, p, kafka.Lz4, values)
+}
+
+// writePartitionWith is writePartition with codec (0: none), 100 values
+// a batch.
+func writePartitionWith(t *testing.T, cfg Config, topic string, p int, codec kafka.Compression, values [][]byte) int64 {
+	t.Helper()
 	d, err := cfg.Dialer()
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +76,7 @@ func writePartition(t *testing.T, cfg Config, topic string, p int, values [][]by
 		for i := range msgs {
 			msgs[i].Value = values[i]
 		}
-		if _, err := conn.WriteCompressedMessages(kafka.Lz4.Codec(), msgs...); err != nil {
+		if _, err := conn.WriteCompressedMessages(codec.Codec(), msgs...); err != nil {
 			t.Fatal(err)
 		}
 		values = values[n:]
@@ -255,36 +262,24 @@ func TestPartitionReaderReadsEveryCodec(t *testing.T) {
 	cfg := plaintextConfig(t)
 	kcat := testenv.LookPath(t, "kcat", "kcat")
 	topic := partitionTopic(t, cfg)
-	d, err := cfg.Dialer()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	conn, err := d.DialLeader(ctx, "tcp", cfg.Brokers[0], topic, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	var want []string
 	for _, codec := range []kafka.Compression{0, kafka.Gzip, kafka.Snappy, kafka.Lz4, kafka.Zstd} {
 		name := "none"
 		if codec != 0 {
 			name = codec.String()
 		}
-		msgs := make([]kafka.Message, 120)
+		values := make([][]byte, 120)
 		var lines strings.Builder
-		for i := range msgs {
+		for i := range values {
 			// 120 values of up to 2 KB: a batch spans LZ4 blocks.
 			v := fmt.Sprintf("kafka-go %s %d %s", name, i, strings.Repeat("abcdefgh", i*2))
-			msgs[i].Value = []byte(v)
+			values[i] = []byte(v)
 			want = append(want, v)
 		}
-		_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-		if _, err := conn.WriteCompressedMessages(codec.Codec(), msgs...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		for i := range msgs {
+		writePartitionWith(t, cfg, topic, 1, codec, values)
+		for i := range values {
 			v := fmt.Sprintf("kcat %s %d %s", name, i, strings.Repeat("ijklmnop", i*2))
 			lines.WriteString(v + "\n")
 			want = append(want, v)
