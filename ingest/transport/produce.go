@@ -4,18 +4,20 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 	"github.com/segmentio/kafka-go/protocol/metadata"
 )
 
 // produceWriter is the Producer's messageWriter on a real cluster: a write
 // is one produce request per partition, sent at once, each carrying all of
-// that partition's messages, so they land or fail together. A request that
+// that partition's messages as one record batch (batchWriter), so they
+// land or fail together; the batch is encoded once and sent as is on every
+// attempt (kafka-go's RawProduce). A request that
 // fails is tried again up to attempts times (not for a message too large
 // or malformed); then its partition's messages come back to the Producer
 // as their errors (kafka.WriteErrors), which queues them again, ahead of
@@ -40,7 +42,7 @@ type produceWriter struct {
 	ids    []int     // 0..n-1 for the balancer
 	groups [][]int32 // message indexes per partition, reused
 	errs   []error   // each partition's outcome, reused
-	recs   []messageRecords
+	recs   []batchWriter
 }
 
 // WriteMessages produces msgs, each to the partition bal picks, and
@@ -55,6 +57,7 @@ func (w *produceWriter) WriteMessages(ctx context.Context, msgs ...kafka.Message
 		return err
 	}
 	w.group(msgs, n)
+	now := time.Now()
 	var wg sync.WaitGroup
 	for p, idx := range w.groups {
 		w.errs[p] = nil
@@ -62,8 +65,14 @@ func (w *produceWriter) WriteMessages(ctx context.Context, msgs ...kafka.Message
 			continue
 		}
 		r := &w.recs[p]
-		r.reset(msgs, idx)
-		wg.Go(func() { w.errs[p] = w.produce(ctx, p, r) })
+		r.codec = w.codec
+		wg.Go(func() {
+			batch, err := r.encode(msgs, idx, now)
+			if err == nil {
+				err = w.produce(ctx, p, batch)
+			}
+			w.errs[p] = err
+		})
 	}
 	wg.Wait()
 	return w.outcome(len(msgs))
@@ -77,7 +86,7 @@ func (w *produceWriter) group(msgs []kafka.Message, n int) {
 	if len(w.groups) < n {
 		w.groups = append(w.groups, make([][]int32, n-len(w.groups))...)
 		w.errs = make([]error, n)
-		w.recs = make([]messageRecords, n)
+		w.recs = make([]batchWriter, n)
 	}
 	w.groups = w.groups[:n]
 	for p := range w.groups {
@@ -134,13 +143,12 @@ func (w *produceWriter) partitions(ctx context.Context) (int, error) {
 	return 0, fmt.Errorf("metadata of %s: %w", w.topic, kafka.UnknownTopicOrPartition)
 }
 
-// produce sends one partition's records, trying up to w.attempts times
-// with a backoff between, until every replica has them.
-func (w *produceWriter) produce(ctx context.Context, p int, r *messageRecords) error {
+// produce sends one partition's record batch, trying up to w.attempts
+// times with a backoff between, until every replica has it.
+func (w *produceWriter) produce(ctx context.Context, p int, batch []byte) error {
 	backoff := w.backoffMin
 	for attempt := 1; ; attempt++ {
-		r.next = 0
-		err := w.produceOnce(ctx, p, r)
+		err := w.produceOnce(ctx, p, batch)
 		if err == nil || attempt >= w.attempts || permanent(err) || ctx.Err() != nil {
 			if err != nil && w.log != nil {
 				w.log.Warn("kafka produce failed", "topic", w.topic, "partition", p, "attempts", attempt, "err", err)
@@ -161,12 +169,13 @@ func (w *produceWriter) produce(ctx context.Context, p int, r *messageRecords) e
 	}
 }
 
-// produceOnce sends one partition's records once.
-func (w *produceWriter) produceOnce(ctx context.Context, p int, r *messageRecords) error {
+// produceOnce sends one partition's record batch once.
+func (w *produceWriter) produceOnce(ctx context.Context, p int, batch []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
-	res, err := w.client.Produce(ctx, &kafka.ProduceRequest{
-		Topic: w.topic, Partition: p, RequiredAcks: kafka.RequireAll, Compression: w.codec, Records: r,
+	res, err := w.client.RawProduce(ctx, &kafka.RawProduceRequest{
+		Topic: w.topic, Partition: p, RequiredAcks: kafka.RequireAll,
+		RawRecords: protocol.RawRecordSet{Reader: bytes.NewReader(batch)},
 	})
 	switch {
 	case err != nil:
@@ -182,40 +191,3 @@ func (w *produceWriter) produceOnce(ctx context.Context, p int, r *messageRecord
 
 // Close releases nothing: the Transport's connections belong to it.
 func (w *produceWriter) Close() error { return nil }
-
-// messageRecords reads a partition's messages as records, as kafka-go's
-// Writer does, reusing one record and two readers.
-type messageRecords struct {
-	msgs       []kafka.Message
-	idx        []int32
-	next       int
-	rec        kafka.Record
-	key, value bytesReadCloser
-}
-
-func (r *messageRecords) reset(msgs []kafka.Message, idx []int32) {
-	r.msgs, r.idx, r.next = msgs, idx, 0
-}
-
-// ReadRecord returns the next record, io.EOF after the last.
-func (r *messageRecords) ReadRecord() (*kafka.Record, error) {
-	if r.next >= len(r.idx) {
-		return nil, io.EOF
-	}
-	m := &r.msgs[r.idx[r.next]]
-	r.next++
-	r.rec = kafka.Record{Time: m.Time, Headers: m.Headers}
-	if m.Key != nil {
-		r.key.Reset(m.Key)
-		r.rec.Key = &r.key
-	}
-	if m.Value != nil {
-		r.value.Reset(m.Value)
-		r.rec.Value = &r.value
-	}
-	return &r.rec, nil
-}
-
-type bytesReadCloser struct{ bytes.Reader }
-
-func (*bytesReadCloser) Close() error { return nil }

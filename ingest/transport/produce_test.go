@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 	"github.com/segmentio/kafka-go/protocol/metadata"
 	"github.com/segmentio/kafka-go/protocol/produce"
+	"github.com/segmentio/kafka-go/protocol/rawproduce"
 )
 
 // fakeCluster answers metadata (parts partitions of one topic, or
@@ -38,21 +40,25 @@ func (c *fakeCluster) RoundTrip(_ context.Context, _ net.Addr, req kafka.Request
 			t.Partitions = append(t.Partitions, metadata.ResponsePartition{PartitionIndex: int32(p)})
 		}
 		return &metadata.Response{Topics: []metadata.ResponseTopic{t}}, nil
-	case *produce.Request:
+	case *rawproduce.Request:
 		return c.produce(r)
 	}
 	return nil, errors.New("unexpected request")
 }
 
-func (c *fakeCluster) produce(r *produce.Request) (kafka.Response, error) {
+func (c *fakeCluster) produce(r *rawproduce.Request) (kafka.Response, error) {
 	if len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 {
 		return nil, errors.New("want one partition per request")
 	}
 	rp := r.Topics[0].Partitions[0]
 	p := int(rp.Partition)
+	var rs protocol.RecordSet
+	if _, err := rs.ReadFrom(rp.RecordSet.Reader); err != nil {
+		return nil, err
+	}
 	var values []string
 	for {
-		rec, err := rp.RecordSet.Records.ReadRecord()
+		rec, err := rs.Records.ReadRecord()
 		if errors.Is(err, io.EOF) {
 			break
 		}
