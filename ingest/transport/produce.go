@@ -42,7 +42,11 @@ type produceWriter struct {
 	ids    []int     // 0..n-1 for the balancer
 	groups [][]int32 // message indexes per partition, reused
 	errs   []error   // each partition's outcome, reused
-	recs   []batchWriter
+	// enc holds *batchWriter: one per partition being written at once,
+	// each holding buffers the size of its last batch, given back to the
+	// garbage collector when idle (a slot per partition would keep two
+	// request-sized buffers for every partition a topic has).
+	enc sync.Pool
 }
 
 // WriteMessages produces msgs, each to the partition bal picks, and
@@ -64,13 +68,17 @@ func (w *produceWriter) WriteMessages(ctx context.Context, msgs ...kafka.Message
 		if len(idx) == 0 {
 			continue
 		}
-		r := &w.recs[p]
-		r.codec = w.codec
 		wg.Go(func() {
+			r, _ := w.enc.Get().(*batchWriter)
+			if r == nil {
+				r = new(batchWriter)
+			}
+			r.codec = w.codec
 			batch, err := r.encode(msgs, idx, now)
 			if err == nil {
 				err = w.produce(ctx, p, batch)
 			}
+			w.enc.Put(r)
 			w.errs[p] = err
 		})
 	}
@@ -86,7 +94,6 @@ func (w *produceWriter) group(msgs []kafka.Message, n int) {
 	if len(w.groups) < n {
 		w.groups = append(w.groups, make([][]int32, n-len(w.groups))...)
 		w.errs = make([]error, n)
-		w.recs = make([]batchWriter, n)
 	}
 	w.groups = w.groups[:n]
 	for p := range w.groups {
