@@ -20,8 +20,9 @@ import (
 // encoder and then into the lz4 frame writer's buffer, about 0.8 µs of
 // collect's CPU per line besides the compression itself; here each
 // record is written once into one reused buffer, and lz4 compresses that
-// buffer block by block into the batch. The zero batchWriter works; it
-// is not safe for concurrent use.
+// buffer block by block into the batch. Magic 2 needs Produce v3, Kafka
+// 0.11 or later, as the consumers' Fetch v4 does. The zero batchWriter
+// works; it is not safe for concurrent use.
 type batchWriter struct {
 	codec kafka.Compression
 	recs  []byte // the records, uncompressed

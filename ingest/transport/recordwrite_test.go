@@ -17,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol"
 
+	"github.com/gatewatch/gatewatch/ingest"
 	"github.com/gatewatch/gatewatch/internal/testenv"
 )
 
@@ -294,4 +295,30 @@ func fuzzBatchWriterOnce(t *testing.T, data []byte, codec uint8) {
 	}
 	checkKafkaGoReads(t, "fuzz", b, msgs, now)
 	checkBatchReaderReads(t, "fuzz", b[4:], msgs)
+}
+
+// BenchmarkBatchWriter encodes a partition's batch of 2,000 nginx events
+// (binary wire encoding, about 200 bytes each) with each codec.
+func BenchmarkBatchWriter(b *testing.B) {
+	evs := nginxEvents(b, 2000)
+	msgs := make([]kafka.Message, len(evs))
+	size := 0
+	for i, ev := range evs {
+		msgs[i] = kafka.Message{Key: []byte(ev.ClientKey), Value: ingest.AppendWireBinary(nil, ev)}
+		size += len(msgs[i].Value)
+	}
+	idx := allIndexes(len(msgs))
+	for _, codec := range []kafka.Compression{0, kafka.Lz4, kafka.Zstd} {
+		b.Run(fmt.Sprint(codec), func(b *testing.B) {
+			w := batchWriter{codec: codec}
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := w.encode(msgs, idx, time.Now()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(msgs)), "ns/event")
+		})
+	}
 }
