@@ -75,10 +75,16 @@ func (w *produceWriter) WriteMessages(ctx context.Context, msgs ...kafka.Message
 			}
 			r.codec = w.codec
 			batch, err := r.encode(msgs, idx, now)
+			attempts := 0
 			if err == nil {
-				err = w.produce(ctx, p, batch)
+				attempts, err = w.produce(ctx, p, batch)
 			}
-			w.enc.Put(r)
+			if err == nil && attempts == 1 {
+				// After a failed attempt (a timeout) the transport's
+				// connection may still be reading the batch: only a
+				// batch the broker took at once is given back for reuse.
+				w.enc.Put(r)
+			}
 			w.errs[p] = err
 		})
 	}
@@ -151,8 +157,9 @@ func (w *produceWriter) partitions(ctx context.Context) (int, error) {
 }
 
 // produce sends one partition's record batch, trying up to w.attempts
-// times with a backoff between, until every replica has it.
-func (w *produceWriter) produce(ctx context.Context, p int, batch []byte) error {
+// times with a backoff between, until every replica has it, and returns
+// how many attempts it made.
+func (w *produceWriter) produce(ctx context.Context, p int, batch []byte) (int, error) {
 	backoff := w.backoffMin
 	for attempt := 1; ; attempt++ {
 		err := w.produceOnce(ctx, p, batch)
@@ -160,7 +167,7 @@ func (w *produceWriter) produce(ctx context.Context, p int, batch []byte) error 
 			if err != nil && w.log != nil {
 				w.log.Warn("kafka produce failed", "topic", w.topic, "partition", p, "attempts", attempt, "err", err)
 			}
-			return err
+			return attempt, err
 		}
 		if w.log != nil {
 			w.log.Debug("kafka produce failed; retrying", "topic", w.topic, "partition", p, "attempt", attempt, "err", err)
@@ -170,7 +177,7 @@ func (w *produceWriter) produce(ctx context.Context, p int, batch []byte) error 
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return err
+			return attempt, err
 		}
 		backoff = min(2*backoff, w.backoffMax)
 	}

@@ -26,10 +26,11 @@ type fakeCluster struct {
 	parts   int
 	metaErr kafka.Error
 
-	mu       sync.Mutex
-	fail     map[int]kafka.Error
-	requests map[int]int      // produce requests per partition
-	got      map[int][]string // values per partition, in the order they landed
+	mu        sync.Mutex
+	fail      map[int]kafka.Error
+	transient map[int]int      // requests failed with NotLeaderForPartition before a partition's succeed
+	requests  map[int]int      // produce requests per partition
+	got       map[int][]string // values per partition, in the order they landed
 }
 
 func (c *fakeCluster) RoundTrip(_ context.Context, _ net.Addr, req kafka.Request) (kafka.Response, error) {
@@ -72,6 +73,10 @@ func (c *fakeCluster) produce(r *rawproduce.Request) (kafka.Response, error) {
 	defer c.mu.Unlock()
 	c.requests[p]++
 	code := c.fail[p]
+	if c.transient[p] > 0 {
+		c.transient[p]--
+		code = kafka.NotLeaderForPartition
+	}
 	if code == 0 {
 		c.got[p] = append(c.got[p], values...)
 	}
@@ -123,6 +128,25 @@ func TestProduceWriterOneRequestPerPartition(t *testing.T) {
 		if got := c.got[p]; !slices.Equal(got, want[p]) {
 			t.Errorf("partition %d got %v, want %v", p, got, want[p])
 		}
+	}
+}
+
+// TestProduceWriterReusesOnlyAnsweredBatches: a batch whose first
+// attempt failed (a timeout leaves the transport's connection reading
+// it) is not handed to the next write; one taken at once is.
+func TestProduceWriterReusesOnlyAnsweredBatches(t *testing.T) {
+	t.Parallel()
+	c := newFakeCluster(1)
+	c.transient = map[int]int{0: 1}
+	w := testProduceWriter(c, &partitionCounter{})
+	if err := w.WriteMessages(context.Background(), keyed(10, 3)...); err != nil {
+		t.Fatal(err)
+	}
+	if c.requests[0] != 2 || len(c.got[0]) != 10 {
+		t.Fatalf("requests %v, got %d messages, want 2 requests and 10 messages", c.requests, len(c.got[0]))
+	}
+	if r := w.enc.Get(); r != nil {
+		t.Fatal("a batch sent twice was kept for reuse")
 	}
 }
 
