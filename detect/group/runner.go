@@ -23,18 +23,24 @@ type Runner struct {
 	dialer    *kafka.Dialer
 	transport *kafka.Transport
 	client    *kafka.Client
-	findings  *kafka.Writer
+	findings  messageWriter
 	state     *kafka.Writer
-	windows   *kafka.Writer   // nil without Options.WindowsTopic
+	windows   messageWriter   // nil without Options.WindowsTopic
 	fps       *feedback.Set   // nil without Options.FalsePositivesFile
 	contract  *sharedContract // nil without Options.Contract
-	contractW *kafka.Writer   // nil without Options.Contract and ContractTopic
+	contractW messageWriter   // nil without Options.Contract and ContractTopic
 
 	violations, events, replayed, malformed, produced, checkpoints, restores, idleAdvances, failures, late atomic.Int64
 
 	mu    sync.Mutex
 	lag   map[int]int64 // owned partition -> messages behind its high watermark
 	fatal error
+}
+
+// messageWriter writes messages synchronously: WriteMessages returns once
+// every replica in sync has them (transport.Writer).
+type messageWriter interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
 // Stats are a Runner's counters since it was created.
@@ -86,54 +92,56 @@ func New(opts Options) (*Runner, error) {
 		client:    &kafka.Client{Addr: opts.Kafka.Addr(), Transport: tr},
 		lag:       make(map[int]int64),
 	}
-	// Synchronous writers: WriteMessages returns once every replica in
-	// sync has the records, which is what a checkpoint waits for. Batches
-	// are whole checkpoints, so kafka-go's own batch timer (which a
-	// synchronous write would sit out) is next to nothing.
-	//
-	// Compression is lz4: window records compressed with zstd cost the
-	// replica 0.1-0.5 µs per event, up to a fifth of its CPU
-	// (BenchmarkRunnerCatchUp/windows-on, 7 pairs alternated), to keep
-	// 5.6 bytes per event on the topic instead of lz4's 9.7. State
-	// records, one per partition and checkpoint and read back whole on
-	// every restore, keep zstd.
-	writer := func(topic string) *kafka.Writer {
-		return &kafka.Writer{
-			Addr:         opts.Kafka.Addr(),
-			Topic:        topic,
-			Balancer:     &kafka.Murmur2Balancer{},
-			Transport:    tr,
-			RequiredAcks: kafka.RequireAll,
-			BatchTimeout: time.Millisecond,
-			BatchSize:    10_000,
-			WriteTimeout: opts.WriteTimeout,
-			Compression:  kafka.Lz4,
+	if err := r.newWriters(tr); err != nil {
+		return nil, fmt.Errorf("detect group: %w", err)
+	}
+	return r, nil
+}
+
+// newWriters makes the Runner's writers on tr. They are synchronous:
+// WriteMessages returns once every replica in sync has the records, which
+// is what a checkpoint waits for.
+//
+// Findings, window records and contract reports go through
+// transport.Writer, compressed with lz4: window records compressed with
+// zstd cost the replica 0.1-0.5 µs per event, up to a fifth of its CPU
+// (BenchmarkRunnerCatchUp/windows-on, 7 pairs alternated), to keep 5.6
+// bytes per event on the topic instead of lz4's 9.7. State records, one
+// per partition and checkpoint, up to StateMaxBytes, and read back whole
+// on every restore, keep kafka-go's Writer (its batches are bounded by
+// bytes) and zstd.
+func (r *Runner) newWriters(tr *kafka.Transport) error {
+	opts := r.opts
+	writer := func(topic string) (messageWriter, error) {
+		return transport.NewWriter(opts.Kafka.Addr(), tr, transport.WriterOptions{
+			Topic: topic, WriteTimeout: opts.WriteTimeout, Logger: opts.Logger,
+		})
+	}
+	var err error
+	if r.findings, err = writer(opts.FindingsTopic); err != nil {
+		return err
+	}
+	if opts.WindowsTopic != "" {
+		if r.windows, err = writer(opts.WindowsTopic); err != nil {
+			return err
 		}
 	}
-	r.findings = writer(opts.FindingsTopic)
-	if opts.WindowsTopic != "" {
-		r.windows = writer(opts.WindowsTopic)
+	if r.contract != nil && opts.ContractTopic != "" {
+		if r.contractW, err = writer(opts.ContractTopic); err != nil {
+			return err
+		}
 	}
-	if shared != nil && opts.ContractTopic != "" {
-		r.contractW = writer(opts.ContractTopic)
+	r.state = &kafka.Writer{
+		Addr: opts.Kafka.Addr(), Topic: opts.StateTopic, Balancer: &kafka.Murmur2Balancer{}, Transport: tr,
+		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, BatchBytes: int64(opts.StateMaxBytes),
+		WriteTimeout: opts.WriteTimeout, Compression: kafka.Zstd,
 	}
-	// A state record can be large: the batch is bounded by bytes instead.
-	r.state = writer(opts.StateTopic)
-	r.state.BatchSize, r.state.BatchBytes = 0, int64(opts.StateMaxBytes)
-	r.state.Compression = kafka.Zstd
-	return r, nil
+	return nil
 }
 
 // close releases the Runner's writers and connections.
 func (r *Runner) close() {
-	if r.windows != nil {
-		r.windows.Close()
-	}
-	if r.contractW != nil {
-		r.contractW.Close()
-	}
 	r.state.Close()
-	r.findings.Close()
 	r.transport.CloseIdleConnections()
 }
 

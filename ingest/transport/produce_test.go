@@ -29,6 +29,7 @@ type fakeCluster struct {
 	mu        sync.Mutex
 	fail      map[int]kafka.Error
 	transient map[int]int      // requests failed with NotLeaderForPartition before a partition's succeed
+	metaFails int              // metadata requests answered LeaderNotAvailable before the right answer
 	requests  map[int]int      // produce requests per partition
 	got       map[int][]string // values per partition, in the order they landed
 }
@@ -37,6 +38,12 @@ func (c *fakeCluster) RoundTrip(_ context.Context, _ net.Addr, req kafka.Request
 	switch r := req.(type) {
 	case *metadata.Request:
 		t := metadata.ResponseTopic{Name: c.topic, ErrorCode: int16(c.metaErr)}
+		c.mu.Lock()
+		if c.metaFails > 0 {
+			c.metaFails--
+			t.ErrorCode = int16(kafka.LeaderNotAvailable)
+		}
+		c.mu.Unlock()
 		for p := range c.parts {
 			t.Partitions = append(t.Partitions, metadata.ResponsePartition{PartitionIndex: int32(p)})
 		}
