@@ -97,8 +97,10 @@ func positive[T int64 | time.Duration](v, def T) T {
 
 // WriteMessages writes msgs and returns once the brokers have them all.
 // Messages beyond one request's MaxMessageBytes go in several writes, in
-// order; an error says how many of msgs were written before it (those
-// stay written: a caller that writes them again duplicates them).
+// order; an error says how many of msgs the writes before the failed one
+// wrote (and of the failed write, the partitions whose requests
+// succeeded have theirs): those stay written, and a caller that writes
+// them again duplicates them, as with kafka-go's Writer.
 func (w *Writer) WriteMessages(ctx context.Context, msgs ...kafka.Message) error {
 	pw := w.get()
 	defer w.put(pw)
