@@ -28,6 +28,22 @@ import (
 // every message, and handed each partition's messages to a goroutine of
 // its own through a batch: 0.3-0.4 µs of collect's CPU per line.
 type produceWriter struct {
+	produceSettings
+
+	ids    []int     // 0..n-1 for the balancer
+	groups [][]int32 // message indexes per partition, reused
+	errs   []error   // each partition's outcome, reused
+	// enc holds *batchWriter: one per partition being written at once,
+	// each holding buffers the size of its last batch, given back to the
+	// garbage collector when idle (a slot per partition would keep two
+	// request-sized buffers for every partition a topic has).
+	enc sync.Pool
+}
+
+// produceSettings are a produceWriter's client and settings: what
+// writers to one topic share (the balancer and the client's metadata
+// cache are safe to share).
+type produceSettings struct {
 	client     *kafka.Client // Addr is the cluster, Transport answers metadata from a cache
 	topic      string
 	codec      kafka.Compression
@@ -38,15 +54,6 @@ type produceWriter struct {
 	attempts   int
 	backoffMin time.Duration
 	backoffMax time.Duration
-
-	ids    []int     // 0..n-1 for the balancer
-	groups [][]int32 // message indexes per partition, reused
-	errs   []error   // each partition's outcome, reused
-	// enc holds *batchWriter: one per partition being written at once,
-	// each holding buffers the size of its last batch, given back to the
-	// garbage collector when idle (a slot per partition would keep two
-	// request-sized buffers for every partition a topic has).
-	enc sync.Pool
 }
 
 // WriteMessages produces msgs, each to the partition bal picks, and
@@ -172,11 +179,7 @@ func (w *produceWriter) produce(ctx context.Context, p int, batch []byte) (int, 
 		if w.log != nil {
 			w.log.Debug("kafka produce failed; retrying", "topic", w.topic, "partition", p, "attempt", attempt, "err", err)
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !sleepCtx(ctx, backoff) {
 			return attempt, err
 		}
 		backoff = min(2*backoff, w.backoffMax)

@@ -96,10 +96,10 @@ func newFakeCluster(parts int) *fakeCluster {
 }
 
 func testProduceWriter(c *fakeCluster, bal *partitionCounter) *produceWriter {
-	return &produceWriter{
+	return &produceWriter{produceSettings: produceSettings{
 		client: &kafka.Client{Addr: kafka.TCP("127.0.0.1:1"), Transport: c}, topic: c.topic, bal: bal,
 		timeout: time.Second, attempts: 3, backoffMin: time.Millisecond, backoffMax: 2 * time.Millisecond,
-	}
+	}}
 }
 
 // keyed returns n messages for clients c0..c(clients-1), values "0".."n-1".

@@ -276,12 +276,12 @@ func NewProducer(cfg Config, opts ProducerOptions) (*Producer, error) {
 		return nil, err
 	}
 	bal := &partitionCounter{}
-	w := &produceWriter{
+	w := &produceWriter{produceSettings: produceSettings{
 		client: &kafka.Client{Addr: cfg.Addr(), Transport: &metadataCache{next: tr}},
 		topic:  opts.Topic, codec: codec, autoCreate: opts.AllowAutoTopicCreation, bal: bal,
 		log: opts.Logger, timeout: opts.WriteTimeout, attempts: opts.MaxAttempts,
 		backoffMin: opts.WriteBackoffMin, backoffMax: opts.WriteBackoffMax,
-	}
+	}}
 	if w.log != nil {
 		w.log = w.log.With("component", "kafka producer")
 	}

@@ -48,8 +48,8 @@ type WriterOptions struct {
 // each partition's messages to a goroutine of its own through a batch,
 // about a sixth of a detect replica's CPU with the windows topic on.
 type Writer struct {
-	tmpl     produceWriter // client, topic, codec and retry settings; its scratch unused
-	maxBytes int64         // of one write's messages, all partitions together
+	cfg      produceSettings // each produceWriter's
+	maxBytes int64           // of one write's messages, all partitions together
 
 	mu   sync.Mutex
 	free []*produceWriter
@@ -73,7 +73,7 @@ func NewWriter(addr net.Addr, tr kafka.RoundTripper, opts WriterOptions) (*Write
 	if log != nil {
 		log = log.With("component", "kafka writer")
 	}
-	w := &Writer{tmpl: produceWriter{
+	w := &Writer{cfg: produceSettings{
 		client: &kafka.Client{Addr: addr, Transport: &metadataCache{next: tr}},
 		topic:  opts.Topic, codec: codec, bal: &partitionCounter{},
 		log: log, timeout: positive(opts.WriteTimeout, DefaultWriteTimeout),
@@ -81,7 +81,7 @@ func NewWriter(addr net.Addr, tr kafka.RoundTripper, opts WriterOptions) (*Write
 		backoffMin: positive(opts.WriteBackoffMin, 100*time.Millisecond),
 		backoffMax: positive(opts.WriteBackoffMax, time.Second),
 	}}
-	w.tmpl.backoffMax = max(w.tmpl.backoffMax, w.tmpl.backoffMin)
+	w.cfg.backoffMax = max(w.cfg.backoffMax, w.cfg.backoffMin)
 	// A tenth below the limit, as the Producer cuts: a record's framing
 	// is a little more than messageOverhead for some.
 	w.maxBytes = (positive(opts.MaxMessageBytes, DefaultMaxMessageBytes) + messageOverhead) * 9 / 10
@@ -107,7 +107,7 @@ func (w *Writer) WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 	for done := 0; done < len(msgs); {
 		n := w.cut(msgs[done:])
 		if err := w.write(ctx, pw, msgs[done:done+n]); err != nil {
-			return fmt.Errorf("kafka writer: %s: %d of %d messages written: %w", w.tmpl.topic, done, len(msgs), err)
+			return fmt.Errorf("kafka writer: %s: %d of %d messages written: %w", w.cfg.topic, done, len(msgs), err)
 		}
 		done += n
 	}
@@ -119,21 +119,17 @@ func (w *Writer) WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 // up to MaxAttempts times, with the backoff between; a failure of
 // partitions' requests was retried by pw already.
 func (w *Writer) write(ctx context.Context, pw *produceWriter, msgs []kafka.Message) error {
-	backoff := w.tmpl.backoffMin
+	backoff := w.cfg.backoffMin
 	for attempt := 1; ; attempt++ {
 		err := pw.WriteMessages(ctx, msgs...)
 		var werrs kafka.WriteErrors
-		if err == nil || errors.As(err, &werrs) || attempt >= w.tmpl.attempts {
+		if err == nil || errors.As(err, &werrs) || attempt >= w.cfg.attempts {
 			return err
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !sleepCtx(ctx, backoff) {
 			return err
 		}
-		backoff = min(2*backoff, w.tmpl.backoffMax)
+		backoff = min(2*backoff, w.cfg.backoffMax)
 	}
 }
 
@@ -153,8 +149,8 @@ func (w *Writer) cut(msgs []kafka.Message) int {
 	return len(msgs)
 }
 
-// get takes an idle produceWriter, or makes one on the template's client
-// (its metadata cache and balancer are shared and safe to share).
+// get takes an idle produceWriter, or makes one with the Writer's
+// settings.
 func (w *Writer) get() *produceWriter {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -163,11 +159,7 @@ func (w *Writer) get() *produceWriter {
 		w.free = w.free[:n-1]
 		return pw
 	}
-	pw := &produceWriter{}
-	t := &w.tmpl
-	pw.client, pw.topic, pw.codec, pw.autoCreate, pw.bal, pw.log = t.client, t.topic, t.codec, t.autoCreate, t.bal, t.log
-	pw.timeout, pw.attempts, pw.backoffMin, pw.backoffMax = t.timeout, t.attempts, t.backoffMin, t.backoffMax
-	return pw
+	return &produceWriter{produceSettings: w.cfg}
 }
 
 func (w *Writer) put(pw *produceWriter) {
