@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -162,7 +163,14 @@ func TestBatchReaderRejects(t *testing.T) {
 	binary.LittleEndian.PutUint32(short[batchHeader+7:], 0x7FFFFFF0) // the first LZ4 block's size
 	count := bytes.Clone(kafkaGoBatch(t, compress.None, 0, 0, batchValues(3, 5)))
 	count[60]++ // one record more than there are
-	for name, records := range map[string][]byte{"magic 1": v1, "corrupt lz4": short, "count": count} {
+	negative := bytes.Clone(good)
+	binary.BigEndian.PutUint64(negative, math.MaxUint64-7) // base offset -8
+	delta := bytes.Clone(good)
+	binary.BigEndian.PutUint32(delta[23:], math.MaxUint32) // last offset delta -1
+	overflow := bytes.Clone(good)
+	binary.BigEndian.PutUint64(overflow, math.MaxInt64-1) // base + delta past MaxInt64
+	for name, records := range map[string][]byte{"magic 1": v1, "corrupt lz4": short, "count": count,
+		"negative base offset": negative, "negative delta": delta, "offset overflow": overflow} {
 		var b batchReader
 		b.reset(records)
 		var err error

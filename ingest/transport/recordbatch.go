@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 
 	"github.com/segmentio/kafka-go/compress"
@@ -64,8 +65,12 @@ func (b *batchReader) open() (bool, error) {
 		return false, fmt.Errorf("message format v%d (a broker before 0.11 or an old client wrote it): only record batches (v2) are read", magic)
 	}
 	attrs := binary.BigEndian.Uint16(batch[21:23])
-	b.base = int64(binary.BigEndian.Uint64(batch[0:8]))
-	b.end = b.base + int64(int32(binary.BigEndian.Uint32(batch[23:27]))) + 1
+	base := int64(binary.BigEndian.Uint64(batch[0:8]))
+	last := int64(int32(binary.BigEndian.Uint32(batch[23:27]))) // last offset delta
+	if base < 0 || last < 0 || base > math.MaxInt64-last-1 {
+		return false, fmt.Errorf("%w: record batch at offset %d, last offset delta %d", errMalformed, base, last)
+	}
+	b.base, b.end = base, base+last+1
 	b.left, b.recs = 0, nil
 	if attrs&0x20 != 0 {
 		return true, nil // a control batch: a transaction's marker, no data
