@@ -36,7 +36,9 @@ func TestSoakPipelineThroughput(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildGatewatchBinary(t, dir)
 	logPath := filepath.Join(dir, "access.log")
-	writeSoakLog(t, logPath, lines, time.Now().UTC().Add(-2*time.Hour).Truncate(time.Second))
+	// 500 lines a second of log time, ending an hour ago: a long soak
+	// stays in the past.
+	writeSoakLog(t, logPath, lines, time.Now().UTC().Add(-time.Duration(lines/500)*time.Second-time.Hour).Truncate(time.Second))
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	top := newCrashTopic(t, broker, "test.soak.events."+suffix, crashPartitions)
 	db := "test_soak_" + suffix
@@ -72,12 +74,16 @@ clickhouse:
 	collect := startCrashProc(t, bin, filepath.Join(dir, "collect.out"), nil, "collect", "--config", cfgPath, "--listen", "",
 		"--from-start", "--format", "nginx_combined", logPath)
 	var detected time.Duration
-	for deadline := start.Add(20 * time.Minute); storedEventRows(storeAt) < float64(lines); time.Sleep(100 * time.Millisecond) {
+	var stored []float64 // rows committed at every soakStep
+	for deadline, next := start.Add(60*time.Minute), start; storedEventRows(storeAt) < float64(lines); time.Sleep(100 * time.Millisecond) {
 		if detected == 0 && metricValue(detectAt, "gatewatch_detect_events_total") >= float64(lines) {
 			detected = time.Since(start)
 		}
 		if store.exited() || time.Now().After(deadline) {
 			t.Fatalf("store: %v of %d rows committed:\n%s", storedEventRows(storeAt), lines, store.output())
+		}
+		if time.Now().After(next) {
+			stored, next = append(stored, max(storedEventRows(storeAt), 0)), next.Add(soakStep)
 		}
 	}
 	elapsed := time.Since(start)
@@ -94,8 +100,37 @@ clickhouse:
 		}
 	}
 	t.Logf("CPU per line since collect started (/proc): %s", strings.Join(perLine, ", "))
+	t.Logf("rows committed per second, %s at a time: %s", soakStep, soakRates(stored))
+	t.Logf("peak resident memory (/proc VmHWM): collect %s, detect %s, store %s", peakRSS(collect), peakRSS(detect), peakRSS(store))
 	t.Logf("soak (%s events, %s): %d lines, 5,000 clients: stored in %v = %.0f lines/s end to end; detect counted them all after %v (%.0f events/s)",
 		wire, codec, lines, elapsed.Round(time.Millisecond), float64(lines)/elapsed.Seconds(), detected.Round(time.Millisecond), float64(lines)/detected.Seconds())
+}
+
+// soakStep is how often the soak samples the rows committed.
+const soakStep = 10 * time.Second
+
+// soakRates lists the rows a second between samples, in thousands.
+func soakRates(stored []float64) string {
+	var out []string
+	for i := 1; i < len(stored); i++ {
+		out = append(out, fmt.Sprintf("%.0fk", (stored[i]-stored[i-1])/soakStep.Seconds()/1e3))
+	}
+	return strings.Join(out, " ")
+}
+
+// peakRSS is p's peak resident memory (VmHWM), "?" once it has exited
+// or where there is no /proc.
+func peakRSS(p *crashProc) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil || p.exited() {
+		return "?"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
 }
 
 // cpuTime is the CPU time (user and system) p has used so far: from
