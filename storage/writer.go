@@ -19,7 +19,7 @@ import (
 // (each insert makes a part that merges later); the time bound keeps the
 // dashboards at most about one interval behind.
 type BatchOptions struct {
-	BatchRows     int           // default 100,000
+	BatchRows     int           // default 200,000
 	BatchBytes    int           // approximate; default 64 MiB, at most maxBatchBytes (1 GiB)
 	FlushInterval time.Duration // default 1s
 	Backoff       Backoff
@@ -30,7 +30,7 @@ type BatchOptions struct {
 
 func (o *BatchOptions) setDefaults() {
 	if o.BatchRows <= 0 {
-		o.BatchRows = 100_000
+		o.BatchRows = 200_000
 	}
 	if o.BatchBytes <= 0 {
 		o.BatchBytes = 64 << 20
