@@ -180,7 +180,7 @@ func TestSigOfKeyBound(t *testing.T) {
 }
 
 // probeKinds are the kinds findProbe reports.
-var probeKinds = map[string]bool{probeSQLi: true, probeXSS: true, probeTraversal: true, probeCommand: true}
+var probeKinds = map[string]bool{probeSQLi: true, probeXSS: true, probeTraversal: true, probeCommand: true, probeJNDI: true}
 
 func FuzzFindProbe(f *testing.F) {
 	for _, s := range [][2]string{
