@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -42,7 +40,7 @@ func TestFaultPositionsFullOrUnwritable(t *testing.T) {
 	ph.mark("before")
 
 	tmp := posFile + ".tmp"
-	full := positionsOutage(t, c, listen, posFile, "no space left on device", func() error {
+	full := positionsOutage(t, c, health, listen, posFile, "no space left on device", func() error {
 		return retryFault(func() error { return os.Symlink("/dev/full", tmp) }) // EEXIST while a save is under way
 	})
 	if err := os.Remove(tmp); err != nil {
@@ -54,7 +52,7 @@ func TestFaultPositionsFullOrUnwritable(t *testing.T) {
 	ph.mark("full")
 
 	away := dataDir + ".away"
-	unwritable := positionsOutage(t, c, listen, filepath.Join(away, "collect-positions.json"), "not a directory", func() error {
+	unwritable := positionsOutage(t, c, health, listen, filepath.Join(away, "collect-positions.json"), "not a directory", func() error {
 		if err := os.Rename(dataDir, away); err != nil {
 			return err
 		}
@@ -121,7 +119,7 @@ func (o positionsOutcome) String() string {
 // names the error (errText) once, events keep flowing and the position
 // saved (read from savedAt, where the file is during the outage) does
 // not move.
-func positionsOutage(t *testing.T, c *crashProc, listen, savedAt, errText string, brk func() error) positionsOutcome {
+func positionsOutage(t *testing.T, c *crashProc, health *healthProbe, listen, savedAt, errText string, brk func() error) positionsOutcome {
 	t.Helper()
 	logged := strings.Count(c.output(), "saving read positions failed")
 	delivered, broke := metricValue(listen, "gatewatch_collect_delivered_events_total"), time.Now()
@@ -131,11 +129,11 @@ func positionsOutage(t *testing.T, c *crashProc, listen, savedAt, errText string
 	saved := savedOffset(t, savedAt) // no save succeeds from here
 	var body string
 	faultWait(t, 30*time.Second, func() string { return "collect's /healthz still 200 with its positions unsaveable: " + body },
-		func() bool { body = healthz(listen); return strings.Contains(body, "read positions cannot be saved") }, c)
+		func() bool { body = health.latest(); return strings.Contains(body, "read positions cannot be saved") }, c)
 	out := positionsOutcome{saved: saved, noticed: time.Since(broke)}
 	sleepAlive(t, 6*time.Second, c)
 	out.delivered = metricValue(listen, "gatewatch_collect_delivered_events_total") - delivered
-	if body = healthz(listen); !strings.HasPrefix(body, "503 ") {
+	if body = health.latest(); !strings.HasPrefix(body, "503 ") {
 		t.Errorf("/healthz 6 s into the outage: %q, want 503", body)
 	}
 	msgs := c.output()
@@ -161,17 +159,6 @@ func retryFault(step func() error) (err error) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return err
-}
-
-// healthz is listen's /healthz answer as "code body" ("" when none).
-func healthz(listen string) string {
-	resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + listen + "/healthz")
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	return strings.TrimSpace(fmt.Sprintf("%d %s", resp.StatusCode, b))
 }
 
 // checkPositionsFault checks the topic after the restart: every line once

@@ -313,6 +313,18 @@ func (h *healthProbe) close() {
 	<-h.done
 }
 
+// latest is the newest answer as "code body" (code 0: no answer; "" before
+// the first).
+func (h *healthProbe) latest() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.obs) == 0 {
+		return ""
+	}
+	o := h.obs[len(h.obs)-1]
+	return fmt.Sprintf("%d %s", o.code, o.body)
+}
+
 // between returns the answers from..to: how many were 200, how many
 // something else (or none), and the first other answer's body.
 func (h *healthProbe) between(from, to time.Time) (ok, bad int, firstBad string) {
