@@ -114,10 +114,11 @@ func golden(t *testing.T, name string, blocks []slackapi.Block) {
 var mention = regexp.MustCompile(`<[!@#]|<https?:`)
 
 // checkText fails on a text that could mention, link or carry controls;
-// date tokens and <@U…> mentions written by the builders are allowed.
+// date tokens and <@U…> and <@W…> mentions (slackID) written by the builders
+// are allowed.
 func checkText(t *testing.T, where, s string) {
 	t.Helper()
-	trusted := regexp.MustCompile(`<!date\^-?\d+\^[^|>]*\|[^>]*>|<@U[A-Z0-9]+>`)
+	trusted := regexp.MustCompile(`<!date\^-?\d+\^[^|>]*\|[^>]*>|<@[UW][A-Z0-9]+>`)
 	if m := mention.FindString(trusted.ReplaceAllString(s, "")); m != "" {
 		t.Errorf("%s: %q can mention or link: %.200q", where, m, s)
 	}
