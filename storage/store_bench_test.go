@@ -18,7 +18,7 @@ import (
 // real broker and server: b.N*100,000 events (5,000 clients over an hour,
 // as benchEvents makes them) are produced to a 3-partition topic first,
 // untimed; then a Store with production settings (its default batch of
-// 100,000 rows, findings and windows topics idle) reads them as its
+// DefaultBatchRows, findings and windows topics idle) reads them as its
 // consumer group and inserts them, and the timer stops once every row is
 // committed. rows/s is the figure the README's performance table quotes.
 //

@@ -19,7 +19,7 @@ import (
 // (each insert makes a part that merges later); the time bound keeps the
 // dashboards at most about one interval behind.
 type BatchOptions struct {
-	BatchRows     int           // default 200,000
+	BatchRows     int           // default DefaultBatchRows
 	BatchBytes    int           // approximate; default 64 MiB, at most maxBatchBytes (1 GiB)
 	FlushInterval time.Duration // default 1s
 	Backoff       Backoff
@@ -28,9 +28,14 @@ type BatchOptions struct {
 	OnError func(error)
 }
 
+// DefaultBatchRows is the default BatchOptions.BatchRows: large enough that
+// ClickHouse 18.16 spends little on merging the parts (docs/storage.md),
+// small enough to keep store's memory under half a gigabyte.
+const DefaultBatchRows = 200_000
+
 func (o *BatchOptions) setDefaults() {
 	if o.BatchRows <= 0 {
-		o.BatchRows = 200_000
+		o.BatchRows = DefaultBatchRows
 	}
 	if o.BatchBytes <= 0 {
 		o.BatchBytes = 64 << 20

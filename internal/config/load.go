@@ -87,7 +87,7 @@ func Default() Config {
 			Database: "gatewatch", Username: "default", Migrate: true,
 			Retention: storage.Retention{Events: 30, Windows: 180, Findings: 730, Health: 30, Violations: 30,
 				Endpoints: storage.DefaultEndpointRetentionDays},
-			BatchRows: 200_000, FlushEvery: time.Second, Group: "gatewatch-store", CreateTopics: true, HealthEvery: time.Minute,
+			BatchRows: storage.DefaultBatchRows, FlushEvery: time.Second, Group: "gatewatch-store", CreateTopics: true, HealthEvery: time.Minute,
 		},
 	}
 }
