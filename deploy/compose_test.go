@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewatch/gatewatch/internal/testenv"
 	"gopkg.in/yaml.v3"
 )
 
@@ -119,7 +120,7 @@ func TestEndToEndCompose(t *testing.T) {
 	phase("images built")
 
 	// Ports, secrets, the log directory and the test's gatewatch config.
-	ports := freePorts(t, 11)
+	ports := testenv.FreePorts(t, 11)
 	p := func(i int) string { return strconv.Itoa(ports[i]) }
 	const (
 		kafkaPort = iota
@@ -572,22 +573,6 @@ func (h *webhook) clients(cs ...string) map[string]bool {
 		}
 	}
 	return got
-}
-
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var lns []net.Listener
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		must(t, err)
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
 }
 
 // unmountUnder detaches what a stopped dockerd left mounted below dir (its

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -278,25 +277,6 @@ func clickhouseScript(t *testing.T, cmd, dir string, env ...string) {
 	t.Logf("clickhouse.sh %s: %s", cmd, strings.TrimSpace(string(out)))
 }
 
-// freePorts returns n TCP ports free on 127.0.0.1 right now.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ls []net.Listener
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
-
 // TestOutage stops a ClickHouse server for GATEWATCH_TEST_CLICKHOUSE_OUTAGE
 // (default 30s) while a Kafka consumer and an embedded Writer keep being
 // fed, restarts it, and checks the exact row counts. It starts a private
@@ -320,7 +300,7 @@ func TestOutage(t *testing.T) {
 		outage = d
 	}
 	dir := t.TempDir()
-	ports := freePorts(t, 3)
+	ports := testenv.FreePorts(t, 3)
 	clickhouseScript(t, "start", dir, "CLICKHOUSE_PORT="+itoa(ports[0]), "CLICKHOUSE_TLS_PORT="+itoa(ports[1]), "CLICKHOUSE_HTTP_PORT="+itoa(ports[2]))
 	t.Cleanup(func() { clickhouseScript(t, "stop", dir) })
 	password, err := os.ReadFile(dir + "/password")

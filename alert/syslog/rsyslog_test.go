@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -77,7 +78,8 @@ func startRsyslog(t testing.TB) *rsyslog {
 	}
 	ca := testpki.New(t)
 	pki := ca.WriteFiles(t, dir)
-	ports := freePorts(t)
+	p := testenv.FreePorts(t, 3) // UDP, TCP and TLS
+	ports := []string{strconv.Itoa(p[0]), strconv.Itoa(p[1]), strconv.Itoa(p[2])}
 	conf := strings.NewReplacer("{{dir}}", dir, "{{ca}}", pki.CA, "{{cert}}", pki.ServerCert, "{{key}}", pki.ServerKey,
 		"{{udp}}", ports[0], "{{tcp}}", ports[1], "{{tls}}", ports[2]).Replace(rsyslogConf)
 	confPath := filepath.Join(dir, "rsyslog.conf")
@@ -146,28 +148,6 @@ func (r *rsyslog) messages(t *testing.T, n int) []map[string]any {
 			t.Fatalf("%d messages written out after 15 s, want %d:\n%s", len(msgs), n, b)
 		}
 	}
-}
-
-// freePorts returns three loopback ports free a moment ago: one for UDP,
-// two for TCP.
-func freePorts(t testing.TB) []string {
-	t.Helper()
-	var ports []string
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	ports = append(ports, fmt.Sprint(pc.LocalAddr().(*net.UDPAddr).Port))
-	for range 2 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		ports = append(ports, fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
-	}
-	return ports
 }
 
 // run starts a server in the foreground and returns the function that

@@ -98,8 +98,8 @@ func TestCollectShipsToRealKafka(t *testing.T) {
 	}
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	events, dead := "test.collect.events."+suffix, "test.collect.dead."+suffix
-	udp := freeUDPAddr(t)
-	httpAddr := freeAddr(t)
+	udp := testenv.FreeAddr(t)
+	httpAddr := testenv.FreeAddr(t)
 	tokenFile := filepath.Join(dir, "edge.token")
 	if err := os.WriteFile(tokenFile, []byte("s3cret-token\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -209,16 +209,6 @@ func TestCollectShipsToRealKafka(t *testing.T) {
 			t.Fatalf("a log line mentions a password: %s", sc.Text())
 		}
 	}
-}
-
-func freeUDPAddr(t *testing.T) string {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().String()
 }
 
 // TestCollectResumesAfterRestart stops a collector, rotates its log while
@@ -374,7 +364,7 @@ func TestCollectSyslogTLS(t *testing.T) {
 	dir := t.TempDir()
 	pki := testpki.New(t)
 	files := pki.WriteFiles(t, dir)
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	events := fmt.Sprintf("test.collect.tls.%d", time.Now().UnixNano())
 	cfgPath := filepath.Join(dir, "gatewatch.yaml")
 	cfg := fmt.Sprintf("data_dir: %s\nkafka:\n  brokers: [%s]\n  topics: {events: %s, dead_letter: %s.dead}\n"+

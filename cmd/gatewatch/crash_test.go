@@ -25,6 +25,7 @@ import (
 
 	"github.com/gatewatch/gatewatch/detect"
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 )
 
 // A collector killed with SIGKILL mid-file re-sends, when restarted, the
@@ -608,7 +609,7 @@ type crashStore struct {
 // the test ends.
 func startCrashStore(t *testing.T, bin, dir, chAddr string, env map[string]string, top *crashTopic, suffix string) *crashStore {
 	t.Helper()
-	s := &crashStore{listen: freeAddr(t), db: "test_crash_" + suffix}
+	s := &crashStore{listen: testenv.FreeAddr(t), db: "test_crash_" + suffix}
 	dropDatabaseAtEnd(t, chAddr, env, s.db)
 	cfgPath := filepath.Join(dir, "store.yaml")
 	writeCrashFile(t, cfgPath, fmt.Sprintf("kafka:\n  brokers: [%s]\n  topics: {events: %s, findings: %s.findings, windows: %s.windows}\n"+

@@ -21,6 +21,7 @@ import (
 	"github.com/gatewatch/gatewatch/ingest/simulate"
 	"github.com/gatewatch/gatewatch/ingest/transport"
 	"github.com/gatewatch/gatewatch/internal/config"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 )
 
 // TestDetectConsumesKafka runs "gatewatch detect" as a consumer group on
@@ -63,7 +64,7 @@ func TestDetectConsumesKafka(t *testing.T) {
 	var out, errOut syncBuffer
 	c := &cli{stdout: &out, stderr: &errOut, stdin: strings.NewReader(""), getenv: func(string) string { return "" }}
 	done := make(chan int, 1)
-	ops := freeAddr(t)
+	ops := testenv.FreeAddr(t)
 	go func() {
 		done <- c.main(ctx, []string{"detect", "--config", cfgPath, "--replay", "--checkpoint", "500ms", "--listen", ops})
 	}()

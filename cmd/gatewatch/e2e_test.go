@@ -165,7 +165,7 @@ func TestEndToEndNginxToClickHouseAndAlerts(t *testing.T) {
 	// nginx: a small API. The driver is many clients on one machine, so
 	// nginx logs the forwarded address where combined has $remote_addr
 	// (nginx behind a load balancer), which nginx_combined reads as is.
-	web := freeAddr(t)
+	web := testenv.FreeAddr(t)
 	for _, d := range []string{"logs", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o777); err != nil {
 			t.Fatal(err)
@@ -202,7 +202,7 @@ http {
 
 	// rsyslog: the SIEM side. imtcp (octet counting), mmpstrucdata and
 	// every parsed message as JSON, one line each.
-	sysAddr := freeAddr(t)
+	sysAddr := testenv.FreeAddr(t)
 	_, sysPort, _ := strings.Cut(sysAddr, ":")
 	syslogOut := filepath.Join(dir, "rsyslog", "messages.json")
 	if err := os.MkdirAll(filepath.Join(dir, "rsyslog", "work"), 0o755); err != nil {

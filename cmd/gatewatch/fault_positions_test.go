@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatewatch/gatewatch/internal/testenv"
 )
 
 // TestFaultPositionsFullOrUnwritable: "gatewatch collect" tails a log
@@ -31,7 +33,7 @@ func TestFaultPositionsFullOrUnwritable(t *testing.T) {
 	ph.mark("setup")
 
 	dataDir := filepath.Join(dir, "data")
-	logPath, posFile, listen := filepath.Join(dir, "access.log"), filepath.Join(dataDir, "collect-positions.json"), freeAddr(t)
+	logPath, posFile, listen := filepath.Join(dir, "access.log"), filepath.Join(dataDir, "collect-positions.json"), testenv.FreeAddr(t)
 	lg := startFaultLog(t, logPath, 2000, 80_000)
 	c := startFaultCollect(t, bin, dir, broker, top.name, logPath, listen)
 	health := startHealthProbe(t, listen)

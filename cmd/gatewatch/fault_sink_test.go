@@ -18,6 +18,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/gatewatch/gatewatch/detect"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 )
 
 // sinkReceiver is a webhook receiver whose answer the test sets: "429"
@@ -40,7 +41,7 @@ type sinkReceiver struct {
 
 func startSinkReceiver(t *testing.T, mode string) *sinkReceiver {
 	t.Helper()
-	r := &sinkReceiver{addr: freeAddr(t), mode: mode, answers: map[string]int{}, taken: map[string]int{}, emission: map[string]string{}}
+	r := &sinkReceiver{addr: testenv.FreeAddr(t), mode: mode, answers: map[string]int{}, taken: map[string]int{}, emission: map[string]string{}}
 	r.listen(t)
 	t.Cleanup(func() {
 		r.mu.Lock()
@@ -153,7 +154,7 @@ func TestFaultSinkDownAnswers429And5xx(t *testing.T) {
 	// Created before alert starts (see TestEndToEndNginxToClickHouseAndAlerts).
 	top := newCrashTopic(t, broker, "test.fault.sink.findings."+suffix, crashPartitions)
 	recv := startSinkReceiver(t, "429")
-	listen := freeAddr(t)
+	listen := testenv.FreeAddr(t)
 	cfg := filepath.Join(dir, "alert.yaml")
 	writeCrashFile(t, cfg, fmt.Sprintf(`data_dir: %[1]s/data
 kafka:

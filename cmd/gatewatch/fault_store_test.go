@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 )
 
 // TestKillStoreMidLoad: "gatewatch store" loads an events topic that
@@ -31,7 +32,7 @@ func TestKillStoreMidLoad(t *testing.T) {
 	top := newCrashTopic(t, broker, "test.fault.store."+suffix, crashPartitions)
 	ph.mark("setup")
 
-	store := &crashStore{listen: freeAddr(t), db: "test_fault_store_" + suffix}
+	store := &crashStore{listen: testenv.FreeAddr(t), db: "test_fault_store_" + suffix}
 	dropDatabaseAtEnd(t, chAddr, chEnv, store.db)
 	cfgPath := filepath.Join(dir, "store.yaml")
 	writeCrashFile(t, cfgPath, fmt.Sprintf("kafka:\n  brokers: [%s]\n  topics: {events: %s, findings: %s.findings, windows: %s.windows}\n"+

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/gatewatch/gatewatch/ingest"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 )
 
 // The fault tests run the stack's commands as real processes while a
@@ -56,27 +56,6 @@ func faultPrelude(t *testing.T) *crashPhases {
 	return newCrashPhases()
 }
 
-// freePorts returns n distinct free TCP ports on 127.0.0.1.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	ports := make([]int, n)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-	}
-	return ports
-}
-
 // privateServer is a broker or ClickHouse server of the test's own,
 // driven by its deploy script.
 type privateServer struct {
@@ -89,7 +68,7 @@ type privateServer struct {
 // when the test ends.
 func startPrivateKafka(t *testing.T) *privateServer {
 	t.Helper()
-	p := freePorts(t, 3)
+	p := testenv.FreePorts(t, 3)
 	s := &privateServer{script: "../../deploy/kafka/kafka.sh", dir: t.TempDir(), addr: fmt.Sprintf("127.0.0.1:%d", p[0]),
 		env: []string{fmt.Sprintf("KAFKA_PORT=%d", p[0]), fmt.Sprintf("KAFKA_SASL_PORT=%d", p[1]), fmt.Sprintf("KAFKA_CONTROLLER_PORT=%d", p[2])}}
 	s.start(t)
@@ -101,7 +80,7 @@ func startPrivateKafka(t *testing.T) *privateServer {
 // is stopped when the test ends. env holds its password for the commands.
 func startPrivateClickHouse(t *testing.T) (*privateServer, map[string]string) {
 	t.Helper()
-	p := freePorts(t, 3)
+	p := testenv.FreePorts(t, 3)
 	s := &privateServer{script: "../../deploy/clickhouse/clickhouse.sh", dir: t.TempDir(), addr: fmt.Sprintf("127.0.0.1:%d", p[0]),
 		env: []string{fmt.Sprintf("CLICKHOUSE_PORT=%d", p[0]), fmt.Sprintf("CLICKHOUSE_TLS_PORT=%d", p[1]), fmt.Sprintf("CLICKHOUSE_HTTP_PORT=%d", p[2])}}
 	s.start(t)
@@ -464,7 +443,7 @@ func TestFaultBrokerStopped30s(t *testing.T) {
 	top := newCrashTopic(t, kafka.addr, fmt.Sprintf("test.fault.broker.%d", time.Now().UnixNano()), crashPartitions)
 	ph.mark("setup")
 
-	logPath, posFile, listen := filepath.Join(dir, "access.log"), filepath.Join(dir, "data", "collect-positions.json"), freeAddr(t)
+	logPath, posFile, listen := filepath.Join(dir, "access.log"), filepath.Join(dir, "data", "collect-positions.json"), testenv.FreeAddr(t)
 	lg := startFaultLog(t, logPath, 2000, 150_000)
 	c := startFaultCollect(t, bin, dir, kafka.addr, top.name, logPath, listen)
 	health := startHealthProbe(t, listen)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/gatewatch/gatewatch/ingest/simulate"
 
 	"github.com/gatewatch/gatewatch/internal/config"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 )
 
 // testCLI runs the command line with in-memory stdio and a fixed
@@ -263,16 +263,6 @@ func TestRunStdinWritesFindings(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestRunTailsFileServesMetricsAndShutsDown follows a log file, serves
 // /metrics and /healthz while running, and exits cleanly on cancellation
 // with findings flushed.
@@ -280,7 +270,7 @@ func TestRunTailsFileServesMetricsAndShutsDown(t *testing.T) {
 	t.Parallel()
 	path, labels := writeScenarioLog(t, smallScenario())
 	data := t.TempDir()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errOut syncBuffer

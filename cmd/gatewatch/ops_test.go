@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatewatch/gatewatch/internal/config"
+	"github.com/gatewatch/gatewatch/internal/testenv"
 	"github.com/gatewatch/gatewatch/internal/testpki"
 )
 
@@ -28,7 +29,7 @@ func TestOpsToken(t *testing.T) {
 	if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "page") })
 	srv, err := serveOps(config.HTTPConfig{Listen: addr, TokenFile: file, Rate: 1000}, prometheus.NewRegistry(),
 		func() error { return nil }, slog.New(slog.DiscardHandler),
@@ -74,7 +75,7 @@ func TestOpsToken(t *testing.T) {
 // TestOpsRateLimit checks that a flood gets 429 with Retry-After while
 // /healthz still answers.
 func TestOpsRateLimit(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	srv, err := serveOps(config.HTTPConfig{Listen: addr, Rate: 1}, prometheus.NewRegistry(),
 		func() error { return nil }, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -133,7 +134,7 @@ func TestSecurityOpsEndpointsHostile(t *testing.T) {
 	os.WriteFile(file, []byte(token+"\n"), 0o600)
 	pki := testpki.New(t)
 	pf := pki.WriteFiles(t, dir)
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	hc := config.HTTPConfig{Listen: addr, TokenFile: file, Rate: 5, TLSCertFile: pf.ServerCert, TLSKeyFile: pf.ServerKey}
 	srv, err := serveOps(hc, prometheus.NewRegistry(), func() error { return nil }, slog.New(slog.DiscardHandler))
 	if err != nil {

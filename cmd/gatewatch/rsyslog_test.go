@@ -81,7 +81,7 @@ func TestRsyslogShipsNginxToDetection(t *testing.T) {
 
 	// nginx behind a load balancer logs the forwarded client address in
 	// the combined layout, which is what gatewatch's nginx_combined reads.
-	web := freeAddr(t)
+	web := testenv.FreeAddr(t)
 	for _, d := range []string{"logs", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o777); err != nil {
 			t.Fatal(err)

@@ -64,7 +64,7 @@ clickhouse:
   batch_rows: %[9]d
 `, filepath.Join(dir, "data"), broker, suffix, top.name, chAddr, db, wire, codec, batchRows))
 	chEnv := []string{"GATEWATCH_CLICKHOUSE_PASSWORD=" + env["GATEWATCH_CLICKHOUSE_PASSWORD"]}
-	detectAt, storeAt := freeAddr(t), freeAddr(t)
+	detectAt, storeAt := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	detect := startCrashProc(t, bin, filepath.Join(dir, "detect.out"), nil, "detect", "--config", cfgPath, "--listen", detectAt)
 	store := startCrashProc(t, bin, filepath.Join(dir, "store.out"), chEnv, "store", "--config", cfgPath, "--listen", storeAt)
 	time.Sleep(3 * time.Second) // both joined their groups

@@ -500,7 +500,7 @@ func TestStoreStartsBeforeTopicsHealthz(t *testing.T) {
 	// exists on the test broker only once another test created it, and
 	// /healthz is not ok while any table waits for its topic.
 	contract := "test.early.contract." + suffix
-	listen := freeAddr(t)
+	listen := testenv.FreeAddr(t)
 	cfgPath := filepath.Join(t.TempDir(), "gatewatch.yaml")
 	cfg := fmt.Sprintf("kafka:\n  brokers: [%s]\n  topics: {events: %s, findings: %s, windows: %s, contract: %s}\n"+
 		"clickhouse:\n  addr: %s\n  database: test_early_%s\n  group: test-early-%s\n  flush_interval: 200ms\n  create_topics: false\n",
