@@ -170,6 +170,14 @@ passed="$(grep -cE '^\s*--- PASS' "$LOG" || true)"
 failed="$(grep -cE '^\s*--- FAIL' "$LOG" || true)"
 skipped="$(grep -cE '^\s*--- SKIP' "$LOG" || true)"
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+if [ "$status" -ne 0 ]; then
+	# Repeated at the end, where a log cut to its last lines still shows
+	# them: each failed test with the last lines it printed, and any
+	# package that failed without one (a panic, a timeout, a build error).
+	step "what failed"
+	awk -f deploy/failed.awk "$LOG" "$LOG" | cut -c1-300
+	grep -E '^(FAIL\s|panic:)' "$LOG" | cut -c1-300 || true
+fi
 echo
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit "$status"
