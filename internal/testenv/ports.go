@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"sync"
 	"testing"
 )
 
@@ -22,26 +23,36 @@ const (
 // Ports come from below the kernel's ephemeral range, never from
 // "127.0.0.1:0": a port the kernel picked and the test released can be
 // taken as the local end of any outgoing connection on the machine before
-// the server binds it, or while a fault test has the server stopped, and
-// with a few thousand connections in a CI run that happens. Below the
-// ephemeral range only another explicit bind can take a port.
+// the server binds it, or while a fault test has the server stopped (a CI
+// run makes thousands of connections). Below the
+// ephemeral range only another explicit bind can take a port. No port is
+// handed out twice in one process.
 func FreePorts(tb testing.TB, n int) []int {
 	tb.Helper()
 	floor := ephemeralFloor()
-	seen := map[int]bool{}
+	given.Lock()
+	defer given.Unlock()
 	ports := make([]int, 0, n)
 	for tries := 0; len(ports) < n; tries++ {
 		if tries == 10_000 {
 			tb.Fatalf("no %d free loopback ports in [%d, %d)", n, minPort, floor)
 		}
 		p := minPort + rand.IntN(floor-minPort)
-		if !seen[p] && portFree(p) {
+		if !given.ports[p] && portFree(p) {
 			ports = append(ports, p)
+			given.ports[p] = true
 		}
-		seen[p] = true
 	}
 	return ports
 }
+
+// given holds the ports this process has handed out, none of which it
+// hands out again: the server one test was given may be stopped (and its
+// port free) when another test asks.
+var given = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // FreeAddr returns "127.0.0.1:port" for one port of FreePorts.
 func FreeAddr(tb testing.TB) string {
@@ -66,7 +77,7 @@ func portFree(p int) bool {
 }
 
 // ephemeralFloor is the lowest port of the kernel's ephemeral range, or
-// Linux's default where /proc does not say.
+// Linux's default where /proc does not say or leaves too few ports below.
 func ephemeralFloor() int {
 	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	var lo, hi int

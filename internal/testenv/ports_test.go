@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestFreePorts: the ports are distinct, below the kernel's ephemeral
+// TestFreePorts: the ports are distinct (across calls too), below the kernel's ephemeral
 // range and above the deploy scripts' fixed ones, and bindable for TCP
 // and UDP; a port in use is never handed out.
 func TestFreePorts(t *testing.T) {
@@ -30,6 +30,9 @@ func TestFreePorts(t *testing.T) {
 		}
 	}
 	addr := FreeAddr(t)
+	if _, port, _ := net.SplitHostPort(addr); seen[atoi(t, port)] {
+		t.Errorf("FreeAddr %s: a port FreePorts already handed out", addr)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("FreeAddr %s: %v", addr, err)
@@ -46,4 +49,13 @@ func TestEphemeralFloor(t *testing.T) {
 	if f := ephemeralFloor(); f <= minPort || f > 65535 {
 		t.Errorf("ephemeralFloor() = %d", f)
 	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
