@@ -79,12 +79,9 @@ func portFree(p int) bool {
 // ephemeralFloor is the lowest port of the kernel's ephemeral range, or
 // Linux's default where /proc does not say or leaves too few ports below.
 func ephemeralFloor() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	var lo, hi int
-	if err != nil {
-		return defaultEphemeral
-	}
-	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil || lo <= minPort+1000 {
+	var lo int
+	b, _ := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if _, err := fmt.Sscan(string(b), &lo); err != nil || lo <= minPort+1000 {
 		return defaultEphemeral
 	}
 	return lo

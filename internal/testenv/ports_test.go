@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// TestFreePorts: the ports are distinct (across calls too), below the kernel's ephemeral
-// range and above the deploy scripts' fixed ones, and bindable for TCP
-// and UDP; a port in use is never handed out.
+// TestFreePorts: the ports are distinct (across calls too), below the
+// kernel's ephemeral range and above the deploy scripts' fixed ones, and
+// bindable for TCP and UDP; a port in use is never handed out.
 func TestFreePorts(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(minPort))
 	if err != nil {
@@ -30,7 +30,8 @@ func TestFreePorts(t *testing.T) {
 		}
 	}
 	addr := FreeAddr(t)
-	if _, port, _ := net.SplitHostPort(addr); seen[atoi(t, port)] {
+	_, port, _ := net.SplitHostPort(addr)
+	if p, _ := strconv.Atoi(port); seen[p] {
 		t.Errorf("FreeAddr %s: a port FreePorts already handed out", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
@@ -49,13 +50,4 @@ func TestEphemeralFloor(t *testing.T) {
 	if f := ephemeralFloor(); f <= minPort || f > 65535 {
 		t.Errorf("ephemeralFloor() = %d", f)
 	}
-}
-
-func atoi(t *testing.T, s string) int {
-	t.Helper()
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
