@@ -30,7 +30,9 @@
 // them: delivery is at least once up to that buffer. Before each write
 // the sink checks whether the receiver has closed the connection (its
 // FIN or TLS close_notify arrived) and dials again if so, so a receiver
-// restart between two notifications loses nothing. A half-dead peer
+// restart between two notifications loses nothing; a close that crosses
+// a write (the FIN not yet here when the batch goes out) loses that
+// batch, as syslog over TCP has no way to tell. A half-dead peer
 // (a receiver host that vanished without closing, a middlebox that
 // dropped the flow) is only noticed when a later write fails: the
 // batches written into the dead connection before that are lost. On

@@ -227,6 +227,7 @@ func reconnect(t *testing.T, r *receiver, s *Sink) {
 		delivered += len(batch)
 		r.wait(delivered) // all read: the kick below loses nothing receiver-side
 		r.kick()
+		closeSeen(t, s)
 	}
 	got := r.wait(delivered)
 	for i := range 30 {
@@ -240,6 +241,26 @@ func reconnect(t *testing.T, r *receiver, s *Sink) {
 		t.Errorf("%d connections for 30 kicks", r.accepts)
 	}
 	t.Logf("%d messages over %d connections, %d retries", len(got), r.accepts, retried)
+}
+
+// closeSeen waits until s's connection has seen the receiver close it. A
+// restart "between two notifications" is one whose FIN reached this host
+// before the next write; on a loaded machine loopback delivers it up to
+// milliseconds after the close (CI once wrote a batch in that gap, into a
+// connection the receiver had already closed).
+func closeSeen(t *testing.T, s *Sink) {
+	t.Helper()
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	if c == nil {
+		return
+	}
+	select {
+	case <-c.dead:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the receiver's close never reached the sink's connection")
+	}
 }
 
 // TestReceiverDown: with the receiver gone the failure is retried, and
